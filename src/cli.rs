@@ -1,0 +1,262 @@
+//! The command line, as clap types. Flag names, value names and defaults follow qs-jwt 1.x so
+//! that existing scripts keep working; options both create commands share are declared once.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+use crate::claims::{ExtraClaim, parse_claim};
+use crate::expires::parse_expires;
+
+/// Create signed JWTs for Qlik Sense.
+///
+/// The token is printed alone on standard output; log lines go to standard error. Exit code 0
+/// means a token was printed, 1 a failure at run time (a key that cannot be read, a file that
+/// exists), 2 a usage error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "qs-jwt",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(arg_required_else_help = true, subcommand_required = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
+    #[command(after_help = QSEOW_EXAMPLE)]
+    CreateQseow(CreateQseowArgs),
+    /// Create a JWT for a Qlik Cloud JWT identity provider
+    #[command(after_help = QSCLOUD_EXAMPLE)]
+    CreateQscloud(CreateQscloudArgs),
+}
+
+const QSEOW_EXAMPLE: &str = "\
+Example:
+  qs-jwt create-qseow --userdir GRUSGRUS --userid anna --audience hdJh34wkK \\
+    --groups group1 \"group 2\" --expires 60m --cert-privatekey-file privatekey.pem";
+
+const QSCLOUD_EXAMPLE: &str = "\
+Example:
+  qs-jwt create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --sub anna \\
+    --username \"Anna Anderson\" --useremail anna@grusgrus.com --useremail-verified true \\
+    --expires 60m --cert-privatekey-file privatekey.pem";
+
+impl Command {
+    pub fn output(&self) -> &OutputArgs {
+        match self {
+            Command::CreateQseow(args) => &args.output,
+            Command::CreateQscloud(args) => &args.output,
+        }
+    }
+
+    fn key_mut(&mut self) -> &mut KeyArgs {
+        match self {
+            Command::CreateQseow(args) => &mut args.key,
+            Command::CreateQscloud(args) => &mut args.key,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateQseowArgs {
+    /// Qlik Sense user directory, written as claim userDirectory
+    #[arg(long, value_name = "directory", value_parser = NonEmptyStringValueParser::new())]
+    pub userdir: String,
+
+    /// User id in that directory, written as claim userId
+    #[arg(long, value_name = "userid", value_parser = NonEmptyStringValueParser::new())]
+    pub userid: String,
+
+    /// Claim aud; must equal the JWT audience set on the virtual proxy
+    #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
+    pub audience: String,
+
+    #[command(flatten)]
+    pub user: UserArgs,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateQscloudArgs {
+    /// Claim iss; must equal the issuer of the Qlik Cloud JWT identity provider
+    #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
+    pub issuer: String,
+
+    /// Header kid; must equal the key ID of the Qlik Cloud JWT identity provider
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: String,
+
+    /// Claim sub, the user's stable identity in Qlik Cloud [default: a new random value, so a
+    /// new user each time]
+    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    pub sub: Option<String>,
+
+    /// Claim email_verified: whether you have verified that the email belongs to the user.
+    /// Required with --useremail
+    #[arg(long, value_name = "true|false", value_parser = parse_true_false)]
+    pub useremail_verified: Option<bool>,
+
+    #[command(flatten)]
+    pub user: UserArgs,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Who the token is for and how long it lasts: the same for both token kinds.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// Time the token is valid, from now: 60m, 48h, 365d, 5y, 90s, 2w, 1.5h, "2 days", "1h 30m"
+    #[arg(long, value_name = "time", value_parser = parse_expires)]
+    pub expires: Duration,
+
+    /// User's display name, claim name
+    #[arg(long, value_name = "name", value_parser = NonEmptyStringValueParser::new())]
+    pub username: Option<String>,
+
+    /// User's email address, claim email
+    #[arg(long, value_name = "email", value_parser = NonEmptyStringValueParser::new())]
+    pub useremail: Option<String>,
+
+    /// Groups of the user, one or more values; the flag may repeat. Claim group (create-qseow)
+    /// or groups (create-qscloud)
+    #[arg(long, value_name = "groups", num_args = 1.., value_parser = NonEmptyStringValueParser::new())]
+    pub groups: Vec<String>,
+
+    /// Extra claim, repeatable. The value is JSON if it parses as JSON (3, true, ["a","b"]),
+    /// else a string. In QSEoW security rules it is user.environment.<name>
+    #[arg(long, value_name = "name=value", value_parser = parse_claim)]
+    pub claim: Vec<ExtraClaim>,
+}
+
+/// Where the signing key comes from. Exactly one source: a file, the text, a new key, or
+/// (only when none of those is given) the QSJWTPRIVKEY environment variable.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Signing key (exactly one source)")]
+pub struct KeyArgs {
+    /// File with the RSA private key (PEM, PKCS#8 or PKCS#1) that signs the token; - reads
+    /// standard input
+    #[arg(long, value_name = "file")]
+    pub cert_privatekey_file: Option<PathBuf>,
+
+    /// The RSA private key as PEM text. With no other key option, it is read from QSJWTPRIVKEY,
+    /// which keeps the key off the command line
+    // allow_hyphen_values: PEM text starts with "-----BEGIN"; without it clap would take the key
+    // for an unknown flag and quote it in the error.
+    #[arg(
+        long,
+        value_name = "privatekey",
+        env = "QSJWTPRIVKEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    pub cert_privatekey: Option<String>,
+
+    /// Set when cert_privatekey came from QSJWTPRIVKEY rather than the command line: the
+    /// variable is a fallback, not a second key source.
+    #[arg(skip)]
+    pub cert_privatekey_from_env: bool,
+
+    /// Create a new 4096-bit RSA key pair and a self-signed certificate, sign with it, and write
+    /// <prefix>privatekey.pem, <prefix>publickey.pem and <prefix>publickey.cer. The bare flag
+    /// means true
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_value = "false",
+          default_missing_value = "true", value_parser = parse_true_false)]
+    pub cert_create: bool,
+
+    /// Prefix of the created file names; may include a folder, such as keys/qsjwt_
+    #[arg(long, value_name = "prefix", default_value = "")]
+    pub cert_file_prefix: String,
+
+    /// Days the created certificate is valid; required with --cert-create true
+    #[arg(long, value_name = "days", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cert_create_expires_days: Option<u32>,
+
+    /// Let --cert-create replace existing key files
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// How much to log on standard error
+    #[arg(long, value_name = "level", value_enum, default_value_t = LogLevel::Info, ignore_case = true)]
+    pub loglevel: LogLevel,
+
+    /// Accepted for qs-jwt 1.x scripts. Standard output is the token alone either way; this also
+    /// hides info lines on standard error
+    #[arg(long)]
+    pub minimal_output: bool,
+}
+
+/// qs-jwt 1.x's log levels, quietest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    #[value(alias = "warn")]
+    Warning,
+    Info,
+    Verbose,
+    Debug,
+}
+
+/// qs-jwt 1.x took "true" and "false" for its boolean options; any letter case is fine.
+fn parse_true_false(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// Parses the command line; a clap error carries its own exit code (2, or 0 for --help).
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let from_env = matches.subcommand().is_some_and(|(_, sub)| {
+        sub.value_source("cert_privatekey") == Some(ValueSource::EnvVariable)
+    });
+    cli.command.key_mut().cert_privatekey_from_env = from_env;
+    Ok(cli)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_configuration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn true_false_in_any_case() {
+        assert_eq!(parse_true_false("TRUE"), Ok(true));
+        assert_eq!(parse_true_false("False"), Ok(false));
+        assert!(parse_true_false("yes").is_err());
+        assert!(parse_true_false("").is_err());
+    }
+}

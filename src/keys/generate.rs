@@ -1,0 +1,122 @@
+//! A new RSA key pair and the self-signed certificate an admin gives Qlik.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use rand::RngExt;
+use rcgen::{
+    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, RsaKeySize,
+    SerialNumber,
+};
+use time::OffsetDateTime;
+
+use crate::error::UserError;
+use crate::expires::MAX_TIMESTAMP;
+
+/// 4096 bits: what Qlik's own guide generates (`openssl genrsa 4096`).
+pub const NEW_KEY_BITS: usize = 4096;
+
+/// The certificate starts a little in the past so that a server whose clock runs behind ours
+/// does not see it as not yet valid.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// The certificate's subject and issuer common name.
+const COMMON_NAME: &str = "qs-jwt";
+
+/// The three PEM texts `--cert-create` writes.
+pub struct NewKeyPair {
+    pub private_key_pem: String,
+    pub public_key_pem: String,
+    pub certificate_pem: String,
+    /// The private key as PKCS#8 DER, to sign the token with.
+    pub private_key_der: Vec<u8>,
+}
+
+/// When the certificate is valid: from a few minutes before `now` for `days` days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+}
+
+/// The certificate's validity, or a usage error if it would end after the year 9999.
+pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
+    let not_after = now + Duration::from_secs(u64::from(days) * 86_400);
+    if not_after > UNIX_EPOCH + Duration::from_secs(MAX_TIMESTAMP) {
+        return Err(UserError::usage(format!(
+            "--cert-create-expires-days {days}: the certificate would expire after the year \
+             9999; choose fewer days"
+        )));
+    }
+    Ok(Validity {
+        not_before: now.checked_sub(CLOCK_SKEW).unwrap_or(UNIX_EPOCH),
+        not_after,
+    })
+}
+
+/// Makes a 4096-bit RSA key with aws-lc-rs and a self-signed X.509 v3 certificate for it,
+/// subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA.
+pub fn new_key_pair(validity: Validity) -> Result<NewKeyPair> {
+    let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
+        .context("could not generate a new RSA key")?;
+
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, COMMON_NAME);
+    params.distinguished_name = name;
+    params.not_before = OffsetDateTime::from(validity.not_before);
+    params.not_after = OffsetDateTime::from(validity.not_after);
+    params.serial_number = Some(random_serial());
+    let certificate = params
+        .self_signed(&key)
+        .context("could not create the self-signed certificate")?;
+
+    Ok(NewKeyPair {
+        private_key_pem: key.serialize_pem(),
+        public_key_pem: key.public_key_pem(),
+        certificate_pem: certificate.pem(),
+        private_key_der: key.serialize_der(),
+    })
+}
+
+/// 126 random bits as a positive 16-byte serial: RFC 5280 wants serials positive, unique per
+/// issuer and at most 20 bytes; random ones keep two certificates made the same second apart.
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill(&mut bytes);
+    // Top bit clear: positive. Next bit set: exactly 16 bytes, with no leading zero to strip.
+    bytes[0] = (bytes[0] & 0x7f) | 0x40;
+    SerialNumber::from_slice(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_starts_before_now_and_lasts_the_given_days() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let v = validity(now, 400).unwrap();
+        assert_eq!(v.not_before, now - CLOCK_SKEW);
+        assert_eq!(v.not_after, now + Duration::from_secs(400 * 86_400));
+    }
+
+    #[test]
+    fn validity_stops_at_the_year_9999() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let err = validity(now, u32::MAX).unwrap_err();
+        assert!(err.is_usage() && err.to_string().contains("9999"), "{err}");
+        let last_day = (MAX_TIMESTAMP - 1_795_000_000) / 86_400;
+        assert!(validity(now, last_day as u32).is_ok());
+        assert!(validity(now, last_day as u32 + 1).is_err());
+    }
+
+    #[test]
+    fn serials_are_positive_16_bytes_and_differ() {
+        let a = random_serial().to_bytes();
+        let b = random_serial().to_bytes();
+        assert_eq!(a.len(), 16);
+        assert_eq!(a[0] & 0xc0, 0x40);
+        assert_ne!(a, b);
+    }
+}
