@@ -1,0 +1,149 @@
+//! Helpers for the integration tests: run the built binary as a user would, and read back
+//! what it printed and wrote.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::Value;
+
+pub const QLIK_CLOUD_AUDIENCE: &str = "qlik.api/login/jwt-session";
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn fixture_text(name: &str) -> String {
+    fs::read_to_string(fixture(name)).unwrap()
+}
+
+/// The binary, run in `dir`, with none of the developer's own settings leaking in.
+pub fn qs_jwt(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("qs-jwt").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("QSJWTPRIVKEY")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    cmd
+}
+
+/// A temporary folder holding the test key under the name the seed examples use.
+pub fn folder_with_key() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(
+        fixture("rsa2048-pkcs8.pem"),
+        dir.path().join("privatekey.pem"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Checks that stdout is exactly one compact JWT and a newline, and returns the JWT.
+pub fn single_token(stdout: &[u8]) -> String {
+    let text = std::str::from_utf8(stdout).expect("stdout is UTF-8");
+    let token = text
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("stdout must end with one newline: {text:?}"));
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "stdout must be one JWT: {text:?}");
+    for part in parts {
+        assert!(
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "not base64url: {text:?}"
+        );
+    }
+    token.to_owned()
+}
+
+/// The header and payload of a token as JSON, without checking the signature.
+pub fn decode_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut next = || {
+        let bytes = URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()
+    };
+    (next(), next())
+}
+
+/// Verifies the RS256 signature (and exp, nbf and aud) with a PEM public key.
+pub fn verify_with_public_key(token: &str, public_key_pem: &str, audience: &str) {
+    let key = DecodingKey::from_rsa_pem(public_key_pem.as_bytes()).unwrap();
+    verify(token, &key, audience);
+}
+
+/// Verifies the RS256 signature with the public key inside a PEM certificate, the way Qlik
+/// does with the certificate it is configured with.
+pub fn verify_with_certificate(token: &str, certificate_pem: &str, audience: &str) {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let key = DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data);
+    verify(token, &key, audience);
+}
+
+fn verify(token: &str, key: &DecodingKey, audience: &str) {
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    validation.validate_nbf = true;
+    validation.leeway = 0;
+    if let Err(err) = jsonwebtoken::decode::<Value>(token, key, &validation) {
+        panic!("token does not verify: {err}");
+    }
+}
+
+/// Every file below `dir` with its contents, to show that a failed run changed nothing.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    b"<dir>".to_vec(),
+                );
+                pending.push(path);
+            } else {
+                let contents = fs::read(&path).unwrap();
+                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), contents);
+            }
+        }
+    }
+    files
+}
+
+/// The one line of an error, checked for shape: `error: ...`, optionally one `hint: ...`.
+pub fn error_lines(stderr: &[u8]) -> String {
+    let text = String::from_utf8(stderr.to_vec()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("INFO ") && !l.starts_with("WARN "))
+        .collect();
+    assert!(
+        matches!(lines.as_slice(), [first] | [first, _] if first.starts_with("error: ")),
+        "expected one error line (and at most one hint): {text:?}"
+    );
+    if let [_, hint] = lines.as_slice() {
+        assert!(
+            hint.starts_with("hint: "),
+            "second line must be a hint: {text:?}"
+        );
+    }
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
+    text
+}
