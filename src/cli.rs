@@ -25,6 +25,9 @@ use crate::expires::parse_expires;
     max_term_width = 100
 )]
 #[command(arg_required_else_help = true, subcommand_required = true)]
+// An option given twice counts once, the last value winning, as in qs-jwt 1.x: scripts append
+// overrides to a base argument list. --groups and --claim still collect every value.
+#[command(args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -250,6 +253,43 @@ mod tests {
     #[test]
     fn clap_configuration_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_option_wins_and_lists_collect() {
+        let cli = try_parse_from([
+            "qs-jwt",
+            "create-qseow",
+            "--userdir",
+            "a",
+            "--userdir",
+            "b",
+            "--userid",
+            "u",
+            "--audience",
+            "x",
+            "--expires",
+            "1h",
+            "--expires",
+            "2h",
+            "--groups",
+            "g1",
+            "--groups",
+            "g2",
+            "g3",
+            "--claim",
+            "a=1",
+            "--claim",
+            "b=2",
+        ])
+        .unwrap();
+        let Command::CreateQseow(args) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(args.userdir, "b");
+        assert_eq!(args.user.expires, Duration::from_secs(7_200));
+        assert_eq!(args.user.groups, ["g1", "g2", "g3"]);
+        assert_eq!(args.user.claim.len(), 2);
     }
 
     #[test]

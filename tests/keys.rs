@@ -1,0 +1,424 @@
+//! Key sources and formats, and the key pair and certificate --cert-create writes.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+use predicates::prelude::*;
+
+const AUDIENCE: &str = "test-audience";
+
+fn qseow(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = qs_jwt(dir);
+    cmd.args([
+        "create-qseow",
+        "--userdir",
+        "D",
+        "--userid",
+        "u",
+        "--audience",
+        AUDIENCE,
+        "--expires",
+        "1h",
+    ]);
+    cmd
+}
+
+/// Runs and checks that the token verifies with the fixture key pair.
+fn signs_with_fixture_key(cmd: &mut assert_cmd::Command) {
+    let output = cmd.assert().success().get_output().clone();
+    let token = single_token(&output.stdout);
+    verify_with_public_key(&token, &fixture_text("rsa2048-public.pem"), AUDIENCE);
+}
+
+#[test]
+fn reads_pkcs1_and_pkcs8_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["rsa2048-pkcs1.pem", "rsa2048-pkcs8.pem"] {
+        signs_with_fixture_key(
+            qseow(dir.path())
+                .arg("--cert-privatekey-file")
+                .arg(fixture(name)),
+        );
+    }
+}
+
+#[test]
+fn tolerates_crlf_bom_whitespace_and_literal_newlines_in_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkcs8 = fixture_text("rsa2048-pkcs8.pem");
+    let pkcs1 = fixture_text("rsa2048-pkcs1.pem");
+    let variants = [
+        ("crlf.pem", pkcs8.replace('\n', "\r\n")),
+        ("bom.pem", format!("\u{feff}{pkcs1}")),
+        (
+            "bom-crlf.pem",
+            format!("\u{feff}{}", pkcs1.replace('\n', "\r\n")),
+        ),
+        ("padded.pem", format!("\n\n   {pkcs8}\n\n  ")),
+        ("literal.pem", pkcs8.trim().replace('\n', "\\n")),
+    ];
+    for (name, text) in variants {
+        fs::write(dir.path().join(name), text).unwrap();
+        signs_with_fixture_key(qseow(dir.path()).args(["--cert-privatekey-file", name]));
+    }
+}
+
+#[test]
+fn reads_the_key_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    signs_with_fixture_key(
+        qseow(dir.path())
+            .args(["--cert-privatekey-file", "-"])
+            .write_stdin(fixture_text("rsa2048-pkcs1.pem")),
+    );
+}
+
+#[test]
+fn reads_qsjwtprivkey_when_no_key_option_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    signs_with_fixture_key(
+        qseow(dir.path()).env("QSJWTPRIVKEY", fixture_text("rsa2048-pkcs8.pem")),
+    );
+}
+
+/// CI secrets and .env files often hold the key on one line with `\n` written out.
+#[test]
+fn reads_qsjwtprivkey_with_literal_newlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_line = fixture_text("rsa2048-pkcs1.pem")
+        .trim()
+        .replace('\n', "\\n");
+    signs_with_fixture_key(qseow(dir.path()).env("QSJWTPRIVKEY", one_line));
+}
+
+/// PowerShell's `"$(Get-Content key.pem)"` (without -Raw) joins the lines with spaces.
+#[test]
+fn reads_a_key_whose_line_breaks_became_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let joined = fixture_text("rsa2048-pkcs8.pem").trim().replace('\n', " ");
+    signs_with_fixture_key(qseow(dir.path()).args(["--cert-privatekey", &joined]));
+}
+
+#[test]
+fn qsjwtprivkey_is_ignored_when_a_key_option_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    signs_with_fixture_key(
+        qseow(dir.path())
+            .env("QSJWTPRIVKEY", "not a key at all")
+            .arg("--cert-privatekey-file")
+            .arg(fixture("rsa2048-pkcs8.pem")),
+    );
+}
+
+#[test]
+fn help_names_qsjwtprivkey_but_never_shows_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture_text("rsa2048-pkcs8.pem");
+    let body = key.lines().nth(1).unwrap();
+    for command in ["create-qseow", "create-qscloud"] {
+        qs_jwt(dir.path())
+            .env("QSJWTPRIVKEY", &key)
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("[env: QSJWTPRIVKEY]"))
+            .stdout(predicate::str::contains(body).not())
+            .stdout(predicate::str::contains("BEGIN").not());
+    }
+}
+
+#[test]
+fn key_text_never_reaches_stderr_at_debug_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture_text("rsa2048-pkcs8.pem");
+    let output = qseow(dir.path())
+        .args(["--loglevel", "debug", "--cert-privatekey", &key])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("DEBUG payload"), "{stderr}");
+    for line in key.lines() {
+        assert!(!stderr.contains(line), "stderr shows key line {line:?}");
+    }
+}
+
+/// A key passed where a path or a plain value belongs must not be echoed in the error.
+#[test]
+fn key_text_in_the_wrong_place_is_redacted_from_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture_text("rsa2048-pkcs1.pem");
+    let body = key.lines().nth(1).unwrap();
+    let misplaced: [Vec<&str>; 3] = [
+        vec!["--cert-privatekey-file", &key],
+        vec![&key],
+        vec!["--claim", &key],
+    ];
+    for args in misplaced {
+        let output = qseow(dir.path())
+            .args(&args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.stdout.is_empty());
+        assert!(
+            !stderr.contains(body) && !stderr.contains("BEGIN RSA"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("[PEM text redacted]"), "{stderr}");
+    }
+}
+
+fn create_in(dir: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = qseow(dir);
+    cmd.args(["--cert-create", "true", "--cert-create-expires-days", "30"])
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn certificate_is_self_signed_sha256_rsa_4096_for_the_given_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    create_in(dir.path(), &["--cert-create-expires-days", "400"])
+        .assert()
+        .success();
+    let after = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+
+    let pem_text = fs::read(dir.path().join("publickey.cer")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem_text).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    assert_eq!(cert.version(), x509_parser::x509::X509Version::V3);
+    assert_eq!(cert.subject().to_string(), "CN=qs-jwt");
+    assert_eq!(cert.issuer().to_string(), "CN=qs-jwt");
+    assert_eq!(
+        cert.signature_algorithm.algorithm.to_id_string(),
+        "1.2.840.113549.1.1.11",
+        "sha256WithRSAEncryption"
+    );
+    let serial = cert.raw_serial();
+    assert!(
+        serial[0] < 0x80 && serial.iter().any(|b| *b != 0),
+        "positive serial {serial:?}"
+    );
+    assert!(cert.verify_signature(None).is_ok(), "self-signed");
+
+    let not_before = cert.validity().not_before.timestamp();
+    let not_after = cert.validity().not_after.timestamp();
+    assert!(
+        not_before <= before && not_before >= before - 10 * 60,
+        "not_before {not_before}"
+    );
+    assert!(
+        (before + 400 * 86_400..=after + 400 * 86_400).contains(&not_after),
+        "not_after"
+    );
+
+    let spki = cert.public_key();
+    match spki.parsed().unwrap() {
+        x509_parser::public_key::PublicKey::RSA(rsa) => assert_eq!(rsa.key_size(), 4096),
+        other => panic!("not RSA: {other:?}"),
+    }
+    // publickey.pem is the certificate's key.
+    let public_pem = fs::read_to_string(dir.path().join("publickey.pem")).unwrap();
+    let (_, public) = x509_parser::pem::parse_x509_pem(public_pem.as_bytes()).unwrap();
+    assert_eq!(public.contents, spki.raw);
+}
+
+#[test]
+fn two_certificates_get_different_serials() {
+    let dir = tempfile::tempdir().unwrap();
+    create_in(dir.path(), &["--cert-file-prefix", "a_"])
+        .assert()
+        .success();
+    create_in(dir.path(), &["--cert-file-prefix", "b_"])
+        .assert()
+        .success();
+    let serial = |name: &str| {
+        let text = fs::read(dir.path().join(name)).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&text).unwrap();
+        pem.parse_x509().unwrap().raw_serial().to_vec()
+    };
+    assert_ne!(serial("a_publickey.cer"), serial("b_publickey.cer"));
+}
+
+#[test]
+fn the_bare_flag_means_true_and_a_prefix_may_name_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("keys")).unwrap();
+    let output = qseow(dir.path())
+        .args([
+            "--cert-create",
+            "--cert-create-expires-days",
+            "1",
+            "--cert-file-prefix",
+            "keys/qsjwt_",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let token = single_token(&output.stdout);
+    let public = fs::read_to_string(dir.path().join("keys/qsjwt_publickey.pem")).unwrap();
+    verify_with_public_key(&token, &public, AUDIENCE);
+    let mut names: Vec<String> = fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "qsjwt_privatekey.pem",
+            "qsjwt_publickey.cer",
+            "qsjwt_publickey.pem"
+        ]
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_without_force_and_replaces_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    create_in(dir.path(), &[]).assert().success();
+    let first = snapshot(dir.path());
+
+    let output = create_in(dir.path(), &[])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(output.stdout.is_empty());
+    let stderr = error_lines(&output.stderr);
+    assert!(
+        stderr.contains("'privatekey.pem'") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(dir.path()), first, "nothing changed");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.path().join("privatekey.pem");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let output = create_in(dir.path(), &["--force"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let token = single_token(&output.stdout);
+    let second = snapshot(dir.path());
+    assert_eq!(
+        second.len(),
+        3,
+        "no temporary files left: {:?}",
+        second.keys()
+    );
+    for (name, contents) in &first {
+        assert_ne!(&second[name], contents, "{} was replaced", name.display());
+    }
+    let public = fs::read_to_string(dir.path().join("publickey.pem")).unwrap();
+    verify_with_public_key(&token, &public, AUDIENCE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("privatekey.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "a replaced private key is private again"
+        );
+    }
+}
+
+#[test]
+fn one_existing_file_is_enough_to_refuse_and_write_nothing() {
+    for existing in ["privatekey.pem", "publickey.pem", "publickey.cer"] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(format!("x_{existing}")), "keep me").unwrap();
+        let before = snapshot(dir.path());
+        let output = create_in(dir.path(), &["--cert-file-prefix", "x_"])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = error_lines(&output.stderr);
+        assert!(
+            stderr.contains(&format!("'x_{existing}' already exists")),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty());
+        assert_eq!(snapshot(dir.path()), before);
+    }
+}
+
+#[test]
+fn a_missing_folder_or_a_file_as_folder_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("plainfile"), "x").unwrap();
+    let before = snapshot(dir.path());
+    for (prefix, expected) in [
+        ("missing/k_", "does not exist"),
+        ("plainfile/k_", "is not a folder"),
+    ] {
+        let output = create_in(dir.path(), &["--cert-file-prefix", prefix])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = error_lines(&output.stderr);
+        assert!(
+            stderr.contains(expected) && stderr.contains("--cert-file-prefix"),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty());
+        assert_eq!(snapshot(dir.path()), before);
+    }
+}
+
+/// /proc takes no new files, even from root, so the write itself fails after the checks pass.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_folder_that_refuses_files_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = create_in(dir.path(), &["--cert-file-prefix", "/proc/qsjwt_"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = error_lines(&output.stderr);
+    assert!(
+        stderr.contains("cannot write '/proc/qsjwt_privatekey.pem'"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+    assert!(!Path::new("/proc/qsjwt_privatekey.pem").exists());
+}
+
+#[test]
+fn certificate_days_past_the_year_9999_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = create_in(dir.path(), &["--cert-create-expires-days", "4000000"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(error_lines(&output.stderr).contains("9999"));
+    assert!(snapshot(dir.path()).is_empty());
+}
