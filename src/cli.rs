@@ -128,7 +128,9 @@ pub struct CreateQscloudArgs {
 #[derive(Debug, Args)]
 pub struct UserArgs {
     /// Time the token is valid, from now: 60m, 48h, 365d, 5y, 90s, 2w, 1.5h, "2 days", "1h 30m"
-    #[arg(long, value_name = "time", value_parser = parse_expires)]
+    // allow_hyphen_values: "-5m" reaches parse_expires, which says it is negative, instead of
+    // clap calling it an unknown flag without naming --expires.
+    #[arg(long, value_name = "time", value_parser = parse_expires, allow_hyphen_values = true)]
     pub expires: Duration,
 
     /// User's display name, claim name
@@ -190,7 +192,7 @@ pub struct KeyArgs {
     pub cert_file_prefix: String,
 
     /// Days the created certificate is valid; required with --cert-create true
-    #[arg(long, value_name = "days", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "days", value_parser = parse_days, allow_hyphen_values = true)]
     pub cert_create_expires_days: Option<u32>,
 
     /// Let --cert-create replace existing key files
@@ -228,6 +230,15 @@ fn parse_true_false(text: &str) -> Result<bool, String> {
         "true" => Ok(true),
         "false" => Ok(false),
         _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// A whole number of days, at least one.
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<i64>() {
+        Ok(days) if days >= 1 => u32::try_from(days).map_err(|_| "is too large".to_owned()),
+        Ok(_) => Err("must be 1 or more".to_owned()),
+        Err(_) => Err("expected a whole number of days, for example 365".to_owned()),
     }
 }
 
@@ -290,6 +301,15 @@ mod tests {
         assert_eq!(args.user.expires, Duration::from_secs(7_200));
         assert_eq!(args.user.groups, ["g1", "g2", "g3"]);
         assert_eq!(args.user.claim.len(), 2);
+    }
+
+    #[test]
+    fn days_are_whole_and_positive() {
+        assert_eq!(parse_days("365"), Ok(365));
+        assert!(parse_days("0").unwrap_err().contains("1 or more"));
+        assert!(parse_days("-3").unwrap_err().contains("1 or more"));
+        assert!(parse_days("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_days("99999999999").unwrap_err().contains("too large"));
     }
 
     #[test]

@@ -74,40 +74,72 @@ fn user_error(err: &anyhow::Error) -> Option<&UserError> {
 }
 
 const REDACTED: &str = "[PEM text redacted]";
+const BEGIN: &str = "-----BEGIN ";
 
-/// Replaces every PEM block, or the start of one, with a placeholder.
+/// Replaces every PEM block that carries key material with a placeholder.
 ///
 /// Our own messages never quote key text, but clap quotes the arguments it rejects, and a key
 /// passed to the wrong flag (or a path that is really `$QSJWTPRIVKEY`) would land in an error
-/// message. Everything printed about an error goes through here.
+/// message. Everything printed about an error goes through here. A BEGIN line with no encoded
+/// data after it (as in our own hints) is left alone: it holds no secret.
 pub fn redact_pem(text: &str) -> Cow<'_, str> {
-    if !text.contains("-----BEGIN") {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::new();
     let mut rest = text;
-    while let Some(start) = rest.find("-----BEGIN") {
-        out.push_str(&rest[..start]);
-        out.push_str(REDACTED);
+    let mut changed = false;
+    while let Some(start) = rest.find(BEGIN) {
         let block = &rest[start..];
-        // Skip to the end of the matching END line; with no END line, to the end of the text
-        // (or the closing quote clap puts around a value), since all of it may be key material.
-        rest = match block.find("-----END") {
-            Some(end) => {
-                let after_end = &block[end + "-----END".len()..];
-                match after_end.find("-----") {
-                    Some(close) => &after_end[close + "-----".len()..],
-                    None => "",
-                }
+        match pem_block_len(block) {
+            Some(len) => {
+                out.push_str(&rest[..start]);
+                out.push_str(REDACTED);
+                rest = &block[len..];
+                changed = true;
             }
-            None => match block.find('\'') {
-                Some(quote) => &block[quote..],
-                None => "",
-            },
-        };
+            None => {
+                out.push_str(&rest[..start + BEGIN.len()]);
+                rest = &block[BEGIN.len()..];
+            }
+        }
+    }
+    if !changed {
+        return Cow::Borrowed(text);
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// The length of the PEM block `block` starts with, if encoded data follows its BEGIN line:
+/// up to the end of its END line, or without one, to the quote clap closes a value with or to
+/// the end of the text, since all of it may be key material.
+fn pem_block_len(block: &str) -> Option<usize> {
+    let label_len = block[BEGIN.len()..].find("-----")?;
+    let label = &block[BEGIN.len()..BEGIN.len() + label_len];
+    if label.is_empty()
+        || !label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
+    {
+        return None;
+    }
+    let body_start = BEGIN.len() + label_len + "-----".len();
+    let body = block[body_start..].replace("\\r", "").replace("\\n", "");
+    let body = body.trim_start();
+    let encoded = body
+        .bytes()
+        .take_while(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\n' | b'\r')
+        })
+        .filter(|b| !b.is_ascii_whitespace())
+        .count();
+    if encoded < 8 && !body.starts_with("Proc-Type:") {
+        return None;
+    }
+    let end_line = format!("-----END {label}-----");
+    let len = match block.find(&end_line) {
+        Some(end) => end + end_line.len(),
+        None => block.find('\'').unwrap_or(block.len()),
+    };
+    Some(len)
 }
 
 #[cfg(test)]
@@ -145,20 +177,36 @@ mod tests {
     #[test]
     fn redacts_a_truncated_block_to_the_closing_quote_or_the_end() {
         assert_eq!(
-            redact_pem("unexpected argument '-----BEGIN PRIVATE KEY----- MIIE' found"),
+            redact_pem(
+                "unexpected argument '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0' found"
+            ),
             "unexpected argument '[PEM text redacted]' found"
         );
         assert_eq!(
-            redact_pem("cannot read -----BEGIN PRIVATE KEY----- MIIE"),
+            redact_pem("cannot read -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0"),
             "cannot read [PEM text redacted]"
         );
     }
 
     #[test]
-    fn leaves_other_text_alone() {
+    fn redacts_one_line_and_literal_newline_forms() {
+        let spaced = "value '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC -----END PRIVATE KEY-----' x";
+        assert_eq!(redact_pem(spaced), "value '[PEM text redacted]' x");
+        let literal = r"value '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----'";
+        assert_eq!(redact_pem(literal), "value '[PEM text redacted]'");
+        let encrypted =
+            "'-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: x\n\nMIIE'";
+        assert_eq!(redact_pem(encrypted), "'[PEM text redacted]'");
+    }
+
+    #[test]
+    fn leaves_text_without_key_material_alone() {
         assert!(matches!(
             redact_pem("no key here"),
             Cow::Borrowed("no key here")
         ));
+        let hint = "not a PEM private key (no -----BEGIN line); expected \
+                    -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----";
+        assert_eq!(redact_pem(hint), hint);
     }
 }

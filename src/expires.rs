@@ -49,7 +49,7 @@ pub fn parse_expires(text: &str) -> Result<Duration, String> {
             });
         }
         let unit_seconds = unit_seconds(unit).ok_or_else(|| {
-            format!("unknown unit '{unit}'; use s, m, h, d, w or y (or sec, min, hours, days, weeks, years)")
+            format!("unknown unit '{unit}'; use s, m, h, d, w or y (or sec, min, hours, days, weeks, years), {EXAMPLES}")
         })?;
         let term = scaled(number)?
             .checked_mul(unit_seconds)
@@ -79,7 +79,7 @@ pub fn expires_at(now: u64, validity: Duration) -> Result<u64, String> {
 }
 
 fn too_large() -> String {
-    "the token would expire after the year 9999; choose a shorter validity".to_owned()
+    format!("the token would expire after the year 9999; choose a shorter validity, {EXAMPLES}")
 }
 
 /// Splits a leading decimal number (`5`, `1.5`, `.5`) off `text`.
@@ -218,9 +218,22 @@ mod tests {
 
     #[test]
     fn errors_show_an_example() {
-        for text in ["abc", "", "0m", "-5m"] {
-            assert!(parse_expires(text).unwrap_err().contains("60m"), "{text:?}");
+        for text in [
+            "abc",
+            "",
+            "0m",
+            "-5m",
+            "5 fortnights",
+            "10000y",
+            "1h, 30m",
+            "5 5m",
+        ] {
+            assert!(
+                parse_expires(text).unwrap_err().contains("for example"),
+                "{text:?}"
+            );
         }
+        assert!(parse_expires("5").unwrap_err().contains("for example 5m"));
     }
 
     #[test]
