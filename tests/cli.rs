@@ -1,0 +1,307 @@
+//! What a script sees: the token alone on stdout at every log level, log lines on stderr in
+//! `LEVEL message` form, help and version, and the options that shape the claims.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn token_payload(cmd: &mut assert_cmd::Command) -> (Value, String) {
+    let output = cmd.assert().success().get_output().clone();
+    let token = single_token(&output.stdout);
+    (
+        decode_parts(&token).1,
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn qseow(dir: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = qs_jwt(dir);
+    cmd.args([
+        "create-qseow",
+        "--userdir",
+        "D",
+        "--userid",
+        "u",
+        "--audience",
+        "a",
+        "--cert-privatekey-file",
+        "privatekey.pem",
+    ]);
+    cmd
+}
+
+/// A Qlik Cloud call that logs at every level: a random subject (info), a 365-day validity
+/// and no name or email (warnings).
+fn noisy_qscloud(dir: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = qs_jwt(dir);
+    cmd.args([
+        "create-qscloud",
+        "--issuer",
+        "i",
+        "--keyid",
+        "k",
+        "--expires",
+        "365d",
+        "--cert-privatekey-file",
+        "privatekey.pem",
+    ]);
+    cmd
+}
+
+fn levels_in(stderr: &str) -> Vec<&str> {
+    let mut levels: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    levels.dedup();
+    levels.sort();
+    levels.dedup();
+    levels
+}
+
+#[test]
+fn version_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    qs_jwt(dir.path())
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(format!("qs-jwt {}\n", env!("CARGO_PKG_VERSION")));
+    qs_jwt(dir.path())
+        .args(["help", "create-qseow"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--userdir <directory>"));
+    for (command, flags) in [
+        ("create-qseow", &["--userdir", "--userid", "--audience"][..]),
+        (
+            "create-qscloud",
+            &["--issuer", "--keyid", "--useremail-verified", "--sub"][..],
+        ),
+    ] {
+        let output = qs_jwt(dir.path())
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let help = String::from_utf8(output.stdout).unwrap();
+        let shared = [
+            "--loglevel",
+            "--username",
+            "--useremail",
+            "--groups",
+            "--expires",
+            "--claim",
+            "--cert-privatekey-file",
+            "--cert-privatekey",
+            "--cert-create",
+            "--cert-file-prefix",
+            "--cert-create-expires-days",
+            "--force",
+            "--minimal-output",
+        ];
+        for flag in shared.iter().chain(flags) {
+            let listed = help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n"));
+            assert!(listed, "{command} --help lacks {flag}");
+        }
+    }
+}
+
+#[test]
+fn stdout_is_the_token_alone_at_every_level() {
+    let dir = folder_with_key();
+    for level in [
+        "error", "warning", "warn", "info", "verbose", "debug", "DEBUG",
+    ] {
+        for minimal in [false, true] {
+            let mut cmd = noisy_qscloud(dir.path());
+            cmd.args(["--loglevel", level]);
+            if minimal {
+                cmd.arg("--minimal-output");
+            }
+            let (_, stderr) = token_payload(&mut cmd);
+            assert!(
+                !stderr.contains('\x1b'),
+                "no colour when stderr is not a terminal"
+            );
+            let expected: &[&str] = match (level.to_lowercase().as_str(), minimal) {
+                ("error", _) => &[],
+                ("warning" | "warn", _) | ("info", true) => &["WARN"],
+                ("info", false) => &["INFO", "WARN"],
+                ("verbose", _) => &["INFO", "VERBOSE", "WARN"],
+                _ => &["DEBUG", "INFO", "VERBOSE", "WARN"],
+            };
+            assert_eq!(
+                levels_in(&stderr),
+                expected,
+                "--loglevel {level} minimal={minimal}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn debug_shows_header_and_payload() {
+    let dir = folder_with_key();
+    let (payload, stderr) =
+        token_payload(qseow(dir.path()).args(["--expires", "1h", "--loglevel", "debug"]));
+    assert!(
+        stderr.contains(r#"DEBUG header {"typ":"JWT","alg":"RS256"}"#),
+        "{stderr}"
+    );
+    let logged = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("DEBUG payload "))
+        .expect("a payload line");
+    assert_eq!(
+        serde_json::from_str::<Value>(logged).unwrap(),
+        payload,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "VERBOSE loaded a 2048-bit RSA private key from --cert-privatekey-file 'privatekey.pem'"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_colour_when_no_color_is_set() {
+    let dir = folder_with_key();
+    let (_, stderr) = token_payload(noisy_qscloud(dir.path()).env("NO_COLOR", "1"));
+    assert!(
+        stderr.starts_with("INFO ") && !stderr.contains('\x1b'),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn extra_claims_keep_their_json_types() {
+    let dir = folder_with_key();
+    let claims = [
+        "--claim",
+        "dept=sales",
+        "--claim",
+        "level=3",
+        "--claim",
+        r#"tags=["a","b"]"#,
+        "--claim",
+        "admin=true",
+        "--claim",
+        r#"code="007""#,
+        "--claim",
+        "note=",
+    ];
+    let expected = json!({"dept": "sales", "level": 3, "tags": ["a", "b"], "admin": true, "code": "007", "note": ""});
+    let (payload, _) = token_payload(qseow(dir.path()).args(["--expires", "1h"]).args(claims));
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&payload[name], value, "{name}");
+    }
+    let (payload, _) = token_payload(noisy_qscloud(dir.path()).args(claims));
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&payload[name], value, "{name}");
+    }
+}
+
+#[test]
+fn groups_keep_order_drop_duplicates_and_may_repeat() {
+    let dir = folder_with_key();
+    let args = [
+        "--expires",
+        "1h",
+        "--groups",
+        "b",
+        "a",
+        "b",
+        "--groups",
+        "c",
+        "a",
+    ];
+    let (payload, _) = token_payload(qseow(dir.path()).args(args));
+    assert_eq!(payload["group"], json!(["b", "a", "c"]));
+    assert!(payload.get("groups").is_none());
+    let (payload, _) = token_payload(noisy_qscloud(dir.path()).args(&args[2..]));
+    assert_eq!(payload["groups"], json!(["b", "a", "c"]));
+    assert!(payload.get("group").is_none());
+}
+
+#[test]
+fn expires_forms_end_to_end() {
+    let dir = folder_with_key();
+    for (value, seconds) in [
+        ("1h 30m", 5_400),
+        ("2 days", 172_800),
+        ("1.5h", 5_400),
+        ("90s", 90),
+        ("5y", 157_788_000),
+    ] {
+        let (payload, _) = token_payload(qseow(dir.path()).args(["--expires", value]));
+        let validity = payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap();
+        assert_eq!(validity, seconds, "--expires {value}");
+    }
+    // As in qs-jwt 1.x, the last of a repeated option counts.
+    let (payload, _) =
+        token_payload(qseow(dir.path()).args(["--expires", "1h", "--expires", "2h"]));
+    assert_eq!(
+        payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(),
+        7_200
+    );
+}
+
+#[test]
+fn a_token_qlik_cloud_accepts_gets_no_warnings() {
+    let dir = folder_with_key();
+    let (payload, stderr) = token_payload(qs_jwt(dir.path()).args([
+        "create-qscloud",
+        "--issuer",
+        "i",
+        "--keyid",
+        "k",
+        "--sub",
+        "anna",
+        "--username",
+        "Anna",
+        "--useremail",
+        "anna@example.com",
+        "--useremail-verified",
+        "False",
+        "--expires",
+        "60m",
+        "--cert-privatekey-file",
+        "privatekey.pem",
+    ]));
+    assert_eq!(payload["sub"], "anna");
+    assert_eq!(payload["email_verified"], json!(false));
+    assert_eq!(
+        payload["exp"].as_u64().unwrap() - payload["nbf"].as_u64().unwrap(),
+        3_600
+    );
+    assert_eq!(stderr, "", "nothing to say about a good token");
+}
+
+#[test]
+fn options_without_effect_are_named_in_a_warning() {
+    let dir = folder_with_key();
+    let (payload, stderr) =
+        token_payload(noisy_qscloud(dir.path()).args(["--useremail-verified", "true"]));
+    assert!(payload.get("email_verified").is_none());
+    assert!(
+        stderr.contains("WARN --useremail-verified is ignored without --useremail"),
+        "{stderr}"
+    );
+
+    let (_, stderr) = token_payload(qseow(dir.path()).args([
+        "--expires",
+        "1h",
+        "--cert-create-expires-days",
+        "30",
+    ]));
+    assert!(
+        stderr.contains("WARN --cert-create-expires-days is ignored without --cert-create true"),
+        "{stderr}"
+    );
+}
