@@ -16,19 +16,10 @@ fn token_payload(cmd: &mut assert_cmd::Command) -> (Value, String) {
     )
 }
 
+/// `create-qseow` signing with the key in `dir`; each test adds `--expires` and the rest.
 fn qseow(dir: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = qs_jwt(dir);
-    cmd.args([
-        "create-qseow",
-        "--userdir",
-        "D",
-        "--userid",
-        "u",
-        "--audience",
-        "a",
-        "--cert-privatekey-file",
-        "privatekey.pem",
-    ]);
+    let mut cmd = common::qseow(dir);
+    cmd.args(["--cert-privatekey-file", "privatekey.pem"]);
     cmd
 }
 

@@ -9,21 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::*;
 use predicates::prelude::*;
 
-const AUDIENCE: &str = "test-audience";
+const AUDIENCE: &str = QSEOW_AUDIENCE;
 
+/// `create-qseow` for one hour; each test adds the key options.
 fn qseow(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = qs_jwt(dir);
-    cmd.args([
-        "create-qseow",
-        "--userdir",
-        "D",
-        "--userid",
-        "u",
-        "--audience",
-        AUDIENCE,
-        "--expires",
-        "1h",
-    ]);
+    let mut cmd = common::qseow(dir);
+    cmd.args(["--expires", "1h"]);
     cmd
 }
 

@@ -23,6 +23,7 @@ fn now() -> u64 {
 }
 
 /// The options every Qlik Cloud example shares, before its key options.
+#[rustfmt::skip]
 fn qscloud_user_args() -> Vec<&'static str> {
     vec![
         "create-qscloud",
@@ -154,29 +155,23 @@ fn check_created_files(dir: &Path, prefix: &str, token: &str, audience: &str, st
     assert!(!stderr.contains("BEGIN PRIVATE KEY"), "{stderr}");
 }
 
+/// The QSEoW example of the seeds' README, with its key options replaced by `key`.
+#[rustfmt::skip]
+fn qseow_seed_args<'a>(key: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "create-qseow", "--userdir", "GRUSGRUS", "--userid", "anna",
+        "--username", "Anna Anderson", "--useremail", "anna@grusgrus.com", "--audience", "hdJh34wkK",
+    ];
+    args.extend(key);
+    args.extend(["--groups", "group1", "group 2", "--expires", "365d"]);
+    args
+}
+
 #[test]
 fn qseow_mode_1_existing_key_file() {
     let dir = folder_with_key();
-    let (token, header, payload, _) = run(qs_jwt(dir.path()).args([
-        "create-qseow",
-        "--userdir",
-        "GRUSGRUS",
-        "--userid",
-        "anna",
-        "--username",
-        "Anna Anderson",
-        "--useremail",
-        "anna@grusgrus.com",
-        "--audience",
-        "hdJh34wkK",
-        "--cert-privatekey-file",
-        "privatekey.pem",
-        "--groups",
-        "group1",
-        "group 2",
-        "--expires",
-        "365d",
-    ]));
+    let args = qseow_seed_args(&["--cert-privatekey-file", "privatekey.pem"]);
+    let (token, header, payload, _) = run(qs_jwt(dir.path()).args(args));
     check_qseow(&header, &payload);
     verify_with_fixture_keys(&token, "hdJh34wkK");
 }
@@ -185,26 +180,8 @@ fn qseow_mode_1_existing_key_file() {
 fn qseow_mode_2_key_as_parameter() {
     let dir = folder_with_key();
     let key = fixture_text("rsa2048-pkcs8.pem");
-    let (token, header, payload, _) = run(qs_jwt(dir.path()).args([
-        "create-qseow",
-        "--userdir",
-        "GRUSGRUS",
-        "--userid",
-        "anna",
-        "--username",
-        "Anna Anderson",
-        "--useremail",
-        "anna@grusgrus.com",
-        "--audience",
-        "hdJh34wkK",
-        "--cert-privatekey",
-        key.trim_end(),
-        "--groups",
-        "group1",
-        "group 2",
-        "--expires",
-        "365d",
-    ]));
+    let args = qseow_seed_args(&["--cert-privatekey", key.trim_end()]);
+    let (token, header, payload, _) = run(qs_jwt(dir.path()).args(args));
     check_qseow(&header, &payload);
     verify_with_fixture_keys(&token, "hdJh34wkK");
 }
@@ -212,30 +189,15 @@ fn qseow_mode_2_key_as_parameter() {
 #[test]
 fn qseow_mode_3_create_key_and_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (token, header, payload, stderr) = run(qs_jwt(dir.path()).args([
-        "create-qseow",
-        "--userdir",
-        "GRUSGRUS",
-        "--userid",
-        "anna",
-        "--username",
-        "Anna Anderson",
-        "--useremail",
-        "anna@grusgrus.com",
-        "--audience",
-        "hdJh34wkK",
+    let args = qseow_seed_args(&[
         "--cert-create",
         "true",
         "--cert-create-expires-days",
         "400",
         "--cert-file-prefix",
         "qsjwt_",
-        "--groups",
-        "group1",
-        "group 2",
-        "--expires",
-        "365d",
-    ]));
+    ]);
+    let (token, header, payload, stderr) = run(qs_jwt(dir.path()).args(args));
     check_qseow(&header, &payload);
     check_created_files(dir.path(), "qsjwt_", &token, "hdJh34wkK", &stderr);
 }

@@ -36,6 +36,23 @@ pub fn qs_jwt(dir: &Path) -> Command {
     cmd
 }
 
+pub const QSEOW_AUDIENCE: &str = "test-audience";
+
+/// `create-qseow` with its three required user options; each test adds the rest.
+pub fn qseow(dir: &Path) -> Command {
+    let mut cmd = qs_jwt(dir);
+    cmd.args([
+        "create-qseow",
+        "--userdir",
+        "D",
+        "--userid",
+        "u",
+        "--audience",
+        QSEOW_AUDIENCE,
+    ]);
+    cmd
+}
+
 /// A temporary folder holding the test key under the name the seed examples use.
 pub fn folder_with_key() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
