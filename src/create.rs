@@ -6,11 +6,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use jsonwebtoken::Header;
 use rand::RngExt;
 use rand::distr::Alphanumeric;
-use serde::Serialize;
-use tracing::{debug, info, trace, warn};
+use tracing::{info, warn};
 
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs};
@@ -27,7 +25,7 @@ pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<String> {
     warn_about_unused_key_options(&args.key);
 
     let key = keys::signing_key(&source, now)?;
-    sign(&header, &payload, &key)
+    token::sign(&header, &payload, &key)
 }
 
 pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<String> {
@@ -40,7 +38,7 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Strin
     }
 
     let key = keys::signing_key(&source, now)?;
-    let token = sign(&header, &payload, &key)?;
+    let token = token::sign(&header, &payload, &key)?;
     if args.sub.is_none() {
         info!(
             "no --sub: the subject is the random value {}, so Qlik Cloud sees a new user with \
@@ -52,14 +50,6 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Strin
         warn!("{warning}");
     }
     Ok(token)
-}
-
-fn sign(header: &Header, payload: &impl Serialize, key: &keys::SigningKey) -> Result<String> {
-    // Header and payload hold no key material; the debug level exists to show them.
-    trace!("header {}", serde_json::to_string(header)?);
-    trace!("payload {}", serde_json::to_string(payload)?);
-    debug!("signing with a {}-bit RSA key", key.bits);
-    token::sign(header, payload, key)
 }
 
 fn warn_about_unused_key_options(args: &KeyArgs) {
