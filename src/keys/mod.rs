@@ -5,6 +5,7 @@ mod files;
 mod generate;
 mod pem;
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::{self, IsTerminal, Read};
 use std::path::Path;
@@ -16,8 +17,8 @@ use tracing::{debug, info};
 
 use crate::cli::KeyArgs;
 use crate::error::UserError;
-pub use files::{KeyFileContents, KeyFiles};
-pub use pem::Origin;
+use files::{KeyFileContents, KeyFiles};
+use pem::{Origin, RsaPrivateKey};
 
 /// The one place the signing key was asked to come from.
 #[derive(Debug, PartialEq)]
@@ -38,6 +39,15 @@ pub enum KeySource<'a> {
 pub struct SigningKey {
     pub encoding_key: EncodingKey,
     pub bits: usize,
+}
+
+impl From<RsaPrivateKey> for SigningKey {
+    fn from(key: RsaPrivateKey) -> Self {
+        Self {
+            encoding_key: EncodingKey::from_rsa_der(&key.pkcs1_der),
+            bits: key.bits,
+        }
+    }
 }
 
 /// Picks the key source from the options: exactly one of the file, the text and a new key;
@@ -99,11 +109,14 @@ pub fn key_source(args: &KeyArgs) -> Result<KeySource<'_>, UserError> {
 
 /// Loads the key, or makes a new key pair and writes its files (logging what was written).
 pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<SigningKey> {
-    let (text, origin) = match source {
-        KeySource::File(path) => (read_key_file(path)?, Origin::File(path.to_path_buf())),
-        KeySource::Stdin => (read_stdin()?, Origin::Stdin),
-        KeySource::Text(text) => (text.to_string(), Origin::Flag),
-        KeySource::Env(text) => (text.to_string(), Origin::Env),
+    let (text, origin): (Cow<str>, _) = match source {
+        KeySource::File(path) => (
+            read_key_file(path)?.into(),
+            Origin::File(path.to_path_buf()),
+        ),
+        KeySource::Stdin => (read_stdin()?.into(), Origin::Stdin),
+        KeySource::Text(text) => ((*text).into(), Origin::Flag),
+        KeySource::Env(text) => ((*text).into(), Origin::Env),
         KeySource::Create {
             prefix,
             days,
@@ -112,10 +125,7 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<SigningKey> {
     };
     let key = pem::rsa_private_key(&text, &origin)?;
     debug!("loaded a {}-bit RSA private key from {origin}", key.bits);
-    Ok(SigningKey {
-        encoding_key: EncodingKey::from_rsa_der(&key.pkcs1_der),
-        bits: key.bits,
-    })
+    Ok(key.into())
 }
 
 fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<SigningKey> {
@@ -145,12 +155,10 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Signi
         humantime::format_rfc3339_seconds(validity.not_after)
     );
 
+    // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
     let key = pem::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
-    Ok(SigningKey {
-        encoding_key: EncodingKey::from_rsa_der(&key.pkcs1_der),
-        bits: key.bits,
-    })
+    Ok(key.into())
 }
 
 fn read_key_file(path: &Path) -> Result<String, UserError> {
