@@ -7,6 +7,7 @@ use std::fmt;
 use std::io::IsTerminal;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -27,13 +28,27 @@ pub fn init(output: &OutputArgs) {
         LogLevel::Verbose => Level::DEBUG,
         LogLevel::Debug => Level::TRACE,
     };
-    let colour = colour_on_stderr();
+    // Fails only if a subscriber is already set, and main sets one once.
+    let _ = tracing::subscriber::set_global_default(subscriber(
+        max_level,
+        colour_on_stderr(),
+        std::io::stderr,
+    ));
+}
+
+/// The subscriber: `LevelAndMessage` lines up to `max_level`, written to `writer`.
+fn subscriber<W>(max_level: Level, colour: bool, writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_max_level(max_level)
-        .with_ansi(colour)
+        // LevelAndMessage colours the level itself; tracing-subscriber's own ANSI support is a
+        // crate feature we leave out, and asking for it without the feature panics.
+        .with_ansi(false)
         .event_format(LevelAndMessage { colour })
-        .init();
+        .finish()
 }
 
 /// Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
@@ -70,5 +85,63 @@ where
         }
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    fn log_all_levels(max_level: Level, colour: bool) -> String {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(subscriber(max_level, colour, captured.clone()), || {
+            tracing::error!("e");
+            tracing::warn!("w");
+            tracing::info!("i");
+            tracing::debug!("v");
+            tracing::trace!("d");
+        });
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn lines_are_level_and_message_in_qs_jwt_level_names() {
+        assert_eq!(
+            log_all_levels(Level::TRACE, false),
+            "ERROR e\nWARN w\nINFO i\nVERBOSE v\nDEBUG d\n"
+        );
+        assert_eq!(log_all_levels(Level::WARN, false), "ERROR e\nWARN w\n");
+    }
+
+    #[test]
+    fn colour_marks_the_level_only() {
+        assert_eq!(
+            log_all_levels(Level::WARN, true),
+            "\x1b[31mERROR\x1b[0m e\n\x1b[33mWARN\x1b[0m w\n"
+        );
     }
 }
