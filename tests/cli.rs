@@ -160,33 +160,15 @@ fn debug_shows_header_and_payload() {
     );
 }
 
-/// At a terminal the level names are coloured, and NO_COLOR turns that off. `script` (from
-/// util-linux) runs the binary on a real pseudo-terminal, which assert_cmd cannot.
+/// At a terminal the level names are coloured, and NO_COLOR turns that off.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_terminal_gets_colour_unless_no_color_is_set() {
     let dir = folder_with_key();
-    let command = format!(
-        "'{}' create-qscloud --issuer i --keyid k --expires 30m --cert-privatekey-file privatekey.pem",
-        env!("CARGO_BIN_EXE_qs-jwt")
-    );
-    let run = |no_color: Option<&str>| {
-        let mut script = std::process::Command::new("script");
-        script
-            .args(["-qec", &command, "/dev/null"])
-            .current_dir(dir.path())
-            .env_remove("NO_COLOR")
-            .env_remove("QSJWTPRIVKEY");
-        if let Some(value) = no_color {
-            script.env("NO_COLOR", value);
-        }
-        let output = script.output().expect("script, from util-linux, runs");
-        let screen = String::from_utf8(output.stdout).unwrap();
-        assert!(output.status.success(), "{screen}");
-        assert!(!screen.contains("panicked"), "{screen}");
-        screen
-    };
-    let coloured = run(None);
+    let args =
+        "create-qscloud --issuer i --keyid k --expires 30m --cert-privatekey-file privatekey.pem";
+    let (code, coloured) = on_terminal(dir.path(), args, None);
+    assert_eq!(code, 0, "{coloured}");
     assert!(
         coloured.contains("\x1b[32mINFO\x1b[0m no --sub"),
         "{coloured:?}"
@@ -195,16 +177,28 @@ fn a_terminal_gets_colour_unless_no_color_is_set() {
         coloured.contains("\x1b[33mWARN\x1b[0m no --username"),
         "{coloured:?}"
     );
-    let empty_no_color_is_unset = run(Some(""));
+    let (_, empty_no_color_is_unset) = on_terminal(dir.path(), args, Some(""));
     assert!(
         empty_no_color_is_unset.contains("\x1b[32mINFO"),
         "{empty_no_color_is_unset:?}"
     );
-    let plain = run(Some("1"));
+    let (_, plain) = on_terminal(dir.path(), args, Some("1"));
     assert!(
         plain.contains("INFO no --sub") && !plain.contains('\x1b'),
         "{plain:?}"
     );
+}
+
+/// `--cert-privatekey-file -` must never sit waiting for someone to type a key.
+#[cfg(target_os = "linux")]
+#[test]
+fn standard_input_on_a_terminal_is_refused_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let args =
+        "create-qseow --userdir D --userid u --audience a --expires 1h --cert-privatekey-file -";
+    let (code, screen) = on_terminal(dir.path(), args, Some("1"));
+    assert_eq!(code, 2, "{screen}");
+    assert!(screen.contains("error: --cert-privatekey-file - reads the key from standard input, which is a terminal; pipe the key in"), "{screen}");
 }
 
 #[test]

@@ -119,6 +119,27 @@ fn verify(token: &str, key: &DecodingKey, audience: &str) {
     }
 }
 
+/// Runs the binary with `args` on a real pseudo-terminal (stdin, stdout and stderr), as a person
+/// at a terminal would, through `script` from util-linux; assert_cmd only has pipes. Returns
+/// the exit code and everything the terminal showed.
+#[cfg(target_os = "linux")]
+pub fn on_terminal(dir: &Path, args: &str, no_color: Option<&str>) -> (i32, String) {
+    let command = format!("'{}' {args}", env!("CARGO_BIN_EXE_qs-jwt"));
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("QSJWTPRIVKEY");
+    if let Some(value) = no_color {
+        script.env("NO_COLOR", value);
+    }
+    let output = script.output().expect("script, from util-linux, runs");
+    let screen = String::from_utf8(output.stdout).unwrap();
+    assert!(!screen.contains("panicked"), "{screen}");
+    (output.status.code().unwrap_or(-1), screen)
+}
+
 /// Every file below `dir` with its contents, to show that a failed run changed nothing.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
