@@ -8,28 +8,8 @@ use std::path::Path;
 
 use common::*;
 
-/// Runs and returns stderr, after checking the exit code, the empty stdout, the untouched
-/// folder and that nothing panicked.
-fn fails_with(cmd: &mut assert_cmd::Command, dir: &Path, code: i32) -> String {
-    let before = snapshot(dir);
-    let output = cmd.output().unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
-    assert!(
-        output.stdout.is_empty(),
-        "stdout: {:?}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    assert_eq!(snapshot(dir), before, "files changed; stderr: {stderr}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
-    stderr
-}
-
 fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    fails_with(qs_jwt(dir).args(args), dir, code)
+    fails_cleanly(qs_jwt(dir).args(args), dir, code)
 }
 
 /// Runs `base` followed by each case's arguments; each must fail with `code` and a message
@@ -264,7 +244,7 @@ fn unusable_key_text_names_the_flag_or_the_variable() {
 
     let mut from_env = qs_jwt(dir.path());
     from_env.args(QSEOW).env("QSJWTPRIVKEY", "garbage");
-    let stderr = fails_with(&mut from_env, dir.path(), 1);
+    let stderr = fails_cleanly(&mut from_env, dir.path(), 1);
     assert!(
         stderr.contains("error: QSJWTPRIVKEY is not a PEM private key"),
         "{stderr}"
@@ -275,7 +255,7 @@ fn unusable_key_text_names_the_flag_or_the_variable() {
         .args(QSEOW)
         .args(["--cert-privatekey-file", "-"])
         .write_stdin(public);
-    let stderr = fails_with(&mut stdin, dir.path(), 1);
+    let stderr = fails_cleanly(&mut stdin, dir.path(), 1);
     let expected = "standard input (--cert-privatekey-file -) holds a public key";
     assert!(stderr.contains(expected), "{stderr}");
 }

@@ -162,6 +162,26 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
+/// Runs a command that must fail: checks the exit code, that stdout is empty, that no file
+/// below `dir` was created or changed, and that nothing panicked. Returns stderr.
+pub fn fails_cleanly(cmd: &mut Command, dir: &Path, code: i32) -> String {
+    let before = snapshot(dir);
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "stdout: {:?}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(snapshot(dir), before, "files changed; stderr: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    stderr
+}
+
 /// The one line of an error, checked for shape: `error: ...`, optionally one `hint: ...`.
 pub fn error_lines(stderr: &[u8]) -> String {
     let text = String::from_utf8(stderr.to_vec()).unwrap();
