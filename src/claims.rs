@@ -186,29 +186,6 @@ pub fn qscloud_claims(
     })
 }
 
-/// Where a Qlik Cloud token breaks Qlik Cloud's published rules. The token is still printed:
-/// the user may know better (a test tenant, a token to inspect), but should be told.
-pub fn qscloud_warnings(claims: &QscloudClaims) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let validity = claims.exp.saturating_sub(claims.nbf);
-    if validity > QLIK_CLOUD_MAX_VALIDITY {
-        warnings.push(format!(
-            "the token is valid for {validity} seconds (nbf to exp); Qlik Cloud rejects tokens \
-             valid for more than {QLIK_CLOUD_MAX_VALIDITY} seconds: use --expires 60m or less"
-        ));
-    }
-    if claims.name.is_none() {
-        warnings.push("no --username: Qlik Cloud requires claim name".to_owned());
-    }
-    if claims.email.is_none() {
-        warnings.push(
-            "no --useremail: Qlik Cloud requires claim email (with --useremail-verified)"
-                .to_owned(),
-        );
-    }
-    warnings
-}
-
 /// `--groups` in the order given, exact duplicates dropped; `None` when there are none, so the
 /// claim is left out rather than written as an empty list.
 fn groups(user: &UserArgs) -> Option<Vec<String>> {
@@ -364,7 +341,7 @@ mod tests {
                 "exp": NOW + 1_800, "aud": "qlik.api/login/jwt-session", "iss": "iss", "level": 3
             })
         );
-        assert!(qscloud_warnings(&claims).is_empty());
+        assert!(cloud_check(&claims).passed);
     }
 
     #[test]
@@ -405,20 +382,43 @@ mod tests {
         assert_eq!(value["email_verified"], json!(false));
     }
 
+    /// What create-qscloud warns about: the rules of decode --check qscloud that fail.
+    fn cloud_check(claims: &QscloudClaims) -> crate::check::Report {
+        let header = serde_json::to_value(qscloud_header("kid")).unwrap();
+        let payload = serde_json::to_value(claims).unwrap();
+        crate::check::check(
+            crate::check::Profile::Qscloud,
+            header.as_object().unwrap(),
+            payload.as_object().unwrap(),
+            NOW,
+            None,
+        )
+    }
+
+    fn failed_rules(claims: &QscloudClaims) -> Vec<String> {
+        cloud_check(claims)
+            .failures()
+            .map(|r| r.rule.clone())
+            .collect()
+    }
+
     #[test]
-    fn qscloud_warns_about_qlik_cloud_rules() {
+    fn qscloud_breaks_qlik_cloud_rules_that_create_warns_about() {
         let mut args = qscloud(&[]);
         args.user.expires = Duration::from_secs(365 * 86_400);
-        let warnings = qscloud_warnings(&qscloud_claims(&args, NOW, &mut counter()).unwrap());
-        assert_eq!(warnings.len(), 3, "{warnings:?}");
-        assert!(
-            warnings[0].contains("valid for 31536000 seconds"),
-            "{}",
-            warnings[0]
+        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        assert_eq!(
+            failed_rules(&claims),
+            [
+                "exp - nbf is at most 3600 seconds",
+                "name is present",
+                "email is present"
+            ]
         );
-        assert!(warnings[0].contains("more than 3600 seconds"));
-        assert!(warnings[1].contains("name"));
-        assert!(warnings[2].contains("email"));
+        let report = cloud_check(&claims);
+        let validity = report.failures().next().unwrap();
+        assert_eq!(validity.detail, "31536000 seconds (365d)");
+        assert_eq!(validity.fix, Some("use --expires 60m or less"));
     }
 
     #[test]
@@ -432,12 +432,11 @@ mod tests {
             "true",
         ]);
         args.user.expires = Duration::from_secs(3_600);
-        assert!(qscloud_warnings(&qscloud_claims(&args, NOW, &mut counter()).unwrap()).is_empty());
+        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        assert!(failed_rules(&claims).is_empty());
         args.user.expires = Duration::from_secs(3_601);
-        assert_eq!(
-            qscloud_warnings(&qscloud_claims(&args, NOW, &mut counter()).unwrap()).len(),
-            1
-        );
+        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        assert_eq!(failed_rules(&claims), ["exp - nbf is at most 3600 seconds"]);
     }
 
     #[test]

@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
 use clap::parser::ValueSource;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
+use crate::check::Profile;
 use crate::claims::{ExtraClaim, parse_claim};
 use crate::expires::parse_expires;
 
 /// Create signed JWTs for Qlik Sense.
 ///
 /// The token is printed alone on standard output; log lines go to standard error. Exit code 0
-/// means a token was printed, 1 a failure at run time (a key that cannot be read, a file that
-/// exists), 2 a usage error.
+/// means success, 1 a failure at run time (a key that cannot be read, a file that exists, a
+/// token that fails decode's checks), 2 a usage error.
 #[derive(Debug, Parser)]
 #[command(
     name = "qs-jwt",
@@ -41,6 +43,12 @@ pub enum Command {
     /// Create a JWT for a Qlik Cloud JWT identity provider
     #[command(after_help = QSCLOUD_EXAMPLE)]
     CreateQscloud(CreateQscloudArgs),
+    /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
+    #[command(after_help = DECODE_EXAMPLE)]
+    Decode(DecodeArgs),
+    /// Print a shell completion script
+    #[command(after_help = COMPLETIONS_EXAMPLE)]
+    Completions(CompletionsArgs),
 }
 
 const QSEOW_EXAMPLE: &str = "\
@@ -54,18 +62,37 @@ Example:
     --username \"Anna Anderson\" --useremail anna@grusgrus.com --useremail-verified true \\
     --expires 60m --cert-privatekey-file privatekey.pem";
 
+const DECODE_EXAMPLE: &str = "\
+Examples:
+  qs-jwt decode --jwt \"$TOKEN\" --cert-publickey-file publickey.cer --check qscloud
+  qs-jwt decode --jwt-file token.txt --cert-publickey-file publickey.pem \\
+    --expected-audience hdJh34wkK --check qseow --minimal-output | jq .verification
+
+Exit code 0: the token decodes and every check asked for passes. 1: the token is malformed, its
+signature is invalid, it is expired or not yet valid, its audience does not match, or a --check
+rule fails (the report is still printed). 2: a usage error.";
+
+const COMPLETIONS_EXAMPLE: &str = "\
+Examples:
+  qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
+  qs-jwt completions powershell | Out-String | Invoke-Expression";
+
 impl Command {
-    pub fn output(&self) -> &OutputArgs {
+    /// The log level asked for, and whether --minimal-output hides info lines.
+    pub fn log_settings(&self) -> (LogLevel, bool) {
         match self {
-            Command::CreateQseow(args) => &args.output,
-            Command::CreateQscloud(args) => &args.output,
+            Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
+            Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
+            Command::Decode(args) => (args.log.loglevel, args.minimal_output),
+            Command::Completions(_) => (LogLevel::Info, false),
         }
     }
 
-    fn key_mut(&mut self) -> &mut KeyArgs {
+    fn key_mut(&mut self) -> Option<&mut KeyArgs> {
         match self {
-            Command::CreateQseow(args) => &mut args.key,
-            Command::CreateQscloud(args) => &mut args.key,
+            Command::CreateQseow(args) => Some(&mut args.key),
+            Command::CreateQscloud(args) => Some(&mut args.key),
+            Command::Decode(_) | Command::Completions(_) => None,
         }
     }
 }
@@ -203,14 +230,98 @@ pub struct KeyArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// How much to log on standard error
-    #[arg(long, value_name = "level", value_enum, default_value_t = LogLevel::Info, ignore_case = true)]
-    pub loglevel: LogLevel,
+    /// What to print: the token alone, or one JSON object with the token, its header, its
+    /// payload and its expiry (expiresAt, ISO 8601)
+    #[arg(long, value_name = "format", value_enum, default_value_t = TokenFormat::Token)]
+    pub output: TokenFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
 
     /// Accepted for qs-jwt 1.x scripts. Standard output is the token alone either way; this also
     /// hides info lines on standard error
     #[arg(long)]
     pub minimal_output: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenFormat {
+    /// The token and a newline
+    Token,
+    /// {"token", "header", "payload", "expiresAt"}, for jq and PowerShell's ConvertFrom-Json
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct LogArgs {
+    /// How much to log on standard error
+    #[arg(long, value_name = "level", value_enum, default_value_t = LogLevel::Info, ignore_case = true)]
+    pub loglevel: LogLevel,
+}
+
+#[derive(Debug, Args)]
+// Exactly one token source; a key only for what needs one.
+#[command(group(ArgGroup::new("token").required(true).args(["jwt", "jwt_file"])))]
+#[command(group(ArgGroup::new("publickey").args(["cert_publickey_file", "cert_publickey"])))]
+pub struct DecodeArgs {
+    /// The token. Surrounding whitespace and a "Bearer " prefix are ignored
+    #[arg(long, value_name = "token")]
+    pub jwt: Option<String>,
+
+    /// File that holds the token; - reads standard input
+    #[arg(long, value_name = "file")]
+    pub jwt_file: Option<PathBuf>,
+
+    /// File with the public key (PEM: BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY) or the
+    /// certificate (BEGIN CERTIFICATE, the .cer file Qlik is configured with). With a key, the
+    /// signature, validity and audience are verified
+    #[arg(long, value_name = "file", help_heading = "Verification")]
+    pub cert_publickey_file: Option<PathBuf>,
+
+    /// The public key or certificate as PEM text
+    // allow_hyphen_values: PEM text starts with "-----BEGIN".
+    #[arg(
+        long,
+        value_name = "pem",
+        allow_hyphen_values = true,
+        help_heading = "Verification"
+    )]
+    pub cert_publickey: Option<String>,
+
+    /// The audience the token must have (claim aud); needs a public key or certificate
+    #[arg(
+        long,
+        value_name = "aud",
+        requires = "publickey",
+        help_heading = "Verification"
+    )]
+    pub expected_audience: Option<String>,
+
+    /// Check the token against the rules Qlik applies to it: every rule, pass or fail, with the
+    /// value seen. Works with or without a key
+    #[arg(
+        long,
+        value_name = "qseow|qscloud",
+        value_enum,
+        help_heading = "Verification"
+    )]
+    pub check: Option<Profile>,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    /// Print the result as one JSON object only: {"header", "payload", "verification",
+    /// "check"}; verification only with a key, check only with --check
+    #[arg(long, help_heading = "Output")]
+    pub minimal_output: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 /// qs-jwt 1.x's log levels, quietest first.
@@ -250,10 +361,10 @@ where
 {
     let matches = Cli::command().try_get_matches_from(args)?;
     let mut cli = Cli::from_arg_matches(&matches)?;
-    let from_env = matches.subcommand().is_some_and(|(_, sub)| {
-        sub.value_source("cert_privatekey") == Some(ValueSource::EnvVariable)
-    });
-    cli.command.key_mut().cert_privatekey_from_env = from_env;
+    if let (Some(key), Some((_, sub))) = (cli.command.key_mut(), matches.subcommand()) {
+        key.cert_privatekey_from_env =
+            sub.value_source("cert_privatekey") == Some(ValueSource::EnvVariable);
+    }
     Ok(cli)
 }
 

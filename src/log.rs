@@ -12,12 +12,12 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::{LogLevel, OutputArgs};
+use crate::cli::LogLevel;
 
 /// Starts logging at the level the options ask for. `--minimal-output` hides info lines unless
 /// a more verbose level was asked for explicitly.
-pub fn init(output: &OutputArgs) {
-    let level = match (output.minimal_output, output.loglevel) {
+pub fn init(level: LogLevel, minimal_output: bool) {
+    let level = match (minimal_output, level) {
         (true, LogLevel::Info) => LogLevel::Warning,
         (_, level) => level,
     };

@@ -1,12 +1,15 @@
 //! qs-jwt: create signed JWTs for Qlik Sense. See README.md and docs/.
 
+mod check;
 mod claims;
 mod cli;
 mod create;
+mod decode;
 mod error;
 mod expires;
 mod keys;
 mod log;
+mod times;
 mod token;
 
 use std::io::{self, Write};
@@ -14,23 +17,31 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
+use clap::CommandFactory;
 
-use crate::cli::Command;
+use crate::cli::{Cli, Command};
+
+/// What a command prints on stdout, and why it still fails, if it does: decode prints its
+/// report for a token that fails verification, then exits 1.
+pub struct Output {
+    pub stdout: String,
+    pub failure: Option<String>,
+}
 
 fn main() -> ExitCode {
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err),
     };
-    log::init(cli.command.output());
+    let (level, minimal_output) = cli.command.log_settings();
+    log::init(level, minimal_output);
 
-    let now = SystemTime::now();
-    let token = match &cli.command {
-        Command::CreateQseow(args) => create::create_qseow(args, now),
-        Command::CreateQscloud(args) => create::create_qscloud(args, now),
-    };
-    match token.and_then(|token| print_token(&token)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match run(&cli.command, SystemTime::now()) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(failure)) => {
+            eprintln!("{}", error::redact_pem(&format!("error: {failure}")));
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("{}", error::render(&err));
             ExitCode::from(error::exit_code(&err))
@@ -38,12 +49,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// stdout holds the token and one newline, nothing else.
-fn print_token(token: &str) -> Result<()> {
+/// Runs the command and prints its output; `Ok(Some(why))` when it printed but failed.
+fn run(command: &Command, now: SystemTime) -> Result<Option<String>> {
+    let output = match command {
+        Command::CreateQseow(args) => Output {
+            stdout: create::create_qseow(args, now)?.render(args.output.output),
+            failure: None,
+        },
+        Command::CreateQscloud(args) => Output {
+            stdout: create::create_qscloud(args, now)?.render(args.output.output),
+            failure: None,
+        },
+        Command::Decode(args) => decode::decode(args, now)?,
+        Command::Completions(args) => Output {
+            stdout: completion_script(args.shell)?,
+            failure: None,
+        },
+    };
+    print_stdout(&output.stdout)?;
+    Ok(output.failure)
+}
+
+/// stdout holds the product and one newline, nothing else.
+fn print_stdout(text: &str) -> Result<()> {
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{token}")
+    writeln!(stdout, "{text}")
         .and_then(|()| stdout.flush())
-        .context("cannot write the token to standard output")
+        .context("cannot write to standard output")
+}
+
+fn completion_script(shell: clap_complete::Shell) -> Result<String> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "qs-jwt", &mut script);
+    let script = String::from_utf8(script).context("the completion script is not UTF-8")?;
+    Ok(script.trim_end().to_owned())
 }
 
 /// Help and version go to stdout with exit 0; errors to stderr with exit 2, key text redacted.

@@ -1,11 +1,17 @@
-//! The only place that signs a token: a thin layer over jsonwebtoken.
+//! The only place that signs or verifies a token, and the one reader of a token's parts: a thin
+//! layer over jsonwebtoken.
 
 use anyhow::{Context, Result};
-use jsonwebtoken::Header;
+use base64::Engine;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
+use serde_json::{Map, Value};
 use tracing::{debug, trace};
 
-use crate::keys::SigningKey;
+use crate::error::UserError;
+use crate::keys::{SigningKey, VerifyingKey};
 
 /// Signs `claims` under `header` (which names the algorithm) and returns the compact JWT.
 pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Result<String> {
@@ -19,4 +25,198 @@ pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Resul
             key.bits
         )
     })
+}
+
+/// A compact JWS taken apart: the header and payload as JSON objects, and what the signature
+/// covers. Nothing here is trusted until `verify` says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenParts {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    /// `header.payload` as it appears in the token: the bytes the signature covers.
+    pub signing_input: String,
+    /// The third part, still base64url.
+    pub signature: String,
+}
+
+/// base64url without padding, as JWTs use it; padding is tolerated, since some tools add it.
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Takes a token as pasted: surrounding whitespace and a `Bearer ` prefix are dropped.
+pub fn clean(text: &str) -> &str {
+    let text = text.trim();
+    let lower = text.get(..7).map(str::to_ascii_lowercase);
+    match lower.as_deref() {
+        Some("bearer ") => text[7..].trim_start(),
+        _ => text,
+    }
+}
+
+/// Splits and decodes a token; the error says which part is bad.
+pub fn parts(token: &str) -> Result<TokenParts, UserError> {
+    if token.is_empty() {
+        return Err(UserError::runtime("the token is empty"));
+    }
+    let pieces: Vec<&str> = token.split('.').collect();
+    let [header, payload, signature] = pieces[..] else {
+        let found = pieces.len();
+        return Err(UserError::runtime(if found == 5 {
+            "the token has five parts: it is an encrypted JWT (JWE), which cannot be read without \
+             its decryption key; Qlik uses signed JWTs of three parts"
+                .to_owned()
+        } else {
+            format!("the token is not a JWT: expected three parts separated by dots, found {found}")
+        }));
+    };
+    let header_json = json_object(header, "header (part 1)")?;
+    let payload_json = json_object(payload, "payload (part 2)")?;
+    if !signature.is_empty() && BASE64URL.decode(signature).is_err() {
+        return Err(UserError::runtime(
+            "the token's signature (part 3) is not valid base64url",
+        ));
+    }
+    Ok(TokenParts {
+        header: header_json,
+        payload: payload_json,
+        signing_input: format!("{header}.{payload}"),
+        signature: signature.to_owned(),
+    })
+}
+
+fn json_object(part: &str, name: &str) -> Result<Map<String, Value>, UserError> {
+    let bytes = BASE64URL.decode(part).map_err(|e| {
+        UserError::runtime(format!("the token's {name} is not valid base64url: {e}"))
+    })?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(UserError::runtime(format!(
+            "the token's {name} is JSON but not an object"
+        ))),
+        Err(e) => Err(UserError::runtime(format!(
+            "the token's {name} is not JSON: {e}"
+        ))),
+    }
+}
+
+/// Checks the signature with `key`. The key decides which algorithms are allowed; the token's
+/// `alg` only picks among them, so `none` and HMAC tokens (the key-confusion attack, where the
+/// public key's bytes are used as the HMAC secret) are refused. `Err` carries the reason.
+pub fn verify(parts: &TokenParts, key: &VerifyingKey) -> Result<Algorithm, String> {
+    let allowed = key.kind.algorithms();
+    let alg = match parts.header.get("alg") {
+        Some(Value::String(alg)) => alg.as_str(),
+        Some(other) => {
+            return Err(format!(
+                "the header's alg is {other}, not an algorithm name"
+            ));
+        }
+        None => return Err("the header has no alg".to_owned()),
+    };
+    let algorithm = match alg.parse::<Algorithm>() {
+        Ok(algorithm) if allowed.contains(&algorithm) => algorithm,
+        _ if alg.eq_ignore_ascii_case("none") => {
+            return Err("the token is unsigned (alg none); only signed tokens are accepted".into());
+        }
+        _ if alg.starts_with("HS") => {
+            return Err(format!(
+                "the token uses {alg}, a shared-secret algorithm; a public key never verifies one \
+                 (expected {})",
+                names(allowed)
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "the token uses {alg}, but the key is {}, which verifies {} only",
+                key.kind,
+                names(allowed)
+            ));
+        }
+    };
+    debug!("verifying a {algorithm:?} signature with {}", key.kind);
+    match jsonwebtoken::crypto::verify(
+        &parts.signature,
+        parts.signing_input.as_bytes(),
+        &key.decoding_key,
+        algorithm,
+    ) {
+        Ok(true) => Ok(algorithm),
+        Ok(false) => Err(
+            "the signature does not match: the token was changed, or signed with another key"
+                .to_owned(),
+        ),
+        Err(e) => Err(format!("the signature cannot be checked: {e}")),
+    }
+}
+
+fn names(algorithms: &[Algorithm]) -> String {
+    let names: Vec<String> = algorithms.iter().map(|a| format!("{a:?}")).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose;
+    use serde_json::json;
+
+    fn b64(value: &Value) -> String {
+        general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn clean_drops_whitespace_and_bearer() {
+        assert_eq!(clean("  a.b.c\n"), "a.b.c");
+        assert_eq!(clean("Bearer a.b.c"), "a.b.c");
+        assert_eq!(clean("bearer   a.b.c "), "a.b.c");
+        assert_eq!(clean("Bearera.b.c"), "Bearera.b.c");
+        assert_eq!(clean("ab"), "ab");
+        assert_eq!(clean("é"), "é");
+    }
+
+    #[test]
+    fn parts_decodes_header_and_payload() {
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(&json!({"alg": "RS256"})),
+            b64(&json!({"sub": "x"}))
+        );
+        let parts = parts(&token).unwrap();
+        assert_eq!(parts.header["alg"], "RS256");
+        assert_eq!(parts.payload["sub"], "x");
+        assert_eq!(parts.signature, "c2ln");
+        assert!(token.starts_with(&parts.signing_input));
+    }
+
+    #[test]
+    fn each_bad_part_is_named() {
+        let obj = b64(&json!({}));
+        let cases = [
+            (String::new(), "is empty"),
+            ("a.b".to_owned(), "found 2"),
+            ("a.b.c.d.e".to_owned(), "encrypted JWT (JWE)"),
+            (
+                format!("!!.{obj}.x"),
+                "header (part 1) is not valid base64url",
+            ),
+            (
+                format!("{obj}.{}.x", b64(&json!([1]))),
+                "payload (part 2) is JSON but not an object",
+            ),
+            (
+                format!("{obj}.{}.x", general_purpose::URL_SAFE_NO_PAD.encode("{")),
+                "payload (part 2) is not JSON",
+            ),
+            (
+                format!("{obj}.{obj}.a+b/"),
+                "signature (part 3) is not valid base64url",
+            ),
+        ];
+        for (token, expected) in cases {
+            let err = parts(&token).unwrap_err().to_string();
+            assert!(err.contains(expected), "{token}: {err}");
+        }
+    }
 }

@@ -174,7 +174,7 @@ fn a_terminal_gets_colour_unless_no_color_is_set() {
         "{coloured:?}"
     );
     assert!(
-        coloured.contains("\x1b[33mWARN\x1b[0m no --username"),
+        coloured.contains("\x1b[33mWARN\x1b[0m Qlik Cloud will reject this token"),
         "{coloured:?}"
     );
     let (_, empty_no_color_is_unset) = on_terminal(dir.path(), args, Some(""));

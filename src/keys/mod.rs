@@ -4,6 +4,7 @@
 mod files;
 mod generate;
 mod pem;
+mod public;
 
 use std::borrow::Cow;
 use std::fs;
@@ -19,6 +20,8 @@ use crate::cli::KeyArgs;
 use crate::error::UserError;
 use files::{KeyFileContents, KeyFiles};
 use pem::{Origin, RsaPrivateKey};
+use public::PublicKeyOrigin;
+pub use public::VerifyingKey;
 
 /// The one place the signing key was asked to come from.
 #[derive(Debug, PartialEq)]
@@ -159,6 +162,29 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Signi
     let origin = Origin::File(files.private_key.clone());
     let key = pem::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
     Ok(key.into())
+}
+
+/// Loads decode's public key or certificate from the file or the text, whichever was given.
+pub fn verifying_key(file: Option<&Path>, text: Option<&str>) -> Result<Option<VerifyingKey>> {
+    let (text, origin): (Cow<str>, _) = match (file, text) {
+        (Some(path), _) => {
+            let shown = path.display();
+            let text = fs::read_to_string(path).map_err(|e| {
+                let why = if e.kind() == io::ErrorKind::InvalidData {
+                    "it is binary, not PEM text (convert a DER .cer with: openssl x509 -inform DER -in file.cer -out publickey.cer)".to_owned()
+                } else {
+                    e.to_string()
+                };
+                UserError::runtime(format!("cannot read --cert-publickey-file '{shown}': {why}"))
+            })?;
+            (text.into(), PublicKeyOrigin::File(path.to_path_buf()))
+        }
+        (None, Some(text)) => (text.into(), PublicKeyOrigin::Flag),
+        (None, None) => return Ok(None),
+    };
+    let key = public::verifying_key(&text, &origin)?;
+    debug!("loaded {} from {origin}", key.kind);
+    Ok(Some(key))
 }
 
 fn read_key_file(path: &Path) -> Result<String, UserError> {

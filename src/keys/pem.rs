@@ -17,10 +17,11 @@ use crate::error::UserError;
 /// The smallest RSA key we sign with; Qlik and NIST both want at least this.
 pub const MIN_RSA_BITS: usize = 2048;
 
-const RSA_ENCRYPTION: ObjectIdentifier = pkcs1::ALGORITHM_OID;
+pub(super) const RSA_ENCRYPTION: ObjectIdentifier = pkcs1::ALGORITHM_OID;
 const RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+pub(super) const EC_PUBLIC_KEY: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(super) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const ED448: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
 const DSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10040.4.1");
 
@@ -91,6 +92,17 @@ fn rejoin_lines(text: &str) -> Option<String> {
     Some(format!("-----BEGIN {label}-----\n{body}\n{end_marker}\n"))
 }
 
+/// The PEM blocks in normalised text, also when its line breaks became spaces; `None` when
+/// there is no complete block.
+pub fn pem_blocks(text: &str) -> Option<Vec<pem::Pem>> {
+    match pem::parse_many(text.as_bytes()) {
+        Ok(blocks) if !blocks.is_empty() => Some(blocks),
+        _ => rejoin_lines(text)
+            .and_then(|pem| pem::parse_many(pem).ok())
+            .filter(|blocks| !blocks.is_empty()),
+    }
+}
+
 /// Finds the private key in PEM text and checks it is an RSA key Qlik can use.
 pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, UserError> {
     let text = normalise(text);
@@ -104,13 +116,7 @@ pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, Use
             _ => err,
         });
     }
-    let blocks = match pem::parse_many(text.as_bytes()) {
-        Ok(blocks) if !blocks.is_empty() => blocks,
-        _ => rejoin_lines(&text)
-            .and_then(|pem| pem::parse_many(pem).ok())
-            .filter(|blocks| !blocks.is_empty())
-            .ok_or_else(|| not_pem(origin, &text))?,
-    };
+    let blocks = pem_blocks(&text).ok_or_else(|| not_pem(origin, &text))?;
     // A file may hold a certificate and the key together; the key is what we want.
     let block = blocks
         .iter()
@@ -198,7 +204,7 @@ fn rsa_pkcs1(der: &[u8], origin: &Origin) -> Result<RsaPrivateKey, UserError> {
 }
 
 /// Bits in a big-endian unsigned integer whose leading zero bytes are already stripped.
-fn bit_length(be: &[u8]) -> usize {
+pub fn bit_length(be: &[u8]) -> usize {
     match be.first() {
         Some(first) => be.len() * 8 - first.leading_zeros() as usize,
         None => 0,

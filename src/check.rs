@@ -1,0 +1,265 @@
+//! Would Qlik accept this token? Qlik's published rules for each token kind, one function a
+//! profile, run over a token's header and payload as JSON. `decode --check` prints the report;
+//! `create-qscloud` warns about the rules its own token breaks. Pure: `now` is passed in.
+
+use clap::ValueEnum;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY};
+use crate::times::span;
+
+/// Seconds a token's `nbf` may lie ahead of our clock before the check calls it "in the future":
+/// clocks on two machines are never quite equal, and Qlik allows a little skew too.
+pub const CLOCK_SKEW: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Qlik Sense Enterprise on Windows, a virtual proxy with JWT authentication
+    Qseow,
+    /// Qlik Cloud, POST /login/jwt-session with a JWT identity provider
+    Qscloud,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Qseow => "qseow",
+            Profile::Qscloud => "qscloud",
+        }
+    }
+}
+
+/// One rule, whether the token passes it, and the value seen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleResult {
+    pub rule: String,
+    pub passed: bool,
+    pub detail: String,
+    /// How to fix it with create's options; for create's warnings, not part of the JSON.
+    #[serde(skip)]
+    pub fix: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub profile: Profile,
+    pub passed: bool,
+    pub rules: Vec<RuleResult>,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &RuleResult> {
+        self.rules.iter().filter(|r| !r.passed)
+    }
+}
+
+/// Runs every rule of `profile`. `expected_audience` (decode's --expected-audience) tightens
+/// QSEoW's audience rule from "present" to "equal to".
+pub fn check(
+    profile: Profile,
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    now: u64,
+    expected_audience: Option<&str>,
+) -> Report {
+    let rules = match profile {
+        Profile::Qscloud => qscloud_rules(header, payload, now),
+        Profile::Qseow => qseow_rules(header, payload, expected_audience),
+    };
+    Report {
+        profile,
+        passed: rules.iter().all(|r| r.passed),
+        rules,
+    }
+}
+
+fn qscloud_rules(
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    now: u64,
+) -> Vec<RuleResult> {
+    let claim = |name: &str| payload.get(name);
+    vec![
+        rule("alg is RS256", header.get("alg"), |v| {
+            v.as_str() == Some("RS256")
+        }),
+        rule("kid is present", header.get("kid"), present),
+        rule("iss is present", claim("iss"), present),
+        rule(
+            &format!("aud is {QLIK_CLOUD_AUDIENCE}"),
+            claim("aud"),
+            |v| v.as_str() == Some(QLIK_CLOUD_AUDIENCE),
+        ),
+        rule("sub is a non-empty string", claim("sub"), non_empty_string),
+        rule("subType is user", claim("subType"), |v| {
+            v.as_str() == Some("user")
+        }),
+        rule("jti is present", claim("jti"), present),
+        rule("iat is a number", claim("iat"), Value::is_number),
+        rule("nbf is a number", claim("nbf"), Value::is_number),
+        rule("exp is a number", claim("exp"), Value::is_number),
+        validity_rule(claim("nbf"), claim("exp")),
+        not_before_rule(claim("nbf"), now),
+        optional_rule(
+            "email_verified is a boolean when present",
+            claim("email_verified"),
+            Value::is_boolean,
+        ),
+        optional_rule(
+            "groups is an array of strings when present",
+            claim("groups"),
+            strings,
+        ),
+        rule("name is present", claim("name"), present).fix("add --username <name>"),
+        rule("email is present", claim("email"), present)
+            .fix("add --useremail <email> --useremail-verified true"),
+    ]
+}
+
+fn qseow_rules(
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    expected_audience: Option<&str>,
+) -> Vec<RuleResult> {
+    let claim = |name: &str| payload.get(name);
+    let audience = match expected_audience {
+        Some(expected) => rule(&format!("aud is {expected}"), claim("aud"), |v| {
+            audience_matches(v, expected)
+        }),
+        None => rule("aud is present", claim("aud"), present),
+    };
+    vec![
+        rule("alg is RS256, RS384 or RS512", header.get("alg"), |v| {
+            matches!(v.as_str(), Some("RS256" | "RS384" | "RS512"))
+        }),
+        audience,
+        rule(
+            "userId is a non-empty string",
+            claim("userId"),
+            non_empty_string,
+        ),
+        rule(
+            "userDirectory is a non-empty string",
+            claim("userDirectory"),
+            non_empty_string,
+        ),
+        rule("exp is present", claim("exp"), present),
+        optional_rule(
+            "group is an array of strings when present",
+            claim("group"),
+            strings,
+        ),
+    ]
+}
+
+/// `aud` may be one string or an array of them (RFC 7519, 4.1.3).
+pub fn audience_matches(aud: &Value, expected: &str) -> bool {
+    match aud {
+        Value::String(aud) => aud == expected,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(expected)),
+        _ => false,
+    }
+}
+
+impl RuleResult {
+    fn fix(mut self, fix: &'static str) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+}
+
+fn rule(name: &str, value: Option<&Value>, test: impl Fn(&Value) -> bool) -> RuleResult {
+    RuleResult {
+        rule: name.to_owned(),
+        passed: value.is_some_and(test),
+        detail: seen(value),
+        fix: None,
+    }
+}
+
+fn optional_rule(name: &str, value: Option<&Value>, test: impl Fn(&Value) -> bool) -> RuleResult {
+    RuleResult {
+        rule: name.to_owned(),
+        passed: value.is_none_or(test),
+        detail: seen(value),
+        fix: None,
+    }
+}
+
+fn validity_rule(nbf: Option<&Value>, exp: Option<&Value>) -> RuleResult {
+    let name = format!("exp - nbf is at most {QLIK_CLOUD_MAX_VALIDITY} seconds");
+    let (passed, detail) = match (nbf.and_then(Value::as_f64), exp.and_then(Value::as_f64)) {
+        (Some(nbf), Some(exp)) => {
+            let seconds = exp - nbf;
+            let shown = if seconds.is_finite() && seconds >= 0.0 {
+                let whole = seconds.trunc() as u64;
+                format!("{whole} seconds ({})", span(whole))
+            } else {
+                format!("{seconds} seconds")
+            };
+            (seconds <= QLIK_CLOUD_MAX_VALIDITY as f64, shown)
+        }
+        _ => (false, "nbf or exp is not a number".to_owned()),
+    };
+    RuleResult {
+        rule: name,
+        passed,
+        detail,
+        fix: Some("use --expires 60m or less"),
+    }
+}
+
+fn not_before_rule(nbf: Option<&Value>, now: u64) -> RuleResult {
+    let name = "nbf is not in the future".to_owned();
+    let (passed, detail) = match nbf.and_then(Value::as_f64) {
+        Some(nbf) if nbf <= now.saturating_add(CLOCK_SKEW) as f64 => (true, format!("{nbf}")),
+        Some(nbf) => {
+            let ahead = (nbf - now as f64).min(u64::MAX as f64) as u64;
+            (
+                false,
+                format!(
+                    "{nbf}, {} from now (more than {CLOCK_SKEW}s of clock skew)",
+                    span(ahead)
+                ),
+            )
+        }
+        None => (false, "nbf is not a number".to_owned()),
+    };
+    RuleResult {
+        rule: name,
+        passed,
+        detail,
+        fix: Some("check the clock of the machine that made the token"),
+    }
+}
+
+/// Present means there and not null; an empty string is as good as missing to Qlik.
+fn present(value: &Value) -> bool {
+    !value.is_null() && value.as_str() != Some("")
+}
+
+fn non_empty_string(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| !s.is_empty())
+}
+
+fn strings(value: &Value) -> bool {
+    value
+        .as_array()
+        .is_some_and(|items| items.iter().all(Value::is_string))
+}
+
+/// The value as the report shows it: JSON, cut short when long.
+fn seen(value: Option<&Value>) -> String {
+    const MAX: usize = 80;
+    let Some(value) = value else {
+        return "missing".to_owned();
+    };
+    let text = value.to_string();
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}...")
+}

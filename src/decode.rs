@@ -1,0 +1,374 @@
+//! The decode command: take a token apart, verify it when a key is given, check it against
+//! Qlik's rules when asked, and report, for people or as JSON. The report is built by a pure
+//! function of the token, the key and `now`; only reading the input touches the outside world.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, IsTerminal, Read};
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::Output;
+use crate::check::{self, CLOCK_SKEW, Profile};
+use crate::cli::DecodeArgs;
+use crate::create::unix_seconds;
+use crate::error::UserError;
+use crate::keys::{self, VerifyingKey};
+use crate::times::{iso8601, numeric_date, span};
+use crate::token::{self, TokenParts};
+
+pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
+    let text = match (&args.jwt, &args.jwt_file) {
+        (Some(jwt), _) => jwt.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => read_stdin()?,
+        (None, Some(path)) => read_token_file(path)?,
+        // clap's "token" group requires one of the two.
+        (None, None) => {
+            return Err(UserError::usage("give --jwt <token> or --jwt-file <file>").into());
+        }
+    };
+    let parts = token::parts(token::clean(&text))?;
+    let key = keys::verifying_key(
+        args.cert_publickey_file.as_deref(),
+        args.cert_publickey.as_deref(),
+    )?;
+    let report = report(
+        parts,
+        key.as_ref(),
+        unix_seconds(now)?,
+        args.expected_audience.as_deref(),
+        args.check,
+    );
+    let stdout = if args.minimal_output {
+        serde_json::to_string_pretty(&report)?
+    } else {
+        human(&report, key.as_ref())
+    };
+    Ok(Output {
+        stdout,
+        failure: report.failure(),
+    })
+}
+
+/// Everything decode found, in the JSON shape qs-jwt's consumers read.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<check::Report>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// "valid" when the signature holds, the token is valid now and the audience matches.
+    pub status: &'static str,
+    pub algorithm: String,
+    /// The signature holds.
+    pub integrity: bool,
+    pub issued_at: String,
+    pub not_before: String,
+    pub expires_at: String,
+    pub currently_valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience_match: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Value>,
+    /// Every reason the token is invalid, joined by "; ".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Where the token stands against `now`, for people: "expires in 59m 58s".
+    #[serde(skip)]
+    pub now: String,
+}
+
+impl Report {
+    /// Why decode exits 1, in one line; `None` when everything asked for passed.
+    pub fn failure(&self) -> Option<String> {
+        let mut problems = Vec::new();
+        if let Some(reason) = self.verification.as_ref().and_then(|v| v.reason.as_ref()) {
+            problems.push(format!("the token is invalid: {reason}"));
+        }
+        if let Some(check) = self.check.as_ref().filter(|c| !c.passed) {
+            let failed: Vec<&str> = check.failures().map(|r| r.rule.as_str()).collect();
+            problems.push(format!(
+                "--check {}: {} of {} rules fail: {}",
+                check.profile.name(),
+                failed.len(),
+                check.rules.len(),
+                failed.join(", ")
+            ));
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+/// The report on a token: pure, so every verdict is tested with a fixed `now`.
+pub fn report(
+    parts: TokenParts,
+    key: Option<&VerifyingKey>,
+    now: u64,
+    expected_audience: Option<&str>,
+    profile: Option<Profile>,
+) -> Report {
+    let verification = key.map(|key| verification(&parts, key, now, expected_audience));
+    let check = profile.map(|profile| {
+        check::check(
+            profile,
+            &parts.header,
+            &parts.payload,
+            now,
+            expected_audience,
+        )
+    });
+    Report {
+        header: parts.header,
+        payload: parts.payload,
+        verification,
+        check,
+    }
+}
+
+fn verification(
+    parts: &TokenParts,
+    key: &VerifyingKey,
+    now: u64,
+    expected_audience: Option<&str>,
+) -> Verification {
+    let mut reasons = Vec::new();
+    let signature = token::verify(parts, key);
+    let algorithm = match &signature {
+        Ok(algorithm) => format!("{algorithm:?}"),
+        Err(reason) => {
+            reasons.push(reason.clone());
+            match parts.header.get("alg") {
+                Some(Value::String(alg)) => alg.clone(),
+                Some(other) => other.to_string(),
+                None => "N/A".to_owned(),
+            }
+        }
+    };
+
+    let claim = |name: &str| parts.payload.get(name);
+    let date = |name: &str| match numeric_date(claim(name)) {
+        Ok(Some(seconds)) => iso8601(seconds),
+        Ok(None) => "N/A".to_owned(),
+        Err(_) => "invalid".to_owned(),
+    };
+    let (currently_valid, now_text) = validity_now(claim("nbf"), claim("exp"), now);
+    if !currently_valid {
+        reasons.push(now_text.clone());
+    }
+
+    let audience = claim("aud").cloned();
+    let audience_match = expected_audience.map(|expected| {
+        audience
+            .as_ref()
+            .is_some_and(|aud| check::audience_matches(aud, expected))
+    });
+    if audience_match == Some(false) {
+        let seen = audience
+            .as_ref()
+            .map_or("missing".to_owned(), Value::to_string);
+        reasons.push(format!(
+            "the audience (aud) is {seen}, not --expected-audience {}",
+            expected_audience.unwrap_or_default()
+        ));
+    }
+
+    let valid = reasons.is_empty();
+    Verification {
+        status: if valid { "valid" } else { "invalid" },
+        algorithm,
+        integrity: signature.is_ok(),
+        issued_at: date("iat"),
+        not_before: date("nbf"),
+        expires_at: date("exp"),
+        currently_valid,
+        key_id: parts
+            .header
+            .get("kid")
+            .map(|kid| kid.as_str().map_or_else(|| kid.to_string(), str::to_owned)),
+        audience,
+        audience_match,
+        issuer: claim("iss").cloned(),
+        reason: (!valid).then(|| reasons.join("; ")),
+        now: now_text,
+    }
+}
+
+/// Whether the token is valid at `now` by its nbf and exp, and why in words. A token without
+/// exp never expires; one whose nbf is a few seconds ahead is allowed for clock skew.
+fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, String) {
+    let nbf = match numeric_date(nbf) {
+        Ok(nbf) => nbf,
+        Err(value) => return (false, format!("nbf is {value}, not a time in seconds")),
+    };
+    let exp = match numeric_date(exp) {
+        Ok(exp) => exp,
+        Err(value) => return (false, format!("exp is {value}, not a time in seconds")),
+    };
+    if let Some(nbf) = nbf.filter(|nbf| *nbf > now.saturating_add(CLOCK_SKEW)) {
+        return (
+            false,
+            format!(
+                "not yet valid: valid from {} (in {})",
+                iso8601(nbf),
+                span(nbf - now)
+            ),
+        );
+    }
+    match exp {
+        Some(exp) if exp <= now => (
+            false,
+            format!("expired {} ago, at {}", span(now - exp), iso8601(exp)),
+        ),
+        Some(exp) => (true, format!("valid, expires in {}", span(exp - now))),
+        None => (true, "valid, never expires (no exp)".to_owned()),
+    }
+}
+
+/// The report for people: the header and payload as JSON, then one section per verdict.
+fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let pretty = |object: &Map<String, Value>| {
+        serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".to_owned())
+    };
+    let _ = writeln!(out, "Header:\n{}\n", pretty(&report.header));
+    let _ = writeln!(out, "Payload:\n{}", pretty(&report.payload));
+
+    let times: Vec<(&str, String)> = ["iat", "nbf", "exp"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = report.payload.get(name)?;
+            let shown = match numeric_date(Some(value)) {
+                Ok(Some(seconds)) => iso8601(seconds),
+                _ => format!("{value} (not a time in seconds)"),
+            };
+            Some((name, shown))
+        })
+        .collect();
+    if !times.is_empty() {
+        let _ = writeln!(out, "\nTimes (UTC):");
+        for (name, shown) in times {
+            let _ = writeln!(out, "  {name}  {shown}");
+        }
+    }
+
+    match (&report.verification, key) {
+        (Some(v), Some(key)) => {
+            let from = if key.from_certificate {
+                " from the certificate"
+            } else {
+                ""
+            };
+            let signature = if v.integrity {
+                format!("valid ({}, {}{from})", v.algorithm, key.kind)
+            } else {
+                format!("INVALID (alg {}, {}{from})", v.algorithm, key.kind)
+            };
+            let mut rows = vec![
+                ("Signature", signature),
+                (
+                    "Key id",
+                    v.key_id.clone().unwrap_or_else(|| "N/A".to_owned()),
+                ),
+                ("Issued", v.issued_at.clone()),
+                ("Not before", v.not_before.clone()),
+                ("Expires", v.expires_at.clone()),
+                ("Now", v.now.clone()),
+            ];
+            let audience = v.audience.as_ref().map_or("N/A".to_owned(), plain);
+            rows.push((
+                "Audience",
+                match v.audience_match {
+                    Some(true) => format!("{audience} (matches --expected-audience)"),
+                    Some(false) => format!("{audience} (does NOT match --expected-audience)"),
+                    None => audience,
+                },
+            ));
+            rows.push(("Issuer", v.issuer.as_ref().map_or("N/A".to_owned(), plain)));
+            rows.push((
+                "Result",
+                match &v.reason {
+                    None => "valid".to_owned(),
+                    Some(reason) => format!("INVALID: {reason}"),
+                },
+            ));
+            let _ = writeln!(out, "\nVerification:");
+            write_rows(&mut out, &rows);
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "\nSignature: not verified (give --cert-publickey-file or --cert-publickey)"
+            );
+        }
+    }
+
+    if let Some(check) = &report.check {
+        let failed = check.failures().count();
+        let verdict = if check.passed {
+            format!("passed, {} rules", check.rules.len())
+        } else {
+            format!("FAILED, {failed} of {} rules", check.rules.len())
+        };
+        let _ = writeln!(out, "\nCheck {}: {verdict}", check.profile.name());
+        let width = check.rules.iter().map(|r| r.rule.len()).max().unwrap_or(0);
+        for rule in &check.rules {
+            let mark = if rule.passed { "pass" } else { "FAIL" };
+            let _ = writeln!(out, "  {mark}  {:<width$}  {}", rule.rule, rule.detail);
+        }
+    }
+    // main adds the final newline.
+    out.truncate(out.trim_end().len());
+    out
+}
+
+fn write_rows(out: &mut String, rows: &[(&str, String)]) {
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
+    for (name, value) in rows {
+        let _ = writeln!(out, "  {:<width$} {value}", format!("{name}:"));
+    }
+}
+
+/// A string as it is, anything else as JSON.
+fn plain(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
+}
+
+fn read_token_file(path: &Path) -> Result<String, UserError> {
+    fs::read_to_string(path).map_err(|e| {
+        UserError::runtime(format!("cannot read --jwt-file '{}': {e}", path.display()))
+    })
+}
+
+fn read_stdin() -> Result<String, UserError> {
+    let mut stdin = io::stdin();
+    // Waiting for someone to type a token would hang a script; qs-jwt never prompts.
+    if stdin.is_terminal() {
+        return Err(UserError::usage(
+            "--jwt-file - reads the token from standard input, which is a terminal; pipe the \
+             token in, for example: echo \"$TOKEN\" | qs-jwt decode --jwt-file -",
+        ));
+    }
+    let mut text = String::new();
+    stdin.read_to_string(&mut text).map_err(|e| {
+        UserError::runtime(format!("cannot read the token from standard input: {e}"))
+    })?;
+    Ok(text)
+}

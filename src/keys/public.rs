@@ -1,0 +1,242 @@
+//! The key that verifies a token in `decode`: an RSA or EC public key, or the X.509 certificate
+//! Qlik is configured with. The key decides which algorithms a token may use; the token's own
+//! `alg` only picks among them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use x509_cert::Certificate;
+use x509_cert::der::asn1::ObjectIdentifier;
+use x509_cert::der::{Decode, Encode};
+use x509_cert::spki::SubjectPublicKeyInfoRef;
+
+use super::pem::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, bit_length, normalise, pem_blocks};
+use crate::error::UserError;
+
+const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+const RSA_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// Where the public key text came from, so that every message names what the user passed.
+#[derive(Debug, Clone)]
+pub enum PublicKeyOrigin {
+    File(PathBuf),
+    Flag,
+}
+
+impl fmt::Display for PublicKeyOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublicKeyOrigin::File(path) => {
+                write!(f, "--cert-publickey-file '{}'", path.display())
+            }
+            PublicKeyOrigin::Flag => f.write_str("--cert-publickey"),
+        }
+    }
+}
+
+/// What kind of public key it is; this alone decides the algorithms a token may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicKeyKind {
+    Rsa { bits: usize },
+    EcP256,
+    EcP384,
+}
+
+impl PublicKeyKind {
+    pub fn algorithms(self) -> &'static [Algorithm] {
+        match self {
+            PublicKeyKind::Rsa { .. } => RSA_ALGORITHMS,
+            PublicKeyKind::EcP256 => &[Algorithm::ES256],
+            PublicKeyKind::EcP384 => &[Algorithm::ES384],
+        }
+    }
+}
+
+impl fmt::Display for PublicKeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublicKeyKind::Rsa { bits } => write!(f, "a {bits}-bit RSA key"),
+            PublicKeyKind::EcP256 => f.write_str("an EC P-256 key"),
+            PublicKeyKind::EcP384 => f.write_str("an EC P-384 key"),
+        }
+    }
+}
+
+/// A public key, checked and ready for the verifier. Nothing secret in it.
+#[derive(Debug)]
+pub struct VerifyingKey {
+    pub decoding_key: DecodingKey,
+    pub kind: PublicKeyKind,
+    /// True when the key came out of a certificate, as Qlik's `.cer` file.
+    pub from_certificate: bool,
+}
+
+/// Reads the first public key or certificate in PEM text.
+pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKey, UserError> {
+    let text = normalise(text);
+    if text.is_empty() {
+        return Err(UserError::runtime(format!(
+            "{origin} is empty; it must hold a PEM public key or certificate"
+        )));
+    }
+    let blocks = pem_blocks(&text).ok_or_else(|| {
+        UserError::runtime(format!(
+            "{origin} is not PEM text; expected -----BEGIN PUBLIC KEY-----, -----BEGIN RSA PUBLIC \
+             KEY----- or -----BEGIN CERTIFICATE-----"
+        ))
+    })?;
+    let wanted = ["PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE"];
+    let block = blocks
+        .iter()
+        .find(|b| wanted.contains(&b.tag()))
+        .unwrap_or(&blocks[0]);
+    let der = block.contents();
+    match block.tag() {
+        "PUBLIC KEY" => spki_key(der, origin, false),
+        "RSA PUBLIC KEY" => rsa_pkcs1_key(der, origin, false),
+        "CERTIFICATE" => {
+            let certificate = Certificate::from_der(der).map_err(|e| {
+                UserError::runtime(format!(
+                    "{origin} holds a CERTIFICATE block that is not a valid X.509 certificate ({e})"
+                ))
+            })?;
+            let spki = certificate
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .map_err(|e| {
+                    UserError::runtime(format!("{origin}: cannot read the certificate's key ({e})"))
+                })?;
+            spki_key(&spki, origin, true)
+        }
+        label if label.ends_with("PRIVATE KEY") => Err(UserError::runtime(format!(
+            "{origin} holds a private key; decode verifies with the public key or the \
+             certificate, which is safe to share"
+        ))
+        .with_hint(
+            "make the public key with: openssl pkey -in privatekey.pem -pubout -out publickey.pem",
+        )),
+        other => Err(UserError::runtime(format!(
+            "{origin} holds a '{other}' PEM block, not a public key or certificate"
+        ))),
+    }
+}
+
+fn spki_key(
+    der: &[u8],
+    origin: &PublicKeyOrigin,
+    from_certificate: bool,
+) -> Result<VerifyingKey, UserError> {
+    let invalid = |e: &dyn fmt::Display| {
+        UserError::runtime(format!("{origin} does not hold a valid public key ({e})"))
+    };
+    let spki = SubjectPublicKeyInfoRef::try_from(der).map_err(|e| invalid(&e))?;
+    let (algorithm, parameters) = spki.algorithm.oids().map_err(|e| invalid(&e))?;
+    let key_bytes = spki.subject_public_key.raw_bytes();
+    match (algorithm, parameters) {
+        (RSA_ENCRYPTION, _) => rsa_pkcs1_key(key_bytes, origin, from_certificate),
+        (EC_PUBLIC_KEY, Some(curve)) if curve == P256 || curve == P384 => Ok(VerifyingKey {
+            decoding_key: DecodingKey::from_ec_der(key_bytes),
+            kind: if curve == P256 {
+                PublicKeyKind::EcP256
+            } else {
+                PublicKeyKind::EcP384
+            },
+            from_certificate,
+        }),
+        (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
+            "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
+            curve.map_or_else(|| "(none named)".to_owned(), |c| c.to_string())
+        ))),
+        (ED25519, _) => Err(UserError::runtime(format!(
+            "{origin} holds an Ed25519 key; Qlik signs and verifies RSA and EC keys only"
+        ))),
+        (other, _) => Err(UserError::runtime(format!(
+            "{origin} holds a public key of algorithm {other}; expected an RSA or EC key"
+        ))),
+    }
+}
+
+fn rsa_pkcs1_key(
+    der: &[u8],
+    origin: &PublicKeyOrigin,
+    from_certificate: bool,
+) -> Result<VerifyingKey, UserError> {
+    let key = pkcs1::RsaPublicKeyRef::try_from(der).map_err(|e| {
+        UserError::runtime(format!(
+            "{origin} does not hold a valid RSA public key ({e})"
+        ))
+    })?;
+    Ok(VerifyingKey {
+        decoding_key: DecodingKey::from_rsa_der(der),
+        kind: PublicKeyKind::Rsa {
+            bits: bit_length(key.modulus.as_bytes()),
+        },
+        from_certificate,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str) -> Result<(PublicKeyKind, bool), String> {
+        verifying_key(text, &PublicKeyOrigin::Flag)
+            .map(|key| (key.kind, key.from_certificate))
+            .map_err(|e| e.to_string())
+    }
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_rsa_keys_in_every_form() {
+        let rsa = PublicKeyKind::Rsa { bits: 2048 };
+        assert_eq!(kind(&fixture("rsa2048-public.pem")), Ok((rsa, false)));
+        assert_eq!(kind(&fixture("rsa2048-public-pkcs1.pem")), Ok((rsa, false)));
+        assert_eq!(kind(&fixture("rsa2048-cert.pem")), Ok((rsa, true)));
+    }
+
+    #[test]
+    fn the_key_decides_the_algorithms() {
+        assert!(
+            PublicKeyKind::Rsa { bits: 2048 }
+                .algorithms()
+                .contains(&Algorithm::PS512)
+        );
+        assert!(
+            !PublicKeyKind::Rsa { bits: 2048 }
+                .algorithms()
+                .contains(&Algorithm::HS256)
+        );
+        assert_eq!(PublicKeyKind::EcP256.algorithms(), [Algorithm::ES256]);
+        assert_eq!(PublicKeyKind::EcP384.algorithms(), [Algorithm::ES384]);
+    }
+
+    #[test]
+    fn a_private_key_is_refused_with_the_command_that_fixes_it() {
+        let err = verifying_key(&fixture("rsa2048-pkcs8.pem"), &PublicKeyOrigin::Flag).unwrap_err();
+        assert!(err.to_string().contains("holds a private key"), "{err}");
+    }
+
+    #[test]
+    fn not_pem_and_empty_are_named() {
+        assert!(kind("").unwrap_err().contains("--cert-publickey is empty"));
+        assert!(kind("hello").unwrap_err().contains("is not PEM text"));
+    }
+}
