@@ -263,3 +263,169 @@ fn seen(value: Option<&Value>) -> String {
     let cut: String = text.chars().take(MAX).collect();
     format!("{cut}...")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_795_000_000;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(object) => object,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    fn failed(profile: Profile, header: Value, payload: Value, aud: Option<&str>) -> Vec<String> {
+        check(profile, &object(header), &object(payload), NOW, aud)
+            .failures()
+            .map(|r| r.rule.clone())
+            .collect()
+    }
+
+    fn cloud_payload() -> Value {
+        json!({
+            "jti": 17111234567_u64, "iss": "t.eu.qlikcloud.com", "aud": QLIK_CLOUD_AUDIENCE,
+            "sub": "user1", "subType": "user", "iat": NOW, "nbf": NOW, "exp": NOW + 3_600,
+            "name": "John Doe", "email": "j@d.com", "email_verified": true
+        })
+    }
+
+    fn cloud_header() -> Value {
+        json!({"typ": "JWT", "alg": "RS256", "kid": "k"})
+    }
+
+    #[test]
+    fn qlik_clouds_own_example_passes_every_rule() {
+        let report = check(
+            Profile::Qscloud,
+            &object(cloud_header()),
+            &object(cloud_payload()),
+            NOW,
+            None,
+        );
+        assert!(report.passed, "{report:#?}");
+        assert_eq!(report.rules.len(), 16);
+    }
+
+    #[test]
+    fn each_qscloud_rule_fails_on_its_own() {
+        let cases: [(&str, Value, &str); 10] = [
+            (
+                "aud",
+                json!("qlik.api"),
+                "aud is qlik.api/login/jwt-session",
+            ),
+            ("sub", json!(""), "sub is a non-empty string"),
+            ("subType", json!("group"), "subType is user"),
+            ("iat", json!("now"), "iat is a number"),
+            (
+                "exp",
+                json!(NOW + 3_601),
+                "exp - nbf is at most 3600 seconds",
+            ),
+            (
+                "email_verified",
+                json!("true"),
+                "email_verified is a boolean when present",
+            ),
+            (
+                "groups",
+                json!(["a", 1]),
+                "groups is an array of strings when present",
+            ),
+            (
+                "groups",
+                json!("a"),
+                "groups is an array of strings when present",
+            ),
+            ("name", Value::Null, "name is present"),
+            ("iss", json!(""), "iss is present"),
+        ];
+        for (claim, value, rule) in cases {
+            let mut payload = cloud_payload();
+            payload[claim] = value;
+            assert_eq!(
+                failed(Profile::Qscloud, cloud_header(), payload, None),
+                [rule],
+                "{claim}"
+            );
+        }
+        let mut header = cloud_header();
+        header["alg"] = json!("RS512");
+        assert_eq!(
+            failed(Profile::Qscloud, header, cloud_payload(), None),
+            ["alg is RS256"]
+        );
+    }
+
+    #[test]
+    fn nbf_may_be_ahead_by_the_clock_skew_only() {
+        for (ahead, passes) in [(0, true), (CLOCK_SKEW, true), (CLOCK_SKEW + 1, false)] {
+            let mut payload = cloud_payload();
+            payload["nbf"] = json!(NOW + ahead);
+            payload["exp"] = json!(NOW + ahead + 60);
+            let failures = failed(Profile::Qscloud, cloud_header(), payload, None);
+            assert_eq!(failures.is_empty(), passes, "{ahead}: {failures:?}");
+        }
+        let report = check(
+            Profile::Qscloud,
+            &object(cloud_header()),
+            &object(json!({"nbf": NOW + 600})),
+            NOW,
+            None,
+        );
+        let rule = report
+            .rules
+            .iter()
+            .find(|r| r.rule == "nbf is not in the future");
+        assert_eq!(
+            rule.unwrap().detail,
+            "1795000600, 10m from now (more than 5s of clock skew)"
+        );
+    }
+
+    #[test]
+    fn qseow_rules_and_the_expected_audience() {
+        let header = json!({"alg": "RS384"});
+        let payload = json!({"userId": "u", "userDirectory": "D", "exp": NOW, "aud": ["a", "b"], "group": ["g"]});
+        assert!(failed(Profile::Qseow, header.clone(), payload.clone(), None).is_empty());
+        assert!(failed(Profile::Qseow, header.clone(), payload.clone(), Some("b")).is_empty());
+        assert_eq!(
+            failed(Profile::Qseow, header.clone(), payload, Some("c")),
+            ["aud is c"]
+        );
+        assert_eq!(
+            failed(
+                Profile::Qseow,
+                json!({"alg": "HS256"}),
+                json!({"group": [1]}),
+                None
+            ),
+            [
+                "alg is RS256, RS384 or RS512",
+                "aud is present",
+                "userId is a non-empty string",
+                "userDirectory is a non-empty string",
+                "exp is present",
+                "group is an array of strings when present"
+            ]
+        );
+    }
+
+    #[test]
+    fn details_show_the_value_seen_cut_short() {
+        let long = "x".repeat(200);
+        let report = check(
+            Profile::Qseow,
+            &object(json!({})),
+            &object(json!({"userId": long})),
+            NOW,
+            None,
+        );
+        assert_eq!(report.rules[0].detail, "missing");
+        assert_eq!(report.rules[2].detail, format!("\"{}...", "x".repeat(79)));
+    }
+}

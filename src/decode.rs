@@ -372,3 +372,60 @@ fn read_stdin() -> Result<String, UserError> {
     })?;
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_795_000_000;
+
+    fn at(nbf: Option<Value>, exp: Option<Value>) -> (bool, String) {
+        validity_now(nbf.as_ref(), exp.as_ref(), NOW)
+    }
+
+    #[test]
+    fn validity_against_now() {
+        assert_eq!(
+            at(None, Some(json!(NOW + 90))),
+            (true, "valid, expires in 1m 30s".into())
+        );
+        assert_eq!(
+            at(None, None),
+            (true, "valid, never expires (no exp)".into())
+        );
+        assert_eq!(
+            at(None, Some(json!(NOW))),
+            (false, "expired 0s ago, at 2026-11-18T11:06:40Z".into())
+        );
+        assert!(at(Some(json!(NOW + CLOCK_SKEW)), Some(json!(NOW + 60))).0);
+        assert_eq!(
+            at(Some(json!(NOW + 3_600)), None),
+            (
+                false,
+                "not yet valid: valid from 2026-11-18T12:06:40Z (in 1h)".into()
+            )
+        );
+        assert_eq!(
+            at(None, Some(json!("tomorrow"))),
+            (false, "exp is \"tomorrow\", not a time in seconds".into())
+        );
+    }
+
+    #[test]
+    fn without_a_key_or_check_nothing_fails() {
+        let parts = TokenParts {
+            header: Map::new(),
+            payload: json!({"exp": 1}).as_object().unwrap().clone(),
+            signing_input: String::new(),
+            signature: String::new(),
+        };
+        let report = report(parts, None, NOW, None, None);
+        assert!(report.verification.is_none() && report.check.is_none());
+        assert_eq!(report.failure(), None);
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            json!({"header": {}, "payload": {"exp": 1}})
+        );
+    }
+}

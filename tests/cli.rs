@@ -337,3 +337,99 @@ fn options_without_effect_are_named_in_a_warning() {
         "{stderr}"
     );
 }
+
+#[test]
+fn output_json_carries_the_token_header_payload_and_expiry() {
+    let dir = folder_with_key();
+    let output = qseow(dir.path())
+        .args(["--expires", "60m", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one JSON line: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let token = json["token"].as_str().unwrap();
+    let (header, payload) = decode_parts(token);
+    assert_eq!(json["header"], header);
+    assert_eq!(json["payload"], payload);
+    let exp = payload["exp"].as_u64().unwrap();
+    let expires_at = humantime::parse_rfc3339(json["expiresAt"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        expires_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        exp
+    );
+    assert_eq!(
+        json.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["token", "header", "payload", "expiresAt"]
+    );
+}
+
+#[test]
+fn output_token_is_the_default_and_a_bad_format_is_a_usage_error() {
+    let dir = folder_with_key();
+    let args = ["--expires", "5m"];
+    let default = qseow(dir.path()).args(args).output().unwrap();
+    single_token(&default.stdout);
+    let explicit = qseow(dir.path())
+        .args(args)
+        .args(["--output", "token"])
+        .output()
+        .unwrap();
+    single_token(&explicit.stdout);
+    let stderr = fails_cleanly(
+        qseow(dir.path()).args(args).args(["--output", "yaml"]),
+        dir.path(),
+        2,
+    );
+    assert!(
+        stderr.contains("invalid value 'yaml' for '--output"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_completion_script_is_printed_and_the_bash_one_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _qs__jwt"),
+        ("zsh", "#compdef qs-jwt"),
+        ("fish", "complete -c qs-jwt"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[qs-jwt]"),
+    ] {
+        let output = qs_jwt(dir.path())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        assert!(output.stderr.is_empty(), "{shell}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {marker}");
+        for flag in ["--cert-publickey-file", "--useremail-verified", "--output"] {
+            assert!(
+                script.contains(flag.trim_start_matches('-')),
+                "{shell} lacks {flag}"
+            );
+        }
+        if shell == "bash" {
+            let path = dir.path().join("qs-jwt.bash");
+            std::fs::write(&path, &script).unwrap();
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(check.status.success(), "{check:?}");
+        }
+    }
+    let stderr = fails_cleanly(
+        qs_jwt(dir.path()).args(["completions", "tcsh"]),
+        dir.path(),
+        2,
+    );
+    assert!(stderr.contains("invalid value 'tcsh'"), "{stderr}");
+}
