@@ -238,8 +238,8 @@ pub struct OutputArgs {
     #[command(flatten)]
     pub log: LogArgs,
 
-    /// Accepted for qs-jwt 1.x scripts. Standard output is the token alone either way; this also
-    /// hides info lines on standard error
+    /// Accepted for qs-jwt 1.x scripts: hides info lines on standard error. Standard output holds
+    /// what --output says either way
     #[arg(long)]
     pub minimal_output: bool,
 }
@@ -312,7 +312,8 @@ pub struct DecodeArgs {
     pub log: LogArgs,
 
     /// Print the result as one JSON object only: {"header", "payload", "verification",
-    /// "check"}; verification only with a key, check only with --check
+    /// "check"}; verification only with a key, check only with --check. Also hides info lines on
+    /// standard error
     #[arg(long, help_heading = "Output")]
     pub minimal_output: bool,
 }
