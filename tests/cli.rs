@@ -189,7 +189,7 @@ fn a_terminal_gets_colour_unless_no_color_is_set() {
     );
 }
 
-/// `--cert-privatekey-file -` must never sit waiting for someone to type a key.
+/// `--cert-privatekey-file -` and `--jwt-file -` must never sit waiting for someone to type.
 #[cfg(target_os = "linux")]
 #[test]
 fn standard_input_on_a_terminal_is_refused_not_waited_for() {
@@ -199,6 +199,13 @@ fn standard_input_on_a_terminal_is_refused_not_waited_for() {
     let (code, screen) = on_terminal(dir.path(), args, Some("1"));
     assert_eq!(code, 2, "{screen}");
     assert!(screen.contains("error: --cert-privatekey-file - reads the key from standard input, which is a terminal; pipe the key in"), "{screen}");
+
+    let (code, screen) = on_terminal(dir.path(), "decode --jwt-file -", Some("1"));
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("error: --jwt-file - reads the token from standard input, which is a terminal; pipe the token in"),
+        "{screen}"
+    );
 }
 
 #[test]
