@@ -93,6 +93,12 @@ fn json_report(dir: &Path, args: &[&str]) -> (Value, i32, String) {
     (report, output.status.code().unwrap(), stderr)
 }
 
+/// `json_report` for `token` verified with the key or certificate file `key`.
+fn verified(dir: &Path, token: &str, key: &Path) -> (Value, i32, String) {
+    let key = key.to_str().unwrap();
+    json_report(dir, &["--jwt", token, "--cert-publickey-file", key])
+}
+
 #[test]
 fn round_trip_qseow_verified_with_the_certificate() {
     let dir = folder_with_key();
@@ -191,25 +197,14 @@ fn a_cert_create_token_verifies_with_the_cer_file_it_wrote() {
         .output()
         .unwrap();
     let token = single_token(&output.stdout);
-    let (report, code, _) = json_report(
-        dir.path(),
-        &["--jwt", &token, "--cert-publickey-file", "publickey.cer"],
-    );
+    let (report, code, _) = verified(dir.path(), &token, Path::new("publickey.cer"));
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["verification"]["status"], "valid");
     assert!(report.get("check").is_none());
 
     // The same token against another key: the fixture's.
     let other = fixture("rsa2048-cert.pem");
-    let (report, code, stderr) = json_report(
-        dir.path(),
-        &[
-            "--jwt",
-            &token,
-            "--cert-publickey-file",
-            other.to_str().unwrap(),
-        ],
-    );
+    let (report, code, stderr) = verified(dir.path(), &token, &other);
     assert_eq!(code, 1);
     assert_eq!(report["verification"]["integrity"], false);
     assert_eq!(report["verification"]["status"], "invalid");
@@ -306,15 +301,7 @@ fn an_expired_token_is_invalid_but_its_signature_holds() {
     );
     assert_invalid(dir.path(), &token, &[], "expired 2h ago, at ");
     let public = fixture("rsa2048-public.pem");
-    let (report, _, _) = json_report(
-        dir.path(),
-        &[
-            "--jwt",
-            &token,
-            "--cert-publickey-file",
-            public.to_str().unwrap(),
-        ],
-    );
+    let (report, _, _) = verified(dir.path(), &token, &public);
     assert_eq!(report["verification"]["integrity"], true);
     assert_eq!(report["verification"]["currentlyValid"], false);
     assert_eq!(report["verification"]["notBefore"], "N/A");
@@ -349,15 +336,7 @@ fn ps256_verifies_with_an_rsa_key_and_es256_with_an_ec_key() {
     let dir = tempfile::tempdir().unwrap();
     let claims = json!({"exp": now() + 600});
     let ps256 = signed(Algorithm::PS256, &fixture_rsa_key(), &claims);
-    let (report, code, _) = json_report(
-        dir.path(),
-        &[
-            "--jwt",
-            &ps256,
-            "--cert-publickey-file",
-            fixture("rsa2048-public.pem").to_str().unwrap(),
-        ],
-    );
+    let (report, code, _) = verified(dir.path(), &ps256, &fixture("rsa2048-public.pem"));
     assert_eq!(
         (code, &report["verification"]["algorithm"]),
         (0, &json!("PS256"))
@@ -366,15 +345,7 @@ fn ps256_verifies_with_an_rsa_key_and_es256_with_an_ec_key() {
     let ec = EncodingKey::from_ec_pem(fixture_text("ec-p256-pkcs8.pem").as_bytes()).unwrap();
     let es256 = signed(Algorithm::ES256, &ec, &claims);
     let ec_public = fixture("ec-p256-public.pem");
-    let (report, code, _) = json_report(
-        dir.path(),
-        &[
-            "--jwt",
-            &es256,
-            "--cert-publickey-file",
-            ec_public.to_str().unwrap(),
-        ],
-    );
+    let (report, code, _) = verified(dir.path(), &es256, &ec_public);
     assert_eq!(
         (code, &report["verification"]["algorithm"]),
         (0, &json!("ES256"))
@@ -382,15 +353,7 @@ fn ps256_verifies_with_an_rsa_key_and_es256_with_an_ec_key() {
 
     // The key decides: an RS256 token is not checked with the EC key.
     let rs256 = signed(Algorithm::RS256, &fixture_rsa_key(), &claims);
-    let (report, code, _) = json_report(
-        dir.path(),
-        &[
-            "--jwt",
-            &rs256,
-            "--cert-publickey-file",
-            ec_public.to_str().unwrap(),
-        ],
-    );
+    let (report, code, _) = verified(dir.path(), &rs256, &ec_public);
     assert_eq!(code, 1);
     let reason = report["verification"]["reason"].as_str().unwrap();
     assert_eq!(
