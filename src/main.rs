@@ -1,17 +1,5 @@
 //! qs-jwt: create signed JWTs for Qlik Sense. See README.md and docs/.
 
-mod check;
-mod claims;
-mod cli;
-mod create;
-mod decode;
-mod error;
-mod expires;
-mod keys;
-mod log;
-mod times;
-mod token;
-
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -19,14 +7,8 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
-
-/// What a command prints on stdout, and why it still fails, if it does: decode prints its
-/// report for a token that fails verification, then exits 1.
-pub struct Output {
-    pub stdout: String,
-    pub failure: Option<String>,
-}
+use qs_jwt::cli::{self, Cli, Command};
+use qs_jwt::{Output, create, decode, error, log};
 
 fn main() -> ExitCode {
     let cli = match cli::try_parse_from(std::env::args_os()) {

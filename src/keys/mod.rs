@@ -19,6 +19,7 @@ use tracing::{debug, info};
 use crate::cli::KeyArgs;
 use crate::error::UserError;
 use files::{KeyFileContents, KeyFiles};
+pub use pem::normalise as normalise_pem;
 use pem::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
 pub use public::VerifyingKey;

@@ -1,0 +1,21 @@
+//! qs-jwt's code as a library, so that the fuzz targets in `fuzz/` can call the parsers
+//! directly. The product is the `qs-jwt` command; this API is not stable.
+
+pub mod check;
+pub mod claims;
+pub mod cli;
+pub mod create;
+pub mod decode;
+pub mod error;
+pub mod expires;
+pub mod keys;
+pub mod log;
+pub mod times;
+pub mod token;
+
+/// What a command prints on stdout, and why it still fails, if it does: decode prints its
+/// report for a token that fails verification, then exits 1.
+pub struct Output {
+    pub stdout: String,
+    pub failure: Option<String>,
+}

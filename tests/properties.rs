@@ -1,0 +1,212 @@
+//! Property tests: the parsers take any input and answer with a value or an error, never a
+//! panic; what create signs, decode reads back unchanged; `--claim` values keep their JSON.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use qs_jwt::check::{self, Profile};
+use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
+use qs_jwt::cli::{Command, CreateQseowArgs, try_parse_from};
+use qs_jwt::decode::report;
+use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
+use qs_jwt::keys::{self, KeySource};
+use qs_jwt::token;
+use serde_json::{Map, Value, json};
+
+const NOW: u64 = 1_795_000_000;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Any JSON value, a few levels deep.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e15..1e15f64).prop_map(|f| json!(f)),
+        ".{0,20}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn json_object() -> impl Strategy<Value = Map<String, Value>> {
+    prop::collection::btree_map(
+        prop_oneof![
+            Just("alg".to_owned()),
+            Just("kid".to_owned()),
+            Just("aud".to_owned()),
+            Just("nbf".to_owned()),
+            Just("exp".to_owned()),
+            Just("iat".to_owned()),
+            Just("sub".to_owned()),
+            Just("groups".to_owned()),
+            "[a-zA-Z_]{1,8}",
+        ],
+        json_value(),
+        0..10,
+    )
+    .prop_map(|m| m.into_iter().collect())
+}
+
+proptest! {
+    #[test]
+    fn expires_never_panics(text in ".{0,40}") {
+        let _ = parse_expires(&text);
+    }
+
+    #[test]
+    fn expires_reads_every_number_and_unit(
+        number in 1u64..100_000,
+        (unit, seconds) in prop_oneof![
+            Just(("s", 1u64)), Just(("sec", 1)), Just(("m", 60)), Just(("Minutes", 60)),
+            Just(("h", 3_600)), Just(("hrs", 3_600)), Just(("d", 86_400)), Just(("DAYS", 86_400)),
+            Just(("w", 604_800)), Just(("weeks", 604_800)),
+        ],
+        space in prop_oneof![Just(""), Just(" ")],
+    ) {
+        let parsed = parse_expires(&format!("{number}{space}{unit}"));
+        prop_assert_eq!(parsed, Ok(Duration::from_secs(number * seconds)));
+    }
+
+    #[test]
+    fn expires_is_never_beyond_the_year_9999(text in "[0-9]{1,25}(\\.[0-9]{1,12})? ?[ywdhms]") {
+        if let Ok(validity) = parse_expires(&text) {
+            prop_assert!(validity.as_secs() >= 1 && validity.as_secs() <= MAX_TIMESTAMP);
+        }
+    }
+
+    #[test]
+    fn pem_normaliser_and_key_readers_never_panic(text in "(-----BEGIN [A-Z ]{0,20}-----)?[ -~\\n\\r\\\\]{0,200}(-----END [A-Z ]{0,20}-----)?") {
+        let _ = keys::normalise_pem(&text);
+        let _ = keys::signing_key(&KeySource::Text(&text), UNIX_EPOCH);
+        let _ = keys::verifying_key(None, Some(&text));
+    }
+
+    #[test]
+    fn a_key_with_damaged_line_breaks_still_loads(
+        breaks in prop::collection::vec(prop_oneof![Just("\n"), Just("\r\n"), Just("\\n"), Just(" ")], 64)
+    ) {
+        let pem = fixture("rsa2048-pkcs8.pem");
+        let mut damaged = String::new();
+        for (i, line) in pem.lines().enumerate() {
+            damaged.push_str(line);
+            damaged.push_str(breaks[i % breaks.len()]);
+        }
+        let key = keys::signing_key(&KeySource::Text(&damaged), UNIX_EPOCH);
+        prop_assert!(key.is_ok(), "{:?}", key.err().map(|e| e.to_string()));
+    }
+
+    #[test]
+    fn the_decoder_never_panics(text in "[ -~]{0,120}") {
+        let _ = token::parts(token::clean(&text));
+    }
+
+    #[test]
+    fn the_decoder_never_panics_on_any_bytes_in_the_parts(
+        header in prop::collection::vec(any::<u8>(), 0..64),
+        payload in prop::collection::vec(any::<u8>(), 0..64),
+        signature in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let _ = token::parts(&format!("{}.{}.{}", b64(&header), b64(&payload), b64(&signature)));
+    }
+
+    #[test]
+    fn reports_and_checks_take_any_header_and_payload(
+        header in json_object(),
+        payload in json_object(),
+        now in any::<u64>(),
+        audience in prop::option::of("[a-z]{1,5}"),
+    ) {
+        for profile in [Profile::Qseow, Profile::Qscloud] {
+            let report = check::check(profile, &header, &payload, now, audience.as_deref());
+            prop_assert_eq!(report.passed, report.failures().next().is_none());
+        }
+        let key = keys::verifying_key(None, Some(&fixture("rsa2048-public.pem"))).unwrap();
+        let parts = token::TokenParts {
+            header,
+            payload,
+            signing_input: "e30.e30".to_owned(),
+            signature: "c2ln".to_owned(),
+        };
+        let report = report(parts, key.as_ref(), now, audience.as_deref(), Some(Profile::Qscloud));
+        prop_assert!(report.failure().is_some(), "a made-up signature never verifies");
+        prop_assert!(serde_json::to_string(&report).is_ok());
+    }
+
+    #[test]
+    fn claim_values_round_trip_as_json(name in "[a-z][a-z0-9_]{0,10}", value in json_value()) {
+        let text = format!("{name}={value}");
+        let claim = parse_claim(&text).unwrap();
+        prop_assert_eq!(claim.name, name);
+        prop_assert_eq!(claim.value, value);
+    }
+
+    #[test]
+    fn claim_text_that_is_not_json_stays_a_string(name in "[a-z]{1,8}", raw in "[a-zA-Z][ -~]{0,30}") {
+        prop_assume!(serde_json::from_str::<Value>(&raw).is_err());
+        let claim = parse_claim(&format!("{name}={raw}")).unwrap();
+        prop_assert_eq!(claim.value, Value::String(raw));
+    }
+}
+
+proptest! {
+    // Each case signs with a 2048-bit key; fewer cases keep the suite quick.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn what_create_signs_decode_reads_back(
+        userid in "[a-zA-Z0-9._@]{1,20}",
+        userdir in "[A-Z0-9_]{1,12}",
+        username in prop::option::of("[a-zA-Z][a-zA-Z .'-]{0,20}"),
+        groups in prop::collection::vec("[a-zA-Z0-9][a-zA-Z0-9 _]{0,12}", 0..4),
+        claims in prop::collection::btree_map("x[a-z]{1,6}", json_value(), 0..3),
+        minutes in 1u64..100_000,
+    ) {
+        let expires = format!("{minutes}m");
+        let mut argv: Vec<String> = ["qs-jwt", "create-qseow", "--userdir", &userdir, "--userid", &userid,
+            "--audience", "aud", "--expires", &expires]
+            .map(str::to_owned)
+            .to_vec();
+        if let Some(name) = &username {
+            argv.extend(["--username".to_owned(), name.clone()]);
+        }
+        for group in &groups {
+            argv.extend(["--groups".to_owned(), group.clone()]);
+        }
+        for (name, value) in &claims {
+            argv.extend(["--claim".to_owned(), format!("{name}={value}")]);
+        }
+        let args: CreateQseowArgs = match try_parse_from(&argv).unwrap().command {
+            Command::CreateQseow(args) => args,
+            _ => unreachable!("parsed as create-qseow"),
+        };
+        let payload = qseow_claims(&args, NOW).unwrap();
+        let key = keys::signing_key(&KeySource::Text(&fixture("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
+        let token = token::sign(&qseow_header(), &payload, &key).unwrap();
+
+        let parts = token::parts(&token).unwrap();
+        prop_assert_eq!(Value::Object(parts.payload.clone()), serde_json::to_value(&payload).unwrap());
+        for (name, value) in &claims {
+            prop_assert_eq!(&parts.payload[name.as_str()], value);
+        }
+        let public = keys::verifying_key(None, Some(&fixture("rsa2048-public.pem"))).unwrap().unwrap();
+        prop_assert!(token::verify(&parts, &public).is_ok());
+        let checked = check::check(Profile::Qseow, &parts.header, &parts.payload, NOW, Some("aud"));
+        prop_assert!(checked.passed, "{:?}", checked);
+    }
+}
