@@ -43,11 +43,7 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
         args.expected_audience.as_deref(),
         args.check,
     );
-    let stdout = if args.minimal_output {
-        serde_json::to_string_pretty(&report)?
-    } else {
-        human(&report, key.as_ref())
-    };
+    let stdout = render(&report, key.as_ref(), args.minimal_output)?;
     Ok(Output {
         stdout,
         failure: report.failure(),
@@ -237,6 +233,15 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
         Some(exp) => (true, format!("valid, expires in {}", span(exp - now))),
         None => (true, "valid, never expires (no exp)".to_owned()),
     }
+}
+
+/// What decode prints: the JSON of `--minimal-output`, or the report for people.
+pub fn render(report: &Report, key: Option<&VerifyingKey>, json: bool) -> Result<String> {
+    Ok(if json {
+        serde_json::to_string_pretty(report)?
+    } else {
+        human(report, key)
+    })
 }
 
 /// The report for people: the header and payload as JSON, then one section per verdict.
