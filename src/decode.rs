@@ -3,9 +3,6 @@
 //! function of the token, the key and `now`; only reading the input touches the outside world.
 
 use std::fmt::Write as _;
-use std::fs;
-use std::io::{self, IsTerminal, Read};
-use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
@@ -17,15 +14,27 @@ use crate::check::{self, CLOCK_SKEW, Profile};
 use crate::cli::DecodeArgs;
 use crate::create::unix_seconds;
 use crate::error::UserError;
+use crate::input::{self, FileFlag};
 use crate::keys::{self, VerifyingKey};
 use crate::times::{iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
 
+const TOKEN_FILE: FileFlag = FileFlag {
+    flag: "--jwt-file",
+    holds: "token",
+    format: "JWT",
+    der_hint: None,
+};
+
 pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
     let text = match (&args.jwt, &args.jwt_file) {
         (Some(jwt), _) => jwt.clone(),
-        (None, Some(path)) if path.as_os_str() == "-" => read_stdin()?,
-        (None, Some(path)) => read_token_file(path)?,
+        (None, Some(path)) if path.as_os_str() == "-" => input::read_stdin(
+            "--jwt-file",
+            "the token",
+            "echo \"$TOKEN\" | qs-jwt decode --jwt-file -",
+        )?,
+        (None, Some(path)) => input::read_file(path, &TOKEN_FILE)?,
         // clap's "token" group requires one of the two.
         (None, None) => {
             return Err(UserError::usage("give --jwt <token> or --jwt-file <file>").into());
@@ -354,28 +363,6 @@ fn plain(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_owned)
-}
-
-fn read_token_file(path: &Path) -> Result<String, UserError> {
-    fs::read_to_string(path).map_err(|e| {
-        UserError::runtime(format!("cannot read --jwt-file '{}': {e}", path.display()))
-    })
-}
-
-fn read_stdin() -> Result<String, UserError> {
-    let mut stdin = io::stdin();
-    // Waiting for someone to type a token would hang a script; qs-jwt never prompts.
-    if stdin.is_terminal() {
-        return Err(UserError::usage(
-            "--jwt-file - reads the token from standard input, which is a terminal; pipe the \
-             token in, for example: echo \"$TOKEN\" | qs-jwt decode --jwt-file -",
-        ));
-    }
-    let mut text = String::new();
-    stdin.read_to_string(&mut text).map_err(|e| {
-        UserError::runtime(format!("cannot read the token from standard input: {e}"))
-    })?;
-    Ok(text)
 }
 
 #[cfg(test)]

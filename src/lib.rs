@@ -8,6 +8,7 @@ pub mod create;
 pub mod decode;
 pub mod error;
 pub mod expires;
+pub mod input;
 pub mod keys;
 pub mod log;
 pub mod times;

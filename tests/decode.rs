@@ -555,3 +555,28 @@ fn unreadable_or_wrong_keys_are_named() {
         assert!(!stderr.contains("BEGIN"), "no key text: {stderr}");
     }
 }
+
+#[test]
+fn folders_and_binary_files_are_named_like_the_key_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    std::fs::write(dir.path().join("binary.der"), [0x30, 0x82, 0xff, 0xfe]).unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--jwt-file", "folder"],
+            "error: --jwt-file 'folder' is a folder; give the token file in it",
+        ),
+        (
+            &["--jwt", "e30.e30.", "--cert-publickey-file", "folder"],
+            "error: --cert-publickey-file 'folder' is a folder",
+        ),
+        (
+            &["--jwt", "e30.e30.", "--cert-publickey-file", "binary.der"],
+            "error: --cert-publickey-file 'binary.der' is binary, not PEM text\nhint: if it is a DER certificate, convert it: openssl x509 -inform DER",
+        ),
+    ];
+    for (args, expected) in cases {
+        let stderr = fails_cleanly(decode(dir.path()).args(args), dir.path(), 1);
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    }
+}

@@ -7,8 +7,6 @@ mod pem;
 mod public;
 
 use std::borrow::Cow;
-use std::fs;
-use std::io::{self, IsTerminal, Read};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -18,11 +16,34 @@ use tracing::{debug, info};
 
 use crate::cli::KeyArgs;
 use crate::error::UserError;
+use crate::input::{self, FileFlag};
 use files::{KeyFileContents, KeyFiles};
 pub use pem::normalise as normalise_pem;
 use pem::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
 pub use public::VerifyingKey;
+
+const PRIVATE_KEY_FILE: FileFlag = FileFlag {
+    flag: "--cert-privatekey-file",
+    holds: "private key",
+    format: "PEM",
+    der_hint: Some(|shown| {
+        format!(
+            "if it is a DER key, convert it: openssl pkey -inform DER -in '{shown}' -out privatekey.pem"
+        )
+    }),
+};
+
+const PUBLIC_KEY_FILE: FileFlag = FileFlag {
+    flag: "--cert-publickey-file",
+    holds: "public key or certificate",
+    format: "PEM",
+    der_hint: Some(|shown| {
+        format!(
+            "if it is a DER certificate, convert it: openssl x509 -inform DER -in '{shown}' -out publickey.cer"
+        )
+    }),
+};
 
 /// The one place the signing key was asked to come from.
 #[derive(Debug, PartialEq)]
@@ -115,10 +136,18 @@ pub fn key_source(args: &KeyArgs) -> Result<KeySource<'_>, UserError> {
 pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<SigningKey> {
     let (text, origin): (Cow<str>, _) = match source {
         KeySource::File(path) => (
-            read_key_file(path)?.into(),
+            input::read_file(path, &PRIVATE_KEY_FILE)?.into(),
             Origin::File(path.to_path_buf()),
         ),
-        KeySource::Stdin => (read_stdin()?.into(), Origin::Stdin),
+        KeySource::Stdin => (
+            input::read_stdin(
+                "--cert-privatekey-file",
+                "the key",
+                "qs-jwt ... --cert-privatekey-file - < privatekey.pem",
+            )?
+            .into(),
+            Origin::Stdin,
+        ),
         KeySource::Text(text) => ((*text).into(), Origin::Flag),
         KeySource::Env(text) => ((*text).into(), Origin::Env),
         KeySource::Create {
@@ -168,61 +197,16 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Signi
 /// Loads decode's public key or certificate from the file or the text, whichever was given.
 pub fn verifying_key(file: Option<&Path>, text: Option<&str>) -> Result<Option<VerifyingKey>> {
     let (text, origin): (Cow<str>, _) = match (file, text) {
-        (Some(path), _) => {
-            let shown = path.display();
-            let text = fs::read_to_string(path).map_err(|e| {
-                let why = if e.kind() == io::ErrorKind::InvalidData {
-                    "it is binary, not PEM text (convert a DER .cer with: openssl x509 -inform DER -in file.cer -out publickey.cer)".to_owned()
-                } else {
-                    e.to_string()
-                };
-                UserError::runtime(format!("cannot read --cert-publickey-file '{shown}': {why}"))
-            })?;
-            (text.into(), PublicKeyOrigin::File(path.to_path_buf()))
-        }
+        (Some(path), _) => (
+            input::read_file(path, &PUBLIC_KEY_FILE)?.into(),
+            PublicKeyOrigin::File(path.to_path_buf()),
+        ),
         (None, Some(text)) => (text.into(), PublicKeyOrigin::Flag),
         (None, None) => return Ok(None),
     };
     let key = public::verifying_key(&text, &origin)?;
     debug!("loaded {} from {origin}", key.kind);
     Ok(Some(key))
-}
-
-fn read_key_file(path: &Path) -> Result<String, UserError> {
-    let shown = path.display();
-    let cannot_read = |e: io::Error| {
-        UserError::runtime(format!("cannot read --cert-privatekey-file '{shown}': {e}"))
-    };
-    if fs::metadata(path).map_err(cannot_read)?.is_dir() {
-        return Err(UserError::runtime(format!(
-            "--cert-privatekey-file '{shown}' is a folder; give the private key file in it"
-        )));
-    }
-    let bytes = fs::read(path).map_err(cannot_read)?;
-    String::from_utf8(bytes).map_err(|_| {
-        UserError::runtime(format!(
-            "--cert-privatekey-file '{shown}' is binary, not PEM text"
-        ))
-        .with_hint(format!(
-            "if it is a DER key, convert it: openssl pkey -inform DER -in '{shown}' -out privatekey.pem"
-        ))
-    })
-}
-
-fn read_stdin() -> Result<String, UserError> {
-    let mut stdin = io::stdin();
-    // Waiting for someone to type a key would hang a script; qs-jwt never prompts.
-    if stdin.is_terminal() {
-        return Err(UserError::usage(
-            "--cert-privatekey-file - reads the key from standard input, which is a terminal; \
-             pipe the key in, for example: qs-jwt ... --cert-privatekey-file - < privatekey.pem",
-        ));
-    }
-    let mut text = String::new();
-    stdin
-        .read_to_string(&mut text)
-        .map_err(|e| UserError::runtime(format!("cannot read the key from standard input: {e}")))?;
-    Ok(text)
 }
 
 fn join_and(names: &[&str]) -> String {
