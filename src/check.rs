@@ -13,6 +13,12 @@ use crate::times::span;
 /// clocks on two machines are never quite equal, and Qlik allows a little skew too.
 pub const CLOCK_SKEW: u64 = 5;
 
+/// Whether a token whose `nbf` is `nbf` (seconds since 1970) is not valid yet at `now`: the one
+/// rule for "in the future", used by --check and by decode's validity verdict alike.
+pub fn not_yet_valid(nbf: f64, now: u64) -> bool {
+    nbf > now.saturating_add(CLOCK_SKEW) as f64
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
@@ -214,7 +220,7 @@ fn validity_rule(nbf: Option<&Value>, exp: Option<&Value>) -> RuleResult {
 fn not_before_rule(nbf: Option<&Value>, now: u64) -> RuleResult {
     let name = "nbf is not in the future".to_owned();
     let (passed, detail) = match nbf.and_then(Value::as_f64) {
-        Some(nbf) if nbf <= now.saturating_add(CLOCK_SKEW) as f64 => (true, format!("{nbf}")),
+        Some(nbf) if !not_yet_valid(nbf, now) => (true, format!("{nbf}")),
         Some(nbf) => {
             let ahead = (nbf - now as f64).min(u64::MAX as f64) as u64;
             (

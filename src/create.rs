@@ -3,7 +3,7 @@
 //! Everything the user can get wrong is checked before a key is read or made, so a usage error
 //! never leaves a key file behind.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use jsonwebtoken::Header;
@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use crate::check::{self, Profile};
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
-use crate::keys;
+use crate::keys::{self, SigningKey};
 use crate::times;
 use crate::token;
 
@@ -51,18 +51,17 @@ impl Created {
 pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
     let source = keys::key_source(&args.key)?;
     let header = claims::qseow_header();
-    let payload = claims::qseow_claims(args, unix_seconds(now)?)?;
+    let payload = claims::qseow_claims(args, times::unix_seconds(now)?)?;
     warn_about_unused_key_options(&args.key);
 
     let key = keys::signing_key(&source, now)?;
-    let token = token::sign(&header, &payload, &key)?;
-    created(token, &header, &payload, payload.exp)
+    signed(&header, &payload, payload.exp, &key)
 }
 
 pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Created> {
     let source = keys::key_source(&args.key)?;
     let header = claims::qscloud_header(&args.keyid);
-    let now_seconds = unix_seconds(now)?;
+    let now_seconds = times::unix_seconds(now)?;
     let payload = claims::qscloud_claims(args, now_seconds, &mut random_id)?;
     warn_about_unused_key_options(&args.key);
     if args.useremail_verified.is_some() && args.user.useremail.is_none() {
@@ -70,7 +69,7 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
     }
 
     let key = keys::signing_key(&source, now)?;
-    let token = token::sign(&header, &payload, &key)?;
+    let created = signed(&header, &payload, payload.exp, &key)?;
     if args.sub.is_none() {
         info!(
             "no --sub: the subject is the random value {}, so Qlik Cloud sees a new user with \
@@ -78,7 +77,6 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
             payload.sub
         );
     }
-    let created = created(token, &header, &payload, payload.exp)?;
     // The same rules as decode --check qscloud: the token is still printed (the user may know
     // better, for a test tenant or a token to inspect), but is told what Qlik Cloud will refuse.
     let report = check::check(
@@ -101,16 +99,18 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
     Ok(created)
 }
 
-fn created(
-    token: String,
+/// Signs the payload as the JSON object `Created` carries, so it is serialized once.
+fn signed(
     header: &Header,
     payload: &impl Serialize,
     expires_at: u64,
+    key: &SigningKey,
 ) -> Result<Created> {
+    let payload = json_object(payload)?;
     Ok(Created {
-        token,
+        token: token::sign(header, &payload, key)?,
         header: json_object(header)?,
-        payload: json_object(payload)?,
+        payload,
         expires_at,
     })
 }
@@ -127,12 +127,6 @@ fn warn_about_unused_key_options(args: &KeyArgs) {
     if !args.cert_create && args.cert_create_expires_days.is_some() {
         warn!("--cert-create-expires-days is ignored without --cert-create true");
     }
-}
-
-pub fn unix_seconds(now: SystemTime) -> Result<u64> {
-    now.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .context("the system clock is set before 1970; fix the clock and try again")
 }
 
 fn random_id() -> String {

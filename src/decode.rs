@@ -10,13 +10,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::Output;
-use crate::check::{self, CLOCK_SKEW, Profile};
+use crate::check::{self, Profile};
 use crate::cli::DecodeArgs;
-use crate::create::unix_seconds;
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
 use crate::keys::{self, VerifyingKey};
-use crate::times::{iso8601, numeric_date, span};
+use crate::times::{iso8601, numeric_date, span, unix_seconds};
 use crate::token::{self, TokenParts};
 
 const TOKEN_FILE: FileFlag = FileFlag {
@@ -224,7 +223,7 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
         Ok(exp) => exp,
         Err(value) => return (false, format!("exp is {value}, not a time in seconds")),
     };
-    if let Some(nbf) = nbf.filter(|nbf| *nbf > now.saturating_add(CLOCK_SKEW)) {
+    if let Some(nbf) = nbf.filter(|nbf| check::not_yet_valid(*nbf as f64, now)) {
         return (
             false,
             format!(
@@ -368,6 +367,7 @@ fn plain(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::CLOCK_SKEW;
     use serde_json::json;
 
     const NOW: u64 = 1_795_000_000;

@@ -1,10 +1,18 @@
 //! Times in a token (NumericDate: seconds since 1970, RFC 7519) as people and JSON read them.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::expires::MAX_TIMESTAMP;
+
+/// The clock as a NumericDate; read once per run by the command and passed down from there.
+pub fn unix_seconds(now: SystemTime) -> Result<u64> {
+    now.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .context("the system clock is set before 1970; fix the clock and try again")
+}
 
 /// `2026-11-23T10:00:00Z`, or "N/A" for a time that no calendar date in years 1970 to 9999 shows.
 pub fn iso8601(seconds: u64) -> String {
