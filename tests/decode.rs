@@ -4,7 +4,7 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use assert_cmd::Command;
 use base64::Engine;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use common::{
     QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text,
-    folder_with_key, qs_jwt, qseow, single_token,
+    folder_with_key, now, qs_jwt, qseow, single_token,
 };
 
 fn decode(dir: &Path) -> Command {
@@ -58,13 +58,6 @@ fn qscloud_token(dir: &Path, expires: &str) -> String {
         .unwrap();
     assert!(output.status.success());
     single_token(&output.stdout)
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// A token signed by the tests themselves, for what create never makes (expired, PS256, ES256).

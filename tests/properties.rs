@@ -3,6 +3,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+mod common;
+
+use common::fixture_text;
 use proptest::prelude::*;
 use qs_jwt::check::{self, Profile};
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
@@ -14,14 +17,6 @@ use qs_jwt::token;
 use serde_json::{Map, Value, json};
 
 const NOW: u64 = 1_795_000_000;
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 /// Any JSON value, a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -99,7 +94,7 @@ proptest! {
     fn a_key_with_damaged_line_breaks_still_loads(
         breaks in prop::collection::vec(prop_oneof![Just("\n"), Just("\r\n"), Just("\\n"), Just(" ")], 64)
     ) {
-        let pem = fixture("rsa2048-pkcs8.pem");
+        let pem = fixture_text("rsa2048-pkcs8.pem");
         let mut damaged = String::new();
         for (i, line) in pem.lines().enumerate() {
             damaged.push_str(line);
@@ -136,7 +131,7 @@ proptest! {
             let report = check::check(profile, &header, &payload, now, audience.as_deref());
             prop_assert_eq!(report.passed, report.failures().next().is_none());
         }
-        let key = keys::verifying_key(None, Some(&fixture("rsa2048-public.pem"))).unwrap();
+        let key = keys::verifying_key(None, Some(&fixture_text("rsa2048-public.pem"))).unwrap();
         let parts = token::TokenParts {
             header,
             payload,
@@ -196,7 +191,7 @@ proptest! {
             _ => unreachable!("parsed as create-qseow"),
         };
         let payload = qseow_claims(&args, NOW).unwrap();
-        let key = keys::signing_key(&KeySource::Text(&fixture("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
+        let key = keys::signing_key(&KeySource::Text(&fixture_text("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
         let token = token::sign(&qseow_header(), &payload, &key).unwrap();
 
         let parts = token::parts(&token).unwrap();
@@ -204,7 +199,7 @@ proptest! {
         for (name, value) in &claims {
             prop_assert_eq!(&parts.payload[name.as_str()], value);
         }
-        let public = keys::verifying_key(None, Some(&fixture("rsa2048-public.pem"))).unwrap().unwrap();
+        let public = keys::verifying_key(None, Some(&fixture_text("rsa2048-public.pem"))).unwrap().unwrap();
         prop_assert!(token::verify(&parts, &public).is_ok());
         let checked = check::check(Profile::Qseow, &parts.header, &parts.payload, NOW, Some("aud"));
         prop_assert!(checked.passed, "{:?}", checked);

@@ -6,7 +6,6 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{Value, json};
@@ -14,13 +13,6 @@ use serde_json::{Value, json};
 const ISSUER: &str = "mytenant.eu.qlikcloud.com";
 const KEY_ID: &str = "qsjwt-test-key";
 const SECONDS_365D: u64 = 365 * 86_400;
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// The options every Qlik Cloud example shares, before its key options.
 #[rustfmt::skip]

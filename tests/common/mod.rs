@@ -20,6 +20,15 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The wall clock in seconds, for tokens the binary made moments ago; tests only compare it
+/// with a margin.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 pub fn fixture_text(name: &str) -> String {
     fs::read_to_string(fixture(name)).unwrap()
 }
