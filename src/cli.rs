@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
-use clap::parser::ValueSource;
 use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
@@ -85,14 +84,6 @@ impl Command {
             Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
             Command::Completions(_) => (LogLevel::Info, false),
-        }
-    }
-
-    fn key_mut(&mut self) -> Option<&mut KeyArgs> {
-        match self {
-            Command::CreateQseow(args) => Some(&mut args.key),
-            Command::CreateQscloud(args) => Some(&mut args.key),
-            Command::Decode(_) | Command::Completions(_) => None,
         }
     }
 }
@@ -193,19 +184,11 @@ pub struct KeyArgs {
     /// which keeps the key off the command line
     // allow_hyphen_values: PEM text starts with "-----BEGIN"; without it clap would take the key
     // for an unknown flag and quote it in the error.
-    #[arg(
-        long,
-        value_name = "privatekey",
-        env = "QSJWTPRIVKEY",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
+    // QSJWTPRIVKEY is not clap's `env`: clap would read it on every run and fail every command
+    // on a value that is not UTF-8, even one that gives another key source (keys::key_source
+    // reads it only when it is the source).
+    #[arg(long, value_name = "privatekey", allow_hyphen_values = true)]
     pub cert_privatekey: Option<String>,
-
-    /// Set when cert_privatekey came from QSJWTPRIVKEY rather than the command line: the
-    /// variable is a fallback, not a second key source.
-    #[arg(skip)]
-    pub cert_privatekey_from_env: bool,
 
     /// Create a new 4096-bit RSA key pair and a self-signed certificate, sign with it, and write
     /// <prefix>privatekey.pem, <prefix>publickey.pem and <prefix>publickey.cer. The bare flag
@@ -361,12 +344,7 @@ where
     T: Into<OsString> + Clone,
 {
     let matches = Cli::command().try_get_matches_from(args)?;
-    let mut cli = Cli::from_arg_matches(&matches)?;
-    if let (Some(key), Some((_, sub))) = (cli.command.key_mut(), matches.subcommand()) {
-        key.cert_privatekey_from_env =
-            sub.value_source("cert_privatekey") == Some(ValueSource::EnvVariable);
-    }
-    Ok(cli)
+    Cli::from_arg_matches(&matches)
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use tracing::{info, warn};
 use crate::check::{self, Profile};
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
-use crate::keys::{self, SigningKey};
+use crate::keys::{self, LoadedKey, PendingKeyFiles};
+use crate::render;
 use crate::times;
 use crate::token;
 
@@ -24,12 +25,13 @@ use crate::token;
 const RANDOM_ID_LEN: usize = 24;
 
 /// A signed token and what went into it, for `--output json`.
-#[derive(Debug)]
 pub struct Created {
     pub token: String,
     pub header: Map<String, Value>,
     pub payload: Map<String, Value>,
     pub expires_at: u64,
+    /// The files of a new key, kept only once the token is delivered.
+    pub pending_files: Option<PendingKeyFiles>,
 }
 
 impl Created {
@@ -37,29 +39,34 @@ impl Created {
     pub fn render(&self, format: TokenFormat) -> String {
         match format {
             TokenFormat::Token => self.token.clone(),
-            TokenFormat::Json => json!({
-                "token": self.token,
-                "header": self.header,
-                "payload": self.payload,
-                "expiresAt": times::iso8601(self.expires_at),
-            })
-            .to_string(),
+            TokenFormat::Json => render::json_for_terminal(
+                &json!({
+                    "token": self.token,
+                    "header": self.header,
+                    "payload": self.payload,
+                    "expiresAt": times::iso8601(self.expires_at),
+                })
+                .to_string(),
+            )
+            .into_owned(),
         }
     }
 }
 
 pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
-    let source = keys::key_source(&args.key)?;
+    let env_key = std::env::var_os(keys::KEY_VARIABLE);
+    let source = keys::key_source(&args.key, env_key.as_deref())?;
     let header = claims::qseow_header();
     let payload = claims::qseow_claims(args, times::unix_seconds(now)?)?;
     warn_about_unused_key_options(&args.key);
 
     let key = keys::signing_key(&source, now)?;
-    signed(&header, &payload, payload.exp, &key)
+    signed(&header, &payload, payload.exp, key)
 }
 
 pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Created> {
-    let source = keys::key_source(&args.key)?;
+    let env_key = std::env::var_os(keys::KEY_VARIABLE);
+    let source = keys::key_source(&args.key, env_key.as_deref())?;
     let header = claims::qscloud_header(&args.keyid);
     let now_seconds = times::unix_seconds(now)?;
     let payload = claims::qscloud_claims(args, now_seconds, &mut random_id)?;
@@ -69,7 +76,7 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
     }
 
     let key = keys::signing_key(&source, now)?;
-    let created = signed(&header, &payload, payload.exp, &key)?;
+    let created = signed(&header, &payload, payload.exp, key)?;
     if args.sub.is_none() {
         info!(
             "no --sub: the subject is the random value {}, so Qlik Cloud sees a new user with \
@@ -104,14 +111,15 @@ fn signed(
     header: &Header,
     payload: &impl Serialize,
     expires_at: u64,
-    key: &SigningKey,
+    key: LoadedKey,
 ) -> Result<Created> {
     let payload = json_object(payload)?;
     Ok(Created {
-        token: token::sign(header, &payload, key)?,
+        token: token::sign(header, &payload, &key.key)?,
         header: json_object(header)?,
         payload,
         expires_at,
+        pending_files: key.pending_files,
     })
 }
 

@@ -15,6 +15,7 @@ use crate::cli::DecodeArgs;
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
 use crate::keys::{self, VerifyingKey};
+use crate::render;
 use crate::times::{iso8601, numeric_date, span, unix_seconds};
 use crate::token::{self, TokenParts};
 
@@ -53,8 +54,8 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
     );
     let stdout = render(&report, key.as_ref(), args.minimal_output)?;
     Ok(Output {
-        stdout,
         failure: report.failure(),
+        ..Output::product(stdout)
     })
 }
 
@@ -152,6 +153,9 @@ fn verification(
 ) -> Verification {
     let mut reasons = Vec::new();
     let signature = token::verify(parts, key);
+    if let Err(reason) = token::critical_extensions(&parts.header) {
+        reasons.push(reason);
+    }
     let algorithm = match &signature {
         Ok(algorithm) => format!("{algorithm:?}"),
         Err(reason) => {
@@ -246,7 +250,7 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
 /// What decode prints: the JSON of `--minimal-output`, or the report for people.
 pub fn render(report: &Report, key: Option<&VerifyingKey>, json: bool) -> Result<String> {
     Ok(if json {
-        serde_json::to_string_pretty(report)?
+        render::json_for_terminal(&serde_json::to_string_pretty(report)?).into_owned()
     } else {
         human(report, key)
     })
@@ -257,7 +261,8 @@ fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
     let pretty = |object: &Map<String, Value>| {
-        serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".to_owned())
+        let json = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".to_owned());
+        render::json_for_terminal(&json).into_owned()
     };
     let _ = writeln!(out, "Header:\n{}\n", pretty(&report.header));
     let _ = writeln!(out, "Payload:\n{}", pretty(&report.payload));
@@ -276,7 +281,7 @@ fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
     if !times.is_empty() {
         let _ = writeln!(out, "\nTimes (UTC):");
         for (name, shown) in times {
-            let _ = writeln!(out, "  {name}  {shown}");
+            let _ = writeln!(out, "  {name}  {}", render::escape(&shown));
         }
     }
 
@@ -339,10 +344,23 @@ fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
             format!("FAILED, {failed} of {} rules", check.rules.len())
         };
         let _ = writeln!(out, "\nCheck {}: {verdict}", check.profile.name());
-        let width = check.rules.iter().map(|r| r.rule.len()).max().unwrap_or(0);
-        for rule in &check.rules {
-            let mark = if rule.passed { "pass" } else { "FAIL" };
-            let _ = writeln!(out, "  {mark}  {:<width$}  {}", rule.rule, rule.detail);
+        // Rule names hold --expected-audience and details the token's values: both escaped.
+        let rules: Vec<(String, String, bool)> = check
+            .rules
+            .iter()
+            .map(|r| {
+                let name = render::escape(&r.rule).into_owned();
+                (name, render::escape(&r.detail).into_owned(), r.passed)
+            })
+            .collect();
+        let width = rules
+            .iter()
+            .map(|(name, ..)| name.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (name, detail, passed) in rules {
+            let mark = if passed { "pass" } else { "FAIL" };
+            let _ = writeln!(out, "  {mark}  {name:<width$}  {detail}");
         }
     }
     // main adds the final newline.
@@ -350,10 +368,16 @@ fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
     out
 }
 
+/// The rows of a section; each value is escaped, since most of them come from the token.
 fn write_rows(out: &mut String, rows: &[(&str, String)]) {
     let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
     for (name, value) in rows {
-        let _ = writeln!(out, "  {:<width$} {value}", format!("{name}:"));
+        let _ = writeln!(
+            out,
+            "  {:<width$} {}",
+            format!("{name}:"),
+            render::escape(value)
+        );
     }
 }
 

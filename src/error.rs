@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::render::{escape, escape_keeping_lines, shorten};
+
 /// An error whose message tells the user what to fix.
 ///
 /// `usage` errors (how the command was called) exit 2, like clap's own; the others (what the
@@ -59,87 +61,271 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// The error as the user sees it: one line, plus a hint line when there is one.
-pub fn render(err: &anyhow::Error) -> String {
-    let mut text = format!("error: {err:#}");
+/// The error as the user sees it: one line, plus a hint line when there is one, made safe for
+/// a terminal ([`for_people`]). `colour` marks `error:` as clap's own errors do.
+pub fn render(err: &anyhow::Error, colour: bool) -> String {
+    let mut text = format!(
+        "{} {}",
+        label("error:", colour),
+        for_people(&format!("{err:#}"))
+    );
     if let Some(hint) = user_error(err).and_then(|e| e.hint.as_deref()) {
-        text.push_str("\nhint: ");
-        text.push_str(hint);
+        text.push('\n');
+        text.push_str(&label("hint:", colour));
+        text.push(' ');
+        text.push_str(&for_people(hint));
     }
-    redact_pem(&text).into_owned()
+    text
+}
+
+/// The one line decode prints on stderr when its report says the token fails.
+pub fn render_failure(failure: &str, colour: bool) -> String {
+    format!("{} {}", label("error:", colour), for_people(failure))
+}
+
+/// A clap usage error in clap's words and layout, made safe like ours: clap quotes the
+/// argument it rejects, which may be a key in the wrong place or text with escape sequences.
+/// clap's own colouring cannot tell its codes from an argument's, so the text is taken plain
+/// and `error:` coloured here, as in [`render`].
+pub fn render_clap(err: &clap::Error, colour: bool) -> String {
+    let plain = err.render().to_string();
+    let safe = shorten(&escape_keeping_lines(&redact_keys(&plain))).into_owned();
+    match safe.strip_prefix("error:") {
+        Some(rest) if colour => format!("{}{rest}", label("error:", true)),
+        _ => safe,
+    }
+}
+
+/// Text about an error as it may be shown: key material redacted first (so that nothing of a
+/// key survives cutting), then control characters escaped, then long values cut.
+pub fn for_people(text: &str) -> String {
+    shorten(&escape(&redact_keys(text))).into_owned()
+}
+
+fn label(text: &str, colour: bool) -> String {
+    if colour {
+        format!("\x1b[1;31m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
 }
 
 fn user_error(err: &anyhow::Error) -> Option<&UserError> {
     err.chain().find_map(|e| e.downcast_ref::<UserError>())
 }
 
-const REDACTED: &str = "[PEM text redacted]";
-const BEGIN: &str = "-----BEGIN ";
+/// What stands where key material was.
+pub const REDACTED: &str = "[key text redacted]";
 
-/// Replaces every PEM block that carries key material with a placeholder.
+/// Base64 runs at least this long are taken for key material when they look random.
+const MIN_KEY_RUN: usize = 20;
+
+/// The most characters between two pieces of key material that are still taken as one key: a
+/// line break written as `\n` or `\u000a`, `%0A`, a separator such as `|` or `,`.
+const MAX_GLUE: usize = 8;
+
+/// Replaces key material in `text` with [`REDACTED`].
 ///
 /// Our own messages never quote key text, but clap quotes the arguments it rejects, and a key
-/// passed to the wrong flag (or a path that is really `$QSJWTPRIVKEY`) would land in an error
-/// message. Everything printed about an error goes through here. A BEGIN line with no encoded
-/// data after it (as in our own hints) is left alone: it holds no secret.
-pub fn redact_pem(text: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut rest = text;
-    let mut changed = false;
-    while let Some(start) = rest.find(BEGIN) {
-        let block = &rest[start..];
-        match pem_block_len(block) {
-            Some(len) => {
-                out.push_str(&rest[..start]);
-                out.push_str(REDACTED);
-                rest = &block[len..];
-                changed = true;
-            }
-            None => {
-                out.push_str(&rest[..start + BEGIN.len()]);
-                rest = &block[BEGIN.len()..];
-            }
-        }
-    }
-    if !changed {
+/// passed to the wrong flag (or a path that is really `$QSJWTPRIVKEY`) would land in an error.
+/// Keys arrive mangled by shells, CI secret stores and copy and paste, so this does not rely on
+/// well-formed PEM. Two rules, each enough on its own:
+/// - everything from a BEGIN-like marker (dashes, then "begin", in any case, with any spacing
+///   or invisible characters) to the end of an END-like marker, or without one to the closing
+///   quote or the end of the text;
+/// - every run of base64 of [`MIN_KEY_RUN`] or more characters that mixes upper case, lower
+///   case and digits (as random base64 does and words, paths and flags do not), together with
+///   the short base64 pieces glued to it (the first or last line of a key).
+pub fn redact_keys(text: &str) -> Cow<'_, str> {
+    let mut spans = marker_spans(text);
+    spans.extend(base64_spans(text));
+    if spans.is_empty() {
         return Cow::Borrowed(text);
     }
-    out.push_str(rest);
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 || is_glue(&text[last.1..start]) => {
+                last.1 = last.1.max(end);
+            }
+            _ => merged.push((start, end)),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in merged {
+        out.push_str(&text[at..start]);
+        out.push_str(REDACTED);
+        at = end;
+    }
+    out.push_str(&text[at..]);
     Cow::Owned(out)
 }
 
-/// The length of the PEM block `block` starts with, if encoded data follows its BEGIN line:
-/// up to the end of its END line, or without one, to the quote clap closes a value with or to
-/// the end of the text, since all of it may be key material.
-fn pem_block_len(block: &str) -> Option<usize> {
-    let label_len = block[BEGIN.len()..].find("-----")?;
-    let label = &block[BEGIN.len()..BEGIN.len() + label_len];
-    if label.is_empty()
-        || !label
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ')
-    {
-        return None;
-    }
-    let body_start = BEGIN.len() + label_len + "-----".len();
-    let body = block[body_start..].replace("\\r", "").replace("\\n", "");
-    let body = body.trim_start();
-    let encoded = body
-        .bytes()
-        .take_while(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' ' | b'\n' | b'\r')
+/// Characters a mangled key may carry that show as nothing: zero-width spaces and joiners, the
+/// soft hyphen, word joiners, a byte order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}'
+    )
+}
+
+fn is_base64(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
+}
+
+/// Text between two pieces of a key that still joins them: short, and only line breaks (real or
+/// written out), separators and percent signs.
+fn is_glue(between: &str) -> bool {
+    between.len() <= MAX_GLUE
+        && between.chars().all(|c| {
+            c.is_whitespace() || is_invisible(c) || matches!(c, '\\' | '|' | ',' | ';' | '%')
         })
-        .filter(|b| !b.is_ascii_whitespace())
-        .count();
-    if encoded < 8 && !body.starts_with("Proc-Type:") {
-        return None;
+}
+
+/// The text folded for finding markers: invisible characters dropped, letters in lower case,
+/// each with its byte range in `text`.
+fn folded(text: &str) -> Vec<(char, usize, usize)> {
+    text.char_indices()
+        .filter(|(_, c)| !is_invisible(*c))
+        .map(|(at, c)| (c.to_ascii_lowercase(), at, at + c.len_utf8()))
+        .collect()
+}
+
+/// Whether `word` follows a run of dashes that ends at `dashes_end`, after optional spaces.
+fn marker_at(folded: &[(char, usize, usize)], dashes_end: usize, word: &str) -> bool {
+    let mut i = dashes_end;
+    while folded.get(i).is_some_and(|(c, ..)| *c == ' ') {
+        i += 1;
     }
-    let end_line = format!("-----END {label}-----");
-    let len = match block.find(&end_line) {
-        Some(end) => end + end_line.len(),
-        None => block.find('\'').unwrap_or(block.len()),
-    };
-    Some(len)
+    word.chars()
+        .enumerate()
+        .all(|(k, w)| folded.get(i + k).is_some_and(|(c, ..)| *c == w))
+}
+
+fn marker_spans(text: &str) -> Vec<(usize, usize)> {
+    let folded = folded(text);
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < folded.len() {
+        let dashes = folded[i..].iter().take_while(|(c, ..)| *c == '-').count();
+        if dashes < 2 || !marker_at(&folded, i + dashes, "begin") {
+            i += dashes.max(1);
+            continue;
+        }
+        let start = folded[i].1;
+        let (end, next) = end_marker(&folded, i + dashes).unwrap_or_else(|| {
+            // No END: up to the quote clap closes a value with, or to the end.
+            let quote = folded[i..]
+                .iter()
+                .position(|(c, ..)| *c == '\'')
+                .map(|k| i + k);
+            match quote {
+                Some(q) => (folded[q].1, q),
+                None => (text.len(), folded.len()),
+            }
+        });
+        spans.push((start, end));
+        i = next;
+    }
+    spans
+}
+
+/// The end of the first END-like marker from `from`: its dashes, "end", the label, and the
+/// closing dashes. Returns the byte end and the folded index after it.
+fn end_marker(folded: &[(char, usize, usize)], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while i < folded.len() {
+        let dashes = folded[i..].iter().take_while(|(c, ..)| *c == '-').count();
+        if dashes >= 2 && marker_at(folded, i + dashes, "end") {
+            let mut j = i + dashes;
+            while folded
+                .get(j)
+                .is_some_and(|(c, ..)| c.is_ascii_alphanumeric() || *c == ' ')
+            {
+                j += 1;
+            }
+            while folded.get(j).is_some_and(|(c, ..)| *c == '-') {
+                j += 1;
+            }
+            let end = folded.get(j - 1).map_or(0, |(_, _, end)| *end);
+            return Some((end, j));
+        }
+        i += dashes.max(1);
+    }
+    None
+}
+
+/// One run of base64 characters (invisible characters inside it included).
+struct Run {
+    start: usize,
+    end: usize,
+    len: usize,
+    upper: bool,
+    lower: bool,
+    digit: bool,
+}
+
+impl Run {
+    fn looks_random(&self) -> bool {
+        self.len >= MIN_KEY_RUN && self.upper && self.lower && self.digit
+    }
+
+    /// A short piece that may end or start a key: anything but a lower-case word.
+    fn may_be_key(&self) -> bool {
+        self.upper || self.digit
+    }
+}
+
+fn base64_runs(text: &str) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut current: Option<Run> = None;
+    for (at, c) in text.char_indices() {
+        if is_base64(c) || (is_invisible(c) && current.is_some()) {
+            let run = current.get_or_insert(Run {
+                start: at,
+                end: at,
+                len: 0,
+                upper: false,
+                lower: false,
+                digit: false,
+            });
+            run.end = at + c.len_utf8();
+            if is_base64(c) {
+                run.len += 1;
+                run.upper |= c.is_ascii_uppercase();
+                run.lower |= c.is_ascii_lowercase();
+                run.digit |= c.is_ascii_digit();
+            }
+        } else if let Some(run) = current.take() {
+            runs.push(run);
+        }
+    }
+    runs.extend(current);
+    runs
+}
+
+fn base64_spans(text: &str) -> Vec<(usize, usize)> {
+    let runs = base64_runs(text);
+    let mut keep: Vec<bool> = runs.iter().map(Run::looks_random).collect();
+    // Spread to the pieces glued on either side, as far as the glue goes.
+    for i in 1..runs.len() {
+        if keep[i - 1] && !keep[i] && runs[i].may_be_key() {
+            keep[i] = is_glue(&text[runs[i - 1].end..runs[i].start]);
+        }
+    }
+    for i in (0..runs.len().saturating_sub(1)).rev() {
+        if keep[i + 1] && !keep[i] && runs[i].may_be_key() {
+            keep[i] = is_glue(&text[runs[i].end..runs[i + 1].start]);
+        }
+    }
+    runs.iter()
+        .zip(keep)
+        .filter(|(_, keep)| *keep)
+        .map(|(run, _)| (run.start, run.end))
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,53 +346,126 @@ mod tests {
     #[test]
     fn render_is_one_line_plus_hint() {
         let err = anyhow::Error::new(UserError::runtime("key is encrypted").with_hint("decrypt"));
-        assert_eq!(render(&err), "error: key is encrypted\nhint: decrypt");
+        assert_eq!(
+            render(&err, false),
+            "error: key is encrypted\nhint: decrypt"
+        );
         let err = anyhow::Error::new(UserError::runtime("gone")).context("reading key.pem");
-        assert_eq!(render(&err), "error: reading key.pem: gone");
+        assert_eq!(render(&err, false), "error: reading key.pem: gone");
+        assert_eq!(
+            render(&err, true),
+            "\x1b[1;31merror:\x1b[0m reading key.pem: gone"
+        );
+    }
+
+    const PKCS8: &str = include_str!("../tests/fixtures/rsa2048-pkcs8.pem");
+
+    /// Every 20-character window of the key's base64, none of which may survive.
+    fn key_windows() -> Vec<String> {
+        let body: String = PKCS8.lines().filter(|l| !l.starts_with("-----")).collect();
+        let chars: Vec<char> = body.chars().collect();
+        chars.windows(20).map(|w| w.iter().collect()).collect()
+    }
+
+    fn assert_no_key(text: &str) {
+        for window in key_windows() {
+            assert!(!text.contains(&window), "{window} survived in {text}");
+        }
     }
 
     #[test]
     fn redacts_whole_pem_blocks() {
         let text = "invalid value '-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----' for x";
         assert_eq!(
-            redact_pem(text),
-            "invalid value '[PEM text redacted]' for x"
+            redact_keys(text),
+            "invalid value '[key text redacted]' for x"
         );
     }
 
     #[test]
     fn redacts_a_truncated_block_to_the_closing_quote_or_the_end() {
         assert_eq!(
-            redact_pem(
+            redact_keys(
                 "unexpected argument '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0' found"
             ),
-            "unexpected argument '[PEM text redacted]' found"
+            "unexpected argument '[key text redacted]' found"
         );
         assert_eq!(
-            redact_pem("cannot read -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0"),
-            "cannot read [PEM text redacted]"
+            redact_keys("cannot read -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0"),
+            "cannot read [key text redacted]"
         );
     }
 
     #[test]
-    fn redacts_one_line_and_literal_newline_forms() {
-        let spaced = "value '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC -----END PRIVATE KEY-----' x";
-        assert_eq!(redact_pem(spaced), "value '[PEM text redacted]' x");
-        let literal = r"value '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----'";
-        assert_eq!(redact_pem(literal), "value '[PEM text redacted]'");
-        let encrypted =
-            "'-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: x\n\nMIIE'";
-        assert_eq!(redact_pem(encrypted), "'[PEM text redacted]'");
+    fn redacts_markers_in_any_spelling() {
+        for text in [
+            "'-----begin private key-----\nabc\n-----end private key-----'",
+            "'-----BEGINPRIVATEKEY-----abc-----ENDPRIVATEKEY-----'",
+            "'--- BEGIN PRIVATE KEY --- abc --- END PRIVATE KEY ---'",
+            "'-----B\u{200b}EGIN PRIVATE KEY-----abc-----E\u{200b}ND PRIVATE KEY-----'",
+            "'-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: x\n\nMIIE'",
+        ] {
+            assert_eq!(redact_keys(text), "'[key text redacted]'", "{text:?}");
+        }
     }
 
     #[test]
-    fn leaves_text_without_key_material_alone() {
-        assert!(matches!(
-            redact_pem("no key here"),
-            Cow::Borrowed("no key here")
-        ));
-        let hint = "not a PEM private key (no -----BEGIN line); expected \
-                    -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----";
-        assert_eq!(redact_pem(hint), hint);
+    fn redacts_mangled_keys_without_markers() {
+        let body: Vec<&str> = PKCS8.lines().filter(|l| !l.starts_with("-----")).collect();
+        let joined = body.join("");
+        let url: String = joined
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D");
+        let zero_width: String = joined.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        for mangled in [
+            body.join("\\n"),
+            body.join("\\u000a"),
+            body.join("|"),
+            body.join(","),
+            body.join(" "),
+            body.join("%0A"),
+            body.join("\r\n"),
+            url,
+            zero_width,
+            joined,
+        ] {
+            let text = format!("error: invalid value '{mangled}' for '--expires <time>'");
+            let redacted = redact_keys(&text);
+            assert_no_key(&redacted);
+            assert!(redacted.contains("for '--expires <time>'"), "{redacted}");
+        }
+    }
+
+    #[test]
+    fn one_line_and_literal_newline_forms() {
+        let spaced = "value '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC -----END PRIVATE KEY-----' x";
+        assert_eq!(redact_keys(spaced), "value '[key text redacted]' x");
+        let literal = r"value '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----'";
+        assert_eq!(redact_keys(literal), "value '[key text redacted]'");
+    }
+
+    #[test]
+    fn leaves_words_paths_and_flags_alone() {
+        for text in [
+            "no key here",
+            "cannot read --cert-privatekey-file '/home/administrator/keys/privatekey.pem'",
+            "'/Users/AnnaAnderson/Documents/QlikSenseKeys/key.pem' is a folder",
+            "--cert-create-expires-days 365; expected BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY",
+            "the audience is qlik.api/login/jwt-session",
+        ] {
+            assert!(matches!(redact_keys(text), Cow::Borrowed(_)), "{text}");
+        }
+    }
+
+    #[test]
+    fn for_people_redacts_escapes_and_cuts() {
+        let text = format!("bad '\x1b]0;title\x07' and '{}'", "y".repeat(1000));
+        let shown = for_people(&text);
+        assert!(
+            shown.starts_with("bad '\\x1b]0;title\\x07' and 'yyy"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("...' (1000 characters)"), "{shown}");
     }
 }

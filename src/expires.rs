@@ -41,9 +41,7 @@ pub fn parse_expires(text: &str) -> Result<Duration, String> {
         let (unit, after_unit) = after_space.split_at(unit_len);
         if unit.is_empty() {
             return Err(if after_space.is_empty() {
-                format!(
-                    "'{number}' has no unit; write for example {number}m, {number}h or {number}d"
-                )
+                no_unit(number)
             } else {
                 format!("expected a unit after '{number}'; {EXAMPLES}")
             });
@@ -76,6 +74,26 @@ pub fn expires_at(now: u64, validity: Duration) -> Result<u64, String> {
     now.checked_add(validity.as_secs())
         .filter(|exp| *exp <= MAX_TIMESTAMP)
         .ok_or_else(too_large)
+}
+
+/// "'5' has no unit": proposes the number with each unit, but only the forms that are valid
+/// themselves (`0m` is not, nor is a number of days past the year 9999).
+fn no_unit(number: &str) -> String {
+    let valid: Vec<String> = ["m", "h", "d"]
+        .iter()
+        .map(|unit| format!("{number}{unit}"))
+        .filter(|candidate| parse_expires(candidate).is_ok())
+        .collect();
+    match valid.as_slice() {
+        [] => format!(
+            "'{number}' has no unit, and is too small or too large with any unit; {EXAMPLES}"
+        ),
+        [one] => format!("'{number}' has no unit; write for example {one}"),
+        [init @ .., last] => format!(
+            "'{number}' has no unit; write for example {} or {last}",
+            init.join(", ")
+        ),
+    }
 }
 
 fn too_large() -> String {
@@ -187,7 +205,12 @@ mod tests {
             ("1.5", "'1.5' has no unit"),
             ("1h 30", "'30' has no unit"),
             ("0m", "at least one second"),
-            ("0", "'0' has no unit"),
+            (
+                "0",
+                "'0' has no unit, and is too small or too large with any unit; for example 60m",
+            ),
+            ("5", "write for example 5m, 5h or 5d"),
+            ("0.01", "write for example 0.01h or 0.01d"),
             ("0.4s", "at least one second"),
             ("-5m", "cannot be negative"),
             ("-1h", "cannot be negative"),

@@ -1,12 +1,45 @@
 //! Reading what a flag points at: a file, or standard input for `-`. One place, so every such
 //! flag (--cert-privatekey-file, --cert-publickey-file, --jwt-file) gets the same checks (a
-//! folder, binary content, a terminal) and messages that name the flag.
+//! folder, binary content, a terminal, a size limit) and messages that name the flag.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read};
 use std::path::Path;
 
 use crate::error::UserError;
+
+/// The most any of these inputs may hold: far above a real key, certificate or token (a
+/// 16384-bit key in PEM is about 13 KB, a certificate chain a few KB), far below what would
+/// hurt. `--cert-privatekey-file /dev/zero` read until memory ran out before this limit.
+pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most `limit` bytes; more is an error built by `too_large`. Checked while reading,
+/// so an endless source (a device, a pipe) stops at the limit; a FIFO or a process
+/// substitution (`<(...)`) is read like any file.
+fn read_bounded(
+    reader: impl Read,
+    limit: u64,
+    too_large: impl FnOnce() -> UserError,
+    cannot_read: impl FnOnce(io::Error) -> UserError,
+) -> Result<Vec<u8>, UserError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn size(limit: u64) -> String {
+    if limit.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", limit / (1024 * 1024))
+    } else {
+        format!("{limit} bytes")
+    }
+}
 
 /// What a file flag expects, for its messages.
 pub struct FileFlag {
@@ -36,7 +69,19 @@ pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
             "{flag} '{shown}' is a folder; give the {holds} file in it"
         )));
     }
-    let bytes = fs::read(path).map_err(cannot_read)?;
+    let file = File::open(path).map_err(cannot_read)?;
+    let bytes = read_bounded(
+        file,
+        MAX_INPUT_BYTES,
+        || {
+            UserError::runtime(format!(
+                "{flag} '{shown}' holds more than {}, far more than any {holds}; give the {holds} \
+                 file",
+                size(MAX_INPUT_BYTES)
+            ))
+        },
+        cannot_read,
+    )?;
     String::from_utf8(bytes).map_err(|_| {
         let err = UserError::runtime(format!("{flag} '{shown}' is binary, not {format} text"));
         match der_hint {
@@ -49,7 +94,7 @@ pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
 /// Reads standard input for `<flag> -`. `what` is "the key" or "the token"; `example` shows how
 /// to pipe it in.
 pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserError> {
-    let mut stdin = io::stdin();
+    let stdin = io::stdin();
     // Waiting for someone to type would hang a script; qs-jwt never prompts.
     if stdin.is_terminal() {
         return Err(UserError::usage(format!(
@@ -57,9 +102,20 @@ pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserE
              example: {example}"
         )));
     }
-    let mut text = String::new();
-    stdin
-        .read_to_string(&mut text)
-        .map_err(|e| UserError::runtime(format!("cannot read {what} from standard input: {e}")))?;
-    Ok(text)
+    let bytes = read_bounded(
+        stdin.lock(),
+        MAX_INPUT_BYTES,
+        || {
+            UserError::runtime(format!(
+                "standard input ({flag} -) holds more than {}, far more than {what}",
+                size(MAX_INPUT_BYTES)
+            ))
+        },
+        |e| UserError::runtime(format!("cannot read {what} from standard input: {e}")),
+    )?;
+    String::from_utf8(bytes).map_err(|_| {
+        UserError::runtime(format!(
+            "standard input ({flag} -) is binary, not text; pipe {what} in as text"
+        ))
+    })
 }

@@ -11,6 +11,8 @@ pub mod expires;
 pub mod input;
 pub mod keys;
 pub mod log;
+pub mod render;
+pub mod stdio;
 pub mod times;
 pub mod token;
 
@@ -19,4 +21,16 @@ pub mod token;
 pub struct Output {
     pub stdout: String,
     pub failure: Option<String>,
+    /// The files of a key made for this run: committed once stdout is written, else removed.
+    pub pending_files: Option<keys::PendingKeyFiles>,
+}
+
+impl Output {
+    pub fn product(stdout: String) -> Self {
+        Self {
+            stdout,
+            failure: None,
+            pending_files: None,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! in this code `debug!` writes a verbose line and `trace!` a debug line (header and payload).
 
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
@@ -13,6 +13,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::LogLevel;
+use crate::render;
 
 /// Starts logging at the level the options ask for. `--minimal-output` hides info lines unless
 /// a more verbose level was asked for explicitly.
@@ -29,11 +30,33 @@ pub fn init(level: LogLevel, minimal_output: bool) {
         LogLevel::Debug => Level::TRACE,
     };
     // Fails only if a subscriber is already set, and main sets one once.
-    let _ = tracing::subscriber::set_global_default(subscriber(
-        max_level,
-        colour_on_stderr(),
-        std::io::stderr,
-    ));
+    let _ =
+        tracing::subscriber::set_global_default(subscriber(max_level, colour_on_stderr(), || {
+            LossyStderr
+        }));
+}
+
+/// Writes `text` and a newline to standard error. A standard error that is closed or a broken
+/// pipe loses the text: it is only talk about the run, and the run's product and exit code
+/// must not depend on it (`eprintln!` would panic instead).
+pub fn eprint_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}").and_then(|()| stderr.flush());
+}
+
+/// Standard error for log lines, dropping what cannot be written (see [`eprint_line`]).
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// The subscriber: `LevelAndMessage` lines up to `max_level`, written to `writer`.
@@ -44,6 +67,8 @@ where
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_max_level(max_level)
+        // Its own report of a failed write is an eprintln!, which panics on a broken stderr.
+        .log_internal_errors(false)
         // LevelAndMessage colours the level itself; tracing-subscriber's own ANSI support is a
         // crate feature we leave out, and asking for it without the feature panics.
         .with_ansi(false)
@@ -83,8 +108,11 @@ where
         } else {
             write!(writer, "{name} ")?;
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        // Messages quote file names, arguments and claims: shown, never obeyed by the terminal.
+        let mut message = String::new();
+        ctx.field_format()
+            .format_fields(Writer::new(&mut message), event)?;
+        writeln!(writer, "{}", render::escape(&message))
     }
 }
 
@@ -135,6 +163,16 @@ mod tests {
             "ERROR e\nWARN w\nINFO i\nVERBOSE v\nDEBUG d\n"
         );
         assert_eq!(log_all_levels(Level::WARN, false), "ERROR e\nWARN w\n");
+    }
+
+    #[test]
+    fn messages_are_escaped() {
+        let captured = Captured::default();
+        tracing::subscriber::with_default(subscriber(Level::INFO, false, captured.clone()), || {
+            tracing::info!("file '{}'", "a\x1b[2Jb\r");
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "INFO file 'a\\x1b[2Jb\\r'\n");
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! qs-jwt: create signed JWTs for Qlik Sense. See README.md and docs/.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -8,56 +7,78 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 use qs_jwt::cli::{self, Cli, Command};
-use qs_jwt::{Output, create, decode, error, log};
+use qs_jwt::{Output, create, decode, error, log, stdio};
 
 fn main() -> ExitCode {
+    // First of all, before any file is opened (see stdio::reopen_closed).
+    let closed = stdio::reopen_closed();
+    let colour = log::colour_on_stderr();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(err) => return report_clap_error(&err),
+        Err(err) => return report_clap_error(&err, colour),
     };
     let (level, minimal_output) = cli.command.log_settings();
     log::init(level, minimal_output);
 
+    if closed.stdout {
+        log::eprint_line(&error::render_failure(
+            "standard output is closed, and qs-jwt prints its result there; run it with \
+             standard output open, for example TOKEN=$(qs-jwt ...)",
+            colour,
+        ));
+        return ExitCode::FAILURE;
+    }
     match run(&cli.command, SystemTime::now()) {
-        Ok(None) => ExitCode::SUCCESS,
-        Ok(Some(failure)) => {
-            eprintln!("{}", error::redact_pem(&format!("error: {failure}")));
-            ExitCode::FAILURE
-        }
+        Ok(output) => deliver(output, colour),
         Err(err) => {
-            eprintln!("{}", error::render(&err));
+            log::eprint_line(&error::render(&err, colour));
             ExitCode::from(error::exit_code(&err))
         }
     }
 }
 
-/// Runs the command and prints its output; `Ok(Some(why))` when it printed but failed.
-fn run(command: &Command, now: SystemTime) -> Result<Option<String>> {
-    let output = match command {
-        Command::CreateQseow(args) => Output {
-            stdout: create::create_qseow(args, now)?.render(args.output.output),
-            failure: None,
-        },
-        Command::CreateQscloud(args) => Output {
-            stdout: create::create_qscloud(args, now)?.render(args.output.output),
-            failure: None,
-        },
+/// Runs the command; what it prints is delivered by `deliver`.
+fn run(command: &Command, now: SystemTime) -> Result<Output> {
+    Ok(match command {
+        Command::CreateQseow(args) => {
+            let created = create::create_qseow(args, now)?;
+            let stdout = created.render(args.output.output);
+            Output {
+                pending_files: created.pending_files,
+                ..Output::product(stdout)
+            }
+        }
+        Command::CreateQscloud(args) => {
+            let created = create::create_qscloud(args, now)?;
+            let stdout = created.render(args.output.output);
+            Output {
+                pending_files: created.pending_files,
+                ..Output::product(stdout)
+            }
+        }
         Command::Decode(args) => decode::decode(args, now)?,
-        Command::Completions(args) => Output {
-            stdout: completion_script(args.shell)?,
-            failure: None,
-        },
-    };
-    print_stdout(&output.stdout)?;
-    Ok(output.failure)
+        Command::Completions(args) => Output::product(completion_script(args.shell)?),
+    })
 }
 
-/// stdout holds the product and one newline, nothing else.
-fn print_stdout(text: &str) -> Result<()> {
-    let mut stdout = io::stdout().lock();
-    writeln!(stdout, "{text}")
-        .and_then(|()| stdout.flush())
-        .context("cannot write to standard output")
+/// Prints the product; new key files stay only if it reached standard output, so that a token
+/// nobody received leaves no key behind (and `--force` leaves the previous files as they were).
+fn deliver(output: Output, colour: bool) -> ExitCode {
+    if let Err(err) = stdio::print_product(&output.stdout) {
+        drop(output.pending_files);
+        log::eprint_line(&error::render(&err, colour));
+        return ExitCode::FAILURE;
+    }
+    if let Some(files) = output.pending_files {
+        files.commit();
+    }
+    match output.failure {
+        Some(failure) => {
+            log::eprint_line(&error::render_failure(&failure, colour));
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 fn completion_script(shell: clap_complete::Shell) -> Result<String> {
@@ -67,18 +88,16 @@ fn completion_script(shell: clap_complete::Shell) -> Result<String> {
     Ok(script.trim_end().to_owned())
 }
 
-/// Help and version go to stdout with exit 0; errors to stderr with exit 2, key text redacted.
-fn report_clap_error(err: &clap::Error) -> ExitCode {
+/// Help and version go to stdout with exit 0; errors to stderr with exit 2, made safe to show.
+fn report_clap_error(err: &clap::Error, colour: bool) -> ExitCode {
     if !err.use_stderr() {
-        let _ = err.print();
-        return ExitCode::SUCCESS;
+        // --help and --version: their text is the product, so failing to print it is a failure.
+        return match err.print() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
     }
-    let rendered = err.render();
-    let text = if log::colour_on_stderr() {
-        rendered.ansi().to_string()
-    } else {
-        rendered.to_string()
-    };
-    eprint!("{}", error::redact_pem(&text));
+    let text = error::render_clap(err, colour);
+    log::eprint_line(text.trim_end());
     ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }

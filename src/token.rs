@@ -19,10 +19,14 @@ pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Resul
     trace!("header {}", serde_json::to_string(header)?);
     trace!("payload {}", serde_json::to_string(claims)?);
     debug!("signing with a {}-bit RSA key", key.bits);
+    // The reader already refused what the crypto library is known to refuse (size, exponent);
+    // what is left here is a key whose numbers do not fit together.
     jsonwebtoken::encode(header, claims, &key.encoding_key).with_context(|| {
         format!(
-            "could not sign the token with the {}-bit RSA key (is the key damaged?)",
-            key.bits
+            "the crypto library (aws-lc) refuses to sign with the {}-bit RSA key from {}: its \
+             numbers are inconsistent, so the key is damaged; check it with: openssl pkey -check \
+             -noout -in <key file>",
+            key.bits, key.origin
         )
     })
 }
@@ -45,9 +49,10 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Takes a token as pasted: surrounding whitespace and a `Bearer ` prefix are dropped.
+/// Takes a token as pasted: a byte order mark (Notepad writes one), surrounding whitespace and
+/// a `Bearer ` prefix are dropped.
 pub fn clean(text: &str) -> &str {
-    let text = text.trim();
+    let text = text.trim_start_matches('\u{feff}').trim();
     let lower = text.get(..7).map(str::to_ascii_lowercase);
     match lower.as_deref() {
         Some("bearer ") => text[7..].trim_start(),
@@ -135,6 +140,9 @@ pub fn verify(parts: &TokenParts, key: &VerifyingKey) -> Result<Algorithm, Strin
             ));
         }
     };
+    if let Some(why) = &key.unsupported {
+        return Err(format!("the signature cannot be checked: {why}"));
+    }
     debug!("verifying a {algorithm:?} signature with {}", key.kind);
     match jsonwebtoken::crypto::verify(
         &parts.signature,
@@ -149,6 +157,34 @@ pub fn verify(parts: &TokenParts, key: &VerifyingKey) -> Result<Algorithm, Strin
         ),
         Err(e) => Err(format!("the signature cannot be checked: {e}")),
     }
+}
+
+/// RFC 7515, 4.1.11: a header may list in `crit` extensions the verifier must understand; one
+/// it does not understand makes the token invalid. qs-jwt understands none, so any `crit` is
+/// refused, named, as is a `crit` that is not a non-empty list of names.
+pub fn critical_extensions(header: &Map<String, Value>) -> Result<(), String> {
+    let Some(crit) = header.get("crit") else {
+        return Ok(());
+    };
+    let names: Option<Vec<&str>> = crit
+        .as_array()
+        .filter(|names| !names.is_empty())
+        .and_then(|names| names.iter().map(Value::as_str).collect());
+    Err(match names {
+        Some(names) => format!(
+            "the header marks {} as critical (crit), an extension qs-jwt does not understand, so \
+             the token must be refused (RFC 7515, 4.1.11)",
+            names
+                .iter()
+                .map(|name| format!("\"{name}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => format!(
+            "the header's crit is {crit}, not a non-empty list of extension names (RFC 7515, \
+             4.1.11)"
+        ),
+    })
 }
 
 fn names(algorithms: &[Algorithm]) -> String {
@@ -167,7 +203,25 @@ mod tests {
     }
 
     #[test]
+    fn crit_is_never_understood() {
+        let header = |value: Value| {
+            json!({"alg": "RS256", "crit": value})
+                .as_object()
+                .cloned()
+                .unwrap()
+        };
+        assert!(critical_extensions(&Map::new()).is_ok());
+        let err = critical_extensions(&header(json!(["x", "b64"]))).unwrap_err();
+        assert!(err.contains("\"x\", \"b64\" as critical"), "{err}");
+        for bad in [json!([]), json!("x"), json!([1])] {
+            let err = critical_extensions(&header(bad)).unwrap_err();
+            assert!(err.contains("not a non-empty list"), "{err}");
+        }
+    }
+
+    #[test]
     fn clean_drops_whitespace_and_bearer() {
+        assert_eq!(clean("\u{feff}a.b.c\r\n"), "a.b.c");
         assert_eq!(clean("  a.b.c\n"), "a.b.c");
         assert_eq!(clean("Bearer a.b.c"), "a.b.c");
         assert_eq!(clean("bearer   a.b.c "), "a.b.c");

@@ -186,7 +186,7 @@ fn unusable_key_files_exit_1_and_say_what_they_hold() {
         ("folder.pem".into(), "'folder.pem' is a folder"),
         ("empty.pem".into(), "'empty.pem' is empty"),
         ("blank.pem".into(), "'blank.pem' is empty"),
-        ("text.pem".into(), "'text.pem' is not a PEM private key (no -----BEGIN line)"),
+        ("text.pem".into(), "'text.pem' is not a PEM private key (no BEGIN line)"),
         ("binary.der".into(), "'binary.der' is binary, not PEM text"),
         (fixture_path("rsa2048-encrypted-pkcs8.pem"), "holds an encrypted private key"),
         (fixture_path("rsa2048-encrypted-pkcs1.pem"), "holds an encrypted private key"),

@@ -192,7 +192,7 @@ proptest! {
         };
         let payload = qseow_claims(&args, NOW).unwrap();
         let key = keys::signing_key(&KeySource::Text(&fixture_text("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
-        let token = token::sign(&qseow_header(), &payload, &key).unwrap();
+        let token = token::sign(&qseow_header(), &payload, &key.key).unwrap();
 
         let parts = token::parts(&token).unwrap();
         prop_assert_eq!(Value::Object(parts.payload.clone()), serde_json::to_value(&payload).unwrap());

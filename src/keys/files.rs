@@ -1,14 +1,36 @@
 //! The files `--cert-create` writes: all three or none, never over an existing file without
-//! `--force`, and the private key readable by its owner only.
+//! `--force`, the private key readable by its owner only, and no key ever lost.
+//!
+//! The order of the steps is what keeps keys safe, whatever fails and wherever a run is killed:
+//! 1. take the prefix's lock, so that two runs never mix their files;
+//! 2. write each new file under a temporary name in the same folder;
+//! 3. with `--force`, move each old file aside to `<name>.qs-jwt-old` (a rename: nothing is
+//!    deleted yet);
+//! 4. rename the new files into place;
+//! 5. the caller delivers the token; only then does [`PendingKeyFiles::commit`] delete the old
+//!    files. A failure before that, or a `PendingKeyFiles` dropped without commit, removes the
+//!    new files and moves the old ones back.
+//!
+//! A run killed between steps 3 and 5 leaves the old files under `<name>.qs-jwt-old`; the next
+//! run refuses to touch the prefix until the user has looked at them.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use tempfile::NamedTempFile;
+use tracing::{error, info, warn};
 
 use crate::error::UserError;
+
+/// How long a run waits for another run that holds the prefix's lock: longer than making a
+/// 4096-bit key takes, short enough that a script never hangs.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// What an old file is renamed to while its replacement is put in place.
+const OLD_SUFFIX: &str = ".qs-jwt-old";
 
 /// `<prefix>privatekey.pem`, `<prefix>publickey.pem` and `<prefix>publickey.cer`, the names
 /// qs-jwt 1.x used.
@@ -49,6 +71,16 @@ impl KeyFiles {
         }
     }
 
+    /// The lock file of this prefix: hidden, beside the keys, and removed when the run ends.
+    fn lock_path(&self) -> PathBuf {
+        let name = self
+            .private_key
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.folder().join(format!(".{name}.lock"))
+    }
+
     /// Checks that the files can be written before the slow part (making a 4096-bit key), so a
     /// mistake costs nothing and leaves nothing behind.
     pub fn check(&self, force: bool) -> Result<(), UserError> {
@@ -76,6 +108,23 @@ impl KeyFiles {
             }
         }
 
+        // Old files left by a run that was killed while replacing keys: they may hold the only
+        // copy of a key Qlik trusts, so nothing goes on until a person has looked at them.
+        let left_over: Vec<String> = self
+            .paths()
+            .iter()
+            .map(|path| old_name(path))
+            .filter(|old| fs::symlink_metadata(old).is_ok())
+            .map(|old| format!("'{}'", old.display()))
+            .collect();
+        if !left_over.is_empty() {
+            let (names, verb) = join_names(&left_over, "is", "are");
+            return Err(UserError::runtime(format!(
+                "{names} {verb} left by an earlier run that was interrupted while replacing keys, \
+                 and may hold your previous key: move it back or away, then run again"
+            )));
+        }
+
         let mut existing = Vec::new();
         for path in self.paths() {
             // symlink_metadata: a dangling link is still a name we would replace.
@@ -91,22 +140,70 @@ impl KeyFiles {
             }
         }
         if !existing.is_empty() && !force {
-            let (names, verb) = match existing.len() {
-                1 => (existing[0].clone(), "exists"),
-                _ => (existing.join(", "), "exist"),
-            };
+            let private_key = self.private_key.display();
+            let (names, verb) = join_names(&existing, "exists", "exist");
             return Err(UserError::runtime(format!(
-                "{names} already {verb}; pass --force to replace the key files, or choose another \
-                 --cert-file-prefix"
-            )));
+                "{names} already {verb}; sign with the key you have: --cert-privatekey-file \
+                 '{private_key}' instead of --cert-create"
+            ))
+            .with_hint(
+                "--force replaces the key files, and Qlik then rejects tokens until it has the \
+                 new certificate; or choose another --cert-file-prefix",
+            ));
         }
         Ok(())
     }
 
-    /// Writes each file to a temporary file in the same folder, then renames all three into
-    /// place. If any step fails, the temporary files go and any file already renamed is
-    /// removed again, so the user never gets a private key without its certificate.
-    pub fn write(&self, contents: &KeyFileContents, force: bool) -> Result<()> {
+    /// Takes the prefix's lock, waiting a while for another run that holds it.
+    pub fn lock(&self) -> Result<KeyLock, UserError> {
+        let path = self.lock_path();
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            match KeyLock::try_take(&path) {
+                Ok(Some(lock)) => return Ok(lock),
+                Ok(None) if started.elapsed() < LOCK_WAIT => {
+                    if !told {
+                        info!(
+                            "waiting for another qs-jwt run that is writing key files with \
+                             --cert-file-prefix '{}'",
+                            self.prefix
+                        );
+                        told = true;
+                    }
+                    std::thread::sleep(LOCK_POLL);
+                }
+                Ok(None) => {
+                    return Err(UserError::runtime(format!(
+                        "another qs-jwt run is writing key files with --cert-file-prefix '{}' \
+                         (it holds the lock file '{}'); run again when it has finished",
+                        self.prefix,
+                        path.display()
+                    )));
+                }
+                // The lock file is the first file the run creates in the folder: a folder that
+                // takes no files fails here, and the user hears of the file they asked for.
+                Err(e) => {
+                    return Err(UserError::runtime(format!(
+                        "cannot write '{}' in folder '{}': {}",
+                        self.private_key.display(),
+                        self.folder().display(),
+                        plain_io(&e)
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Puts the new files in place (see the module comment) and returns them pending: the
+    /// caller commits once the token is delivered. Takes the lock, which the pending files keep
+    /// until they are committed or rolled back.
+    pub fn write(
+        &self,
+        contents: &KeyFileContents,
+        force: bool,
+        lock: KeyLock,
+    ) -> Result<PendingKeyFiles, UserError> {
         let folder = self.folder();
         let items = [
             (&self.private_key, contents.private_key, 0o600),
@@ -116,34 +213,170 @@ impl KeyFiles {
 
         let mut staged = Vec::with_capacity(items.len());
         for (path, text, mode) in items {
-            let file = stage(folder, text, mode).with_context(|| {
-                format!(
-                    "cannot write '{}' in folder '{}'",
+            let file = stage(folder, text, mode).map_err(|e| {
+                UserError::runtime(format!(
+                    "cannot write '{}' in folder '{}': {}",
                     path.display(),
-                    folder.display()
-                )
+                    folder.display(),
+                    plain_io(&e)
+                ))
             })?;
-            staged.push((file, path));
+            staged.push((file, path.clone()));
         }
 
-        let mut placed: Vec<&Path> = Vec::with_capacity(staged.len());
-        for (file, path) in staged {
-            let result = if force {
-                file.persist(path).map(drop)
-            } else {
-                // No clobber even though check() looked: another process may have been faster.
-                file.persist_noclobber(path).map(drop)
-            };
-            if let Err(err) = result {
-                for done in &placed {
-                    let _ = fs::remove_file(done);
+        let mut pending = PendingKeyFiles {
+            placed: Vec::new(),
+            moved_aside: Vec::new(),
+            _lock: lock,
+            done: false,
+        };
+        if force {
+            for path in self.paths() {
+                if fs::symlink_metadata(path).is_err() {
+                    continue;
                 }
-                return Err(err.error)
-                    .with_context(|| format!("cannot write '{}'", path.display()));
+                let old = old_name(path);
+                if let Err(e) = fs::rename(path, &old) {
+                    let undo = pending.roll_back();
+                    return Err(failed(
+                        format!(
+                            "cannot move the existing '{}' aside to replace it: {}",
+                            path.display(),
+                            plain_io(&e)
+                        ),
+                        undo,
+                    ));
+                }
+                pending.moved_aside.push((path.to_path_buf(), old));
             }
-            placed.push(path);
         }
-        Ok(())
+        for (file, path) in staged {
+            // No clobber: the old files were moved aside, and without --force a file that
+            // appeared since check() belongs to someone else.
+            if let Err(e) = file.persist_noclobber(&path) {
+                let undo = pending.roll_back();
+                return Err(failed(
+                    format!("cannot write '{}': {}", path.display(), plain_io(&e.error)),
+                    undo,
+                ));
+            }
+            pending.placed.push(path);
+        }
+        Ok(pending)
+    }
+}
+
+/// New key files in place, the files they replace kept aside, and the prefix's lock held,
+/// until the run knows whether the token was delivered.
+#[must_use = "dropping PendingKeyFiles removes the new key files again"]
+pub struct PendingKeyFiles {
+    placed: Vec<PathBuf>,
+    /// (original name, name while aside)
+    moved_aside: Vec<(PathBuf, PathBuf)>,
+    _lock: KeyLock,
+    done: bool,
+}
+
+impl PendingKeyFiles {
+    /// The token is out: the new files stay, and the old ones they replace are deleted.
+    pub fn commit(mut self) {
+        self.done = true;
+        let mut replaced = Vec::new();
+        for (path, old) in &self.moved_aside {
+            replaced.push(format!("'{}'", path.display()));
+            if let Err(e) = fs::remove_file(old) {
+                warn!(
+                    "could not delete '{}', the file '{}' held before --force replaced it ({}); \
+                     delete it yourself",
+                    old.display(),
+                    path.display(),
+                    plain_io(&e)
+                );
+            }
+        }
+        if !replaced.is_empty() {
+            warn!(
+                "--force replaced {}; give Qlik the new certificate, or it rejects the new tokens",
+                replaced.join(", ")
+            );
+        }
+    }
+
+    /// Removes the new files and moves the old ones back. `Err` names what could not be
+    /// restored and where the old files are, so that the user can put them back.
+    fn roll_back(&mut self) -> Result<(), String> {
+        self.done = true;
+        let mut problems = Vec::new();
+        for path in self.placed.drain(..) {
+            if let Err(e) = fs::remove_file(&path) {
+                problems.push(format!(
+                    "the new '{}' could not be removed ({})",
+                    path.display(),
+                    plain_io(&e)
+                ));
+            }
+        }
+        for (path, old) in self.moved_aside.drain(..).rev() {
+            // rename, not copy: the old file comes back exactly as it was, mode and all.
+            if let Err(e) = fs::rename(&old, &path) {
+                problems.push(format!(
+                    "the previous '{}' is kept as '{}' ({}); rename it back",
+                    path.display(),
+                    old.display(),
+                    plain_io(&e)
+                ));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+}
+
+impl Drop for PendingKeyFiles {
+    /// Not committed: the token never reached its reader, so the new key must not stay.
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match self.roll_back() {
+            Ok(()) => info!("the new key files were removed; the previous files are unchanged"),
+            Err(problems) => error!("restoring the key files: {problems}"),
+        }
+    }
+}
+
+/// An error after a rollback: the cause, and what the rollback could not undo.
+fn failed(cause: String, undo: Result<(), String>) -> UserError {
+    match undo {
+        Ok(()) => UserError::runtime(format!("{cause}; no key file was changed")),
+        Err(problems) => UserError::runtime(format!("{cause}; {problems}")),
+    }
+}
+
+/// The name an old file has while its replacement is put in place.
+fn old_name(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(OLD_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// The names and the verb that fits their number: "'a' exists", "'a', 'b' exist".
+fn join_names(names: &[String], one: &str, many: &str) -> (String, String) {
+    match names {
+        [name] => (name.clone(), one.to_owned()),
+        _ => (names.join(", "), many.to_owned()),
+    }
+}
+
+/// An I/O error as its cause alone: tempfile adds the temporary file's name, which is ours,
+/// not the user's.
+fn plain_io(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code).to_string(),
+        None => e.kind().to_string(),
     }
 }
 
@@ -165,6 +398,94 @@ fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
     Ok(file)
 }
 
+/// An exclusive lock on a prefix's lock file, released (and the file removed) on drop, also
+/// when the run ends early. The operating system releases it if the process dies.
+pub struct KeyLock {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl KeyLock {
+    /// `Ok(None)` when another run holds the lock.
+    #[cfg(not(windows))]
+    fn try_take(path: &Path) -> io::Result<Option<Self>> {
+        use std::os::unix::fs::MetadataExt;
+        // A few rounds at most: each one means another run removed the file between our open
+        // and our lock, which happens only as that run finishes.
+        for _ in 0..100 {
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => return Err(e),
+            }
+            // The holder before us removes the file when it is done; a lock on a removed file
+            // guards nothing, so make sure the name still leads to the file we locked.
+            let locked = file.metadata()?;
+            match fs::metadata(path) {
+                Ok(now) if now.dev() == locked.dev() && now.ino() == locked.ino() => {
+                    return Ok(Some(Self {
+                        path: path.to_path_buf(),
+                        file: Some(file),
+                    }));
+                }
+                _ => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    /// On Windows a file opened without sharing is itself the lock, and the system deletes it
+    /// when the last handle closes, also when the process dies.
+    #[cfg(windows)]
+    fn try_take(path: &Path) -> io::Result<Option<Self>> {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_FLAG_DELETE_ON_CLOSE: u32 = 0x0400_0000;
+        const ERROR_SHARING_VIOLATION: i32 = 32;
+        const ERROR_ACCESS_DENIED: i32 = 5;
+        match File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .share_mode(0)
+            .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
+            .open(path)
+        {
+            Ok(file) => Ok(Some(Self {
+                path: path.to_path_buf(),
+                file: Some(file),
+            })),
+            // Access denied: the file is being deleted by the run that held it.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(ERROR_SHARING_VIOLATION | ERROR_ACCESS_DENIED)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for KeyLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so that no run can lock the old file after we let go.
+        #[cfg(not(windows))]
+        let _ = fs::remove_file(&self.path);
+        #[cfg(windows)]
+        let _ = &self.path;
+        drop(self.file.take());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +505,14 @@ mod tests {
         names
     }
 
+    fn files_in(dir: &Path) -> KeyFiles {
+        KeyFiles::new(&format!("{}/k_", dir.display()))
+    }
+
+    fn write(files: &KeyFiles, force: bool) -> Result<PendingKeyFiles, UserError> {
+        files.write(&CONTENTS, force, files.lock().unwrap())
+    }
+
     #[test]
     fn names_follow_the_prefix() {
         let files = KeyFiles::new("keys/qsjwt_");
@@ -191,16 +520,20 @@ mod tests {
         assert_eq!(files.public_key, Path::new("keys/qsjwt_publickey.pem"));
         assert_eq!(files.certificate, Path::new("keys/qsjwt_publickey.cer"));
         assert_eq!(files.folder(), Path::new("keys"));
+        assert_eq!(
+            files.lock_path(),
+            Path::new("keys/.qsjwt_privatekey.pem.lock")
+        );
         assert_eq!(KeyFiles::new("").folder(), Path::new("."));
         assert_eq!(KeyFiles::new("x_").folder(), Path::new("."));
     }
 
     #[test]
-    fn writes_all_three() {
+    fn writes_all_three_and_leaves_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        let files = KeyFiles::new(&format!("{}/k_", dir.path().display()));
+        let files = files_in(dir.path());
         files.check(false).unwrap();
-        files.write(&CONTENTS, false).unwrap();
+        write(&files, false).unwrap().commit();
         assert_eq!(
             names_in(dir.path()),
             ["k_privatekey.pem", "k_publickey.cer", "k_publickey.pem"]
@@ -213,23 +546,63 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_rename_removes_the_files_already_written() {
+    fn dropped_without_commit_puts_the_old_files_back() {
         let dir = tempfile::tempdir().unwrap();
-        let files = KeyFiles::new(&format!("{}/k_", dir.path().display()));
-        // The third name is taken by a folder, so its rename fails after two succeeded.
-        fs::create_dir(&files.certificate).unwrap();
-        let err = files.write(&CONTENTS, true).unwrap_err();
-        assert!(format!("{err:#}").contains("k_publickey.cer"), "{err:#}");
-        assert_eq!(names_in(dir.path()), ["k_publickey.cer"]);
+        let files = files_in(dir.path());
+        for path in files.paths() {
+            fs::write(path, "old").unwrap();
+        }
+        let pending = write(&files, true).unwrap();
+        assert_eq!(fs::read_to_string(&files.private_key).unwrap(), "private");
+        drop(pending);
+        assert_eq!(
+            names_in(dir.path()),
+            ["k_privatekey.pem", "k_publickey.cer", "k_publickey.pem"]
+        );
+        for path in files.paths() {
+            assert_eq!(fs::read_to_string(path).unwrap(), "old");
+        }
+    }
+
+    #[test]
+    fn a_failed_move_aside_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        for path in files.paths() {
+            fs::write(path, format!("old {}", path.display())).unwrap();
+        }
+        // The certificate's aside name is taken by a folder that is not empty, so moving it
+        // aside fails after the two keys were moved.
+        let blocker = old_name(&files.certificate);
+        fs::create_dir(&blocker).unwrap();
+        fs::write(blocker.join("inside"), "x").unwrap();
+        let err = write(&files, true).err().unwrap().to_string();
+        assert!(err.contains("k_publickey.cer"), "{err}");
+        assert!(err.contains("no key file was changed"), "{err}");
+        for path in files.paths() {
+            assert_eq!(
+                fs::read_to_string(path).unwrap(),
+                format!("old {}", path.display())
+            );
+        }
+        assert_eq!(
+            names_in(dir.path()),
+            [
+                "k_privatekey.pem",
+                "k_publickey.cer",
+                "k_publickey.cer.qs-jwt-old",
+                "k_publickey.pem"
+            ]
+        );
     }
 
     #[test]
     fn no_clobber_without_force_even_after_check() {
         let dir = tempfile::tempdir().unwrap();
-        let files = KeyFiles::new(&format!("{}/k_", dir.path().display()));
+        let files = files_in(dir.path());
         files.check(false).unwrap();
         fs::write(&files.public_key, "someone else's").unwrap();
-        assert!(files.write(&CONTENTS, false).is_err());
+        assert!(write(&files, false).is_err());
         assert_eq!(names_in(dir.path()), ["k_publickey.pem"]);
         assert_eq!(
             fs::read_to_string(&files.public_key).unwrap(),
@@ -238,17 +611,41 @@ mod tests {
     }
 
     #[test]
-    fn check_names_every_existing_file() {
+    fn check_names_every_existing_file_and_offers_the_key_first() {
         let dir = tempfile::tempdir().unwrap();
-        let files = KeyFiles::new(&format!("{}/k_", dir.path().display()));
+        let files = files_in(dir.path());
         fs::write(&files.private_key, "old").unwrap();
         fs::write(&files.certificate, "old").unwrap();
-        let err = files.check(false).unwrap_err().to_string();
+        let err = files.check(false).unwrap_err();
+        let text = err.to_string();
         assert!(
-            err.contains("k_privatekey.pem") && err.contains("k_publickey.cer"),
-            "{err}"
+            text.contains("k_privatekey.pem") && text.contains("k_publickey.cer"),
+            "{text}"
         );
-        assert!(err.contains("--force"), "{err}");
+        assert!(text.contains("--cert-privatekey-file"), "{text}");
         assert!(files.check(true).is_ok());
+    }
+
+    #[test]
+    fn files_left_by_an_interrupted_run_stop_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        fs::write(old_name(&files.private_key), "the only copy").unwrap();
+        let err = files.check(true).unwrap_err().to_string();
+        assert!(err.contains("k_privatekey.pem.qs-jwt-old"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        let lock = KeyLock::try_take(&files.lock_path()).unwrap().unwrap();
+        assert!(
+            KeyLock::try_take(&files.lock_path()).unwrap().is_none(),
+            "a second lock while the first is held"
+        );
+        drop(lock);
+        assert!(names_in(dir.path()).is_empty());
+        assert!(KeyLock::try_take(&files.lock_path()).unwrap().is_some());
     }
 }

@@ -7,16 +7,18 @@ mod pem;
 mod public;
 
 use std::borrow::Cow;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
 use jsonwebtoken::EncodingKey;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::cli::KeyArgs;
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
+pub use files::PendingKeyFiles;
 use files::{KeyFileContents, KeyFiles};
 pub use pem::normalise as normalise_pem;
 use pem::{Origin, RsaPrivateKey};
@@ -64,24 +66,40 @@ pub enum KeySource<'a> {
 pub struct SigningKey {
     pub encoding_key: EncodingKey,
     pub bits: usize,
+    /// Where the key came from, as the user named it (`--cert-privatekey-file 'key.pem'`), for
+    /// the signer's messages.
+    pub origin: String,
 }
 
-impl From<RsaPrivateKey> for SigningKey {
-    fn from(key: RsaPrivateKey) -> Self {
+impl SigningKey {
+    fn new(key: RsaPrivateKey, origin: Origin) -> Self {
         Self {
             encoding_key: EncodingKey::from_rsa_der(&key.pkcs1_der),
             bits: key.bits,
+            origin: origin.to_string(),
         }
     }
 }
 
+/// The signing key, and for a new key the files written for it, which stay only if the token
+/// is delivered (see `PendingKeyFiles`).
+pub struct LoadedKey {
+    pub key: SigningKey,
+    pub pending_files: Option<PendingKeyFiles>,
+}
+
+/// The environment variable that holds the key when no key option is given.
+pub const KEY_VARIABLE: &str = "QSJWTPRIVKEY";
+
 /// Picks the key source from the options: exactly one of the file, the text and a new key;
-/// QSJWTPRIVKEY only when none of them is given.
-pub fn key_source(args: &KeyArgs) -> Result<KeySource<'_>, UserError> {
-    let text_on_command_line = args
-        .cert_privatekey
-        .as_deref()
-        .filter(|_| !args.cert_privatekey_from_env);
+/// `env_key` (the value of QSJWTPRIVKEY) only when none of them is given. The variable is read
+/// as raw bytes by the caller, so that a stray value that is not UTF-8 matters only when it is
+/// the source.
+pub fn key_source<'a>(
+    args: &'a KeyArgs,
+    env_key: Option<&'a OsStr>,
+) -> Result<KeySource<'a>, UserError> {
+    let text_on_command_line = args.cert_privatekey.as_deref();
     let mut given = Vec::new();
     if let Some(path) = &args.cert_privatekey_file {
         given.push((
@@ -114,9 +132,14 @@ pub fn key_source(args: &KeyArgs) -> Result<KeySource<'_>, UserError> {
     }
 
     match given.len() {
-        0 => match args.cert_privatekey.as_deref() {
-            Some(text) if args.cert_privatekey_from_env => Ok(KeySource::Env(text)),
-            _ => Err(UserError::usage(
+        0 => match env_key {
+            Some(value) => value.to_str().map(KeySource::Env).ok_or_else(|| {
+                UserError::runtime(format!(
+                    "{KEY_VARIABLE} holds bytes that are not UTF-8 text; it must hold a PEM \
+                     private key (or unset it and give --cert-privatekey-file <file>)"
+                ))
+            }),
+            None => Err(UserError::usage(
                 "no signing key: give --cert-privatekey-file <file>, --cert-privatekey <pem>, or \
                  --cert-create true, or set the environment variable QSJWTPRIVKEY",
             )),
@@ -133,7 +156,7 @@ pub fn key_source(args: &KeyArgs) -> Result<KeySource<'_>, UserError> {
 }
 
 /// Loads the key, or makes a new key pair and writes its files (logging what was written).
-pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<SigningKey> {
+pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
     let (text, origin): (Cow<str>, _) = match source {
         KeySource::File(path) => (
             input::read_file(path, &PRIVATE_KEY_FILE)?.into(),
@@ -158,23 +181,64 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<SigningKey> {
     };
     let key = pem::rsa_private_key(&text, &origin)?;
     debug!("loaded a {}-bit RSA private key from {origin}", key.bits);
-    Ok(key.into())
+    if let KeySource::File(path) = source {
+        warn_if_others_can_read(path);
+    }
+    Ok(LoadedKey {
+        key: SigningKey::new(key, origin),
+        pending_files: None,
+    })
 }
 
-fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<SigningKey> {
+/// A private key file that others can read is as good as theirs: warn, as ssh does, and sign
+/// all the same (the user may be on a machine of their own).
+#[cfg(unix)]
+fn warn_if_others_can_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        warn!(
+            "--cert-privatekey-file '{}' can be read by {} (mode {mode:03o}); make it readable \
+             by you only: chmod 600 '{}'",
+            path.display(),
+            if mode & 0o007 != 0 {
+                "every user on this machine"
+            } else {
+                "its group"
+            },
+            path.display()
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_others_can_read(_path: &Path) {}
+
+fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<LoadedKey> {
     let validity = generate::validity(now, days)?;
     let files = KeyFiles::new(prefix);
+    files.check(force)?;
+    // Checked once before waiting for the lock, so a mistake is told at once, and again under
+    // the lock, since a run that held it may have written the files meanwhile.
+    let lock = files.lock()?;
     files.check(force)?;
 
     debug!("generating a {}-bit RSA key", generate::NEW_KEY_BITS);
     let pair = generate::new_key_pair(validity)?;
-    files.write(
+    // The same checks as a loaded key, so the new key reaches the signer by the same road.
+    let origin = Origin::File(files.private_key.clone());
+    let key = pem::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
+    let pending = files.write(
         &KeyFileContents {
             private_key: &pair.private_key_pem,
             public_key: &pair.public_key_pem,
             certificate: &pair.certificate_pem,
         },
         force,
+        lock,
     )?;
     info!(
         "wrote {} (the private key: keep it secret), {} (the public key)",
@@ -187,11 +251,10 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Signi
         humantime::format_rfc3339_seconds(validity.not_before),
         humantime::format_rfc3339_seconds(validity.not_after)
     );
-
-    // The same checks as a loaded key, so the new key reaches the signer by the same road.
-    let origin = Origin::File(files.private_key.clone());
-    let key = pem::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
-    Ok(key.into())
+    Ok(LoadedKey {
+        key: SigningKey::new(key, origin),
+        pending_files: Some(pending),
+    })
 }
 
 /// Loads decode's public key or certificate from the file or the text, whichever was given.
@@ -240,35 +303,30 @@ mod tests {
         }
     }
 
-    fn from_env(mut args: KeyArgs, text: &str) -> KeyArgs {
-        if args.cert_privatekey.is_none() {
-            args.cert_privatekey = Some(text.to_owned());
-            args.cert_privatekey_from_env = true;
-        }
-        args
-    }
-
     #[test]
     fn one_source_each() {
         assert_eq!(
-            key_source(&key_args(&["--cert-privatekey-file", "k.pem"])),
+            key_source(&key_args(&["--cert-privatekey-file", "k.pem"]), None),
             Ok(KeySource::File(Path::new("k.pem")))
         );
         assert_eq!(
-            key_source(&key_args(&["--cert-privatekey-file", "-"])),
+            key_source(&key_args(&["--cert-privatekey-file", "-"]), None),
             Ok(KeySource::Stdin)
         );
         assert_eq!(
-            key_source(&key_args(&["--cert-privatekey", "pem"])),
+            key_source(&key_args(&["--cert-privatekey", "pem"]), None),
             Ok(KeySource::Text("pem"))
         );
         assert_eq!(
-            key_source(&key_args(&[
-                "--cert-create",
-                "--cert-create-expires-days",
-                "30",
-                "--force"
-            ])),
+            key_source(
+                &key_args(&[
+                    "--cert-create",
+                    "--cert-create-expires-days",
+                    "30",
+                    "--force"
+                ]),
+                None
+            ),
             Ok(KeySource::Create {
                 prefix: "",
                 days: 30,
@@ -276,46 +334,48 @@ mod tests {
             })
         );
         assert_eq!(
-            key_source(&from_env(key_args(&[]), "env")),
+            key_source(&key_args(&[]), Some(OsStr::new("env"))),
             Ok(KeySource::Env("env"))
         );
     }
 
     #[test]
     fn the_environment_is_only_a_fallback() {
-        let args = from_env(key_args(&["--cert-privatekey-file", "k.pem"]), "env");
-        assert_eq!(key_source(&args), Ok(KeySource::File(Path::new("k.pem"))));
-        let args = from_env(
-            key_args(&["--cert-create", "false", "--cert-privatekey", "flag"]),
-            "env",
+        let env = Some(OsStr::new("env"));
+        let args = key_args(&["--cert-privatekey-file", "k.pem"]);
+        assert_eq!(
+            key_source(&args, env),
+            Ok(KeySource::File(Path::new("k.pem")))
         );
-        assert_eq!(key_source(&args), Ok(KeySource::Text("flag")));
+        let args = key_args(&["--cert-create", "false", "--cert-privatekey", "flag"]);
+        assert_eq!(key_source(&args, env), Ok(KeySource::Text("flag")));
     }
 
     #[test]
     fn two_or_three_sources_are_named() {
-        let err = key_source(&key_args(&[
-            "--cert-privatekey-file",
-            "k",
-            "--cert-privatekey",
-            "p",
-        ]))
+        let err = key_source(
+            &key_args(&["--cert-privatekey-file", "k", "--cert-privatekey", "p"]),
+            None,
+        )
         .unwrap_err();
         assert!(err.is_usage());
         assert_eq!(
             err.to_string(),
             "--cert-privatekey-file and --cert-privatekey each give a signing key; use exactly one"
         );
-        let err = key_source(&key_args(&[
-            "--cert-privatekey-file",
-            "k",
-            "--cert-privatekey",
-            "p",
-            "--cert-create",
-            "true",
-            "--cert-create-expires-days",
-            "1",
-        ]))
+        let err = key_source(
+            &key_args(&[
+                "--cert-privatekey-file",
+                "k",
+                "--cert-privatekey",
+                "p",
+                "--cert-create",
+                "true",
+                "--cert-create-expires-days",
+                "1",
+            ]),
+            None,
+        )
         .unwrap_err();
         assert!(err.to_string().starts_with(
             "--cert-privatekey-file, --cert-privatekey and --cert-create true each give"
@@ -324,7 +384,7 @@ mod tests {
 
     #[test]
     fn no_source_lists_all_four() {
-        let err = key_source(&key_args(&["--cert-create", "false"])).unwrap_err();
+        let err = key_source(&key_args(&["--cert-create", "false"]), None).unwrap_err();
         assert!(err.is_usage());
         for way in [
             "--cert-privatekey-file",
@@ -338,7 +398,7 @@ mod tests {
 
     #[test]
     fn create_needs_days() {
-        let err = key_source(&key_args(&["--cert-create"])).unwrap_err();
+        let err = key_source(&key_args(&["--cert-create"]), None).unwrap_err();
         assert!(
             err.is_usage() && err.to_string().contains("--cert-create-expires-days"),
             "{err}"

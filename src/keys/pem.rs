@@ -117,7 +117,18 @@ pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, Use
         });
     }
     let blocks = pem_blocks(&text).ok_or_else(|| not_pem(origin, &text))?;
-    // A file may hold a certificate and the key together; the key is what we want.
+    // A file may hold a certificate and the key together; the key is what we want. Two keys:
+    // which one Qlik trusts is not ours to guess.
+    let keys = blocks
+        .iter()
+        .filter(|b| b.tag().ends_with("PRIVATE KEY"))
+        .count();
+    if keys > 1 {
+        return Err(UserError::runtime(format!(
+            "{origin} holds {keys} private keys; give it only the one that signs (the one whose \
+             certificate Qlik has)"
+        )));
+    }
     let block = blocks
         .iter()
         .find(|b| b.tag().ends_with("PRIVATE KEY"))
@@ -197,10 +208,56 @@ fn rsa_pkcs1(der: &[u8], origin: &Origin) -> Result<RsaPrivateKey, UserError> {
         ))
         .with_hint(NEW_KEY_HINT));
     }
+    rsa_limits(bits, key.public_exponent.as_bytes()).map_err(|why| {
+        UserError::runtime(format!(
+            "{origin} holds a key qs-jwt cannot sign with: {why}"
+        ))
+        .with_hint(NEW_KEY_HINT)
+    })?;
     Ok(RsaPrivateKey {
         pkcs1_der: der.to_vec(),
         bits,
     })
+}
+
+/// The RSA keys aws-lc, qs-jwt's one crypto library, signs and verifies with: a modulus of
+/// 2048 to 8192 bits, and an odd public exponent greater than 1 of at most 33 bits (aws-lc-rs's
+/// `rsa::KeyPair` and `RSA_PKCS1_2048_8192_*`). Such keys pass `openssl rsa -check` all the
+/// same, so the limit is told when the key is read, not as a failed signature.
+pub fn rsa_limits(bits: usize, exponent: &[u8]) -> Result<(), String> {
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(format!(
+            "it is a {bits}-bit RSA key, and aws-lc, qs-jwt's crypto library, works with RSA keys \
+             of {MIN_RSA_BITS} to {MAX_RSA_BITS} bits"
+        ));
+    }
+    let exponent = trim_leading_zeros(exponent);
+    let exponent_bits = bit_length(exponent);
+    let odd = exponent.last().is_some_and(|last| last & 1 == 1);
+    if exponent_bits > MAX_EXPONENT_BITS || !odd || exponent == [1] {
+        let shown = if exponent_bits <= 64 {
+            let value = exponent
+                .iter()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            value.to_string()
+        } else {
+            format!("a {exponent_bits}-bit number")
+        };
+        return Err(format!(
+            "its public exponent is {shown}, and aws-lc, qs-jwt's crypto library, takes odd \
+             exponents from 3 to {MAX_EXPONENT_BITS} bits (65537, what every tool makes, is one)"
+        ));
+    }
+    Ok(())
+}
+
+/// The largest RSA key aws-lc works with.
+pub const MAX_RSA_BITS: usize = 8192;
+const MAX_EXPONENT_BITS: usize = 33;
+
+fn trim_leading_zeros(be: &[u8]) -> &[u8] {
+    let first = be.iter().position(|b| *b != 0).unwrap_or(be.len());
+    &be[first..]
 }
 
 /// Bits in a big-endian unsigned integer whose leading zero bytes are already stripped.
@@ -241,14 +298,16 @@ fn not_rsa(origin: &Origin, what: &str) -> UserError {
 }
 
 fn not_pem(origin: &Origin, text: &str) -> UserError {
+    // Our words name the markers without their dashes: error text is redacted from a dashed
+    // BEGIN onwards (error::redact_keys).
     let found = if text.contains("-----BEGIN") {
-        "a -----BEGIN line but no complete PEM block"
+        "a BEGIN line but no complete PEM block"
     } else {
-        "no -----BEGIN line"
+        "no BEGIN line"
     };
     UserError::runtime(format!(
-        "{origin} is not a PEM private key ({found}); expected -----BEGIN PRIVATE KEY----- or \
-         -----BEGIN RSA PRIVATE KEY-----"
+        "{origin} is not a PEM private key ({found}); expected a BEGIN PRIVATE KEY or BEGIN RSA \
+         PRIVATE KEY block"
     ))
 }
 
@@ -327,7 +386,7 @@ mod tests {
 
     #[test]
     fn rejects_text_that_is_not_pem() {
-        assert!(load("hello").unwrap_err().contains("no -----BEGIN line"));
+        assert!(load("hello").unwrap_err().contains("no BEGIN line"));
         assert!(
             load("-----BEGIN PRIVATE KEY-----\nMIIE")
                 .unwrap_err()
@@ -350,6 +409,30 @@ mod tests {
         let err = load(&damaged).unwrap_err();
         let body_line = PKCS8.lines().nth(1).unwrap();
         assert!(!err.contains(body_line), "{err}");
+    }
+
+    #[test]
+    fn two_private_keys_are_refused() {
+        let two = format!("{PKCS8}{PKCS1}");
+        assert!(load(&two).unwrap_err().contains("holds 2 private keys"));
+    }
+
+    #[test]
+    fn the_crypto_librarys_limits_are_named() {
+        let e = [0x01, 0x00, 0x01];
+        assert!(rsa_limits(2048, &e).is_ok());
+        assert!(rsa_limits(8192, &[0, 0x01, 0x00, 0x01]).is_ok());
+        assert!(rsa_limits(16384, &e).unwrap_err().contains("16384-bit"));
+        assert!(rsa_limits(1024, &e).unwrap_err().contains("2048 to 8192"));
+        let big = [0x02, 0, 0, 0, 0x01];
+        assert!(
+            rsa_limits(2048, &big)
+                .unwrap_err()
+                .contains("exponent is 8589934593")
+        );
+        assert!(rsa_limits(2048, &[0x01, 0x00, 0x00]).is_err(), "even");
+        assert!(rsa_limits(2048, &[1]).is_err());
+        assert!(rsa_limits(2048, &[0x01, 0, 0, 0, 1]).is_ok(), "33 bits");
     }
 
     #[test]

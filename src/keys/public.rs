@@ -6,12 +6,15 @@ use std::fmt;
 use std::path::PathBuf;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
+use tracing::warn;
 use x509_cert::Certificate;
 use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, Encode};
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 
-use super::pem::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, bit_length, normalise, pem_blocks};
+use super::pem::{
+    EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, bit_length, normalise, pem_blocks, rsa_limits,
+};
 use crate::error::UserError;
 
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -79,6 +82,9 @@ pub struct VerifyingKey {
     pub kind: PublicKeyKind,
     /// True when the key came out of a certificate, as Qlik's `.cer` file.
     pub from_certificate: bool,
+    /// Why the crypto library cannot verify with this key, when it cannot: a signature must
+    /// then be reported as uncheckable, not as forged.
+    pub unsupported: Option<String>,
 }
 
 /// Reads the first public key or certificate in PEM text.
@@ -91,8 +97,8 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
     }
     let blocks = pem_blocks(&text).ok_or_else(|| {
         UserError::runtime(format!(
-            "{origin} is not PEM text; expected -----BEGIN PUBLIC KEY-----, -----BEGIN RSA PUBLIC \
-             KEY----- or -----BEGIN CERTIFICATE-----"
+            "{origin} is not PEM text; expected a BEGIN PUBLIC KEY, BEGIN RSA PUBLIC KEY or BEGIN \
+             CERTIFICATE block"
         ))
     })?;
     let wanted = ["PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE"];
@@ -153,6 +159,7 @@ fn spki_key(
                 PublicKeyKind::EcP384
             },
             from_certificate,
+            unsupported: None,
         }),
         (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
             "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
@@ -177,12 +184,16 @@ fn rsa_pkcs1_key(
             "{origin} does not hold a valid RSA public key ({e})"
         ))
     })?;
+    let bits = bit_length(key.modulus.as_bytes());
+    let unsupported = rsa_limits(bits, key.public_exponent.as_bytes()).err();
+    if let Some(why) = &unsupported {
+        warn!("{origin}: {why}");
+    }
     Ok(VerifyingKey {
         decoding_key: DecodingKey::from_rsa_der(der),
-        kind: PublicKeyKind::Rsa {
-            bits: bit_length(key.modulus.as_bytes()),
-        },
+        kind: PublicKeyKind::Rsa { bits },
         from_certificate,
+        unsupported,
     })
 }
 

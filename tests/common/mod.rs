@@ -62,15 +62,25 @@ pub fn qseow(dir: &Path) -> Command {
     cmd
 }
 
-/// A temporary folder holding the test key under the name the seed examples use.
+/// A temporary folder holding the test key under the name the seed examples use, readable by
+/// its owner only, as a private key file should be (others get a warning).
 pub fn folder_with_key() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(
-        fixture("rsa2048-pkcs8.pem"),
-        dir.path().join("privatekey.pem"),
-    )
-    .unwrap();
+    let key = dir.path().join("privatekey.pem");
+    fs::copy(fixture("rsa2048-pkcs8.pem"), &key).unwrap();
+    owner_only(&key);
     dir
+}
+
+/// chmod 600, where there is such a thing.
+pub fn owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Checks that stdout is exactly one compact JWT and a newline, and returns the JWT.

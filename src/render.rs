@@ -1,0 +1,174 @@
+//! Text from outside (a token's claims, a file name, an argument, a server's reply) made safe to
+//! show to a person: it is shown, never obeyed by the terminal.
+//!
+//! A token is attacker-controlled input. Left raw, an `iss` holding escape sequences could clear
+//! the screen and paint "Signature: valid" over decode's real verdict, a `\r` in `kid` could
+//! overwrite its own line, and an OSC sequence could set the window title. Everything qs-jwt
+//! prints about such text goes through here, on stdout and stderr alike.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Whether `c` would drive the terminal instead of being shown: C0 controls, DEL, C1 controls
+/// (U+0080 to U+009F; U+009B is CSI on many terminals), and the Unicode bidirectional controls
+/// that reorder what is shown (the "Trojan Source" characters, CVE-2021-42574).
+pub fn is_control(c: char) -> bool {
+    matches!(
+        c,
+        '\0'..='\x1f'
+            | '\x7f'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `text` with every control character written visibly: `\n`, `\r`, `\t`, `\x1b`, `\u{202e}`.
+/// For one value on one line.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_where(text, is_control)
+}
+
+/// As [`escape`], but line breaks stay: for a message of several lines that qs-jwt composed,
+/// such as clap's usage error, whose lines are ours.
+pub fn escape_keeping_lines(text: &str) -> Cow<'_, str> {
+    escape_where(text, |c| c != '\n' && is_control(c))
+}
+
+fn escape_where(text: &str, unsafe_char: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+            continue;
+        }
+        // Writing to a String cannot fail.
+        let _ = match c {
+            '\n' => out.write_str("\\n"),
+            '\r' => out.write_str("\\r"),
+            '\t' => out.write_str("\\t"),
+            c if (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+            c => write!(out, "\\u{{{:x}}}", c as u32),
+        };
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text as serde_json writes it, with DEL, C1 and bidirectional controls also written as
+/// `\uXXXX` escapes (serde escapes only C0). Still the same JSON: outside strings JSON is ASCII,
+/// so these characters can only stand inside a string, where `\uXXXX` means the same character.
+pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
+    // C0 stays: serde escapes it inside strings, and outside them it is the layout of pretty
+    // JSON (line breaks and indentation).
+    let needs_escape = |c: char| c >= '\x7f' && is_control(c);
+    if !json.chars().any(needs_escape) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs_escape(c) {
+            // DEL, C1 and bidi controls, all in the BMP.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A quoted value in a message (`'...'`) longer than this many characters is cut: an error that
+/// echoes a 100 KB argument helps nobody.
+pub const MAX_QUOTED: usize = 200;
+
+/// Cuts every single-quoted value longer than [`MAX_QUOTED`] characters to its start, an
+/// ellipsis and its length, and any line longer than four times that.
+pub fn shorten(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_QUOTED {
+        return Cow::Borrowed(text);
+    }
+    let mut lines = Vec::new();
+    for line in text.split('\n') {
+        lines.push(shorten_line(line));
+    }
+    Cow::Owned(lines.join("\n"))
+}
+
+fn shorten_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len().min(4 * MAX_QUOTED));
+    let mut rest = line;
+    while let Some(open) = rest.find('\'') {
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('\'') else {
+            rest = after;
+            break;
+        };
+        let value = &after[..close];
+        let count = value.chars().count();
+        if count > MAX_QUOTED {
+            let start: String = value.chars().take(MAX_QUOTED / 2).collect();
+            let _ = write!(out, "{start}...' ({count} characters)");
+        } else {
+            out.push_str(value);
+            out.push('\'');
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    let count = out.chars().count();
+    if count > 4 * MAX_QUOTED {
+        let start: String = out.chars().take(2 * MAX_QUOTED).collect();
+        return format!("{start}... ({count} characters)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(escape("plain é ü 漢"), "plain é ü 漢");
+        assert_eq!(
+            escape("a\x1b[2Jb\rc\nd\te\x07"),
+            "a\\x1b[2Jb\\rc\\nd\\te\\x07"
+        );
+        assert_eq!(escape("\x7f\u{9b}31m"), "\\x7f\\u{9b}31m");
+        assert_eq!(escape("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(
+            escape("\u{2066}x\u{2069}\u{200f}"),
+            "\\u{2066}x\\u{2069}\\u{200f}"
+        );
+        assert_eq!(escape_keeping_lines("a\nb\x1b"), "a\nb\\x1b");
+    }
+
+    #[test]
+    fn json_stays_json() {
+        let value = serde_json::json!({"iss": "a\u{7f}\u{9b}\u{202e}\x1b"});
+        let text = serde_json::to_string(&value).unwrap();
+        let safe = json_for_terminal(&text);
+        assert!(!safe.chars().any(is_control), "{safe}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
+    }
+
+    #[test]
+    fn long_quoted_values_are_cut() {
+        let long = "x".repeat(100_000);
+        let message = format!("invalid value '{long}' for '--expires <time>'");
+        let short = shorten(&message);
+        assert!(short.len() < 300, "{short}");
+        assert!(short.ends_with("...' (100000 characters) for '--expires <time>'"));
+        assert_eq!(shorten("a 'b' c"), "a 'b' c");
+        let long_line = "y".repeat(5_000);
+        assert!(shorten(&long_line).ends_with("... (5000 characters)"));
+    }
+}
