@@ -10,8 +10,6 @@ use qs_jwt::cli::{self, Cli, Command};
 use qs_jwt::{Output, create, decode, error, log, stdio};
 
 fn main() -> ExitCode {
-    // First of all, before any file is opened (see stdio::reopen_closed).
-    let closed = stdio::reopen_closed();
     let colour = log::colour_on_stderr();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
@@ -20,7 +18,7 @@ fn main() -> ExitCode {
     let (level, minimal_output) = cli.command.log_settings();
     log::init(level, minimal_output);
 
-    if closed.stdout {
+    if stdio::stdout_was_closed() {
         log::eprint_line(&error::render_failure(
             "standard output is closed, and qs-jwt prints its result there; run it with \
              standard output open, for example TOKEN=$(qs-jwt ...)",

@@ -1,63 +1,45 @@
-//! The process's standard streams: the product goes to standard output, and a stream that was
-//! closed before qs-jwt started must not lend its number to a file qs-jwt opens.
+//! The process's standard streams: the product goes to standard output, all of it or an
+//! error, and a standard output that was closed is a failure, not a sink.
 
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
 
-/// Which standard streams were closed when qs-jwt started (`qs-jwt ... >&-`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClosedStreams {
-    pub stdout: bool,
-}
-
-/// Puts `/dev/null` on every standard stream that is closed, and says which were.
+/// Whether standard output was closed when qs-jwt started (`qs-jwt ... >&-`).
 ///
-/// Must run before anything opens a file. A closed descriptor 1 or 2 is the lowest free
-/// number, so the next file opened gets it: the private key file of `--cert-create`, say, and
-/// then the token, or a log line, would be written into that file. `/dev/null` takes the number
-/// instead; the caller then refuses to run with a closed standard output, since the product
-/// could not be delivered (std's `Stdout` would silently drop it: it treats a closed descriptor
-/// as a sink).
+/// Before `main`, Rust's runtime puts `/dev/null` on a closed standard stream, so that the next
+/// file opened cannot take its number (a key file would otherwise receive the token). It opens
+/// `/dev/null` read-write; a shell's `>/dev/null` opens it write-only. So `/dev/null` opened
+/// read-write on descriptor 1 means that standard output was closed, and the product would be
+/// lost without a word: std's `Stdout` writes to it happily.
 #[cfg(unix)]
-pub fn reopen_closed() -> ClosedStreams {
-    use std::os::fd::{AsFd, BorrowedFd, IntoRawFd};
+pub fn stdout_was_closed() -> bool {
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-    fn is_closed(fd: BorrowedFd) -> bool {
-        // dup fails with EBADF exactly when the descriptor is not open.
-        fd.try_clone_to_owned().is_err()
+    let stdout = io::stdout();
+    let fd = stdout.as_fd();
+    // SAFETY: F_GETFL only reads the flags of a descriptor that std keeps open.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 || flags & libc::O_ACCMODE != libc::O_RDWR {
+        return false;
     }
-    let mut closed = ClosedStreams::default();
-    let streams = [
-        is_closed(io::stdin().as_fd()),
-        is_closed(io::stdout().as_fd()),
-        is_closed(io::stderr().as_fd()),
-    ];
-    for (number, is_closed) in streams.into_iter().enumerate() {
-        if !is_closed {
-            continue;
-        }
-        if number == 1 {
-            closed.stdout = true;
-        }
-        // Lower numbers are open by now, so open() returns exactly this one; it stays open for
-        // the life of the process, as a standard stream does.
-        if let Ok(null) = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-        {
-            let _ = null.into_raw_fd();
-        }
-    }
-    closed
+    let (Ok(ours), Ok(null)) = (
+        fd.try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata()),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    ours.file_type().is_char_device() && ours.rdev() == null.rdev()
 }
 
-/// Windows has no descriptor numbers to reuse; a missing standard output shows as an error
-/// when the product is written.
+/// Windows has no such reopening; a missing standard output shows as an error when the
+/// product is written.
 #[cfg(not(unix))]
-pub fn reopen_closed() -> ClosedStreams {
-    ClosedStreams::default()
+pub fn stdout_was_closed() -> bool {
+    false
 }
 
 /// Writes the product and one newline to standard output, all of it or an error: a full disk
