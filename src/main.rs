@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use clap::CommandFactory;
 
-use qs_jwt::cli::{self, Cli, Command};
-use qs_jwt::{Output, create, decode, error, log};
+use qs_jwt::cli::{self, Command};
+use qs_jwt::{Output, completions, create, decode, error, log};
 
 fn main() -> ExitCode {
     let cli = match cli::try_parse_from(std::env::args_os()) {
@@ -44,7 +43,7 @@ fn run(command: &Command, now: SystemTime) -> Result<Option<String>> {
         },
         Command::Decode(args) => decode::decode(args, now)?,
         Command::Completions(args) => Output {
-            stdout: completion_script(args.shell)?,
+            stdout: completions::script(args.shell),
             failure: None,
         },
     };
@@ -58,13 +57,6 @@ fn print_stdout(text: &str) -> Result<()> {
     writeln!(stdout, "{text}")
         .and_then(|()| stdout.flush())
         .context("cannot write to standard output")
-}
-
-fn completion_script(shell: clap_complete::Shell) -> Result<String> {
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "qs-jwt", &mut script);
-    let script = String::from_utf8(script).context("the completion script is not UTF-8")?;
-    Ok(script.trim_end().to_owned())
 }
 
 /// Help and version go to stdout with exit 0; errors to stderr with exit 2, key text redacted.
