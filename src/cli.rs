@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::NonEmptyStringValueParser;
-use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{
+    ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, ValueHint,
+};
 use clap_complete::Shell;
 
 use crate::check::Profile;
@@ -177,7 +179,7 @@ pub struct UserArgs {
 pub struct KeyArgs {
     /// File with the RSA private key (PEM, PKCS#8 or PKCS#1) that signs the token; - reads
     /// standard input
-    #[arg(long, value_name = "file")]
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cert_privatekey_file: Option<PathBuf>,
 
     /// The RSA private key as PEM text. With no other key option, it is read from QSJWTPRIVKEY,
@@ -253,13 +255,18 @@ pub struct DecodeArgs {
     pub jwt: Option<String>,
 
     /// File that holds the token; - reads standard input
-    #[arg(long, value_name = "file")]
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub jwt_file: Option<PathBuf>,
 
     /// File with the public key (PEM: BEGIN PUBLIC KEY or BEGIN RSA PUBLIC KEY) or the
     /// certificate (BEGIN CERTIFICATE, the .cer file Qlik is configured with). With a key, the
     /// signature, validity and audience are verified
-    #[arg(long, value_name = "file", help_heading = "Verification")]
+    #[arg(
+        long,
+        value_name = "file",
+        value_hint = ValueHint::FilePath,
+        help_heading = "Verification"
+    )]
     pub cert_publickey_file: Option<PathBuf>,
 
     /// The public key or certificate as PEM text

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod claims;
 pub mod cli;
+pub mod completions;
 pub mod create;
 pub mod decode;
 pub mod error;

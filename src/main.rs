@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
-use clap::CommandFactory;
+use anyhow::Result;
 
-use qs_jwt::cli::{self, Cli, Command};
-use qs_jwt::{Output, create, decode, error, log, stdio};
+use qs_jwt::cli::{self, Command};
+use qs_jwt::{Output, completions, create, decode, error, log, stdio};
 
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
@@ -55,7 +54,7 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
             }
         }
         Command::Decode(args) => decode::decode(args, now)?,
-        Command::Completions(args) => Output::product(completion_script(args.shell)?),
+        Command::Completions(args) => Output::product(completions::script(args.shell)),
     })
 }
 
@@ -77,13 +76,6 @@ fn deliver(output: Output, colour: bool) -> ExitCode {
         }
         None => ExitCode::SUCCESS,
     }
-}
-
-fn completion_script(shell: clap_complete::Shell) -> Result<String> {
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "qs-jwt", &mut script);
-    let script = String::from_utf8(script).context("the completion script is not UTF-8")?;
-    Ok(script.trim_end().to_owned())
 }
 
 /// Help and version go to stdout with exit 0; errors to stderr with exit 2, made safe to show.
