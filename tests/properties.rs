@@ -205,3 +205,182 @@ proptest! {
         prop_assert!(checked.passed, "{:?}", checked);
     }
 }
+
+/// A key mangled the ways keys travel: line breaks written out or replaced by a separator,
+/// labels in another case or without spaces, URL encoding, invisible characters, markers cut.
+fn mangled_key() -> impl Strategy<Value = (String, String)> {
+    let keys = prop_oneof![
+        Just("rsa2048-pkcs1.pem"),
+        Just("rsa2048-pkcs8.pem"),
+        Just("rsa2048-encrypted-pkcs8.pem"),
+        Just("ec-p256-pkcs8.pem"),
+    ];
+    let line_break = prop_oneof![
+        Just("\n"),
+        Just("\\n"),
+        Just("\\r\\n"),
+        Just("\\u000a"),
+        Just("|"),
+        Just(","),
+        Just(" "),
+        Just("%0A"),
+        Just("\r\n"),
+        Just(""),
+    ];
+    (
+        keys,
+        line_break,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        0..40usize,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(name, line_break, lower, no_spaces, url, invisible_every, cut)| {
+                let pem = fixture_text(name);
+                let mut text = pem.trim().replace('\n', line_break);
+                if lower {
+                    text = text.replace("PRIVATE KEY", "private key");
+                }
+                if no_spaces {
+                    text = text
+                        .replace("BEGIN ", "BEGIN")
+                        .replace("END ", "END")
+                        .replace("PRIVATE KEY", "PRIVATEKEY");
+                }
+                if url {
+                    text = text
+                        .replace('+', "%2B")
+                        .replace('/', "%2F")
+                        .replace('=', "%3D");
+                }
+                if invisible_every > 0 {
+                    text = text
+                        .chars()
+                        .enumerate()
+                        .flat_map(|(i, c)| {
+                            let zw = (i % invisible_every == 0).then_some('\u{200b}');
+                            std::iter::once(c).chain(zw)
+                        })
+                        .collect();
+                }
+                if cut {
+                    text = text
+                        .lines()
+                        .filter(|l| !l.contains("-----"))
+                        .collect::<Vec<_>>()
+                        .join(line_break);
+                    text = text.replace("-----BEGIN", "").replace("-----END", "");
+                }
+                (pem, text)
+            },
+        )
+}
+
+/// Every 20-character run of a PEM key's base64 body.
+fn key_windows(pem: &str) -> Vec<String> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .collect();
+    let chars: Vec<char> = body.chars().collect();
+    chars.windows(20).map(|w| w.iter().collect()).collect()
+}
+
+/// Every option that can reject a value, with the key as that value.
+fn argv_with_key(option: usize, key: &str) -> Vec<String> {
+    let qseow = [
+        "qs-jwt",
+        "create-qseow",
+        "--userdir",
+        "D",
+        "--userid",
+        "u",
+        "--audience",
+        "a",
+    ];
+    let with = |rest: &[&str]| -> Vec<String> {
+        qseow.iter().chain(rest).map(|s| (*s).to_owned()).collect()
+    };
+    let plain = |args: &[&str]| -> Vec<String> { args.iter().map(|s| (*s).to_owned()).collect() };
+    match option {
+        0 => with(&["--expires", key]),
+        1 => with(&["--expires", "1h", "--cert-privatekey-file", key]),
+        2 => with(&["--expires", "1h", "--cert-create", key]),
+        3 => with(&[
+            "--expires",
+            "1h",
+            "--cert-create",
+            "--cert-create-expires-days",
+            key,
+        ]),
+        4 => with(&["--expires", "1h", "--output", key]),
+        5 => with(&["--expires", "1h", "--loglevel", key]),
+        6 => with(&["--expires", "1h", key]),
+        7 => with(&["--expires", "1h", "--claim", &format!("iat={key}")]),
+        8 => plain(&[
+            "qs-jwt",
+            "create-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--expires",
+            "1h",
+            "--useremail",
+            "e",
+            "--useremail-verified",
+            key,
+        ]),
+        9 => plain(&["qs-jwt", "decode", "--jwt", key]),
+        10 => plain(&["qs-jwt", "decode", "--jwt-file", key]),
+        11 => plain(&["qs-jwt", "decode", "--jwt", "a.b.c", "--check", key]),
+        12 => plain(&["qs-jwt", "completions", key]),
+        _ => plain(&["qs-jwt", key]),
+    }
+}
+
+/// What the binary would print on stderr for `argv`, run in-process up to the error. Only
+/// paths without side effects are run: no key is created, nothing is written.
+fn error_text(argv: &[String]) -> Option<String> {
+    let cli = match try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => return Some(qs_jwt::error::render_clap(&err, false)),
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(NOW);
+    let result = match &cli.command {
+        Command::CreateQseow(args) if !args.key.cert_create => {
+            qs_jwt::create::create_qseow(args, now).map(|_| ())
+        }
+        Command::Decode(args) => qs_jwt::decode::decode(args, now).map(|_| ()),
+        _ => return None,
+    };
+    result.err().map(|err| qs_jwt::error::render(&err, false))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Issue 8, class 5: whatever shape a key arrives in and wherever it lands, no 20 characters
+    /// of its base64 reach an error.
+    #[test]
+    fn a_mangled_key_in_any_option_never_reaches_an_error((pem, key) in mangled_key(), option in 0..14usize) {
+        let argv = argv_with_key(option, &key);
+        if let Some(text) = error_text(&argv) {
+            for window in key_windows(&pem) {
+                prop_assert!(!text.contains(&window), "{} survived in {}", window, text);
+            }
+        }
+    }
+
+    /// Redaction on its own, with the key anywhere in other text.
+    #[test]
+    fn redaction_leaves_nothing_of_a_key((pem, key) in mangled_key(), before in "[ -~]{0,30}", after in "[ -~]{0,30}") {
+        let text = format!("{before}{key}{after}");
+        let shown = qs_jwt::error::for_people(&text);
+        for window in key_windows(&pem) {
+            prop_assert!(!shown.contains(&window), "{} survived in {}", window, shown);
+        }
+    }
+}
