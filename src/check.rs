@@ -2,40 +2,13 @@
 //! profile, run over a token's header and payload as JSON. `decode --check` prints the report;
 //! `create-qscloud` warns about the rules its own token breaks. Pure: `now` is passed in.
 
-use clap::ValueEnum;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::claims::{QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY};
+use crate::qlik::{
+    CLOCK_SKEW, Profile, QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY, not_yet_valid,
+};
 use crate::times::span;
-
-/// Seconds a token's `nbf` may lie ahead of our clock before the check calls it "in the future":
-/// clocks on two machines are never quite equal, and Qlik allows a little skew too.
-pub const CLOCK_SKEW: u64 = 5;
-
-/// Whether a token whose `nbf` is `nbf` (seconds since 1970) is not valid yet at `now`: the one
-/// rule for "in the future", used by --check and by decode's validity verdict alike.
-pub fn not_yet_valid(nbf: f64, now: u64) -> bool {
-    nbf > now.saturating_add(CLOCK_SKEW) as f64
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    /// Qlik Sense Enterprise on Windows, a virtual proxy with JWT authentication
-    Qseow,
-    /// Qlik Cloud, POST /login/jwt-session with a JWT identity provider
-    Qscloud,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Qseow => "qseow",
-            Profile::Qscloud => "qscloud",
-        }
-    }
-}
 
 /// One rule, whether the token passes it, and the value seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,14 +21,15 @@ pub struct RuleResult {
     pub fix: Option<&'static str>,
 }
 
+/// Every rule of a profile, run over one token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub struct CheckReport {
     pub profile: Profile,
     pub passed: bool,
     pub rules: Vec<RuleResult>,
 }
 
-impl Report {
+impl CheckReport {
     pub fn failures(&self) -> impl Iterator<Item = &RuleResult> {
         self.rules.iter().filter(|r| !r.passed)
     }
@@ -63,18 +37,18 @@ impl Report {
 
 /// Runs every rule of `profile`. `expected_audience` (decode's --expected-audience) tightens
 /// QSEoW's audience rule from "present" to "equal to".
-pub fn check(
+pub fn evaluate(
     profile: Profile,
     header: &Map<String, Value>,
     payload: &Map<String, Value>,
     now: u64,
     expected_audience: Option<&str>,
-) -> Report {
+) -> CheckReport {
     let rules = match profile {
         Profile::Qscloud => qscloud_rules(header, payload, now),
         Profile::Qseow => qseow_rules(header, payload, expected_audience),
     };
-    Report {
+    CheckReport {
         profile,
         passed: rules.iter().all(|r| r.passed),
         rules,
@@ -260,7 +234,7 @@ fn strings(value: &Value) -> bool {
 fn seen(value: Option<&Value>) -> String {
     const MAX: usize = 80;
     let Some(value) = value else {
-        return "missing".to_owned();
+        return "not present".to_owned();
     };
     let text = value.to_string();
     if text.chars().count() <= MAX {
@@ -285,7 +259,7 @@ mod tests {
     }
 
     fn failed(profile: Profile, header: Value, payload: Value, aud: Option<&str>) -> Vec<String> {
-        check(profile, &object(header), &object(payload), NOW, aud)
+        evaluate(profile, &object(header), &object(payload), NOW, aud)
             .failures()
             .map(|r| r.rule.clone())
             .collect()
@@ -305,7 +279,7 @@ mod tests {
 
     #[test]
     fn qlik_clouds_own_example_passes_every_rule() {
-        let report = check(
+        let report = evaluate(
             Profile::Qscloud,
             &object(cloud_header()),
             &object(cloud_payload()),
@@ -376,7 +350,7 @@ mod tests {
             let failures = failed(Profile::Qscloud, cloud_header(), payload, None);
             assert_eq!(failures.is_empty(), passes, "{ahead}: {failures:?}");
         }
-        let report = check(
+        let report = evaluate(
             Profile::Qscloud,
             &object(cloud_header()),
             &object(json!({"nbf": NOW + 600})),
@@ -424,14 +398,14 @@ mod tests {
     #[test]
     fn details_show_the_value_seen_cut_short() {
         let long = "x".repeat(200);
-        let report = check(
+        let report = evaluate(
             Profile::Qseow,
             &object(json!({})),
             &object(json!({"userId": long})),
             NOW,
             None,
         );
-        assert_eq!(report.rules[0].detail, "missing");
+        assert_eq!(report.rules[0].detail, "not present");
         assert_eq!(report.rules[2].detail, format!("\"{}...", "x".repeat(79)));
     }
 }

@@ -1,21 +1,48 @@
-//! The header and payload of each token kind, built from the parsed options and a given `now`.
-//! Nothing here reads a clock, a key or the environment, so every rule is unit-tested.
+//! The header and payload of each token kind, built from plain inputs and a given `now`.
+//! Nothing here reads a clock, a key, the environment or the command line, so every rule is
+//! unit-tested with values alone.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cli::{CreateQscloudArgs, CreateQseowArgs, UserArgs};
 use crate::error::UserError;
 use crate::expires::expires_at;
+use crate::qlik::QLIK_CLOUD_AUDIENCE;
 
-/// The only audience Qlik Cloud's `POST /login/jwt-session` accepts.
-pub const QLIK_CLOUD_AUDIENCE: &str = "qlik.api/login/jwt-session";
+/// Who a token is for and how long it lasts: the same for both token kinds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct User {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// In the order given; duplicates are dropped when the claim is written.
+    pub groups: Vec<String>,
+    pub expires: Duration,
+    pub extra: Vec<ExtraClaim>,
+}
 
-/// Qlik Cloud rejects a token whose `exp` is more than this many seconds after its `nbf`.
-pub const QLIK_CLOUD_MAX_VALIDITY: u64 = 3_600;
+/// What a QSEoW token says, besides the times.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QseowUser {
+    pub user_id: String,
+    pub user_directory: String,
+    pub audience: String,
+    pub user: User,
+}
+
+/// What a Qlik Cloud token says, besides the times and the random `jti`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QscloudUser {
+    pub issuer: String,
+    pub key_id: String,
+    /// `None`: a random subject, so a new user for Qlik Cloud each time.
+    pub sub: Option<String>,
+    pub email_verified: Option<bool>,
+    pub user: User,
+}
 
 /// One `--claim name=value`.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,30 +162,30 @@ pub fn qscloud_header(key_id: &str) -> Header {
 }
 
 /// The payload of a QSEoW token issued at `now` (seconds since 1970).
-pub fn qseow_claims(args: &CreateQseowArgs, now: u64) -> Result<QseowClaims, UserError> {
-    let user = &args.user;
+pub fn qseow_claims(input: &QseowUser, now: u64) -> Result<QseowClaims, UserError> {
+    let user = &input.user;
     Ok(QseowClaims {
-        user_id: args.userid.clone(),
-        user_directory: args.userdir.clone(),
-        name: user.username.clone(),
-        email: user.useremail.clone(),
+        user_id: input.user_id.clone(),
+        user_directory: input.user_directory.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
         group: groups(user),
         iat: now,
         exp: expiry(now, user.expires)?,
-        aud: args.audience.clone(),
-        extra: extra_claims(&user.claim, QSEOW_CLAIMS)?,
+        aud: input.audience.clone(),
+        extra: extra_claims(&user.extra, QSEOW_CLAIMS)?,
     })
 }
 
 /// The payload of a Qlik Cloud token issued at `now`. `random_id` supplies the `jti` and, when
 /// `--sub` is absent, the subject: a fresh URL-safe value of at least 128 bits each call.
 pub fn qscloud_claims(
-    args: &CreateQscloudArgs,
+    input: &QscloudUser,
     now: u64,
     random_id: &mut dyn FnMut() -> String,
 ) -> Result<QscloudClaims, UserError> {
-    let user = &args.user;
-    let email_verified = match (&user.useremail, args.useremail_verified) {
+    let user = &input.user;
+    let email_verified = match (&user.email, input.email_verified) {
         (Some(_), Some(verified)) => Some(verified),
         (Some(_), None) => {
             return Err(UserError::usage(
@@ -171,27 +198,27 @@ pub fn qscloud_claims(
     };
     Ok(QscloudClaims {
         jti: random_id(),
-        sub: args.sub.clone().unwrap_or_else(&mut *random_id),
+        sub: input.sub.clone().unwrap_or_else(&mut *random_id),
         sub_type: "user",
-        name: user.username.clone(),
-        email: user.useremail.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
         email_verified,
         groups: groups(user),
         iat: now,
         nbf: now,
         exp: expiry(now, user.expires)?,
         aud: QLIK_CLOUD_AUDIENCE,
-        iss: args.issuer.clone(),
-        extra: extra_claims(&user.claim, QSCLOUD_CLAIMS)?,
+        iss: input.issuer.clone(),
+        extra: extra_claims(&user.extra, QSCLOUD_CLAIMS)?,
     })
 }
 
 /// `--groups` in the order given, exact duplicates dropped; `None` when there are none, so the
 /// claim is left out rather than written as an empty list.
-fn groups(user: &UserArgs) -> Option<Vec<String>> {
+fn groups(user: &User) -> Option<Vec<String>> {
     // A set beside the list: linear in the number of groups (a list search was quadratic:
     // 170,000 groups took 39 s).
-    let mut seen = std::collections::HashSet::with_capacity(user.groups.len());
+    let mut seen = HashSet::with_capacity(user.groups.len());
     let groups: Vec<String> = user
         .groups
         .iter()
@@ -231,44 +258,46 @@ fn extra_claims(claims: &[ExtraClaim], reserved: &[&str]) -> Result<Map<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Command, try_parse_from};
+    use crate::check::{CheckReport, evaluate};
+    use crate::qlik::Profile;
     use serde_json::json;
 
     const NOW: u64 = 1_795_000_000;
 
-    fn qseow(extra: &[&str]) -> CreateQseowArgs {
-        let base = [
-            "qs-jwt",
-            "create-qseow",
-            "--userdir",
-            "DIR",
-            "--userid",
-            "anna",
-        ];
-        let args = base
-            .iter()
-            .chain(&["--audience", "aud", "--expires", "60m"])
-            .chain(extra);
-        match try_parse_from(args).unwrap().command {
-            Command::CreateQseow(args) => args,
-            other => panic!("parsed as {other:?}"),
+    fn user(minutes: u64) -> User {
+        User {
+            expires: Duration::from_secs(minutes * 60),
+            ..User::default()
         }
     }
 
-    fn qscloud(extra: &[&str]) -> CreateQscloudArgs {
-        let base = [
-            "qs-jwt",
-            "create-qscloud",
-            "--issuer",
-            "iss",
-            "--keyid",
-            "kid",
-        ];
-        let args = base.iter().chain(&["--expires", "30m"]).chain(extra);
-        match try_parse_from(args).unwrap().command {
-            Command::CreateQscloud(args) => args,
-            other => panic!("parsed as {other:?}"),
-        }
+    /// The QSEoW input of `--userdir DIR --userid anna --audience aud --expires 60m`, changed by
+    /// `edit`.
+    fn qseow(edit: impl FnOnce(&mut QseowUser)) -> QseowUser {
+        let mut input = QseowUser {
+            user_id: "anna".into(),
+            user_directory: "DIR".into(),
+            audience: "aud".into(),
+            user: user(60),
+        };
+        edit(&mut input);
+        input
+    }
+
+    /// The Qlik Cloud input of `--issuer iss --keyid kid --expires 30m`, changed by `edit`.
+    fn qscloud(edit: impl FnOnce(&mut QscloudUser)) -> QscloudUser {
+        let mut input = QscloudUser {
+            issuer: "iss".into(),
+            key_id: "kid".into(),
+            user: user(30),
+            ..QscloudUser::default()
+        };
+        edit(&mut input);
+        input
+    }
+
+    fn claim(text: &str) -> ExtraClaim {
+        parse_claim(text).unwrap()
     }
 
     fn counter() -> impl FnMut() -> String {
@@ -281,18 +310,13 @@ mod tests {
 
     #[test]
     fn qseow_payload_has_every_claim_in_order() {
-        let args = qseow(&[
-            "--username",
-            "Anna Anderson",
-            "--useremail",
-            "anna@grusgrus.com",
-            "--groups",
-            "group1",
-            "group 2",
-            "--claim",
-            "dept=sales",
-        ]);
-        let claims = qseow_claims(&args, NOW).unwrap();
+        let input = qseow(|q| {
+            q.user.name = Some("Anna Anderson".into());
+            q.user.email = Some("anna@grusgrus.com".into());
+            q.user.groups = vec!["group1".into(), "group 2".into()];
+            q.user.extra = vec![claim("dept=sales")];
+        });
+        let claims = qseow_claims(&input, NOW).unwrap();
         let json = serde_json::to_string(&claims).unwrap();
         assert_eq!(
             json,
@@ -305,7 +329,7 @@ mod tests {
 
     #[test]
     fn qseow_leaves_out_absent_claims() {
-        let value = serde_json::to_value(qseow_claims(&qseow(&[]), NOW).unwrap()).unwrap();
+        let value = serde_json::to_value(qseow_claims(&qseow(|_| {}), NOW).unwrap()).unwrap();
         assert_eq!(
             value,
             json!({"userId": "anna", "userDirectory": "DIR", "iat": NOW, "exp": NOW + 3_600, "aud": "aud"})
@@ -320,22 +344,15 @@ mod tests {
 
     #[test]
     fn qscloud_payload_has_every_claim() {
-        let args = qscloud(&[
-            "--sub",
-            "anna",
-            "--username",
-            "Anna",
-            "--useremail",
-            "a@b.c",
-            "--useremail-verified",
-            "TRUE",
-            "--groups",
-            "g1",
-            "g2",
-            "--claim",
-            "level=3",
-        ]);
-        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        let input = qscloud(|q| {
+            q.sub = Some("anna".into());
+            q.user.name = Some("Anna".into());
+            q.user.email = Some("a@b.c".into());
+            q.email_verified = Some(true);
+            q.user.groups = vec!["g1".into(), "g2".into()];
+            q.user.extra = vec![claim("level=3")];
+        });
+        let claims = qscloud_claims(&input, NOW, &mut counter()).unwrap();
         assert_eq!(
             serde_json::to_value(&claims).unwrap(),
             json!({
@@ -358,39 +375,42 @@ mod tests {
 
     #[test]
     fn qscloud_without_sub_gets_a_random_subject_distinct_from_jti() {
-        let claims = qscloud_claims(&qscloud(&[]), NOW, &mut counter()).unwrap();
+        let claims = qscloud_claims(&qscloud(|_| {}), NOW, &mut counter()).unwrap();
         assert_eq!((claims.jti.as_str(), claims.sub.as_str()), ("id1", "id2"));
     }
 
     #[test]
     fn qscloud_email_needs_verified_flag() {
-        let err =
-            qscloud_claims(&qscloud(&["--useremail", "a@b.c"]), NOW, &mut counter()).unwrap_err();
+        let input = qscloud(|q| q.user.email = Some("a@b.c".into()));
+        let err = qscloud_claims(&input, NOW, &mut counter()).unwrap_err();
         assert!(err.is_usage());
         assert!(err.to_string().contains("--useremail-verified"), "{err}");
     }
 
     #[test]
     fn qscloud_verified_flag_without_email_writes_nothing() {
-        let args = qscloud(&["--useremail-verified", "true"]);
-        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        let input = qscloud(|q| q.email_verified = Some(true));
+        let claims = qscloud_claims(&input, NOW, &mut counter()).unwrap();
         assert_eq!(claims.email_verified, None);
     }
 
     #[test]
     fn qscloud_email_verified_false_is_a_boolean() {
-        let args = qscloud(&["--useremail", "a@b.c", "--useremail-verified", "false"]);
+        let input = qscloud(|q| {
+            q.user.email = Some("a@b.c".into());
+            q.email_verified = Some(false);
+        });
         let value =
-            serde_json::to_value(qscloud_claims(&args, NOW, &mut counter()).unwrap()).unwrap();
+            serde_json::to_value(qscloud_claims(&input, NOW, &mut counter()).unwrap()).unwrap();
         assert_eq!(value["email_verified"], json!(false));
     }
 
     /// What create-qscloud warns about: the rules of decode --check qscloud that fail.
-    fn cloud_check(claims: &QscloudClaims) -> crate::check::Report {
+    fn cloud_check(claims: &QscloudClaims) -> CheckReport {
         let header = serde_json::to_value(qscloud_header("kid")).unwrap();
         let payload = serde_json::to_value(claims).unwrap();
-        crate::check::check(
-            crate::check::Profile::Qscloud,
+        evaluate(
+            Profile::Qscloud,
             header.as_object().unwrap(),
             payload.as_object().unwrap(),
             NOW,
@@ -407,9 +427,8 @@ mod tests {
 
     #[test]
     fn qscloud_breaks_qlik_cloud_rules_that_create_warns_about() {
-        let mut args = qscloud(&[]);
-        args.user.expires = Duration::from_secs(365 * 86_400);
-        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        let input = qscloud(|q| q.user.expires = Duration::from_secs(365 * 86_400));
+        let claims = qscloud_claims(&input, NOW, &mut counter()).unwrap();
         assert_eq!(
             failed_rules(&claims),
             [
@@ -426,27 +445,26 @@ mod tests {
 
     #[test]
     fn qscloud_allows_exactly_one_hour() {
-        let mut args = qscloud(&[
-            "--username",
-            "A",
-            "--useremail",
-            "a@b.c",
-            "--useremail-verified",
-            "true",
-        ]);
-        args.user.expires = Duration::from_secs(3_600);
-        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        let mut input = qscloud(|q| {
+            q.user.name = Some("A".into());
+            q.user.email = Some("a@b.c".into());
+            q.email_verified = Some(true);
+        });
+        input.user.expires = Duration::from_secs(3_600);
+        let claims = qscloud_claims(&input, NOW, &mut counter()).unwrap();
         assert!(failed_rules(&claims).is_empty());
-        args.user.expires = Duration::from_secs(3_601);
-        let claims = qscloud_claims(&args, NOW, &mut counter()).unwrap();
+        input.user.expires = Duration::from_secs(3_601);
+        let claims = qscloud_claims(&input, NOW, &mut counter()).unwrap();
         assert_eq!(failed_rules(&claims), ["exp - nbf is at most 3600 seconds"]);
     }
 
     #[test]
     fn groups_keep_order_and_drop_exact_duplicates() {
-        let args = qseow(&["--groups", "b", "a", "b", "--groups", "A", "a", "c"]);
+        let input = qseow(|q| {
+            q.user.groups = ["b", "a", "b", "A", "a", "c"].map(String::from).to_vec();
+        });
         assert_eq!(
-            groups(&args.user),
+            groups(&input.user),
             Some(vec!["b".into(), "a".into(), "A".into(), "c".into()])
         );
     }
@@ -488,29 +506,30 @@ mod tests {
     #[test]
     fn claim_cannot_replace_a_command_claim() {
         for name in QSEOW_CLAIMS {
-            let err = qseow_claims(&qseow(&["--claim", &format!("{name}=x")]), NOW).unwrap_err();
+            let input = qseow(|q| q.user.extra = vec![claim(&format!("{name}=x"))]);
+            let err = qseow_claims(&input, NOW).unwrap_err();
             assert!(err.is_usage() && err.to_string().contains(name), "{err}");
         }
         for name in QSCLOUD_CLAIMS {
-            let args = qscloud(&["--claim", &format!("{name}=x")]);
-            let err = qscloud_claims(&args, NOW, &mut counter()).unwrap_err();
+            let input = qscloud(|q| q.user.extra = vec![claim(&format!("{name}=x"))]);
+            let err = qscloud_claims(&input, NOW, &mut counter()).unwrap_err();
             assert!(err.is_usage() && err.to_string().contains(name), "{err}");
         }
         // A claim one command sets is free in the other.
-        assert!(qseow_claims(&qseow(&["--claim", "sub=x"]), NOW).is_ok());
+        assert!(qseow_claims(&qseow(|q| q.user.extra = vec![claim("sub=x")]), NOW).is_ok());
     }
 
     #[test]
     fn claim_given_twice_is_refused() {
-        let err = qseow_claims(&qseow(&["--claim", "a=1", "--claim", "a=2"]), NOW).unwrap_err();
+        let input = qseow(|q| q.user.extra = vec![claim("a=1"), claim("a=2")]);
+        let err = qseow_claims(&input, NOW).unwrap_err();
         assert!(err.to_string().contains("twice"), "{err}");
     }
 
     #[test]
     fn expiry_past_9999_is_a_usage_error() {
-        let mut args = qseow(&[]);
-        args.user.expires = Duration::from_secs(8_000 * 31_557_600);
-        let err = qseow_claims(&args, NOW).unwrap_err();
+        let input = qseow(|q| q.user.expires = Duration::from_secs(8_000 * 31_557_600));
+        let err = qseow_claims(&input, NOW).unwrap_err();
         assert!(err.is_usage() && err.to_string().contains("9999"), "{err}");
     }
 }

@@ -11,9 +11,12 @@ use clap::{
 };
 use clap_complete::Shell;
 
-use crate::check::Profile;
-use crate::claims::{ExtraClaim, parse_claim};
+use crate::claims::{ExtraClaim, QscloudUser, QseowUser, User, parse_claim};
 use crate::expires::parse_expires;
+use crate::keys::KeyOptions;
+use crate::log::Verbosity;
+use crate::qlik::Profile;
+use crate::secret::SecretText;
 
 /// Create signed JWTs for Qlik Sense.
 ///
@@ -80,13 +83,14 @@ Examples:
 
 impl Command {
     /// The log level asked for, and whether --minimal-output hides info lines.
-    pub fn log_settings(&self) -> (LogLevel, bool) {
-        match self {
+    pub fn log_settings(&self) -> (Verbosity, bool) {
+        let (level, minimal) = match self {
             Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
             Command::Completions(_) => (LogLevel::Info, false),
-        }
+        };
+        (level.into(), minimal)
     }
 }
 
@@ -189,8 +193,8 @@ pub struct KeyArgs {
     // QSJWTPRIVKEY is not clap's `env`: clap would read it on every run and fail every command
     // on a value that is not UTF-8, even one that gives another key source (keys::key_source
     // reads it only when it is the source).
-    #[arg(long, value_name = "privatekey", allow_hyphen_values = true)]
-    pub cert_privatekey: Option<String>,
+    #[arg(long, value_name = "privatekey", allow_hyphen_values = true, value_parser = secret_text)]
+    pub cert_privatekey: Option<SecretText>,
 
     /// Create a new 4096-bit RSA key pair and a self-signed certificate, sign with it, and write
     /// <prefix>privatekey.pem, <prefix>publickey.pem and <prefix>publickey.cer. The bare flag
@@ -296,7 +300,7 @@ pub struct DecodeArgs {
         value_enum,
         help_heading = "Verification"
     )]
-    pub check: Option<Profile>,
+    pub check: Option<CheckProfile>,
 
     #[command(flatten)]
     pub log: LogArgs,
@@ -315,6 +319,87 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+/// `--check`'s values; the rules are `qlik::Profile`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckProfile {
+    /// Qlik Sense Enterprise on Windows, a virtual proxy with JWT authentication
+    Qseow,
+    /// Qlik Cloud, POST /login/jwt-session with a JWT identity provider
+    Qscloud,
+}
+
+impl From<CheckProfile> for Profile {
+    fn from(profile: CheckProfile) -> Self {
+        match profile {
+            CheckProfile::Qseow => Profile::Qseow,
+            CheckProfile::Qscloud => Profile::Qscloud,
+        }
+    }
+}
+
+impl From<LogLevel> for Verbosity {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Error => Verbosity::Error,
+            LogLevel::Warning => Verbosity::Warning,
+            LogLevel::Info => Verbosity::Info,
+            LogLevel::Verbose => Verbosity::Verbose,
+            LogLevel::Debug => Verbosity::Debug,
+        }
+    }
+}
+
+// The command line made into plain domain inputs, once, here at the edge: the modules below
+// (claims, keys, check) never see a clap type (hyperfine's Options::from_cli_arguments).
+
+impl UserArgs {
+    pub fn user(&self) -> User {
+        User {
+            name: self.username.clone(),
+            email: self.useremail.clone(),
+            groups: self.groups.clone(),
+            expires: self.expires,
+            extra: self.claim.clone(),
+        }
+    }
+}
+
+impl CreateQseowArgs {
+    pub fn token_input(&self) -> QseowUser {
+        QseowUser {
+            user_id: self.userid.clone(),
+            user_directory: self.userdir.clone(),
+            audience: self.audience.clone(),
+            user: self.user.user(),
+        }
+    }
+}
+
+impl CreateQscloudArgs {
+    pub fn token_input(&self) -> QscloudUser {
+        QscloudUser {
+            issuer: self.issuer.clone(),
+            key_id: self.keyid.clone(),
+            sub: self.sub.clone(),
+            email_verified: self.useremail_verified,
+            user: self.user.user(),
+        }
+    }
+}
+
+impl KeyArgs {
+    pub fn options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            file: self.cert_privatekey_file.as_deref(),
+            text: self.cert_privatekey.as_ref(),
+            create: self.cert_create,
+            prefix: &self.cert_file_prefix,
+            days: self.cert_create_expires_days,
+            force: self.force,
+        }
+    }
+}
+
 /// qs-jwt 1.x's log levels, quietest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum LogLevel {
@@ -324,6 +409,11 @@ pub enum LogLevel {
     Info,
     Verbose,
     Debug,
+}
+
+/// Key text from the command line, wrapped at once so that no `Debug` shows it.
+fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
+    Ok(SecretText::new(text))
 }
 
 /// qs-jwt 1.x took "true" and "false" for its boolean options; any letter case is fine.

@@ -13,10 +13,11 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
-use crate::check::{self, Profile};
+use crate::check;
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
+use crate::qlik::Profile;
 use crate::render;
 use crate::times;
 use crate::token;
@@ -55,9 +56,9 @@ impl Created {
 
 pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
-    let source = keys::key_source(&args.key, env_key.as_deref())?;
+    let source = keys::key_source(&args.key.options(), env_key.as_deref())?;
     let header = claims::qseow_header();
-    let payload = claims::qseow_claims(args, times::unix_seconds(now)?)?;
+    let payload = claims::qseow_claims(&args.token_input(), times::unix_seconds(now)?)?;
     warn_about_unused_key_options(&args.key);
 
     let key = keys::signing_key(&source, now)?;
@@ -66,10 +67,10 @@ pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> 
 
 pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Created> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
-    let source = keys::key_source(&args.key, env_key.as_deref())?;
+    let source = keys::key_source(&args.key.options(), env_key.as_deref())?;
     let header = claims::qscloud_header(&args.keyid);
     let now_seconds = times::unix_seconds(now)?;
-    let payload = claims::qscloud_claims(args, now_seconds, &mut random_id)?;
+    let payload = claims::qscloud_claims(&args.token_input(), now_seconds, &mut random_id)?;
     warn_about_unused_key_options(&args.key);
     if args.useremail_verified.is_some() && args.user.useremail.is_none() {
         warn!("--useremail-verified is ignored without --useremail");
@@ -86,7 +87,7 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
     }
     // The same rules as decode --check qscloud: the token is still printed (the user may know
     // better, for a test tenant or a token to inspect), but is told what Qlik Cloud will refuse.
-    let report = check::check(
+    let report = check::evaluate(
         Profile::Qscloud,
         &created.header,
         &created.payload,

@@ -43,6 +43,10 @@ impl UserError {
     pub fn is_usage(&self) -> bool {
         self.usage
     }
+
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
 }
 
 impl fmt::Display for UserError {

@@ -1,7 +1,8 @@
 //! Log lines on standard error, `LEVEL message`, in qs-jwt 1.x's level names.
 //!
-//! qs-jwt's five levels sit on tracing's: `verbose` is tracing's DEBUG and `debug` is TRACE, so
-//! in this code `debug!` writes a verbose line and `trace!` a debug line (header and payload).
+//! qs-jwt's five levels sit on tracing's: `verbose` is tracing's DEBUG and `debug` is TRACE. The
+//! code logs with this module's `verbose!` and `debug!`, named for the level the user asks for,
+//! and tracing's `error!`, `warn!` and `info!`.
 
 use std::fmt;
 use std::io::{IsTerminal, Write as _};
@@ -12,22 +13,43 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::LogLevel;
 use crate::render;
+
+/// How much to log, in qs-jwt 1.x's level names, quietest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Error,
+    Warning,
+    Info,
+    Verbose,
+    Debug,
+}
+
+/// A verbose line (`--loglevel verbose`): tracing's DEBUG level.
+#[macro_export]
+macro_rules! verbose {
+    ($($arg:tt)*) => { ::tracing::debug!($($arg)*) };
+}
+
+/// A debug line (`--loglevel debug`), the most detailed: tracing's TRACE level.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { ::tracing::trace!($($arg)*) };
+}
 
 /// Starts logging at the level the options ask for. `--minimal-output` hides info lines unless
 /// a more verbose level was asked for explicitly.
-pub fn init(level: LogLevel, minimal_output: bool) {
+pub fn init(level: Verbosity, minimal_output: bool) {
     let level = match (minimal_output, level) {
-        (true, LogLevel::Info) => LogLevel::Warning,
+        (true, Verbosity::Info) => Verbosity::Warning,
         (_, level) => level,
     };
     let max_level = match level {
-        LogLevel::Error => Level::ERROR,
-        LogLevel::Warning => Level::WARN,
-        LogLevel::Info => Level::INFO,
-        LogLevel::Verbose => Level::DEBUG,
-        LogLevel::Debug => Level::TRACE,
+        Verbosity::Error => Level::ERROR,
+        Verbosity::Warning => Level::WARN,
+        Verbosity::Info => Level::INFO,
+        Verbosity::Verbose => Level::DEBUG,
+        Verbosity::Debug => Level::TRACE,
     };
     // Fails only if a subscriber is already set, and main sets one once.
     let _ =

@@ -1,6 +1,7 @@
 //! The only place that signs or verifies a token, and the one reader of a token's parts: a thin
 //! layer over jsonwebtoken.
 
+use crate::{debug, verbose};
 use anyhow::{Context, Result};
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
@@ -8,7 +9,6 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use jsonwebtoken::{Algorithm, Header};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tracing::{debug, trace};
 
 use crate::error::UserError;
 use crate::keys::{SigningKey, VerifyingKey};
@@ -16,9 +16,9 @@ use crate::keys::{SigningKey, VerifyingKey};
 /// Signs `claims` under `header` (which names the algorithm) and returns the compact JWT.
 pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Result<String> {
     // Header and payload hold no key material; the debug level exists to show them.
-    trace!("header {}", serde_json::to_string(header)?);
-    trace!("payload {}", serde_json::to_string(claims)?);
-    debug!("signing with a {}-bit RSA key", key.bits);
+    debug!("header {}", serde_json::to_string(header)?);
+    debug!("payload {}", serde_json::to_string(claims)?);
+    verbose!("signing with a {}-bit RSA key", key.bits);
     // The reader already refused what the crypto library is known to refuse (size, exponent);
     // what is left here is a key whose numbers do not fit together.
     jsonwebtoken::encode(header, claims, &key.encoding_key).with_context(|| {
@@ -143,7 +143,7 @@ pub fn verify(parts: &TokenParts, key: &VerifyingKey) -> Result<Algorithm, Strin
     if let Some(why) = &key.unsupported {
         return Err(format!("the signature cannot be checked: {why}"));
     }
-    debug!("verifying a {algorithm:?} signature with {}", key.kind);
+    verbose!("verifying a {algorithm:?} signature with {}", key.kind);
     match jsonwebtoken::crypto::verify(
         &parts.signature,
         parts.signing_input.as_bytes(),

@@ -7,12 +7,13 @@ mod common;
 
 use common::fixture_text;
 use proptest::prelude::*;
-use qs_jwt::check::{self, Profile};
+use qs_jwt::check;
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
 use qs_jwt::cli::{Command, CreateQseowArgs, try_parse_from};
 use qs_jwt::decode::report;
 use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
 use qs_jwt::keys::{self, KeySource};
+use qs_jwt::qlik::Profile;
 use qs_jwt::token;
 use serde_json::{Map, Value, json};
 
@@ -128,7 +129,7 @@ proptest! {
         audience in prop::option::of("[a-z]{1,5}"),
     ) {
         for profile in [Profile::Qseow, Profile::Qscloud] {
-            let report = check::check(profile, &header, &payload, now, audience.as_deref());
+            let report = check::evaluate(profile, &header, &payload, now, audience.as_deref());
             prop_assert_eq!(report.passed, report.failures().next().is_none());
         }
         let key = keys::verifying_key(None, Some(&fixture_text("rsa2048-public.pem"))).unwrap();
@@ -190,7 +191,7 @@ proptest! {
             Command::CreateQseow(args) => args,
             _ => unreachable!("parsed as create-qseow"),
         };
-        let payload = qseow_claims(&args, NOW).unwrap();
+        let payload = qseow_claims(&args.token_input(), NOW).unwrap();
         let key = keys::signing_key(&KeySource::Text(&fixture_text("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
         let token = token::sign(&qseow_header(), &payload, &key.key).unwrap();
 
@@ -201,7 +202,7 @@ proptest! {
         }
         let public = keys::verifying_key(None, Some(&fixture_text("rsa2048-public.pem"))).unwrap().unwrap();
         prop_assert!(token::verify(&parts, &public).is_ok());
-        let checked = check::check(Profile::Qseow, &parts.header, &parts.payload, NOW, Some("aud"));
+        let checked = check::evaluate(Profile::Qseow, &parts.header, &parts.payload, NOW, Some("aud"));
         prop_assert!(checked.passed, "{:?}", checked);
     }
 }

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qs_jwt::check::Profile;
+use qs_jwt::qlik::Profile;
 use qs_jwt::render::is_control;
 use qs_jwt::{decode, error, keys, token};
 

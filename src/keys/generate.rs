@@ -16,9 +16,10 @@ use crate::expires::MAX_TIMESTAMP;
 /// 4096 bits: what Qlik's own guide generates (`openssl genrsa 4096`).
 pub const NEW_KEY_BITS: usize = 4096;
 
-/// The certificate starts a little in the past so that a server whose clock runs behind ours
-/// does not see it as not yet valid.
-const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// The certificate starts this much in the past, so that a server whose clock runs behind ours
+/// does not see it as not yet valid. (Not `qlik::CLOCK_SKEW`, the few seconds a token's `nbf`
+/// may be ahead.)
+const CERTIFICATE_BACKDATE: Duration = Duration::from_secs(5 * 60);
 
 /// The certificate's subject and issuer common name.
 const COMMON_NAME: &str = "qs-jwt";
@@ -49,7 +50,7 @@ pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
         )));
     }
     Ok(Validity {
-        not_before: now.checked_sub(CLOCK_SKEW).unwrap_or(UNIX_EPOCH),
+        not_before: now.checked_sub(CERTIFICATE_BACKDATE).unwrap_or(UNIX_EPOCH),
         not_after,
     })
 }
@@ -97,7 +98,7 @@ mod tests {
     fn validity_starts_before_now_and_lasts_the_given_days() {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
         let v = validity(now, 400).unwrap();
-        assert_eq!(v.not_before, now - CLOCK_SKEW);
+        assert_eq!(v.not_before, now - CERTIFICATE_BACKDATE);
         assert_eq!(v.not_after, now + Duration::from_secs(400 * 86_400));
     }
 

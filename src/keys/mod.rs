@@ -4,6 +4,7 @@
 mod files;
 mod generate;
 mod pem;
+mod private;
 mod public;
 
 use std::borrow::Cow;
@@ -13,15 +14,16 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 use jsonwebtoken::EncodingKey;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
-use crate::cli::KeyArgs;
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
+use crate::secret::SecretText;
+use crate::verbose;
 pub use files::PendingKeyFiles;
 use files::{KeyFileContents, KeyFiles};
 pub use pem::normalise as normalise_pem;
-use pem::{Origin, RsaPrivateKey};
+use private::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
 pub use public::VerifyingKey;
 
@@ -47,8 +49,19 @@ const PUBLIC_KEY_FILE: FileFlag = FileFlag {
     }),
 };
 
+/// The key options as given, in plain values.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyOptions<'a> {
+    pub file: Option<&'a Path>,
+    pub text: Option<&'a SecretText>,
+    pub create: bool,
+    pub prefix: &'a str,
+    pub days: Option<u32>,
+    pub force: bool,
+}
+
 /// The one place the signing key was asked to come from.
-#[derive(Debug, PartialEq)]
+#[derive(PartialEq)]
 pub enum KeySource<'a> {
     File(&'a Path),
     Stdin,
@@ -59,6 +72,28 @@ pub enum KeySource<'a> {
         days: u32,
         force: bool,
     },
+}
+
+/// Names the source, never the key text.
+impl std::fmt::Debug for KeySource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::File(path) => f.debug_tuple("File").field(path).finish(),
+            KeySource::Stdin => f.write_str("Stdin"),
+            KeySource::Text(_) => f.write_str("Text([redacted])"),
+            KeySource::Env(_) => f.write_str("Env([redacted])"),
+            KeySource::Create {
+                prefix,
+                days,
+                force,
+            } => f
+                .debug_struct("Create")
+                .field("prefix", prefix)
+                .field("days", days)
+                .field("force", force)
+                .finish(),
+        }
+    }
 }
 
 /// An RSA private key, checked and ready for the signer. Its bytes never reach a log line:
@@ -96,12 +131,11 @@ pub const KEY_VARIABLE: &str = "QSJWTPRIVKEY";
 /// as raw bytes by the caller, so that a stray value that is not UTF-8 matters only when it is
 /// the source.
 pub fn key_source<'a>(
-    args: &'a KeyArgs,
+    options: &KeyOptions<'a>,
     env_key: Option<&'a OsStr>,
 ) -> Result<KeySource<'a>, UserError> {
-    let text_on_command_line = args.cert_privatekey.as_deref();
     let mut given = Vec::new();
-    if let Some(path) = &args.cert_privatekey_file {
+    if let Some(path) = options.file {
         given.push((
             "--cert-privatekey-file",
             if path.as_os_str() == "-" {
@@ -111,11 +145,11 @@ pub fn key_source<'a>(
             },
         ));
     }
-    if let Some(text) = text_on_command_line {
-        given.push(("--cert-privatekey", KeySource::Text(text)));
+    if let Some(text) = options.text {
+        given.push(("--cert-privatekey", KeySource::Text(text.expose())));
     }
-    if args.cert_create {
-        let days = args.cert_create_expires_days.ok_or_else(|| {
+    if options.create {
+        let days = options.days.ok_or_else(|| {
             UserError::usage(
                 "--cert-create true needs --cert-create-expires-days <days>, the validity of the \
                  new certificate, for example --cert-create-expires-days 365",
@@ -124,9 +158,9 @@ pub fn key_source<'a>(
         given.push((
             "--cert-create true",
             KeySource::Create {
-                prefix: &args.cert_file_prefix,
+                prefix: options.prefix,
                 days,
-                force: args.force,
+                force: options.force,
             },
         ));
     }
@@ -179,8 +213,8 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
             force,
         } => return create(prefix, *days, *force, now),
     };
-    let key = pem::rsa_private_key(&text, &origin)?;
-    debug!("loaded a {}-bit RSA private key from {origin}", key.bits);
+    let key = private::rsa_private_key(&text, &origin)?;
+    verbose!("loaded a {}-bit RSA private key from {origin}", key.bits);
     if let KeySource::File(path) = source {
         warn_if_others_can_read(path);
     }
@@ -226,11 +260,11 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Loade
     let lock = files.lock()?;
     files.check(force)?;
 
-    debug!("generating a {}-bit RSA key", generate::NEW_KEY_BITS);
+    verbose!("generating a {}-bit RSA key", generate::NEW_KEY_BITS);
     let pair = generate::new_key_pair(validity)?;
     // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
-    let key = pem::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
+    let key = private::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
     let pending = files.write(
         &KeyFileContents {
             private_key: &pair.private_key_pem,
@@ -268,7 +302,7 @@ pub fn verifying_key(file: Option<&Path>, text: Option<&str>) -> Result<Option<V
         (None, None) => return Ok(None),
     };
     let key = public::verifying_key(&text, &origin)?;
-    debug!("loaded {} from {origin}", key.kind);
+    verbose!("loaded {} from {origin}", key.kind);
     Ok(Some(key))
 }
 
@@ -283,24 +317,45 @@ fn join_and(names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Command, try_parse_from};
 
-    fn key_args(extra: &[&str]) -> KeyArgs {
-        let base = [
-            "qs-jwt",
-            "create-qseow",
-            "--userdir",
-            "d",
-            "--userid",
-            "u",
-            "--audience",
-            "a",
-        ];
-        let args = base.iter().chain(&["--expires", "1h"]).chain(extra);
-        match try_parse_from(args).unwrap().command {
-            Command::CreateQseow(args) => args.key,
-            other => panic!("parsed as {other:?}"),
+    const PEM: &str = "pem";
+
+    fn secret() -> &'static SecretText {
+        static TEXT: std::sync::OnceLock<SecretText> = std::sync::OnceLock::new();
+        TEXT.get_or_init(|| SecretText::new(PEM))
+    }
+
+    /// The options of a command line with the key options `extra`, read as clap would.
+    fn key_args<'a>(extra: &[&'a str]) -> KeyOptions<'a> {
+        let mut options = KeyOptions {
+            file: None,
+            text: None,
+            create: false,
+            prefix: "",
+            days: None,
+            force: false,
+        };
+        let mut words = extra.iter().copied().peekable();
+        while let Some(word) = words.next() {
+            let mut value = || words.next().unwrap();
+            match word {
+                "--cert-privatekey-file" => options.file = Some(Path::new(value())),
+                "--cert-privatekey" => {
+                    assert_eq!(value(), PEM);
+                    options.text = Some(secret());
+                }
+                "--cert-create" => {
+                    options.create = !matches!(words.peek(), Some(&"false"));
+                    if matches!(words.peek(), Some(&("true" | "false"))) {
+                        words.next();
+                    }
+                }
+                "--cert-create-expires-days" => options.days = value().parse().ok(),
+                "--force" => options.force = true,
+                other => panic!("not a key option: {other}"),
+            }
         }
+        options
     }
 
     #[test]
@@ -315,7 +370,7 @@ mod tests {
         );
         assert_eq!(
             key_source(&key_args(&["--cert-privatekey", "pem"]), None),
-            Ok(KeySource::Text("pem"))
+            Ok(KeySource::Text(PEM))
         );
         assert_eq!(
             key_source(
@@ -347,14 +402,14 @@ mod tests {
             key_source(&args, env),
             Ok(KeySource::File(Path::new("k.pem")))
         );
-        let args = key_args(&["--cert-create", "false", "--cert-privatekey", "flag"]);
-        assert_eq!(key_source(&args, env), Ok(KeySource::Text("flag")));
+        let args = key_args(&["--cert-create", "false", "--cert-privatekey", "pem"]);
+        assert_eq!(key_source(&args, env), Ok(KeySource::Text(PEM)));
     }
 
     #[test]
     fn two_or_three_sources_are_named() {
         let err = key_source(
-            &key_args(&["--cert-privatekey-file", "k", "--cert-privatekey", "p"]),
+            &key_args(&["--cert-privatekey-file", "k", "--cert-privatekey", "pem"]),
             None,
         )
         .unwrap_err();
@@ -368,7 +423,7 @@ mod tests {
                 "--cert-privatekey-file",
                 "k",
                 "--cert-privatekey",
-                "p",
+                "pem",
                 "--cert-create",
                 "true",
                 "--cert-create-expires-days",
@@ -394,6 +449,16 @@ mod tests {
         ] {
             assert!(err.to_string().contains(way), "{err}");
         }
+    }
+
+    #[test]
+    fn debug_never_shows_key_text() {
+        let shown = format!(
+            "{:?} {:?}",
+            KeySource::Text("secret"),
+            KeySource::Env("secret")
+        );
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -1,73 +1,24 @@
-//! The decode command: take a token apart, verify it when a key is given, check it against
-//! Qlik's rules when asked, and report, for people or as JSON. The report is built by a pure
-//! function of the token, the key and `now`; only reading the input touches the outside world.
+//! The verdict on a token: what it holds, whether its signature and times hold against a key
+//! and `now`, and Qlik's rules. Pure: every verdict is tested with a fixed `now`.
 
-use std::fmt::Write as _;
-use std::time::SystemTime;
-
-use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::Output;
-use crate::check::{self, Profile};
-use crate::cli::DecodeArgs;
-use crate::error::UserError;
-use crate::input::{self, FileFlag};
-use crate::keys::{self, VerifyingKey};
-use crate::render;
-use crate::times::{iso8601, numeric_date, span, unix_seconds};
+use crate::check::{self, CheckReport};
+use crate::keys::VerifyingKey;
+use crate::qlik::{Profile, not_yet_valid};
+use crate::times::{iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
-
-const TOKEN_FILE: FileFlag = FileFlag {
-    flag: "--jwt-file",
-    holds: "token",
-    format: "JWT",
-    der_hint: None,
-};
-
-pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
-    let text = match (&args.jwt, &args.jwt_file) {
-        (Some(jwt), _) => jwt.clone(),
-        (None, Some(path)) if path.as_os_str() == "-" => input::read_stdin(
-            "--jwt-file",
-            "the token",
-            "echo \"$TOKEN\" | qs-jwt decode --jwt-file -",
-        )?,
-        (None, Some(path)) => input::read_file(path, &TOKEN_FILE)?,
-        // clap's "token" group requires one of the two.
-        (None, None) => {
-            return Err(UserError::usage("give --jwt <token> or --jwt-file <file>").into());
-        }
-    };
-    let parts = token::parts(token::clean(&text))?;
-    let key = keys::verifying_key(
-        args.cert_publickey_file.as_deref(),
-        args.cert_publickey.as_deref(),
-    )?;
-    let report = report(
-        parts,
-        key.as_ref(),
-        unix_seconds(now)?,
-        args.expected_audience.as_deref(),
-        args.check,
-    );
-    let stdout = render(&report, key.as_ref(), args.minimal_output)?;
-    Ok(Output {
-        failure: report.failure(),
-        ..Output::product(stdout)
-    })
-}
 
 /// Everything decode found, in the JSON shape qs-jwt's consumers read.
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub struct DecodeReport {
     pub header: Map<String, Value>,
     pub payload: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub check: Option<check::Report>,
+    pub check: Option<CheckReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,7 +49,7 @@ pub struct Verification {
     pub now: String,
 }
 
-impl Report {
+impl DecodeReport {
     /// Why decode exits 1, in one line; `None` when everything asked for passed.
     pub fn failure(&self) -> Option<String> {
         let mut problems = Vec::new();
@@ -126,10 +77,10 @@ pub fn report(
     now: u64,
     expected_audience: Option<&str>,
     profile: Option<Profile>,
-) -> Report {
+) -> DecodeReport {
     let verification = key.map(|key| verification(&parts, key, now, expected_audience));
     let check = profile.map(|profile| {
-        check::check(
+        check::evaluate(
             profile,
             &parts.header,
             &parts.payload,
@@ -137,7 +88,7 @@ pub fn report(
             expected_audience,
         )
     });
-    Report {
+    DecodeReport {
         header: parts.header,
         payload: parts.payload,
         verification,
@@ -188,7 +139,7 @@ fn verification(
     if audience_match == Some(false) {
         let seen = audience
             .as_ref()
-            .map_or("missing".to_owned(), Value::to_string);
+            .map_or("not present".to_owned(), Value::to_string);
         reasons.push(format!(
             "the audience (aud) is {seen}, not --expected-audience {}",
             expected_audience.unwrap_or_default()
@@ -227,7 +178,7 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
         Ok(exp) => exp,
         Err(value) => return (false, format!("exp is {value}, not a time in seconds")),
     };
-    if let Some(nbf) = nbf.filter(|nbf| check::not_yet_valid(*nbf as f64, now)) {
+    if let Some(nbf) = nbf.filter(|nbf| not_yet_valid(*nbf as f64, now)) {
         return (
             false,
             format!(
@@ -247,151 +198,10 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
     }
 }
 
-/// What decode prints: the JSON of `--minimal-output`, or the report for people.
-pub fn render(report: &Report, key: Option<&VerifyingKey>, json: bool) -> Result<String> {
-    Ok(if json {
-        render::json_for_terminal(&serde_json::to_string_pretty(report)?).into_owned()
-    } else {
-        human(report, key)
-    })
-}
-
-/// The report for people: the header and payload as JSON, then one section per verdict.
-fn human(report: &Report, key: Option<&VerifyingKey>) -> String {
-    let mut out = String::new();
-    // Writing to a String cannot fail; the results are ignored for that reason.
-    let pretty = |object: &Map<String, Value>| {
-        let json = serde_json::to_string_pretty(object).unwrap_or_else(|_| "{}".to_owned());
-        render::json_for_terminal(&json).into_owned()
-    };
-    let _ = writeln!(out, "Header:\n{}\n", pretty(&report.header));
-    let _ = writeln!(out, "Payload:\n{}", pretty(&report.payload));
-
-    let times: Vec<(&str, String)> = ["iat", "nbf", "exp"]
-        .into_iter()
-        .filter_map(|name| {
-            let value = report.payload.get(name)?;
-            let shown = match numeric_date(Some(value)) {
-                Ok(Some(seconds)) => iso8601(seconds),
-                _ => format!("{value} (not a time in seconds)"),
-            };
-            Some((name, shown))
-        })
-        .collect();
-    if !times.is_empty() {
-        let _ = writeln!(out, "\nTimes (UTC):");
-        for (name, shown) in times {
-            let _ = writeln!(out, "  {name}  {}", render::escape(&shown));
-        }
-    }
-
-    match (&report.verification, key) {
-        (Some(v), Some(key)) => {
-            let from = if key.from_certificate {
-                " from the certificate"
-            } else {
-                ""
-            };
-            let signature = if v.integrity {
-                format!("valid ({}, {}{from})", v.algorithm, key.kind)
-            } else {
-                format!("INVALID (alg {}, {}{from})", v.algorithm, key.kind)
-            };
-            let mut rows = vec![
-                ("Signature", signature),
-                (
-                    "Key id",
-                    v.key_id.clone().unwrap_or_else(|| "N/A".to_owned()),
-                ),
-                ("Issued", v.issued_at.clone()),
-                ("Not before", v.not_before.clone()),
-                ("Expires", v.expires_at.clone()),
-                ("Now", v.now.clone()),
-            ];
-            let audience = v.audience.as_ref().map_or("N/A".to_owned(), plain);
-            rows.push((
-                "Audience",
-                match v.audience_match {
-                    Some(true) => format!("{audience} (matches --expected-audience)"),
-                    Some(false) => format!("{audience} (does NOT match --expected-audience)"),
-                    None => audience,
-                },
-            ));
-            rows.push(("Issuer", v.issuer.as_ref().map_or("N/A".to_owned(), plain)));
-            rows.push((
-                "Result",
-                match &v.reason {
-                    None => "valid".to_owned(),
-                    Some(reason) => format!("INVALID: {reason}"),
-                },
-            ));
-            let _ = writeln!(out, "\nVerification:");
-            write_rows(&mut out, &rows);
-        }
-        _ => {
-            let _ = writeln!(
-                out,
-                "\nSignature: not verified (give --cert-publickey-file or --cert-publickey)"
-            );
-        }
-    }
-
-    if let Some(check) = &report.check {
-        let failed = check.failures().count();
-        let verdict = if check.passed {
-            format!("passed, {} rules", check.rules.len())
-        } else {
-            format!("FAILED, {failed} of {} rules", check.rules.len())
-        };
-        let _ = writeln!(out, "\nCheck {}: {verdict}", check.profile.name());
-        // Rule names hold --expected-audience and details the token's values: both escaped.
-        let rules: Vec<(String, String, bool)> = check
-            .rules
-            .iter()
-            .map(|r| {
-                let name = render::escape(&r.rule).into_owned();
-                (name, render::escape(&r.detail).into_owned(), r.passed)
-            })
-            .collect();
-        let width = rules
-            .iter()
-            .map(|(name, ..)| name.chars().count())
-            .max()
-            .unwrap_or(0);
-        for (name, detail, passed) in rules {
-            let mark = if passed { "pass" } else { "FAIL" };
-            let _ = writeln!(out, "  {mark}  {name:<width$}  {detail}");
-        }
-    }
-    // main adds the final newline.
-    out.truncate(out.trim_end().len());
-    out
-}
-
-/// The rows of a section; each value is escaped, since most of them come from the token.
-fn write_rows(out: &mut String, rows: &[(&str, String)]) {
-    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 1;
-    for (name, value) in rows {
-        let _ = writeln!(
-            out,
-            "  {:<width$} {}",
-            format!("{name}:"),
-            render::escape(value)
-        );
-    }
-}
-
-/// A string as it is, anything else as JSON.
-fn plain(value: &Value) -> String {
-    value
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::CLOCK_SKEW;
+    use crate::qlik::CLOCK_SKEW;
     use serde_json::json;
 
     const NOW: u64 = 1_795_000_000;

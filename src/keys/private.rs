@@ -1,0 +1,353 @@
+//! The private key that signs: PEM text from a file, standard input, a flag or QSJWTPRIVKEY,
+//! normalised (see `pem`), then classified so that every wrong input (encrypted, public, a
+//! certificate, EC, too short, two keys) gets a message that says what it is and how to get the
+//! right thing.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use pkcs8::PrivateKeyInfoRef;
+
+use super::pem::{
+    DSA, EC_PUBLIC_KEY, ED448, ED25519, MIN_RSA_BITS, RSA_ENCRYPTION, RSA_PSS, bit_length,
+    normalise, pem_blocks, rsa_limits,
+};
+use crate::error::UserError;
+
+/// Where key text came from, so that every message names the thing the user passed.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    File(PathBuf),
+    Stdin,
+    Flag,
+    Env,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "--cert-privatekey-file '{}'", path.display()),
+            Origin::Stdin => f.write_str("standard input (--cert-privatekey-file -)"),
+            Origin::Flag => f.write_str("--cert-privatekey"),
+            Origin::Env => f.write_str("QSJWTPRIVKEY"),
+        }
+    }
+}
+
+/// An RSA private key as PKCS#1 DER, the form the signer takes.
+pub struct RsaPrivateKey {
+    pub pkcs1_der: Vec<u8>,
+    pub bits: usize,
+}
+
+/// Shows the size only: key bytes must not reach a log line or a panic message.
+impl fmt::Debug for RsaPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RsaPrivateKey({} bits, [redacted])", self.bits)
+    }
+}
+
+/// Finds the private key in PEM text and checks it is an RSA key Qlik can use.
+pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, UserError> {
+    let text = normalise(text);
+    if text.is_empty() {
+        let err = UserError::runtime(format!("{origin} is empty; it must hold a PEM private key"));
+        return Err(match origin {
+            Origin::Flag => err.with_hint(
+                "if you pass \"$QSJWTPRIVKEY\", that variable is empty or not set; set it, or \
+                 leave --cert-privatekey out and qs-jwt reads QSJWTPRIVKEY itself",
+            ),
+            _ => err,
+        });
+    }
+    let blocks = pem_blocks(&text).ok_or_else(|| not_pem(origin, &text))?;
+    // A file may hold a certificate and the key together; the key is what we want. Two keys:
+    // which one Qlik trusts is not ours to guess.
+    let keys = blocks
+        .iter()
+        .filter(|b| b.tag().ends_with("PRIVATE KEY"))
+        .count();
+    if keys > 1 {
+        return Err(UserError::runtime(format!(
+            "{origin} holds {keys} private keys; give it only the one that signs (the one whose \
+             certificate Qlik has)"
+        )));
+    }
+    let block = blocks
+        .iter()
+        .find(|b| b.tag().ends_with("PRIVATE KEY"))
+        .unwrap_or(&blocks[0]);
+    private_key_block(
+        block.tag(),
+        block.contents(),
+        is_encrypted_pkcs1(block),
+        origin,
+    )
+}
+
+/// Classifies DER by its PEM label; also used for the PKCS#8 key --cert-create makes.
+pub fn private_key_block(
+    label: &str,
+    der: &[u8],
+    encrypted: bool,
+    origin: &Origin,
+) -> Result<RsaPrivateKey, UserError> {
+    match label {
+        "RSA PRIVATE KEY" if encrypted => Err(encrypted_key(origin)),
+        "RSA PRIVATE KEY" => rsa_pkcs1(der, origin),
+        "PRIVATE KEY" => {
+            let info = PrivateKeyInfoRef::try_from(der).map_err(|e| {
+                UserError::runtime(format!(
+                    "{origin} holds a PRIVATE KEY block that is not valid PKCS#8 ({e})"
+                ))
+            })?;
+            match info.algorithm.oid {
+                RSA_ENCRYPTION => rsa_pkcs1(info.private_key.as_bytes(), origin),
+                RSA_PSS => Err(not_rsa(
+                    origin,
+                    "an RSA-PSS key (restricted to PS signatures)",
+                )),
+                EC_PUBLIC_KEY => Err(not_rsa(origin, "an EC (ECDSA) key")),
+                ED25519 => Err(not_rsa(origin, "an Ed25519 key")),
+                ED448 => Err(not_rsa(origin, "an Ed448 key")),
+                DSA => Err(not_rsa(origin, "a DSA key")),
+                other => Err(not_rsa(origin, &format!("a key of algorithm {other}"))),
+            }
+        }
+        "ENCRYPTED PRIVATE KEY" => Err(encrypted_key(origin)),
+        "EC PRIVATE KEY" => Err(not_rsa(origin, "an EC (ECDSA) key")),
+        "DSA PRIVATE KEY" => Err(not_rsa(origin, "a DSA key")),
+        "OPENSSH PRIVATE KEY" => Err(UserError::runtime(format!(
+            "{origin} holds an OpenSSH private key; qs-jwt reads PEM (PKCS#8 or PKCS#1)"
+        ))
+        .with_hint(
+            "convert a copy of an RSA key with: ssh-keygen -p -m PKCS8 -f <copy of the key file>",
+        )),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(UserError::runtime(format!(
+            "{origin} holds a public key; the private key belongs here (the public key and the \
+             certificate are what you give Qlik)"
+        ))),
+        "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE" => {
+            Err(UserError::runtime(format!(
+                "{origin} holds a certificate; the private key belongs here (the certificate is what \
+             you give Qlik)"
+            )))
+        }
+        other => Err(UserError::runtime(format!(
+            "{origin} holds a '{other}' PEM block, not a private key"
+        ))),
+    }
+}
+
+fn rsa_pkcs1(der: &[u8], origin: &Origin) -> Result<RsaPrivateKey, UserError> {
+    let key = pkcs1::RsaPrivateKeyRef::try_from(der).map_err(|e| {
+        UserError::runtime(format!(
+            "{origin} does not hold a valid RSA private key ({e})"
+        ))
+    })?;
+    let bits = bit_length(key.modulus.as_bytes());
+    if bits < MIN_RSA_BITS {
+        return Err(UserError::runtime(format!(
+            "{origin} holds a {bits}-bit RSA key; Qlik needs at least {MIN_RSA_BITS} bits"
+        ))
+        .with_hint(NEW_KEY_HINT));
+    }
+    rsa_limits(bits, key.public_exponent.as_bytes()).map_err(|why| {
+        UserError::runtime(format!(
+            "{origin} holds a key qs-jwt cannot sign with: {why}"
+        ))
+        .with_hint(NEW_KEY_HINT)
+    })?;
+    Ok(RsaPrivateKey {
+        pkcs1_der: der.to_vec(),
+        bits,
+    })
+}
+
+/// OpenSSL's traditional encrypted PEM: an RSA PRIVATE KEY block with a Proc-Type header.
+fn is_encrypted_pkcs1(block: &pem::Pem) -> bool {
+    block
+        .headers()
+        .get("Proc-Type")
+        .is_some_and(|value| value.contains("ENCRYPTED"))
+}
+
+const NEW_KEY_HINT: &str = "create a new key with --cert-create true, or with: \
+     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out privatekey.pem";
+
+fn encrypted_key(origin: &Origin) -> UserError {
+    UserError::runtime(format!(
+        "{origin} holds an encrypted private key; qs-jwt signs without prompting, so it needs \
+         the key unencrypted"
+    ))
+    .with_hint(format!(
+        "decrypt it to a file only you can read: {} && chmod 600 decrypted.pem",
+        decrypt_command(origin)
+    ))
+}
+
+/// The openssl command that decrypts the key from where it came, into `decrypted.pem` (never
+/// the input file itself: openssl would truncate it before reading it).
+fn decrypt_command(origin: &Origin) -> String {
+    match origin {
+        Origin::File(path) => format!("openssl pkey -in '{}' -out decrypted.pem", path.display()),
+        Origin::Env => {
+            "printf '%s\\n' \"$QSJWTPRIVKEY\" | openssl pkey -out decrypted.pem".to_owned()
+        }
+        Origin::Stdin | Origin::Flag => {
+            "openssl pkey -in <encrypted key file> -out decrypted.pem".to_owned()
+        }
+    }
+}
+
+fn not_rsa(origin: &Origin, what: &str) -> UserError {
+    UserError::runtime(format!(
+        "{origin} holds {what}; Qlik's RS256 tokens need an RSA private key"
+    ))
+    .with_hint(NEW_KEY_HINT)
+}
+
+fn not_pem(origin: &Origin, text: &str) -> UserError {
+    // Our words name the markers without their dashes: error text is redacted from a dashed
+    // BEGIN onwards (error::redact_keys).
+    let found = if text.contains("-----BEGIN") {
+        "a BEGIN line but no complete PEM block"
+    } else {
+        "no BEGIN line"
+    };
+    UserError::runtime(format!(
+        "{origin} is not a PEM private key ({found}); expected a BEGIN PRIVATE KEY or BEGIN RSA \
+         PRIVATE KEY block"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PKCS8: &str = include_str!("../../tests/fixtures/rsa2048-pkcs8.pem");
+    const PKCS1: &str = include_str!("../../tests/fixtures/rsa2048-pkcs1.pem");
+
+    fn load(text: &str) -> Result<RsaPrivateKey, String> {
+        rsa_private_key(text, &Origin::Flag).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn pkcs1_and_pkcs8_give_the_same_key() {
+        let a = load(PKCS1).unwrap();
+        let b = load(PKCS8).unwrap();
+        assert_eq!(a.bits, 2048);
+        assert_eq!(a.pkcs1_der, b.pkcs1_der);
+    }
+
+    #[test]
+    fn normalise_undoes_transport_damage() {
+        let bom = format!("\u{feff}{PKCS8}");
+        let crlf = PKCS8.replace('\n', "\r\n");
+        let literal = PKCS8.trim().replace('\n', "\\n");
+        let literal_crlf = PKCS8.trim().replace('\n', "\\r\\n");
+        let spaced = PKCS8.trim().replace('\n', " ");
+        let padded = format!("\n\n  {PKCS1}  \n\t");
+        let expected = load(PKCS8).unwrap().pkcs1_der;
+        for (name, text) in [
+            ("bom", bom),
+            ("crlf", crlf),
+            ("literal \\n", literal),
+            ("literal \\r\\n", literal_crlf),
+            ("spaces", spaced),
+            ("padding", padded),
+        ] {
+            assert_eq!(
+                load(&text).map(|k| k.pkcs1_der).as_ref(),
+                Ok(&expected),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn finds_the_key_beside_a_certificate() {
+        let cert = include_str!("../../tests/fixtures/rsa2048-cert.pem");
+        let bundle = format!("{cert}{PKCS8}");
+        assert_eq!(load(&bundle).unwrap().bits, 2048);
+    }
+
+    #[test]
+    fn names_what_it_found_instead() {
+        let cases = [
+            ("rsa2048-encrypted-pkcs8.pem", "encrypted"),
+            ("rsa2048-encrypted-pkcs1.pem", "encrypted"),
+            ("rsa2048-public.pem", "public key"),
+            ("rsa2048-public-pkcs1.pem", "public key"),
+            ("rsa2048-cert.pem", "certificate"),
+            ("ec-p256-sec1.pem", "EC (ECDSA) key"),
+            ("ec-p256-pkcs8.pem", "EC (ECDSA) key"),
+            ("ed25519.pem", "Ed25519 key"),
+            ("rsa1024.pem", "1024-bit RSA key"),
+        ];
+        for (file, expected) in cases {
+            let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(path).unwrap();
+            let err = load(&text).map(|k| k.bits).unwrap_err();
+            assert!(err.contains(expected), "{file}: {err}");
+            assert!(err.starts_with("--cert-privatekey holds"), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_pem() {
+        assert!(load("hello").unwrap_err().contains("no BEGIN line"));
+        assert!(
+            load("-----BEGIN PRIVATE KEY-----\nMIIE")
+                .unwrap_err()
+                .contains("no complete PEM block")
+        );
+        assert!(load("   \n").unwrap_err().contains("is empty"));
+        let garbage = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(load(garbage).unwrap_err().contains("not valid PKCS#8"));
+        let garbage = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(
+            load(garbage)
+                .unwrap_err()
+                .contains("not hold a valid RSA private key")
+        );
+    }
+
+    #[test]
+    fn messages_never_quote_the_key() {
+        let damaged = PKCS8.replace("-----END PRIVATE KEY-----", "");
+        let err = load(&damaged).unwrap_err();
+        let body_line = PKCS8.lines().nth(1).unwrap();
+        assert!(!err.contains(body_line), "{err}");
+    }
+
+    #[test]
+    fn two_private_keys_are_refused() {
+        let two = format!("{PKCS8}{PKCS1}");
+        assert!(load(&two).unwrap_err().contains("holds 2 private keys"));
+    }
+
+    #[test]
+    fn the_decrypt_hint_names_the_users_file() {
+        let err = private_key_block(
+            "ENCRYPTED PRIVATE KEY",
+            &[],
+            false,
+            &Origin::File("keys/k.pem".into()),
+        );
+        let hint = err.unwrap_err().hint().unwrap().to_owned();
+        assert!(
+            hint.contains("openssl pkey -in 'keys/k.pem' -out decrypted.pem"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn origin_names_the_source() {
+        assert_eq!(
+            Origin::File("k.pem".into()).to_string(),
+            "--cert-privatekey-file 'k.pem'"
+        );
+        assert_eq!(Origin::Env.to_string(), "QSJWTPRIVKEY");
+    }
+}
