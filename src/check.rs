@@ -249,7 +249,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const NOW: u64 = 1_795_000_000;
+    use crate::times::EXAMPLE_NOW as NOW;
 
     fn object(value: Value) -> Map<String, Value> {
         match value {

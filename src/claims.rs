@@ -262,7 +262,7 @@ mod tests {
     use crate::qlik::Profile;
     use serde_json::json;
 
-    const NOW: u64 = 1_795_000_000;
+    use crate::times::EXAMPLE_NOW as NOW;
 
     fn user(minutes: u64) -> User {
         User {

@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn expiry_stops_at_the_year_9999() {
-        let now = 1_795_000_000; // 2026-11
+        let now = crate::times::EXAMPLE_NOW;
         assert_eq!(expires_at(now, Duration::from_secs(3_600)), Ok(now + 3_600));
         let last = MAX_TIMESTAMP - now;
         assert_eq!(

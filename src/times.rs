@@ -7,6 +7,10 @@ use serde_json::Value;
 
 use crate::expires::MAX_TIMESTAMP;
 
+/// A fixed moment, 2026-11-18T11:06:40Z, for tests, fuzz targets and examples: every test that
+/// needs a `now` takes this one.
+pub const EXAMPLE_NOW: u64 = 1_795_000_000;
+
 /// The clock as a NumericDate; read once per run by the command and passed down from there.
 pub fn unix_seconds(now: SystemTime) -> Result<u64> {
     now.duration_since(UNIX_EPOCH)
@@ -62,7 +66,7 @@ mod tests {
     #[test]
     fn dates_in_utc() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_000_000), "2026-11-18T11:06:40Z");
+        assert_eq!(iso8601(EXAMPLE_NOW), "2026-11-18T11:06:40Z");
         assert_eq!(iso8601(MAX_TIMESTAMP), "9999-12-31T23:59:59Z");
         assert_eq!(iso8601(MAX_TIMESTAMP + 1), "N/A");
     }

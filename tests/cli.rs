@@ -16,29 +16,18 @@ fn token_payload(cmd: &mut assert_cmd::Command) -> (Value, String) {
     )
 }
 
-/// `create-qseow` signing with the key in `dir`; each test adds `--expires` and the rest.
+/// `create-qseow` signing with the key in `dir`; each test adds the rest.
 fn qseow(dir: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = common::qseow(dir);
-    cmd.args(["--cert-privatekey-file", "privatekey.pem"]);
-    cmd
+    Create::qseow().key_file("privatekey.pem").run_in(dir)
 }
 
 /// A Qlik Cloud call that logs at every level: a random subject (info), a 365-day validity
 /// and no name or email (warnings).
 fn noisy_qscloud(dir: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = qs_jwt(dir);
-    cmd.args([
-        "create-qscloud",
-        "--issuer",
-        "i",
-        "--keyid",
-        "k",
-        "--expires",
-        "365d",
-        "--cert-privatekey-file",
-        "privatekey.pem",
-    ]);
-    cmd
+    Create::qscloud()
+        .args(["--expires", "365d"])
+        .key_file("privatekey.pem")
+        .run_in(dir)
 }
 
 fn levels_in(stderr: &str) -> Vec<&str> {

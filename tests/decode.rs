@@ -13,8 +13,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use common::{
-    QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text,
-    folder_with_key, now, qs_jwt, qseow, single_token,
+    Create, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text,
+    folder_with_key, now, qs_jwt, single_token,
 };
 
 fn decode(dir: &Path) -> Command {
@@ -26,9 +26,10 @@ fn decode(dir: &Path) -> Command {
 /// A QSEoW token signed with the fixture key (rsa2048), whose public key and certificate are
 /// fixtures too.
 fn qseow_token(dir: &Path) -> String {
-    let output = qseow(dir)
+    let output = Create::qseow()
         .args(["--expires", "60m", "--groups", "g1", "g2"])
-        .args(["--cert-privatekey-file", "privatekey.pem"])
+        .key_file("privatekey.pem")
+        .run_in(dir)
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -36,24 +37,19 @@ fn qseow_token(dir: &Path) -> String {
 }
 
 fn qscloud_token(dir: &Path, expires: &str) -> String {
-    let output = qs_jwt(dir)
+    let output = Create::qscloud()
         .args([
-            "create-qscloud",
             "--issuer",
             "tenant.example",
             "--keyid",
             "kid-1",
-        ])
-        .args([
             "--sub",
             "anna",
-            "--username",
-            "Anna",
-            "--useremail",
-            "a@b.c",
         ])
+        .args(["--username", "Anna", "--useremail", "a@b.c"])
         .args(["--useremail-verified", "true", "--expires", expires])
-        .args(["--cert-privatekey-file", "privatekey.pem"])
+        .key_file("privatekey.pem")
+        .run_in(dir)
         .output()
         .unwrap();
     assert!(output.status.success());

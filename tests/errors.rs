@@ -5,6 +5,7 @@ mod common;
 
 use std::fs;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use common::*;
 
@@ -23,26 +24,17 @@ fn each_fails(dir: &Path, base: &[&str], cases: &[(&[&str], &str)], code: i32) {
     }
 }
 
-const QSEOW: [&str; 9] = [
-    "create-qseow",
-    "--userdir",
-    "D",
-    "--userid",
-    "u",
-    "--audience",
-    "a",
-    "--expires",
-    "1h",
-];
-const QSCLOUD: [&str; 7] = [
-    "create-qscloud",
-    "--issuer",
-    "i",
-    "--keyid",
-    "k",
-    "--expires",
-    "30m",
-];
+/// The builder's words as `&str`s, for the tables of arguments below.
+fn words(create: Create) -> Vec<&'static str> {
+    create
+        .argv()
+        .into_iter()
+        .map(|word| &*Box::leak(word.into_boxed_str()))
+        .collect()
+}
+
+static QSEOW: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Create::qseow()));
+static QSCLOUD: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Create::qscloud()));
 
 fn key_file() -> String {
     fixture("rsa2048-pkcs8.pem").display().to_string()
@@ -243,7 +235,7 @@ fn unusable_key_text_names_the_flag_or_the_variable() {
     );
 
     let mut from_env = qs_jwt(dir.path());
-    from_env.args(QSEOW).env("QSJWTPRIVKEY", "garbage");
+    from_env.args(QSEOW.iter()).env("QSJWTPRIVKEY", "garbage");
     let stderr = fails_cleanly(&mut from_env, dir.path(), 1);
     assert!(
         stderr.contains("error: QSJWTPRIVKEY is not a PEM private key"),
@@ -252,7 +244,7 @@ fn unusable_key_text_names_the_flag_or_the_variable() {
 
     let mut stdin = qs_jwt(dir.path());
     stdin
-        .args(QSEOW)
+        .args(QSEOW.iter())
         .args(["--cert-privatekey-file", "-"])
         .write_stdin(public);
     let stderr = fails_cleanly(&mut stdin, dir.path(), 1);

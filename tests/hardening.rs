@@ -14,7 +14,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{
-    error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt, qseow,
+    Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
     single_token, snapshot,
 };
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -22,26 +22,14 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");
 
+/// `create-qseow` making a new key pair in the folder, and `extra`.
 fn create_args(extra: &[&str]) -> Vec<String> {
-    [
-        "create-qseow",
-        "--userdir",
-        "D",
-        "--userid",
-        "u",
-        "--audience",
-        "a",
-        "--expires",
-        "1h",
-        "--cert-create",
-        "true",
-        "--cert-create-expires-days",
-        "30",
-    ]
-    .iter()
-    .chain(extra)
-    .map(|s| (*s).to_owned())
-    .collect()
+    Create::qseow().new_key().args(extra).argv()
+}
+
+/// `create-qseow` for the key in the folder; each test adds the rest.
+fn qseow(dir: &Path) -> assert_cmd::Command {
+    Create::qseow().run_in(dir)
 }
 
 /// Makes a first key pair in `dir` with qs-jwt itself.
@@ -406,18 +394,16 @@ fn escape_sequences_in_arguments_and_file_names_are_shown_not_obeyed() {
 
 // 4. A broken or closed stderr or stdout never panics and never lies.
 
-fn qscloud_args() -> Vec<&'static str> {
-    vec![
-        "create-qscloud",
-        "--issuer",
-        "i",
-        "--keyid",
-        "k",
-        "--expires",
-        "365d",
-        "--cert-privatekey-file",
-        "privatekey.pem",
-    ]
+/// A Qlik Cloud run that logs an INFO line and three WARN lines, then prints the token.
+fn qscloud_args() -> Vec<String> {
+    Create::qscloud()
+        .args(["--expires", "365d"])
+        .key_file("privatekey.pem")
+        .argv()
+}
+
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
 }
 
 #[test]
@@ -426,8 +412,8 @@ fn a_broken_stderr_loses_log_lines_not_the_token_or_the_exit_code() {
     for (args, code) in [
         // Logs an INFO line and three WARN lines, then prints the token.
         (qscloud_args(), 0),
-        (vec!["create-qseow", "--userdir", "D"], 2),
-        (vec!["decode", "--jwt-file", "missing.jwt"], 1),
+        (words(&["create-qseow", "--userdir", "D"]), 2),
+        (words(&["decode", "--jwt-file", "missing.jwt"]), 1),
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);

@@ -15,21 +15,19 @@ const CREATE: &str = "--cert-create true";
 
 /// The command with the sources named in `sources` and QSJWTPRIVKEY set or not.
 fn command(kind: &str, dir: &Path, sources: &[&str], env: bool) -> assert_cmd::Command {
-    let mut cmd = qs_jwt(dir);
-    match kind {
-        "create-qseow" => cmd
-            .args(["create-qseow", "--userdir", "D", "--userid", "u"])
-            .args(["--audience", QSEOW_AUDIENCE]),
-        _ => cmd.args(["create-qscloud", "--issuer", "i", "--keyid", "k"]),
-    };
-    cmd.args(["--expires", "5m"]);
+    let mut create = match kind {
+        "create-qseow" => Create::qseow(),
+        _ => Create::qscloud(),
+    }
+    .args(["--expires", "5m"]);
     for source in sources {
-        match *source {
-            FILE => cmd.arg(FILE).arg(fixture("rsa2048-pkcs8.pem")),
-            TEXT => cmd.arg(TEXT).arg(fixture_text("rsa2048-pkcs1.pem")),
-            _ => cmd.args(["--cert-create", "true", "--cert-create-expires-days", "30"]),
+        create = match *source {
+            FILE => create.key_file(fixture("rsa2048-pkcs8.pem")),
+            TEXT => create.arg(TEXT).arg(fixture_text("rsa2048-pkcs1.pem")),
+            _ => create.new_key(),
         };
     }
+    let mut cmd = create.run_in(dir);
     if env {
         cmd.env("QSJWTPRIVKEY", fixture_text("rsa2048-pkcs8.pem"));
     }

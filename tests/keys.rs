@@ -13,9 +13,7 @@ const AUDIENCE: &str = QSEOW_AUDIENCE;
 
 /// `create-qseow` for one hour; each test adds the key options.
 fn qseow(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = common::qseow(dir);
-    cmd.args(["--expires", "1h"]);
-    cmd
+    Create::qseow().run_in(dir)
 }
 
 /// Runs and checks that the token verifies with the fixture key pair.
@@ -168,10 +166,7 @@ fn key_text_in_the_wrong_place_is_redacted_from_errors() {
 }
 
 fn create_in(dir: &Path, extra: &[&str]) -> assert_cmd::Command {
-    let mut cmd = qseow(dir);
-    cmd.args(["--cert-create", "true", "--cert-create-expires-days", "30"])
-        .args(extra);
-    cmd
+    Create::qseow().new_key().args(extra).run_in(dir)
 }
 
 #[test]

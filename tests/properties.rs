@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 mod common;
 
-use common::fixture_text;
+use common::{NOW, fixture_text};
 use proptest::prelude::*;
 use qs_jwt::check;
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
@@ -16,8 +16,6 @@ use qs_jwt::keys::{self, KeySource};
 use qs_jwt::qlik::Profile;
 use qs_jwt::token;
 use serde_json::{Map, Value, json};
-
-const NOW: u64 = 1_795_000_000;
 
 /// Any JSON value, a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {

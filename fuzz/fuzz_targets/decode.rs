@@ -10,7 +10,7 @@ use qs_jwt::render::is_control;
 use qs_jwt::{decode, error, keys, token};
 
 const PUBLIC_KEY: &str = include_str!("../../tests/fixtures/rsa2048-public.pem");
-const NOW: u64 = 1_795_000_000;
+use qs_jwt::times::EXAMPLE_NOW as NOW;
 
 fn assert_safe(text: &str) {
     assert!(

@@ -204,7 +204,7 @@ mod tests {
     use crate::qlik::CLOCK_SKEW;
     use serde_json::json;
 
-    const NOW: u64 = 1_795_000_000;
+    use crate::times::EXAMPLE_NOW as NOW;
 
     fn at(nbf: Option<Value>, exp: Option<Value>) -> (bool, String) {
         validity_now(nbf.as_ref(), exp.as_ref(), NOW)

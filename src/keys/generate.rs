@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn validity_starts_before_now_and_lasts_the_given_days() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let now = UNIX_EPOCH + Duration::from_secs(crate::times::EXAMPLE_NOW);
         let v = validity(now, 400).unwrap();
         assert_eq!(v.not_before, now - CERTIFICATE_BACKDATE);
         assert_eq!(v.not_after, now + Duration::from_secs(400 * 86_400));
@@ -104,10 +104,10 @@ mod tests {
 
     #[test]
     fn validity_stops_at_the_year_9999() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let now = UNIX_EPOCH + Duration::from_secs(crate::times::EXAMPLE_NOW);
         let err = validity(now, u32::MAX).unwrap_err();
         assert!(err.is_usage() && err.to_string().contains("9999"), "{err}");
-        let last_day = (MAX_TIMESTAMP - 1_795_000_000) / 86_400;
+        let last_day = (MAX_TIMESTAMP - crate::times::EXAMPLE_NOW) / 86_400;
         assert!(validity(now, last_day as u32).is_ok());
         assert!(validity(now, last_day as u32 + 1).is_err());
     }

@@ -47,19 +47,91 @@ pub fn qs_jwt(dir: &Path) -> Command {
 
 pub const QSEOW_AUDIENCE: &str = "test-audience";
 
-/// `create-qseow` with its three required user options; each test adds the rest.
-pub fn qseow(dir: &Path) -> Command {
-    let mut cmd = qs_jwt(dir);
-    cmd.args([
-        "create-qseow",
-        "--userdir",
-        "D",
-        "--userid",
-        "u",
-        "--audience",
-        QSEOW_AUDIENCE,
-    ]);
-    cmd
+/// One fixed moment for every test that needs one: 2026-11-18T11:06:40Z, the crate's own
+/// (`qs_jwt::times::EXAMPLE_NOW`), which the unit tests use too.
+pub const NOW: u64 = qs_jwt::times::EXAMPLE_NOW;
+
+/// A create command as a user types it, the one way the tests build one: the command and its
+/// required options (`Create::qseow()`, `Create::qscloud()`), then whatever the test adds. An
+/// option given again replaces the earlier value, as in qs-jwt itself (`.args(["--expires",
+/// "5m"])` after the default `1h`).
+#[derive(Debug, Clone)]
+pub struct Create {
+    argv: Vec<String>,
+}
+
+impl Create {
+    /// `create-qseow --userdir D --userid u --audience test-audience --expires 1h`
+    pub fn qseow() -> Self {
+        Self::from(&[
+            "create-qseow",
+            "--userdir",
+            "D",
+            "--userid",
+            "u",
+            "--audience",
+            QSEOW_AUDIENCE,
+            "--expires",
+            "1h",
+        ])
+    }
+
+    /// `create-qscloud --issuer i --keyid k --expires 30m`
+    pub fn qscloud() -> Self {
+        Self::from(&[
+            "create-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--expires",
+            "30m",
+        ])
+    }
+
+    fn from(words: &[&str]) -> Self {
+        Self {
+            argv: words.iter().map(|w| (*w).to_owned()).collect(),
+        }
+    }
+
+    pub fn arg(mut self, word: impl AsRef<str>) -> Self {
+        self.argv.push(word.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, words: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.argv
+            .extend(words.into_iter().map(|w| w.as_ref().to_owned()));
+        self
+    }
+
+    /// `--cert-privatekey-file <path>`
+    pub fn key_file(self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref().display().to_string();
+        self.args(["--cert-privatekey-file", &path])
+    }
+
+    /// `--cert-create true --cert-create-expires-days 30`: a new key pair in the folder.
+    pub fn new_key(self) -> Self {
+        self.args(["--cert-create", "true", "--cert-create-expires-days", "30"])
+    }
+
+    /// The words after `qs-jwt`, for tables of arguments and for shell lines.
+    pub fn argv(&self) -> Vec<String> {
+        self.argv.clone()
+    }
+
+    /// The binary with these arguments, run in `dir`.
+    pub fn run_in(&self, dir: &Path) -> Command {
+        let mut cmd = qs_jwt(dir);
+        cmd.args(&self.argv);
+        cmd
+    }
 }
 
 /// A temporary folder holding the test key under the name the seed examples use, readable by
