@@ -10,11 +10,12 @@ use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use qs_jwt::qlik::Profile;
 use serde_json::{Value, json};
 
 use common::{
-    Create, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text,
-    folder_with_key, now, qs_jwt, single_token,
+    Create, NOW, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture,
+    fixture_text, folder_with_key, now, qs_jwt, single_token,
 };
 
 fn decode(dir: &Path) -> Command {
@@ -568,4 +569,76 @@ fn folders_and_binary_files_are_named_like_the_key_files() {
         let stderr = fails_cleanly(decode(dir.path()).args(args), dir.path(), 1);
         assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
     }
+}
+
+/// A token signed with the fixture key over exactly `header` and `payload` (RS256 signatures
+/// are deterministic, so the token is the same on every run).
+fn fixed_token(header: &Value, payload: &Value) -> String {
+    let key = fixture_rsa_key();
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::RS256).unwrap();
+    format!("{input}.{signature}")
+}
+
+/// decode's report for `token` at the fixed `NOW`, as people read it or as JSON.
+fn report_at_now(
+    token: &str,
+    with_key: bool,
+    audience: Option<&str>,
+    profile: Option<Profile>,
+) -> (String, String) {
+    let parts = qs_jwt::token::parts(token).unwrap();
+    let key = with_key.then(|| {
+        qs_jwt::keys::verifying_key(None, Some(&fixture_text("rsa2048-cert.pem")))
+            .unwrap()
+            .unwrap()
+    });
+    let report = qs_jwt::decode::report(parts, key.as_ref(), NOW, audience, profile);
+    let mut human = qs_jwt::decode::render(&report, key.as_ref(), false).unwrap();
+    if let Some(failure) = report.failure() {
+        human.push_str(&format!(
+            "\n\n(stderr) {}",
+            qs_jwt::error::render_failure(&failure, false)
+        ));
+    }
+    let json = qs_jwt::decode::render(&report, key.as_ref(), true).unwrap();
+    (human + "\n", json + "\n")
+}
+
+/// What people read from decode, word for word, for fixed tokens and a fixed `now`: a change
+/// of wording shows as a diff of tests/snapshots/decode/ (`SNAPSHOTS=overwrite` rewrites it).
+#[test]
+fn the_report_people_read_is_pinned() {
+    let cloud = fixed_token(
+        &json!({"alg": "RS256", "typ": "JWT", "kid": "my-key-id"}),
+        &json!({
+            "jti": "2f1c0a4e-fixed", "sub": "anna", "subType": "user", "name": "Anna Anderson",
+            "email": "anna@grusgrus.com", "email_verified": true, "groups": ["sales", "emea"],
+            "iat": NOW - 60, "nbf": NOW - 60, "exp": NOW + 3_540,
+            "aud": QLIK_CLOUD_AUDIENCE, "iss": "mytenant.eu.qlikcloud.com"
+        }),
+    );
+    let (human, json) = report_at_now(&cloud, true, None, Some(Profile::Qscloud));
+    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/qscloud-valid.txt"]);
+    snapbox::assert_data_eq!(
+        json,
+        snapbox::file!["snapshots/decode/qscloud-valid.json.txt"]
+    );
+
+    let expired = fixed_token(
+        &json!({"alg": "RS256", "typ": "JWT"}),
+        &json!({
+            "userId": "anna", "userDirectory": "GRUSGRUS", "group": ["g1", 2],
+            "iat": NOW - 7_200, "exp": NOW - 3_600, "aud": "other-audience"
+        }),
+    );
+    let (human, json) = report_at_now(&expired, true, Some("hdJh34wkK"), Some(Profile::Qseow));
+    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/qseow-failing.txt"]);
+    snapbox::assert_data_eq!(
+        json,
+        snapbox::file!["snapshots/decode/qseow-failing.json.txt"]
+    );
+
+    let (human, _) = report_at_now(&expired, false, None, None);
+    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/without-key.txt"]);
 }

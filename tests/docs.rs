@@ -1,5 +1,6 @@
-//! docs/commands.md shows the exact `--help` of each command; this keeps them equal.
-//! `QS_JWT_BLESS=1 cargo test --test docs` rewrites the blocks from the binary.
+//! docs/commands.md shows the exact `--help` of each command: it is the snapshot of every help
+//! text, kept by snapbox. After a change to the help, `SNAPSHOTS=overwrite cargo test --test
+//! docs` rewrites the blocks from the binary, and the diff of docs/commands.md is the review.
 
 mod common;
 
@@ -45,20 +46,16 @@ fn regenerated(doc: &str) -> String {
 fn commands_doc_shows_the_current_help() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DOC);
     let doc = fs::read_to_string(&path).unwrap();
-    let fresh = regenerated(&doc);
-    if std::env::var_os("QS_JWT_BLESS").is_some() {
-        fs::write(&path, &fresh).unwrap();
-        return;
-    }
     assert_eq!(
         doc.matches("<!-- help: ").count(),
         5,
         "a help block for qs-jwt and each of its four commands"
     );
-    assert!(
-        doc == fresh,
-        "{DOC} differs from --help; run: QS_JWT_BLESS=1 cargo test --test docs"
-    );
+    // normalize_paths(false): the help's line continuations are backslashes, not paths.
+    snapbox::Assert::new()
+        .action_env("SNAPSHOTS")
+        .normalize_paths(false)
+        .eq(regenerated(&doc), snapbox::Data::read_from(&path, None));
 }
 
 #[test]

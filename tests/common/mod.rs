@@ -296,3 +296,56 @@ pub fn error_lines(stderr: &[u8]) -> String {
     );
     text
 }
+
+/// What a person saw over a series of runs, as one text for a snapshot
+/// (`tests/snapshots/`): each command line, its standard error and its exit code. The test's
+/// temporary folder and the fixtures folder are written as `<dir>` and `tests/fixtures`, and
+/// key text as `<PEM text>`, so the text is the same on every machine.
+pub struct Transcript {
+    text: String,
+    dir: String,
+}
+
+impl Transcript {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            text: String::new(),
+            dir: dir.display().to_string(),
+        }
+    }
+
+    pub fn record(&mut self, args: &[&str], stderr: &str, code: i32) {
+        let words: Vec<String> = args.iter().map(|arg| self.word(arg)).collect();
+        self.record_as(&format!("qs-jwt {}", words.join(" ")), stderr, code);
+    }
+
+    /// For a run that is more than its arguments (a variable set, standard input).
+    pub fn record_as(&mut self, command_line: &str, stderr: &str, code: i32) {
+        let stderr = self.normal(stderr);
+        self.text
+            .push_str(&format!("$ {command_line}\n{stderr}exit {code}\n\n"));
+    }
+
+    fn normal(&self, text: &str) -> String {
+        let fixtures = fixture("").display().to_string();
+        text.replace(&fixtures, "tests/fixtures/")
+            .replace(&self.dir, "<dir>")
+    }
+
+    fn word(&self, arg: &str) -> String {
+        if arg.contains("-----BEGIN") {
+            return "<PEM text>".to_owned();
+        }
+        let arg = self.normal(arg);
+        if arg.is_empty() || arg.contains([' ', '"', '$', '|', '\'']) {
+            format!("'{}'", arg.replace('\'', "'\\''"))
+        } else {
+            arg
+        }
+    }
+
+    /// Compares with the snapshot; `SNAPSHOTS=overwrite cargo test` rewrites it.
+    pub fn assert_eq(&self, expected: snapbox::Data) {
+        snapbox::assert_data_eq!(self.text.clone(), expected);
+    }
+}
