@@ -203,7 +203,8 @@ pub struct KeyArgs {
           default_missing_value = "true", value_parser = parse_true_false)]
     pub cert_create: bool,
 
-    /// Prefix of the created file names; may include a folder, such as keys/qsjwt_
+    /// Prefix of the created file names; may include a folder, such as keys/qsjwt_. An existing
+    /// folder given without a trailing / (keys) means the files go into it
     #[arg(long, value_name = "prefix", default_value = "")]
     pub cert_file_prefix: String,
 

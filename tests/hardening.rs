@@ -37,6 +37,7 @@ fn first_key_pair(dir: &Path) {
     qs_jwt(dir).args(create_args(&[])).assert().success();
 }
 
+#[cfg(unix)]
 /// Runs a shell line with `$BIN` set to the binary, in `dir`; returns code, stdout, stderr.
 fn shell(dir: &Path, line: &str) -> (i32, String, String) {
     let output = StdCommand::new("bash")
@@ -53,6 +54,7 @@ fn shell(dir: &Path, line: &str) -> (i32, String, String) {
     )
 }
 
+#[cfg(unix)]
 fn no_panic(stderr: &str) {
     assert!(
         !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
@@ -119,7 +121,7 @@ fn force_keeps_every_old_file_when_one_is_immutable() {
     assert_eq!(after, before, "{stderr}");
 }
 
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     // The owner of a file we just made is who we are.
@@ -229,6 +231,8 @@ fn a_run_that_holds_the_prefix_is_named_and_waited_for_not_forever() {
     single_token(&output.stdout);
 }
 
+// Shell redirections (`>&-`, `2>&-`, `/dev/full`) are Unix ones.
+#[cfg(unix)]
 #[test]
 fn a_token_that_cannot_be_delivered_leaves_no_new_key() {
     for stdout in [">/dev/full", ">&-", "| true"] {
@@ -394,6 +398,7 @@ fn escape_sequences_in_arguments_and_file_names_are_shown_not_obeyed() {
 
 // 4. A broken or closed stderr or stdout never panics and never lies.
 
+#[cfg(unix)]
 /// A Qlik Cloud run that logs an INFO line and three WARN lines, then prints the token.
 fn qscloud_args() -> Vec<String> {
     Create::qscloud()
@@ -402,10 +407,13 @@ fn qscloud_args() -> Vec<String> {
         .argv()
 }
 
+#[cfg(unix)]
 fn words(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_owned()).collect()
 }
 
+// Shell redirections (`>&-`, `2>&-`, `/dev/full`) are Unix ones.
+#[cfg(unix)]
 #[test]
 fn a_broken_stderr_loses_log_lines_not_the_token_or_the_exit_code() {
     let dir = folder_with_key();
@@ -438,6 +446,8 @@ fn a_broken_stderr_loses_log_lines_not_the_token_or_the_exit_code() {
     }
 }
 
+// Shell redirections (`>&-`, `2>&-`, `/dev/full`) are Unix ones.
+#[cfg(unix)]
 #[test]
 fn a_closed_stdout_is_a_failure_with_one_error_line() {
     let dir = folder_with_key();

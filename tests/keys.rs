@@ -283,8 +283,12 @@ fn refuses_to_overwrite_without_force_and_replaces_with_it() {
 
     let stderr = fails_cleanly(&mut create_in(dir.path(), &[]), dir.path(), 1);
     let stderr = error_lines(stderr.as_bytes());
+    // The safe way first: the key Qlik may already trust; --force only in the hint.
     assert!(
-        stderr.contains("'privatekey.pem'") && stderr.contains("--force"),
+        stderr.contains(
+            "already exist; sign with the key you have: --cert-privatekey-file \
+             'privatekey.pem' instead of --cert-create"
+        ) && stderr.contains("hint: --force replaces the key files"),
         "{stderr}"
     );
 
@@ -300,6 +304,14 @@ fn refuses_to_overwrite_without_force_and_replaces_with_it() {
         .get_output()
         .clone();
     let token = single_token(&output.stdout);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "WARN --force replaced 'privatekey.pem', 'publickey.pem', 'publickey.cer'; give Qlik \
+             the new certificate"
+        ),
+        "{stderr}"
+    );
     let second = snapshot(dir.path());
     assert_eq!(
         second.len(),
@@ -369,6 +381,10 @@ fn a_folder_that_refuses_files_fails_cleanly() {
         stderr.contains("cannot write '/proc/qsjwt_privatekey.pem'"),
         "{stderr}"
     );
+    assert!(
+        !stderr.contains(".qs-jwt-"),
+        "our temporary names are ours: {stderr}"
+    );
     assert!(!Path::new("/proc/qsjwt_privatekey.pem").exists());
 }
 
@@ -378,4 +394,45 @@ fn certificate_days_past_the_year_9999_is_a_usage_error() {
     let mut cmd = create_in(dir.path(), &["--cert-create-expires-days", "4000000"]);
     let stderr = fails_cleanly(&mut cmd, dir.path(), 2);
     assert!(error_lines(stderr.as_bytes()).contains("9999"));
+}
+
+#[test]
+fn a_prefix_that_names_a_folder_writes_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("keys")).unwrap();
+    let output = create_in(dir.path(), &["--cert-file-prefix", "keys"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("--cert-file-prefix 'keys' is a folder: the key files go into it"),
+        "{stderr}"
+    );
+    for name in ["privatekey.pem", "publickey.pem", "publickey.cer"] {
+        assert!(dir.path().join("keys").join(name).is_file(), "{name}");
+    }
+    assert!(!dir.path().join("keysprivatekey.pem").exists());
+}
+
+/// Our own run-time errors look like clap's usage errors on a terminal: `error:` in red.
+#[cfg(target_os = "linux")]
+#[test]
+fn run_time_errors_are_coloured_like_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = "create-qseow --userdir D --userid u --audience a --expires 1h \
+                --cert-privatekey-file missing.pem";
+    let (code, screen) = on_terminal(dir.path(), args, None);
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("\x1b[1;31merror:\x1b[0m cannot read"),
+        "{screen:?}"
+    );
+    let (code, screen) = on_terminal(dir.path(), "create-qseow --bogus", None);
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("\x1b[1;31merror:\x1b[0m unexpected argument"),
+        "{screen:?}"
+    );
 }

@@ -50,6 +50,24 @@ pub struct KeyFileContents<'a> {
 }
 
 impl KeyFiles {
+    /// The files of `prefix`. A prefix that names an existing folder without a separator at
+    /// its end (`--cert-file-prefix keys`) means that folder: the files go into it, rather than
+    /// beside it as `keyspublickey.pem`, which nobody asking for `keys` wants.
+    pub fn for_prefix(prefix: &str) -> Self {
+        let ends_with_separator =
+            prefix.ends_with('/') || prefix.ends_with(std::path::MAIN_SEPARATOR);
+        if !prefix.is_empty() && !ends_with_separator && Path::new(prefix).is_dir() {
+            let folder = format!("{prefix}{}", std::path::MAIN_SEPARATOR);
+            let files = Self::new(&folder);
+            info!(
+                "--cert-file-prefix '{prefix}' is a folder: the key files go into it, as {}",
+                files.private_key.display()
+            );
+            return files;
+        }
+        Self::new(prefix)
+    }
+
     pub fn new(prefix: &str) -> Self {
         Self {
             private_key: PathBuf::from(format!("{prefix}privatekey.pem")),
@@ -526,6 +544,23 @@ mod tests {
         );
         assert_eq!(KeyFiles::new("").folder(), Path::new("."));
         assert_eq!(KeyFiles::new("x_").folder(), Path::new("."));
+    }
+
+    #[test]
+    fn a_prefix_that_is_a_folder_means_that_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path().join("keys");
+        fs::create_dir(&prefix).unwrap();
+        let files = KeyFiles::for_prefix(&prefix.display().to_string());
+        assert_eq!(files.private_key, prefix.join("privatekey.pem"));
+        let files = KeyFiles::for_prefix(&format!("{}/k_", prefix.display()));
+        assert_eq!(files.private_key, prefix.join("k_privatekey.pem"));
+        let missing = dir.path().join("nokeys");
+        let files = KeyFiles::for_prefix(&missing.display().to_string());
+        assert_eq!(
+            files.private_key,
+            Path::new(&format!("{}privatekey.pem", missing.display()))
+        );
     }
 
     #[test]

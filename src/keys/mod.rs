@@ -253,7 +253,7 @@ fn warn_if_others_can_read(_path: &Path) {}
 
 fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<LoadedKey> {
     let validity = generate::validity(now, days)?;
-    let files = KeyFiles::new(prefix);
+    let files = KeyFiles::for_prefix(prefix);
     files.check(force)?;
     // Checked once before waiting for the lock, so a mistake is told at once, and again under
     // the lock, since a run that held it may have written the files meanwhile.

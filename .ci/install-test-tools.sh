@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs zsh and fish when they are missing: tests/completions.rs drives bash, zsh and fish
-# on the completion scripts qs-jwt prints, and fails when one is not installed. Quiet and
+# Installs the programs the tests run when they are missing: bash, zsh and fish
+# (tests/completions.rs drives them on the completion scripts qs-jwt prints), jq and openssl
+# (tests/examples.rs runs the README's and docs' examples, which use them). Quiet and
 # idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI runner. Runs apt-get with
 # sudo when not root.
 set -euo pipefail
 
 missing=()
-for shell in bash zsh fish; do
+for shell in bash zsh fish jq openssl; do
     command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,0 +1,135 @@
+//! Every bash example in README.md and docs/ runs as written. The blocks of one document run in
+//! order in one bash (`set -euo pipefail`), in a new folder, with the built `qs-jwt` on PATH, so
+//! a document is one story: what its first example makes, the later ones use. `curl` is a stand-in
+//! that reaches no server and says so; a block that cannot run here (it builds qs-jwt, needs a
+//! Vault server, takes minutes) carries `<!-- not run by tests/examples.rs: why -->` right above
+//! its fence. In the README's quick start, `cargo run --release --` is the built binary and
+//! `cargo test` is this test run itself, so it is left out.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const SKIP: &str = "<!-- not run by tests/examples.rs:";
+
+/// The bash blocks of a Markdown text, each with its line number, less the marked ones.
+fn bash_blocks(markdown: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = markdown.lines().enumerate().peekable();
+    let mut previous = "";
+    while let Some((number, line)) = lines.next() {
+        if line.trim() == "```bash" {
+            let mut block = String::new();
+            for (_, inner) in lines.by_ref() {
+                if inner.trim() == "```" {
+                    break;
+                }
+                block.push_str(inner.trim_start_matches("   "));
+                block.push('\n');
+            }
+            if !previous.trim_start().starts_with(SKIP) {
+                blocks.push((number + 1, block));
+            }
+        }
+        previous = line;
+    }
+    blocks
+}
+
+/// A folder of stand-ins for what reaches the network, and `qs-jwt` itself.
+fn tools(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qs-jwt"), bin.join("qs-jwt")).unwrap();
+    let curl = bin.join("curl");
+    fs::write(
+        &curl,
+        "#!/bin/sh\necho 'curl (a stand-in in tests/examples.rs) reached no server' >&2\n\
+         echo '{}'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&curl, fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs the document's blocks in order and fails with the block that failed.
+fn runs_as_written(document: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(document);
+    let markdown = fs::read_to_string(&path).unwrap();
+    let blocks = bash_blocks(&markdown);
+    assert!(!blocks.is_empty(), "{document} has no bash example");
+
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let mut script = String::from("set -euo pipefail\n");
+    for (line, block) in &blocks {
+        let block = block
+            .replace("cargo run --release -- ", "qs-jwt ")
+            .lines()
+            .filter(|l| !l.starts_with("cargo test"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        script.push_str(&format!("echo '>>> {document}:{line}' >&2\n{block}\n"));
+    }
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&work)
+        .env("PATH", tools(dir.path()))
+        .env("HOME", dir.path())
+        .env_remove("QSJWTPRIVKEY")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rfind(|l| l.starts_with(">>> "))
+        .unwrap_or("before the first block");
+    assert!(
+        output.status.success(),
+        "{last} fails (exit {:?}):\n{stderr}",
+        output.status.code()
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_readme_runs_as_written() {
+    runs_as_written("README.md");
+}
+
+#[test]
+fn qlik_setup_runs_as_written() {
+    runs_as_written("docs/qlik-setup.md");
+}
+
+#[test]
+fn every_document_with_bash_examples_is_run() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut with_examples: Vec<String> = fs::read_dir(docs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let text = fs::read_to_string(p).unwrap_or_default();
+            !bash_blocks(&text).is_empty()
+        })
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    with_examples.sort();
+    assert_eq!(
+        with_examples,
+        ["qlik-setup.md"],
+        "run the new document's examples in a test here"
+    );
+}
