@@ -79,10 +79,11 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
     let key = keys::signing_key(&source, now)?;
     let created = signed(&header, &payload, payload.exp, key)?;
     if args.sub.is_none() {
+        // The value itself is in the token (decode shows it); here it would only look like key
+        // text to the log's redaction.
         info!(
-            "no --sub: the subject is the random value {}, so Qlik Cloud sees a new user with \
-             every token; pass --sub <subject> for a stable identity",
-            payload.sub
+            "no --sub: the subject is a new random value, so Qlik Cloud sees a new user with \
+             every token; pass --sub <subject> for a stable identity"
         );
     }
     // The same rules as decode --check qscloud: the token is still printed (the user may know

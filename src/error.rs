@@ -137,9 +137,9 @@ const MAX_GLUE: usize = 8;
 /// - everything from a BEGIN-like marker (dashes, then "begin", in any case, with any spacing
 ///   or invisible characters) to the end of an END-like marker, or without one to the closing
 ///   quote or the end of the text;
-/// - every run of base64 of [`MIN_KEY_RUN`] or more characters that mixes upper case, lower
-///   case and digits (as random base64 does and words, paths and flags do not), together with
-///   the short base64 pieces glued to it (the first or last line of a key).
+/// - every run of base64 of [`MIN_KEY_RUN`] or more characters that looks random (see
+///   `Run::looks_random`: as random base64 does, and words, paths and flags do not), together
+///   with the short base64 pieces glued to it (the first or last line of a key).
 pub fn redact_keys(text: &str) -> Cow<'_, str> {
     let mut spans = marker_spans(text);
     spans.extend(base64_spans(text));
@@ -262,24 +262,48 @@ fn end_marker(folded: &[(char, usize, usize)], from: usize) -> Option<(usize, us
     None
 }
 
-/// One run of base64 characters (invisible characters inside it included).
+/// One run of base64 characters (invisible characters inside it included), with what tells
+/// random base64 from words, paths and flags.
 struct Run {
     start: usize,
     end: usize,
     len: usize,
-    upper: bool,
-    lower: bool,
-    digit: bool,
+    upper: usize,
+    lower: usize,
+    digit: usize,
+    /// A letter next to a digit: what is left of randomness in a key whose letters were all
+    /// turned to one case, and rare in `keys2024` or `user2`.
+    digit_switches: usize,
+    last: Option<char>,
 }
 
 impl Run {
+    /// Random base64 is about 40% upper case, 40% lower case and 15% digits, mixed all through;
+    /// words, paths and flags are mostly lower case, with a capital at the start of a word
+    /// (`/Users/AnnaAnderson/Documents`) and digits in a clump (`keys2024`).
     fn looks_random(&self) -> bool {
-        self.len >= MIN_KEY_RUN && self.upper && self.lower && self.digit
+        self.len >= MIN_KEY_RUN
+            && ((self.upper > 0 && self.lower > 0 && self.digit > 0)
+                || (self.upper * 4 >= self.len && self.lower * 4 >= self.len)
+                || self.digit_switches * 8 >= self.len)
     }
 
     /// A short piece that may end or start a key: anything but a lower-case word.
     fn may_be_key(&self) -> bool {
-        self.upper || self.digit
+        self.upper > 0 || self.digit > 0
+    }
+
+    fn push(&mut self, c: char) {
+        self.len += 1;
+        self.upper += usize::from(c.is_ascii_uppercase());
+        self.lower += usize::from(c.is_ascii_lowercase());
+        self.digit += usize::from(c.is_ascii_digit());
+        let switch = self.last.is_some_and(|last| {
+            (last.is_ascii_alphabetic() && c.is_ascii_digit())
+                || (last.is_ascii_digit() && c.is_ascii_alphabetic())
+        });
+        self.digit_switches += usize::from(switch);
+        self.last = Some(c);
     }
 }
 
@@ -292,16 +316,15 @@ fn base64_runs(text: &str) -> Vec<Run> {
                 start: at,
                 end: at,
                 len: 0,
-                upper: false,
-                lower: false,
-                digit: false,
+                upper: 0,
+                lower: 0,
+                digit: 0,
+                digit_switches: 0,
+                last: None,
             });
             run.end = at + c.len_utf8();
             if is_base64(c) {
-                run.len += 1;
-                run.upper |= c.is_ascii_uppercase();
-                run.lower |= c.is_ascii_lowercase();
-                run.digit |= c.is_ascii_digit();
+                run.push(c);
             }
         } else if let Some(run) = current.take() {
             runs.push(run);
@@ -372,9 +395,20 @@ mod tests {
     }
 
     fn assert_no_key(text: &str) {
+        let text = text.to_ascii_lowercase();
         for window in key_windows() {
+            let window = window.to_ascii_lowercase();
             assert!(!text.contains(&window), "{window} survived in {text}");
         }
+    }
+
+    #[test]
+    fn a_quoted_part_of_a_key_without_digits_is_redacted() {
+        let text = "folder 'ONiDz/chNkKP/qvrKounOGATyWrCLSZGEsXzD' does not exist";
+        assert_eq!(
+            redact_keys(text),
+            "folder '[key text redacted]' does not exist"
+        );
     }
 
     #[test]
@@ -422,7 +456,11 @@ mod tests {
             .replace('/', "%2F")
             .replace('=', "%3D");
         let zero_width: String = joined.chars().flat_map(|c| [c, '\u{200b}']).collect();
+        let upper = joined.to_ascii_uppercase();
+        let lower = joined.to_ascii_lowercase();
         for mangled in [
+            upper,
+            lower,
             body.join("\\n"),
             body.join("\\u000a"),
             body.join("|"),
@@ -457,6 +495,8 @@ mod tests {
             "'/Users/AnnaAnderson/Documents/QlikSenseKeys/key.pem' is a folder",
             "--cert-create-expires-days 365; expected BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY",
             "the audience is qlik.api/login/jwt-session",
+            "'/home/user2/keys2024/privatekey.pem' and '/srv/QlikSenseKeys/ProductionTenant'",
+            "SomeLongCamelCaseIdentifierName and another_long_snake_case_name_here",
         ] {
             assert!(matches!(redact_keys(text), Cow::Borrowed(_)), "{text}");
         }

@@ -4,6 +4,7 @@
 //! code logs with this module's `verbose!` and `debug!`, named for the level the user asks for,
 //! and tracing's `error!`, `warn!` and `info!`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{IsTerminal, Write as _};
 
@@ -13,7 +14,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::render;
+use crate::{error, render};
 
 /// How much to log, in qs-jwt 1.x's level names, quietest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,9 +132,17 @@ where
             write!(writer, "{name} ")?;
         }
         // Messages quote file names, arguments and claims: shown, never obeyed by the terminal.
+        // They may also quote an argument that is really a key (a key passed as
+        // --cert-file-prefix names the files it writes): redacted as errors are, but for the
+        // debug lines, which show the token's header and payload because the user asked for
+        // them, and whose random `jti` would look like key text.
         let mut message = String::new();
         ctx.field_format()
             .format_fields(Writer::new(&mut message), event)?;
+        let message = match *event.metadata().level() {
+            Level::TRACE => Cow::Borrowed(message.as_str()),
+            _ => error::redact_keys(&message),
+        };
         writeln!(writer, "{}", render::escape(&message))
     }
 }

@@ -10,20 +10,16 @@ use qs_jwt::{Output, completions, create, decode, error, log, stdio};
 
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
+    let stdout_closed = stdio::stdout_was_closed();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(err) => return report_clap_error(&err, colour),
+        Err(err) => return report_clap_error(&err, colour, stdout_closed),
     };
     let (level, minimal_output) = cli.command.log_settings();
     log::init(level, minimal_output);
 
-    if stdio::stdout_was_closed() {
-        log::eprint_line(&error::render_failure(
-            "standard output is closed, and qs-jwt prints its result there; run it with \
-             standard output open, for example TOKEN=$(qs-jwt ...)",
-            colour,
-        ));
-        return ExitCode::FAILURE;
+    if stdout_closed {
+        return stdout_is_closed(colour);
     }
     match run(&cli.command, SystemTime::now()) {
         Ok(output) => deliver(output, colour),
@@ -78,13 +74,34 @@ fn deliver(output: Output, colour: bool) -> ExitCode {
     }
 }
 
+fn stdout_is_closed(colour: bool) -> ExitCode {
+    log::eprint_line(&error::render_failure(
+        "standard output is closed, and qs-jwt prints its result there; run it with standard \
+         output open, for example TOKEN=$(qs-jwt ...)",
+        colour,
+    ));
+    ExitCode::FAILURE
+}
+
 /// Help and version go to stdout with exit 0; errors to stderr with exit 2, made safe to show.
-fn report_clap_error(err: &clap::Error, colour: bool) -> ExitCode {
+fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> ExitCode {
     if !err.use_stderr() {
-        // --help and --version: their text is the product, so failing to print it is a failure.
-        return match err.print() {
+        // --help and --version: their text is the product, delivered like any other.
+        if stdout_closed {
+            return stdout_is_closed(colour);
+        }
+        let rendered = err.render();
+        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            rendered.ansi().to_string()
+        } else {
+            rendered.to_string()
+        };
+        return match stdio::print_product(text.trim_end()) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::FAILURE,
+            Err(err) => {
+                log::eprint_line(&error::render(&err, colour));
+                ExitCode::FAILURE
+            }
         };
     }
     let text = error::render_clap(err, colour);

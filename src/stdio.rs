@@ -43,12 +43,32 @@ pub fn stdout_was_closed() -> bool {
 }
 
 /// Writes the product and one newline to standard output, all of it or an error: a full disk
-/// (`/dev/full`), a closed pipe or a closed stream is a failure, never a silent exit 0.
+/// (`/dev/full`), a closed pipe, a descriptor opened read-only (`1<file`) is a failure, never a
+/// silent exit 0.
 pub fn print_product(text: &str) -> Result<()> {
+    let mut product = Vec::with_capacity(text.len() + 1);
+    product.extend_from_slice(text.as_bytes());
+    product.push(b'\n');
+    write_stdout(&product).context("cannot write to standard output")
+}
+
+/// On Unix, through a duplicate of descriptor 1: std's `Stdout` reports a write that fails
+/// with EBADF (descriptor 1 open read-only, or not open) as a success, and the product would be
+/// lost with exit 0.
+#[cfg(unix)]
+fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    use std::os::fd::AsFd;
+    let stdout = io::stdout();
+    // Whatever std buffered is out before we write past it (nothing is, in qs-jwt).
+    stdout.lock().flush()?;
+    let mut file = std::fs::File::from(stdout.as_fd().try_clone_to_owned()?);
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+#[cfg(not(unix))]
+fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush())
-        .context("cannot write to standard output")
+    stdout.write_all(bytes)?;
+    stdout.flush()
 }

@@ -65,6 +65,13 @@ pub fn parts(token: &str) -> Result<TokenParts, UserError> {
     if token.is_empty() {
         return Err(UserError::runtime("the token is empty"));
     }
+    // A token has no blank space inside; a file with two tokens, or a token broken across
+    // lines, would otherwise be taken for a JWE by its count of dots.
+    if token.contains(char::is_whitespace) {
+        return Err(UserError::runtime(
+            "the token has blank space or a line break inside: give one token, on one line",
+        ));
+    }
     let pieces: Vec<&str> = token.split('.').collect();
     let [header, payload, signature] = pieces[..] else {
         let found = pieces.len();
@@ -249,6 +256,10 @@ mod tests {
         let obj = b64(&json!({}));
         let cases = [
             (String::new(), "is empty"),
+            (
+                "a.b.c\na.b.c".to_owned(),
+                "blank space or a line break inside",
+            ),
             ("a.b".to_owned(), "found 2"),
             ("a.b.c.d.e".to_owned(), "encrypted JWT (JWE)"),
             (

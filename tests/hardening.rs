@@ -235,9 +235,12 @@ fn a_run_that_holds_the_prefix_is_named_and_waited_for_not_forever() {
 #[cfg(unix)]
 #[test]
 fn a_token_that_cannot_be_delivered_leaves_no_new_key() {
-    for stdout in [">/dev/full", ">&-", "| true"] {
+    for stdout in [">/dev/full", ">&-", "| true", "1<ro.txt"] {
         // A new key: nothing of it may stay.
         let dir = tempfile::tempdir().unwrap();
+        let read_only =
+            |dir: &Path| fs::write(dir.join("ro.txt"), "a file opened read-only").unwrap();
+        read_only(dir.path());
         let line = format!(
             "\"$BIN\" {} {stdout}; exit ${{PIPESTATUS[0]}}",
             create_args(&[]).join(" ")
@@ -246,11 +249,13 @@ fn a_token_that_cannot_be_delivered_leaves_no_new_key() {
         assert_eq!(code, 1, "{stdout}: {stderr}");
         no_panic(&stderr);
         assert!(stderr.contains("standard output"), "{stdout}: {stderr}");
-        assert!(snapshot(dir.path()).is_empty(), "{stdout}: files left");
+        let left: Vec<_> = snapshot(dir.path()).into_keys().collect();
+        assert_eq!(left, [Path::new("ro.txt")], "{stdout}: files left");
 
         // --force over an existing pair: the old files stay as they were.
         let dir = tempfile::tempdir().unwrap();
         first_key_pair(dir.path());
+        read_only(dir.path());
         let before = snapshot(dir.path());
         let line = format!(
             "\"$BIN\" {} {stdout}; exit ${{PIPESTATUS[0]}}",
@@ -457,6 +462,8 @@ fn a_closed_stdout_is_a_failure_with_one_error_line() {
         qscloud_args().join(" "),
         format!("decode --jwt {}", token.trim()),
         "completions bash".to_owned(),
+        "--version".to_owned(),
+        "decode --help".to_owned(),
     ] {
         let (code, _, stderr) = shell(dir.path(), &format!("\"$BIN\" {args} >&-"));
         assert_eq!(code, 1, "{args}: {stderr}");
@@ -836,7 +843,11 @@ fn a_key_file_others_can_read_gets_a_warning_and_still_signs() {
     use std::os::unix::fs::PermissionsExt;
     let dir = folder_with_key();
     let key = dir.path().join("privatekey.pem");
-    for (mode, who) in [(0o644, "every user"), (0o640, "its group")] {
+    for (mode, who) in [
+        (0o644, "can be read by every user"),
+        (0o640, "can be read by its group"),
+        (0o620, "is open to its group or to other users"),
+    ] {
         fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
         let output = qseow(dir.path())
             .args([
@@ -852,7 +863,7 @@ fn a_key_file_others_can_read_gets_a_warning_and_still_signs() {
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(
             stderr.contains(&format!(
-                "WARN --cert-privatekey-file 'privatekey.pem' can be read by {who}"
+                "WARN --cert-privatekey-file 'privatekey.pem' {who}"
             )) && stderr.contains("chmod 600 'privatekey.pem'"),
             "{stderr}"
         );
@@ -948,4 +959,44 @@ fn many_groups_are_deduplicated_in_order() {
         .map(|g| g.as_str().unwrap())
         .collect();
     assert_eq!(written, groups[..20_000]);
+}
+
+/// A key pasted as --cert-file-prefix would name the files and every log line about them.
+#[test]
+fn key_text_as_a_file_prefix_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = fixture_text("rsa2048-pkcs8.pem");
+    let windows = key_windows(&pem);
+    for prefix in [
+        pem.lines().nth(3).unwrap().to_owned(),
+        "ONiDz/chNkKP/qvrKounOGATyWrCLSZGEsXzD".to_owned(),
+        pem.lines().nth(5).unwrap().to_ascii_lowercase(),
+    ] {
+        let mut cmd = qs_jwt(dir.path());
+        cmd.args(create_args(&["--cert-file-prefix", &prefix]));
+        let stderr = error_lines(fails_cleanly(&mut cmd, dir.path(), 2).as_bytes());
+        assert!(
+            stderr.contains("--cert-file-prefix holds what looks like key text"),
+            "{stderr}"
+        );
+        for window in &windows {
+            assert!(!stderr.contains(window.as_str()), "{stderr}");
+        }
+    }
+}
+
+/// Log lines are redacted like errors (but for the debug lines of the token itself).
+#[test]
+fn key_like_text_in_log_lines_is_redacted() {
+    let dir = folder_with_key();
+    let name = "k3YbT9xQ2mLp8vR4sW7nZ1aC6dE0fG5h.pem";
+    fs::copy(dir.path().join("privatekey.pem"), dir.path().join(name)).unwrap();
+    owner_only(&dir.path().join(name));
+    let output = qseow(dir.path())
+        .args(["--cert-privatekey-file", name, "--loglevel", "verbose"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("VERBOSE loaded a 2048-bit RSA private key from --cert-privatekey-file '[key text redacted].pem'"), "{stderr}");
 }

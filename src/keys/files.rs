@@ -127,7 +127,8 @@ impl KeyFiles {
         }
 
         // Old files left by a run that was killed while replacing keys: they may hold the only
-        // copy of a key Qlik trusts, so nothing goes on until a person has looked at them.
+        // copy of a key Qlik trusts, so nothing goes on until a person has looked at them. What
+        // to do with them depends on whether the new set was complete when the run died.
         let left_over: Vec<String> = self
             .paths()
             .iter()
@@ -137,9 +138,17 @@ impl KeyFiles {
             .collect();
         if !left_over.is_empty() {
             let (names, verb) = join_names(&left_over, "is", "are");
+            let complete = self.paths().iter().all(|p| fs::symlink_metadata(p).is_ok());
+            let what_to_do = if complete {
+                "the three key files in place are a complete new set: delete the .qs-jwt-old \
+                 files, or keep them elsewhere while Qlik still trusts the previous certificate"
+            } else {
+                "the key files in place are not a complete set: remove them and rename the \
+                 .qs-jwt-old files back to their names"
+            };
             return Err(UserError::runtime(format!(
-                "{names} {verb} left by an earlier run that was interrupted while replacing keys, \
-                 and may hold your previous key: move it back or away, then run again"
+                "{names} {verb} left by an earlier run that was interrupted while replacing keys; \
+                 {what_to_do}, then run again"
             )));
         }
 
@@ -199,6 +208,13 @@ impl KeyFiles {
                         path.display()
                     )));
                 }
+                Err(_) if fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) => {
+                    return Err(UserError::runtime(format!(
+                        "the lock file '{}' is a symbolic link, which qs-jwt does not follow; \
+                         remove it if no qs-jwt run is writing keys there",
+                        path.display()
+                    )));
+                }
                 // The lock file is the first file the run creates in the folder: a folder that
                 // takes no files fails here, and the user hears of the file they asked for.
                 Err(e) => {
@@ -248,6 +264,26 @@ impl KeyFiles {
             _lock: lock,
             done: false,
         };
+        // On a failure, the staged files not yet in place are removed here rather than on drop,
+        // so that one that cannot be removed (an append-only folder) is named in the error: the
+        // first of them holds the new private key.
+        let discard = |staged: Vec<(NamedTempFile, PathBuf)>| -> Result<(), String> {
+            let stuck: Vec<String> = staged
+                .into_iter()
+                .filter_map(|(file, _)| {
+                    let path = file.path().to_path_buf();
+                    file.close().err().map(|_| format!("'{}'", path.display()))
+                })
+                .collect();
+            match stuck.as_slice() {
+                [] => Ok(()),
+                _ => Err(format!(
+                    "the temporary files {} could not be removed (they hold the new key files): \
+                     delete them",
+                    stuck.join(", ")
+                )),
+            }
+        };
         if force {
             for path in self.paths() {
                 if fs::symlink_metadata(path).is_err() {
@@ -255,7 +291,7 @@ impl KeyFiles {
                 }
                 let old = old_name(path);
                 if let Err(e) = fs::rename(path, &old) {
-                    let undo = pending.roll_back();
+                    let undo = join_undo(pending.roll_back(), discard(staged));
                     return Err(failed(
                         format!(
                             "cannot move the existing '{}' aside to replace it: {}",
@@ -268,11 +304,14 @@ impl KeyFiles {
                 pending.moved_aside.push((path.to_path_buf(), old));
             }
         }
-        for (file, path) in staged {
+        let mut staged = staged.into_iter();
+        while let Some((file, path)) = staged.next() {
             // No clobber: the old files were moved aside, and without --force a file that
             // appeared since check() belongs to someone else.
             if let Err(e) = file.persist_noclobber(&path) {
-                let undo = pending.roll_back();
+                let mut rest = vec![(e.file, path.clone())];
+                rest.extend(staged);
+                let undo = join_undo(pending.roll_back(), discard(rest));
                 return Err(failed(
                     format!("cannot write '{}': {}", path.display(), plain_io(&e.error)),
                     undo,
@@ -374,6 +413,14 @@ fn failed(cause: String, undo: Result<(), String>) -> UserError {
     }
 }
 
+fn join_undo(first: Result<(), String>, second: Result<(), String>) -> Result<(), String> {
+    match (first, second) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(a), Ok(())) | (Ok(()), Err(a)) => Err(a),
+        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+    }
+}
+
 /// The name an old file has while its replacement is put in place.
 fn old_name(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -431,11 +478,15 @@ impl KeyLock {
         // A few rounds at most: each one means another run removed the file between our open
         // and our lock, which happens only as that run finishes.
         for _ in 0..100 {
+            use std::os::unix::fs::OpenOptionsExt;
+            // O_NOFOLLOW: a link planted at the lock's name (the folder may be shared) must not
+            // make qs-jwt create or lock a file elsewhere.
             let file = File::options()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)?;
             match file.try_lock() {
                 Ok(()) => {}
@@ -668,6 +719,38 @@ mod tests {
         fs::write(old_name(&files.private_key), "the only copy").unwrap();
         let err = files.check(true).unwrap_err().to_string();
         assert!(err.contains("k_privatekey.pem.qs-jwt-old"), "{err}");
+    }
+
+    #[test]
+    fn what_to_do_with_left_over_files_depends_on_the_set_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        fs::write(old_name(&files.public_key), "old").unwrap();
+        let err = files.check(true).unwrap_err().to_string();
+        assert!(
+            err.contains("not a complete set: remove them and rename"),
+            "{err}"
+        );
+        for path in files.paths() {
+            fs::write(path, "new").unwrap();
+        }
+        let err = files.check(true).unwrap_err().to_string();
+        assert!(
+            err.contains("a complete new set: delete the .qs-jwt-old"),
+            "{err}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_locks_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        let victim = dir.path().join("victim");
+        std::os::unix::fs::symlink(&victim, files.lock_path()).unwrap();
+        let err = files.lock().err().unwrap().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        assert!(!victim.exists());
     }
 
     #[test]

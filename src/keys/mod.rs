@@ -16,7 +16,7 @@ use anyhow::Result;
 use jsonwebtoken::EncodingKey;
 use tracing::{info, warn};
 
-use crate::error::UserError;
+use crate::error::{self, UserError};
 use crate::input::{self, FileFlag};
 use crate::secret::SecretText;
 use crate::verbose;
@@ -149,6 +149,14 @@ pub fn key_source<'a>(
         given.push(("--cert-privatekey", KeySource::Text(text.expose())));
     }
     if options.create {
+        // A key pasted into the wrong option would name the files written and every log line
+        // about them: refused before anything is written, without quoting it.
+        if error::redact_keys(options.prefix) != options.prefix {
+            return Err(UserError::usage(
+                "--cert-file-prefix holds what looks like key text, not a file name prefix; give \
+                 a folder or a short prefix, such as keys/qsjwt_",
+            ));
+        }
         let days = options.days.ok_or_else(|| {
             UserError::usage(
                 "--cert-create true needs --cert-create-expires-days <days>, the validity of the \
@@ -233,19 +241,24 @@ fn warn_if_others_can_read(path: &Path) {
         return;
     };
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        warn!(
-            "--cert-privatekey-file '{}' can be read by {} (mode {mode:03o}); make it readable \
-             by you only: chmod 600 '{}'",
-            path.display(),
-            if mode & 0o007 != 0 {
-                "every user on this machine"
-            } else {
-                "its group"
-            },
-            path.display()
-        );
-    }
+    let who = match (mode & 0o004 != 0, mode & 0o040 != 0, mode & 0o077 != 0) {
+        (true, _, _) => "can be read by every user on this machine",
+        (false, true, _) => "can be read by its group",
+        (false, false, true) => "is open to its group or to other users",
+        (false, false, false) => return,
+    };
+    let shown = path.display();
+    warn!(
+        "--cert-privatekey-file '{shown}' {who} (mode {mode:03o}); make it readable by you only: \
+         chmod 600 {}",
+        shell_quoted(&shown.to_string())
+    );
+}
+
+/// `text` as one word for a POSIX shell, ready to paste.
+#[cfg(unix)]
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[cfg(not(unix))]
