@@ -50,10 +50,31 @@ pub enum Command {
     /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
     #[command(after_help = DECODE_EXAMPLE)]
     Decode(DecodeArgs),
+    /// Print what to give Qlik Cloud for a JWT identity provider: the API body, or the console's fields
+    #[command(after_help = SETUP_QSCLOUD_EXAMPLE)]
+    SetupQscloud(SetupQscloudArgs),
+    /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
+    #[command(after_help = SETUP_QSEOW_EXAMPLE)]
+    SetupQseow(SetupQseowArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLE)]
     Completions(CompletionsArgs),
 }
+
+const SETUP_QSCLOUD_EXAMPLE: &str = "\
+Examples:
+  qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
+    --cert-publickey-file publickey.cer > idp.json
+  curl -X POST \"https://mytenant.eu.qlikcloud.com/api/v1/identity-providers\" \\
+    -H \"Authorization: Bearer $API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
+  qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
+    --cert-publickey-file publickey.cer --output console";
+
+const SETUP_QSEOW_EXAMPLE: &str = "\
+Examples:
+  qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer > vp.json
+  qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer \\
+    --output console";
 
 const QSEOW_EXAMPLE: &str = "\
 Example:
@@ -88,6 +109,8 @@ impl Command {
             Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
+            Command::SetupQscloud(args) => (args.log.loglevel, false),
+            Command::SetupQseow(args) => (args.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),
         };
         (level.into(), minimal)
@@ -311,6 +334,94 @@ pub struct DecodeArgs {
     /// standard error
     #[arg(long, help_heading = "Output")]
     pub minimal_output: bool,
+}
+
+/// The public key or certificate Qlik is to verify tokens with.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("publickey").required(true).args(["cert_publickey_file", "cert_publickey"])))]
+pub struct PublicKeyArgs {
+    /// File with the certificate (BEGIN CERTIFICATE, the publickey.cer that --cert-create
+    /// writes) or the public key (BEGIN PUBLIC KEY)
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_publickey_file: Option<PathBuf>,
+
+    /// The certificate or public key as PEM text
+    // allow_hyphen_values: PEM text starts with "-----BEGIN".
+    #[arg(long, value_name = "pem", allow_hyphen_values = true)]
+    pub cert_publickey: Option<String>,
+}
+
+impl PublicKeyArgs {
+    /// The option that gave the key, for messages.
+    pub fn origin(&self) -> String {
+        match &self.cert_publickey_file {
+            Some(path) => format!("--cert-publickey-file '{}'", path.display()),
+            None => "--cert-publickey".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SetupQscloudArgs {
+    /// The issuer of the identity provider: what create-qscloud --issuer will write as claim iss
+    #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
+    pub issuer: String,
+
+    /// The key ID of the identity provider: what create-qscloud --keyid will write as header kid
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: String,
+
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+
+    /// Description of the identity provider, at most 128 characters [default: JWT login for
+    /// <issuer>, key <id> (qs-jwt)]
+    #[arg(long, value_name = "text")]
+    pub description: Option<String>,
+
+    /// json: the body of POST /api/v1/identity-providers; console: the management console's
+    /// fields
+    #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
+    pub output: SetupFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupQseowArgs {
+    /// The JWT audience of the virtual proxy: what create-qseow --audience will write as claim
+    /// aud
+    #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
+    pub audience: String,
+
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+
+    /// The virtual proxy's prefix, the path after the host: lower-case letters, digits and
+    /// - . _ ~
+    #[arg(long, value_name = "prefix", default_value = "jwt")]
+    pub prefix: String,
+
+    /// Description of the virtual proxy [default: JWT authentication for audience <audience>
+    /// (qs-jwt)]
+    #[arg(long, value_name = "text")]
+    pub description: Option<String>,
+
+    /// json: the body of POST /qrs/virtualproxyconfig; console: the QMC's fields
+    #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
+    pub output: SetupFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupFormat {
+    /// The body for Qlik's API, to send with curl, Invoke-RestMethod or qlik-cli
+    Json,
+    /// The fields of Qlik's admin console, for people
+    Console,
 }
 
 #[derive(Debug, Args)]

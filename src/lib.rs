@@ -15,6 +15,7 @@ pub mod log;
 pub mod qlik;
 pub mod render;
 pub mod secret;
+pub mod setup;
 pub mod stdio;
 pub mod times;
 pub mod token;

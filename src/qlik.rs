@@ -18,6 +18,12 @@ pub const QLIK_CLOUD_MAX_VALIDITY: u64 = 3_600;
 /// clocks on two machines are never quite equal, and Qlik allows a little skew too.
 pub const CLOCK_SKEW: u64 = 5;
 
+/// The claims create-qseow writes for the user id, the user directory and the groups: the
+/// attribute names a QSEoW virtual proxy must be configured with (setup-qseow writes them).
+pub const QSEOW_USER_ID_CLAIM: &str = "userId";
+pub const QSEOW_USER_DIRECTORY_CLAIM: &str = "userDirectory";
+pub const QSEOW_GROUP_CLAIM: &str = "group";
+
 /// Whether a token whose `nbf` is `nbf` (seconds since 1970) is not valid yet at `now`: the one
 /// rule for "in the future", used by `--check` and by decode's validity verdict alike.
 pub fn not_yet_valid(nbf: f64, now: u64) -> bool {

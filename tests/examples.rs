@@ -87,6 +87,8 @@ fn runs_as_written(document: &str) {
         .current_dir(&work)
         .env("PATH", tools(dir.path()))
         .env("HOME", dir.path())
+        // The documents' one placeholder variable: a tenant admin's API key, for curl.
+        .env("API_KEY", "placeholder-api-key")
         .env_remove("QSJWTPRIVKEY")
         .env_remove("NO_COLOR")
         .output()

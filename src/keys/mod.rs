@@ -25,7 +25,7 @@ use files::{KeyFileContents, KeyFiles};
 pub use pem::normalise as normalise_pem;
 use private::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
-pub use public::VerifyingKey;
+pub use public::{PublicKeyKind, VerifyingKey};
 
 const PRIVATE_KEY_FILE: FileFlag = FileFlag {
     flag: "--cert-privatekey-file",

@@ -85,6 +85,9 @@ pub struct VerifyingKey {
     /// Why the crypto library cannot verify with this key, when it cannot: a signature must
     /// then be reported as uncheckable, not as forged.
     pub unsupported: Option<String>,
+    /// The PEM block the key was read from (the certificate, or the public key), written anew:
+    /// line breaks LF, 64 characters a line, no text around it. What setup gives Qlik.
+    pub pem: String,
 }
 
 /// Reads the first public key or certificate in PEM text.
@@ -107,7 +110,11 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
         .find(|b| wanted.contains(&b.tag()))
         .unwrap_or(&blocks[0]);
     let der = block.contents();
-    match block.tag() {
+    let pem = pem::encode_config(
+        block,
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    );
+    let key = match block.tag() {
         "PUBLIC KEY" => spki_key(der, origin, false),
         "RSA PUBLIC KEY" => rsa_pkcs1_key(der, origin, false),
         "CERTIFICATE" => {
@@ -126,8 +133,8 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
             spki_key(&spki, origin, true)
         }
         label if label.ends_with("PRIVATE KEY") => Err(UserError::runtime(format!(
-            "{origin} holds a private key; decode verifies with the public key or the \
-             certificate, which is safe to share"
+            "{origin} holds a private key; this option takes the public key or the certificate, \
+             which are safe to share"
         ))
         .with_hint(
             "make the public key with: openssl pkey -in privatekey.pem -pubout -out publickey.pem",
@@ -135,7 +142,8 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
         other => Err(UserError::runtime(format!(
             "{origin} holds a '{other}' PEM block, not a public key or certificate"
         ))),
-    }
+    }?;
+    Ok(VerifyingKey { pem, ..key })
 }
 
 fn spki_key(
@@ -160,6 +168,7 @@ fn spki_key(
             },
             from_certificate,
             unsupported: None,
+            pem: String::new(),
         }),
         (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
             "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
@@ -194,6 +203,7 @@ fn rsa_pkcs1_key(
         kind: PublicKeyKind::Rsa { bits },
         from_certificate,
         unsupported,
+        pem: String::new(),
     })
 }
 
