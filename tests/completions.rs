@@ -25,6 +25,8 @@ const FILE_OPTIONS: &[(&str, &str)] = &[
     ("create-qscloud", "--cert-privatekey-file"),
     ("decode", "--cert-publickey-file"),
     ("decode", "--jwt-file"),
+    ("setup-qscloud", "--cert-publickey-file"),
+    ("setup-qseow", "--cert-publickey-file"),
 ];
 
 /// A command line typed up to the cursor, and what the shell should offer there.
@@ -43,17 +45,14 @@ fn case(line: &str, expected: &[&str]) -> Case {
 /// Every case each shell must pass. The work folder holds one file, key.pem, so a file
 /// option must offer exactly that.
 fn cases() -> Vec<Case> {
+    let subcommands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .chain(["help".to_owned()])
+        .collect();
+    let subcommands: Vec<&str> = subcommands.iter().map(String::as_str).collect();
     let mut cases = vec![
-        case(
-            "qs-jwt ",
-            &[
-                "create-qseow",
-                "create-qscloud",
-                "decode",
-                "completions",
-                "help",
-            ],
-        ),
+        case("qs-jwt ", &subcommands),
         case("qs-jwt create-qscloud --exp", &["--expires"]),
         case("qs-jwt decode --check ", &["qseow", "qscloud"]),
         case(
@@ -72,6 +71,8 @@ fn cases() -> Vec<Case> {
         case("qs-jwt create-qscloud --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --useremail-verified ", TRUE_FALSE),
         case("qs-jwt completions ", SHELLS),
+        case("qs-jwt setup-qscloud --output ", &["json", "console"]),
+        case("qs-jwt setup-qseow --output ", &["json", "console"]),
     ];
     for (command, option) in FILE_OPTIONS {
         cases.push(case(&format!("qs-jwt {command} {option} "), &["key.pem"]));
