@@ -18,11 +18,14 @@ pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 /// substitution (`<(...)`) is read like any file.
 fn read_bounded(
     reader: impl Read,
+    size_hint: u64,
     limit: u64,
     too_large: impl FnOnce() -> UserError,
     cannot_read: impl FnOnce(io::Error) -> UserError,
 ) -> Result<Vec<u8>, UserError> {
-    let mut bytes = Vec::new();
+    // Room for the whole file at once (one read, as fs::read does), never more than the limit.
+    let capacity = usize::try_from(size_hint.min(limit) + 1).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     reader
         .take(limit + 1)
         .read_to_end(&mut bytes)
@@ -70,8 +73,11 @@ pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
         )));
     }
     let file = File::open(path).map_err(cannot_read)?;
+    // A device or a FIFO reports 0 (or anything): only a hint.
+    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bytes = read_bounded(
         file,
+        size_hint,
         MAX_INPUT_BYTES,
         || {
             UserError::runtime(format!(
@@ -104,6 +110,7 @@ pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserE
     }
     let bytes = read_bounded(
         stdin.lock(),
+        0,
         MAX_INPUT_BYTES,
         || {
             UserError::runtime(format!(
