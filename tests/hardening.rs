@@ -27,9 +27,14 @@ fn create_args(extra: &[&str]) -> Vec<String> {
     Create::qseow().new_key().args(extra).argv()
 }
 
-/// `create-qseow` for the key in the folder; each test adds the rest.
+/// `create-qseow` for one hour; each test adds the key and the rest.
 fn qseow(dir: &Path) -> assert_cmd::Command {
     Create::qseow().run_in(dir)
+}
+
+/// `create-qseow` for one hour, signed with the folder's `privatekey.pem`.
+fn signing_qseow(dir: &Path) -> assert_cmd::Command {
+    Create::qseow().key_file("privatekey.pem").run_in(dir)
 }
 
 /// Makes a first key pair in `dir` with qs-jwt itself.
@@ -134,15 +139,7 @@ fn is_root() -> bool {
 /// Signs with `privatekey.pem` and verifies with the `.cer` and `publickey.pem`: the three
 /// files belong together.
 fn assert_one_key_pair(dir: &Path) {
-    let token = qseow(dir)
-        .args([
-            "--expires",
-            "1h",
-            "--cert-privatekey-file",
-            "privatekey.pem",
-        ])
-        .output()
-        .unwrap();
+    let token = signing_qseow(dir).output().unwrap();
     assert!(token.status.success());
     let token = single_token(&token.stdout);
     for public in ["publickey.cer", "publickey.pem"] {
@@ -381,13 +378,7 @@ fn escape_sequences_in_arguments_and_file_names_are_shown_not_obeyed() {
         assert!(stderr.contains("error:"), "{stderr}");
     }
     // A --claim value reaches the token and --output json, and there stays valid JSON.
-    let output = qseow(dir.path())
-        .args([
-            "--expires",
-            "1h",
-            "--cert-privatekey-file",
-            "privatekey.pem",
-        ])
+    let output = signing_qseow(dir.path())
         .args(["--claim", &format!("x={HOSTILE}"), "--output", "json"])
         .args(["--loglevel", "debug"])
         .output()
@@ -528,15 +519,10 @@ fn a_mangled_key_in_any_option_never_reaches_stderr() {
     let dir = folder_with_key();
     let pem = fixture_text("rsa2048-pkcs1.pem");
     let windows = key_windows(&pem);
-    let qseow_base = [
-        "create-qseow",
-        "--userdir",
-        "D",
-        "--userid",
-        "u",
-        "--audience",
-        "a",
-    ];
+    let qseow_base = Create::qseow().argv();
+    let qseow_base: Vec<&str> = qseow_base.iter().map(String::as_str).collect();
+    let qscloud_base = Create::qscloud().argv();
+    let qscloud_base: Vec<&str> = qscloud_base.iter().map(String::as_str).collect();
     for (how, key) in manglings(&pem) {
         let key = key.as_str();
         let prefix = format!("missing/{key}");
@@ -575,19 +561,11 @@ fn a_mangled_key_in_any_option_never_reaches_stderr() {
             [&qseow_base[..], &["--expires", "1h", "--output", key]].concat(),
             [&qseow_base[..], &["--expires", "1h", "--loglevel", key]].concat(),
             [&qseow_base[..], &["--expires", "1h", key]].concat(),
-            vec![
-                "create-qscloud",
-                "--issuer",
-                "i",
-                "--keyid",
-                "k",
-                "--expires",
-                "1h",
-                "--useremail",
-                "e",
-                "--useremail-verified",
-                key,
-            ],
+            [
+                &qscloud_base[..],
+                &["--useremail", "e", "--useremail-verified", key],
+            ]
+            .concat(),
             vec!["decode", "--jwt", key],
             vec!["decode", "--jwt-file", key],
             vec!["decode", "--jwt", "a.b.c", "--cert-publickey-file", key],
@@ -800,15 +778,7 @@ fn a_critical_extension_makes_a_well_signed_token_invalid() {
 #[test]
 fn a_token_file_with_a_byte_order_mark_is_read() {
     let dir = folder_with_key();
-    let output = qseow(dir.path())
-        .args([
-            "--expires",
-            "1h",
-            "--cert-privatekey-file",
-            "privatekey.pem",
-        ])
-        .output()
-        .unwrap();
+    let output = signing_qseow(dir.path()).output().unwrap();
     let token = single_token(&output.stdout);
     fs::write(dir.path().join("token.txt"), format!("\u{feff}{token}\r\n")).unwrap();
     qs_jwt(dir.path())
@@ -849,15 +819,7 @@ fn a_key_file_others_can_read_gets_a_warning_and_still_signs() {
         (0o620, "is open to its group or to other users"),
     ] {
         fs::set_permissions(&key, fs::Permissions::from_mode(mode)).unwrap();
-        let output = qseow(dir.path())
-            .args([
-                "--expires",
-                "1h",
-                "--cert-privatekey-file",
-                "privatekey.pem",
-            ])
-            .output()
-            .unwrap();
+        let output = signing_qseow(dir.path()).output().unwrap();
         assert!(output.status.success());
         single_token(&output.stdout);
         let stderr = String::from_utf8(output.stderr).unwrap();
@@ -869,15 +831,7 @@ fn a_key_file_others_can_read_gets_a_warning_and_still_signs() {
         );
     }
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
-    let output = qseow(dir.path())
-        .args([
-            "--expires",
-            "1h",
-            "--cert-privatekey-file",
-            "privatekey.pem",
-        ])
-        .output()
-        .unwrap();
+    let output = signing_qseow(dir.path()).output().unwrap();
     assert!(String::from_utf8(output.stderr).unwrap().is_empty());
 }
 
