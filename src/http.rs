@@ -25,7 +25,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
 use crate::secret::SecretText;
-use crate::verbose;
+use crate::{debug, verbose};
 
 /// The most of a reply that is read: Qlik's answers to these requests are a few KB.
 pub const MAX_REPLY_BYTES: u64 = 1024 * 1024;
@@ -215,7 +215,9 @@ impl Client {
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
-        verbose!(
+        // At debug, whose lines are not redacted: a path may hold a random user id, which the
+        // redaction of the other levels would take for key text.
+        debug!(
             "{} {}{}{shown_path}{}",
             match request.method {
                 Method::Get => "GET",
@@ -280,7 +282,7 @@ impl Client {
             .limit(MAX_REPLY_BYTES)
             .read_to_vec()
             .map_err(|e| self.failure(&e))?;
-        verbose!("HTTP {status}, {} bytes", body.len());
+        debug!("HTTP {status}, {} bytes", body.len());
         Ok(Reply {
             status,
             location,
