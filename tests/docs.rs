@@ -48,8 +48,8 @@ fn commands_doc_shows_the_current_help() {
     let doc = fs::read_to_string(&path).unwrap();
     assert_eq!(
         doc.matches("<!-- help: ").count(),
-        5,
-        "a help block for qs-jwt and each of its four commands"
+        7,
+        "a help block for qs-jwt and each of its six commands"
     );
     // normalize_paths(false): the help's line continuations are backslashes, not paths.
     snapbox::Assert::new()
@@ -62,7 +62,14 @@ fn commands_doc_shows_the_current_help() {
 fn readme_names_every_option() {
     let readme =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    for command in ["create-qseow", "create-qscloud", "decode", "completions"] {
+    for command in [
+        "create-qseow",
+        "create-qscloud",
+        "decode",
+        "login-qscloud",
+        "login-qseow",
+        "completions",
+    ] {
         let help = help(&format!("{command} --help"));
         for word in help.split_whitespace() {
             let flag = word.trim_end_matches([',', '.']);
