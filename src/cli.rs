@@ -56,6 +56,12 @@ pub enum Command {
     /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
     #[command(after_help = SETUP_QSEOW_EXAMPLE)]
     SetupQseow(SetupQseowArgs),
+    /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
+    #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
+    LoginQscloud(LoginQscloudArgs),
+    /// Send a JWT through a QSEoW virtual proxy and show the session's user
+    #[command(after_help = LOGIN_QSEOW_EXAMPLE)]
+    LoginQseow(LoginQseowArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLE)]
     Completions(CompletionsArgs),
@@ -97,6 +103,27 @@ Exit code 0: the token decodes and every check asked for passes. 1: the token is
 signature is invalid, it is expired or not yet valid, its audience does not match, or a --check
 rule fails (the report is still printed). 2: a usage error.";
 
+const LOGIN_QSCLOUD_EXAMPLE: &str = "\
+Examples:
+  qs-jwt login-qscloud --tenant mytenant.eu.qlikcloud.com --jwt \"$TOKEN\"
+  qs-jwt create-qscloud ... | qs-jwt login-qscloud --tenant mytenant.eu.qlikcloud.com \\
+    --jwt-file - --cookie-jar cookies.txt --output json
+
+Exit code 0: Qlik Cloud accepted the token and made a session. 1: it rejected the token (its
+error is shown, with a hint), or the tenant could not be reached. 2: a usage error. A proxy
+comes from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+
+const LOGIN_QSEOW_EXAMPLE: &str = "\
+Examples:
+  qs-jwt login-qseow --server https://qlik.example.com/jwt --jwt \"$TOKEN\"
+  qs-jwt login-qseow --server https://qlik.example.com/jwt --jwt-file token.txt \\
+    --cacert qlik-root.pem --cookie-jar cookies.txt
+
+--server is the https URL of the virtual proxy: the server and the proxy's prefix. Exit code 0:
+the proxy accepted the token and made a session. 1: it refused the token (a 401, a 403 or a
+redirect to a login page) or the server could not be reached. 2: a usage error. A proxy comes
+from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+
 const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
   qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
@@ -111,6 +138,8 @@ impl Command {
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
             Command::SetupQscloud(args) => (args.log.loglevel, false),
             Command::SetupQseow(args) => (args.log.loglevel, false),
+            Command::LoginQscloud(args) => (args.output.log.loglevel, false),
+            Command::LoginQseow(args) => (args.output.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),
         };
         (level.into(), minimal)
@@ -425,6 +454,98 @@ pub enum SetupFormat {
 }
 
 #[derive(Debug, Args)]
+pub struct LoginQscloudArgs {
+    /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: String,
+
+    #[command(flatten)]
+    pub token: LoginTokenArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub output: LoginOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginQseowArgs {
+    /// The https URL of the virtual proxy: the server and the proxy's prefix, such as
+    /// https://qlik.example.com/jwt
+    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    pub server: String,
+
+    #[command(flatten)]
+    pub token: LoginTokenArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub output: LoginOutputArgs,
+}
+
+/// The token a login sends: exactly one source.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("token").required(true).args(["jwt", "jwt_file"])))]
+pub struct LoginTokenArgs {
+    /// The token to send. Surrounding whitespace and a "Bearer " prefix are ignored. On the
+    /// command line others may see it (ps); --jwt-file keeps it off
+    #[arg(long, value_name = "token", value_parser = secret_text)]
+    pub jwt: Option<SecretText>,
+
+    /// File that holds the token; - reads standard input
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub jwt_file: Option<PathBuf>,
+}
+
+/// How the login reaches the server. A proxy comes from https_proxy/HTTPS_PROXY (or
+/// all_proxy/ALL_PROXY), except for the hosts NO_PROXY names.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's, such as the one that signed a QSEoW server's certificate
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the token. For a
+    /// test server only; qs-jwt warns on every use
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Write the session's cookies to this file, in the Netscape format curl -b reads (owner
+    /// only; an existing file is replaced)
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cookie_jar: Option<PathBuf>,
+
+    /// The most time the login may take, each request: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct LoginOutputArgs {
+    /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
+    /// "user", "cookies", "error"}
+    #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
+    pub output: LoginFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginFormat {
+    /// Whether the server accepted the token, and the user of the session
+    Text,
+    /// One JSON object, for jq and PowerShell's ConvertFrom-Json
+    Json,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum)]
@@ -537,6 +658,16 @@ fn parse_true_false(text: &str) -> Result<bool, String> {
     }
 }
 
+/// A time limit such as 30s, 2m or 1m 30s (humantime's grammar), at least one second.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let example = "for example 30s, 2m or 1m 30s";
+    match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration >= Duration::from_secs(1) => Ok(duration),
+        Ok(_) => Err(format!("must be at least one second; {example}")),
+        Err(_) => Err(format!("expected a time with a unit; {example}")),
+    }
+}
+
 /// A whole number of days, at least one.
 fn parse_days(text: &str) -> Result<u32, String> {
     match text.trim().parse::<i64>() {
@@ -609,6 +740,15 @@ mod tests {
         assert!(parse_days("-3").unwrap_err().contains("1 or more"));
         assert!(parse_days("1.5").unwrap_err().contains("whole number"));
         assert!(parse_days("99999999999").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn timeouts_have_a_unit_and_last_a_second_at_least() {
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("1m 30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_timeout("30").unwrap_err().contains("unit"));
+        assert!(parse_timeout("0s").unwrap_err().contains("at least"));
+        assert!(parse_timeout("500ms").unwrap_err().contains("at least"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ const FILE_OPTIONS: &[(&str, &str)] = &[
     ("decode", "--jwt-file"),
     ("setup-qscloud", "--cert-publickey-file"),
     ("setup-qseow", "--cert-publickey-file"),
+    ("login-qscloud", "--jwt-file"),
+    ("login-qscloud", "--cacert"),
+    ("login-qseow", "--cookie-jar"),
 ];
 
 /// A command line typed up to the cursor, and what the shell should offer there.
@@ -70,6 +73,8 @@ fn cases() -> Vec<Case> {
         case("qs-jwt create-qseow --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --useremail-verified ", TRUE_FALSE),
+        case("qs-jwt login-qscloud --output ", &["text", "json"]),
+        case("qs-jwt login-qseow --loglevel ", LOG_LEVELS),
         case("qs-jwt completions ", SHELLS),
         case("qs-jwt setup-qscloud --output ", &["json", "console"]),
         case("qs-jwt setup-qseow --output ", &["json", "console"]),
@@ -349,7 +354,19 @@ fn powershell_script_lists_every_option_and_value_list() {
             list(TRUE_FALSE)
         ));
     }
-    for command in ["create-qseow", "create-qscloud", "decode"] {
+    for command in ["login-qscloud", "login-qseow"] {
+        expected.push(format!(
+            "'qs-jwt;{command};--output' {}",
+            list(&["text", "json"])
+        ));
+    }
+    for command in [
+        "create-qseow",
+        "create-qscloud",
+        "decode",
+        "login-qscloud",
+        "login-qseow",
+    ] {
         expected.push(format!(
             "'qs-jwt;{command};--loglevel' {}",
             list(LOG_LEVELS)

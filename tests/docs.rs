@@ -48,8 +48,8 @@ fn commands_doc_shows_the_current_help() {
     let doc = fs::read_to_string(&path).unwrap();
     assert_eq!(
         doc.matches("<!-- help: ").count(),
-        7,
-        "a help block for qs-jwt and each of its six commands"
+        9,
+        "a help block for qs-jwt and each of its eight commands"
     );
     // normalize_paths(false): the help's line continuations are backslashes, not paths.
     snapbox::Assert::new()
@@ -68,6 +68,8 @@ fn readme_names_every_option() {
         "decode",
         "setup-qscloud",
         "setup-qseow",
+        "login-qscloud",
+        "login-qseow",
         "completions",
     ] {
         let help = help(&format!("{command} --help"));

@@ -438,7 +438,7 @@ fn join_names(names: &[String], one: &str, many: &str) -> (String, String) {
 
 /// An I/O error as its cause alone: tempfile adds the temporary file's name, which is ours,
 /// not the user's.
-fn plain_io(e: &io::Error) -> String {
+pub fn plain_io(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code).to_string(),
         None => e.kind().to_string(),
@@ -447,7 +447,7 @@ fn plain_io(e: &io::Error) -> String {
 
 /// A temporary file in `folder` holding `text`, created with `mode` on Unix (the umask may
 /// only take permissions away), flushed to disk before it is renamed.
-fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
+pub fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".qs-jwt-").suffix(".tmp");
     #[cfg(unix)]

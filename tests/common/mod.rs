@@ -2,6 +2,8 @@
 //! what it printed and wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod qlik_server;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,485 @@
+//! The login commands: send a token to Qlik the way a real integration does, and say whether
+//! Qlik made a session and for whom. `login-qscloud` posts it to Qlik Cloud's
+//! `/login/jwt-session`; `login-qseow` sends it through a QSEoW virtual proxy. This module reads
+//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `http` does the
+//! talking, `cookies` keeps the session, `report` decides what is shown.
+//!
+//! Sources (see docs/research notes of issue 10): qlik.dev's Login API (`POST
+//! /login/jwt-session`: 200 and the cookies `eas.sid`, `_csrfToken` and their signatures, or
+//! 401 and `{"errors": [...]}`), Users API (`GET /api/v1/users/me`, a 301 to the user), rate
+//! limiting (429 with Retry-After); help.qlik.com's QRS xrfkey rule and QPS Personal API (`GET
+//! /{virtual proxy}/qps/user`).
+
+mod cookies;
+mod report;
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use rand::RngExt;
+use rand::distr::Alphanumeric;
+use serde_json::Value;
+use tracing::{info, warn};
+
+pub use report::{LoginError, LoginReport, PreCheck, User};
+
+use crate::Output;
+use crate::check;
+use crate::cli::{ConnectionArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::error::UserError;
+use crate::http::{Client, ClientOptions, Method, Reply, Request, Server};
+use crate::input::{self, FileFlag};
+use crate::keys;
+use crate::qlik::Profile;
+use crate::secret::SecretText;
+use crate::times::{self, iso8601, numeric_date, span};
+use crate::token::{self, TokenParts};
+use crate::{debug, verbose};
+
+const TOKEN_FILE: FileFlag = FileFlag {
+    flag: "--jwt-file",
+    holds: "token",
+    format: "JWT",
+    der_hint: None,
+};
+
+const QLIK_CLOUD: &str = "Qlik Cloud";
+const VIRTUAL_PROXY: &str = "the virtual proxy";
+
+/// Redirects followed for reading the user (same host only, cookies only): Qlik Cloud's
+/// `/api/v1/users/me` answers with a 301 to the user.
+const MAX_USER_REDIRECTS: usize = 3;
+
+pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
+    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
+    if !server.base_path.is_empty() {
+        warn!(
+            "--tenant: the path '{}' is ignored; Qlik Cloud's login is at the tenant's root",
+            server.base_path
+        );
+        server.base_path.clear();
+    }
+    let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
+    let now = times::unix_seconds(now)?;
+    let pre = pre_check(&token, Profile::Qscloud, now, QLIK_CLOUD)?;
+    let client = client(server, &args.connection)?;
+
+    let login_path = "/login/jwt-session";
+    let reply = client.send(&Request {
+        method: Method::Post,
+        path: login_path.to_owned(),
+        bearer: Some(&token),
+        cookies: None,
+        headers: vec![("Accept", "application/json".to_owned())],
+    })?;
+    let mut report = LoginReport {
+        accepted: false,
+        status: reply.status,
+        server: client.server().to_string(),
+        user: None,
+        cookies: Vec::new(),
+        error: None,
+    };
+    if !(200..300).contains(&reply.status) {
+        let mut error = not_accepted(&reply);
+        if error.location.is_none() && reply.status != 429 {
+            error.hint = Some(report::qscloud_hint(&error, &pre));
+        }
+        report.error = Some(error);
+        return finish(report, args.output.output, QLIK_CLOUD, None);
+    }
+
+    report.accepted = true;
+    let session = session_cookies(&reply, &client, login_path, now);
+    report.cookies = session.iter().map(|c| c.name.clone()).collect();
+    info!(
+        "{QLIK_CLOUD} accepted the token and set {}",
+        cookie_names(&report.cookies)
+    );
+    let cookie_header = cookies::header(&session);
+    report.user = read_user(
+        &client,
+        "/api/v1/users/me",
+        cookie_header.as_ref(),
+        &[],
+        |v| Some(User::from_qlik_cloud(v)),
+    );
+    let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    finish(report, args.output.output, QLIK_CLOUD, jar.as_deref())
+}
+
+pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
+    let server = Server::parse(&args.server, "--server", false)?;
+    if server.base_path.is_empty() {
+        info!(
+            "--server has no virtual proxy prefix: the token goes to the default virtual proxy, \
+             which rarely takes JWTs; give https://<host>/<prefix>"
+        );
+    }
+    let token = read_token(&args.token, "login-qseow --server <URL>")?;
+    let now = times::unix_seconds(now)?;
+    let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
+    let client = client(server, &args.connection)?;
+
+    // QRS refuses a request without the same random key in the query and a header (its
+    // protection against cross-site request forgery).
+    let xrfkey = xrfkey();
+    let xrf_headers = vec![("X-Qlik-Xrfkey", xrfkey.clone())];
+    let about = format!("/qrs/about?xrfkey={xrfkey}");
+    let reply = client.send(&Request {
+        method: Method::Get,
+        path: about.clone(),
+        bearer: Some(&token),
+        cookies: None,
+        headers: xrf_headers.clone(),
+    })?;
+    let mut report = LoginReport {
+        accepted: false,
+        status: reply.status,
+        server: client.server().to_string(),
+        user: None,
+        cookies: Vec::new(),
+        error: None,
+    };
+    if !(200..300).contains(&reply.status) {
+        let mut error = not_accepted(&reply);
+        if error.location.is_some() {
+            error.hint = Some(
+                "a QSEoW proxy redirects what it cannot authenticate to a login page: check that \
+                 --server ends with the prefix of the virtual proxy that has JWT authentication"
+                    .to_owned(),
+            );
+        } else if reply.status != 429 {
+            error.hint = Some(report::qseow_hint(reply.status, &pre));
+        }
+        report.error = Some(error);
+        return finish(report, args.output.output, VIRTUAL_PROXY, None);
+    }
+
+    report.accepted = true;
+    let session = session_cookies(
+        &reply,
+        &client,
+        &format!("{}{about}", client.server().base_path),
+        now,
+    );
+    report.cookies = session.iter().map(|c| c.name.clone()).collect();
+    if session.is_empty() {
+        warn!(
+            "the virtual proxy answered HTTP {} but set no session cookie",
+            reply.status
+        );
+    } else {
+        info!(
+            "the virtual proxy accepted the token and set {}",
+            cookie_names(&report.cookies)
+        );
+    }
+    let cookie_header = cookies::header(&session);
+    report.user = match &cookie_header {
+        Some(header) => read_user(
+            &client,
+            &format!("/qps/user?xrfkey={xrfkey}"),
+            Some(header),
+            &xrf_headers,
+            User::from_qps,
+        ),
+        None => None,
+    };
+    let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
+}
+
+/// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
+fn read_token(args: &LoginTokenArgs, command: &str) -> Result<SecretText, UserError> {
+    let text = match (&args.jwt, &args.jwt_file) {
+        (Some(jwt), _) => jwt.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => SecretText::new(input::read_stdin(
+            "--jwt-file",
+            "the token",
+            &format!("echo \"$TOKEN\" | qs-jwt {command} --jwt-file -"),
+        )?),
+        (None, Some(path)) => SecretText::new(input::read_file(path, &TOKEN_FILE)?),
+        // clap's "token" group requires one of the two.
+        (None, None) => return Err(UserError::usage("give --jwt <token> or --jwt-file <file>")),
+    };
+    Ok(SecretText::new(token::clean(text.expose())))
+}
+
+/// `--check`'s rules for `profile`, and the expiry, run before the token is sent: each failure
+/// is a warning (the server has the last word), and the hint for a refusal.
+fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Result<PreCheck> {
+    let TokenParts {
+        header, payload, ..
+    } = token::parts(token.expose())?;
+    let report = check::evaluate(profile, &header, &payload, now, None);
+    let failures: Vec<_> = report.failures().cloned().collect();
+    for failure in &failures {
+        let fix = failure
+            .fix
+            .map(|fix| format!("; {fix}"))
+            .unwrap_or_default();
+        warn!(
+            "{who} will likely reject this token: the rule \"{}\" fails (seen: {}){fix}",
+            failure.rule, failure.detail
+        );
+    }
+    let expired = match numeric_date(payload.get("exp")) {
+        Ok(Some(exp)) if exp <= now => Some(format!(
+            "the token expired at {}, {} ago",
+            iso8601(exp),
+            span(now - exp)
+        )),
+        _ => None,
+    };
+    if let Some(expired) = &expired {
+        warn!("{who} will reject this token: {expired}");
+    }
+    Ok(PreCheck { failures, expired })
+}
+
+fn client(server: Server, connection: &ConnectionArgs) -> Result<Client, UserError> {
+    if connection.insecure {
+        warn!(
+            "--insecure: the certificate of {} is not verified, so anyone on the way could read \
+             the token; use --cacert <file> instead for anything but a test server",
+            server.origin()
+        );
+    }
+    Client::new(
+        server,
+        &ClientOptions {
+            cacert: connection.cacert.as_deref(),
+            insecure: connection.insecure,
+            timeout: connection.timeout,
+        },
+    )
+}
+
+/// The cookies a reply set; a cookie that a cookie file cannot hold is named in a warning.
+fn session_cookies(
+    reply: &Reply,
+    client: &Client,
+    request_path: &str,
+    now: u64,
+) -> Vec<cookies::SessionCookie> {
+    let mut skipped = Vec::new();
+    let session = cookies::parse(
+        &reply.set_cookies,
+        client.server().bare_host(),
+        request_path,
+        now,
+        &mut skipped,
+    );
+    for name in skipped {
+        warn!("the cookie '{name}' holds control characters; it is left out");
+    }
+    session
+}
+
+/// A reply that is not a session: a redirect (never followed), a 429, or Qlik's error.
+fn not_accepted(reply: &Reply) -> LoginError {
+    let mut error = LoginError::from_body(reply.status, &reply.body);
+    if (300..400).contains(&reply.status) {
+        error.location = Some(reply.location.clone().unwrap_or_default());
+    }
+    if reply.status == 429 {
+        error.retry_after = reply.retry_after.clone();
+        error.hint = Some(match &reply.retry_after {
+            Some(after) => format!("wait as long as Retry-After says ({after}), then try again"),
+            None => "wait a minute, then try again".to_owned(),
+        });
+    }
+    error
+}
+
+/// The session's user from `path`, following same-host redirects with the cookies only. A
+/// failure is a warning: the session is made either way.
+fn read_user(
+    client: &Client,
+    path: &str,
+    cookies: Option<&SecretText>,
+    headers: &[(&'static str, String)],
+    read: impl Fn(&Value) -> Option<User>,
+) -> Option<User> {
+    let mut path = path.to_owned();
+    for _ in 0..=MAX_USER_REDIRECTS {
+        let reply = match client.send(&Request {
+            method: Method::Get,
+            path: path.clone(),
+            bearer: None,
+            cookies,
+            headers: [headers, &[("Accept", "application/json".to_owned())]].concat(),
+        }) {
+            Ok(reply) => reply,
+            Err(err) => {
+                warn!("cannot read the session's user: {err}");
+                return None;
+            }
+        };
+        if (300..400).contains(&reply.status) {
+            let target = reply
+                .location
+                .as_deref()
+                .and_then(|l| same_server_path(client.server(), l));
+            match target {
+                Some(next) => {
+                    debug!("following HTTP {} to {next}", reply.status);
+                    path = next;
+                    continue;
+                }
+                None => {
+                    warn!(
+                        "cannot read the session's user: HTTP {} redirects to another host \
+                         ('{}'), which qs-jwt does not follow",
+                        reply.status,
+                        reply.location.as_deref().unwrap_or_default()
+                    );
+                    return None;
+                }
+            }
+        }
+        if !(200..300).contains(&reply.status) {
+            warn!(
+                "cannot read the session's user: HTTP {} from {}",
+                reply.status,
+                path.split('?').next().unwrap_or_default()
+            );
+            return None;
+        }
+        let user = serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .and_then(|v| read(&v));
+        if user.is_none() {
+            warn!("cannot read the session's user: the server's answer names none");
+        }
+        return user;
+    }
+    warn!("cannot read the session's user: too many redirects");
+    None
+}
+
+/// The path below the server's base path that `location` points at, if it stays on the same
+/// server (a path, or a URL with the same origin).
+fn same_server_path(server: &Server, location: &str) -> Option<String> {
+    let base = format!("{}{}", server.origin(), server.base_path);
+    let absolute = if location.starts_with('/') && !location.starts_with("//") {
+        format!("{}{location}", server.origin())
+    } else {
+        location.to_owned()
+    };
+    let rest = absolute.strip_prefix(&base)?;
+    rest.starts_with('/').then(|| rest.to_owned())
+}
+
+/// Writes the cookie jar, when asked for, through a temporary file renamed into place,
+/// readable by its owner only. Returns the path as shown.
+fn write_jar(path: Option<&Path>, session: &[cookies::SessionCookie]) -> Result<Option<String>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(UserError::runtime(format!(
+            "--cookie-jar '{shown}' is a folder; give a file name, such as cookies.txt"
+        ))
+        .into());
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let text = cookies::netscape_file(session);
+    let cannot = |e: std::io::Error| {
+        UserError::runtime(format!(
+            "cannot write --cookie-jar '{shown}': {}",
+            keys::plain_io(&e)
+        ))
+    };
+    let staged = keys::stage(folder, text.expose(), 0o600).map_err(cannot)?;
+    staged.persist(path).map_err(|e| cannot(e.error))?;
+    verbose!("wrote {} cookies to '{shown}'", session.len());
+    Ok(Some(shown))
+}
+
+fn finish(
+    report: LoginReport,
+    format: LoginFormat,
+    who: &str,
+    jar: Option<&str>,
+) -> Result<Output> {
+    if report.accepted {
+        let stdout = match format {
+            LoginFormat::Text => report::render_text(&report, who, jar),
+            LoginFormat::Json => report::render_json(&report),
+        };
+        return Ok(Output::product(stdout));
+    }
+    let line = report::failure_line(&report, who);
+    let hint = report.error.as_ref().and_then(|e| e.hint.clone());
+    match format {
+        LoginFormat::Text => {
+            let err = UserError::runtime(line);
+            Err(match hint {
+                Some(hint) => err.with_hint(hint),
+                None => err,
+            }
+            .into())
+        }
+        LoginFormat::Json => Ok(Output {
+            failure: Some(line),
+            ..Output::product(report::render_json(&report))
+        }),
+    }
+}
+
+fn cookie_names(names: &[String]) -> String {
+    match names {
+        [] => "no cookie".to_owned(),
+        [one] => format!("the cookie {one}"),
+        many => format!("the cookies {}", many.join(", ")),
+    }
+}
+
+/// 16 letters and digits, as QRS asks of an xrfkey.
+fn xrfkey() -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(16)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_are_followed_only_on_the_same_server() {
+        let server = Server::parse("https://t.example.com/jwt", "--server", false).unwrap();
+        for (location, expected) in [
+            ("/jwt/api/v1/users/u1", Some("/api/v1/users/u1")),
+            ("https://t.example.com/jwt/qps/user", Some("/qps/user")),
+            ("https://t.example.com/other", None),
+            ("https://t.example.com/jwtx/a", None),
+            ("https://evil.example.com/jwt/a", None),
+            ("https://t.example.com.evil.com/jwt/a", None),
+            ("//evil.example.com/jwt/a", None),
+            ("http://t.example.com/jwt/a", None),
+        ] {
+            assert_eq!(
+                same_server_path(&server, location).as_deref(),
+                expected,
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
+    fn xrfkeys_are_16_letters_and_digits() {
+        let key = xrfkey();
+        assert_eq!(key.len(), 16);
+        assert!(key.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+}

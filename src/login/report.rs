@@ -1,0 +1,452 @@
+//! What a login found, and how it is shown: the verdict, the user, Qlik's own error and a hint
+//! for its known causes. Pure: built from the server's answers, rendered for people (every byte
+//! from the server escaped) or as one JSON object.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::check::RuleResult;
+use crate::render::{escape, json_for_terminal};
+
+/// The outcome of one login, and `--output json`'s object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginReport {
+    /// Whether the server accepted the token and made a session.
+    pub accepted: bool,
+    /// The HTTP status of the login request.
+    pub status: u16,
+    /// Where the token went: the tenant, or the virtual proxy.
+    pub server: String,
+    /// The user the server says the session is for, when it said so.
+    pub user: Option<User>,
+    /// The names of the cookies the server set (never their values).
+    pub cookies: Vec<String>,
+    pub error: Option<LoginError>,
+}
+
+/// A session's user, as Qlik Cloud's `/api/v1/users/me` or QSEoW's `/qps/user` tells it: each
+/// field only when the server gave it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_directory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// Why the token was not accepted: Qlik's own error where it gave one, and a hint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginError {
+    pub status: u16,
+    pub code: Option<String>,
+    pub title: Option<String>,
+    pub detail: Option<String>,
+    /// Qlik Cloud's trace id, for Qlik's support.
+    pub trace_id: Option<String>,
+    /// Where a redirect pointed; redirects are never followed.
+    pub location: Option<String>,
+    /// A 429's Retry-After, as the server wrote it.
+    pub retry_after: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl User {
+    /// Qlik Cloud's User object (`GET /api/v1/users/me`): groups are `assignedGroups[].name`
+    /// (or `groups`, which `?fields=groups` returns).
+    pub fn from_qlik_cloud(value: &Value) -> Self {
+        let groups = value
+            .get("assignedGroups")
+            .and_then(Value::as_array)
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|g| g.get("name").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .or_else(|| strings(value.get("groups")));
+        Self {
+            name: text(value, "name"),
+            email: text(value, "email"),
+            subject: text(value, "subject"),
+            id: text(value, "id"),
+            status: text(value, "status"),
+            groups,
+            ..Self::default()
+        }
+    }
+
+    /// QSEoW's `GET /{virtual proxy}/qps/user`: `{"userDirectory", "userId", "userName",
+    /// "logoutUri"}` for a session, `{"session": "inactive"}` without one (None).
+    pub fn from_qps(value: &Value) -> Option<Self> {
+        let user = Self {
+            name: text(value, "userName"),
+            user_directory: text(value, "userDirectory"),
+            user_id: text(value, "userId"),
+            ..Self::default()
+        };
+        let inactive = value.get("session").and_then(Value::as_str) == Some("inactive");
+        (!inactive && user.user_id.is_some()).then_some(user)
+    }
+}
+
+fn text(value: &Value, name: &str) -> Option<String> {
+    match value.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn strings(value: Option<&Value>) -> Option<Vec<String>> {
+    let items = value?.as_array()?;
+    Some(
+        items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect(),
+    )
+}
+
+impl LoginError {
+    /// Qlik's error body `{"errors": [{"code", "title", "detail", "status"}], "traceId"}`: the
+    /// first error. Another body (an HTML page, a proxy's text) gives only the status.
+    pub fn from_body(status: u16, body: &[u8]) -> Self {
+        let json: Option<Value> = serde_json::from_slice(body).ok();
+        let first = json
+            .as_ref()
+            .and_then(|v| v.get("errors"))
+            .and_then(Value::as_array)
+            .and_then(|errors| errors.first());
+        let field = |name: &str| first.and_then(|e| text(e, name));
+        Self {
+            status,
+            code: field("code"),
+            title: field("title"),
+            detail: field("detail"),
+            trace_id: json.as_ref().and_then(|v| text(v, "traceId")),
+            ..Self::default()
+        }
+    }
+
+    /// Qlik's words in one line: `INTERNAL-TOKEN-1 Invalid token request: <detail>`.
+    fn qlik_says(&self) -> Option<String> {
+        let words: Vec<&str> = [self.code.as_deref(), self.title.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let head = words.join(" ");
+        match (&self.detail, head.is_empty()) {
+            (Some(detail), true) => Some(detail.clone()),
+            (Some(detail), false) => Some(format!("{head}: {detail}")),
+            (None, false) => Some(head),
+            (None, true) => None,
+        }
+    }
+}
+
+/// What qs-jwt found wrong with the token before sending it: the failing `--check` rules, and
+/// the expiry, which the rules leave to the verifier.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreCheck {
+    pub failures: Vec<RuleResult>,
+    /// "the token expired at 2026-11-18T10:06:40Z, 1h ago", when it did.
+    pub expired: Option<String>,
+}
+
+/// A hint for a token Qlik Cloud refused: by Qlik's detail where it names a known cause (the
+/// texts Qlik publishes are few: "JWT_LOGIN_VALIDATIONS Missing required claim: nbf"), else by
+/// what the pre-check found, else the list of what Qlik Cloud checks.
+pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
+    let said = [error.title.as_deref(), error.detail.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| said.contains(w));
+    let decode = "qs-jwt decode --check qscloud --cert-publickey-file <the IdP's certificate> \
+                  shows each rule";
+    if has(&["missing required claim", "missing claim", "claim missing"]) {
+        return format!(
+            "the token lacks a claim Qlik Cloud requires (iss, aud, sub, subType, name, email, \
+             email_verified, jti, iat, nbf, exp and the header's kid); make it with \
+             create-qscloud, which writes them all; {decode}"
+        );
+    }
+    if has(&[
+        "jti",
+        "replay",
+        "already been used",
+        "reuse",
+        "already used",
+    ]) {
+        return "Qlik Cloud takes each token once (its jti): make a new token for each login"
+            .to_owned();
+    }
+    if has(&["kid", "key id", "keyid"]) {
+        return "the header's kid must equal the key ID of the tenant's JWT identity provider: \
+                pass that key ID to create-qscloud --keyid"
+            .to_owned();
+    }
+    if has(&["issuer", "iss "]) || said.ends_with("iss") {
+        return "the claim iss must equal the issuer of the tenant's JWT identity provider: pass \
+                it to create-qscloud --issuer"
+            .to_owned();
+    }
+    if has(&[
+        "signature",
+        "signing key",
+        "public key",
+        "certificate",
+        "verify",
+    ]) {
+        return "the signature does not verify with the identity provider's certificate: sign \
+                with the private key of the certificate the JWT identity provider holds"
+            .to_owned();
+    }
+    if has(&[
+        "3600",
+        "one hour",
+        "60 minutes",
+        "exceed",
+        "lifetime",
+        "window",
+    ]) {
+        return "Qlik Cloud takes tokens valid for an hour at most (exp - nbf <= 3600): use \
+                create-qscloud --expires 60m or less"
+            .to_owned();
+    }
+    if has(&["expired", "exp "]) || said.ends_with("exp") {
+        return "the token has expired: make a new one".to_owned();
+    }
+    if has(&["nbf", "not before", "not yet valid", "future", "iat"]) {
+        return "the token is not valid yet (nbf or iat in the future): check the clock of the \
+                machine that made it"
+            .to_owned();
+    }
+    if let Some(local) = local_hint(pre) {
+        return local;
+    }
+    if error.status == 403 {
+        return "Qlik Cloud knows the user but refuses access: the user may be disabled, or not \
+                a member of this tenant"
+            .to_owned();
+    }
+    format!(
+        "Qlik Cloud checks that iss and kid equal the JWT identity provider's issuer and key \
+         ID, that the signature verifies with its certificate, that jti is new, and that the \
+         token is valid now for an hour at most; {decode}"
+    )
+}
+
+/// A hint for a token a QSEoW virtual proxy refused with a 401 or a 403: the proxy gives no
+/// reason, so what the pre-check found, else where to look.
+pub fn qseow_hint(status: u16, pre: &PreCheck) -> String {
+    if let Some(local) = local_hint(pre) {
+        return local;
+    }
+    if status == 403 {
+        return "the proxy took the token but the user may not enter: check the user's access \
+                (a license, the security rules) in the QMC"
+            .to_owned();
+    }
+    "the proxy gives no reason; check that the JWT certificate of the virtual proxy matches the \
+     signing key, that the token has the claims the proxy's JWT attributes for user ID and user \
+     directory name, and that the token has not expired; the proxy's audit log names the reason"
+        .to_owned()
+}
+
+fn local_hint(pre: &PreCheck) -> Option<String> {
+    if let Some(expired) = &pre.expired {
+        return Some(format!("{expired}: make a new token"));
+    }
+    let failure = pre.failures.first()?;
+    let fix = failure
+        .fix
+        .map(|fix| format!("; {fix}"))
+        .unwrap_or_default();
+    Some(format!(
+        "the token breaks the rule \"{}\" (seen: {}){fix}",
+        failure.rule, failure.detail
+    ))
+}
+
+/// The one line the user reads when the token was not accepted. `who` is "Qlik Cloud" or "the
+/// virtual proxy".
+pub fn failure_line(report: &LoginReport, who: &str) -> String {
+    let Some(error) = &report.error else {
+        return format!("{who} did not accept the token");
+    };
+    let status = error.status;
+    if let Some(location) = &error.location {
+        return format!(
+            "{who} answered HTTP {status}, a redirect to '{location}', and made no session; \
+             qs-jwt does not follow redirects"
+        );
+    }
+    if status == 429 {
+        let wait = error
+            .retry_after
+            .as_ref()
+            .map(|after| format!("; Retry-After: {after}"))
+            .unwrap_or_default();
+        return format!("{who} is rate limiting this client (HTTP 429){wait}");
+    }
+    match error.qlik_says() {
+        Some(said) => format!("{who} rejected the token: HTTP {status}, {said}"),
+        None => format!("{who} rejected the token: HTTP {status}"),
+    }
+}
+
+/// The report for people: whether the token was accepted, then the user, a field a line. For a
+/// token that was not accepted, the error line says it all (see `failure_line`).
+pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String {
+    let mut lines = vec![format!(
+        "Accepted: {who} made a session at {} (HTTP {})",
+        escape(&report.server),
+        report.status
+    )];
+    let mut field = |label: &str, value: Option<String>| {
+        if let Some(value) = value {
+            lines.push(format!("{label:<16}{}", escape(&value)));
+        }
+    };
+    match &report.user {
+        Some(user) => {
+            field("Name:", user.name.clone());
+            field("Email:", user.email.clone());
+            field("Subject:", user.subject.clone());
+            field("User id:", user.id.clone().or_else(|| user.user_id.clone()));
+            field("User directory:", user.user_directory.clone());
+            field("Status:", user.status.clone());
+            field("Groups:", user.groups.as_ref().map(|g| g.join(", ")));
+        }
+        None => field(
+            "User:",
+            Some("not known (see the warning above)".to_owned()),
+        ),
+    }
+    field(
+        "Cookies:",
+        (!report.cookies.is_empty()).then(|| report.cookies.join(", ")),
+    );
+    field("Cookie jar:", jar.map(|path| format!("'{path}'")));
+    lines.join("\n")
+}
+
+/// `--output json`: one line, safe for a terminal.
+pub fn render_json(report: &LoginReport) -> String {
+    // A struct of strings, numbers and options always serializes.
+    let json = serde_json::to_string(report).unwrap_or_default();
+    json_for_terminal(&json).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rejected(detail: &str) -> LoginError {
+        LoginError::from_body(
+            401,
+            json!({"errors": [{"code": "INTERNAL-TOKEN-1", "title": "Invalid token request",
+                   "detail": detail, "status": "401"}], "traceId": "t1"})
+            .to_string()
+            .as_bytes(),
+        )
+    }
+
+    #[test]
+    fn qlik_errors_are_read_from_their_published_shape() {
+        let error = rejected("JWT_LOGIN_VALIDATIONS Missing required claim: nbf");
+        assert_eq!(error.code.as_deref(), Some("INTERNAL-TOKEN-1"));
+        assert_eq!(error.trace_id.as_deref(), Some("t1"));
+        assert_eq!(
+            error.qlik_says().unwrap(),
+            "INTERNAL-TOKEN-1 Invalid token request: JWT_LOGIN_VALIDATIONS Missing required \
+             claim: nbf"
+        );
+        let html = LoginError::from_body(502, b"<html>bad gateway</html>");
+        assert_eq!(html.qlik_says(), None);
+        assert_eq!(html.status, 502);
+    }
+
+    #[test]
+    fn each_known_cause_has_its_hint() {
+        let none = PreCheck::default();
+        for (detail, expected) in [
+            ("Missing required claim: nbf", "lacks a claim"),
+            ("jti has already been used", "takes each token once"),
+            ("kid does not match", "key ID"),
+            ("invalid issuer", "issuer"),
+            ("invalid signature", "signature does not verify"),
+            ("token lifetime exceeds 3600 seconds", "an hour at most"),
+            ("token expired", "has expired"),
+            ("token not yet valid (nbf)", "not valid yet"),
+        ] {
+            let hint = qscloud_hint(&rejected(detail), &none);
+            assert!(hint.contains(expected), "{detail}: {hint}");
+        }
+        let generic = qscloud_hint(&LoginError::from_body(401, b""), &none);
+        assert!(generic.contains("decode --check qscloud"), "{generic}");
+        let pre = PreCheck {
+            failures: vec![],
+            expired: Some("the token expired at X".to_owned()),
+        };
+        assert_eq!(
+            qscloud_hint(&LoginError::from_body(401, b""), &pre),
+            "the token expired at X: make a new token"
+        );
+        assert!(qseow_hint(401, &none).contains("audit log"));
+        assert!(qseow_hint(403, &none).contains("license"));
+    }
+
+    #[test]
+    fn users_are_read_from_the_answers_of_qlik_cloud_and_qseow() {
+        let cloud = User::from_qlik_cloud(&json!({
+            "id": "u1", "tenantId": "t", "subject": "anna", "name": "Anna", "email": "a@b.c",
+            "status": "active", "assignedGroups": [{"id": "g", "name": "Finance"}]
+        }));
+        assert_eq!(cloud.groups.as_deref(), Some(&["Finance".to_owned()][..]));
+        assert_eq!(cloud.subject.as_deref(), Some("anna"));
+        let qps = User::from_qps(&json!({"userDirectory": "D", "userId": "u", "userName": "U"}));
+        assert_eq!(qps.unwrap().user_directory.as_deref(), Some("D"));
+        assert_eq!(User::from_qps(&json!({"session": "inactive"})), None);
+    }
+
+    #[test]
+    fn the_report_escapes_what_the_server_sent() {
+        let report = LoginReport {
+            accepted: true,
+            status: 200,
+            server: "https://t".to_owned(),
+            user: Some(User {
+                name: Some("A\x1b[2J".to_owned()),
+                ..User::default()
+            }),
+            cookies: vec!["eas.sid".to_owned()],
+            error: None,
+        };
+        let text = render_text(&report, "Qlik Cloud", None);
+        assert!(text.contains("Name:           A\\x1b[2J"), "{text}");
+        let json = render_json(&report);
+        assert!(!json.contains('\x1b'), "{json}");
+        assert!(json.contains("\"accepted\":true"), "{json}");
+    }
+}

@@ -1,0 +1,617 @@
+//! A local stand-in for Qlik, for the login tests: a real HTTPS server on 127.0.0.1 (rustls on
+//! aws-lc-rs, a certificate authority made at test time with rcgen) that answers as Qlik's
+//! published API does, and validates tokens by Qlik's documented rules. It is not Qlik: where
+//! Qlik publishes no wording (the reasons of a refused JWT beyond "Missing required claim"),
+//! the stand-in writes its own in Qlik's published shape, and the tests check qs-jwt's hints
+//! on those and on what qs-jwt finds itself before sending.
+//!
+//! Qlik Cloud (qlik.dev: Login API, Users API, rate limiting): `POST /login/jwt-session` with
+//! `Authorization: Bearer <JWT>` gives 200 and the cookies `eas.sid`, `eas.sid.sig`,
+//! `_csrfToken`, `_csrfToken.sig`, or 401 and `{"errors": [{"code", "title", "detail",
+//! "status"}], "traceId"}`; `GET /api/v1/users/me` with the cookies redirects (301) to
+//! `/api/v1/users/{id}`, the User object (`assignedGroups`). Tokens: RS256, `kid` and `iss` of
+//! the identity provider, `aud` qlik.api/login/jwt-session, the required claims, exp - nbf at
+//! most 3600 s, not expired, nbf not ahead (5 s tolerance), a `jti` used once.
+//!
+//! QSEoW (help.qlik.com: JWT authentication, QRS xrfkey, QPS Personal API): a virtual proxy
+//! with prefix `jwt` takes `Authorization: Bearer <JWT>` signed by its certificate (RS256/384/
+//! 512, the claims userId and userDirectory, its audience, not expired), answers
+//! `/jwt/qrs/about?xrfkey=` (header X-Qlik-Xrfkey equal) with 200 and the cookie
+//! `X-Qlik-Session-jwt`, and `/jwt/qps/user` with the session's user, `{"session": "inactive"}`
+//! without one. A bad token gets 401; a request under another prefix gets what Qlik's default
+//! virtual proxy gives one it cannot authenticate: a 302 to a login page.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::{Value, json};
+
+use super::{QLIK_CLOUD_AUDIENCE, fixture_text, now};
+
+/// The identity provider the Qlik Cloud stand-in trusts, as `Create::qscloud()` makes tokens.
+pub const ISSUER: &str = "i";
+pub const KEY_ID: &str = "k";
+/// The QSEoW stand-in's virtual proxy prefix and JWT audience.
+pub const PREFIX: &str = "jwt";
+pub const QSEOW_AUDIENCE: &str = super::QSEOW_AUDIENCE;
+
+/// How the server answers.
+#[derive(Clone)]
+pub enum Behaviour {
+    QlikCloud,
+    Qseow,
+    /// Every request: 429 with this Retry-After, Qlik's rate-limit body.
+    RateLimited(&'static str),
+    /// Every request: 302 to this URL.
+    RedirectTo(String),
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A test certificate authority and a server certificate it signed for 127.0.0.1 and localhost.
+pub struct TestCa {
+    pub ca_pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "qs-jwt test CA");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let server_key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "qs-jwt test server");
+        let server_cert = params.signed_by(&server_key, &issuer).unwrap();
+
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![server_cert.der().clone(), ca_cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+            )
+            .unwrap();
+        Self {
+            ca_pem: ca_cert.pem(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// What the stand-in keeps between requests.
+#[derive(Default)]
+struct State {
+    used_jtis: HashSet<String>,
+    /// Session cookie value → the user.
+    sessions: HashMap<String, Value>,
+}
+
+/// A running stand-in; it serves until the test process ends.
+pub struct QlikServer {
+    pub port: u16,
+    pub ca_pem: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl QlikServer {
+    pub fn start(behaviour: Behaviour) -> Self {
+        let ca = TestCa::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(Mutex::new(State::default()));
+        let config = ca.config.clone();
+        let recorded = requests.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (config, recorded, state, behaviour) = (
+                    config.clone(),
+                    recorded.clone(),
+                    state.clone(),
+                    behaviour.clone(),
+                );
+                thread::spawn(move || {
+                    let _ = serve(stream, config, port, &recorded, &state, &behaviour);
+                });
+            }
+        });
+        Self {
+            port,
+            ca_pem: ca.ca_pem,
+            requests,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// One connection: TLS, one HTTP/1.1 request, one answer, close.
+fn serve(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    port: u16,
+    recorded: &Mutex<Vec<Recorded>>,
+    state: &Mutex<State>,
+    behaviour: &Behaviour,
+) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let connection = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(connection, stream);
+    let request = read_request(&mut BufReader::new(&mut tls))?;
+    recorded.lock().unwrap().push(request.clone());
+    let answer = match behaviour {
+        Behaviour::QlikCloud => qlik_cloud(&request, &mut state.lock().unwrap()),
+        Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
+        Behaviour::RateLimited(after) => Answer::json(
+            429,
+            json!({"errors": [{"code": "HTTP-429", "title": "API rate limit reached.",
+                   "detail": format!("You need to wait {after} seconds until limit is lifted.")}]}),
+        )
+        .header("Retry-After", after),
+        Behaviour::RedirectTo(url) => Answer::new(302, "text/html", "").header("Location", url),
+    };
+    tls.write_all(&answer.bytes())?;
+    tls.flush()?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
+fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target = words.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    let request = Recorded {
+        method,
+        target,
+        headers,
+    };
+    let length: usize = request
+        .header("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(request)
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn new(status: u16, content_type: &str, body: &str) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
+            body: body.to_owned(),
+        }
+    }
+
+    fn json(status: u16, body: Value) -> Self {
+        Self::new(status, "application/json", &body.to_string())
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let reason = match self.status {
+            200 => "OK",
+            301 => "Moved Permanently",
+            302 => "Found",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            429 => "Too Many Requests",
+            _ => "Status",
+        };
+        let mut text = format!("HTTP/1.1 {} {reason}\r\n", self.status);
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            self.body.len(),
+            self.body
+        ));
+        text.into_bytes()
+    }
+}
+
+fn random(len: usize) -> String {
+    use rand::RngExt;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+fn bearer(request: &Recorded) -> Option<&str> {
+    request
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn cookie<'a>(request: &'a Recorded, name: &str) -> Option<&'a str> {
+    request.header("cookie")?.split(';').find_map(|pair| {
+        let (n, v) = pair.trim().split_once('=')?;
+        (n == name).then_some(v)
+    })
+}
+
+/// The RSA public key in the fixture certificate, as Qlik is configured with it.
+fn certificate_key() -> DecodingKey {
+    let pem = fixture_text("rsa2048-cert.pem");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data)
+}
+
+/// The payload if the signature verifies with the certificate and `alg` is one of `algs`; no
+/// claim checked (the callers check them as Qlik does, each with its own error).
+fn verified_payload(token: &str, algs: &[Algorithm]) -> Result<Value, &'static str> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
+    if !algs.contains(&header.alg) {
+        return Err("unsupported algorithm");
+    }
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &certificate_key(), &validation)
+        .map(|data| data.claims)
+        .map_err(|_| "invalid signature")
+}
+
+fn qlik_cloud_error(detail: &str) -> Answer {
+    Answer::json(
+        401,
+        json!({"errors": [{"title": "Invalid token request",
+               "detail": format!("JWT_LOGIN_VALIDATIONS {detail}"),
+               "code": "INTERNAL-TOKEN-1", "status": "401"}],
+               "traceId": random(32).to_ascii_lowercase()}),
+    )
+}
+
+fn qlik_cloud(request: &Recorded, state: &mut State) -> Answer {
+    let path = request.target.split('?').next().unwrap_or_default();
+    match (request.method.as_str(), path) {
+        ("POST", "/login/jwt-session") => match qlik_cloud_login(request, state) {
+            Ok(answer) => answer,
+            Err(detail) => qlik_cloud_error(&detail),
+        },
+        ("GET", "/api/v1/users/me") => match session_user(request, state, "eas.sid") {
+            Some(user) => Answer::new(301, "text/html", "").header(
+                "Location",
+                &format!("/api/v1/users/{}", user["id"].as_str().unwrap()),
+            ),
+            None => unauthorized(),
+        },
+        ("GET", path) if path.starts_with("/api/v1/users/") => {
+            match session_user(request, state, "eas.sid") {
+                Some(user) if path.ends_with(user["id"].as_str().unwrap()) => {
+                    Answer::json(200, user)
+                }
+                Some(_) => Answer::json(
+                    404,
+                    json!({"errors": [{"code": "USERS-7", "title": "Not found", "status": 404}]}),
+                ),
+                None => unauthorized(),
+            }
+        }
+        _ => Answer::json(
+            404,
+            json!({"errors": [{"code": "HTTP-404", "title": "Not found"}]}),
+        ),
+    }
+}
+
+fn unauthorized() -> Answer {
+    Answer::json(
+        401,
+        json!({"errors": [{"code": "HTTP-401", "title": "Unauthorized", "status": "401"}]}),
+    )
+}
+
+fn session_user(request: &Recorded, state: &State, name: &str) -> Option<Value> {
+    state.sessions.get(cookie(request, name)?).cloned()
+}
+
+/// Qlik Cloud's rules for `POST /login/jwt-session`, in the order the published list gives.
+fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, String> {
+    let token = bearer(request).ok_or("Missing bearer token")?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| "Malformed token")?;
+    let payload = verified_payload(token, &[Algorithm::RS256])
+        .map_err(|why| format!("{why}: the signature does not verify with the IdP's key"))?;
+    for claim in [
+        "iss",
+        "aud",
+        "sub",
+        "subType",
+        "name",
+        "email",
+        "email_verified",
+        "jti",
+        "iat",
+        "nbf",
+        "exp",
+    ] {
+        if payload.get(claim).is_none_or(Value::is_null) {
+            return Err(format!("Missing required claim: {claim}"));
+        }
+    }
+    match header.kid.as_deref() {
+        None => return Err("Missing required claim: kid".to_owned()),
+        Some(KEY_ID) => {}
+        Some(_) => return Err("kid does not match the identity provider's key ID".to_owned()),
+    }
+    if payload["iss"] != ISSUER {
+        return Err("invalid issuer: no identity provider has this issuer".to_owned());
+    }
+    if payload["aud"] != QLIK_CLOUD_AUDIENCE || payload["subType"] != "user" {
+        return Err("invalid audience or subType".to_owned());
+    }
+    let (nbf, exp) = (
+        payload["nbf"].as_u64().unwrap_or(0),
+        payload["exp"].as_u64().unwrap_or(0),
+    );
+    if exp.saturating_sub(nbf) > 3_600 {
+        return Err("token lifetime exceeds 3600 seconds".to_owned());
+    }
+    let now = now();
+    if exp <= now {
+        return Err("token expired".to_owned());
+    }
+    if nbf > now + 5 {
+        return Err("token not yet valid (nbf)".to_owned());
+    }
+    let jti = payload["jti"].to_string();
+    if !state.used_jtis.insert(jti) {
+        return Err("jti has already been used".to_owned());
+    }
+    let sid = random(32);
+    let groups: Vec<Value> = payload["groups"]
+        .as_array()
+        .map(|groups| {
+            groups
+                .iter()
+                .map(|g| json!({"id": random(24), "name": g, "providerType": "idp"}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let user = json!({
+        "id": random(24).to_ascii_lowercase(), "tenantId": "T3nant", "status": "active",
+        "subject": payload["sub"], "name": payload["name"], "email": payload["email"],
+        "assignedGroups": groups, "assignedRoles": [],
+    });
+    state.sessions.insert(sid.clone(), user);
+    Ok(Answer::json(200, json!({}))
+        .header(
+            "Set-Cookie",
+            &format!("eas.sid={sid}; path=/; samesite=none; secure; httponly"),
+        )
+        .header(
+            "Set-Cookie",
+            &format!(
+                "eas.sid.sig={}; path=/; samesite=none; secure; httponly",
+                random(27)
+            ),
+        )
+        .header(
+            "Set-Cookie",
+            &format!("_csrfToken={}; path=/; samesite=none; secure", random(36)),
+        )
+        .header(
+            "Set-Cookie",
+            &format!(
+                "_csrfToken.sig={}; path=/; samesite=none; secure",
+                random(27)
+            ),
+        ))
+}
+
+fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
+    let path = request.target.split('?').next().unwrap_or_default();
+    let Some(rest) = path.strip_prefix(&format!("/{PREFIX}/")) else {
+        // The default virtual proxy, with its login page.
+        return Answer::new(302, "text/html", "").header(
+            "Location",
+            &format!("https://127.0.0.1:{port}/internal_forms_authentication/?targetId=x"),
+        );
+    };
+    let cookie_name = format!("X-Qlik-Session-{PREFIX}");
+    match rest {
+        "qrs/about" => {
+            let query_key = request
+                .target
+                .split_once("xrfkey=")
+                .map(|(_, key)| key.split('&').next().unwrap_or_default());
+            if query_key.is_none() || query_key != request.header("x-qlik-xrfkey") {
+                return Answer::new(403, "text/plain", "XSRF prevention check failed.");
+            }
+            let about = json!({"buildVersion": "14.254.6", "databaseProvider": "Devart.Data.PostgreSql",
+                               "nodeType": 1, "sharedPersistence": true, "schemaPath": "About"});
+            if session_user(request, state, &cookie_name).is_some() {
+                return Answer::json(200, about);
+            }
+            let Some(token) = bearer(request) else {
+                return Answer::new(401, "text/html", "<html>Unauthorized</html>");
+            };
+            match qseow_user(token) {
+                Ok(user) if user["userId"] == "nolicense" => Answer::new(
+                    403,
+                    "text/html",
+                    "<html>You cannot access Qlik Sense because you have no access pass.</html>",
+                ),
+                Ok(user) => {
+                    let sid = random(36);
+                    state.sessions.insert(sid.clone(), user);
+                    Answer::json(200, about).header(
+                        "Set-Cookie",
+                        &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
+                    )
+                }
+                Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
+            }
+        }
+        "qps/user" => match session_user(request, state, &cookie_name) {
+            Some(user) => Answer::json(200, user),
+            None => Answer::json(200, json!({"session": "inactive"})),
+        },
+        _ => Answer::new(404, "text/html", "<html>Not found</html>"),
+    }
+}
+
+/// The virtual proxy's JWT rules: the signature, the attributes for user ID and directory, the
+/// audience, the expiry.
+fn qseow_user(token: &str) -> Result<Value, &'static str> {
+    let payload = verified_payload(
+        token,
+        &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+    )?;
+    let text = |name: &str| payload[name].as_str().filter(|s| !s.is_empty());
+    let (Some(user_id), Some(directory)) = (text("userId"), text("userDirectory")) else {
+        return Err("missing user attributes");
+    };
+    if payload["aud"] != QSEOW_AUDIENCE {
+        return Err("wrong audience");
+    }
+    if payload["exp"].as_u64().is_none_or(|exp| exp <= now()) {
+        return Err("expired");
+    }
+    Ok(json!({"userDirectory": directory, "userId": user_id,
+              "userName": text("name").unwrap_or(user_id),
+              "logoutUri": format!("/{PREFIX}/qps/user")}))
+}
+
+/// A TCP listener that never answers: connections wait in its backlog.
+pub fn silent_listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then let go).
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP CONNECT proxy, as HTTPS_PROXY names one: records each CONNECT target, then
+/// relays bytes both ways.
+pub struct ConnectProxy {
+    pub port: u16,
+    targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let recorded = targets.clone();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let recorded = recorded.clone();
+                thread::spawn(move || {
+                    let _ = relay(client, &recorded);
+                });
+            }
+        });
+        Self { port, targets }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
+    }
+}
+
+fn relay(client: TcpStream, recorded: &Mutex<Vec<String>>) -> io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let request = read_request(&mut reader)?;
+    if request.method != "CONNECT" {
+        return (&client).write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+    }
+    recorded.lock().unwrap().push(request.target.clone());
+    let upstream = TcpStream::connect(&request.target)?;
+    (&client).write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")?;
+    let (mut up_read, mut up_write) = (upstream.try_clone()?, upstream);
+    let mut client_write = client;
+    let down = thread::spawn(move || io::copy(&mut up_read, &mut client_write));
+    // Whatever the client sent after the CONNECT header is still in the reader's buffer.
+    io::copy(&mut reader, &mut up_write)?;
+    let _ = down.join();
+    Ok(())
+}

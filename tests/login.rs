@@ -1,0 +1,820 @@
+//! login-qscloud and login-qseow against a local stand-in for Qlik (tests/common/qlik_server.rs:
+//! a real HTTPS server on 127.0.0.1 that answers as Qlik's published API does). Nothing here
+//! reaches the network.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use common::qlik_server::{
+    Behaviour, ConnectProxy, ISSUER, KEY_ID, QlikServer, closed_port, silent_listener,
+};
+use common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
+
+const PROXY_VARIABLES: [&str; 8] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+/// A test's folder: the stand-in's CA certificate as ca.pem, tokens as files.
+struct Folder {
+    dir: tempfile::TempDir,
+}
+
+impl Folder {
+    fn new(server: &QlikServer) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The binary with no proxy from the developer's environment.
+    fn qs_jwt(&self) -> Command {
+        let mut cmd = qs_jwt(self.path());
+        for name in PROXY_VARIABLES {
+            cmd.env_remove(name);
+        }
+        cmd
+    }
+
+    /// A token made by the binary, as a user makes one.
+    fn created(&self, create: Create) -> String {
+        let output = create
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .run_in(self.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    /// `login-qscloud --tenant <server> --jwt-file token.txt --cacert ca.pem`, and `extra`.
+    fn login_qscloud(&self, server: &QlikServer, token: &str, extra: &[&str]) -> Command {
+        fs::write(self.path().join("token.txt"), token).unwrap();
+        let mut cmd = self.qs_jwt();
+        cmd.args([
+            "login-qscloud",
+            "--tenant",
+            &server.url(),
+            "--jwt-file",
+            "token.txt",
+            "--cacert",
+            "ca.pem",
+        ])
+        .args(extra);
+        cmd
+    }
+
+    /// `login-qseow --server <server>/jwt --jwt-file token.txt --cacert ca.pem`, and `extra`.
+    fn login_qseow(&self, server: &QlikServer, token: &str, extra: &[&str]) -> Command {
+        fs::write(self.path().join("token.txt"), token).unwrap();
+        let mut cmd = self.qs_jwt();
+        cmd.args([
+            "login-qseow",
+            "--server",
+            &format!("{}/jwt", server.url()),
+            "--jwt-file",
+            "token.txt",
+            "--cacert",
+            "ca.pem",
+        ])
+        .args(extra);
+        cmd
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let output = cmd.output().unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    };
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+/// A Qlik Cloud token for Anna, as the stand-in's identity provider expects it.
+fn anna() -> Create {
+    Create::qscloud().args([
+        "--sub",
+        "anna",
+        "--username",
+        "Anna Anderson",
+        "--useremail",
+        "anna@grusgrus.com",
+        "--useremail-verified",
+        "true",
+        "--groups",
+        "Finance",
+        "group 2",
+    ])
+}
+
+/// A token signed here with the fixture key, for claims the create commands never write.
+fn signed(kid: &str, claims: &Value) -> String {
+    let key = EncodingKey::from_rsa_pem(fixture_text("rsa2048-pkcs8.pem").as_bytes()).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+fn cloud_claims() -> Value {
+    let now = now();
+    json!({
+        "iss": ISSUER, "aud": QLIK_CLOUD_AUDIENCE, "sub": "anna", "subType": "user",
+        "name": "Anna", "email": "anna@grusgrus.com", "email_verified": true,
+        "jti": format!("jti-{now}-{}", rand_suffix()), "iat": now, "nbf": now, "exp": now + 1_800
+    })
+}
+
+fn rand_suffix() -> u32 {
+    use rand::RngExt;
+    rand::rng().random()
+}
+
+fn accepted_json(stdout: &str) -> Value {
+    let json: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    json
+}
+
+// ---- Qlik Cloud ----
+
+#[test]
+fn qscloud_accepts_a_good_token_and_shows_the_user() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = [
+        format!(
+            "Accepted: Qlik Cloud made a session at {} (HTTP 200)",
+            server.url()
+        ),
+        "Name:           Anna Anderson".to_owned(),
+        "Email:          anna@grusgrus.com".to_owned(),
+        "Subject:        anna".to_owned(),
+        "Status:         active".to_owned(),
+        "Groups:         Finance, group 2".to_owned(),
+        "Cookies:        eas.sid, eas.sid.sig, _csrfToken, _csrfToken.sig".to_owned(),
+    ];
+    for line in expected {
+        assert!(run.stdout.contains(&line), "{line} in {}", run.stdout);
+    }
+    assert!(run.stdout.contains("User id:        "), "{}", run.stdout);
+    assert!(
+        run.stderr.is_empty() || !run.stderr.contains("WARN"),
+        "{}",
+        run.stderr
+    );
+
+    let requests = server.requests();
+    let login = &requests[0];
+    assert_eq!(
+        (login.method.as_str(), login.target.as_str()),
+        ("POST", "/login/jwt-session")
+    );
+    assert_eq!(
+        login.header("authorization"),
+        Some(&*format!("Bearer {token}"))
+    );
+    // The user is read with the session's cookies, never the token, through users/me's redirect.
+    let targets: Vec<&str> = requests[1..].iter().map(|r| r.target.as_str()).collect();
+    assert_eq!(targets[0], "/api/v1/users/me");
+    assert!(targets[1].starts_with("/api/v1/users/"), "{targets:?}");
+    for request in &requests[1..] {
+        assert_eq!(request.header("authorization"), None);
+        assert!(request.header("cookie").unwrap().contains("eas.sid="));
+    }
+}
+
+#[test]
+fn qscloud_json_output_is_one_object() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let run = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json = accepted_json(&run.stdout);
+    assert_eq!(json["accepted"], true);
+    assert_eq!(json["status"], 200);
+    assert_eq!(json["server"], server.url());
+    assert_eq!(json["error"], Value::Null);
+    assert_eq!(json["user"]["name"], "Anna Anderson");
+    assert_eq!(json["user"]["email"], "anna@grusgrus.com");
+    assert_eq!(json["user"]["subject"], "anna");
+    assert_eq!(json["user"]["status"], "active");
+    assert_eq!(json["user"]["groups"], json!(["Finance", "group 2"]));
+    assert!(json["user"]["id"].is_string());
+    assert_eq!(
+        json["cookies"],
+        json!(["eas.sid", "eas.sid.sig", "_csrfToken", "_csrfToken.sig"])
+    );
+}
+
+/// Each kind of refusal: Qlik's own error on the error line, a hint for the cause, and the
+/// warning qs-jwt gave before sending where its own checks saw it coming.
+#[test]
+fn qscloud_rejections_show_qliks_error_and_a_hint() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let now = now();
+    let mut no_nbf = cloud_claims();
+    no_nbf.as_object_mut().unwrap().remove("nbf");
+    let mut expired = cloud_claims();
+    expired["nbf"] = json!(now - 3_000);
+    expired["iat"] = json!(now - 3_000);
+    expired["exp"] = json!(now - 60);
+    let mut future = cloud_claims();
+    future["nbf"] = json!(now + 600);
+    future["exp"] = json!(now + 1_200);
+    let new_key = tempfile::tempdir().unwrap();
+    let unknown_key = {
+        let output = anna().new_key().run_in(new_key.path()).output().unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+
+    let cases: [(&str, String, &str, &str, Option<&str>); 7] = [
+        (
+            "a missing claim",
+            signed(KEY_ID, &no_nbf),
+            "Missing required claim: nbf",
+            "lacks a claim Qlik Cloud requires",
+            Some("the rule \"nbf is a number\" fails"),
+        ),
+        (
+            "more than an hour",
+            folder.created(anna().args(["--expires", "2h"])),
+            "token lifetime exceeds 3600 seconds",
+            "valid for an hour at most",
+            Some("the rule \"exp - nbf is at most 3600 seconds\" fails"),
+        ),
+        (
+            "expired",
+            signed(KEY_ID, &expired),
+            "token expired",
+            "has expired",
+            Some("will reject this token: the token expired at"),
+        ),
+        (
+            "in the future",
+            signed(KEY_ID, &future),
+            "token not yet valid (nbf)",
+            "not valid yet",
+            Some("the rule \"nbf is not in the future\" fails"),
+        ),
+        (
+            "another kid",
+            folder.created(anna().args(["--keyid", "other-key"])),
+            "kid does not match",
+            "must equal the key ID",
+            None,
+        ),
+        (
+            "another issuer",
+            folder.created(anna().args(["--issuer", "other.example.com"])),
+            "invalid issuer",
+            "must equal the issuer",
+            None,
+        ),
+        (
+            "an unknown signing key",
+            unknown_key,
+            "invalid signature",
+            "signature does not verify",
+            None,
+        ),
+    ];
+    for (what, token, detail, hint, warning) in cases {
+        let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{what}");
+        let text = error_lines(run.stderr.as_bytes());
+        assert!(
+            text.contains(&format!(
+                "error: Qlik Cloud rejected the token: HTTP 401, INTERNAL-TOKEN-1 Invalid token \
+                 request: JWT_LOGIN_VALIDATIONS {detail}"
+            )),
+            "{what}: {text}"
+        );
+        assert!(text.contains("\nhint: "), "{what}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("hint: ") && l.contains(hint)),
+            "{what}: {text}"
+        );
+        match warning {
+            Some(warning) => assert!(
+                run.stderr
+                    .lines()
+                    .any(|l| l.starts_with("WARN ") && l.contains(warning)),
+                "{what}: {}",
+                run.stderr
+            ),
+            None => assert!(!run.stderr.contains("WARN "), "{what}: {}", run.stderr),
+        }
+    }
+}
+
+#[test]
+fn qscloud_takes_a_token_once() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    assert_eq!(run(&mut folder.login_qscloud(&server, &token, &[])).code, 0);
+    let again = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    assert_eq!(again.code, 1);
+    let json = accepted_json(&again.stdout);
+    assert_eq!(json["accepted"], false);
+    assert_eq!(json["status"], 401);
+    assert_eq!(json["user"], Value::Null);
+    assert_eq!(json["error"]["code"], "INTERNAL-TOKEN-1");
+    assert_eq!(json["error"]["title"], "Invalid token request");
+    assert_eq!(
+        json["error"]["detail"],
+        "JWT_LOGIN_VALIDATIONS jti has already been used"
+    );
+    assert!(json["error"]["traceId"].is_string());
+    assert!(
+        json["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("takes each token once")
+    );
+    // JSON on stdout, and still the one error line on stderr.
+    let text = error_lines(again.stderr.as_bytes());
+    assert!(text.contains("jti has already been used"), "{text}");
+}
+
+#[test]
+fn rate_limiting_reports_retry_after() {
+    let server = QlikServer::start(Behaviour::RateLimited("13"));
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let run1 = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(run1.code, 1);
+    let text = error_lines(run1.stderr.as_bytes());
+    assert!(
+        text.contains("error: Qlik Cloud is rate limiting this client (HTTP 429); Retry-After: 13"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: wait as long as Retry-After says (13)"),
+        "{text}"
+    );
+    let run2 = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let json = accepted_json(&run2.stdout);
+    assert_eq!(json["status"], 429);
+    assert_eq!(json["error"]["retryAfter"], "13");
+    assert_eq!(json["error"]["title"], "API rate limit reached.");
+}
+
+/// The token goes to the host given and nowhere else: a redirect to another host is reported,
+/// not followed, and that host never hears of the token.
+#[test]
+fn a_redirect_is_reported_and_not_followed() {
+    let elsewhere = QlikServer::start(Behaviour::QlikCloud);
+    let target = format!("https://localhost:{}/login/jwt-session", elsewhere.port);
+    let server = QlikServer::start(Behaviour::RedirectTo(target.clone()));
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(run.code, 1);
+    let text = error_lines(run.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: Qlik Cloud answered HTTP 302, a redirect to '{target}', and made no session; \
+             qs-jwt does not follow redirects"
+        )),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 1);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+}
+
+// ---- Transport ----
+
+#[test]
+fn nothing_listening_is_connection_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let mut cmd = qs_jwt(folder.path());
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &format!("https://127.0.0.1:{port}"),
+        "--jwt",
+        &signed(KEY_ID, &cloud_claims()),
+    ]);
+    let run = run(&mut cmd);
+    assert_eq!(run.code, 1);
+    let text = error_lines(run.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let (_listener, port) = silent_listener();
+    let folder = tempfile::tempdir().unwrap();
+    let mut cmd = qs_jwt(folder.path());
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args([
+        "login-qseow",
+        "--server",
+        &format!("https://127.0.0.1:{port}/jwt"),
+        "--jwt",
+        "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+        "--timeout",
+        "1s",
+        "--loglevel",
+        "error",
+    ]);
+    let run = run(&mut cmd);
+    assert_eq!(run.code, 1);
+    let text = error_lines(run.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: no answer from 127.0.0.1:{port} within 1s (--timeout)"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_certificate_authority_suggests_cacert_and_insecure_warns() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let mut cmd = folder.qs_jwt();
+    cmd.args(["login-qscloud", "--tenant", &server.url(), "--jwt", &token]);
+    let run1 = run(&mut cmd);
+    assert_eq!(run1.code, 1);
+    let text = error_lines(run1.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: the certificate of 127.0.0.1:{} is signed by an unknown certificate authority",
+            server.port
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: give that authority's certificate with --cacert"),
+        "{text}"
+    );
+    assert!(server.requests().is_empty(), "the token was sent");
+
+    let mut cmd = folder.qs_jwt();
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &server.url(),
+        "--jwt",
+        &token,
+        "--insecure",
+    ]);
+    let run2 = run(&mut cmd);
+    assert_eq!(run2.code, 0, "{}", run2.stderr);
+    assert!(
+        run2.stderr.contains(&format!(
+            "WARN --insecure: the certificate of {} is not verified",
+            server.url()
+        )),
+        "{}",
+        run2.stderr
+    );
+}
+
+#[test]
+fn https_proxy_is_used_unless_no_proxy_names_the_host() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let proxy = ConnectProxy::start();
+    let folder = Folder::new(&server);
+
+    let token = folder.created(anna());
+    let through = run(folder
+        .login_qscloud(&server, &token, &[])
+        .env("HTTPS_PROXY", proxy.url()));
+    assert_eq!(through.code, 0, "{}", through.stderr);
+    let target = format!("127.0.0.1:{}", server.port);
+    // The login, users/me and its redirect: each through the proxy, to the tenant.
+    assert!(!proxy.targets().is_empty());
+    assert!(
+        proxy.targets().iter().all(|t| *t == target),
+        "{:?}",
+        proxy.targets()
+    );
+
+    let before = proxy.targets().len();
+    let token = folder.created(anna());
+    let direct = run(folder
+        .login_qscloud(&server, &token, &[])
+        .env("HTTPS_PROXY", proxy.url())
+        .env("NO_PROXY", "localhost, 127.0.0.1"));
+    assert_eq!(direct.code, 0, "{}", direct.stderr);
+    assert_eq!(proxy.targets().len(), before);
+}
+
+// ---- The cookie jar, and secrets ----
+
+#[test]
+fn the_cookie_jar_is_owner_only_and_curl_reads_it() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let jar = folder.path().join("jar.txt");
+    fs::write(&jar, "an old jar").unwrap();
+    let run = run(&mut folder.login_qscloud(&server, &token, &["--cookie-jar", "jar.txt"]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Cookie jar:     'jar.txt'"),
+        "{}",
+        run.stdout
+    );
+    let text = fs::read_to_string(&jar).unwrap();
+    assert!(text.starts_with("# Netscape HTTP Cookie File\n"), "{text}");
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains('\t')).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("#HttpOnly_127.0.0.1\tFALSE\t/\tTRUE\t0\teas.sid\t"));
+    assert!(lines[2].starts_with("127.0.0.1\tFALSE\t/\tTRUE\t0\t_csrfToken\t"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&jar).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let names: Vec<String> = fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".qs-jwt-")),
+        "{names:?}"
+    );
+
+    let Ok(version) = std::process::Command::new("curl").arg("--version").output() else {
+        eprintln!("curl is not installed: the cookie jar is not tried with curl");
+        return;
+    };
+    assert!(version.status.success());
+    let mut curl = std::process::Command::new("curl");
+    for name in PROXY_VARIABLES {
+        curl.env_remove(name);
+    }
+    let output = curl
+        .current_dir(folder.path())
+        .args(["-sSL", "-b", "jar.txt", "--cacert", "ca.pem"])
+        .arg(format!("{}/api/v1/users/me", server.url()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    let user: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(user["name"], "Anna Anderson");
+}
+
+#[test]
+fn neither_the_token_nor_a_cookie_is_logged_at_debug() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let accepted = run(&mut folder.login_qscloud(
+        &server,
+        &token,
+        &["--loglevel", "debug", "--cookie-jar", "jar.txt"],
+    ));
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    assert!(accepted.stderr.contains("DEBUG "), "{}", accepted.stderr);
+    let jar = fs::read_to_string(folder.path().join("jar.txt")).unwrap();
+    let values: Vec<&str> = jar
+        .lines()
+        .filter_map(|l| l.rsplit('\t').next().filter(|_| l.contains('\t')))
+        .collect();
+    assert_eq!(values.len(), 4);
+    // The token's signature is what makes it a credential; its parts are checked one by one.
+    for secret in token.split('.').chain(values.iter().copied()) {
+        assert!(
+            !accepted.stderr.contains(secret),
+            "{secret} in {}",
+            accepted.stderr
+        );
+        assert!(
+            !accepted.stdout.contains(secret),
+            "{secret} in {}",
+            accepted.stdout
+        );
+    }
+    let rejected = run(&mut folder.login_qscloud(&server, &token, &["--loglevel", "debug"]));
+    assert_eq!(rejected.code, 1);
+    for part in token.split('.') {
+        assert!(!rejected.stderr.contains(part), "{}", rejected.stderr);
+    }
+}
+
+// ---- QSEoW ----
+
+fn qseow_token(folder: &Folder, extra: &[&str]) -> String {
+    folder.created(
+        Create::qseow()
+            .args(["--username", "Anna Anderson"])
+            .args(extra),
+    )
+}
+
+#[test]
+fn qseow_accepts_a_good_token_and_shows_the_user() {
+    let server = QlikServer::start(Behaviour::Qseow);
+    let folder = Folder::new(&server);
+    let token = qseow_token(&folder, &["--userdir", "GRUSGRUS", "--userid", "anna"]);
+    let run = run(&mut folder.login_qseow(&server, &token, &[]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for line in [
+        format!(
+            "Accepted: the virtual proxy made a session at {}/jwt (HTTP 200)",
+            server.url()
+        ),
+        "Name:           Anna Anderson".to_owned(),
+        "User id:        anna".to_owned(),
+        "User directory: GRUSGRUS".to_owned(),
+        "Cookies:        X-Qlik-Session-jwt".to_owned(),
+    ] {
+        assert!(run.stdout.contains(&line), "{line} in {}", run.stdout);
+    }
+    let requests = server.requests();
+    let about = &requests[0];
+    let key = about.target.strip_prefix("/jwt/qrs/about?xrfkey=").unwrap();
+    assert_eq!(key.len(), 16);
+    assert_eq!(about.header("x-qlik-xrfkey"), Some(key));
+    assert_eq!(
+        about.header("authorization"),
+        Some(&*format!("Bearer {token}"))
+    );
+    assert!(requests[1].target.starts_with("/jwt/qps/user"));
+    assert_eq!(requests[1].header("authorization"), None);
+
+    let json_run = run_json(&folder, &server, &token);
+    assert_eq!(json_run["accepted"], true);
+    assert_eq!(
+        json_run["user"],
+        json!({"name": "Anna Anderson", "userDirectory": "GRUSGRUS", "userId": "anna"})
+    );
+}
+
+fn run_json(folder: &Folder, server: &QlikServer, token: &str) -> Value {
+    let run = run(&mut folder.login_qseow(server, token, &["--output", "json"]));
+    accepted_json(&run.stdout)
+}
+
+#[test]
+fn qseow_refusals_name_the_status_and_a_hint() {
+    let server = QlikServer::start(Behaviour::Qseow);
+    let folder = Folder::new(&server);
+    let cases: [(&str, String, &str, &str); 3] = [
+        (
+            "another audience",
+            qseow_token(&folder, &["--audience", "other"]),
+            "error: the virtual proxy rejected the token: HTTP 401",
+            "the proxy gives no reason",
+        ),
+        (
+            "a user without access",
+            qseow_token(&folder, &["--userid", "nolicense"]),
+            "error: the virtual proxy rejected the token: HTTP 403",
+            "check the user's access",
+        ),
+        (
+            "expired",
+            qseow_expired(),
+            "error: the virtual proxy rejected the token: HTTP 401",
+            "the token expired at",
+        ),
+    ];
+    for (what, token, line, hint) in cases {
+        let run = run(&mut folder.login_qseow(&server, &token, &[]));
+        assert_eq!(run.code, 1, "{what}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
+        let text = error_lines(run.stderr.as_bytes());
+        assert!(text.contains(line), "{what}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("hint: ") && l.contains(hint)),
+            "{what}: {text}"
+        );
+    }
+}
+
+fn qseow_expired() -> String {
+    let now = now();
+    let key = EncodingKey::from_rsa_pem(fixture_text("rsa2048-pkcs8.pem").as_bytes()).unwrap();
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &json!({"userId": "anna", "userDirectory": "D", "aud": common::QSEOW_AUDIENCE,
+                "iat": now - 7_200, "exp": now - 3_600}),
+        &key,
+    )
+    .unwrap()
+}
+
+#[test]
+fn qseows_redirect_to_a_login_page_means_no_session() {
+    let server = QlikServer::start(Behaviour::Qseow);
+    let folder = Folder::new(&server);
+    let token = qseow_token(&folder, &[]);
+    let mut cmd = folder.qs_jwt();
+    cmd.args([
+        "login-qseow",
+        "--server",
+        &format!("{}/forms", server.url()),
+        "--jwt",
+        &token,
+        "--cacert",
+        "ca.pem",
+    ]);
+    let run = run(&mut cmd);
+    assert_eq!(run.code, 1);
+    let text = error_lines(run.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: the virtual proxy answered HTTP 302, a redirect to \
+             'https://127.0.0.1:{}/internal_forms_authentication/?targetId=x', and made no \
+             session",
+            server.port
+        )),
+        "{text}"
+    );
+    assert!(text.contains("hint: a QSEoW proxy redirects"), "{text}");
+    assert_eq!(server.requests().len(), 1, "the redirect was followed");
+}
+
+// ---- Usage ----
+
+#[test]
+fn usage_errors_exit_2() {
+    let folder = tempfile::tempdir().unwrap();
+    for args in [
+        &[
+            "login-qseow",
+            "--server",
+            "http://qlik.example.com/jwt",
+            "--jwt",
+            "a.b.c",
+        ][..],
+        &[
+            "login-qseow",
+            "--server",
+            "qlik.example.com/jwt",
+            "--jwt",
+            "a.b.c",
+        ],
+        &["login-qscloud", "--tenant", "t.example.com"],
+        &[
+            "login-qscloud",
+            "--tenant",
+            "t",
+            "--jwt",
+            "a.b.c",
+            "--timeout",
+            "0s",
+        ],
+    ] {
+        let output = qs_jwt(folder.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty());
+    }
+}
