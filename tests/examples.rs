@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::qlik_server::{Behaviour, QlikServer, Trust};
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -63,6 +65,12 @@ fn tools(dir: &Path) -> String {
 
 /// Runs the document's blocks in order and fails with the block that failed.
 fn runs_as_written(document: &str) {
+    runs_with(document, &[], &[]);
+}
+
+/// As `runs_as_written`, with these host names replaced (a document's Qlik servers by the local
+/// stand-ins) and these variables set.
+fn runs_with(document: &str, hosts: &[(&str, String)], vars: &[(&str, String)]) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(document);
     let markdown = fs::read_to_string(&path).unwrap();
     let blocks = bash_blocks(&markdown);
@@ -71,8 +79,22 @@ fn runs_as_written(document: &str) {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     fs::create_dir(&work).unwrap();
+    runs_in(document, &blocks, dir.path(), &work, hosts, vars);
+}
+
+fn runs_in(
+    document: &str,
+    blocks: &[(usize, String)],
+    dir: &Path,
+    work: &Path,
+    hosts: &[(&str, String)],
+    vars: &[(&str, String)],
+) {
     let mut script = String::from("set -euo pipefail\n");
-    for (line, block) in &blocks {
+    for (line, block) in blocks {
+        let block = hosts
+            .iter()
+            .fold(block.clone(), |block, (host, url)| block.replace(host, url));
         let block = block
             .replace("cargo run --release -- ", "qs-jwt ")
             .lines()
@@ -81,12 +103,16 @@ fn runs_as_written(document: &str) {
             .join("\n");
         script.push_str(&format!("echo '>>> {document}:{line}' >&2\n{block}\n"));
     }
-    let output = Command::new("bash")
-        .arg("-c")
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
         .arg(&script)
-        .current_dir(&work)
-        .env("PATH", tools(dir.path()))
-        .env("HOME", dir.path())
+        .current_dir(work)
+        .env("PATH", tools(dir))
+        .env("HOME", dir);
+    for (name, value) in vars {
+        bash.env(name, value);
+    }
+    let output = bash
         // The documents' one placeholder variable: a tenant admin's API key, for curl.
         .env("API_KEY", "placeholder-api-key")
         .env_remove("QSJWTPRIVKEY")
@@ -111,9 +137,71 @@ fn the_readme_runs_as_written() {
     runs_as_written("README.md");
 }
 
+/// The walk from a new key to a proven login, for both kinds of Qlik, against local stand-ins
+/// configured as the walk tells an admin to configure Qlik (issuer, key ID, prefix, audience,
+/// and the certificate the walk's first step makes).
 #[test]
-fn qlik_setup_runs_as_written() {
-    runs_as_written("docs/qlik-setup.md");
+fn qlik_setup_runs_as_written_to_a_proven_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let trust = Trust {
+        issuer: "myorg.example.com".to_owned(),
+        key_id: "qsjwt-2026-11".to_owned(),
+        prefix: "jwt".to_owned(),
+        audience: "qlik-jwt".to_owned(),
+        certificate: Some(work.join("keys/qsjwt_publickey.cer")),
+    };
+    let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust.clone());
+    let qseow = QlikServer::start_with(Behaviour::Qseow, trust);
+    // rustls-native-certs reads SSL_CERT_FILE in place of the system's store.
+    let authorities = dir.path().join("test-ca.pem");
+    fs::write(&authorities, format!("{}{}", cloud.ca_pem, qseow.ca_pem)).unwrap();
+
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/qlik-setup.md"))
+            .unwrap();
+    let blocks = bash_blocks(&markdown);
+    runs_in(
+        "docs/qlik-setup.md",
+        &blocks,
+        dir.path(),
+        &work,
+        &[
+            ("https://mytenant.eu.qlikcloud.com", cloud.url()),
+            ("https://qlikserver.example.com", qseow.url()),
+        ],
+        &[("SSL_CERT_FILE", authorities.display().to_string())],
+    );
+    let logins = |server: &QlikServer, path: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.target.starts_with(path))
+            .count()
+    };
+    assert_eq!(
+        logins(&cloud, "/login/jwt-session"),
+        1,
+        "one login, the walk's"
+    );
+    assert!(
+        logins(&cloud, "/api/v1/users") >= 1,
+        "the session's user was read"
+    );
+    assert_eq!(
+        logins(&qseow, "/jwt/qrs/about"),
+        1,
+        "one login through the virtual proxy"
+    );
+    assert!(logins(&qseow, "/jwt/qps/user") >= 1);
+    let jar = fs::read_to_string(work.join("cookies.txt")).unwrap();
+    assert!(
+        jar.starts_with("# Netscape HTTP Cookie File") && jar.contains("eas.sid"),
+        "{jar}"
+    );
+    let jar = fs::read_to_string(work.join("qseow-cookies.txt")).unwrap();
+    assert!(jar.contains("X-Qlik-Session-jwt"), "{jar}");
 }
 
 #[test]

@@ -117,12 +117,37 @@ impl TestCa {
     }
 }
 
+/// What the stand-in is configured with, as an admin configures Qlik: the identity provider
+/// (issuer, key ID) or the virtual proxy (prefix, audience), and the certificate that verifies
+/// tokens (the fixture's, or a file read at each request, for a walk that makes its key first).
+#[derive(Clone)]
+pub struct Trust {
+    pub issuer: String,
+    pub key_id: String,
+    pub prefix: String,
+    pub audience: String,
+    pub certificate: Option<std::path::PathBuf>,
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Self {
+            issuer: ISSUER.to_owned(),
+            key_id: KEY_ID.to_owned(),
+            prefix: PREFIX.to_owned(),
+            audience: QSEOW_AUDIENCE.to_owned(),
+            certificate: None,
+        }
+    }
+}
+
 /// What the stand-in keeps between requests.
 #[derive(Default)]
 struct State {
     used_jtis: HashSet<String>,
     /// Session cookie value → the user.
     sessions: HashMap<String, Value>,
+    trust: Trust,
 }
 
 /// A running stand-in; it serves until the test process ends.
@@ -134,11 +159,18 @@ pub struct QlikServer {
 
 impl QlikServer {
     pub fn start(behaviour: Behaviour) -> Self {
+        Self::start_with(behaviour, Trust::default())
+    }
+
+    pub fn start_with(behaviour: Behaviour, trust: Trust) -> Self {
         let ca = TestCa::new();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            trust,
+            ..State::default()
+        }));
         let config = ca.config.clone();
         let recorded = requests.clone();
         thread::spawn(move || {
@@ -302,9 +334,12 @@ fn cookie<'a>(request: &'a Recorded, name: &str) -> Option<&'a str> {
     })
 }
 
-/// The RSA public key in the fixture certificate, as Qlik is configured with it.
-fn certificate_key() -> DecodingKey {
-    let pem = fixture_text("rsa2048-cert.pem");
+/// The RSA public key in the certificate Qlik is configured with.
+fn certificate_key(trust: &Trust) -> DecodingKey {
+    let pem = match &trust.certificate {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+        None => fixture_text("rsa2048-cert.pem"),
+    };
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
     let cert = pem.parse_x509().unwrap();
     DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data)
@@ -312,7 +347,7 @@ fn certificate_key() -> DecodingKey {
 
 /// The payload if the signature verifies with the certificate and `alg` is one of `algs`; no
 /// claim checked (the callers check them as Qlik does, each with its own error).
-fn verified_payload(token: &str, algs: &[Algorithm]) -> Result<Value, &'static str> {
+fn verified_payload(token: &str, algs: &[Algorithm], trust: &Trust) -> Result<Value, &'static str> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
     if !algs.contains(&header.alg) {
         return Err("unsupported algorithm");
@@ -322,7 +357,7 @@ fn verified_payload(token: &str, algs: &[Algorithm]) -> Result<Value, &'static s
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &certificate_key(), &validation)
+    jsonwebtoken::decode::<Value>(token, &certificate_key(trust), &validation)
         .map(|data| data.claims)
         .map_err(|_| "invalid signature")
 }
@@ -385,7 +420,7 @@ fn session_user(request: &Recorded, state: &State, name: &str) -> Option<Value> 
 fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, String> {
     let token = bearer(request).ok_or("Missing bearer token")?;
     let header = jsonwebtoken::decode_header(token).map_err(|_| "Malformed token")?;
-    let payload = verified_payload(token, &[Algorithm::RS256])
+    let payload = verified_payload(token, &[Algorithm::RS256], &state.trust)
         .map_err(|why| format!("{why}: the signature does not verify with the IdP's key"))?;
     for claim in [
         "iss",
@@ -406,10 +441,10 @@ fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, Str
     }
     match header.kid.as_deref() {
         None => return Err("Missing required claim: kid".to_owned()),
-        Some(KEY_ID) => {}
+        Some(kid) if kid == state.trust.key_id => {}
         Some(_) => return Err("kid does not match the identity provider's key ID".to_owned()),
     }
-    if payload["iss"] != ISSUER {
+    if payload["iss"] != state.trust.issuer.as_str() {
         return Err("invalid issuer: no identity provider has this issuer".to_owned());
     }
     if payload["aud"] != QLIK_CLOUD_AUDIENCE || payload["subType"] != "user" {
@@ -476,14 +511,15 @@ fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, Str
 
 fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
     let path = request.target.split('?').next().unwrap_or_default();
-    let Some(rest) = path.strip_prefix(&format!("/{PREFIX}/")) else {
+    let prefix = state.trust.prefix.clone();
+    let Some(rest) = path.strip_prefix(&format!("/{prefix}/")) else {
         // The default virtual proxy, with its login page.
         return Answer::new(302, "text/html", "").header(
             "Location",
             &format!("https://127.0.0.1:{port}/internal_forms_authentication/?targetId=x"),
         );
     };
-    let cookie_name = format!("X-Qlik-Session-{PREFIX}");
+    let cookie_name = format!("X-Qlik-Session-{prefix}");
     match rest {
         "qrs/about" => {
             let query_key = request
@@ -501,7 +537,7 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
             let Some(token) = bearer(request) else {
                 return Answer::new(401, "text/html", "<html>Unauthorized</html>");
             };
-            match qseow_user(token) {
+            match qseow_user(token, &state.trust) {
                 Ok(user) if user["userId"] == "nolicense" => Answer::new(
                     403,
                     "text/html",
@@ -528,16 +564,17 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
 
 /// The virtual proxy's JWT rules: the signature, the attributes for user ID and directory, the
 /// audience, the expiry.
-fn qseow_user(token: &str) -> Result<Value, &'static str> {
+fn qseow_user(token: &str, trust: &Trust) -> Result<Value, &'static str> {
     let payload = verified_payload(
         token,
         &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+        trust,
     )?;
     let text = |name: &str| payload[name].as_str().filter(|s| !s.is_empty());
     let (Some(user_id), Some(directory)) = (text("userId"), text("userDirectory")) else {
         return Err("missing user attributes");
     };
-    if payload["aud"] != QSEOW_AUDIENCE {
+    if payload["aud"] != trust.audience.as_str() {
         return Err("wrong audience");
     }
     if payload["exp"].as_u64().is_none_or(|exp| exp <= now()) {
@@ -545,7 +582,7 @@ fn qseow_user(token: &str) -> Result<Value, &'static str> {
     }
     Ok(json!({"userDirectory": directory, "userId": user_id,
               "userName": text("name").unwrap_or(user_id),
-              "logoutUri": format!("/{PREFIX}/qps/user")}))
+              "logoutUri": format!("/{}/qps/user", trust.prefix)}))
 }
 
 /// A TCP listener that never answers: connections wait in its backlog.
