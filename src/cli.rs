@@ -658,10 +658,15 @@ fn parse_true_false(text: &str) -> Result<bool, String> {
     }
 }
 
-/// A time limit such as 30s, 2m or 1m 30s (humantime's grammar), at least one second.
+/// The longest --timeout: a day. Far beyond any login; a time past the clock's range would
+/// overflow when it is added to now.
+const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A time limit such as 30s, 2m or 1m 30s (humantime's grammar), one second to a day.
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let example = "for example 30s, 2m or 1m 30s";
     match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration > MAX_TIMEOUT => Err(format!("must be a day at most; {example}")),
         Ok(duration) if duration >= Duration::from_secs(1) => Ok(duration),
         Ok(_) => Err(format!("must be at least one second; {example}")),
         Err(_) => Err(format!("expected a time with a unit; {example}")),
@@ -749,6 +754,12 @@ mod tests {
         assert!(parse_timeout("30").unwrap_err().contains("unit"));
         assert!(parse_timeout("0s").unwrap_err().contains("at least"));
         assert!(parse_timeout("500ms").unwrap_err().contains("at least"));
+        assert!(
+            parse_timeout("500000000000y")
+                .unwrap_err()
+                .contains("a day at most")
+        );
+        assert!(parse_timeout("18446744073709551615s").is_err());
     }
 
     #[test]

@@ -82,10 +82,31 @@ impl Server {
                 "has a query or a fragment; give the host and path alone",
             ));
         }
+        // port_u16() is None for a port out of range as for no port at all: the token would
+        // go to 443 instead of the port the user named.
+        // (The http crate's own port() says None then too, so the text after the host is read.)
+        let text = authority.as_str();
+        let after_host = match text.strip_prefix('[') {
+            Some(rest) => rest
+                .find(']')
+                .map(|end| &rest[end + 1..])
+                .unwrap_or_default(),
+            None => text.rfind(':').map(|at| &text[at..]).unwrap_or_default(),
+        };
+        let port = match after_host.strip_prefix(':') {
+            Some(digits) => Some(
+                digits
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad("has a port outside 1 to 65535"))?,
+            ),
+            None => None,
+        };
         let base_path = uri.path().trim_end_matches('/').to_owned();
         Ok(Self {
             host: authority.host().to_owned(),
-            port: authority.port_u16(),
+            port,
             base_path,
         })
     }
@@ -180,6 +201,23 @@ fn der_hint(path: &str) -> String {
 impl Client {
     pub fn new(server: Server, options: &ClientOptions<'_>) -> Result<Self, UserError> {
         let proxy = proxy_for(server.bare_host(), |name| std::env::var(name).ok());
+        // ureq is built without SOCKS (it would panic on one): an HTTP proxy or none.
+        if let Some(url) = &proxy {
+            let scheme = url
+                .split("://")
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if url.contains("://") && !matches!(scheme.as_str(), "http" | "https") {
+                return Err(UserError::runtime(format!(
+                    "the proxy {} in {} is a {scheme} proxy; qs-jwt goes through an HTTP proxy \
+                     (CONNECT) only: set HTTPS_PROXY to one, or add {} to NO_PROXY",
+                    proxy_shown(url),
+                    PROXY_VARIABLES.join(" or "),
+                    server.bare_host()
+                )));
+            }
+        }
         let ureq_proxy = match &proxy {
             Some(url) => Some(ureq::Proxy::new(url).map_err(|_| {
                 UserError::usage(format!(
@@ -502,6 +540,36 @@ fn proxy_shown(url: &str) -> String {
             format!("{scheme}://{rest}")
         }
         None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn a_port_out_of_range_is_refused_not_dropped() {
+        for bad in [
+            "127.0.0.1:99999",
+            "https://127.0.0.1:65536/jwt",
+            "h:0",
+            "h:4294967739",
+        ] {
+            match Server::parse(bad, "--tenant", true) {
+                Ok(server) => panic!("{bad} parsed, with port {:?}", server.port),
+                Err(err) => {
+                    let err = err.to_string();
+                    assert!(
+                        err.contains("port outside 1 to 65535") || err.contains("not a valid URL"),
+                        "{bad}: {err}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            Server::parse("h:8443", "--tenant", true).unwrap().port,
+            Some(8443)
+        );
     }
 }
 

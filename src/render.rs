@@ -98,13 +98,40 @@ pub fn shorten(text: &str) -> Cow<'_, str> {
     Cow::Owned(lines.join("\n"))
 }
 
+/// Where a quoted value opens: a `'` at the start or after a space, `(`, `[`, `=` or `:`; an
+/// apostrophe inside a word ("the provider's key") opens nothing.
+fn opening_quote(text: &str) -> Option<usize> {
+    text.char_indices()
+        .find(|&(at, c)| {
+            c == '\''
+                && text[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|before| before.is_whitespace() || "([=:".contains(before))
+        })
+        .map(|(at, _)| at)
+}
+
+/// Where the value closes: a `'` at the end or before a space or punctuation.
+fn closing_quote(text: &str) -> Option<usize> {
+    text.char_indices()
+        .find(|&(at, c)| {
+            c == '\''
+                && text[at + 1..]
+                    .chars()
+                    .next()
+                    .is_none_or(|after| after.is_whitespace() || ",.;:)]".contains(after))
+        })
+        .map(|(at, _)| at)
+}
+
 fn shorten_line(line: &str) -> String {
     let mut out = String::with_capacity(line.len().min(4 * MAX_QUOTED));
     let mut rest = line;
-    while let Some(open) = rest.find('\'') {
+    while let Some(open) = opening_quote(rest) {
         out.push_str(&rest[..=open]);
         let after = &rest[open + 1..];
-        let Some(close) = after.find('\'') else {
+        let Some(close) = closing_quote(after) else {
             rest = after;
             break;
         };
@@ -168,6 +195,12 @@ mod tests {
         assert!(short.len() < 300, "{short}");
         assert!(short.ends_with("...' (100000 characters) for '--expires <time>'"));
         assert_eq!(shorten("a 'b' c"), "a 'b' c");
+        // Apostrophes inside words are not quotes: nothing is cut between them.
+        let prose = format!(
+            "hint: the identity provider's issuer {} and the IdP's certificate",
+            "x ".repeat(120)
+        );
+        assert_eq!(shorten(&prose), prose);
         let long_line = "y".repeat(5_000);
         assert!(shorten(&long_line).ends_with("... (5000 characters)"));
     }

@@ -113,6 +113,15 @@ fn rsa_key(args: &crate::cli::PublicKeyArgs) -> Result<VerifyingKey> {
     .ok_or_else(|| {
         UserError::usage("give --cert-publickey-file <file> or --cert-publickey <pem>")
     })?;
+    if key.blocks > 1 {
+        return Err(UserError::runtime(format!(
+            "{} holds {} certificates or public keys; give Qlik the one whose private key signs \
+             the tokens (the publickey.cer that --cert-create wrote), alone in its file",
+            args.origin(),
+            key.blocks
+        ))
+        .into());
+    }
     match key.kind {
         PublicKeyKind::Rsa { .. } => Ok(key),
         other => Err(UserError::runtime(format!(

@@ -818,3 +818,142 @@ fn usage_errors_exit_2() {
         assert!(output.stdout.is_empty());
     }
 }
+
+// What an adversarial pass found, each fixed and tested here.
+
+/// A jar name that is a device, a FIFO or a link would be replaced by the rename (as root,
+/// `--cookie-jar /dev/null` replaced the system's /dev/null); a missing folder would fail only
+/// after the one-time token was used. Both are told before anything is sent.
+#[cfg(unix)]
+#[test]
+fn a_cookie_jar_that_cannot_be_written_is_refused_before_the_token_is_sent() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    std::os::unix::fs::symlink("/dev/null", folder.path().join("null-link")).unwrap();
+    let fifo = folder.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (jar, code, expected) in [
+        ("null-link", 2, "is a symbolic link"),
+        ("fifo", 2, "not a regular file"),
+        (
+            "missing/cookies.txt",
+            1,
+            "the folder 'missing' does not exist",
+        ),
+    ] {
+        let result = run(&mut folder.login_qscloud(&server, &token, &["--cookie-jar", jar]));
+        assert_eq!(result.code, code, "{jar}: {}", result.stderr);
+        assert!(result.stderr.contains(expected), "{jar}: {}", result.stderr);
+    }
+    assert!(server.requests().is_empty(), "the token was sent");
+    assert!(
+        fs::symlink_metadata(folder.path().join("null-link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
+
+#[test]
+fn a_port_out_of_range_a_socks_proxy_and_a_huge_timeout_are_named_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut port = qs_jwt(dir.path());
+    port.args([
+        "login-qscloud",
+        "--tenant",
+        "127.0.0.1:99999",
+        "--jwt",
+        "a.b.c",
+    ]);
+    let result = run(&mut port);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result.stderr.contains("port outside 1 to 65535"),
+        "{}",
+        result.stderr
+    );
+
+    let token = Create::qscloud()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap();
+    let mut socks = qs_jwt(dir.path());
+    for name in PROXY_VARIABLES {
+        socks.env_remove(name);
+    }
+    socks.env("ALL_PROXY", "socks5h://127.0.0.1:1080").args([
+        "login-qscloud",
+        "--tenant",
+        "127.0.0.1:8443",
+        "--jwt",
+        token.trim(),
+    ]);
+    let result = run(&mut socks);
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("is a socks5h proxy; qs-jwt goes through an HTTP proxy"),
+        "{}",
+        result.stderr
+    );
+
+    let mut timeout = qs_jwt(dir.path());
+    timeout.args([
+        "login-qscloud",
+        "--tenant",
+        "h",
+        "--jwt",
+        "a.b.c",
+        "--timeout",
+        "500000000000y",
+    ]);
+    let result = run(&mut timeout);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(result.stderr.contains("a day at most"), "{}", result.stderr);
+}
+
+/// A 2xx that sets no cookie made no session; a refusal whose body says nothing gets the
+/// general hint, whole (the message shortener took the apostrophes in it for quotes).
+#[test]
+fn an_answer_without_a_session_cookie_is_no_session_and_hints_stay_whole() {
+    let ok_without_cookie = QlikServer::start(Behaviour::Fixed(200, "{}"));
+    let folder = Folder::new(&ok_without_cookie);
+    let token = folder.created(anna());
+    let result = run(&mut folder.login_qscloud(&ok_without_cookie, &token, &[]));
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    assert!(result.stdout.is_empty());
+    assert!(
+        result
+            .stderr
+            .contains("answered HTTP 200 but set no session cookie"),
+        "{}",
+        result.stderr
+    );
+
+    let empty_refusal = QlikServer::start(Behaviour::Fixed(401, "{}"));
+    let folder = Folder::new(&empty_refusal);
+    let token = folder.created(anna());
+    let result = run(&mut folder.login_qscloud(&empty_refusal, &token, &[]));
+    assert_eq!(result.code, 1, "{}", result.stderr);
+    let hint = result
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !hint.is_empty() && !hint.contains("characters)"),
+        "{}",
+        result.stderr
+    );
+}

@@ -88,6 +88,9 @@ pub struct VerifyingKey {
     /// The PEM block the key was read from (the certificate, or the public key), written anew:
     /// line breaks LF, 64 characters a line, no text around it. What setup gives Qlik.
     pub pem: String,
+    /// How many public keys and certificates the text held (a chain holds several; decode
+    /// takes the first, setup wants exactly one).
+    pub blocks: usize,
 }
 
 /// Reads the first public key or certificate in PEM text.
@@ -109,6 +112,7 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
         .iter()
         .find(|b| wanted.contains(&b.tag()))
         .unwrap_or(&blocks[0]);
+    let count = blocks.iter().filter(|b| wanted.contains(&b.tag())).count();
     let der = block.contents();
     let pem = pem::encode_config(
         block,
@@ -143,7 +147,11 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
             "{origin} holds a '{other}' PEM block, not a public key or certificate"
         ))),
     }?;
-    Ok(VerifyingKey { pem, ..key })
+    Ok(VerifyingKey {
+        pem,
+        blocks: count,
+        ..key
+    })
 }
 
 fn spki_key(
@@ -169,6 +177,7 @@ fn spki_key(
             from_certificate,
             unsupported: None,
             pem: String::new(),
+            blocks: 1,
         }),
         (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
             "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
@@ -204,6 +213,7 @@ fn rsa_pkcs1_key(
         from_certificate,
         unsupported,
         pem: String::new(),
+        blocks: 1,
     })
 }
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use cookie::{Cookie, Expiration};
 
+use crate::expires::MAX_TIMESTAMP;
 use crate::secret::SecretText;
 
 /// One cookie the server set, as a cookie file records it.
@@ -21,6 +22,16 @@ pub struct SessionCookie {
     http_only: bool,
     /// Seconds since 1970; 0 for a session cookie, as curl writes it.
     expires: u64,
+}
+
+/// Whether `host` may set a cookie for `domain`: the same name, or a name below it that is not
+/// an IP address, and never a bare top-level name such as `com`.
+fn domain_matches(host: &str, domain: &str) -> bool {
+    if host == domain {
+        return true;
+    }
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    !is_ip && domain.contains('.') && host.ends_with(&format!(".{domain}"))
 }
 
 /// The cookies in `set_cookies`, sent by `host` in answer to a request for `request_path`.
@@ -41,7 +52,8 @@ pub fn parse(
         };
         let expires = match (cookie.max_age(), cookie.expires()) {
             (Some(max_age), _) => match u64::try_from(max_age.whole_seconds()) {
-                Ok(seconds) if seconds > 0 => now.saturating_add(seconds),
+                // Capped at the year 9999: curl drops a line whose expiry it cannot read.
+                Ok(seconds) if seconds > 0 => now.saturating_add(seconds).min(MAX_TIMESTAMP),
                 _ => continue,
             },
             (None, Some(Expiration::DateTime(at))) => match u64::try_from(at.unix_timestamp()) {
@@ -55,14 +67,28 @@ pub fn parse(
             skipped.push(cookie.name().to_owned());
             continue;
         }
+        let host = host.to_ascii_lowercase();
         let (domain, include_subdomains) = match cookie.domain() {
-            Some(domain) if !domain.is_empty() => (domain.to_ascii_lowercase(), true),
-            _ => (host.to_ascii_lowercase(), false),
+            Some(domain) if !domain.is_empty() => {
+                // RFC 6265, 5.3: a Domain the host does not belong to is ignored with its
+                // cookie, as browsers do; a jar that curl reads must not hand it to that domain.
+                let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+                if !domain_matches(&host, &domain) {
+                    skipped.push(cookie.name().to_owned());
+                    continue;
+                }
+                (domain, true)
+            }
+            _ => (host.clone(), false),
         };
         let path = match cookie.path() {
             Some(path) if path.starts_with('/') => path.to_owned(),
             _ => default_path(request_path),
         };
+        if unsafe_text(&domain) || unsafe_text(&path) {
+            skipped.push(cookie.name().to_owned());
+            continue;
+        }
         let new = SessionCookie {
             name: cookie.name().to_owned(),
             value: SecretText::new(cookie.value()),
@@ -141,6 +167,30 @@ mod tests {
 
     fn set(headers: &[&str]) -> Vec<SecretText> {
         headers.iter().map(|h| SecretText::new(*h)).collect()
+    }
+
+    #[test]
+    fn a_cookie_for_another_domain_or_with_a_tab_is_left_out() {
+        let mut skipped = Vec::new();
+        let cookies = parse(
+            &set(&[
+                "a=1; Domain=evil.example",
+                "b=2; Domain=.com",
+                "c=3; Path=/x\tTRUE",
+                "d=4; Domain=example.com; Max-Age=99999999999999999999",
+                "e=5; Domain=t.example.com",
+            ]),
+            "t.example.com",
+            "/",
+            NOW,
+            &mut skipped,
+        );
+        let names: Vec<&str> = cookies.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(skipped, ["a", "b", "c"]);
+        assert!(names.iter().all(|n| ["d", "e"].contains(n)), "{names:?}");
+        assert!(cookies.iter().all(|c| c.expires <= MAX_TIMESTAMP));
+        assert!(!domain_matches("127.0.0.1", "0.0.1"));
+        assert!(domain_matches("127.0.0.1", "127.0.0.1"));
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         server.base_path.clear();
     }
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
+    check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
     let pre = pre_check(&token, Profile::Qscloud, now, QLIK_CLOUD)?;
     let client = client(server, &args.connection)?;
@@ -90,8 +91,13 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
 
-    report.accepted = true;
     let session = session_cookies(&reply, &client, login_path, now);
+    if session.is_empty() {
+        // A 2xx without a cookie is no session: nothing would carry the next request.
+        report.error = Some(no_session(&reply, QLIK_CLOUD));
+        return finish(report, args.output.output, QLIK_CLOUD, None);
+    }
+    report.accepted = true;
     report.cookies = session.iter().map(|c| c.name.clone()).collect();
     info!(
         "{QLIK_CLOUD} accepted the token and set {}",
@@ -118,6 +124,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         );
     }
     let token = read_token(&args.token, "login-qseow --server <URL>")?;
+    check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
     let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
     let client = client(server, &args.connection)?;
@@ -157,25 +164,22 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None);
     }
 
-    report.accepted = true;
     let session = session_cookies(
         &reply,
         &client,
         &format!("{}{about}", client.server().base_path),
         now,
     );
-    report.cookies = session.iter().map(|c| c.name.clone()).collect();
     if session.is_empty() {
-        warn!(
-            "the virtual proxy answered HTTP {} but set no session cookie",
-            reply.status
-        );
-    } else {
-        info!(
-            "the virtual proxy accepted the token and set {}",
-            cookie_names(&report.cookies)
-        );
+        report.error = Some(no_session(&reply, VIRTUAL_PROXY));
+        return finish(report, args.output.output, VIRTUAL_PROXY, None);
     }
+    report.accepted = true;
+    report.cookies = session.iter().map(|c| c.name.clone()).collect();
+    info!(
+        "the virtual proxy accepted the token and set {}",
+        cookie_names(&report.cookies)
+    );
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
         Some(header) => read_user(
@@ -273,12 +277,31 @@ fn session_cookies(
         &mut skipped,
     );
     for name in skipped {
-        warn!("the cookie '{name}' holds control characters; it is left out");
+        warn!(
+            "the cookie '{name}' is left out: control characters in it, or a Domain that is not \
+             the server's"
+        );
     }
     session
 }
 
 /// A reply that is not a session: a redirect (never followed), a 429, or Qlik's error.
+/// A 2xx answer that set no session cookie: Qlik made no session, whatever the status says.
+fn no_session(reply: &Reply, who: &str) -> LoginError {
+    LoginError {
+        detail: Some(format!(
+            "{who} answered HTTP {} but set no session cookie",
+            reply.status
+        )),
+        hint: Some(
+            "check that the URL is Qlik's (a proxy or a load balancer in between may answer for \
+             it), and run again with --loglevel debug to see the requests"
+                .to_owned(),
+        ),
+        ..LoginError::from_body(reply.status, b"")
+    }
+}
+
 fn not_accepted(reply: &Reply) -> LoginError {
     let mut error = LoginError::from_body(reply.status, &reply.body);
     if (300..400).contains(&reply.status) {
@@ -371,6 +394,43 @@ fn same_server_path(server: &Server, location: &str) -> Option<String> {
     };
     let rest = absolute.strip_prefix(&base)?;
     rest.starts_with('/').then(|| rest.to_owned())
+}
+
+/// Checks `--cookie-jar` before the token is sent (a Qlik Cloud token is good for one login):
+/// its folder must exist, and the name must be free or a regular file. A device, a FIFO or a
+/// link there would be replaced by the rename (`--cookie-jar /dev/null`, curl's way to drop
+/// cookies, would replace the system's /dev/null when run as root).
+fn check_jar(path: Option<&Path>) -> Result<(), UserError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let shown = path.display();
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && !meta.file_type().is_file()
+    {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else if meta.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "not a regular file (a device or a pipe)"
+        };
+        return Err(UserError::usage(format!(
+            "--cookie-jar '{shown}' is {what}; give the name of a file to write, such as \
+                 cookies.txt, or leave --cookie-jar out to keep no cookies"
+        )));
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(UserError::runtime(format!(
+            "--cookie-jar '{shown}': the folder '{}' does not exist; create it first",
+            folder.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Writes the cookie jar, when asked for, through a temporary file renamed into place,

@@ -51,6 +51,9 @@ pub enum Behaviour {
     RateLimited(&'static str),
     /// Every request: 302 to this URL.
     RedirectTo(String),
+    /// Every request: this status and JSON body, and no cookie (a server that is not Qlik, or
+    /// a Qlik error whose body says nothing).
+    Fixed(u16, &'static str),
 }
 
 /// One request as the server saw it.
@@ -227,6 +230,7 @@ fn serve(
         )
         .header("Retry-After", after),
         Behaviour::RedirectTo(url) => Answer::new(302, "text/html", "").header("Location", url),
+        Behaviour::Fixed(status, body) => Answer::new(*status, "application/json", body),
     };
     tls.write_all(&answer.bytes())?;
     tls.flush()?;
