@@ -957,3 +957,40 @@ fn an_answer_without_a_session_cookie_is_no_session_and_hints_stay_whole() {
         result.stderr
     );
 }
+
+/// A server that quotes the token back in its error does not make qs-jwt print it.
+#[test]
+fn a_token_quoted_back_by_the_server_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = String::from_utf8(
+        Create::qscloud()
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .run_in(dir.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let token = token.trim();
+    let body: &'static str = Box::leak(
+        json!({"errors": [{"code": "X", "title": "Bad", "detail": format!("token {token} is bad")}]})
+            .to_string()
+            .into_boxed_str(),
+    );
+    let server = QlikServer::start(Behaviour::Fixed(401, body));
+    let folder = Folder::new(&server);
+    for output in ["text", "json"] {
+        let result = run(&mut folder.login_qscloud(&server, token, &["--output", output]));
+        assert_eq!(result.code, 1);
+        let signature = token.rsplit('.').next().unwrap();
+        for shown in [&result.stdout, &result.stderr] {
+            assert!(!shown.contains(signature), "{output}: {shown}");
+        }
+        assert!(
+            result.stderr.contains("[the token]") || result.stdout.contains("[the token]"),
+            "{output}: {}{}",
+            result.stdout,
+            result.stderr
+        );
+    }
+}

@@ -83,7 +83,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         error: None,
     };
     if !(200..300).contains(&reply.status) {
-        let mut error = not_accepted(&reply);
+        let mut error = not_accepted(&reply, &token);
         if error.location.is_none() && reply.status != 429 {
             error.hint = Some(report::qscloud_hint(&error, &pre));
         }
@@ -150,7 +150,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         error: None,
     };
     if !(200..300).contains(&reply.status) {
-        let mut error = not_accepted(&reply);
+        let mut error = not_accepted(&reply, &token);
         if error.location.is_some() {
             error.hint = Some(
                 "a QSEoW proxy redirects what it cannot authenticate to a login page: check that \
@@ -302,8 +302,14 @@ fn no_session(reply: &Reply, who: &str) -> LoginError {
     }
 }
 
-fn not_accepted(reply: &Reply) -> LoginError {
+fn not_accepted(reply: &Reply, token: &SecretText) -> LoginError {
     let mut error = LoginError::from_body(reply.status, &reply.body);
+    // A server that quotes the token back in its error must not make qs-jwt print it.
+    for text in [&mut error.title, &mut error.detail].into_iter().flatten() {
+        if !token.expose().is_empty() && text.contains(token.expose()) {
+            *text = text.replace(token.expose(), "[the token]");
+        }
+    }
     if (300..400).contains(&reply.status) {
         error.location = Some(reply.location.clone().unwrap_or_default());
     }
@@ -405,6 +411,12 @@ fn check_jar(path: Option<&Path>) -> Result<(), UserError> {
         return Ok(());
     };
     let shown = path.display();
+    if path.as_os_str() == "-" {
+        return Err(UserError::usage(
+            "--cookie-jar - would be a file named '-': standard output carries the login's \
+             report; give a file name, such as cookies.txt",
+        ));
+    }
     if let Ok(meta) = std::fs::symlink_metadata(path)
         && !meta.file_type().is_file()
     {
