@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tracing::{info, warn};
 
+use crate::Output;
 use crate::check;
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
@@ -36,6 +37,16 @@ pub struct Created {
 }
 
 impl Created {
+    /// What the run prints, with the new key's files still pending: main commits them once the
+    /// token is on standard output.
+    pub fn into_output(self, format: TokenFormat) -> Output {
+        let stdout = self.render(format);
+        Output {
+            pending_files: self.pending_files,
+            ..Output::product(stdout)
+        }
+    }
+
     /// What create prints on standard output, without the final newline.
     pub fn render(&self, format: TokenFormat) -> String {
         match format {

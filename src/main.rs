@@ -34,20 +34,10 @@ fn main() -> ExitCode {
 fn run(command: &Command, now: SystemTime) -> Result<Output> {
     Ok(match command {
         Command::CreateQseow(args) => {
-            let created = create::create_qseow(args, now)?;
-            let stdout = created.render(args.output.output);
-            Output {
-                pending_files: created.pending_files,
-                ..Output::product(stdout)
-            }
+            create::create_qseow(args, now)?.into_output(args.output.output)
         }
         Command::CreateQscloud(args) => {
-            let created = create::create_qscloud(args, now)?;
-            let stdout = created.render(args.output.output);
-            Output {
-                pending_files: created.pending_files,
-                ..Output::product(stdout)
-            }
+            create::create_qscloud(args, now)?.into_output(args.output.output)
         }
         Command::Decode(args) => decode::decode(args, now)?,
         Command::SetupQscloud(args) => setup::setup_qscloud(args)?,
