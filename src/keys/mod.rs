@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 use jsonwebtoken::EncodingKey;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::error::{self, UserError};
 use crate::input::{self, FileFlag};
@@ -237,6 +237,7 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
 #[cfg(unix)]
 fn warn_if_others_can_read(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
+    use tracing::warn;
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
