@@ -7,7 +7,7 @@
 //! - Redirects are never followed: a token sent as `Authorization` must reach only the host the
 //!   user named, and a redirect is an answer to report (QSEoW's redirect to a login page means
 //!   "no session"), not an instruction.
-//! - One time limit for the whole exchange; replies read up to [`MAX_REPLY_BYTES`].
+//! - A time limit on each request (`--timeout`); replies read up to [`MAX_REPLY_BYTES`].
 //! - A proxy only from `https_proxy`/`HTTPS_PROXY` (or `all_proxy`/`ALL_PROXY`), as curl reads
 //!   them for https URLs, and never for a host `NO_PROXY` names.
 //! - Every failure is one line naming the host and the cause, with a hint where one helps.
@@ -94,6 +94,7 @@ impl Server {
             None => text.rfind(':').map(|at| &text[at..]).unwrap_or_default(),
         };
         let port = match after_host.strip_prefix(':') {
+            Some("") => return Err(bad("has an empty port; give one, such as :443, or none")),
             Some(digits) => Some(
                 digits
                     .parse::<u16>()
@@ -219,8 +220,9 @@ impl Client {
             }
         }
         let ureq_proxy = match &proxy {
+            // The environment, not the command line: a run-time error (exit 1).
             Some(url) => Some(ureq::Proxy::new(url).map_err(|_| {
-                UserError::usage(format!(
+                UserError::runtime(format!(
                     "the proxy in {} is not a proxy URL; give one such as http://proxy.example.com:3128",
                     PROXY_VARIABLES.join(" or ")
                 ))

@@ -71,7 +71,8 @@ fn deliver(output: Output, colour: bool) -> ExitCode {
 fn stdout_is_closed(colour: bool) -> ExitCode {
     log::eprint_line(&error::render_failure(
         "standard output is closed, and qs-jwt prints its result there; run it with standard \
-         output open, for example TOKEN=$(qs-jwt ...)",
+         output open, for example TOKEN=$(qs-jwt ...), or send it to >/dev/null if you want no \
+         result",
         colour,
     ));
     ExitCode::FAILURE

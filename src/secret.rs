@@ -1,9 +1,10 @@
-//! Secret text (private key PEM) in a type that never shows it: its `Debug` and `Display` print
-//! a placeholder, so a `{:?}` in a log line, a panic message or a test failure cannot leak it.
+//! Secret text (a private key's PEM, a token sent to a server, session cookies) in a type that
+//! never shows it: its `Debug` and `Display` print a placeholder, so a `{:?}` in a log line, a
+//! panic message or a test failure cannot leak it.
 
 use std::fmt;
 
-/// Text that must not be shown: the PEM of a private key.
+/// Text that must not be shown: a private key's PEM, a token, a cookie.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretText(String);
 
@@ -12,7 +13,8 @@ impl SecretText {
         Self(text.into())
     }
 
-    /// The text itself, for the one reader that needs it (the key parser).
+    /// The text itself, for the code that must use it: the key parser, the request that carries
+    /// the token or the cookies, the cookie jar.
     pub fn expose(&self) -> &str {
         &self.0
     }

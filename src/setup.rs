@@ -181,7 +181,7 @@ fn qscloud_console(issuer: &str, key_id: &str, one_line_pem: &str, description: 
 }
 
 /// A virtual proxy prefix as the QMC takes it: lower-case letters, digits and `-._~`, no `/`
-/// at either end (one leading or trailing `/`, as in `/jwt`, is dropped).
+/// at either end (leading and trailing `/`, as in `/jwt/`, are dropped).
 pub fn virtual_proxy_prefix(prefix: &str) -> Result<String, UserError> {
     let trimmed = prefix.trim_matches('/');
     let valid = !trimmed.is_empty()

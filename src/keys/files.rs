@@ -126,32 +126,6 @@ impl KeyFiles {
             }
         }
 
-        // Old files left by a run that was killed while replacing keys: they may hold the only
-        // copy of a key Qlik trusts, so nothing goes on until a person has looked at them. What
-        // to do with them depends on whether the new set was complete when the run died.
-        let left_over: Vec<String> = self
-            .paths()
-            .iter()
-            .map(|path| old_name(path))
-            .filter(|old| fs::symlink_metadata(old).is_ok())
-            .map(|old| format!("'{}'", old.display()))
-            .collect();
-        if !left_over.is_empty() {
-            let (names, verb) = join_names(&left_over, "is", "are");
-            let complete = self.paths().iter().all(|p| fs::symlink_metadata(p).is_ok());
-            let what_to_do = if complete {
-                "the three key files in place are a complete new set: delete the .qs-jwt-old \
-                 files, or keep them elsewhere while Qlik still trusts the previous certificate"
-            } else {
-                "the key files in place are not a complete set: remove them and rename the \
-                 .qs-jwt-old files back to their names"
-            };
-            return Err(UserError::runtime(format!(
-                "{names} {verb} left by an earlier run that was interrupted while replacing keys; \
-                 {what_to_do}, then run again"
-            )));
-        }
-
         let mut existing = Vec::new();
         for path in self.paths() {
             // symlink_metadata: a dangling link is still a name we would replace.
@@ -177,6 +151,54 @@ impl KeyFiles {
                 "--force replaces the key files, and Qlik then rejects tokens until it has the \
                  new certificate; or choose another --cert-file-prefix",
             ));
+        }
+        Ok(())
+    }
+
+    /// Files a run left behind when it was killed: `.qs-jwt-old` files, which may hold the only
+    /// copy of a key Qlik trusts (nothing goes on until a person has looked at them), and
+    /// temporary files, which may hold a new private key (a warning). Called under the lock: a
+    /// run that holds it has such files for a moment, and is not interrupted.
+    pub fn check_left_over(&self) -> Result<(), UserError> {
+        // What to do with old files depends on whether the new set was complete when the run
+        // died.
+        let left_over: Vec<String> = self
+            .paths()
+            .iter()
+            .map(|path| old_name(path))
+            .filter(|old| fs::symlink_metadata(old).is_ok())
+            .map(|old| format!("'{}'", old.display()))
+            .collect();
+        if !left_over.is_empty() {
+            let (names, verb) = join_names(&left_over, "is", "are");
+            let complete = self.paths().iter().all(|p| fs::symlink_metadata(p).is_ok());
+            let what_to_do = if complete {
+                "the three key files in place are a complete new set: keep the .qs-jwt-old files \
+                 (elsewhere) until Qlik has the new certificate, then delete them"
+            } else {
+                "the key files in place are not a complete set: remove them and rename the \
+                 .qs-jwt-old files back to their names"
+            };
+            return Err(UserError::runtime(format!(
+                "{names} {verb} left by an earlier run that was interrupted while replacing keys; \
+                 {what_to_do}, then run again"
+            )));
+        }
+
+        let temporary: Vec<String> = fs::read_dir(self.folder())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(".qs-jwt-") && name.ends_with(".tmp"))
+            .collect();
+        if !temporary.is_empty() {
+            warn!(
+                "folder '{}' holds temporary files of a qs-jwt run that was killed ({}); one may \
+                 hold a private key: delete them",
+                self.folder().display(),
+                temporary.join(", ")
+            );
         }
         Ok(())
     }
@@ -717,7 +739,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = files_in(dir.path());
         fs::write(old_name(&files.private_key), "the only copy").unwrap();
-        let err = files.check(true).unwrap_err().to_string();
+        assert!(
+            files.check(true).is_ok(),
+            "not before the lock: a live run has them too"
+        );
+        let err = files.check_left_over().unwrap_err().to_string();
         assert!(err.contains("k_privatekey.pem.qs-jwt-old"), "{err}");
     }
 
@@ -726,7 +752,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = files_in(dir.path());
         fs::write(old_name(&files.public_key), "old").unwrap();
-        let err = files.check(true).unwrap_err().to_string();
+        let err = files.check_left_over().unwrap_err().to_string();
         assert!(
             err.contains("not a complete set: remove them and rename"),
             "{err}"
@@ -734,9 +760,9 @@ mod tests {
         for path in files.paths() {
             fs::write(path, "new").unwrap();
         }
-        let err = files.check(true).unwrap_err().to_string();
+        let err = files.check_left_over().unwrap_err().to_string();
         assert!(
-            err.contains("a complete new set: delete the .qs-jwt-old"),
+            err.contains("a complete new set: keep the .qs-jwt-old"),
             "{err}"
         );
     }

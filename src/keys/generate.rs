@@ -42,13 +42,19 @@ pub struct Validity {
 
 /// The certificate's validity, or a usage error if it would end after the year 9999.
 pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
-    let not_after = now + Duration::from_secs(u64::from(days) * 86_400);
-    if not_after > UNIX_EPOCH + Duration::from_secs(MAX_TIMESTAMP) {
-        return Err(UserError::usage(format!(
+    // Checked with plain integers first: `SystemTime + Duration` panics where the sum leaves
+    // the platform's range (on Windows, about 29,000 years on).
+    let too_late = || {
+        UserError::usage(format!(
             "--cert-create-expires-days {days}: the certificate would expire after the year \
              9999; choose fewer days"
-        )));
-    }
+        ))
+    };
+    let last = UNIX_EPOCH + Duration::from_secs(MAX_TIMESTAMP);
+    let not_after = now
+        .checked_add(Duration::from_secs(u64::from(days) * 86_400))
+        .filter(|not_after| *not_after <= last)
+        .ok_or_else(too_late)?;
     Ok(Validity {
         not_before: now.checked_sub(CERTIFICATE_BACKDATE).unwrap_or(UNIX_EPOCH),
         not_after,

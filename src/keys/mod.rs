@@ -270,8 +270,10 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Loade
     let files = KeyFiles::for_prefix(prefix);
     files.check(force)?;
     // Checked once before waiting for the lock, so a mistake is told at once, and again under
-    // the lock, since a run that held it may have written the files meanwhile.
+    // the lock, since a run that held it may have written the files meanwhile; files left by a
+    // killed run only under the lock (a live run has them for a moment).
     let lock = files.lock()?;
+    files.check_left_over()?;
     files.check(force)?;
 
     verbose!("generating a {}-bit RSA key", generate::NEW_KEY_BITS);

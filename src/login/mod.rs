@@ -304,10 +304,28 @@ fn no_session(reply: &Reply, who: &str) -> LoginError {
 
 fn not_accepted(reply: &Reply, token: &SecretText) -> LoginError {
     let mut error = LoginError::from_body(reply.status, &reply.body);
-    // A server that quotes the token back in its error must not make qs-jwt print it.
-    for text in [&mut error.title, &mut error.detail].into_iter().flatten() {
-        if !token.expose().is_empty() && text.contains(token.expose()) {
-            *text = text.replace(token.expose(), "[the token]");
+    // A server that quotes the token back in its error, whole or a part of it, must not make
+    // qs-jwt print it: the token, each of its parts, and what its signature covers.
+    let whole = token.expose();
+    let mut secrets: Vec<&str> = vec![whole];
+    if let Some((covered, _)) = whole.rsplit_once('.') {
+        secrets.push(covered);
+    }
+    secrets.extend(whole.split('.').filter(|part| part.len() >= 16));
+    for text in [
+        &mut error.title,
+        &mut error.detail,
+        &mut error.code,
+        &mut error.trace_id,
+        &mut error.location,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if text.contains(*secret) {
+                *text = text.replace(*secret, "[the token]");
+            }
         }
     }
     if (300..400).contains(&reply.status) {
@@ -427,7 +445,7 @@ fn check_jar(path: Option<&Path>) -> Result<(), UserError> {
         } else {
             "not a regular file (a device or a pipe)"
         };
-        return Err(UserError::usage(format!(
+        return Err(UserError::runtime(format!(
             "--cookie-jar '{shown}' is {what}; give the name of a file to write, such as \
                  cookies.txt, or leave --cookie-jar out to keep no cookies"
         )));
