@@ -126,3 +126,31 @@ pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserE
         ))
     })
 }
+
+const TOKEN_FILE: FileFlag = FileFlag {
+    flag: "--jwt-file",
+    holds: "token",
+    format: "JWT",
+    der_hint: None,
+};
+
+/// The token of `--jwt` (its text) or `--jwt-file` (a file, or standard input for `-`), as it
+/// was given; `command` shows how to pipe one in (`decode`, `login-qscloud --tenant <tenant>`).
+/// For decode and the login commands alike.
+pub fn read_token(
+    jwt: Option<&str>,
+    jwt_file: Option<&Path>,
+    command: &str,
+) -> Result<String, UserError> {
+    match (jwt, jwt_file) {
+        (Some(jwt), _) => Ok(jwt.to_owned()),
+        (None, Some(path)) if path.as_os_str() == "-" => read_stdin(
+            "--jwt-file",
+            "the token",
+            &format!("echo \"$TOKEN\" | qs-jwt {command} --jwt-file -"),
+        ),
+        (None, Some(path)) => read_file(path, &TOKEN_FILE),
+        // clap's groups require one of the two.
+        (None, None) => Err(UserError::usage("give --jwt <token> or --jwt-file <file>")),
+    }
+}

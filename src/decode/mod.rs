@@ -15,33 +15,13 @@ pub use text::render;
 
 use crate::Output;
 use crate::cli::DecodeArgs;
-use crate::error::UserError;
-use crate::input::{self, FileFlag};
+use crate::input;
 use crate::keys;
 use crate::times::unix_seconds;
 use crate::token;
 
-const TOKEN_FILE: FileFlag = FileFlag {
-    flag: "--jwt-file",
-    holds: "token",
-    format: "JWT",
-    der_hint: None,
-};
-
 pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
-    let text = match (&args.jwt, &args.jwt_file) {
-        (Some(jwt), _) => jwt.clone(),
-        (None, Some(path)) if path.as_os_str() == "-" => input::read_stdin(
-            "--jwt-file",
-            "the token",
-            "echo \"$TOKEN\" | qs-jwt decode --jwt-file -",
-        )?,
-        (None, Some(path)) => input::read_file(path, &TOKEN_FILE)?,
-        // clap's "token" group requires one of the two.
-        (None, None) => {
-            return Err(UserError::usage("give --jwt <token> or --jwt-file <file>").into());
-        }
-    };
+    let text = input::read_token(args.jwt.as_deref(), args.jwt_file.as_deref(), "decode")?;
     let parts = token::parts(token::clean(&text))?;
     let key = keys::verifying_key(
         args.cert_publickey_file.as_deref(),

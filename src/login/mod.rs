@@ -29,20 +29,13 @@ use crate::check;
 use crate::cli::{ConnectionArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Reply, Request, Server};
-use crate::input::{self, FileFlag};
+use crate::input;
 use crate::keys;
 use crate::qlik::Profile;
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
 use crate::{debug, verbose};
-
-const TOKEN_FILE: FileFlag = FileFlag {
-    flag: "--jwt-file",
-    holds: "token",
-    format: "JWT",
-    der_hint: None,
-};
 
 const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
@@ -197,17 +190,11 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
 
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
 fn read_token(args: &LoginTokenArgs, command: &str) -> Result<SecretText, UserError> {
-    let text = match (&args.jwt, &args.jwt_file) {
-        (Some(jwt), _) => jwt.clone(),
-        (None, Some(path)) if path.as_os_str() == "-" => SecretText::new(input::read_stdin(
-            "--jwt-file",
-            "the token",
-            &format!("echo \"$TOKEN\" | qs-jwt {command} --jwt-file -"),
-        )?),
-        (None, Some(path)) => SecretText::new(input::read_file(path, &TOKEN_FILE)?),
-        // clap's "token" group requires one of the two.
-        (None, None) => return Err(UserError::usage("give --jwt <token> or --jwt-file <file>")),
-    };
+    let text = SecretText::new(input::read_token(
+        args.jwt.as_ref().map(SecretText::expose),
+        args.jwt_file.as_deref(),
+        command,
+    )?);
     Ok(SecretText::new(token::clean(text.expose())))
 }
 
