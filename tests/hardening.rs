@@ -81,6 +81,13 @@ fn force_keeps_every_old_file_when_one_cannot_be_replaced_sticky_folder() {
         return;
     }
     use std::os::unix::fs::{PermissionsExt, chown};
+    // The binary is copied where the other user can run it: the checkout may sit in a folder
+    // only root can enter.
+    let bin_dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(bin_dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("qs-jwt");
+    fs::copy(BIN, &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     first_key_pair(dir.path());
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
@@ -89,7 +96,8 @@ fn force_keeps_every_old_file_when_one_cannot_be_replaced_sticky_folder() {
     }
     let before = snapshot(dir.path());
     let output = StdCommand::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
         .args(create_args(&["--force"]))
         .current_dir(dir.path())
         .env_remove("QSJWTPRIVKEY")
