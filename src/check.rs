@@ -144,6 +144,16 @@ pub fn audience_matches(aud: &Value, expected: &str) -> bool {
 }
 
 impl RuleResult {
+    /// A failed rule as create's and login's warnings say it: the rule, the value seen, and the
+    /// fix when there is one.
+    pub fn failure_text(&self) -> String {
+        let fix = self.fix.map(|fix| format!("; {fix}")).unwrap_or_default();
+        format!(
+            "the rule \"{}\" fails (seen: {}){fix}",
+            self.rule, self.detail
+        )
+    }
+
     fn fix(mut self, fix: &'static str) -> Self {
         self.fix = Some(fix);
         self

@@ -107,13 +107,9 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
         None,
     );
     for failure in report.failures() {
-        let fix = failure
-            .fix
-            .map(|fix| format!("; {fix}"))
-            .unwrap_or_default();
         warn!(
-            "Qlik Cloud will reject this token: the rule \"{}\" fails (seen: {}){fix}",
-            failure.rule, failure.detail
+            "Qlik Cloud will reject this token: {}",
+            failure.failure_text()
         );
     }
     Ok(created)

@@ -281,21 +281,19 @@ impl Client {
         if let Some(cookies) = request.cookies {
             headers.push(("Cookie", cookies.expose().to_owned()));
         }
+        // ureq types a request with a body apart from one without; the headers go on either.
+        fn with_headers<B>(
+            mut builder: ureq::RequestBuilder<B>,
+            headers: &[(&str, String)],
+        ) -> ureq::RequestBuilder<B> {
+            for (name, value) in headers {
+                builder = builder.header(*name, value);
+            }
+            builder
+        }
         let result = match request.method {
-            Method::Get => {
-                let mut builder = self.agent.get(&url);
-                for (name, value) in &headers {
-                    builder = builder.header(*name, value);
-                }
-                builder.call()
-            }
-            Method::Post => {
-                let mut builder = self.agent.post(&url);
-                for (name, value) in &headers {
-                    builder = builder.header(*name, value);
-                }
-                builder.send_empty()
-            }
+            Method::Get => with_headers(self.agent.get(&url), &headers).call(),
+            Method::Post => with_headers(self.agent.post(&url), &headers).send_empty(),
         };
         let mut response = result.map_err(|e| self.failure(&e))?;
         let header = |name: &str| {

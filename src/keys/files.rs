@@ -83,10 +83,7 @@ impl KeyFiles {
 
     /// The folder the files go into; the current one for a prefix without a folder.
     fn folder(&self) -> &Path {
-        match self.private_key.parent() {
-            Some(folder) if !folder.as_os_str().is_empty() => folder,
-            _ => Path::new("."),
-        }
+        folder_of(&self.private_key)
     }
 
     /// The lock file of this prefix: hidden, beside the keys, and removed when the run ends.
@@ -440,6 +437,14 @@ fn join_undo(first: Result<(), String>, second: Result<(), String>) -> Result<()
         (Ok(()), Ok(())) => Ok(()),
         (Err(a), Ok(())) | (Ok(()), Err(a)) => Err(a),
         (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+    }
+}
+
+/// The folder a file goes into: its parent, or the current folder for a bare name.
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => Path::new("."),
     }
 }
 

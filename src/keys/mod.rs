@@ -21,7 +21,7 @@ use crate::input::{self, FileFlag};
 use crate::secret::SecretText;
 use crate::verbose;
 use files::{KeyFileContents, KeyFiles};
-pub use files::{PendingKeyFiles, plain_io, stage};
+pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
 pub use pem::normalise as normalise_pem;
 use private::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;

@@ -85,17 +85,9 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     }
 
     let session = session_cookies(&reply, &client, login_path, now);
-    if session.is_empty() {
-        // A 2xx without a cookie is no session: nothing would carry the next request.
-        report.error = Some(no_session(&reply, QLIK_CLOUD));
+    if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
-    report.accepted = true;
-    report.cookies = session.iter().map(|c| c.name.clone()).collect();
-    info!(
-        "{QLIK_CLOUD} accepted the token and set {}",
-        cookie_names(&report.cookies)
-    );
     let cookie_header = cookies::header(&session);
     report.user = read_user(
         &client,
@@ -163,16 +155,9 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         &format!("{}{about}", client.server().base_path),
         now,
     );
-    if session.is_empty() {
-        report.error = Some(no_session(&reply, VIRTUAL_PROXY));
+    if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
         return finish(report, args.output.output, VIRTUAL_PROXY, None);
     }
-    report.accepted = true;
-    report.cookies = session.iter().map(|c| c.name.clone()).collect();
-    info!(
-        "the virtual proxy accepted the token and set {}",
-        cookie_names(&report.cookies)
-    );
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
         Some(header) => read_user(
@@ -207,13 +192,9 @@ fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Resul
     let report = check::evaluate(profile, &header, &payload, now, None);
     let failures: Vec<_> = report.failures().cloned().collect();
     for failure in &failures {
-        let fix = failure
-            .fix
-            .map(|fix| format!("; {fix}"))
-            .unwrap_or_default();
         warn!(
-            "{who} will likely reject this token: the rule \"{}\" fails (seen: {}){fix}",
-            failure.rule, failure.detail
+            "{who} will likely reject this token: {}",
+            failure.failure_text()
         );
     }
     let expired = match numeric_date(payload.get("exp")) {
@@ -273,6 +254,27 @@ fn session_cookies(
 }
 
 /// A reply that is not a session: a redirect (never followed), a 429, or Qlik's error.
+/// Records a 2xx answer in `report`: accepted when it set a session cookie, else not (a 2xx
+/// without a cookie is no session: nothing would carry the next request). True when accepted.
+fn take_session(
+    report: &mut LoginReport,
+    reply: &Reply,
+    session: &[cookies::SessionCookie],
+    who: &str,
+) -> bool {
+    if session.is_empty() {
+        report.error = Some(no_session(reply, who));
+        return false;
+    }
+    report.accepted = true;
+    report.cookies = session.iter().map(|c| c.name.clone()).collect();
+    info!(
+        "{who} accepted the token and set {}",
+        cookie_names(&report.cookies)
+    );
+    true
+}
+
 /// A 2xx answer that set no session cookie: Qlik made no session, whatever the status says.
 fn no_session(reply: &Reply, who: &str) -> LoginError {
     LoginError {
@@ -437,10 +439,7 @@ fn check_jar(path: Option<&Path>) -> Result<(), UserError> {
                  cookies.txt, or leave --cookie-jar out to keep no cookies"
         )));
     }
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let folder = keys::folder_of(path);
     if !folder.is_dir() {
         return Err(UserError::runtime(format!(
             "--cookie-jar '{shown}': the folder '{}' does not exist; create it first",
@@ -463,10 +462,7 @@ fn write_jar(path: Option<&Path>, session: &[cookies::SessionCookie]) -> Result<
         ))
         .into());
     }
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let folder = keys::folder_of(path);
     let text = cookies::netscape_file(session);
     let cannot = |e: std::io::Error| {
         UserError::runtime(format!(
