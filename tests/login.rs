@@ -27,6 +27,15 @@ const PROXY_VARIABLES: [&str; 8] = [
     "NO_PROXY",
 ];
 
+/// The binary, run in `dir`, with no proxy from the developer's environment.
+fn without_proxy(dir: &Path) -> Command {
+    let mut cmd = qs_jwt(dir);
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// A test's folder: the stand-in's CA certificate as ca.pem, tokens as files.
 struct Folder {
     dir: tempfile::TempDir,
@@ -45,11 +54,7 @@ impl Folder {
 
     /// The binary with no proxy from the developer's environment.
     fn qs_jwt(&self) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd
+        without_proxy(self.path())
     }
 
     /// A token made by the binary, as a user makes one.
@@ -425,10 +430,7 @@ fn a_redirect_is_reported_and_not_followed() {
 fn nothing_listening_is_connection_refused() {
     let folder = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let mut cmd = qs_jwt(folder.path());
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
+    let mut cmd = without_proxy(folder.path());
     cmd.args([
         "login-qscloud",
         "--tenant",
@@ -451,10 +453,7 @@ fn nothing_listening_is_connection_refused() {
 fn a_server_that_never_answers_times_out() {
     let (_listener, port) = silent_listener();
     let folder = tempfile::tempdir().unwrap();
-    let mut cmd = qs_jwt(folder.path());
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
+    let mut cmd = without_proxy(folder.path());
     cmd.args([
         "login-qseow",
         "--server",
@@ -886,10 +885,7 @@ fn a_port_out_of_range_a_socks_proxy_and_a_huge_timeout_are_named_not_crashes() 
         .output()
         .unwrap();
     let token = String::from_utf8(token.stdout).unwrap();
-    let mut socks = qs_jwt(dir.path());
-    for name in PROXY_VARIABLES {
-        socks.env_remove(name);
-    }
+    let mut socks = without_proxy(dir.path());
     socks.env("ALL_PROXY", "socks5h://127.0.0.1:1080").args([
         "login-qscloud",
         "--tenant",
