@@ -2,7 +2,9 @@
 //! layer over jsonwebtoken.
 
 use crate::{debug, verbose};
-use anyhow::{Context, Result};
+use anyhow::Result;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::RSA_PKCS1_SHA256;
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -13,23 +15,49 @@ use serde_json::{Map, Value};
 use crate::error::UserError;
 use crate::keys::{SigningKey, VerifyingKey};
 
-/// Signs `claims` under `header` (which names the algorithm) and returns the compact JWT.
+/// Signs `claims` under `header` (RS256) and returns the compact JWT: the same bytes
+/// jsonwebtoken's `encode` makes, with the key parsed once (`SigningKey`) instead of once per
+/// token. `key` may sign from many threads at once (`--users`).
 pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Result<String> {
+    if header.alg != Algorithm::RS256 {
+        anyhow::bail!(
+            "internal error: qs-jwt signs RS256 only, not {:?}",
+            header.alg
+        );
+    }
+    let header_json = serde_json::to_string(header)?;
+    let claims_json = serde_json::to_string(claims)?;
     // Header and payload hold no key material; the debug level exists to show them.
-    debug!("header {}", serde_json::to_string(header)?);
-    debug!("payload {}", serde_json::to_string(claims)?);
+    debug!("header {header_json}");
+    debug!("payload {claims_json}");
     verbose!("signing with a {}-bit RSA key", key.bits);
-    // The reader already refused what the crypto library is known to refuse (size, exponent);
-    // what is left here is a key whose numbers do not fit together.
-    jsonwebtoken::encode(header, claims, &key.encoding_key).with_context(|| {
-        format!(
-            "the crypto library (aws-lc) refuses to sign with the {}-bit RSA key from {}: its \
-             numbers are inconsistent, so the key is damaged; check it with: openssl pkey -check \
-             -noout -in <key file>",
-            key.bits, key.origin
+    let mut token =
+        String::with_capacity((header_json.len() + claims_json.len()) * 4 / 3 + key.bits / 6 + 8);
+    BASE64URL_NO_PAD.encode_string(header_json, &mut token);
+    token.push('.');
+    BASE64URL_NO_PAD.encode_string(claims_json, &mut token);
+    let mut signature = vec![0; key.key_pair.public_modulus_len()];
+    key.key_pair
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            token.as_bytes(),
+            &mut signature,
         )
-    })
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the crypto library (aws-lc) could not sign with the {}-bit RSA key from {}",
+                key.bits,
+                key.origin
+            )
+        })?;
+    token.push('.');
+    BASE64URL_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
 }
+
+/// base64url without padding, as a JWT writes its parts.
+const BASE64URL_NO_PAD: GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// A compact JWS taken apart: the header and payload as JSON objects, and what the signature
 /// covers. Nothing here is trusted until `verify` says so.

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
-use jsonwebtoken::EncodingKey;
+use aws_lc_rs::signature::RsaKeyPair;
 use tracing::info;
 
 use crate::error::{self, UserError};
@@ -96,10 +96,12 @@ impl std::fmt::Debug for KeySource<'_> {
     }
 }
 
-/// An RSA private key, checked and ready for the signer. Its bytes never reach a log line:
-/// `EncodingKey`'s Debug prints "[redacted]" and is wiped on drop.
+/// An RSA private key, parsed once into the crypto library's own form, ready for the signer
+/// (`token::sign`), which may use it from many threads at once. Its bytes never reach a log
+/// line: `RsaKeyPair`'s Debug shows only the public key, and aws-lc wipes the private numbers
+/// when it is dropped.
 pub struct SigningKey {
-    pub encoding_key: EncodingKey,
+    pub key_pair: RsaKeyPair,
     pub bits: usize,
     /// Where the key came from, as the user named it (`--cert-privatekey-file 'key.pem'`), for
     /// the signer's messages.
@@ -107,12 +109,25 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    fn new(key: RsaPrivateKey, origin: Origin) -> Self {
-        Self {
-            encoding_key: EncodingKey::from_rsa_der(&key.pkcs1_der),
+    /// Parsed here, once: jsonwebtoken's `encode` parses the key again for every token, which
+    /// costs a third of an RSA signature (120 µs of 330 µs for 2048 bits, 450 µs of 1.4 ms for
+    /// 4096 here) and would cap `--users` well below what the cores can sign.
+    fn new(key: RsaPrivateKey, origin: Origin) -> Result<Self> {
+        // The reader already refused what aws-lc is known to refuse (size, exponent); what is
+        // left here is a key whose numbers do not fit together.
+        let key_pair = RsaKeyPair::from_der(&key.pkcs1_der).map_err(|_| {
+            UserError::runtime(format!(
+                "the crypto library (aws-lc) refuses the {}-bit RSA key from {origin}: its \
+                 numbers are inconsistent, so the key is damaged; check it with: openssl pkey \
+                 -check -noout -in <key file>",
+                key.bits
+            ))
+        })?;
+        Ok(Self {
+            key_pair,
             bits: key.bits,
             origin: origin.to_string(),
-        }
+        })
     }
 }
 
@@ -227,7 +242,7 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
         warn_if_others_can_read(path);
     }
     Ok(LoadedKey {
-        key: SigningKey::new(key, origin),
+        key: SigningKey::new(key, origin)?,
         pending_files: None,
     })
 }
@@ -302,7 +317,7 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Loade
         humantime::format_rfc3339_seconds(validity.not_after)
     );
     Ok(LoadedKey {
-        key: SigningKey::new(key, origin),
+        key: SigningKey::new(key, origin)?,
         pending_files: Some(pending),
     })
 }
