@@ -16,9 +16,27 @@ pub struct RuleResult {
     pub rule: String,
     pub passed: bool,
     pub detail: String,
-    /// How to fix it with create's options; for create's warnings, not part of the JSON.
+    /// How to fix it; for create's warnings, not part of the JSON.
     #[serde(skip)]
-    pub fix: Option<&'static str>,
+    pub fix: Option<Fix>,
+}
+
+/// How to fix a failed rule, said twice: with create's options for one user, and with the
+/// columns of a `--users` file, where those options are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fix {
+    pub options: &'static str,
+    pub users_file: &'static str,
+}
+
+impl Fix {
+    /// A fix that reads the same for one user and for a users file.
+    const fn same(text: &'static str) -> Self {
+        Self {
+            options: text,
+            users_file: text,
+        }
+    }
 }
 
 /// Every rule of a profile, run over one token.
@@ -92,9 +110,14 @@ fn qscloud_rules(
             claim("groups"),
             strings,
         ),
-        rule("name is present", claim("name"), present).fix("add --username <name>"),
-        rule("email is present", claim("email"), present)
-            .fix("add --useremail <email> --useremail-verified true"),
+        rule("name is present", claim("name"), present).fix(Fix {
+            options: "add --username <name>",
+            users_file: "fill column name",
+        }),
+        rule("email is present", claim("email"), present).fix(Fix {
+            options: "add --useremail <email> --useremail-verified true",
+            users_file: "fill columns email and email_verified",
+        }),
     ]
 }
 
@@ -147,14 +170,23 @@ impl RuleResult {
     /// A failed rule as create's and login's warnings say it: the rule, the value seen, and the
     /// fix when there is one.
     pub fn failure_text(&self) -> String {
-        let fix = self.fix.map(|fix| format!("; {fix}")).unwrap_or_default();
+        self.failure_text_with(self.fix.map(|fix| fix.options))
+    }
+
+    /// The same, with the fix said in the columns of a `--users` file.
+    pub fn failure_text_for_users_file(&self) -> String {
+        self.failure_text_with(self.fix.map(|fix| fix.users_file))
+    }
+
+    fn failure_text_with(&self, fix: Option<&str>) -> String {
+        let fix = fix.map(|fix| format!("; {fix}")).unwrap_or_default();
         format!(
             "the rule \"{}\" fails (seen: {}){fix}",
             self.rule, self.detail
         )
     }
 
-    fn fix(mut self, fix: &'static str) -> Self {
+    fn fix(mut self, fix: Fix) -> Self {
         self.fix = Some(fix);
         self
     }
@@ -197,7 +229,7 @@ fn validity_rule(nbf: Option<&Value>, exp: Option<&Value>) -> RuleResult {
         rule: name,
         passed,
         detail,
-        fix: Some("use --expires 60m or less"),
+        fix: Some(Fix::same("use --expires 60m or less")),
     }
 }
 
@@ -221,7 +253,9 @@ fn not_before_rule(nbf: Option<&Value>, now: u64) -> RuleResult {
         rule: name,
         passed,
         detail,
-        fix: Some("check the clock of the machine that made the token"),
+        fix: Some(Fix::same(
+            "check the clock of the machine that made the token",
+        )),
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::UserError;
 use crate::expires::expires_at;
-use crate::qlik::QLIK_CLOUD_AUDIENCE;
+use crate::qlik::{Profile, QLIK_CLOUD_AUDIENCE};
 
 /// Who a token is for and how long it lasts: the same for both token kinds.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,7 +63,16 @@ pub fn parse_claim(text: &str) -> Result<ExtraClaim, String> {
             "the claim name before '=' is empty; for example --claim department=sales".into(),
         );
     }
-    let value = match serde_json::from_str::<Value>(raw) {
+    Ok(ExtraClaim {
+        name: name.to_owned(),
+        value: claim_value(raw),
+    })
+}
+
+/// A claim's value as `--claim` reads it (and a `claim.<name>` column of a `--users` CSV file):
+/// JSON when it parses as JSON, else the text as a string.
+pub fn claim_value(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
         // An integer too big for 64 bits would come back as a rounded float; an id such as
         // 12345678901234567890123 must stay what the user typed.
         Ok(Value::Number(n)) if n.is_f64() && !raw.contains(['.', 'e', 'E']) => {
@@ -71,11 +80,16 @@ pub fn parse_claim(text: &str) -> Result<ExtraClaim, String> {
         }
         Ok(value) => value,
         Err(_) => Value::String(raw.to_owned()),
-    };
-    Ok(ExtraClaim {
-        name: name.to_owned(),
-        value,
-    })
+    }
+}
+
+/// The claims a command writes itself, which `--claim` (and a `claim.<name>` column) may not
+/// give.
+pub fn claims_set_by(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Qseow => QSEOW_CLAIMS,
+        Profile::Qscloud => QSCLOUD_CLAIMS,
+    }
 }
 
 /// The payload of a QSEoW token. `group` keeps that name (not `groups`): virtual proxy
@@ -259,7 +273,6 @@ fn extra_claims(claims: &[ExtraClaim], reserved: &[&str]) -> Result<Map<String, 
 mod tests {
     use super::*;
     use crate::check::{CheckReport, evaluate};
-    use crate::qlik::Profile;
     use serde_json::json;
 
     use crate::times::EXAMPLE_NOW as NOW;
@@ -440,7 +453,10 @@ mod tests {
         let report = cloud_check(&claims);
         let validity = report.failures().next().unwrap();
         assert_eq!(validity.detail, "31536000 seconds (365d)");
-        assert_eq!(validity.fix, Some("use --expires 60m or less"));
+        assert_eq!(
+            validity.fix.map(|fix| fix.options),
+            Some("use --expires 60m or less")
+        );
     }
 
     #[test]

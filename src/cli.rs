@@ -42,10 +42,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
-    #[command(after_help = QSEOW_EXAMPLE)]
+    #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
     CreateQseow(CreateQseowArgs),
     /// Create a JWT for a Qlik Cloud JWT identity provider
-    #[command(after_help = QSCLOUD_EXAMPLE)]
+    #[command(after_help = QSCLOUD_EXAMPLE, override_usage = QSCLOUD_USAGE)]
     CreateQscloud(CreateQscloudArgs),
     /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
     #[command(after_help = DECODE_EXAMPLE)]
@@ -82,16 +82,35 @@ Examples:
   qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer \\
     --output console";
 
+// clap leaves out of its usage line the options required only without --users: both forms.
+const QSEOW_USAGE: &str = "\
+qs-jwt create-qseow [OPTIONS] --userdir <directory> --userid <userid> --audience <audience> --expires <time>
+       qs-jwt create-qseow [OPTIONS] --users <file> --audience <audience> --expires <time>";
+
+const QSCLOUD_USAGE: &str = "\
+qs-jwt create-qscloud [OPTIONS] --issuer <issuer> --keyid <id> --expires <time>
+       qs-jwt create-qscloud [OPTIONS] --users <file> --issuer <issuer> --keyid <id> --expires <time>";
+
 const QSEOW_EXAMPLE: &str = "\
-Example:
+Examples:
   qs-jwt create-qseow --userdir GRUSGRUS --userid anna --audience hdJh34wkK \\
-    --groups group1 \"group 2\" --expires 60m --cert-privatekey-file privatekey.pem";
+    --groups group1 \"group 2\" --expires 60m --cert-privatekey-file privatekey.pem
+  qs-jwt create-qseow --userdir GRUSGRUS --audience hdJh34wkK --expires 60m \\
+    --cert-privatekey-file privatekey.pem --users staff.csv > tokens.txt
+
+A users file is CSV with a header row (columns userid, userdir, name, email, groups separated by
+;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
 
 const QSCLOUD_EXAMPLE: &str = "\
-Example:
+Examples:
   qs-jwt create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --sub anna \\
     --username \"Anna Anderson\" --useremail anna@grusgrus.com --useremail-verified true \\
-    --expires 60m --cert-privatekey-file privatekey.pem";
+    --expires 60m --cert-privatekey-file privatekey.pem
+  qs-jwt create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --expires 60m \\
+    --cert-privatekey-file privatekey.pem --users users.csv > tokens.txt
+
+A users file is CSV with a header row (columns sub, name, email, email_verified, groups separated
+by ;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
 
 const DECODE_EXAMPLE: &str = "\
 Examples:
@@ -148,13 +167,16 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct CreateQseowArgs {
-    /// Qlik Sense user directory, written as claim userDirectory
-    #[arg(long, value_name = "directory", value_parser = NonEmptyStringValueParser::new())]
-    pub userdir: String,
+    /// Qlik Sense user directory, written as claim userDirectory. With --users, the directory
+    /// of every user whose userdir column is empty
+    #[arg(long, value_name = "directory", value_parser = NonEmptyStringValueParser::new(),
+          required_unless_present = "users")]
+    pub userdir: Option<String>,
 
     /// User id in that directory, written as claim userId
-    #[arg(long, value_name = "userid", value_parser = NonEmptyStringValueParser::new())]
-    pub userid: String,
+    #[arg(long, value_name = "userid", value_parser = NonEmptyStringValueParser::new(),
+          required_unless_present = "users")]
+    pub userid: Option<String>,
 
     /// Claim aud; must equal the JWT audience set on the virtual proxy
     #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
@@ -162,6 +184,9 @@ pub struct CreateQseowArgs {
 
     #[command(flatten)]
     pub user: UserArgs,
+
+    #[command(flatten)]
+    pub users: UsersArgs,
 
     #[command(flatten)]
     pub key: KeyArgs,
@@ -192,6 +217,9 @@ pub struct CreateQscloudArgs {
 
     #[command(flatten)]
     pub user: UserArgs,
+
+    #[command(flatten)]
+    pub users: UsersArgs,
 
     #[command(flatten)]
     pub key: KeyArgs,
@@ -226,6 +254,30 @@ pub struct UserArgs {
     /// else a string. In QSEoW security rules it is user.environment.<name>
     #[arg(long, value_name = "name=value", value_parser = parse_claim)]
     pub claim: Vec<ExtraClaim>,
+}
+
+/// Many users in one run: a token a user, in the file's order.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Many users")]
+pub struct UsersArgs {
+    /// File with one user a row, a token for each: CSV with a header row naming the columns,
+    /// or JSON Lines (a file ending in .jsonl or .ndjson); - reads standard input. The options
+    /// for one user (--sub, --userid, --username, ...) become columns; --groups and --claim
+    /// apply to every user. See "Many users" in the README
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub users: Option<PathBuf>,
+
+    /// The format of --users [default: jsonl for a file ending in .jsonl or .ndjson, else csv]
+    #[arg(long, value_name = "format", value_enum, requires = "users")]
+    pub users_format: Option<UsersFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsersFormat {
+    /// A header row naming the columns, then a user a row
+    Csv,
+    /// One JSON object a line
+    Jsonl,
 }
 
 /// Where the signing key comes from. Exactly one source: a file, the text, a new key, or
@@ -288,9 +340,10 @@ pub struct OutputArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenFormat {
-    /// The token and a newline
+    /// The token and a newline (with --users, a line a user)
     Token,
     /// {"token", "header", "payload", "expiresAt"}, for jq and PowerShell's ConvertFrom-Json
+    /// (with --users, a line a user, with its sub or userdir and userid first)
     Json,
 }
 
@@ -597,14 +650,39 @@ impl UserArgs {
     }
 }
 
+impl UserArgs {
+    /// The options for one user that --users replaces with a column: (option, column).
+    fn per_user_options(&self) -> Vec<(&'static str, &'static str)> {
+        let mut given = Vec::new();
+        if self.username.is_some() {
+            given.push(("--username", "name"));
+        }
+        if self.useremail.is_some() {
+            given.push(("--useremail", "email"));
+        }
+        given
+    }
+}
+
 impl CreateQseowArgs {
+    /// The token of one user (no --users). `user_id` and `user_directory` are empty with
+    /// --users, where each row gives them.
     pub fn token_input(&self) -> QseowUser {
         QseowUser {
-            user_id: self.userid.clone(),
-            user_directory: self.userdir.clone(),
+            user_id: self.userid.clone().unwrap_or_default(),
+            user_directory: self.userdir.clone().unwrap_or_default(),
             audience: self.audience.clone(),
             user: self.user.user(),
         }
+    }
+
+    /// The options for one user given with --users: (option, the column to use instead).
+    pub fn per_user_options(&self) -> Vec<(&'static str, &'static str)> {
+        let mut given = self.user.per_user_options();
+        if self.userid.is_some() {
+            given.insert(0, ("--userid", "userid"));
+        }
+        given
     }
 }
 
@@ -617,6 +695,18 @@ impl CreateQscloudArgs {
             email_verified: self.useremail_verified,
             user: self.user.user(),
         }
+    }
+
+    /// The options for one user given with --users: (option, the column to use instead).
+    pub fn per_user_options(&self) -> Vec<(&'static str, &'static str)> {
+        let mut given = self.user.per_user_options();
+        if self.sub.is_some() {
+            given.insert(0, ("--sub", "sub"));
+        }
+        if self.useremail_verified.is_some() {
+            given.push(("--useremail-verified", "email_verified"));
+        }
+        given
     }
 }
 
@@ -732,7 +822,7 @@ mod tests {
         let Command::CreateQseow(args) = cli.command else {
             panic!("wrong command")
         };
-        assert_eq!(args.userdir, "b");
+        assert_eq!(args.userdir.as_deref(), Some("b"));
         assert_eq!(args.user.expires, Duration::from_secs(7_200));
         assert_eq!(args.user.groups, ["g1", "g2", "g3"]);
         assert_eq!(args.user.claim.len(), 2);

@@ -15,6 +15,8 @@ use crate::render::{escape, escape_keeping_lines, shorten};
 pub struct UserError {
     message: String,
     hint: Option<String>,
+    /// Lines said before the message, each a problem of its own: the bad rows of a users file.
+    details: Vec<String>,
     usage: bool,
 }
 
@@ -23,6 +25,7 @@ impl UserError {
         Self {
             message: message.into(),
             hint: None,
+            details: Vec::new(),
             usage: true,
         }
     }
@@ -31,12 +34,19 @@ impl UserError {
         Self {
             message: message.into(),
             hint: None,
+            details: Vec::new(),
             usage: false,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds lines said before the message, one problem each.
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
         self
     }
 
@@ -68,11 +78,19 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// The error as the user sees it: one line, plus a hint line when there is one, made safe for
 /// a terminal ([`for_people`]). `colour` marks `error:` as clap's own errors do.
 pub fn render(err: &anyhow::Error, colour: bool) -> String {
-    let mut text = format!(
+    let mut text = String::new();
+    for detail in user_error(err).map_or(&[][..], |e| &e.details[..]) {
+        text.push_str(&format!(
+            "{} {}\n",
+            label("error:", colour),
+            for_people(detail)
+        ));
+    }
+    text.push_str(&format!(
         "{} {}",
         label("error:", colour),
         for_people(&format!("{err:#}"))
-    );
+    ));
     if let Some(hint) = user_error(err).and_then(|e| e.hint.as_deref()) {
         text.push('\n');
         text.push_str(&label("hint:", colour));

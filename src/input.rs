@@ -154,3 +154,105 @@ pub fn read_token(
         (None, None) => Err(UserError::usage("give --jwt <token> or --jwt-file <file>")),
     }
 }
+
+/// The most a `--users` file may hold: about two million users of a hundred bytes each. Far
+/// above the key files' limit, since a table grows with its users; the rows read from it are
+/// what the run keeps in memory.
+pub const MAX_USERS_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads the `--users` file (standard input for `-`) as text: UTF-8 with or without a byte
+/// order mark, or UTF-16 with one (what Windows PowerShell 5.1's `Out-File` and `>` write).
+/// A NUL byte in UTF-8 stops the read at once: the file is binary (`/dev/zero` would otherwise
+/// be read up to the limit).
+pub fn read_users(path: &Path) -> Result<String, UserError> {
+    let stdin = path.as_os_str() == "-";
+    let shown = if stdin {
+        "standard input (--users -)".to_owned()
+    } else {
+        format!("--users '{}'", path.display())
+    };
+    let cannot_read = |e: io::Error| UserError::runtime(format!("cannot read {shown}: {e}"));
+    let bytes = if stdin {
+        let stdin = io::stdin();
+        if stdin.is_terminal() {
+            return Err(UserError::usage(
+                "--users - reads the users from standard input, which is a terminal; pipe them \
+                 in, for example: qs-jwt create-qscloud ... --users - < users.csv",
+            ));
+        }
+        read_text_bytes(stdin.lock(), &shown, cannot_read)?
+    } else {
+        if fs::metadata(path).map_err(cannot_read)?.is_dir() {
+            return Err(UserError::runtime(format!(
+                "{shown} is a folder; give the users file in it"
+            )));
+        }
+        read_text_bytes(File::open(path).map_err(cannot_read)?, &shown, cannot_read)?
+    };
+    decode_text(bytes).map_err(|why| UserError::runtime(format!("{shown} {why}")))
+}
+
+/// Reads up to [`MAX_USERS_BYTES`], refusing a NUL byte in UTF-8 text as soon as it is read.
+fn read_text_bytes(
+    mut reader: impl Read,
+    shown: &str,
+    cannot_read: impl Fn(io::Error) -> UserError,
+) -> Result<Vec<u8>, UserError> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0; 64 * 1024];
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(cannot_read(e)),
+        };
+        let start = if bytes.is_empty() {
+            &chunk[..read]
+        } else {
+            &bytes[..]
+        };
+        // UTF-16 text holds NUL bytes (the high byte of every ASCII letter).
+        let utf16 = matches!(start, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
+        if !utf16 && chunk[..read].contains(&0) {
+            return Err(UserError::runtime(format!(
+                "{shown} is binary (it holds a NUL byte), not a CSV or JSON Lines text file"
+            )));
+        }
+        if (bytes.len() + read) as u64 > MAX_USERS_BYTES {
+            return Err(UserError::runtime(format!(
+                "{shown} holds more than {}; split the users into several files and run qs-jwt \
+                 once for each",
+                size(MAX_USERS_BYTES)
+            )));
+        }
+        bytes.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// Text from bytes: UTF-8 (a byte order mark dropped), or UTF-16 with its byte order mark.
+fn decode_text(bytes: Vec<u8>) -> Result<String, &'static str> {
+    let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| {
+        if !bytes.len().is_multiple_of(2) {
+            return Err("is not valid UTF-16 text (an odd number of bytes)");
+        }
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|pair| unit([pair[0], pair[1]]))
+            .collect();
+        String::from_utf16(&units).map_err(|_| "is not valid UTF-16 text")
+    };
+    match bytes.as_slice() {
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => {
+            let mut text = String::from_utf8(bytes).map_err(
+                |_| "is not UTF-8 text; save it as UTF-8 (Export-Csv -Encoding UTF8 in PowerShell)",
+            )?;
+            if text.starts_with('\u{feff}') {
+                text.drain(..3);
+            }
+            Ok(text)
+        }
+    }
+}

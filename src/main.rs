@@ -33,12 +33,8 @@ fn main() -> ExitCode {
 /// Runs the command; what it prints is delivered by `deliver`.
 fn run(command: &Command, now: SystemTime) -> Result<Output> {
     Ok(match command {
-        Command::CreateQseow(args) => {
-            create::create_qseow(args, now)?.into_output(args.output.output)
-        }
-        Command::CreateQscloud(args) => {
-            create::create_qscloud(args, now)?.into_output(args.output.output)
-        }
+        Command::CreateQseow(args) => create::create_qseow(args, now)?,
+        Command::CreateQscloud(args) => create::create_qscloud(args, now)?,
         Command::Decode(args) => decode::decode(args, now)?,
         Command::SetupQscloud(args) => setup::setup_qscloud(args)?,
         Command::SetupQseow(args) => setup::setup_qseow(args)?,
@@ -51,7 +47,11 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
 /// Prints the product; new key files stay only if it reached standard output, so that a token
 /// nobody received leaves no key behind (and `--force` leaves the previous files as they were).
 fn deliver(output: Output, colour: bool) -> ExitCode {
-    if let Err(err) = stdio::print_product(&output.stdout) {
+    let printed = output
+        .stdout
+        .as_deref()
+        .map_or(Ok(()), stdio::print_product);
+    if let Err(err) = printed {
         drop(output.pending_files);
         log::eprint_line(&error::render(&err, colour));
         return ExitCode::FAILURE;

@@ -1,7 +1,7 @@
 //! The process's standard streams: the product goes to standard output, all of it or an
 //! error, and a standard output that was closed is a failure, not a sink.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
 
@@ -46,29 +46,65 @@ pub fn stdout_was_closed() -> bool {
 /// (`/dev/full`), a closed pipe, a descriptor opened read-only (`1<file`) is a failure, never a
 /// silent exit 0.
 pub fn print_product(text: &str) -> Result<()> {
-    let mut product = Vec::with_capacity(text.len() + 1);
-    product.extend_from_slice(text.as_bytes());
-    product.push(b'\n');
-    write_stdout(&product).context("cannot write to standard output")
+    let mut out = ProductLines::open()?;
+    out.line(text)?;
+    out.finish()
 }
 
-/// On Unix, through a duplicate of descriptor 1: std's `Stdout` reports a write that fails
-/// with EBADF (descriptor 1 open read-only, or not open) as a success, and the product would be
-/// lost with exit 0.
+/// Standard output for a product written a line at a time (a token a user with `--users`),
+/// buffered, with the same guarantees as [`print_product`]: every failure is an error.
+pub struct ProductLines {
+    out: BufWriter<Descriptor>,
+}
+
+impl ProductLines {
+    pub fn open() -> Result<Self> {
+        Ok(Self {
+            out: BufWriter::with_capacity(64 * 1024, descriptor().context(CANNOT_WRITE)?),
+        })
+    }
+
+    /// Writes `text` and a newline; they reach standard output when the buffer fills or at
+    /// [`Self::flush`].
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .context(CANNOT_WRITE)
+    }
+
+    /// Sends what is buffered, so that a reader of a long run sees lines as they are made.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().context(CANNOT_WRITE)
+    }
+
+    /// Sends the rest; dropping a `ProductLines` instead would lose a failure.
+    pub fn finish(mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
+const CANNOT_WRITE: &str = "cannot write to standard output";
+
+/// On Unix, a duplicate of descriptor 1: std's `Stdout` reports a write that fails with EBADF
+/// (descriptor 1 open read-only, or not open) as a success, and the product would be lost with
+/// exit 0.
 #[cfg(unix)]
-fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+type Descriptor = std::fs::File;
+
+#[cfg(unix)]
+fn descriptor() -> io::Result<Descriptor> {
     use std::os::fd::AsFd;
     let stdout = io::stdout();
     // Whatever std buffered is out before we write past it (nothing is, in qs-jwt).
     stdout.lock().flush()?;
-    let mut file = std::fs::File::from(stdout.as_fd().try_clone_to_owned()?);
-    file.write_all(bytes)?;
-    file.flush()
+    Ok(std::fs::File::from(stdout.as_fd().try_clone_to_owned()?))
 }
 
 #[cfg(not(unix))]
-fn write_stdout(bytes: &[u8]) -> io::Result<()> {
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(bytes)?;
-    stdout.flush()
+type Descriptor = io::StdoutLock<'static>;
+
+#[cfg(not(unix))]
+fn descriptor() -> io::Result<Descriptor> {
+    Ok(io::stdout().lock())
 }

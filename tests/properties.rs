@@ -15,6 +15,7 @@ use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
 use qs_jwt::keys::{self, KeySource};
 use qs_jwt::qlik::Profile;
 use qs_jwt::token;
+use qs_jwt::users::{TableFormat, TableRules, UserRow, read_table};
 use serde_json::{Map, Value, json};
 
 /// Any JSON value, a few levels deep.
@@ -380,6 +381,201 @@ proptest! {
         let shown = qs_jwt::error::for_people(&text);
         for window in key_windows(&pem) {
             prop_assert!(!shown.contains(&window), "{} survived in {}", window, shown);
+        }
+    }
+}
+
+/// A value of a users file that survives CSV as written: not empty (empty means absent), no
+/// blank at either end (cells are trimmed), anything else: separators, quotes, line breaks,
+/// control characters, non-ASCII.
+fn cell_text(extra: &'static str) -> impl Strategy<Value = String> {
+    let pattern = format!("[a-zA-Z0-9 ,\"'\\n\\r\\t\\x1b\u{e9}\u{20ac}.@{extra}]{{1,12}}");
+    proptest::string::string_regex(&pattern)
+        .unwrap()
+        .prop_filter("no blank at the ends", |s| !s.is_empty() && s.trim() == s)
+}
+
+/// A claim value of any JSON kind but null (null means absent).
+fn claim_in_table() -> impl Strategy<Value = Value> {
+    json_value().prop_filter("null means absent", |v| !v.is_null())
+}
+
+/// A table of users for `profile`, as `UserRow`s with line numbers left at 0, and the names of
+/// its claim columns.
+fn user_table(profile: Profile) -> impl Strategy<Value = (Vec<UserRow>, Vec<String>)> {
+    let reserved = qs_jwt::claims::claims_set_by(profile);
+    let names = prop::collection::btree_set("[a-z]{1,6}", 0..3).prop_map(move |names| {
+        names
+            .into_iter()
+            .filter(|n| !reserved.contains(&n.as_str()))
+            .collect::<Vec<_>>()
+    });
+    names.prop_flat_map(move |names| {
+        let claim_count = names.len();
+        let row = (
+            cell_text(";"),
+            prop::option::of(cell_text(";")),
+            prop::option::of(cell_text(";")),
+            prop::option::of(cell_text(";")),
+            any::<bool>(),
+            prop::collection::vec(cell_text(""), 0..3),
+            prop::collection::vec(prop::option::of(claim_in_table()), claim_count),
+        );
+        let names_for_rows = names.clone();
+        prop::collection::vec(row, 1..6).prop_map(move |rows| {
+            let mut seen = std::collections::HashSet::new();
+            let rows: Vec<UserRow> = rows
+                .into_iter()
+                .filter(|row| seen.insert(row.0.clone()))
+                .map(|(id, userdir, name, email, verified, groups, claims)| UserRow {
+                    line: 0,
+                    id,
+                    userdir: match profile {
+                        Profile::Qseow => Some(userdir.unwrap_or_else(|| "DEFAULT".into())),
+                        Profile::Qscloud => None,
+                    },
+                    email_verified: match profile {
+                        Profile::Qscloud if email.is_some() => Some(verified),
+                        _ => None,
+                    },
+                    name,
+                    email,
+                    groups,
+                    claims: names_for_rows
+                        .iter()
+                        .zip(claims)
+                        .filter_map(|(name, value)| {
+                            value.map(|value| qs_jwt::claims::ExtraClaim {
+                                name: name.clone(),
+                                value,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect();
+            (rows, names_for_rows.clone())
+        })
+    })
+}
+
+/// A claim's cell: a string as it is when `--claim` would read it back the same, else JSON.
+fn claim_cell(value: &Value) -> String {
+    match value {
+        Value::String(text)
+            if !text.is_empty()
+                && text.trim() == text
+                && qs_jwt::claims::claim_value(text) == *value =>
+        {
+            text.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn write_csv(profile: Profile, rows: &[UserRow], names: &[String], crlf: bool) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(if crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(Vec::new());
+    let mut header: Vec<String> = match profile {
+        Profile::Qscloud => ["sub", "name", "email", "email_verified", "groups"],
+        Profile::Qseow => ["userid", "userdir", "name", "email", "groups"],
+    }
+    .map(String::from)
+    .to_vec();
+    header.extend(names.iter().map(|n| format!("claim.{n}")));
+    writer.write_record(&header).unwrap();
+    for row in rows {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let second = match profile {
+            Profile::Qscloud => text(&row.name),
+            Profile::Qseow => text(&row.userdir),
+        };
+        let (third, fourth) = match profile {
+            Profile::Qscloud => (
+                text(&row.email),
+                row.email_verified.map(|v| v.to_string()).unwrap_or_default(),
+            ),
+            Profile::Qseow => (text(&row.name), text(&row.email)),
+        };
+        let mut record = vec![row.id.clone(), second, third, fourth, row.groups.join(";")];
+        for name in names {
+            let claim = row.claims.iter().find(|c| &c.name == name);
+            record.push(claim.map(|c| claim_cell(&c.value)).unwrap_or_default());
+        }
+        writer.write_record(&record).unwrap();
+    }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+fn write_json_lines(profile: Profile, rows: &[UserRow]) -> String {
+    let mut text = String::new();
+    for row in rows {
+        let mut object = Map::new();
+        let id = match profile {
+            Profile::Qscloud => "sub",
+            Profile::Qseow => "userid",
+        };
+        object.insert(id.into(), json!(row.id));
+        if profile == Profile::Qseow {
+            object.insert("userdir".into(), json!(row.userdir));
+        }
+        object.insert("name".into(), json!(row.name));
+        object.insert("email".into(), json!(row.email));
+        if let Some(verified) = row.email_verified {
+            object.insert("email_verified".into(), json!(verified));
+        }
+        object.insert("groups".into(), json!(row.groups));
+        for claim in &row.claims {
+            object.insert(format!("claim.{}", claim.name), claim.value.clone());
+        }
+        text.push_str(&Value::Object(object).to_string());
+        text.push('\n');
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Issue 11: any user table written as CSV (LF or CRLF) or as JSON Lines reads back as the
+    /// same users, in the same order, each on the line it was written on.
+    #[test]
+    fn a_user_table_round_trips_through_csv_and_json_lines(
+        (profile, (rows, names)) in prop_oneof![Just(Profile::Qscloud), Just(Profile::Qseow)]
+            .prop_flat_map(|profile| (Just(profile), user_table(profile))),
+        crlf in any::<bool>(),
+    ) {
+        let rules = TableRules {
+            profile,
+            default_userdir: Some("DEFAULT"),
+            shared_claims: &[],
+            file: "'users'",
+        };
+        let csv_text = write_csv(profile, &rows, &names, crlf);
+        let from_csv = read_table(&csv_text, TableFormat::Csv, &rules)
+            .map_err(|e| TestCaseError::fail(format!("{e:?}\n{csv_text}")))?;
+        let json_text = write_json_lines(profile, &rows);
+        let from_json = read_table(&json_text, TableFormat::JsonLines, &rules)
+            .map_err(|e| TestCaseError::fail(format!("{e:?}\n{json_text}")))?;
+        let without_lines = |rows: &[UserRow]| -> Vec<UserRow> {
+            rows.iter().map(|r| UserRow { line: 0, ..r.clone() }).collect()
+        };
+        prop_assert_eq!(without_lines(&from_csv), rows.clone(), "CSV:\n{}", csv_text);
+        prop_assert_eq!(without_lines(&from_json), rows.clone(), "JSON Lines:\n{}", json_text);
+        // JSON Lines: a user a line. CSV: the line each record starts on, counting the line
+        // breaks inside quoted values.
+        let json_lines: Vec<u64> = from_json.iter().map(|r| r.line).collect();
+        prop_assert_eq!(json_lines, (1..=rows.len() as u64).collect::<Vec<_>>());
+        let mut expected_line = 2;
+        for (row, read) in rows.iter().zip(&from_csv) {
+            prop_assert_eq!(read.line, expected_line, "{}", csv_text);
+            let record = write_csv(profile, std::slice::from_ref(row), &names, crlf);
+            let body = record.split_once(if crlf { "\r\n" } else { "\n" }).unwrap().1;
+            expected_line += body.matches('\n').count() as u64;
         }
     }
 }

@@ -279,7 +279,7 @@ fn local_hint(pre: &PreCheck) -> Option<String> {
     let failure = pre.failures.first()?;
     let fix = failure
         .fix
-        .map(|fix| format!("; {fix}"))
+        .map(|fix| format!("; {}", fix.options))
         .unwrap_or_default();
     Some(format!(
         "the token breaks the rule \"{}\" (seen: {}){fix}",

@@ -78,6 +78,18 @@ impl Create {
         ])
     }
 
+    /// `create-qseow --audience test-audience --expires 1h`: for `--users`, where each row
+    /// gives the user (and `--userdir`, when added, the directory of rows without one).
+    pub fn qseow_users() -> Self {
+        Self::from(&[
+            "create-qseow",
+            "--audience",
+            QSEOW_AUDIENCE,
+            "--expires",
+            "1h",
+        ])
+    }
+
     /// `create-qscloud --issuer i --keyid k --expires 30m`
     pub fn qscloud() -> Self {
         Self::from(&[

@@ -1,7 +1,10 @@
-//! The two create commands: check the options, get the key, sign, and return the token.
+//! The two create commands: check the options, get the key, sign, and return the token; with
+//! `--users`, a token for each user of a file (`batch`).
 //!
 //! Everything the user can get wrong is checked before a key is read or made, so a usage error
 //! never leaves a key file behind.
+
+mod batch;
 
 use std::time::SystemTime;
 
@@ -10,7 +13,7 @@ use jsonwebtoken::Header;
 use rand::RngExt;
 use rand::distr::Alphanumeric;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use crate::Output;
@@ -49,23 +52,50 @@ impl Created {
 
     /// What create prints on standard output, without the final newline.
     pub fn render(&self, format: TokenFormat) -> String {
+        self.render_for(format, &[])
+    }
+
+    /// The same, with `--users`: `user` names whose token it is (`sub`, or `userdir` and
+    /// `userid`), ahead of the token in JSON.
+    fn render_for(&self, format: TokenFormat, user: &[(&str, &str)]) -> String {
         match format {
             TokenFormat::Token => self.token.clone(),
-            TokenFormat::Json => render::json_for_terminal(
-                &json!({
-                    "token": self.token,
-                    "header": self.header,
-                    "payload": self.payload,
-                    "expiresAt": times::iso8601(self.expires_at),
-                })
-                .to_string(),
-            )
-            .into_owned(),
+            TokenFormat::Json => {
+                let mut object: Map<String, Value> = user
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), Value::from(*value)))
+                    .collect();
+                object.insert("token".into(), Value::from(self.token.as_str()));
+                object.insert("header".into(), Value::Object(self.header.clone()));
+                object.insert("payload".into(), Value::Object(self.payload.clone()));
+                object.insert(
+                    "expiresAt".into(),
+                    Value::from(times::iso8601(self.expires_at)),
+                );
+                render::json_for_terminal(&Value::Object(object).to_string()).into_owned()
+            }
         }
     }
 }
 
-pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
+/// `create-qseow`: the token of one user, or with `--users` the tokens of every user of the
+/// file, written as they are made.
+pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Output> {
+    match &args.users.users {
+        Some(users) => batch::create_qseow(args, users, now),
+        None => Ok(create_one_qseow(args, now)?.into_output(args.output.output)),
+    }
+}
+
+/// `create-qscloud`, as `create_qseow`.
+pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Output> {
+    match &args.users.users {
+        Some(users) => batch::create_qscloud(args, users, now),
+        None => Ok(create_one_qscloud(args, now)?.into_output(args.output.output)),
+    }
+}
+
+fn create_one_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
     let source = keys::key_source(&args.key.options(), env_key.as_deref())?;
     let header = claims::qseow_header();
@@ -76,7 +106,7 @@ pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> 
     signed(&header, &payload, payload.exp, key)
 }
 
-pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Created> {
+fn create_one_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Created> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
     let source = keys::key_source(&args.key.options(), env_key.as_deref())?;
     let header = claims::qscloud_header(&args.keyid);

@@ -1,0 +1,357 @@
+//! Many users in one run (`--users`). Every row of the users file is read and checked first, so
+//! a bad file signs nothing and makes no key; then the key is read (or made) once, the tokens
+//! are signed on every core, a chunk at a time, and written in the file's order as each chunk
+//! is done. Memory holds the rows and one chunk of tokens, never every token.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use jsonwebtoken::Header;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use tracing::{Level, info, warn};
+
+use super::{Created, json_object, random_id, warn_about_unused_key_options};
+use crate::Output;
+use crate::check;
+use crate::claims::{self, User};
+use crate::cli::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
+use crate::error::UserError;
+use crate::input;
+use crate::keys::{self, KeySource};
+use crate::qlik::Profile;
+use crate::stdio::ProductLines;
+use crate::times;
+use crate::token;
+use crate::users::{self, TableError, TableFormat, TableRules, UserRow};
+
+/// Tokens a thread signs between two writes. The last tokens of a chunk leave cores idle while
+/// the others finish, so a chunk is many tokens a core; a reader still sees the first tokens
+/// within a second, and memory holds one chunk.
+const CHUNK_PER_THREAD: usize = 64;
+
+/// How many line numbers a warning about a Qlik Cloud rule names.
+const LINES_NAMED: usize = 5;
+
+/// A user's payload and its `exp`, from a row and the options every user shares, issued at the
+/// given time (seconds since 1970), with the given source of random ids (`jti`).
+type Payload<'a> = dyn Fn(&UserRow, u64, &mut dyn FnMut() -> String) -> Result<(Map<String, Value>, u64)>
+    + Sync
+    + 'a;
+
+/// What both commands hand to [`run`].
+struct Batch<'a> {
+    profile: Profile,
+    header: Header,
+    payload: &'a Payload<'a>,
+    users: &'a UsersArgs,
+    userdir: Option<&'a str>,
+    shared_claims: Vec<&'a str>,
+    format: TokenFormat,
+}
+
+pub fn create_qseow(args: &CreateQseowArgs, users: &Path, now: SystemTime) -> Result<Output> {
+    refuse_per_user_options(&args.per_user_options())?;
+    let now_seconds = times::unix_seconds(now)?;
+    let shared = args.token_input();
+    let payload = |row: &UserRow, issued: u64, _: &mut dyn FnMut() -> String| {
+        let mut input = shared.clone();
+        input.user_id.clone_from(&row.id);
+        input.user_directory = row.userdir.clone().unwrap_or_default();
+        apply_row(&mut input.user, row);
+        let claims = claims::qseow_claims(&input, issued)?;
+        Ok((json_object(&claims)?, claims.exp))
+    };
+    // The options every user shares are checked once, before the file is read: an --expires
+    // past 9999 or a --claim the command sets is a usage error, as for one user.
+    claims::qseow_claims(&shared, now_seconds)?;
+    let batch = Batch {
+        profile: Profile::Qseow,
+        header: claims::qseow_header(),
+        payload: &payload,
+        users: &args.users,
+        userdir: args.userdir.as_deref(),
+        shared_claims: args.user.claim.iter().map(|c| c.name.as_str()).collect(),
+        format: args.output.output,
+    };
+    run(&batch, users, &args.key, now)
+}
+
+pub fn create_qscloud(args: &CreateQscloudArgs, users: &Path, now: SystemTime) -> Result<Output> {
+    refuse_per_user_options(&args.per_user_options())?;
+    let now_seconds = times::unix_seconds(now)?;
+    let shared = args.token_input();
+    let payload = |row: &UserRow, issued: u64, ids: &mut dyn FnMut() -> String| {
+        let mut input = shared.clone();
+        input.sub = Some(row.id.clone());
+        input.email_verified = row.email_verified;
+        apply_row(&mut input.user, row);
+        let claims = claims::qscloud_claims(&input, issued, ids)?;
+        Ok((json_object(&claims)?, claims.exp))
+    };
+    claims::qscloud_claims(&shared, now_seconds, &mut random_id)?;
+    let batch = Batch {
+        profile: Profile::Qscloud,
+        header: claims::qscloud_header(&args.keyid),
+        payload: &payload,
+        users: &args.users,
+        userdir: None,
+        shared_claims: args.user.claim.iter().map(|c| c.name.as_str()).collect(),
+        format: args.output.output,
+    };
+    run(&batch, users, &args.key, now)
+}
+
+/// The row's values on top of what the options give every user: `--groups` first, then the
+/// row's groups; `--claim` and the row's claims (a header that repeats a `--claim` is refused).
+fn apply_row(user: &mut User, row: &UserRow) {
+    user.name.clone_from(&row.name);
+    user.email.clone_from(&row.email);
+    user.groups.extend(row.groups.iter().cloned());
+    user.extra.extend(row.claims.iter().cloned());
+}
+
+/// The options for one user are a usage error with `--users`: the file gives them, a user a
+/// row. Naming the column tells the user where the value goes.
+fn refuse_per_user_options(given: &[(&str, &str)]) -> Result<(), UserError> {
+    match given.first() {
+        Some((option, column)) => Err(UserError::usage(format!(
+            "{option} is for one user; with --users, give each user's value in column {column} \
+             of the users file"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -> Result<Output> {
+    let env_key = std::env::var_os(keys::KEY_VARIABLE);
+    let source = keys::key_source(&key.options(), env_key.as_deref())?;
+    let from_stdin = path.as_os_str() == "-";
+    if from_stdin && source == KeySource::Stdin {
+        return Err(UserError::usage(
+            "--users - and --cert-privatekey-file - both read standard input, which can carry \
+             only one of them; give the key in a file or in QSJWTPRIVKEY",
+        )
+        .into());
+    }
+    let shown = if from_stdin {
+        "standard input".to_owned()
+    } else {
+        format!("'{}'", path.display())
+    };
+
+    let text = input::read_users(path)?;
+    let format = match batch.users.users_format {
+        Some(UsersFormat::Csv) => TableFormat::Csv,
+        Some(UsersFormat::Jsonl) => TableFormat::JsonLines,
+        None => TableFormat::from_file_name(&path.to_string_lossy()),
+    };
+    let rules = TableRules {
+        profile: batch.profile,
+        default_userdir: batch.userdir,
+        shared_claims: &batch.shared_claims,
+        file: &shown,
+    };
+    let read = users::read_table(&text, format, &rules);
+    drop(text);
+    let rows = read.map_err(|err| table_error(err, &shown))?;
+    check_rows(batch, &rows, &shown, times::unix_seconds(now)?)?;
+    warn_about_unused_key_options(key);
+
+    let loaded = keys::signing_key(&source, now)?;
+    sign_all(batch, &rows, &loaded.key)?;
+    Ok(Output::streamed(loaded.pending_files))
+}
+
+/// A table that cannot be used: one line for the file, or one for each bad row listed, then
+/// the count.
+fn table_error(err: TableError, shown: &str) -> UserError {
+    match err {
+        TableError::File(message) => UserError::runtime(message),
+        TableError::Rows { listed, count } => {
+            let which = if listed.len() == count {
+                if count == 1 {
+                    "listed above".to_owned()
+                } else {
+                    "all listed above".to_owned()
+                }
+            } else {
+                format!("the first {} listed above", listed.len())
+            };
+            UserError::runtime(format!(
+                "{} in {shown} ({which}); nothing was signed: fix them and run again",
+                self::count(count, "bad row")
+            ))
+            .with_details(listed)
+        }
+    }
+}
+
+/// Builds every user's payload once before signing: a row the claims refuse is a bad row, and
+/// each Qlik Cloud rule that tokens would break is said once for the run, with how many users
+/// and which lines, not once per user.
+fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<()> {
+    let header = json_object(&batch.header)?;
+    let mut bad = Vec::new();
+    // Each failing rule, in the order first seen: its text, its lines, its count.
+    let mut broken: Vec<(String, String, Vec<u64>, usize)> = Vec::new();
+    let mut placeholder = || String::from("id");
+    for row in rows {
+        let payload = match (batch.payload)(row, now, &mut placeholder) {
+            Ok((payload, _)) => payload,
+            Err(err) => {
+                bad.push(format!("{shown} line {}: {err:#}", row.line));
+                continue;
+            }
+        };
+        if batch.profile != Profile::Qscloud {
+            continue;
+        }
+        let report = check::evaluate(Profile::Qscloud, &header, &payload, now, None);
+        for failure in report.failures() {
+            match broken.iter_mut().find(|(rule, ..)| *rule == failure.rule) {
+                Some((_, _, lines, count)) => {
+                    *count += 1;
+                    if lines.len() < LINES_NAMED {
+                        lines.push(row.line);
+                    }
+                }
+                None => broken.push((
+                    failure.rule.clone(),
+                    failure.failure_text_for_users_file(),
+                    vec![row.line],
+                    1,
+                )),
+            }
+        }
+    }
+    if !bad.is_empty() {
+        let count = bad.len();
+        bad.truncate(users::MAX_BAD_ROWS);
+        return Err(table_error(TableError::Rows { listed: bad, count }, shown).into());
+    }
+    for (_, text, lines, count) in broken {
+        if count == rows.len() {
+            warn!("Qlik Cloud will reject every token: {text}");
+        } else {
+            let mut named: Vec<String> = lines.iter().map(u64::to_string).collect();
+            if count > lines.len() {
+                named.push("...".to_owned());
+            }
+            warn!(
+                "Qlik Cloud will reject the tokens of {count} of {} users: {text} (line {})",
+                rows.len(),
+                named.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Signs a chunk of rows at a time on every core, writing each chunk in the rows' order.
+///
+/// Each chunk's tokens are issued when the chunk is signed, not when the run began: a long run,
+/// or one paced by a slow reader (a login a token, through a pipe that fills and blocks the
+/// writes), hands out tokens as fresh as one run a user would.
+fn sign_all(batch: &Batch, rows: &[UserRow], key: &keys::SigningKey) -> Result<()> {
+    let header = json_object(&batch.header)?;
+    let threads = rayon::current_num_threads();
+    let started = Instant::now();
+    let progress = Progress::start(rows.len());
+    let mut out = ProductLines::open()?;
+    for chunk in rows.chunks(CHUNK_PER_THREAD * threads) {
+        let issued = times::unix_seconds(SystemTime::now())?;
+        let lines: Vec<Result<String>> = chunk
+            .par_iter()
+            .map(|row| {
+                let (payload, expires_at) = (batch.payload)(row, issued, &mut random_id)?;
+                let created = Created {
+                    token: token::sign(&batch.header, &payload, key)?,
+                    header: header.clone(),
+                    payload,
+                    expires_at,
+                    pending_files: None,
+                };
+                Ok(created.render_for(batch.format, &identity(batch.profile, row)))
+            })
+            .collect();
+        for line in lines {
+            out.line(&line?)?;
+        }
+        out.flush()?;
+        progress.advance(chunk.len());
+    }
+    out.finish()?;
+    drop(progress);
+    let seconds = started.elapsed().as_secs_f64();
+    info!(
+        "signed a token for each of {} in {seconds:.2} s: {:.0} tokens a second on {}",
+        count(rows.len(), "user"),
+        rows.len() as f64 / seconds.max(1e-9),
+        count(threads, "thread")
+    );
+    Ok(())
+}
+
+/// "1 user", "2 users".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// Whose token a JSON line holds: the fields that name the user, as the file's columns do.
+fn identity(profile: Profile, row: &UserRow) -> Vec<(&'static str, &str)> {
+    match profile {
+        Profile::Qscloud => vec![("sub", row.id.as_str())],
+        Profile::Qseow => vec![
+            ("userdir", row.userdir.as_deref().unwrap_or_default()),
+            ("userid", row.id.as_str()),
+        ],
+    }
+}
+
+/// A progress bar on standard error while the tokens are signed: only on a terminal, and only
+/// when info lines are shown (not with --loglevel warning or --minimal-output).
+struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    fn start(users: usize) -> Self {
+        if !std::io::stderr().is_terminal() || !tracing::enabled!(Level::INFO) {
+            return Self(None);
+        }
+        let bar = ProgressBar::with_draw_target(Some(users as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} tokens, {rate}, {eta} left")
+        {
+            // indicatif's own {per_sec} shows four decimals: 1,215.6656/s.
+            let rate = |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = write!(out, "{:.0}/s", state.per_sec());
+            };
+            bar.set_style(style.with_key("rate", rate));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self(Some(bar))
+    }
+
+    fn advance(&self, tokens: usize) {
+        if let Some(bar) = &self.0 {
+            bar.inc(tokens as u64);
+        }
+    }
+}
+
+/// The bar goes when the signing ends, however it ends, before the summary or the error.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,927 @@
+//! The user table of `--users`: CSV with a header row, or JSON Lines, one user a row. Every row
+//! is read and checked here before anything is signed, so a bad file costs no key and prints
+//! no token. Pure: text in, rows (or every bad row, up to a limit) out.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::claims::{ExtraClaim, claim_value, claims_set_by};
+use crate::qlik::Profile;
+
+/// How many bad rows a failed read names; the rest are counted.
+pub const MAX_BAD_ROWS: usize = 20;
+
+/// The two layouts of a users file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// A header row, then a user a row (RFC 4180 quoting, LF or CRLF).
+    Csv,
+    /// A JSON object a line.
+    JsonLines,
+}
+
+impl TableFormat {
+    /// JSON Lines for a file that ends in `.jsonl` or `.ndjson`, else CSV.
+    pub fn from_file_name(name: &str) -> Self {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+            Self::JsonLines
+        } else {
+            Self::Csv
+        }
+    }
+}
+
+/// What the table's rows are checked against: the command, and the values its options give
+/// every user.
+#[derive(Debug, Clone, Copy)]
+pub struct TableRules<'a> {
+    /// Which create command reads the table: it decides the columns.
+    pub profile: Profile,
+    /// `--userdir`: the user directory of every row that leaves its own empty (create-qseow).
+    pub default_userdir: Option<&'a str>,
+    /// The claims `--claim` gives every user: a column may not give them again.
+    pub shared_claims: &'a [&'a str],
+    /// The file as messages name it: `'users.csv'` or `standard input`.
+    pub file: &'a str,
+}
+
+/// One user of the table, checked: `id` is the subject (create-qscloud) or the user id
+/// (create-qseow), and `userdir` is set for create-qseow, from the row or `--userdir`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserRow {
+    /// The line the row starts on, for messages.
+    pub line: u64,
+    pub id: String,
+    pub userdir: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub groups: Vec<String>,
+    pub claims: Vec<ExtraClaim>,
+}
+
+/// Why a table cannot be used: something about the whole file (its header, no users), or the
+/// bad rows, the first [`MAX_BAD_ROWS`] of them with their line, column and fix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableError {
+    File(String),
+    Rows { listed: Vec<String>, count: usize },
+}
+
+/// The columns (CSV) or fields (JSON Lines) of each command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Column {
+    Id,
+    Userdir,
+    Name,
+    Email,
+    EmailVerified,
+    Groups,
+    Claim(String),
+}
+
+/// The column that names each user: `sub` or `userid`.
+pub fn id_column(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Qscloud => "sub",
+        Profile::Qseow => "userid",
+    }
+}
+
+/// The columns a command reads, in the order the docs list them.
+fn known_columns(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Qscloud => &["sub", "name", "email", "email_verified", "groups"],
+        Profile::Qseow => &["userid", "userdir", "name", "email", "groups"],
+    }
+}
+
+fn known_list(profile: Profile) -> String {
+    format!("{} and claim.<name>", known_columns(profile).join(", "))
+}
+
+/// A column name as written in the header (or a JSON field name), in any letter case for the
+/// fixed ones; `None` when the command does not read it.
+fn column(profile: Profile, name: &str) -> Option<Column> {
+    let name = name.trim();
+    if let Some(claim) = name
+        .get(..6)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("claim."))
+        .map(|_| name[6..].trim())
+    {
+        return (!claim.is_empty()).then(|| Column::Claim(claim.to_owned()));
+    }
+    let lower = name.to_ascii_lowercase();
+    let fixed = match (profile, lower.as_str()) {
+        (Profile::Qscloud, "sub") | (Profile::Qseow, "userid") => Column::Id,
+        (Profile::Qseow, "userdir") => Column::Userdir,
+        (_, "name") => Column::Name,
+        (_, "email") => Column::Email,
+        (Profile::Qscloud, "email_verified") => Column::EmailVerified,
+        (_, "groups") => Column::Groups,
+        _ => return None,
+    };
+    Some(fixed)
+}
+
+/// The name a message gives a column of this command.
+fn column_name(profile: Profile, column: &Column) -> String {
+    match column {
+        Column::Id => id_column(profile).to_owned(),
+        Column::Userdir => "userdir".to_owned(),
+        Column::Name => "name".to_owned(),
+        Column::Email => "email".to_owned(),
+        Column::EmailVerified => "email_verified".to_owned(),
+        Column::Groups => "groups".to_owned(),
+        Column::Claim(name) => format!("claim.{name}"),
+    }
+}
+
+/// Reads and checks every row of `text` (already decoded: no byte order mark).
+pub fn read_table(
+    text: &str,
+    format: TableFormat,
+    rules: &TableRules,
+) -> Result<Vec<UserRow>, TableError> {
+    let mut table = Table::new(rules);
+    match format {
+        TableFormat::Csv => read_csv(text, &mut table)?,
+        TableFormat::JsonLines => read_json_lines(text, &mut table),
+    }
+    table.finish()
+}
+
+/// The rows read so far, the bad ones, and the users seen (for duplicates).
+struct Table<'a> {
+    rules: &'a TableRules<'a>,
+    rows: Vec<UserRow>,
+    listed: Vec<String>,
+    bad: usize,
+    /// Each user's key (user directory and id, or subject) and the line it was first on.
+    seen: HashMap<(Option<String>, String), u64>,
+}
+
+impl<'a> Table<'a> {
+    fn new(rules: &'a TableRules<'a>) -> Self {
+        Self {
+            rules,
+            rows: Vec::new(),
+            listed: Vec::new(),
+            bad: 0,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn bad_row(&mut self, line: u64, column: Option<&Column>, problem: &str) {
+        self.bad += 1;
+        if self.listed.len() < MAX_BAD_ROWS {
+            let at = match column {
+                Some(column) => format!(", column {}", column_name(self.rules.profile, column)),
+                None => String::new(),
+            };
+            self.listed
+                .push(format!("{} line {line}{at}: {problem}", self.rules.file));
+        }
+    }
+
+    /// Checks a row whose cells were read, and keeps it or lists what is wrong with it.
+    fn add(&mut self, cells: Cells) {
+        let line = cells.line;
+        match self.check(cells) {
+            Ok(row) => {
+                let key = (row.userdir.clone(), row.id.clone());
+                match self.seen.get(&key) {
+                    Some(first) => {
+                        let first = *first;
+                        let id = id_column(self.rules.profile);
+                        let who = match &row.userdir {
+                            Some(dir) => format!("user {dir}\\{}", row.id),
+                            None => format!("{id} {}", row.id),
+                        };
+                        self.bad_row(
+                            line,
+                            Some(&Column::Id),
+                            &format!(
+                                "{who} is also on line {first}; give each user once (a second \
+                                 token for the same user is a second session)"
+                            ),
+                        );
+                    }
+                    None => {
+                        self.seen.insert(key, line);
+                        self.rows.push(row);
+                    }
+                }
+            }
+            Err((column, problem)) => self.bad_row(line, column.as_ref(), &problem),
+        }
+    }
+
+    /// The row the cells make, or the first thing wrong with it.
+    fn check(&self, cells: Cells) -> Result<UserRow, RowProblem> {
+        let profile = self.rules.profile;
+        let mut row = UserRow {
+            line: cells.line,
+            ..UserRow::default()
+        };
+        for (column, value) in cells.values {
+            let bad = |problem: String| (Some(column.clone()), problem);
+            match &column {
+                Column::Id => row.id = value.text().map_err(bad)?.unwrap_or_default(),
+                Column::Userdir => row.userdir = value.text().map_err(bad)?,
+                Column::Name => row.name = value.text().map_err(bad)?,
+                Column::Email => row.email = value.text().map_err(bad)?,
+                Column::EmailVerified => row.email_verified = value.boolean().map_err(bad)?,
+                Column::Groups => row.groups = value.groups().map_err(bad)?,
+                Column::Claim(name) => {
+                    if let Some(value) = value.claim() {
+                        row.claims.push(ExtraClaim {
+                            name: name.clone(),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+        if row.id.is_empty() {
+            let what = match profile {
+                Profile::Qscloud => "subject",
+                Profile::Qseow => "user id",
+            };
+            return Err((
+                Some(Column::Id),
+                format!("is empty; every user needs a {what}"),
+            ));
+        }
+        if profile == Profile::Qseow {
+            row.userdir = row
+                .userdir
+                .or_else(|| self.rules.default_userdir.map(str::to_owned));
+            if row.userdir.is_none() {
+                return Err((
+                    Some(Column::Userdir),
+                    "is empty; fill it, or give --userdir <directory> for the users that have \
+                     none"
+                        .to_owned(),
+                ));
+            }
+        }
+        if profile == Profile::Qscloud && row.email.is_some() && row.email_verified.is_none() {
+            return Err((
+                Some(Column::EmailVerified),
+                "is empty; Qlik Cloud reads email_verified with every email: write true if you \
+                 have verified that the email belongs to the user, else false"
+                    .to_owned(),
+            ));
+        }
+        Ok(row)
+    }
+
+    fn finish(self) -> Result<Vec<UserRow>, TableError> {
+        if self.bad > 0 {
+            return Err(TableError::Rows {
+                listed: self.listed,
+                count: self.bad,
+            });
+        }
+        if self.rows.is_empty() {
+            return Err(TableError::File(format!(
+                "{} holds no users; give one user a row",
+                self.rules.file
+            )));
+        }
+        Ok(self.rows)
+    }
+}
+
+/// What is wrong with a row: the column, when it is one column's, and the problem with its fix.
+type RowProblem = (Option<Column>, String);
+
+/// The values of one row, by column, before they are checked.
+struct Cells<'t> {
+    line: u64,
+    values: Vec<(Column, Cell<'t>)>,
+}
+
+/// One value as the file wrote it: a CSV cell, or a JSON value.
+enum Cell<'t> {
+    Csv(&'t str),
+    Json(Value),
+}
+
+impl Cell<'_> {
+    /// Text, or `None` when empty (a CSV cell) or null or "" (JSON).
+    fn text(&self) -> Result<Option<String>, String> {
+        match self {
+            Cell::Csv(text) => Ok((!text.is_empty()).then(|| (*text).to_owned())),
+            Cell::Json(Value::Null) => Ok(None),
+            Cell::Json(Value::String(text)) => Ok((!text.is_empty()).then(|| text.clone())),
+            // An id exported from a database may be a number: it is the same text.
+            Cell::Json(Value::Number(n)) => Ok(Some(n.to_string())),
+            Cell::Json(other) => Err(format!(
+                "{} is not text; write a string, such as \"anna\"",
+                json_kind(other)
+            )),
+        }
+    }
+
+    /// true or false (any letter case in CSV; a boolean or the text in JSON), `None` when empty.
+    fn boolean(&self) -> Result<Option<bool>, String> {
+        let text = match self {
+            Cell::Json(Value::Bool(value)) => return Ok(Some(*value)),
+            Cell::Json(Value::Null) => return Ok(None),
+            Cell::Json(Value::String(text)) => text.as_str(),
+            Cell::Json(other) => {
+                return Err(format!(
+                    "{} is not true or false; write true or false",
+                    json_kind(other)
+                ));
+            }
+            Cell::Csv(text) => text,
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "true" => Ok(Some(true)),
+            "false" => Ok(Some(false)),
+            _ => Err(format!(
+                "'{text}' is not true or false; write true or false"
+            )),
+        }
+    }
+
+    /// Groups: `;`-separated in CSV (blank around each dropped), an array of strings in JSON.
+    fn groups(&self) -> Result<Vec<String>, String> {
+        match self {
+            Cell::Csv(text) => Ok(text
+                .split(';')
+                .map(str::trim)
+                .filter(|group| !group.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            Cell::Json(Value::Null) => Ok(Vec::new()),
+            Cell::Json(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(group) if !group.is_empty() => Ok(group.clone()),
+                    Value::String(_) => Err("holds an empty group name; leave it out".to_owned()),
+                    other => Err(format!(
+                        "holds {}, not a group name; write an array of strings, such as \
+                         [\"sales\",\"finance\"]",
+                        json_kind(other)
+                    )),
+                })
+                .collect(),
+            Cell::Json(other) => Err(format!(
+                "{} is not an array; write an array of strings, such as [\"sales\",\"finance\"]",
+                json_kind(other)
+            )),
+        }
+    }
+
+    /// A claim's value: read as `--claim` reads one in CSV, taken as it is in JSON; `None` when
+    /// empty or null.
+    fn claim(self) -> Option<Value> {
+        match self {
+            Cell::Csv("") | Cell::Json(Value::Null) => None,
+            Cell::Csv(text) => Some(claim_value(text)),
+            Cell::Json(value) => Some(value),
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The columns of a CSV header, checked as a whole: each known, none twice, the required ones
+/// there, no claim that the command or `--claim` already writes.
+fn header_columns(header: &csv::StringRecord, rules: &TableRules) -> Result<Vec<Column>, String> {
+    let profile = rules.profile;
+    let file = rules.file;
+    let mut columns: Vec<Column> = Vec::with_capacity(header.len());
+    for name in header {
+        let Some(column) = column(profile, name) else {
+            let shown = if name.trim().is_empty() {
+                "a column with no name".to_owned()
+            } else {
+                format!("column '{}'", name.trim())
+            };
+            return Err(format!(
+                "{file}: {shown} is not one create-{} reads; its columns are {}",
+                profile.name(),
+                known_list(profile)
+            ));
+        };
+        if columns.contains(&column) {
+            return Err(format!(
+                "{file}: column {} is there twice; keep one",
+                column_name(profile, &column)
+            ));
+        }
+        claim_allowed(&column, rules)?;
+        columns.push(column);
+    }
+    if !columns.contains(&Column::Id) {
+        let header_text: Vec<&str> = header.iter().collect();
+        return Err(format!(
+            "{file} has no column {} in its header row ({}); the first row names the columns, \
+             such as {}",
+            id_column(profile),
+            header_text.join(","),
+            known_columns(profile).join(",")
+        ));
+    }
+    if profile == Profile::Qseow
+        && rules.default_userdir.is_none()
+        && !columns.contains(&Column::Userdir)
+    {
+        return Err(format!(
+            "{file} has no column userdir; add it, or give --userdir <directory> for all users"
+        ));
+    }
+    if profile == Profile::Qscloud
+        && columns.contains(&Column::Email)
+        && !columns.contains(&Column::EmailVerified)
+    {
+        return Err(format!(
+            "{file} has column email but no column email_verified: Qlik Cloud reads \
+             email_verified with every email; add it, with true or false for each user"
+        ));
+    }
+    Ok(columns)
+}
+
+/// A `claim.<name>` column may not give a claim the command writes or `--claim` gives all.
+fn claim_allowed(column: &Column, rules: &TableRules) -> Result<(), String> {
+    let Column::Claim(name) = column else {
+        return Ok(());
+    };
+    if claims_set_by(rules.profile).contains(&name.as_str()) {
+        return Err(format!(
+            "{}: column claim.{name}: create-{} sets claim {name} itself; use another claim name",
+            rules.file,
+            rules.profile.name()
+        ));
+    }
+    if rules.shared_claims.contains(&name.as_str()) {
+        return Err(format!(
+            "{}: column claim.{name} gives claim {name}, which --claim {name}=... gives every \
+             user; drop one of the two",
+            rules.file
+        ));
+    }
+    Ok(())
+}
+
+fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
+    // Windows PowerShell 5.1's Export-Csv writes a "#TYPE ..." line first unless it is given
+    // -NoTypeInformation; it is no column.
+    let (text, skipped) = match text.strip_prefix("#TYPE ") {
+        Some(rest) => (rest.split_once('\n').map_or("", |(_, rest)| rest), 1),
+        None => (text, 0),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let rules = table.rules;
+    let header = match reader.headers() {
+        Ok(header) if header.iter().any(|name| !name.trim().is_empty()) => header.clone(),
+        Ok(_) => {
+            return Err(TableError::File(format!(
+                "{} is empty; the first row names the columns, such as {}",
+                rules.file,
+                known_columns(rules.profile).join(",")
+            )));
+        }
+        Err(err) => return Err(TableError::File(format!("{}: {err}", rules.file))),
+    };
+    let columns = header_columns(&header, rules).map_err(TableError::File)?;
+    let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::new(text, skipped);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            // The text is UTF-8 already and the reader is flexible: nothing else can fail, but
+            // a failure is a bad row, never a panic.
+            Err(err) => {
+                let line = lines.line_at(reader.position().byte());
+                table.bad_row(line, None, &err.to_string());
+                continue;
+            }
+        }
+        let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
+        if record.len() != columns.len() {
+            // One empty field: a blank line with spaces, or a line of commas only.
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            table.bad_row(
+                line,
+                None,
+                &format!(
+                    "has {} values, the header has {}; quote a value that holds a comma, such \
+                     as \"Anderson, Anna\"",
+                    record.len(),
+                    columns.len()
+                ),
+            );
+            continue;
+        }
+        let values = columns
+            .iter()
+            .cloned()
+            .zip(record.iter().map(Cell::Csv))
+            .collect();
+        table.add(Cells { line, values });
+    }
+    Ok(())
+}
+
+/// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF
+/// line ends, and its byte offset points at the line end before the record, so the lines are
+/// counted here, from that offset past any line ends.
+struct LineCounter<'t> {
+    text: &'t [u8],
+    /// Counted up to this byte: `line` is the line it is on.
+    at: usize,
+    line: u64,
+}
+
+impl<'t> LineCounter<'t> {
+    fn new(text: &'t str, skipped: u64) -> Self {
+        Self {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1 + skipped,
+        }
+    }
+
+    /// Offsets only grow, so each byte is counted once.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start > self.at {
+            let newlines = self.text[self.at..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.line += newlines as u64;
+            self.at = start;
+        }
+        self.line
+    }
+}
+
+fn read_json_lines(text: &str, table: &mut Table) {
+    let rules = table.rules;
+    for (index, line_text) in text.split('\n').enumerate() {
+        let line = index as u64 + 1;
+        let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
+        if line_text.trim().is_empty() {
+            continue;
+        }
+        let object = match serde_json::from_str::<Value>(line_text) {
+            Ok(Value::Object(object)) => object,
+            Ok(other) => {
+                table.bad_row(
+                    line,
+                    None,
+                    &format!(
+                        "is {}, not a JSON object; write one user a line, such as {{\"{}\": \
+                         \"anna\"}}",
+                        json_kind(&other),
+                        id_column(rules.profile)
+                    ),
+                );
+                continue;
+            }
+            Err(err) => {
+                table.bad_row(
+                    line,
+                    None,
+                    &format!("is not JSON ({err}); write one JSON object a line"),
+                );
+                continue;
+            }
+        };
+        match json_cells(object, rules) {
+            Ok(values) => table.add(Cells { line, values }),
+            Err((column, problem)) => table.bad_row(line, column.as_ref(), &problem),
+        }
+    }
+}
+
+/// The fields of one JSON object, each known, the required ones there.
+fn json_cells(
+    object: Map<String, Value>,
+    rules: &TableRules,
+) -> Result<Vec<(Column, Cell<'static>)>, RowProblem> {
+    let profile = rules.profile;
+    let mut values = Vec::with_capacity(object.len());
+    for (name, value) in object {
+        let Some(column) = column(profile, &name) else {
+            return Err((
+                None,
+                format!(
+                    "field '{name}' is not one create-{} reads; its fields are {}",
+                    profile.name(),
+                    known_list(profile)
+                ),
+            ));
+        };
+        if values.iter().any(|(seen, _)| *seen == column) {
+            return Err((
+                Some(column.clone()),
+                format!(
+                    "is there twice (in other letter case); keep one {}",
+                    column_name(profile, &column)
+                ),
+            ));
+        }
+        claim_allowed(&column, rules).map_err(|problem| {
+            // The file is named at the start of the row's message already.
+            let problem = problem
+                .strip_prefix(&format!("{}: ", rules.file))
+                .unwrap_or(&problem)
+                .to_owned();
+            (None, problem.replace("column claim.", "field claim."))
+        })?;
+        values.push((column, Cell::Json(value)));
+    }
+    if !values.iter().any(|(column, _)| *column == Column::Id) {
+        return Err((
+            Some(Column::Id),
+            "is missing; every user needs one".to_owned(),
+        ));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules(profile: Profile) -> TableRules<'static> {
+        TableRules {
+            profile,
+            default_userdir: None,
+            shared_claims: &[],
+            file: "'users.csv'",
+        }
+    }
+
+    fn cloud(text: &str) -> Result<Vec<UserRow>, TableError> {
+        read_table(text, TableFormat::Csv, &rules(Profile::Qscloud))
+    }
+
+    fn cloud_lines(text: &str) -> Result<Vec<UserRow>, TableError> {
+        read_table(text, TableFormat::JsonLines, &rules(Profile::Qscloud))
+    }
+
+    fn listed(result: Result<Vec<UserRow>, TableError>) -> Vec<String> {
+        match result {
+            Err(TableError::Rows { listed, .. }) => listed,
+            other => panic!("expected bad rows, got {other:?}"),
+        }
+    }
+
+    fn file_error(result: Result<Vec<UserRow>, TableError>) -> String {
+        match result {
+            Err(TableError::File(message)) => message,
+            other => panic!("expected a file error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_csv_row_has_every_column() {
+        let rows = cloud(
+            "sub,name,email,email_verified,groups,claim.level,claim.dept\n\
+             anna,\"Anderson, Anna\",a@b.c,TRUE,g1; g 2 ;;,3,sales\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rows,
+            [UserRow {
+                line: 2,
+                id: "anna".into(),
+                name: Some("Anderson, Anna".into()),
+                email: Some("a@b.c".into()),
+                email_verified: Some(true),
+                groups: vec!["g1".into(), "g 2".into()],
+                claims: vec![
+                    ExtraClaim {
+                        name: "level".into(),
+                        value: json!(3)
+                    },
+                    ExtraClaim {
+                        name: "dept".into(),
+                        value: json!("sales")
+                    },
+                ],
+                ..UserRow::default()
+            }]
+        );
+    }
+
+    #[test]
+    fn csv_quotes_crlf_blank_lines_and_empty_cells() {
+        let rows =
+            cloud("Sub , Name\r\n\"a \"\"quoted\"\" one\",\"two\r\nlines\"\r\n\r\nbob,\r\n   \r\n")
+                .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, "a \"quoted\" one");
+        assert_eq!(rows[0].name.as_deref(), Some("two\r\nlines"));
+        assert_eq!((rows[1].line, rows[1].name.as_deref()), (5, None));
+    }
+
+    #[test]
+    fn powershell_type_line_is_skipped_and_lines_still_count() {
+        let rows = cloud("#TYPE System.Management.Automation.PSCustomObject\n\"sub\"\n\"anna\"\n")
+            .unwrap();
+        assert_eq!((rows[0].line, rows[0].id.as_str()), (3, "anna"));
+    }
+
+    #[test]
+    fn every_bad_row_is_listed_with_its_line_and_column() {
+        let bad = listed(cloud(
+            "sub,email,email_verified\n\
+             ,a@b.c,true\n\
+             anna,a@b.c,yes\n\
+             bob,b@b.c,\n\
+             carl\n\
+             anna,,\n",
+        ));
+        assert_eq!(
+            bad,
+            [
+                "'users.csv' line 2, column sub: is empty; every user needs a subject",
+                "'users.csv' line 3, column email_verified: 'yes' is not true or false; write \
+                 true or false",
+                "'users.csv' line 4, column email_verified: is empty; Qlik Cloud reads \
+                 email_verified with every email: write true if you have verified that the email \
+                 belongs to the user, else false",
+                "'users.csv' line 5: has 1 values, the header has 3; quote a value that holds a \
+                 comma, such as \"Anderson, Anna\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_user_names_the_first_line() {
+        let bad = listed(cloud("sub\nanna\nbob\nanna\n"));
+        assert_eq!(
+            bad,
+            [
+                "'users.csv' line 4, column sub: sub anna is also on line 2; give each user once \
+              (a second token for the same user is a second session)"
+            ]
+        );
+    }
+
+    #[test]
+    fn qseow_users_are_told_apart_by_directory_and_id() {
+        let rules = TableRules {
+            default_userdir: Some("CORP"),
+            ..rules(Profile::Qseow)
+        };
+        let rows = read_table(
+            "userid,userdir\nanna,\nanna,EXT\n",
+            TableFormat::Csv,
+            &rules,
+        )
+        .unwrap();
+        assert_eq!(rows[0].userdir.as_deref(), Some("CORP"));
+        assert_eq!(rows[1].userdir.as_deref(), Some("EXT"));
+        let bad = listed(read_table(
+            "userid,userdir\nanna,\nanna,CORP\n",
+            TableFormat::Csv,
+            &rules,
+        ));
+        assert!(
+            bad[0].contains("user CORP\\anna is also on line 2"),
+            "{bad:?}"
+        );
+    }
+
+    #[test]
+    fn qseow_needs_a_user_directory_from_the_row_or_the_option() {
+        let qseow = rules(Profile::Qseow);
+        let message = file_error(read_table("userid\nanna\n", TableFormat::Csv, &qseow));
+        assert!(message.contains("no column userdir"), "{message}");
+        let bad = listed(read_table(
+            "userid,userdir\nanna,\n",
+            TableFormat::Csv,
+            &qseow,
+        ));
+        assert!(bad[0].contains("column userdir: is empty"), "{bad:?}");
+    }
+
+    #[test]
+    fn at_most_twenty_bad_rows_are_listed_and_all_are_counted() {
+        let text = format!("sub,email_verified\n{}", "anna,maybe\n".repeat(57));
+        match cloud(&text) {
+            Err(TableError::Rows { listed, count }) => {
+                assert_eq!((listed.len(), count), (MAX_BAD_ROWS, 57));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_errors_name_the_known_columns() {
+        let message = file_error(cloud("sub,mail\nanna,a@b.c\n"));
+        assert_eq!(
+            message,
+            "'users.csv': column 'mail' is not one create-qscloud reads; its columns are sub, \
+             name, email, email_verified, groups and claim.<name>"
+        );
+        assert!(file_error(cloud("name\nAnna\n")).contains("no column sub"));
+        assert!(file_error(cloud("sub,SUB\na,b\n")).contains("twice"));
+        assert!(file_error(cloud("sub,email\na,a@b.c\n")).contains("no column email_verified"));
+        assert!(file_error(cloud("sub,claim.jti\na,1\n")).contains("sets claim jti itself"));
+        assert!(file_error(cloud("")).contains("is empty"));
+        assert!(file_error(cloud("sub\n")).contains("holds no users"));
+        let shared = TableRules {
+            shared_claims: &["dept"],
+            ..rules(Profile::Qscloud)
+        };
+        let message = file_error(read_table(
+            "sub,claim.dept\na,x\n",
+            TableFormat::Csv,
+            &shared,
+        ));
+        assert!(message.contains("--claim dept=..."), "{message}");
+    }
+
+    #[test]
+    fn json_lines_take_typed_values() {
+        let rows = cloud_lines(
+            "{\"sub\":\"anna\",\"email\":\"a@b.c\",\"email_verified\":false,\"groups\":[\"a;b\",\"c\"],\"claim.level\":\"3\",\"claim.n\":3}\r\n\
+             \n\
+             {\"sub\":42,\"name\":null}\n",
+        )
+        .unwrap();
+        assert_eq!(rows[0].email_verified, Some(false));
+        assert_eq!(rows[0].groups, ["a;b", "c"]);
+        assert_eq!(rows[0].claims[0].value, json!("3"));
+        assert_eq!(rows[0].claims[1].value, json!(3));
+        assert_eq!((rows[1].line, rows[1].id.as_str()), (3, "42"));
+    }
+
+    #[test]
+    fn bad_json_lines_are_listed() {
+        let bad = listed(cloud_lines(
+            "{\"sub\":\"a\",\"groups\":\"x\"}\n\
+             [1]\n\
+             {\"sub\":\n\
+             {\"name\":\"x\"}\n\
+             {\"sub\":\"b\",\"mail\":1}\n\
+             {\"sub\":\"c\",\"email\":\"c@d.e\"}\n\
+             {\"sub\":true}\n",
+        ));
+        let expected = [
+            "line 1, column groups: a string is not an array",
+            "line 2: is an array, not a JSON object",
+            "line 3: is not JSON",
+            "line 4, column sub: is missing",
+            "line 5: field 'mail' is not one create-qscloud reads",
+            "line 6, column email_verified: is empty",
+            "line 7, column sub: a boolean is not text",
+        ];
+        assert_eq!(bad.len(), expected.len(), "{bad:#?}");
+        for (line, expected) in bad.iter().zip(expected) {
+            assert!(line.contains(expected), "{line} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn format_follows_the_file_name() {
+        assert_eq!(
+            TableFormat::from_file_name("u.JSONL"),
+            TableFormat::JsonLines
+        );
+        assert_eq!(
+            TableFormat::from_file_name("u.ndjson"),
+            TableFormat::JsonLines
+        );
+        assert_eq!(TableFormat::from_file_name("u.csv"), TableFormat::Csv);
+        assert_eq!(TableFormat::from_file_name("-"), TableFormat::Csv);
+    }
+}

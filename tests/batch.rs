@@ -1,0 +1,916 @@
+//! `--users`: many users in one run, for both create commands, from CSV and JSON Lines. What a
+//! user sees: a token a line in the file's order, each verifying with the certificate and
+//! carrying exactly its row's claims; bad rows listed before anything is signed; usage errors.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+
+use common::{
+    Create, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, decode_parts, error_lines, fails_cleanly,
+    fixture_text, folder_with_key, verify_with_certificate, verify_with_public_key,
+};
+use serde_json::{Map, Value, json};
+
+/// One user as a test writes it into a users file.
+#[derive(Debug, Clone, Default)]
+struct User {
+    id: String,
+    userdir: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    verified: Option<bool>,
+    groups: Vec<String>,
+    claims: Vec<(String, Value)>,
+}
+
+fn user(id: &str) -> User {
+    User {
+        id: id.to_owned(),
+        ..User::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Qscloud,
+    Qseow,
+}
+
+/// Users whose values need care in a CSV file: separators, quotes, line breaks, non-ASCII, a
+/// claim of each JSON kind.
+fn tricky_users(kind: Kind) -> Vec<User> {
+    let mut anna = user("anna");
+    anna.name = Some("Anderson, Anna \"Annie\"".into());
+    anna.email = Some("anna@grusgrus.com".into());
+    anna.verified = Some(true);
+    anna.groups = vec!["sales".into(), "group 2".into()];
+    anna.claims = vec![("level".into(), json!(3)), ("dept".into(), json!("nord"))];
+    let mut bjorn = user("björn.ström");
+    bjorn.name = Some("Björn\nStröm".into());
+    bjorn.email = Some("b@x.se".into());
+    bjorn.verified = Some(false);
+    bjorn.claims = vec![("level".into(), json!(1.5))];
+    let mut carl = user("carl");
+    carl.groups = vec!["finance".into()];
+    carl.claims = vec![("dept".into(), json!("x;y,z"))];
+    let mut users = vec![anna, bjorn, carl];
+    if kind == Kind::Qseow {
+        users[1].userdir = Some("EXTERNAL".into());
+        for user in &mut users {
+            user.verified = None;
+        }
+    }
+    users
+}
+
+fn csv_file(kind: Kind, users: &[User]) -> String {
+    let claim_names: Vec<String> = {
+        let mut names = Vec::new();
+        for user in users {
+            for (name, _) in &user.claims {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        names
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = match kind {
+        Kind::Qscloud => ["sub", "name", "email", "email_verified", "groups"],
+        Kind::Qseow => ["userid", "userdir", "name", "email", "groups"],
+    }
+    .map(String::from)
+    .to_vec();
+    header.extend(claim_names.iter().map(|n| format!("claim.{n}")));
+    writer.write_record(&header).unwrap();
+    for user in users {
+        let mut record = vec![user.id.clone()];
+        match kind {
+            Kind::Qscloud => {
+                record.push(user.name.clone().unwrap_or_default());
+                record.push(user.email.clone().unwrap_or_default());
+                record.push(user.verified.map(|v| v.to_string()).unwrap_or_default());
+            }
+            Kind::Qseow => {
+                record.push(user.userdir.clone().unwrap_or_default());
+                record.push(user.name.clone().unwrap_or_default());
+                record.push(user.email.clone().unwrap_or_default());
+            }
+        }
+        record.push(user.groups.join(";"));
+        for name in &claim_names {
+            let value = user.claims.iter().find(|(n, _)| n == name);
+            record.push(match value {
+                Some((_, Value::String(text))) => text.clone(),
+                Some((_, value)) => value.to_string(),
+                None => String::new(),
+            });
+        }
+        writer.write_record(&record).unwrap();
+    }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+fn jsonl_file(kind: Kind, users: &[User]) -> String {
+    let mut text = String::new();
+    for user in users {
+        let mut object = Map::new();
+        let id = match kind {
+            Kind::Qscloud => "sub",
+            Kind::Qseow => "userid",
+        };
+        object.insert(id.into(), json!(user.id));
+        if let Some(dir) = &user.userdir {
+            object.insert("userdir".into(), json!(dir));
+        }
+        if let Some(name) = &user.name {
+            object.insert("name".into(), json!(name));
+        }
+        if let Some(email) = &user.email {
+            object.insert("email".into(), json!(email));
+        }
+        if let Some(verified) = user.verified {
+            object.insert("email_verified".into(), json!(verified));
+        }
+        if !user.groups.is_empty() {
+            object.insert("groups".into(), json!(user.groups));
+        }
+        for (name, value) in &user.claims {
+            object.insert(format!("claim.{name}"), value.clone());
+        }
+        text.push_str(&Value::Object(object).to_string());
+        text.push('\n');
+    }
+    text
+}
+
+/// The claims a user's token must carry, times and `jti` aside: the row's values after the
+/// options every user shares (`--groups all`, `--claim tenant=t1`).
+fn expected_claims(kind: Kind, user: &User) -> Map<String, Value> {
+    let mut claims = Map::new();
+    let mut groups = vec!["all".to_owned()];
+    groups.extend(user.groups.iter().cloned());
+    match kind {
+        Kind::Qscloud => {
+            claims.insert("sub".into(), json!(user.id));
+            claims.insert("subType".into(), json!("user"));
+        }
+        Kind::Qseow => {
+            claims.insert("userId".into(), json!(user.id));
+            let dir = user.userdir.as_deref().unwrap_or("CORP");
+            claims.insert("userDirectory".into(), json!(dir));
+        }
+    }
+    if let Some(name) = &user.name {
+        claims.insert("name".into(), json!(name));
+    }
+    if let Some(email) = &user.email {
+        claims.insert("email".into(), json!(email));
+        if kind == Kind::Qscloud {
+            claims.insert("email_verified".into(), json!(user.verified.unwrap()));
+        }
+    }
+    let group_claim = match kind {
+        Kind::Qscloud => "groups",
+        Kind::Qseow => "group",
+    };
+    claims.insert(group_claim.into(), json!(groups));
+    match kind {
+        Kind::Qscloud => {
+            claims.insert("aud".into(), json!(QLIK_CLOUD_AUDIENCE));
+            claims.insert("iss".into(), json!("i"));
+        }
+        Kind::Qseow => {
+            claims.insert("aud".into(), json!(QSEOW_AUDIENCE));
+        }
+    }
+    claims.insert("tenant".into(), json!("t1"));
+    for (name, value) in &user.claims {
+        claims.insert(name.clone(), value.clone());
+    }
+    claims
+}
+
+fn command(kind: Kind) -> Create {
+    let create = match kind {
+        Kind::Qscloud => Create::qscloud(),
+        Kind::Qseow => Create::qseow_users().args(["--userdir", "CORP"]),
+    };
+    create.args(["--groups", "all", "--claim", "tenant=t1"])
+}
+
+/// Checks that `tokens` are `users`' tokens, in order: each verifies, carries exactly its
+/// user's claims, and (Qlik Cloud) has a `jti` of its own.
+fn assert_tokens_of(kind: Kind, tokens: &[String], users: &[User], certificate: &str) {
+    assert_eq!(tokens.len(), users.len(), "a token a user: {tokens:?}");
+    let mut ids = HashSet::new();
+    for (token, user) in tokens.iter().zip(users) {
+        let audience = match kind {
+            Kind::Qscloud => QLIK_CLOUD_AUDIENCE,
+            Kind::Qseow => QSEOW_AUDIENCE,
+        };
+        verify_with_certificate(token, certificate, audience);
+        let (header, payload) = decode_parts(token);
+        let mut payload = payload.as_object().unwrap().clone();
+        let iat = payload.remove("iat").unwrap().as_u64().unwrap();
+        let exp = payload.remove("exp").unwrap().as_u64().unwrap();
+        match kind {
+            Kind::Qscloud => {
+                assert_eq!(header, json!({"typ": "JWT", "alg": "RS256", "kid": "k"}));
+                assert_eq!(payload.remove("nbf"), Some(json!(iat)));
+                assert_eq!(exp - iat, 1_800);
+                let jti = payload.remove("jti").unwrap();
+                assert!(ids.insert(jti.as_str().unwrap().to_owned()), "jti repeats");
+            }
+            Kind::Qseow => {
+                assert_eq!(header, json!({"typ": "JWT", "alg": "RS256"}));
+                assert_eq!(exp - iat, 3_600);
+            }
+        }
+        // Compared as sorted maps: the claims, not their order, are the contract here.
+        let sorted = |map: Map<String, Value>| -> Vec<(String, Value)> {
+            let mut pairs: Vec<_> = map.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs
+        };
+        assert_eq!(sorted(payload), sorted(expected_claims(kind, user)));
+    }
+}
+
+fn lines(stdout: &[u8]) -> Vec<String> {
+    let text = std::str::from_utf8(stdout).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    text.lines().map(str::to_owned).collect()
+}
+
+/// A folder with a new key pair made by qs-jwt, and its certificate's text.
+fn folder_with_new_key() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    Create::qseow()
+        .new_key()
+        .run_in(dir.path())
+        .assert()
+        .success();
+    let certificate = fs::read_to_string(dir.path().join("publickey.cer")).unwrap();
+    (dir, certificate)
+}
+
+#[test]
+fn every_command_and_format_round_trips_in_input_order() {
+    let (dir, certificate) = folder_with_new_key();
+    for kind in [Kind::Qscloud, Kind::Qseow] {
+        let users = tricky_users(kind);
+        for (file, text) in [
+            ("users.csv", csv_file(kind, &users)),
+            ("users.jsonl", jsonl_file(kind, &users)),
+        ] {
+            fs::write(dir.path().join(file), &text).unwrap();
+            let output = command(kind)
+                .key_file("privatekey.pem")
+                .args(["--users", file])
+                .run_in(dir.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{kind:?} {file}: {stderr}\n{text}");
+            assert_tokens_of(kind, &lines(&output.stdout), &users, &certificate);
+            assert!(
+                stderr.contains("INFO signed a token for each of 3 users in "),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn json_output_is_a_line_a_user_naming_the_user_first() {
+    let dir = folder_with_key();
+    fs::write(
+        dir.path().join("users.csv"),
+        "userid,userdir\nanna,\nbob,EXT\n",
+    )
+    .unwrap();
+    let output = Create::qseow_users()
+        .args([
+            "--userdir",
+            "CORP",
+            "--output",
+            "json",
+            "--users",
+            "users.csv",
+        ])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let objects: Vec<Value> = lines(&output.stdout)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    for (object, (dir_name, id)) in objects.iter().zip([("CORP", "anna"), ("EXT", "bob")]) {
+        let keys: Vec<&str> = object
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "userdir",
+                "userid",
+                "token",
+                "header",
+                "payload",
+                "expiresAt"
+            ]
+        );
+        assert_eq!(
+            (object["userdir"].as_str(), object["userid"].as_str()),
+            (Some(dir_name), Some(id))
+        );
+        let token = object["token"].as_str().unwrap();
+        verify_with_public_key(token, &fixture_text("rsa2048-public.pem"), QSEOW_AUDIENCE);
+        assert_eq!(decode_parts(token).1, object["payload"]);
+        assert_eq!(object["payload"]["userDirectory"], json!(dir_name));
+    }
+}
+
+#[test]
+fn csv_edge_cases_byte_order_mark_crlf_quotes_and_blank_lines() {
+    let dir = folder_with_key();
+    let text = "\u{feff}sub,name,groups\r\n\
+                \"a,1\",\"say \"\"hi\"\"\",\"g;h\"\r\n\
+                \r\n\
+                b2,\"two\r\nlines\",\r\n\
+                \r\n";
+    fs::write(dir.path().join("users.csv"), text).unwrap();
+    let output = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.csv"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tokens = lines(&output.stdout);
+    assert_eq!(tokens.len(), 2);
+    let first = decode_parts(&tokens[0]).1;
+    assert_eq!(
+        (&first["sub"], &first["name"], &first["groups"]),
+        (&json!("a,1"), &json!("say \"hi\""), &json!(["g", "h"]))
+    );
+    let second = decode_parts(&tokens[1]).1;
+    assert_eq!(
+        (&second["sub"], &second["name"]),
+        (&json!("b2"), &json!("two\r\nlines"))
+    );
+    assert!(second.get("groups").is_none());
+}
+
+#[test]
+fn windows_powershell_files_are_read_utf16_and_type_line() {
+    let dir = folder_with_key();
+    // What `Export-Csv users.csv` writes in Windows PowerShell 5.1 without -NoTypeInformation,
+    // saved by Out-File as UTF-16 with a byte order mark.
+    let text = "#TYPE System.Management.Automation.PSCustomObject\r\n\"sub\",\"name\"\r\n\"anna\",\"Änna\"\r\n";
+    let mut bytes = vec![0xff, 0xfe];
+    for unit in text.encode_utf16() {
+        bytes.extend_from_slice(&unit.to_le_bytes());
+    }
+    fs::write(dir.path().join("users.csv"), bytes).unwrap();
+    let output = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.csv"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let payload = decode_parts(&lines(&output.stdout)[0]).1;
+    assert_eq!(
+        (&payload["sub"], &payload["name"]),
+        (&json!("anna"), &json!("Änna"))
+    );
+}
+
+#[test]
+fn users_come_from_standard_input() {
+    let dir = folder_with_key();
+    for (format, text) in [
+        (None, "sub\nanna\nbob\n"),
+        (Some("jsonl"), "{\"sub\":\"anna\"}\n{\"sub\":\"bob\"}\n"),
+    ] {
+        let mut create = Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "-"]);
+        if let Some(format) = format {
+            create = create.args(["--users-format", format]);
+        }
+        let output = create
+            .run_in(dir.path())
+            .write_stdin(text)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let subs: Vec<Value> = lines(&output.stdout)
+            .iter()
+            .map(|t| decode_parts(t).1["sub"].clone())
+            .collect();
+        assert_eq!(subs, [json!("anna"), json!("bob")]);
+    }
+}
+
+#[test]
+fn users_format_overrides_the_file_name() {
+    let dir = folder_with_key();
+    fs::write(dir.path().join("users.txt"), "{\"sub\":\"anna\"}\n").unwrap();
+    let output = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.txt", "--users-format", "jsonl"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without it, the same file is CSV whose header is the JSON text.
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.txt"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    assert!(
+        stderr.contains("is not one create-qscloud reads"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_large_file_gives_what_one_run_a_user_gives() {
+    let dir = folder_with_key();
+    let count = 3_000;
+    let mut text = String::from("userid,name,groups\n");
+    for n in 0..count {
+        text.push_str(&format!("user{n},User {n},g{}\n", n % 7));
+    }
+    fs::write(dir.path().join("users.csv"), &text).unwrap();
+    let output = Create::qseow_users()
+        .args(["--userdir", "D", "--users", "users.csv"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let tokens = lines(&output.stdout);
+    assert_eq!(tokens.len(), count);
+    // Every 500th user, made alone the way a script's loop does it: the same header and claims
+    // (the times aside, which depend on the second each run starts in).
+    for n in (0..count).step_by(500) {
+        let alone = Create::qseow()
+            .args([
+                "--userid",
+                &format!("user{n}"),
+                "--username",
+                &format!("User {n}"),
+            ])
+            .args(["--groups", &format!("g{}", n % 7)])
+            .key_file("privatekey.pem")
+            .run_in(dir.path())
+            .output()
+            .unwrap();
+        let alone = common::single_token(&alone.stdout);
+        let without_times = |token: &str| {
+            let (header, mut payload) = decode_parts(token);
+            let payload = payload.as_object_mut().unwrap();
+            let validity = payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap();
+            payload.remove("iat");
+            payload.remove("exp");
+            (header, Value::Object(payload.clone()), validity)
+        };
+        assert_eq!(without_times(&tokens[n]), without_times(&alone), "user{n}");
+    }
+}
+
+#[test]
+fn bad_rows_are_all_listed_and_nothing_is_signed_or_made() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("users.csv"),
+        "sub,email,email_verified\n\
+         ,a@b.c,true\n\
+         anna,a@b.c,yes\n\
+         bob,b@b.c,\n\
+         carl\n\
+         dora,,\n\
+         dora,,\n",
+    )
+    .unwrap();
+    // --cert-create: a bad file makes no key either.
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .new_key()
+            .args(["--users", "users.csv"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    assert_eq!(
+        stderr,
+        "error: 'users.csv' line 2, column sub: is empty; every user needs a subject\n\
+         error: 'users.csv' line 3, column email_verified: 'yes' is not true or false; write \
+         true or false\n\
+         error: 'users.csv' line 4, column email_verified: is empty; Qlik Cloud reads \
+         email_verified with every email: write true if you have verified that the email \
+         belongs to the user, else false\n\
+         error: 'users.csv' line 5: has 1 values, the header has 3; quote a value that holds a \
+         comma, such as \"Anderson, Anna\"\n\
+         error: 'users.csv' line 7, column sub: sub dora is also on line 6; give each user once \
+         (a second token for the same user is a second session)\n\
+         error: 5 bad rows in 'users.csv' (all listed above); nothing was signed: fix them and \
+         run again\n"
+    );
+}
+
+#[test]
+fn bad_json_lines_name_their_line() {
+    let dir = folder_with_key();
+    fs::write(
+        dir.path().join("users.jsonl"),
+        "{\"sub\":\"anna\"}\n{\"sub\":\"bob\",\n{\"sub\":\"carl\",\"email_verified\":\"yes\"}\n",
+    )
+    .unwrap();
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.jsonl"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: 'users.jsonl' line 2: is not JSON ("),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "error: 'users.jsonl' line 3, column email_verified: 'yes' is not true or false"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        lines[2].starts_with("error: 2 bad rows in 'users.jsonl'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn twenty_bad_rows_are_listed_and_the_rest_counted() {
+    let dir = folder_with_key();
+    let text = format!("sub,email_verified\n{}", "anna,maybe\n".repeat(25));
+    fs::write(dir.path().join("users.csv"), text).unwrap();
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.csv"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 21, "{stderr}");
+    assert_eq!(
+        lines[20],
+        "error: 25 bad rows in 'users.csv' (the first 20 listed above); nothing was signed: fix \
+         them and run again"
+    );
+}
+
+#[test]
+fn file_problems_are_one_line() {
+    let dir = folder_with_key();
+    let cases: [(&str, &[u8], &str); 6] = [
+        (
+            "unknown.csv",
+            b"sub,mail\nanna,a@b.c\n",
+            "error: 'unknown.csv': column 'mail' is not one create-qscloud reads; its columns \
+             are sub, name, email, email_verified, groups and claim.<name>\n",
+        ),
+        (
+            "nosub.csv",
+            b"name\nAnna\n",
+            "error: 'nosub.csv' has no column sub in its header row (name); the first row names \
+             the columns, such as sub,name,email,email_verified,groups\n",
+        ),
+        (
+            "header-only.csv",
+            b"sub,name\n",
+            "error: 'header-only.csv' holds no users; give one user a row\n",
+        ),
+        (
+            "empty.csv",
+            b"",
+            "error: 'empty.csv' is empty; the first row names the columns, such as \
+             sub,name,email,email_verified,groups\n",
+        ),
+        (
+            "binary.csv",
+            b"sub\n\x00\x01",
+            "error: --users 'binary.csv' is binary (it holds a NUL byte), not a CSV or JSON \
+             Lines text file\n",
+        ),
+        (
+            "latin1.csv",
+            b"sub\nj\xf6rg\n",
+            "error: --users 'latin1.csv' is not UTF-8 text; save it as UTF-8 (Export-Csv \
+             -Encoding UTF8 in PowerShell)\n",
+        ),
+    ];
+    for (file, contents, expected) in cases {
+        fs::write(dir.path().join(file), contents).unwrap();
+        let stderr = fails_cleanly(
+            &mut Create::qscloud()
+                .key_file("privatekey.pem")
+                .args(["--users", file])
+                .run_in(dir.path()),
+            dir.path(),
+            1,
+        );
+        assert_eq!(stderr, expected);
+    }
+    for (path, expected) in [
+        ("/dev/zero", "is binary (it holds a NUL byte)"),
+        (".", "is a folder; give the users file in it"),
+        ("missing.csv", "cannot read --users 'missing.csv': "),
+    ] {
+        let stderr = fails_cleanly(
+            &mut Create::qscloud()
+                .key_file("privatekey.pem")
+                .args(["--users", path])
+                .run_in(dir.path()),
+            dir.path(),
+            1,
+        );
+        error_lines(stderr.as_bytes());
+        assert!(stderr.contains(expected), "{path}: {stderr}");
+    }
+}
+
+#[test]
+fn options_for_one_user_are_usage_errors_naming_the_column() {
+    let dir = folder_with_key();
+    fs::write(dir.path().join("users.csv"), "sub\nanna\n").unwrap();
+    let cases: [(Create, &[&str], &str); 6] = [
+        (Create::qscloud(), &["--sub", "x"], "--sub"),
+        (Create::qscloud(), &["--username", "x"], "--username"),
+        (Create::qscloud(), &["--useremail", "x@y"], "--useremail"),
+        (
+            Create::qscloud(),
+            &["--useremail-verified", "true"],
+            "--useremail-verified",
+        ),
+        (Create::qseow_users(), &["--userid", "x"], "--userid"),
+        (Create::qseow_users(), &["--username", "x"], "--username"),
+    ];
+    let columns = ["sub", "name", "email", "email_verified", "userid", "name"];
+    for ((create, extra, option), column) in cases.into_iter().zip(columns) {
+        let stderr = fails_cleanly(
+            &mut create
+                .key_file("privatekey.pem")
+                .args(["--users", "users.csv"])
+                .args(extra)
+                .run_in(dir.path()),
+            dir.path(),
+            2,
+        );
+        assert_eq!(
+            stderr,
+            format!(
+                "error: {option} is for one user; with --users, give each user's value in \
+                 column {column} of the users file\n"
+            )
+        );
+    }
+}
+
+#[test]
+fn other_usage_errors() {
+    let dir = folder_with_key();
+    fs::write(dir.path().join("users.csv"), "sub,claim.dept\nanna,x\n").unwrap();
+    // Standard input cannot carry both.
+    let stderr = fails_cleanly(
+        Create::qscloud()
+            .args(["--cert-privatekey-file", "-", "--users", "-"])
+            .run_in(dir.path())
+            .write_stdin("sub\nanna\n"),
+        dir.path(),
+        2,
+    );
+    assert!(stderr.contains("both read standard input"), "{stderr}");
+    // --users-format needs --users.
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--sub", "a", "--users-format", "csv"])
+            .run_in(dir.path()),
+        dir.path(),
+        2,
+    );
+    assert!(stderr.contains("--users <file>"), "{stderr}");
+    // Without --users, create-qseow still needs its user.
+    let stderr = fails_cleanly(
+        &mut Create::qseow_users()
+            .key_file("privatekey.pem")
+            .run_in(dir.path()),
+        dir.path(),
+        2,
+    );
+    assert!(stderr.contains("--userid <userid>"), "{stderr}");
+    // A column that gives a claim --claim gives every user.
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.csv", "--claim", "dept=a"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    assert!(stderr.contains("drop one of the two"), "{stderr}");
+}
+
+#[test]
+fn a_new_key_is_kept_only_when_every_token_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("users.csv"), "sub\nanna\nbob\n").unwrap();
+    // Standard output that cannot be written (a full disk): exit 1 and no key files left.
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+        .args(
+            Create::qscloud()
+                .new_key()
+                .args(["--users", "users.csv"])
+                .argv(),
+        )
+        .current_dir(dir.path())
+        .env_remove("QSJWTPRIVKEY")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write to standard output"),
+        "{stderr}"
+    );
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["users.csv"], "{stderr}");
+
+    let output = Create::qscloud()
+        .new_key()
+        .args(["--users", "users.csv"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let certificate = fs::read_to_string(dir.path().join("publickey.cer")).unwrap();
+    for token in lines(&output.stdout) {
+        verify_with_certificate(&token, &certificate, QLIK_CLOUD_AUDIENCE);
+    }
+}
+
+#[test]
+fn qlik_cloud_rules_are_warned_once_for_the_run() {
+    let dir = folder_with_key();
+    fs::write(dir.path().join("users.csv"), "sub,name\na,A\nb,\nc,C\nd,\n").unwrap();
+    let output = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.csv", "--expires", "2h"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("WARN ")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "WARN Qlik Cloud will reject every token: the rule \"exp - nbf is at most 3600 \
+             seconds\" fails (seen: 7200 seconds (2h)); use --expires 60m or less",
+            "WARN Qlik Cloud will reject every token: the rule \"email is present\" fails \
+             (seen: not present); fill columns email and email_verified",
+            "WARN Qlik Cloud will reject the tokens of 2 of 4 users: the rule \"name is \
+             present\" fails (seen: not present); fill column name (line 3, 5)",
+        ]
+    );
+    assert_eq!(lines(&output.stdout).len(), 4);
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let dir = folder_with_key();
+    let mut text = String::from("userid\n");
+    for n in 0..400 {
+        text.push_str(&format!("u{n}\n"));
+    }
+    fs::write(dir.path().join("users.csv"), text).unwrap();
+    let args = "create-qseow --audience a --userdir D --expires 30m --cert-privatekey-file \
+                privatekey.pem --users users.csv";
+    let (code, screen) = common::on_terminal(dir.path(), &format!("{args} >/dev/null"), None);
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("/400 tokens"),
+        "no progress bar: {screen:?}"
+    );
+    assert!(
+        screen.contains("signed a token for each of 400 users"),
+        "{screen}"
+    );
+    // With --loglevel warning a terminal shows nothing at all.
+    let (code, screen) = common::on_terminal(
+        dir.path(),
+        &format!("{args} --loglevel warning >/dev/null"),
+        None,
+    );
+    assert_eq!((code, screen.as_str()), (0, ""));
+    // Standard error that is not a terminal: the summary alone.
+    let output = Create::qseow_users()
+        .key_file("privatekey.pem")
+        .args(["--userdir", "D", "--users", "users.csv"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("tokens,"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn nothing_secret_or_raw_reaches_the_terminal_from_a_users_file() {
+    let dir = folder_with_key();
+    // An escape sequence in a cell and a key pasted into the file by mistake.
+    let key = fixture_text("rsa2048-pkcs8.pem").replace('\n', " ");
+    let text = format!("sub,email_verified\n\"\x1b[31mred\",\"{key}\"\n");
+    fs::write(dir.path().join("users.csv"), text).unwrap();
+    let stderr = fails_cleanly(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.csv"])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(stderr.contains("[key text redacted]"), "{stderr}");
+    assert!(!stderr.contains("MII"), "{stderr}");
+}
+
+#[test]
+fn the_key_may_come_from_qsjwtprivkey() {
+    let dir = folder_with_key();
+    fs::write(dir.path().join("users.csv"), "userid\nanna\n").unwrap();
+    let key = fixture_text("rsa2048-pkcs8.pem");
+    let output = Create::qseow_users()
+        .args(["--userdir", "D", "--users", "users.csv"])
+        .run_in(dir.path())
+        .env("QSJWTPRIVKEY", &key)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    verify_with_public_key(
+        &lines(&output.stdout)[0],
+        &fixture_text("rsa2048-public.pem"),
+        QSEOW_AUDIENCE,
+    );
+}
