@@ -4,16 +4,26 @@
 #   1. signing a token with an existing 4096-bit key  vs  openssl dgst -sha256 -sign
 #   2. --cert-create (new 4096-bit key and certificate)  vs  openssl genrsa 4096
 #   3. decode with signature verification  vs  openssl dgst -sha256 -verify
-# then peak memory with /usr/bin/time -v. Prints the medians and the ratios (qs-jwt / openssl,
-# below 1 means qs-jwt is faster) and leaves hyperfine's JSON in target/bench/ (or $BENCH_OUT).
+#   4. --users with 10,000 users, 4096- and 2048-bit keys  vs  the machine's limit, openssl speed
+#      -multi <cores> (signatures a second on every core), and vs a shell loop of one qs-jwt
+#      process a user, as scripts do it without --users
+# then peak memory with /usr/bin/time -v (and of --users with 100,000 users). Prints the medians
+# and the ratios (qs-jwt / openssl, below 1 means qs-jwt is faster; for --users, tokens a second
+# over openssl's signatures a second, above 0.9 is the target) and leaves hyperfine's JSON in
+# target/bench/ (or $BENCH_OUT).
 #
-# Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 by default)
+# Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 USERS=10000 BATCH_RUNS=3 by default;
+#                                     LOOP=0 skips the shell loop, about a minute)
 # Needs: cargo, openssl, python3, hyperfine and GNU time (both installed with apt-get if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${RUNS:-50}
 keygen_runs=${KEYGEN_RUNS:-20}
+users=${USERS:-10000}
+batch_runs=${BATCH_RUNS:-3}
+loop=${LOOP:-1}
+cores=$(nproc)
 out=${BENCH_OUT:-target/bench}
 
 install_missing() {
@@ -75,20 +85,60 @@ hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/verify.
   -n qs-jwt "$(quote "${decode[@]}")" \
   -n openssl "openssl dgst -sha256 -verify public.pem -signature signature.bin input.txt"
 
+echo "== 4. --users: $users users on $cores cores ($batch_runs runs each)" >&2
+# Users as an identity provider's export would hold them: a name, an email, two groups.
+python3 - "$users" > users.csv <<'PY'
+import sys
+print("sub,name,email,email_verified,groups")
+for n in range(int(sys.argv[1])):
+    print(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all")
+PY
+openssl genrsa -out key2048.pem 2048 2>/dev/null
+batch() { # batch <key>: the whole file, one run
+  printf '%s ' "$bin" create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \
+    --expires 60m --cert-privatekey-file "$1" --users users.csv --loglevel error
+}
+hyperfine -N --style basic --warmup 1 --runs "$batch_runs" --export-json "$out/batch.json" \
+  -n users4096 "$(batch key.pem)" -n users2048 "$(batch key2048.pem)"
+# The limit: RSA signatures a second on every core, by openssl, in the same run.
+openssl speed -multi "$cores" -seconds 5 rsa4096 rsa2048 2>/dev/null |
+  awk '/^rsa +[0-9]+ bits/ {print $2, $6}' > "$out/openssl-speed.txt"
+# A shell loop of one process a user, reading the key every time: what --users replaces.
+: > "$out/loop.txt"
+if [ "$loop" = 1 ]; then
+  for key in key.pem key2048.pem; do
+    start=$(date +%s.%N)
+    tail -n +2 users.csv | while IFS=, read -r sub name email _ groups; do
+      "$bin" create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --expires 60m \
+        --cert-privatekey-file "$key" --sub "$sub" --username "$name" --useremail "$email" \
+        --useremail-verified true --groups "${groups%%;*}" all --loglevel error
+    done > loop-tokens.txt
+    end=$(date +%s.%N)
+    echo "$key $(wc -l < loop-tokens.txt) $start $end" >> "$out/loop.txt"
+  done
+fi
+
 peak() { # peak resident memory of one run, in KiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
 }
 rm -f keys/run_*
+python3 - > users100k.csv <<'PY'
+print("sub,name,email,email_verified,groups")
+for n in range(100000):
+    print(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all")
+PY
 {
   echo "sign $(peak "${sign_qseow[@]}") $(peak openssl dgst -sha256 -sign key.pem input.txt)"
   echo "keygen $(peak "${create[@]}") $(peak openssl genrsa -out keys/genrsa.pem 4096)"
   echo "verify $(peak "${decode[@]}") $(peak openssl dgst -sha256 -verify public.pem \
     -signature signature.bin input.txt)"
+  echo "users100k $(peak "$bin" create-qscloud --issuer i --keyid k --expires 60m \
+    --cert-privatekey-file key2048.pem --users users100k.csv --loglevel error) 0"
 } > "$out/memory.txt"
 
-python3 - "$out" <<'EOF'
+python3 - "$out" "$users" "$cores" <<'EOF'
 import json, sys
-out = sys.argv[1]
+out, users, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 memory = {}
 for line in open(f"{out}/memory.txt"):
     name, ours, theirs = line.split()
@@ -102,4 +152,29 @@ for name in ["sign", "keygen", "verify"]:
     print(f"{name:<8} {ours * 1000:>11.1f} ms {theirs * 1000:>12.1f} ms {ours / theirs:>6.2f}"
           f"  {mem_ours:>7.1f} MiB {mem_theirs:>8.1f} MiB")
 print(f"\nratio = qs-jwt median / openssl median; hyperfine's JSON is in {out}")
+
+speed = {}
+for line in open(f"{out}/openssl-speed.txt"):
+    bits, per_second = line.split()
+    speed[bits] = float(per_second)
+loops = {}
+for line in open(f"{out}/loop.txt"):
+    key, count, start, end = line.split()
+    loops["4096" if key == "key.pem" else "2048"] = (int(count), float(end) - float(start))
+batch = {r["command"]: r for r in json.load(open(f"{out}/batch.json"))["results"]}
+print(f"\n--users, {users} users, {cores} cores")
+print(f"{'key':<9} {'median':>8} {'tokens/s':>9} {'openssl -multi sign/s':>22} {'ratio':>6} {'shell loop':>11} {'speed-up':>9}")
+for bits in ["4096", "2048"]:
+    median = batch[f"users{bits}"]["median"]
+    rate = users / median
+    limit = speed.get(bits, float("nan"))
+    loop = ""
+    speedup = ""
+    if bits in loops:
+        count, seconds = loops[bits]
+        loop = f"{seconds:.1f} s"
+        speedup = f"{seconds / median:.1f}x"
+    print(f"{bits + '-bit':<9} {median:>6.2f} s {rate:>9.0f} {limit:>22.0f} {rate / limit:>6.2f} {loop:>11} {speedup:>9}")
+print(f"ratio = tokens a second / openssl's signatures a second (target: at least 0.9)")
+print(f"peak memory, --users with 100,000 users: {memory['users100k'][0]:.1f} MiB (target: under 64)")
 EOF

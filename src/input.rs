@@ -180,14 +180,17 @@ pub fn read_users(path: &Path) -> Result<String, UserError> {
                  in, for example: qs-jwt create-qscloud ... --users - < users.csv",
             ));
         }
-        read_text_bytes(stdin.lock(), &shown, cannot_read)?
+        read_text_bytes(stdin.lock(), 0, &shown, cannot_read)?
     } else {
         if fs::metadata(path).map_err(cannot_read)?.is_dir() {
             return Err(UserError::runtime(format!(
                 "{shown} is a folder; give the users file in it"
             )));
         }
-        read_text_bytes(File::open(path).map_err(cannot_read)?, &shown, cannot_read)?
+        let file = File::open(path).map_err(cannot_read)?;
+        // A device or a FIFO reports 0 (or anything): only a hint.
+        let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+        read_text_bytes(file, size_hint, &shown, cannot_read)?
     };
     decode_text(bytes).map_err(|why| UserError::runtime(format!("{shown} {why}")))
 }
@@ -195,10 +198,14 @@ pub fn read_users(path: &Path) -> Result<String, UserError> {
 /// Reads up to [`MAX_USERS_BYTES`], refusing a NUL byte in UTF-8 text as soon as it is read.
 fn read_text_bytes(
     mut reader: impl Read,
+    size_hint: u64,
     shown: &str,
     cannot_read: impl Fn(io::Error) -> UserError,
 ) -> Result<Vec<u8>, UserError> {
-    let mut bytes = Vec::new();
+    // Room for the whole file at once: the text is half of a large run's peak memory, and a
+    // buffer grown a doubling at a time ends up to twice its size.
+    let capacity = usize::try_from(size_hint.min(MAX_USERS_BYTES)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
     let mut chunk = vec![0; 64 * 1024];
     loop {
         let read = match reader.read(&mut chunk) {

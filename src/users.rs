@@ -2,7 +2,8 @@
 //! is read and checked here before anything is signed, so a bad file costs no key and prints
 //! no token. Pure: text in, rows (or every bad row, up to a limit) out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -50,15 +51,18 @@ pub struct TableRules<'a> {
 /// One user of the table, checked: `id` is the subject (create-qscloud) or the user id
 /// (create-qseow), and `userdir` is set for create-qseow, from the row or `--userdir`.
 #[derive(Debug, Clone, Default, PartialEq)]
+///
+/// The run keeps every row in memory while it signs, so a row is kept small: boxed text, and
+/// the names many users share (groups, user directories) held once for all of them.
 pub struct UserRow {
     /// The line the row starts on, for messages.
     pub line: u64,
-    pub id: String,
-    pub userdir: Option<String>,
-    pub name: Option<String>,
-    pub email: Option<String>,
+    pub id: Box<str>,
+    pub userdir: Option<Arc<str>>,
+    pub name: Option<Box<str>>,
+    pub email: Option<Box<str>>,
     pub email_verified: Option<bool>,
-    pub groups: Vec<String>,
+    pub groups: Vec<Arc<str>>,
     pub claims: Vec<ExtraClaim>,
 }
 
@@ -139,88 +143,87 @@ fn column_name(profile: Profile, column: &Column) -> String {
     }
 }
 
-/// Reads and checks every row of `text` (already decoded: no byte order mark).
+/// Reads and checks every row of `text` (already decoded: no byte order mark). The text is
+/// dropped once the rows are read, before the check for users given twice: with 100,000 users,
+/// the text and the rows together are what decides the run's peak memory.
 pub fn read_table(
-    text: &str,
+    text: String,
     format: TableFormat,
     rules: &TableRules,
 ) -> Result<Vec<UserRow>, TableError> {
-    let mut table = Table::new(rules);
+    // A row a line at most: room for every row at once, since growing the list a doubling at a
+    // time would hold the old list and the new one together, half again the rows' memory.
+    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
+    let mut table = Table::new(rules, lines);
     match format {
-        TableFormat::Csv => read_csv(text, &mut table)?,
-        TableFormat::JsonLines => read_json_lines(text, &mut table),
+        TableFormat::Csv => read_csv(&text, &mut table)?,
+        TableFormat::JsonLines => read_json_lines(&text, &mut table),
     }
+    drop(text);
+    table.rows.shrink_to_fit();
     table.finish()
 }
 
-/// The rows read so far, the bad ones, and the users seen (for duplicates).
+/// The rows read so far, the bad ones (the first [`MAX_BAD_ROWS`], with their lines), and the
+/// names many rows share (groups, user directories), each kept once.
 struct Table<'a> {
     rules: &'a TableRules<'a>,
     rows: Vec<UserRow>,
-    listed: Vec<String>,
+    listed: Vec<(u64, String)>,
     bad: usize,
-    /// Each user's key (user directory and id, or subject) and the line it was first on.
-    seen: HashMap<(Option<String>, String), u64>,
+    shared_names: HashSet<Arc<str>>,
 }
 
 impl<'a> Table<'a> {
-    fn new(rules: &'a TableRules<'a>) -> Self {
+    fn new(rules: &'a TableRules<'a>, capacity: usize) -> Self {
         Self {
             rules,
-            rows: Vec::new(),
+            rows: Vec::with_capacity(capacity),
             listed: Vec::new(),
             bad: 0,
-            seen: HashMap::new(),
+            shared_names: HashSet::new(),
         }
+    }
+
+    /// What a failed read says of a bad row: the file, the line, the column, the problem.
+    fn describe(&self, line: u64, column: Option<&Column>, problem: &str) -> String {
+        let at = match column {
+            Some(column) => format!(", column {}", column_name(self.rules.profile, column)),
+            None => String::new(),
+        };
+        format!("{} line {line}{at}: {problem}", self.rules.file)
     }
 
     fn bad_row(&mut self, line: u64, column: Option<&Column>, problem: &str) {
         self.bad += 1;
         if self.listed.len() < MAX_BAD_ROWS {
-            let at = match column {
-                Some(column) => format!(", column {}", column_name(self.rules.profile, column)),
-                None => String::new(),
-            };
-            self.listed
-                .push(format!("{} line {line}{at}: {problem}", self.rules.file));
+            let text = self.describe(line, column, problem);
+            self.listed.push((line, text));
         }
+    }
+
+    /// A group or user directory, kept once however many users share it: 100,000 users of
+    /// ten groups hold ten group names, not 200,000.
+    fn shared(&mut self, name: String) -> Arc<str> {
+        if let Some(known) = self.shared_names.get(name.as_str()) {
+            return Arc::clone(known);
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.shared_names.insert(Arc::clone(&name));
+        name
     }
 
     /// Checks a row whose cells were read, and keeps it or lists what is wrong with it.
     fn add(&mut self, cells: Cells) {
         let line = cells.line;
         match self.check(cells) {
-            Ok(row) => {
-                let key = (row.userdir.clone(), row.id.clone());
-                match self.seen.get(&key) {
-                    Some(first) => {
-                        let first = *first;
-                        let id = id_column(self.rules.profile);
-                        let who = match &row.userdir {
-                            Some(dir) => format!("user {dir}\\{}", row.id),
-                            None => format!("{id} {}", row.id),
-                        };
-                        self.bad_row(
-                            line,
-                            Some(&Column::Id),
-                            &format!(
-                                "{who} is also on line {first}; give each user once (a second \
-                                 token for the same user is a second session)"
-                            ),
-                        );
-                    }
-                    None => {
-                        self.seen.insert(key, line);
-                        self.rows.push(row);
-                    }
-                }
-            }
+            Ok(row) => self.rows.push(row),
             Err((column, problem)) => self.bad_row(line, column.as_ref(), &problem),
         }
     }
 
     /// The row the cells make, or the first thing wrong with it.
-    fn check(&self, cells: Cells) -> Result<UserRow, RowProblem> {
+    fn check(&mut self, cells: Cells) -> Result<UserRow, RowProblem> {
         let profile = self.rules.profile;
         let mut row = UserRow {
             line: cells.line,
@@ -229,12 +232,17 @@ impl<'a> Table<'a> {
         for (column, value) in cells.values {
             let bad = |problem: String| (Some(column.clone()), problem);
             match &column {
-                Column::Id => row.id = value.text().map_err(bad)?.unwrap_or_default(),
-                Column::Userdir => row.userdir = value.text().map_err(bad)?,
-                Column::Name => row.name = value.text().map_err(bad)?,
-                Column::Email => row.email = value.text().map_err(bad)?,
+                Column::Id => row.id = value.text().map_err(bad)?.unwrap_or_default().into(),
+                Column::Userdir => {
+                    row.userdir = value.text().map_err(bad)?.map(|dir| self.shared(dir));
+                }
+                Column::Name => row.name = value.text().map_err(bad)?.map(Into::into),
+                Column::Email => row.email = value.text().map_err(bad)?.map(Into::into),
                 Column::EmailVerified => row.email_verified = value.boolean().map_err(bad)?,
-                Column::Groups => row.groups = value.groups().map_err(bad)?,
+                Column::Groups => {
+                    let groups = value.groups().map_err(bad)?;
+                    row.groups = groups.into_iter().map(|g| self.shared(g)).collect();
+                }
                 Column::Claim(name) => {
                     if let Some(value) = value.claim() {
                         row.claims.push(ExtraClaim {
@@ -256,9 +264,12 @@ impl<'a> Table<'a> {
             ));
         }
         if profile == Profile::Qseow {
-            row.userdir = row
-                .userdir
-                .or_else(|| self.rules.default_userdir.map(str::to_owned));
+            if row.userdir.is_none() {
+                row.userdir = self
+                    .rules
+                    .default_userdir
+                    .map(|dir| self.shared(dir.to_owned()));
+            }
             if row.userdir.is_none() {
                 return Err((
                     Some(Column::Userdir),
@@ -279,11 +290,18 @@ impl<'a> Table<'a> {
         Ok(row)
     }
 
-    fn finish(self) -> Result<Vec<UserRow>, TableError> {
-        if self.bad > 0 {
+    /// The rows, or every bad row: those listed while reading, and each user found again on a
+    /// later line, listed in line order.
+    fn finish(mut self) -> Result<Vec<UserRow>, TableError> {
+        let (duplicates, repeated) = self.duplicates();
+        if self.bad + repeated > 0 {
+            let mut listed = self.listed;
+            listed.extend(duplicates);
+            listed.sort_by_key(|(line, _)| *line);
+            listed.truncate(MAX_BAD_ROWS);
             return Err(TableError::Rows {
-                listed: self.listed,
-                count: self.bad,
+                listed: listed.into_iter().map(|(_, text)| text).collect(),
+                count: self.bad + repeated,
             });
         }
         if self.rows.is_empty() {
@@ -292,7 +310,40 @@ impl<'a> Table<'a> {
                 self.rules.file
             )));
         }
+        self.shared_names = HashSet::new();
         Ok(self.rows)
+    }
+
+    /// Users found on more than one line: the first [`MAX_BAD_ROWS`] of the later lines, and
+    /// how many there are. Checked once every row is read, by the user's directory and id (or
+    /// subject) borrowed from the rows: a copy of each key would cost a tenth of the table.
+    fn duplicates(&self) -> (Vec<(u64, String)>, usize) {
+        let mut first: HashMap<(Option<&str>, &str), u64> = HashMap::with_capacity(self.rows.len());
+        let mut listed = Vec::new();
+        let mut count = 0;
+        for row in &self.rows {
+            let key = (row.userdir.as_deref(), &*row.id);
+            let Some(first_line) = first.get(&key) else {
+                first.insert(key, row.line);
+                continue;
+            };
+            count += 1;
+            if listed.len() < MAX_BAD_ROWS {
+                let who = match &row.userdir {
+                    Some(dir) => format!("user {dir}\\{}", row.id),
+                    None => format!("{} {}", id_column(self.rules.profile), row.id),
+                };
+                let problem = format!(
+                    "{who} is also on line {first_line}; give each user once (a second token for \
+                     the same user is a second session)"
+                );
+                listed.push((
+                    row.line,
+                    self.describe(row.line, Some(&Column::Id), &problem),
+                ));
+            }
+        }
+        (listed, count)
     }
 }
 
@@ -688,11 +739,15 @@ mod tests {
     }
 
     fn cloud(text: &str) -> Result<Vec<UserRow>, TableError> {
-        read_table(text, TableFormat::Csv, &rules(Profile::Qscloud))
+        read_table(text.to_owned(), TableFormat::Csv, &rules(Profile::Qscloud))
     }
 
     fn cloud_lines(text: &str) -> Result<Vec<UserRow>, TableError> {
-        read_table(text, TableFormat::JsonLines, &rules(Profile::Qscloud))
+        read_table(
+            text.to_owned(),
+            TableFormat::JsonLines,
+            &rules(Profile::Qscloud),
+        )
     }
 
     fn listed(result: Result<Vec<UserRow>, TableError>) -> Vec<String> {
@@ -746,7 +801,7 @@ mod tests {
             cloud("Sub , Name\r\n\"a \"\"quoted\"\" one\",\"two\r\nlines\"\r\n\r\nbob,\r\n   \r\n")
                 .unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].id, "a \"quoted\" one");
+        assert_eq!(&*rows[0].id, "a \"quoted\" one");
         assert_eq!(rows[0].name.as_deref(), Some("two\r\nlines"));
         assert_eq!((rows[1].line, rows[1].name.as_deref()), (5, None));
     }
@@ -755,7 +810,7 @@ mod tests {
     fn powershell_type_line_is_skipped_and_lines_still_count() {
         let rows = cloud("#TYPE System.Management.Automation.PSCustomObject\n\"sub\"\n\"anna\"\n")
             .unwrap();
-        assert_eq!((rows[0].line, rows[0].id.as_str()), (3, "anna"));
+        assert_eq!((rows[0].line, &*rows[0].id), (3, "anna"));
     }
 
     #[test]
@@ -802,7 +857,7 @@ mod tests {
             ..rules(Profile::Qseow)
         };
         let rows = read_table(
-            "userid,userdir\nanna,\nanna,EXT\n",
+            "userid,userdir\nanna,\nanna,EXT\n".into(),
             TableFormat::Csv,
             &rules,
         )
@@ -810,7 +865,7 @@ mod tests {
         assert_eq!(rows[0].userdir.as_deref(), Some("CORP"));
         assert_eq!(rows[1].userdir.as_deref(), Some("EXT"));
         let bad = listed(read_table(
-            "userid,userdir\nanna,\nanna,CORP\n",
+            "userid,userdir\nanna,\nanna,CORP\n".into(),
             TableFormat::Csv,
             &rules,
         ));
@@ -823,10 +878,14 @@ mod tests {
     #[test]
     fn qseow_needs_a_user_directory_from_the_row_or_the_option() {
         let qseow = rules(Profile::Qseow);
-        let message = file_error(read_table("userid\nanna\n", TableFormat::Csv, &qseow));
+        let message = file_error(read_table(
+            "userid\nanna\n".into(),
+            TableFormat::Csv,
+            &qseow,
+        ));
         assert!(message.contains("no column userdir"), "{message}");
         let bad = listed(read_table(
-            "userid,userdir\nanna,\n",
+            "userid,userdir\nanna,\n".into(),
             TableFormat::Csv,
             &qseow,
         ));
@@ -863,7 +922,7 @@ mod tests {
             ..rules(Profile::Qscloud)
         };
         let message = file_error(read_table(
-            "sub,claim.dept\na,x\n",
+            "sub,claim.dept\na,x\n".into(),
             TableFormat::Csv,
             &shared,
         ));
@@ -879,10 +938,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rows[0].email_verified, Some(false));
-        assert_eq!(rows[0].groups, ["a;b", "c"]);
+        assert_eq!(rows[0].groups, ["a;b".into(), "c".into()] as [Arc<str>; 2]);
         assert_eq!(rows[0].claims[0].value, json!("3"));
         assert_eq!(rows[0].claims[1].value, json!(3));
-        assert_eq!((rows[1].line, rows[1].id.as_str()), (3, "42"));
+        assert_eq!((rows[1].line, &*rows[1].id), (3, "42"));
     }
 
     #[test]

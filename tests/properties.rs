@@ -427,31 +427,33 @@ fn user_table(profile: Profile) -> impl Strategy<Value = (Vec<UserRow>, Vec<Stri
             let rows: Vec<UserRow> = rows
                 .into_iter()
                 .filter(|row| seen.insert(row.0.clone()))
-                .map(|(id, userdir, name, email, verified, groups, claims)| UserRow {
-                    line: 0,
-                    id,
-                    userdir: match profile {
-                        Profile::Qseow => Some(userdir.unwrap_or_else(|| "DEFAULT".into())),
-                        Profile::Qscloud => None,
-                    },
-                    email_verified: match profile {
-                        Profile::Qscloud if email.is_some() => Some(verified),
-                        _ => None,
-                    },
-                    name,
-                    email,
-                    groups,
-                    claims: names_for_rows
-                        .iter()
-                        .zip(claims)
-                        .filter_map(|(name, value)| {
-                            value.map(|value| qs_jwt::claims::ExtraClaim {
-                                name: name.clone(),
-                                value,
+                .map(
+                    |(id, userdir, name, email, verified, groups, claims)| UserRow {
+                        line: 0,
+                        id: id.into(),
+                        userdir: match profile {
+                            Profile::Qseow => Some(userdir.as_deref().unwrap_or("DEFAULT").into()),
+                            Profile::Qscloud => None,
+                        },
+                        email_verified: match profile {
+                            Profile::Qscloud if email.is_some() => Some(verified),
+                            _ => None,
+                        },
+                        name: name.map(Into::into),
+                        email: email.map(Into::into),
+                        groups: groups.iter().map(|g| g.as_str().into()).collect(),
+                        claims: names_for_rows
+                            .iter()
+                            .zip(claims)
+                            .filter_map(|(name, value)| {
+                                value.map(|value| qs_jwt::claims::ExtraClaim {
+                                    name: name.clone(),
+                                    value,
+                                })
                             })
-                        })
-                        .collect(),
-                })
+                            .collect(),
+                    },
+                )
                 .collect();
             (rows, names_for_rows.clone())
         })
@@ -489,19 +491,22 @@ fn write_csv(profile: Profile, rows: &[UserRow], names: &[String], crlf: bool) -
     header.extend(names.iter().map(|n| format!("claim.{n}")));
     writer.write_record(&header).unwrap();
     for row in rows {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let text = |v: Option<&str>| v.unwrap_or_default().to_owned();
         let second = match profile {
-            Profile::Qscloud => text(&row.name),
-            Profile::Qseow => text(&row.userdir),
+            Profile::Qscloud => text(row.name.as_deref()),
+            Profile::Qseow => text(row.userdir.as_deref()),
         };
         let (third, fourth) = match profile {
             Profile::Qscloud => (
-                text(&row.email),
-                row.email_verified.map(|v| v.to_string()).unwrap_or_default(),
+                text(row.email.as_deref()),
+                row.email_verified
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
             ),
-            Profile::Qseow => (text(&row.name), text(&row.email)),
+            Profile::Qseow => (text(row.name.as_deref()), text(row.email.as_deref())),
         };
-        let mut record = vec![row.id.clone(), second, third, fourth, row.groups.join(";")];
+        let groups: Vec<&str> = row.groups.iter().map(|g| &**g).collect();
+        let mut record = vec![row.id.to_string(), second, third, fourth, groups.join(";")];
         for name in names {
             let claim = row.claims.iter().find(|c| &c.name == name);
             record.push(claim.map(|c| claim_cell(&c.value)).unwrap_or_default());
@@ -519,16 +524,17 @@ fn write_json_lines(profile: Profile, rows: &[UserRow]) -> String {
             Profile::Qscloud => "sub",
             Profile::Qseow => "userid",
         };
-        object.insert(id.into(), json!(row.id));
+        object.insert(id.into(), json!(&*row.id));
         if profile == Profile::Qseow {
-            object.insert("userdir".into(), json!(row.userdir));
+            object.insert("userdir".into(), json!(row.userdir.as_deref()));
         }
-        object.insert("name".into(), json!(row.name));
-        object.insert("email".into(), json!(row.email));
+        object.insert("name".into(), json!(row.name.as_deref()));
+        object.insert("email".into(), json!(row.email.as_deref()));
         if let Some(verified) = row.email_verified {
             object.insert("email_verified".into(), json!(verified));
         }
-        object.insert("groups".into(), json!(row.groups));
+        let groups: Vec<&str> = row.groups.iter().map(|g| &**g).collect();
+        object.insert("groups".into(), json!(groups));
         for claim in &row.claims {
             object.insert(format!("claim.{}", claim.name), claim.value.clone());
         }
@@ -556,10 +562,10 @@ proptest! {
             file: "'users'",
         };
         let csv_text = write_csv(profile, &rows, &names, crlf);
-        let from_csv = read_table(&csv_text, TableFormat::Csv, &rules)
+        let from_csv = read_table(csv_text.clone(), TableFormat::Csv, &rules)
             .map_err(|e| TestCaseError::fail(format!("{e:?}\n{csv_text}")))?;
         let json_text = write_json_lines(profile, &rows);
-        let from_json = read_table(&json_text, TableFormat::JsonLines, &rules)
+        let from_json = read_table(json_text.clone(), TableFormat::JsonLines, &rules)
             .map_err(|e| TestCaseError::fail(format!("{e:?}\n{json_text}")))?;
         let without_lines = |rows: &[UserRow]| -> Vec<UserRow> {
             rows.iter().map(|r| UserRow { line: 0, ..r.clone() }).collect()

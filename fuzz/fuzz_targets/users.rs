@@ -16,7 +16,7 @@ fuzz_target!(|text: &str| {
                     shared_claims: &["dept"],
                     file: "'users'",
                 };
-                match read_table(text, format, &rules) {
+                match read_table(text.to_owned(), format, &rules) {
                     Ok(rows) => {
                         assert!(!rows.is_empty());
                         for row in &rows {

@@ -60,8 +60,8 @@ pub fn create_qseow(args: &CreateQseowArgs, users: &Path, now: SystemTime) -> Re
     let shared = args.token_input();
     let payload = |row: &UserRow, issued: u64, _: &mut dyn FnMut() -> String| {
         let mut input = shared.clone();
-        input.user_id.clone_from(&row.id);
-        input.user_directory = row.userdir.clone().unwrap_or_default();
+        input.user_id = row.id.to_string();
+        input.user_directory = row.userdir.as_deref().unwrap_or_default().to_owned();
         apply_row(&mut input.user, row);
         let claims = claims::qseow_claims(&input, issued)?;
         Ok((json_object(&claims)?, claims.exp))
@@ -87,7 +87,7 @@ pub fn create_qscloud(args: &CreateQscloudArgs, users: &Path, now: SystemTime) -
     let shared = args.token_input();
     let payload = |row: &UserRow, issued: u64, ids: &mut dyn FnMut() -> String| {
         let mut input = shared.clone();
-        input.sub = Some(row.id.clone());
+        input.sub = Some(row.id.to_string());
         input.email_verified = row.email_verified;
         apply_row(&mut input.user, row);
         let claims = claims::qscloud_claims(&input, issued, ids)?;
@@ -109,9 +109,10 @@ pub fn create_qscloud(args: &CreateQscloudArgs, users: &Path, now: SystemTime) -
 /// The row's values on top of what the options give every user: `--groups` first, then the
 /// row's groups; `--claim` and the row's claims (a header that repeats a `--claim` is refused).
 fn apply_row(user: &mut User, row: &UserRow) {
-    user.name.clone_from(&row.name);
-    user.email.clone_from(&row.email);
-    user.groups.extend(row.groups.iter().cloned());
+    user.name = row.name.as_deref().map(str::to_owned);
+    user.email = row.email.as_deref().map(str::to_owned);
+    user.groups
+        .extend(row.groups.iter().map(|group| group.to_string()));
     user.extra.extend(row.claims.iter().cloned());
 }
 
@@ -156,9 +157,7 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
         shared_claims: &batch.shared_claims,
         file: &shown,
     };
-    let read = users::read_table(&text, format, &rules);
-    drop(text);
-    let rows = read.map_err(|err| table_error(err, &shown))?;
+    let rows = users::read_table(text, format, &rules).map_err(|err| table_error(err, &shown))?;
     check_rows(batch, &rows, &shown, times::unix_seconds(now)?)?;
     warn_about_unused_key_options(key);
 
@@ -309,10 +308,10 @@ fn count(n: usize, what: &str) -> String {
 /// Whose token a JSON line holds: the fields that name the user, as the file's columns do.
 fn identity(profile: Profile, row: &UserRow) -> Vec<(&'static str, &str)> {
     match profile {
-        Profile::Qscloud => vec![("sub", row.id.as_str())],
+        Profile::Qscloud => vec![("sub", &*row.id)],
         Profile::Qseow => vec![
             ("userdir", row.userdir.as_deref().unwrap_or_default()),
-            ("userid", row.id.as_str()),
+            ("userid", &*row.id),
         ],
     }
 }
