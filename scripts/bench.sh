@@ -86,13 +86,17 @@ hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/verify.
   -n openssl "openssl dgst -sha256 -verify public.pem -signature signature.bin input.txt"
 
 echo "== 4. --users: $users users on $cores cores ($batch_runs runs each)" >&2
-# Users as an identity provider's export would hold them: a name, an email, two groups.
-python3 - "$users" > users.csv <<'PY'
+# Users as an identity provider's export would hold them: a name, an email, two groups, a
+# department as an extra claim.
+users_file() { # users_file <count>
+  python3 - "$1" <<'PY'
 import sys
-print("sub,name,email,email_verified,groups")
+print("sub,name,email,email_verified,groups,claim.department")
 for n in range(int(sys.argv[1])):
-    print(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all")
+    print(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all,dept{n % 7}")
 PY
+}
+users_file "$users" > users.csv
 openssl genrsa -out key2048.pem 2048 2>/dev/null
 batch() { # batch <key>: the whole file, one run
   printf '%s ' "$bin" create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \
@@ -108,10 +112,11 @@ openssl speed -multi "$cores" -seconds 5 rsa4096 rsa2048 2>/dev/null |
 if [ "$loop" = 1 ]; then
   for key in key.pem key2048.pem; do
     start=$(date +%s.%N)
-    tail -n +2 users.csv | while IFS=, read -r sub name email _ groups; do
+    tail -n +2 users.csv | while IFS=, read -r sub name email _ groups department; do
       "$bin" create-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --expires 60m \
         --cert-privatekey-file "$key" --sub "$sub" --username "$name" --useremail "$email" \
-        --useremail-verified true --groups "${groups%%;*}" all --loglevel error
+        --useremail-verified true --groups "${groups%%;*}" all --claim "department=$department" \
+        --loglevel error
     done > loop-tokens.txt
     end=$(date +%s.%N)
     echo "$key $(wc -l < loop-tokens.txt) $start $end" >> "$out/loop.txt"
@@ -122,11 +127,7 @@ peak() { # peak resident memory of one run, in KiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
 }
 rm -f keys/run_*
-python3 - > users100k.csv <<'PY'
-print("sub,name,email,email_verified,groups")
-for n in range(100000):
-    print(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all")
-PY
+users_file 100000 > users100k.csv
 {
   echo "sign $(peak "${sign_qseow[@]}") $(peak openssl dgst -sha256 -sign key.pem input.txt)"
   echo "keygen $(peak "${create[@]}") $(peak openssl genrsa -out keys/genrsa.pem 4096)"

@@ -177,7 +177,7 @@ pub fn read_users(path: &Path) -> Result<String, UserError> {
         if stdin.is_terminal() {
             return Err(UserError::usage(
                 "--users - reads the users from standard input, which is a terminal; pipe them \
-                 in, for example: qs-jwt create-qscloud ... --users - < users.csv",
+                 in, for example: qs-jwt create-... --users - < users.csv",
             ));
         }
         read_text_bytes(stdin.lock(), 0, &shown, cannot_read)?
@@ -188,8 +188,12 @@ pub fn read_users(path: &Path) -> Result<String, UserError> {
             )));
         }
         let file = File::open(path).map_err(cannot_read)?;
-        // A device or a FIFO reports 0 (or anything): only a hint.
+        // A device or a FIFO reports 0 (or anything): only a hint, but a regular file too large
+        // is refused before it is read.
         let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size_hint > MAX_USERS_BYTES {
+            return Err(too_many_users(&shown));
+        }
         read_text_bytes(file, size_hint, &shown, cannot_read)?
     };
     decode_text(bytes).map_err(|why| UserError::runtime(format!("{shown} {why}")))
@@ -227,17 +231,22 @@ fn read_text_bytes(
             )));
         }
         if (bytes.len() + read) as u64 > MAX_USERS_BYTES {
-            return Err(UserError::runtime(format!(
-                "{shown} holds more than {}; split the users into several files and run qs-jwt \
-                 once for each",
-                size(MAX_USERS_BYTES)
-            )));
+            return Err(too_many_users(shown));
         }
         bytes.extend_from_slice(&chunk[..read]);
     }
 }
 
-/// Text from bytes: UTF-8 (a byte order mark dropped), or UTF-16 with its byte order mark.
+fn too_many_users(shown: &str) -> UserError {
+    UserError::runtime(format!(
+        "{shown} holds more than {}; split the users into several files and run qs-jwt once for \
+         each",
+        size(MAX_USERS_BYTES)
+    ))
+}
+
+/// Text from bytes: UTF-8 (a byte order mark dropped), or UTF-16 with its byte order mark. A
+/// NUL character, which no CSV or JSON text holds, is refused in either.
 fn decode_text(bytes: Vec<u8>) -> Result<String, &'static str> {
     let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| {
         if !bytes.len().is_multiple_of(2) {
@@ -249,7 +258,10 @@ fn decode_text(bytes: Vec<u8>) -> Result<String, &'static str> {
             .collect();
         String::from_utf16(&units).map_err(|_| "is not valid UTF-16 text")
     };
-    match bytes.as_slice() {
+    let text = match bytes.as_slice() {
+        [0xff, 0xfe, 0, 0, ..] | [0, 0, 0xfe, 0xff, ..] => {
+            Err("is UTF-32 text; save it as UTF-8 (Export-Csv -Encoding UTF8 in PowerShell)")
+        }
         [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes),
         [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes),
         _ => {
@@ -261,5 +273,9 @@ fn decode_text(bytes: Vec<u8>) -> Result<String, &'static str> {
             }
             Ok(text)
         }
+    }?;
+    if text.contains('\0') {
+        return Err("is binary (it holds a NUL character), not a CSV or JSON Lines text file");
     }
+    Ok(text)
 }

@@ -30,7 +30,6 @@ pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Resul
     // Header and payload hold no key material; the debug level exists to show them.
     debug!("header {header_json}");
     debug!("payload {claims_json}");
-    verbose!("signing with a {}-bit RSA key", key.bits);
     let mut token =
         String::with_capacity((header_json.len() + claims_json.len()) * 4 / 3 + key.bits / 6 + 8);
     BASE64URL_NO_PAD.encode_string(header_json, &mut token);

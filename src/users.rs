@@ -5,7 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::claims::{ExtraClaim, claim_value, claims_set_by};
 use crate::qlik::Profile;
@@ -63,7 +64,28 @@ pub struct UserRow {
     pub email: Option<Box<str>>,
     pub email_verified: Option<bool>,
     pub groups: Vec<Arc<str>>,
-    pub claims: Vec<ExtraClaim>,
+    pub claims: Box<[RowClaim]>,
+}
+
+/// A claim of a row: its name, held once for the whole column, and its value as JSON text,
+/// parsed when the row's token is made (a parsed value takes several times the memory, and the
+/// run keeps every row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowClaim {
+    pub name: Arc<str>,
+    /// Held once for every row with the same value (a department, a site).
+    pub json: Arc<str>,
+}
+
+impl RowClaim {
+    /// The claim as `--claim` gives one.
+    pub fn to_extra(&self) -> ExtraClaim {
+        ExtraClaim {
+            name: self.name.to_string(),
+            // The text was written by serde_json from a value: it parses.
+            value: serde_json::from_str(&self.json).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// Why a table cannot be used: something about the whole file (its header, no users), or the
@@ -229,6 +251,7 @@ impl<'a> Table<'a> {
             line: cells.line,
             ..UserRow::default()
         };
+        let mut claims = Vec::new();
         for (column, value) in cells.values {
             let bad = |problem: String| (Some(column.clone()), problem);
             match &column {
@@ -244,16 +267,31 @@ impl<'a> Table<'a> {
                     row.groups = groups.into_iter().map(|g| self.shared(g)).collect();
                 }
                 Column::Claim(name) => {
-                    if let Some(value) = value.claim() {
-                        row.claims.push(ExtraClaim {
-                            name: name.clone(),
-                            value,
-                        });
+                    if let Some(json) = value.claim() {
+                        let name = self.shared(name.clone());
+                        let json = self.shared(json);
+                        claims.push(RowClaim { name, json });
                     }
                 }
             }
         }
-        if row.id.is_empty() {
+        row.claims = claims.into_boxed_slice();
+        // A line break or other control character in a user's id is a mistake in the file (an
+        // unclosed quote, a pasted value), and Qlik would make a user of it.
+        for (column, text) in [
+            (Column::Id, Some(&*row.id)),
+            (Column::Userdir, row.userdir.as_deref()),
+        ] {
+            if text.is_some_and(|t| t.chars().any(char::is_control)) {
+                return Err((
+                    Some(column),
+                    "holds a line break or another control character; a user's id and \
+                     directory are one line of text"
+                        .to_owned(),
+                ));
+            }
+        }
+        if row.id.trim().is_empty() {
             let what = match profile {
                 Profile::Qscloud => "subject",
                 Profile::Qseow => "user id",
@@ -356,48 +394,60 @@ struct Cells<'t> {
     values: Vec<(Column, Cell<'t>)>,
 }
 
-/// One value as the file wrote it: a CSV cell, or a JSON value.
+/// One value as the file wrote it: a CSV cell, or a JSON value as its text (so that a number
+/// keeps its digits: `12345678901234567890123` is not rounded, `1e2` stays `1e2`).
 enum Cell<'t> {
     Csv(&'t str),
-    Json(Value),
+    Json(Box<RawValue>),
 }
 
 impl Cell<'_> {
+    /// The JSON value, parsed.
+    fn json(raw: &RawValue) -> Value {
+        // It was parsed once already, as part of its line.
+        serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+    }
+
     /// Text, or `None` when empty (a CSV cell) or null or "" (JSON).
     fn text(&self) -> Result<Option<String>, String> {
         match self {
             Cell::Csv(text) => Ok((!text.is_empty()).then(|| (*text).to_owned())),
-            Cell::Json(Value::Null) => Ok(None),
-            Cell::Json(Value::String(text)) => Ok((!text.is_empty()).then(|| text.clone())),
-            // An id exported from a database may be a number: it is the same text.
-            Cell::Json(Value::Number(n)) => Ok(Some(n.to_string())),
-            Cell::Json(other) => Err(format!(
-                "{} is not text; write a string, such as \"anna\"",
-                json_kind(other)
-            )),
+            Cell::Json(raw) => match Self::json(raw) {
+                Value::Null => Ok(None),
+                Value::String(text) => Ok((!text.is_empty()).then_some(text)),
+                // An id exported from a database may be a number: it is the text written.
+                Value::Number(_) => Ok(Some(raw.get().to_owned())),
+                other => Err(format!(
+                    "{} is not text; write a string, such as \"anna\"",
+                    json_kind(&other)
+                )),
+            },
         }
     }
 
     /// true or false (any letter case in CSV; a boolean or the text in JSON), `None` when empty.
     fn boolean(&self) -> Result<Option<bool>, String> {
         let text = match self {
-            Cell::Json(Value::Bool(value)) => return Ok(Some(*value)),
-            Cell::Json(Value::Null) => return Ok(None),
-            Cell::Json(Value::String(text)) => text.as_str(),
-            Cell::Json(other) => {
-                return Err(format!(
-                    "{} is not true or false; write true or false",
-                    json_kind(other)
-                ));
-            }
-            Cell::Csv(text) => text,
+            Cell::Json(raw) => match Self::json(raw) {
+                Value::Bool(value) => return Ok(Some(value)),
+                Value::Null => return Ok(None),
+                Value::String(text) => text,
+                other => {
+                    return Err(format!(
+                        "{} is not true or false; write true or false",
+                        json_kind(&other)
+                    ));
+                }
+            },
+            Cell::Csv(text) => (*text).to_owned(),
         };
         match text.to_ascii_lowercase().as_str() {
             "" => Ok(None),
             "true" => Ok(Some(true)),
             "false" => Ok(Some(false)),
             _ => Err(format!(
-                "'{text}' is not true or false; write true or false"
+                "{} is not true or false; write true or false",
+                quoted(&text)
             )),
         }
     }
@@ -411,34 +461,42 @@ impl Cell<'_> {
                 .filter(|group| !group.is_empty())
                 .map(str::to_owned)
                 .collect()),
-            Cell::Json(Value::Null) => Ok(Vec::new()),
-            Cell::Json(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(group) if !group.is_empty() => Ok(group.clone()),
-                    Value::String(_) => Err("holds an empty group name; leave it out".to_owned()),
-                    other => Err(format!(
-                        "holds {}, not a group name; write an array of strings, such as \
-                         [\"sales\",\"finance\"]",
-                        json_kind(other)
-                    )),
-                })
-                .collect(),
-            Cell::Json(other) => Err(format!(
-                "{} is not an array; write an array of strings, such as [\"sales\",\"finance\"]",
-                json_kind(other)
-            )),
+            Cell::Json(raw) => match Self::json(raw) {
+                Value::Null => Ok(Vec::new()),
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(group) if !group.is_empty() => Ok(group),
+                        Value::String(_) => {
+                            Err("holds an empty group name; leave it out".to_owned())
+                        }
+                        other => Err(format!(
+                            "holds {}, not a group name; write an array of strings, such as \
+                             [\"sales\",\"finance\"]",
+                            json_kind(&other)
+                        )),
+                    })
+                    .collect(),
+                other => Err(format!(
+                    "{} is not an array; write an array of strings, such as \
+                     [\"sales\",\"finance\"]",
+                    json_kind(&other)
+                )),
+            },
         }
     }
 
-    /// A claim's value: read as `--claim` reads one in CSV, taken as it is in JSON; `None` when
-    /// empty or null.
-    fn claim(self) -> Option<Value> {
-        match self {
-            Cell::Csv("") | Cell::Json(Value::Null) => None,
-            Cell::Csv(text) => Some(claim_value(text)),
-            Cell::Json(value) => Some(value),
-        }
+    /// A claim's value, as JSON text: read as `--claim` reads one, from the cell (CSV) or from
+    /// the value's JSON text (JSON Lines, so that a number too big for 64 bits stays its digits
+    /// in both formats); `None` for an empty cell or a JSON null.
+    fn claim(&self) -> Option<String> {
+        let value = match self {
+            Cell::Csv("") => return None,
+            Cell::Json(raw) if raw.get() == "null" => return None,
+            Cell::Csv(text) => claim_value(text),
+            Cell::Json(raw) => claim_value(raw.get()),
+        };
+        Some(value.to_string())
     }
 }
 
@@ -464,7 +522,7 @@ fn header_columns(header: &csv::StringRecord, rules: &TableRules) -> Result<Vec<
             let shown = if name.trim().is_empty() {
                 "a column with no name".to_owned()
             } else {
-                format!("column '{}'", name.trim())
+                format!("column {}", quoted(name.trim()))
             };
             return Err(format!(
                 "{file}: {shown} is not one create-{} reads; its columns are {}",
@@ -560,6 +618,8 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
     let columns = header_columns(&header, rules).map_err(TableError::File)?;
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::new(text, skipped);
+    // The last row read: its line, and whether its last value spans lines (see below).
+    let mut last: Option<(u64, bool)> = None;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -573,18 +633,24 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
             }
         }
         let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
+        let spans_lines = record
+            .iter()
+            .next_back()
+            .is_some_and(|v| v.contains(['\n', '\r']));
+        last = Some((line, spans_lines));
+        // A row of empty values (a blank line, spaces, commas only, as a spreadsheet writes
+        // below its data) is no user.
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
         if record.len() != columns.len() {
-            // One empty field: a blank line with spaces, or a line of commas only.
-            if record.iter().all(str::is_empty) {
-                continue;
-            }
             table.bad_row(
                 line,
                 None,
                 &format!(
-                    "has {} values, the header has {}; quote a value that holds a comma, such \
-                     as \"Anderson, Anna\"",
-                    record.len(),
+                    "has {}, the header has {}; quote a value that holds a comma, such as \
+                     \"Anderson, Anna\"",
+                    count(record.len(), "value"),
                     columns.len()
                 ),
             );
@@ -597,7 +663,28 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
             .collect();
         table.add(Cells { line, values });
     }
+    // A quote opened and never closed takes everything to the end of the file into one value:
+    // the last row's last value then spans lines, and the file does not end with the quote that
+    // would close it. Said as such, not as a user whose name runs over a thousand lines.
+    if let Some((line, true)) = last
+        && !text.trim_end().ends_with('"')
+    {
+        return Err(TableError::File(format!(
+            "{}: a quote (\") on line {line} is not closed, so everything from there to the end \
+             of the file is one value; close it, or write a quote inside a quoted value as \"\"",
+            rules.file
+        )));
+    }
     Ok(())
+}
+
+/// "1 value", "2 values".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF
@@ -605,6 +692,9 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
 /// counted here, from that offset past any line ends.
 struct LineCounter<'t> {
     text: &'t [u8],
+    /// Lines end at CR: a file with no LF at all (old Mac line ends, which the csv crate reads
+    /// too). Elsewhere a lone CR is a character inside a value.
+    cr_lines: bool,
     /// Counted up to this byte: `line` is the line it is on.
     at: usize,
     line: u64,
@@ -614,6 +704,7 @@ impl<'t> LineCounter<'t> {
     fn new(text: &'t str, skipped: u64) -> Self {
         Self {
             text: text.as_bytes(),
+            cr_lines: !text.contains('\n'),
             at: 0,
             line: 1 + skipped,
         }
@@ -628,11 +719,12 @@ impl<'t> LineCounter<'t> {
             start += 1;
         }
         if start > self.at {
-            let newlines = self.text[self.at..start]
+            let end = if self.cr_lines { b'\r' } else { b'\n' };
+            let ends = self.text[self.at..start]
                 .iter()
-                .filter(|b| **b == b'\n')
+                .filter(|b| **b == end)
                 .count();
-            self.line += newlines as u64;
+            self.line += ends as u64;
             self.at = start;
         }
         self.line
@@ -647,40 +739,77 @@ fn read_json_lines(text: &str, table: &mut Table) {
         if line_text.trim().is_empty() {
             continue;
         }
-        let object = match serde_json::from_str::<Value>(line_text) {
-            Ok(Value::Object(object)) => object,
-            Ok(other) => {
-                table.bad_row(
-                    line,
-                    None,
-                    &format!(
-                        "is {}, not a JSON object; write one user a line, such as {{\"{}\": \
-                         \"anna\"}}",
-                        json_kind(&other),
-                        id_column(rules.profile)
-                    ),
-                );
-                continue;
-            }
-            Err(err) => {
-                table.bad_row(
-                    line,
-                    None,
-                    &format!("is not JSON ({err}); write one JSON object a line"),
-                );
-                continue;
-            }
-        };
-        match json_cells(object, rules) {
+        match json_fields(line_text, rules.profile).and_then(|fields| json_cells(fields, rules)) {
             Ok(values) => table.add(Cells { line, values }),
             Err((column, problem)) => table.bad_row(line, column.as_ref(), &problem),
         }
     }
 }
 
+/// The fields of one line's JSON object, in order, each value as its JSON text, or what is
+/// wrong with the line. A field given twice is an error: serde_json would keep the last value
+/// without a word.
+fn json_fields(line: &str, profile: Profile) -> Result<Vec<(String, Box<RawValue>)>, RowProblem> {
+    if !line.trim_start().starts_with('{') {
+        let problem = match serde_json::from_str::<Value>(line) {
+            Ok(other) => format!(
+                "is {}, not a JSON object; write one user a line, such as {{\"{}\": \"anna\"}}",
+                json_kind(&other),
+                id_column(profile)
+            ),
+            Err(err) => format!("is not JSON ({err}); write one JSON object a line"),
+        };
+        return Err((None, problem));
+    }
+    let fields: JsonFields = serde_json::from_str(line).map_err(|err| {
+        (
+            None,
+            format!("is not JSON ({err}); write one JSON object a line"),
+        )
+    })?;
+    let mut seen = HashSet::new();
+    for (name, _) in &fields.0 {
+        if !seen.insert(name.as_str()) {
+            return Err((
+                None,
+                format!("field {} is there twice; keep one", quoted(name)),
+            ));
+        }
+    }
+    Ok(fields.0)
+}
+
+/// A JSON object's fields in order, repeats kept (for [`json_fields`] to refuse).
+struct JsonFields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for JsonFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = JsonFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<JsonFields, M::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry::<String, Box<RawValue>>()? {
+                    fields.push(field);
+                }
+                Ok(JsonFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
 /// The fields of one JSON object, each known, the required ones there.
 fn json_cells(
-    object: Map<String, Value>,
+    object: Vec<(String, Box<RawValue>)>,
     rules: &TableRules,
 ) -> Result<Vec<(Column, Cell<'static>)>, RowProblem> {
     let profile = rules.profile;
@@ -690,7 +819,8 @@ fn json_cells(
             return Err((
                 None,
                 format!(
-                    "field '{name}' is not one create-{} reads; its fields are {}",
+                    "field {} is not one create-{} reads; its fields are {}",
+                    quoted(&name),
                     profile.name(),
                     known_list(profile)
                 ),
@@ -723,6 +853,18 @@ fn json_cells(
     }
     Ok(values)
 }
+
+/// A value from the file quoted in a message, cut to [`MAX_QUOTED`] characters: a message about a
+/// cell of 40 million characters would otherwise cost gigabytes to make safe for a terminal.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((at, _)) => format!("'{}...'", &text[..at]),
+        None => format!("'{text}'"),
+    }
+}
+
+/// The most characters of a value a message quotes.
+const MAX_QUOTED: usize = 100;
 
 #[cfg(test)]
 mod tests {
@@ -781,15 +923,16 @@ mod tests {
                 email_verified: Some(true),
                 groups: vec!["g1".into(), "g 2".into()],
                 claims: vec![
-                    ExtraClaim {
+                    RowClaim {
                         name: "level".into(),
-                        value: json!(3)
+                        json: "3".into()
                     },
-                    ExtraClaim {
+                    RowClaim {
                         name: "dept".into(),
-                        value: json!("sales")
+                        json: "\"sales\"".into()
                     },
-                ],
+                ]
+                .into(),
                 ..UserRow::default()
             }]
         );
@@ -832,7 +975,7 @@ mod tests {
                 "'users.csv' line 4, column email_verified: is empty; Qlik Cloud reads \
                  email_verified with every email: write true if you have verified that the email \
                  belongs to the user, else false",
-                "'users.csv' line 5: has 1 values, the header has 3; quote a value that holds a \
+                "'users.csv' line 5: has 1 value, the header has 3; quote a value that holds a \
                  comma, such as \"Anderson, Anna\"",
             ]
         );
@@ -939,8 +1082,8 @@ mod tests {
         .unwrap();
         assert_eq!(rows[0].email_verified, Some(false));
         assert_eq!(rows[0].groups, ["a;b".into(), "c".into()] as [Arc<str>; 2]);
-        assert_eq!(rows[0].claims[0].value, json!("3"));
-        assert_eq!(rows[0].claims[1].value, json!(3));
+        assert_eq!(rows[0].claims[0].to_extra().value, json!("3"));
+        assert_eq!(rows[0].claims[1].to_extra().value, json!(3));
         assert_eq!((rows[1].line, &*rows[1].id), (3, "42"));
     }
 
@@ -968,6 +1111,74 @@ mod tests {
         for (line, expected) in bad.iter().zip(expected) {
             assert!(line.contains(expected), "{line} lacks {expected}");
         }
+    }
+
+    #[test]
+    fn mistakes_a_spreadsheet_or_an_editor_makes() {
+        // Rows of commas below the data, and a line of spaces: no users, no errors.
+        let rows = cloud("sub,name\nanna,A\n,\n  \n,\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        let rows = cloud("sub\nanna\n  \nbob\n").unwrap();
+        assert_eq!(rows.len(), 2);
+        // A quote never closed: said as such, with its line.
+        let message = file_error(cloud("sub\n\"anna\nbob\ncarl\n"));
+        assert!(
+            message.contains("a quote (\") on line 2 is not closed"),
+            "{message}"
+        );
+        let message = file_error(cloud("sub,name\nanna,\"Anna\nbob,B\n"));
+        assert!(message.contains("on line 2 is not closed"), "{message}");
+        // ...but a value over two lines, closed, is fine.
+        assert!(cloud("sub,name\nanna,\"A\nB\"\n").is_ok());
+        // Old Mac line ends (CR alone) count as lines.
+        let bad = listed(cloud("sub,email_verified\ra,true\rb,yes\r"));
+        assert!(bad[0].starts_with("'users.csv' line 3,"), "{bad:?}");
+        // A control character in an id.
+        let bad = listed(cloud_lines(
+            "{\"sub\":\"anna\\u0000\"}\n{\"sub\":\"a\\nb\"}\n",
+        ));
+        assert_eq!(bad.len(), 2);
+        assert!(
+            bad[0].contains("column sub: holds a line break or another control"),
+            "{bad:?}"
+        );
+        // A blank id in JSON is empty, as it is in CSV.
+        let bad = listed(cloud_lines("{\"sub\":\"   \"}\n"));
+        assert!(bad[0].contains("is empty"), "{bad:?}");
+    }
+
+    #[test]
+    fn json_lines_keep_numbers_as_written_and_refuse_a_field_twice() {
+        let rows = cloud_lines(
+            "{\"sub\":12345678901234567890123,\"claim.id\":12345678901234567890123}\n\
+             {\"sub\":1e2,\"claim.n\":1e2}\n",
+        )
+        .unwrap();
+        assert_eq!(&*rows[0].id, "12345678901234567890123");
+        // As --claim and a CSV cell read it: too big for 64 bits, so the digits as a string.
+        assert_eq!(
+            rows[0].claims[0].to_extra().value,
+            json!("12345678901234567890123")
+        );
+        assert_eq!(&*rows[1].id, "1e2");
+        assert_eq!(rows[1].claims[0].to_extra().value, json!(100.0));
+        let bad = listed(cloud_lines("{\"sub\":\"anna\",\"sub\":\"bob\"}\n"));
+        assert_eq!(
+            bad,
+            ["'users.csv' line 1: field 'sub' is there twice; keep one"]
+        );
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_in_part() {
+        let text = format!("sub,email_verified\nanna,{}\n", "x".repeat(100_000));
+        let bad = listed(cloud(&text));
+        assert!(bad[0].len() < 300, "{}", bad[0].len());
+        assert!(
+            bad[0].contains("xxx...' is not true or false"),
+            "{}",
+            bad[0]
+        );
     }
 
     #[test]

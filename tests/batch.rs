@@ -543,7 +543,7 @@ fn bad_rows_are_all_listed_and_nothing_is_signed_or_made() {
          error: 'users.csv' line 4, column email_verified: is empty; Qlik Cloud reads \
          email_verified with every email: write true if you have verified that the email \
          belongs to the user, else false\n\
-         error: 'users.csv' line 5: has 1 values, the header has 3; quote a value that holds a \
+         error: 'users.csv' line 5: has 1 value, the header has 3; quote a value that holds a \
          comma, such as \"Anderson, Anna\"\n\
          error: 'users.csv' line 7, column sub: sub dora is also on line 6; give each user once \
          (a second token for the same user is a second session)\n\
@@ -827,7 +827,7 @@ fn qlik_cloud_rules_are_warned_once_for_the_run() {
             "WARN Qlik Cloud will reject every token: the rule \"email is present\" fails \
              (seen: not present); fill columns email and email_verified",
             "WARN Qlik Cloud will reject the tokens of 2 of 4 users: the rule \"name is \
-             present\" fails (seen: not present); fill column name (line 3, 5)",
+             present\" fails (seen: not present); fill column name (lines 3, 5)",
         ]
     );
     assert_eq!(lines(&output.stdout).len(), 4);
@@ -913,4 +913,56 @@ fn the_key_may_come_from_qsjwtprivkey() {
         &fixture_text("rsa2048-public.pem"),
         QSEOW_AUDIENCE,
     );
+}
+
+/// Ctrl-C or SIGTERM during a long run with a new key: the run stops between chunks, exits 1,
+/// and the folder is as it was, the previous key files back in place.
+#[cfg(unix)]
+#[test]
+fn a_signal_stops_the_run_and_takes_back_the_new_key() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    Create::qscloud()
+        .new_key()
+        .run_in(dir.path())
+        .assert()
+        .success();
+    let mut text = String::from("sub\n");
+    for n in 0..2_000 {
+        text.push_str(&format!("u{n}\n"));
+    }
+    fs::write(dir.path().join("users.csv"), text).unwrap();
+    let before = common::snapshot(dir.path());
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+        .args(
+            Create::qscloud()
+                .new_key()
+                .args(["--force", "--users", "users.csv"])
+                .argv(),
+        )
+        .current_dir(dir.path())
+        .env_remove("QSJWTPRIVKEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tokens = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first chunk is out: the new key is in place, the old one set aside.
+    tokens.next().unwrap().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill only sends SIGTERM to the child this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let read = tokens.count();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(read < 2_000, "the run was not stopped: {read} more tokens");
+    assert!(
+        stderr.contains("error: stopped by a signal after "),
+        "{stderr}"
+    );
+    assert_eq!(common::snapshot(dir.path()), before, "{stderr}");
 }

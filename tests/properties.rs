@@ -15,7 +15,7 @@ use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
 use qs_jwt::keys::{self, KeySource};
 use qs_jwt::qlik::Profile;
 use qs_jwt::token;
-use qs_jwt::users::{TableFormat, TableRules, UserRow, read_table};
+use qs_jwt::users::{RowClaim, TableFormat, TableRules, UserRow, read_table};
 use serde_json::{Map, Value, json};
 
 /// Any JSON value, a few levels deep.
@@ -395,6 +395,11 @@ fn cell_text(extra: &'static str) -> impl Strategy<Value = String> {
         .prop_filter("no blank at the ends", |s| !s.is_empty() && s.trim() == s)
 }
 
+/// A user id or directory: as [`cell_text`], without control characters (refused in an id).
+fn id_text() -> impl Strategy<Value = String> {
+    cell_text(";").prop_filter("no control character", |s| !s.chars().any(char::is_control))
+}
+
 /// A claim value of any JSON kind but null (null means absent).
 fn claim_in_table() -> impl Strategy<Value = Value> {
     json_value().prop_filter("null means absent", |v| !v.is_null())
@@ -413,8 +418,8 @@ fn user_table(profile: Profile) -> impl Strategy<Value = (Vec<UserRow>, Vec<Stri
     names.prop_flat_map(move |names| {
         let claim_count = names.len();
         let row = (
-            cell_text(";"),
-            prop::option::of(cell_text(";")),
+            id_text(),
+            prop::option::of(id_text()),
             prop::option::of(cell_text(";")),
             prop::option::of(cell_text(";")),
             any::<bool>(),
@@ -446,9 +451,9 @@ fn user_table(profile: Profile) -> impl Strategy<Value = (Vec<UserRow>, Vec<Stri
                             .iter()
                             .zip(claims)
                             .filter_map(|(name, value)| {
-                                value.map(|value| qs_jwt::claims::ExtraClaim {
-                                    name: name.clone(),
-                                    value,
+                                value.map(|value| RowClaim {
+                                    name: name.as_str().into(),
+                                    json: value.to_string().into(),
                                 })
                             })
                             .collect(),
@@ -508,8 +513,12 @@ fn write_csv(profile: Profile, rows: &[UserRow], names: &[String], crlf: bool) -
         let groups: Vec<&str> = row.groups.iter().map(|g| &**g).collect();
         let mut record = vec![row.id.to_string(), second, third, fourth, groups.join(";")];
         for name in names {
-            let claim = row.claims.iter().find(|c| &c.name == name);
-            record.push(claim.map(|c| claim_cell(&c.value)).unwrap_or_default());
+            let claim = row.claims.iter().find(|c| *c.name == **name);
+            record.push(
+                claim
+                    .map(|c| claim_cell(&c.to_extra().value))
+                    .unwrap_or_default(),
+            );
         }
         writer.write_record(&record).unwrap();
     }
@@ -536,7 +545,7 @@ fn write_json_lines(profile: Profile, rows: &[UserRow]) -> String {
         let groups: Vec<&str> = row.groups.iter().map(|g| &**g).collect();
         object.insert("groups".into(), json!(groups));
         for claim in &row.claims {
-            object.insert(format!("claim.{}", claim.name), claim.value.clone());
+            object.insert(format!("claim.{}", claim.name), claim.to_extra().value);
         }
         text.push_str(&Value::Object(object).to_string());
         text.push('\n');

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
@@ -27,7 +29,8 @@ use crate::qlik::Profile;
 use crate::stdio::ProductLines;
 use crate::times;
 use crate::token;
-use crate::users::{self, TableError, TableFormat, TableRules, UserRow};
+use crate::users::{self, RowClaim, TableError, TableFormat, TableRules, UserRow};
+use crate::verbose;
 
 /// Tokens a thread signs between two writes. The last tokens of a chunk leave cores idle while
 /// the others finish, so a chunk is many tokens a core; a reader still sees the first tokens
@@ -113,7 +116,7 @@ fn apply_row(user: &mut User, row: &UserRow) {
     user.email = row.email.as_deref().map(str::to_owned);
     user.groups
         .extend(row.groups.iter().map(|group| group.to_string()));
-    user.extra.extend(row.claims.iter().cloned());
+    user.extra.extend(row.claims.iter().map(RowClaim::to_extra));
 }
 
 /// The options for one user are a usage error with `--users`: the file gives them, a user a
@@ -242,8 +245,9 @@ fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<
                 named.push("...".to_owned());
             }
             warn!(
-                "Qlik Cloud will reject the tokens of {count} of {} users: {text} (line {})",
+                "Qlik Cloud will reject the tokens of {count} of {} users: {text} ({} {})",
                 rows.len(),
+                if named.len() == 1 { "line" } else { "lines" },
                 named.join(", ")
             );
         }
@@ -256,13 +260,31 @@ fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<
 /// Each chunk's tokens are issued when the chunk is signed, not when the run began: a long run,
 /// or one paced by a slow reader (a login a token, through a pipe that fills and blocks the
 /// writes), hands out tokens as fresh as one run a user would.
+///
+/// Once a token is written, whatever fails is a run-time failure (exit 1), never a usage error:
+/// the tokens already out are good, and the command line was not wrong.
 fn sign_all(batch: &Batch, rows: &[UserRow], key: &keys::SigningKey) -> Result<()> {
     let header = json_object(&batch.header)?;
     let threads = rayon::current_num_threads();
+    let stop = stop_requested();
     let started = Instant::now();
     let progress = Progress::start(rows.len());
     let mut out = ProductLines::open()?;
+    let mut written = 0;
+    verbose!(
+        "signing with a {}-bit RSA key on {}",
+        key.bits,
+        count(threads, "thread")
+    );
     for chunk in rows.chunks(CHUNK_PER_THREAD * threads) {
+        if stop.load(Ordering::SeqCst) {
+            return Err(UserError::runtime(format!(
+                "stopped by a signal after {written} of {} tokens; the tokens written are \
+                 whole, and a key made for the run is removed",
+                rows.len()
+            ))
+            .into());
+        }
         let issued = times::unix_seconds(SystemTime::now())?;
         let lines: Vec<Result<String>> = chunk
             .par_iter()
@@ -279,7 +301,9 @@ fn sign_all(batch: &Batch, rows: &[UserRow], key: &keys::SigningKey) -> Result<(
             })
             .collect();
         for line in lines {
-            out.line(&line?)?;
+            let line = line.map_err(|err| after_first_write(err, written))?;
+            out.line(&line)?;
+            written += 1;
         }
         out.flush()?;
         progress.advance(chunk.len());
@@ -294,6 +318,39 @@ fn sign_all(batch: &Batch, rows: &[UserRow], key: &keys::SigningKey) -> Result<(
         count(threads, "thread")
     );
     Ok(())
+}
+
+/// A failure once tokens are out is the run's, not the command line's: a usage error (an expiry
+/// that passes the year 9999 in a run that lasts past the check) becomes a run-time one.
+fn after_first_write(err: anyhow::Error, written: usize) -> anyhow::Error {
+    match err.downcast_ref::<UserError>() {
+        Some(user) if user.is_usage() && written > 0 => UserError::runtime(format!(
+            "{user}; {written} tokens were written before this, and are good"
+        ))
+        .into(),
+        _ => err,
+    }
+}
+
+/// A flag that Ctrl-C, SIGTERM or SIGHUP sets: the run stops before its next chunk, and the
+/// error path takes back a key made for it, as a failed write does. A second signal ends the
+/// run at once (exit 130), for a run stuck on a reader that does not read.
+#[cfg(unix)]
+fn stop_requested() -> Arc<AtomicBool> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        // The shutdown first: it acts only once the flag is set, by the first signal.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&flag));
+    }
+    flag
+}
+
+/// On Windows, Ctrl-C ends the run as before.
+#[cfg(not(unix))]
+fn stop_requested() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
 }
 
 /// "1 user", "2 users".
@@ -316,13 +373,18 @@ fn identity(profile: Profile, row: &UserRow) -> Vec<(&'static str, &str)> {
     }
 }
 
-/// A progress bar on standard error while the tokens are signed: only on a terminal, and only
-/// when info lines are shown (not with --loglevel warning or --minimal-output).
+/// A progress bar on standard error while the tokens are signed: only on a terminal (and not
+/// when the tokens go to the same terminal), and only when info lines are shown (not with
+/// --loglevel warning or --minimal-output).
 struct Progress(Option<ProgressBar>);
 
 impl Progress {
     fn start(users: usize) -> Self {
-        if !std::io::stderr().is_terminal() || !tracing::enabled!(Level::INFO) {
+        // Tokens on the same terminal would be drawn over by the bar, and copied with it.
+        if !std::io::stderr().is_terminal()
+            || std::io::stdout().is_terminal()
+            || !tracing::enabled!(Level::INFO)
+        {
             return Self(None);
         }
         let bar = ProgressBar::with_draw_target(Some(users as u64), ProgressDrawTarget::stderr());

@@ -25,6 +25,7 @@ use crate::qlik::Profile;
 use crate::render;
 use crate::times;
 use crate::token;
+use crate::verbose;
 
 /// 24 characters from 62: about 143 bits, URL-safe as they are.
 const RANDOM_ID_LEN: usize = 24;
@@ -153,6 +154,7 @@ fn signed(
     key: LoadedKey,
 ) -> Result<Created> {
     let payload = json_object(payload)?;
+    verbose!("signing with a {}-bit RSA key", key.key.bits);
     Ok(Created {
         token: token::sign(header, &payload, &key.key)?,
         header: json_object(header)?,
