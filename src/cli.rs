@@ -312,6 +312,13 @@ pub struct KeyArgs {
     #[arg(long, value_name = "prefix", default_value = "")]
     pub cert_file_prefix: String,
 
+    /// File with the passphrase of an encrypted private key, or of the key --cert-create writes
+    /// encrypted (one trailing line break is dropped); - reads standard input. Without it, the
+    /// passphrase comes from QSJWTPASSPHRASE, if set. Never the passphrase itself
+
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_privatekey_passphrase_file: Option<PathBuf>,
+
     /// Days the created certificate is valid; required with --cert-create true
     #[arg(long, value_name = "days", value_parser = parse_days, allow_hyphen_values = true)]
     pub cert_create_expires_days: Option<u32>,
@@ -715,6 +722,7 @@ impl KeyArgs {
         KeyOptions {
             file: self.cert_privatekey_file.as_deref(),
             text: self.cert_privatekey.as_ref(),
+            passphrase_file: self.cert_privatekey_passphrase_file.as_deref(),
             create: self.cert_create,
             prefix: &self.cert_file_prefix,
             days: self.cert_create_expires_days,

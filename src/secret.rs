@@ -1,11 +1,15 @@
-//! Secret text (a private key's PEM, a token sent to a server, session cookies) in a type that
-//! never shows it: its `Debug` and `Display` print a placeholder, so a `{:?}` in a log line, a
-//! panic message or a test failure cannot leak it.
+//! Secrets (a private key's PEM, a passphrase, a token sent to a server, session cookies) in
+//! types that never show them and wipe them: their `Debug` and `Display` print a placeholder, so
+//! a `{:?}` in a log line, a panic message or a test failure cannot leak them, and their bytes
+//! are overwritten with zeros when they are dropped (the `zeroize` crate), not left in freed
+//! memory.
 
 use std::fmt;
 
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 /// Text that must not be shown: a private key's PEM, a token, a cookie.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct SecretText(String);
 
 impl SecretText {
@@ -32,6 +36,33 @@ impl fmt::Display for SecretText {
     }
 }
 
+/// A passphrase, as the bytes it was given in, wiped when dropped; `source` names where it came
+/// from (`QSJWTPASSPHRASE`, `--cert-privatekey-passphrase-file 'pass.txt'`) for messages.
+pub struct Passphrase {
+    bytes: Zeroizing<Vec<u8>>,
+    pub source: String,
+}
+
+impl Passphrase {
+    pub fn new(bytes: Zeroizing<Vec<u8>>, source: impl Into<String>) -> Self {
+        Self {
+            bytes,
+            source: source.into(),
+        }
+    }
+
+    /// The bytes, for the key derivation.
+    pub fn expose(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Passphrase(from {}, [redacted])", self.source)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +75,10 @@ mod tests {
             "SecretText([redacted]) [redacted]"
         );
         assert!(secret.expose().starts_with("-----BEGIN"));
+        let passphrase = Passphrase::new(Zeroizing::new(b"hunter2".to_vec()), "QSJWTPASSPHRASE");
+        assert_eq!(
+            format!("{passphrase:?}"),
+            "Passphrase(from QSJWTPASSPHRASE, [redacted])"
+        );
     }
 }

@@ -142,6 +142,18 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
         )
         .into());
     }
+    if from_stdin
+        && key
+            .cert_privatekey_passphrase_file
+            .as_ref()
+            .is_some_and(|file| file.as_os_str() == "-")
+    {
+        return Err(UserError::usage(
+            "--users - and --cert-privatekey-passphrase-file - both read standard input, which \
+             can carry only one of them; give the passphrase in a file or in QSJWTPASSPHRASE",
+        )
+        .into());
+    }
     let shown = if from_stdin {
         "standard input".to_owned()
     } else {
@@ -164,7 +176,7 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
     check_rows(batch, &rows, &shown, times::unix_seconds(now)?)?;
     warn_about_unused_key_options(key);
 
-    let loaded = keys::signing_key(&source, now)?;
+    let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
     sign_all(batch, &rows, &loaded.key)?;
     Ok(Output::streamed(loaded.pending_files))
 }

@@ -23,6 +23,7 @@ use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::Profile;
 use crate::render;
+use crate::secret::Passphrase;
 use crate::times;
 use crate::token;
 use crate::verbose;
@@ -103,7 +104,7 @@ fn create_one_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> 
     let payload = claims::qseow_claims(&args.token_input(), times::unix_seconds(now)?)?;
     warn_about_unused_key_options(&args.key);
 
-    let key = keys::signing_key(&source, now)?;
+    let key = keys::signing_key(&source, passphrase(&args.key)?.as_ref(), now)?;
     signed(&header, &payload, payload.exp, key)
 }
 
@@ -118,7 +119,7 @@ fn create_one_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Creat
         warn!("--useremail-verified is ignored without --useremail");
     }
 
-    let key = keys::signing_key(&source, now)?;
+    let key = keys::signing_key(&source, passphrase(&args.key)?.as_ref(), now)?;
     let created = signed(&header, &payload, payload.exp, key)?;
     if args.sub.is_none() {
         // The value itself is in the token (decode shows it); here it would only look like key
@@ -170,6 +171,15 @@ fn json_object(value: &impl Serialize) -> Result<Map<String, Value>> {
         // The header and both claim structs are serde structs, which always make objects.
         other => anyhow::bail!("internal error: expected a JSON object, got {other}"),
     }
+}
+
+/// The passphrase of the key, if one is given; read after every usage check, just before the
+/// key.
+fn passphrase(args: &KeyArgs) -> Result<Option<Passphrase>> {
+    Ok(keys::passphrase(
+        &args.options(),
+        std::env::var_os(keys::PASSPHRASE_VARIABLE),
+    )?)
 }
 
 fn warn_about_unused_key_options(args: &KeyArgs) {

@@ -1,6 +1,7 @@
 //! Where the signing key comes from: a file, standard input, the text of a flag, the
 //! QSJWTPRIVKEY environment variable, or a new key pair made on the spot.
 
+mod encrypted;
 mod files;
 mod generate;
 mod pem;
@@ -18,7 +19,7 @@ use tracing::info;
 
 use crate::error::{self, UserError};
 use crate::input::{self, FileFlag};
-use crate::secret::SecretText;
+use crate::secret::{Passphrase, SecretText};
 use crate::verbose;
 use files::{KeyFileContents, KeyFiles};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
@@ -26,6 +27,7 @@ pub use pem::normalise as normalise_pem;
 use private::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
 pub use public::{PublicKeyKind, VerifyingKey};
+use zeroize::Zeroizing;
 
 const PRIVATE_KEY_FILE: FileFlag = FileFlag {
     flag: "--cert-privatekey-file",
@@ -54,6 +56,8 @@ const PUBLIC_KEY_FILE: FileFlag = FileFlag {
 pub struct KeyOptions<'a> {
     pub file: Option<&'a Path>,
     pub text: Option<&'a SecretText>,
+    /// `--cert-privatekey-passphrase-file`; `-` is standard input.
+    pub passphrase_file: Option<&'a Path>,
     pub create: bool,
     pub prefix: &'a str,
     pub days: Option<u32>,
@@ -141,6 +145,72 @@ pub struct LoadedKey {
 /// The environment variable that holds the key when no key option is given.
 pub const KEY_VARIABLE: &str = "QSJWTPRIVKEY";
 
+/// The environment variable that holds the passphrase when no passphrase file is given.
+pub const PASSPHRASE_VARIABLE: &str = "QSJWTPASSPHRASE";
+
+const PASSPHRASE_FILE: FileFlag = FileFlag {
+    flag: "--cert-privatekey-passphrase-file",
+    holds: "passphrase",
+    format: "UTF-8",
+    der_hint: None,
+};
+
+/// The passphrase, if one is given: the file of `--cert-privatekey-passphrase-file` (standard
+/// input for `-`), else `env_passphrase`, the value of QSJWTPASSPHRASE. One trailing line break
+/// (LF or CRLF) is dropped; the rest is the passphrase, byte for byte, as OpenSSL takes it.
+/// Never a flag that takes the passphrase itself: a command line is visible to every user.
+pub fn passphrase(
+    options: &KeyOptions,
+    env_passphrase: Option<std::ffi::OsString>,
+) -> Result<Option<Passphrase>, UserError> {
+    let (text, source) = match options.passphrase_file {
+        Some(path) if path.as_os_str() == "-" => {
+            if options.file.is_some_and(|file| file.as_os_str() == "-") {
+                return Err(UserError::usage(
+                    "--cert-privatekey-passphrase-file - and --cert-privatekey-file - both read \
+                     standard input, which can carry only one of them; give the passphrase in a \
+                     file or in QSJWTPASSPHRASE",
+                ));
+            }
+            let text = input::read_stdin(
+                "--cert-privatekey-passphrase-file",
+                "the passphrase",
+                "vault read -field=passphrase secret/qs-jwt | qs-jwt ... \
+                 --cert-privatekey-passphrase-file -",
+            )?;
+            let source = "standard input (--cert-privatekey-passphrase-file -)".to_owned();
+            (Zeroizing::new(text.into_bytes()), source)
+        }
+        Some(path) => {
+            let text = input::read_file(path, &PASSPHRASE_FILE)?;
+            let source = format!("--cert-privatekey-passphrase-file '{}'", path.display());
+            (Zeroizing::new(text.into_bytes()), source)
+        }
+        None => match env_passphrase {
+            Some(value) => (
+                Zeroizing::new(value.into_encoded_bytes()),
+                PASSPHRASE_VARIABLE.to_owned(),
+            ),
+            None => return Ok(None),
+        },
+    };
+    let mut bytes = text;
+    let line_break = if bytes.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(bytes.ends_with(b"\n"))
+    };
+    let length = bytes.len() - line_break;
+    bytes.truncate(length);
+    if bytes.is_empty() {
+        return Err(UserError::usage(format!(
+            "{source} is empty; give the passphrase there, or leave it out for a key that is not \
+             encrypted"
+        )));
+    }
+    Ok(Some(Passphrase::new(bytes, source)))
+}
+
 /// Picks the key source from the options: exactly one of the file, the text and a new key;
 /// `env_key` (the value of QSJWTPRIVKEY) only when none of them is given. The variable is read
 /// as raw bytes by the caller, so that a stray value that is not UTF-8 matters only when it is
@@ -212,8 +282,13 @@ pub fn key_source<'a>(
     }
 }
 
-/// Loads the key, or makes a new key pair and writes its files (logging what was written).
-pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
+/// Loads the key, or makes a new key pair and writes its files (logging what was written). An
+/// encrypted key is decrypted with `passphrase`; a new key is written encrypted with it.
+pub fn signing_key(
+    source: &KeySource,
+    passphrase: Option<&Passphrase>,
+    now: SystemTime,
+) -> Result<LoadedKey> {
     let (text, origin): (Cow<str>, _) = match source {
         KeySource::File(path) => (
             input::read_file(path, &PRIVATE_KEY_FILE)?.into(),
@@ -234,10 +309,21 @@ pub fn signing_key(source: &KeySource, now: SystemTime) -> Result<LoadedKey> {
             prefix,
             days,
             force,
-        } => return create(prefix, *days, *force, now),
+        } => return create(prefix, *days, *force, passphrase, now),
     };
-    let key = private::rsa_private_key(&text, &origin)?;
-    verbose!("loaded a {}-bit RSA private key from {origin}", key.bits);
+    // The key's text is wiped once read, whatever happens next.
+    let text = Zeroizing::new(text.into_owned());
+    let key = private::rsa_private_key(&text, &origin, passphrase)?;
+    drop(text);
+    match (key.was_encrypted, passphrase) {
+        (true, _) => verbose!("decrypted a {}-bit RSA private key from {origin}", key.bits),
+        (false, Some(passphrase)) => tracing::warn!(
+            "a passphrase is given ({}), but the key from {origin} is not encrypted; the \
+             passphrase is not used",
+            passphrase.source
+        ),
+        (false, None) => verbose!("loaded a {}-bit RSA private key from {origin}", key.bits),
+    }
     if let KeySource::File(path) = source {
         warn_if_others_can_read(path);
     }
@@ -280,7 +366,13 @@ fn shell_quoted(text: &str) -> String {
 #[cfg(not(unix))]
 fn warn_if_others_can_read(_path: &Path) {}
 
-fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<LoadedKey> {
+fn create(
+    prefix: &str,
+    days: u32,
+    force: bool,
+    passphrase: Option<&Passphrase>,
+    now: SystemTime,
+) -> Result<LoadedKey> {
     let validity = generate::validity(now, days)?;
     let files = KeyFiles::for_prefix(prefix);
     files.check(force)?;
@@ -295,18 +387,48 @@ fn create(prefix: &str, days: u32, force: bool, now: SystemTime) -> Result<Loade
     let pair = generate::new_key_pair(validity)?;
     // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
-    let key = private::private_key_block("PRIVATE KEY", &pair.private_key_der, false, &origin)?;
+    let key = private::private_key_block("PRIVATE KEY", &pair.private_key_der, &origin)?;
+    // With a passphrase, the file holds the key encrypted (PKCS#8, PBES2); the signer takes the
+    // key as it is in memory.
+    let private_key_pem = match passphrase {
+        Some(passphrase) => {
+            verbose!(
+                "encrypting the new private key with the passphrase from {} ({} PBKDF2 \
+                 iterations)",
+                passphrase.source,
+                encrypted::WRITE_ITERATIONS
+            );
+            let der = encrypted::encrypt(
+                &pair.private_key_der,
+                passphrase.expose(),
+                encrypted::WRITE_ITERATIONS,
+            )
+            .map_err(|why| anyhow::anyhow!("could not encrypt the new private key: {why}"))?;
+            Zeroizing::new(::pem::encode(&::pem::Pem::new(
+                "ENCRYPTED PRIVATE KEY",
+                der,
+            )))
+        }
+        None => Zeroizing::new(pair.private_key_pem.clone()),
+    };
     let pending = files.write(
         &KeyFileContents {
-            private_key: &pair.private_key_pem,
+            private_key: &private_key_pem,
             public_key: &pair.public_key_pem,
             certificate: &pair.certificate_pem,
         },
         force,
         lock,
     )?;
+    let secret = match passphrase {
+        Some(passphrase) => format!(
+            "the private key, encrypted with the passphrase from {}",
+            passphrase.source
+        ),
+        None => "the private key: keep it secret".to_owned(),
+    };
     info!(
-        "wrote {} (the private key: keep it secret), {} (the public key)",
+        "wrote {} ({secret}), {} (the public key)",
         files.private_key.display(),
         files.public_key.display()
     );

@@ -8,11 +8,14 @@ use std::path::PathBuf;
 
 use pkcs8::PrivateKeyInfoRef;
 
+use super::encrypted::{self, DecryptError};
 use super::pem::{
     DSA, EC_PUBLIC_KEY, ED448, ED25519, MIN_RSA_BITS, RSA_ENCRYPTION, RSA_PSS, bit_length,
     normalise, pem_blocks, rsa_limits,
 };
 use crate::error::UserError;
+use crate::secret::Passphrase;
+use zeroize::Zeroizing;
 
 /// Where key text came from, so that every message names the thing the user passed.
 #[derive(Debug, Clone)]
@@ -34,10 +37,12 @@ impl fmt::Display for Origin {
     }
 }
 
-/// An RSA private key as PKCS#1 DER, the form the signer takes.
+/// An RSA private key as PKCS#1 DER, the form the signer takes, wiped when dropped.
 pub struct RsaPrivateKey {
-    pub pkcs1_der: Vec<u8>,
+    pub pkcs1_der: Zeroizing<Vec<u8>>,
     pub bits: usize,
+    /// Whether it was read from an ENCRYPTED PRIVATE KEY block.
+    pub was_encrypted: bool,
 }
 
 /// Shows the size only: key bytes must not reach a log line or a panic message.
@@ -47,9 +52,14 @@ impl fmt::Debug for RsaPrivateKey {
     }
 }
 
-/// Finds the private key in PEM text and checks it is an RSA key Qlik can use.
-pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, UserError> {
-    let text = normalise(text);
+/// Finds the private key in PEM text, decrypts it with `passphrase` if it is encrypted, and
+/// checks it is an RSA key Qlik can use.
+pub fn rsa_private_key(
+    text: &str,
+    origin: &Origin,
+    passphrase: Option<&Passphrase>,
+) -> Result<RsaPrivateKey, UserError> {
+    let text = Zeroizing::new(normalise(text).into_owned());
     if text.is_empty() {
         let err = UserError::runtime(format!("{origin} is empty; it must hold a PEM private key"));
         return Err(match origin {
@@ -73,27 +83,46 @@ pub fn rsa_private_key(text: &str, origin: &Origin) -> Result<RsaPrivateKey, Use
              certificate Qlik has)"
         )));
     }
-    let block = blocks
+    let index = blocks
         .iter()
-        .find(|b| b.tag().ends_with("PRIVATE KEY"))
-        .unwrap_or(&blocks[0]);
-    private_key_block(
-        block.tag(),
-        block.contents(),
-        is_encrypted_pkcs1(block),
-        origin,
-    )
+        .position(|b| b.tag().ends_with("PRIVATE KEY"))
+        .unwrap_or(0);
+    // The blocks' bytes are wiped when they go, the key's with them.
+    let mut blocks: Vec<(String, bool, Zeroizing<Vec<u8>>)> = blocks
+        .into_iter()
+        .map(|b| {
+            let legacy = is_encrypted_pkcs1(&b);
+            (
+                b.tag().to_owned(),
+                legacy,
+                Zeroizing::new(b.into_contents()),
+            )
+        })
+        .collect();
+    let (label, legacy_encrypted, der) = blocks.swap_remove(index);
+    if label == "ENCRYPTED PRIVATE KEY" {
+        let Some(passphrase) = passphrase else {
+            return Err(encrypted_key(origin));
+        };
+        let plain = encrypted::decrypt(&der, passphrase.expose())
+            .map_err(|err| decrypt_error(err, origin, passphrase))?;
+        let mut key = private_key_block("PRIVATE KEY", &plain, origin)?;
+        key.was_encrypted = true;
+        return Ok(key);
+    }
+    if legacy_encrypted {
+        return Err(legacy_encrypted_key(origin, passphrase));
+    }
+    private_key_block(&label, &der, origin)
 }
 
 /// Classifies DER by its PEM label; also used for the PKCS#8 key --cert-create makes.
 pub fn private_key_block(
     label: &str,
     der: &[u8],
-    encrypted: bool,
     origin: &Origin,
 ) -> Result<RsaPrivateKey, UserError> {
     match label {
-        "RSA PRIVATE KEY" if encrypted => Err(encrypted_key(origin)),
         "RSA PRIVATE KEY" => rsa_pkcs1(der, origin),
         "PRIVATE KEY" => {
             let info = PrivateKeyInfoRef::try_from(der).map_err(|e| {
@@ -159,8 +188,9 @@ fn rsa_pkcs1(der: &[u8], origin: &Origin) -> Result<RsaPrivateKey, UserError> {
         .with_hint(NEW_KEY_HINT)
     })?;
     Ok(RsaPrivateKey {
-        pkcs1_der: der.to_vec(),
+        pkcs1_der: Zeroizing::new(der.to_vec()),
         bits,
+        was_encrypted: false,
     })
 }
 
@@ -175,29 +205,71 @@ fn is_encrypted_pkcs1(block: &pem::Pem) -> bool {
 const NEW_KEY_HINT: &str = "create a new key with --cert-create true, or with: \
      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out privatekey.pem";
 
+/// An encrypted key and no passphrase: the two ways to give one.
 fn encrypted_key(origin: &Origin) -> UserError {
     UserError::runtime(format!(
-        "{origin} holds an encrypted private key; qs-jwt signs without prompting, so it needs \
-         the key unencrypted"
-    ))
-    .with_hint(format!(
-        "decrypt it to a file only you can read: {} && chmod 600 decrypted.pem",
-        decrypt_command(origin)
+        "{origin} holds an encrypted private key and no passphrase is given; qs-jwt never \
+         prompts: set QSJWTPASSPHRASE, or give --cert-privatekey-passphrase-file <file> (- reads \
+         standard input)"
     ))
 }
 
-/// The openssl command that decrypts the key from where it came, into `decrypted.pem` (never
-/// the input file itself: openssl would truncate it before reading it).
-fn decrypt_command(origin: &Origin) -> String {
-    match origin {
-        Origin::File(path) => format!("openssl pkey -in '{}' -out decrypted.pem", path.display()),
-        Origin::Env => {
-            "printf '%s\\n' \"$QSJWTPRIVKEY\" | openssl pkey -out decrypted.pem".to_owned()
-        }
-        Origin::Stdin | Origin::Flag => {
-            "openssl pkey -in <encrypted key file> -out decrypted.pem".to_owned()
-        }
+/// Why an encrypted key could not be read; a wrong passphrase says nothing else about the key.
+fn decrypt_error(err: DecryptError, origin: &Origin, passphrase: &Passphrase) -> UserError {
+    match err {
+        DecryptError::WrongPassphrase => UserError::runtime(format!(
+            "wrong passphrase for {origin} (the passphrase from {})",
+            passphrase.source
+        )),
+        DecryptError::Malformed(why) => UserError::runtime(format!(
+            "{origin} holds an ENCRYPTED PRIVATE KEY block that is not valid PKCS#8 ({why})"
+        )),
+        DecryptError::Unsupported(what) => UserError::runtime(format!(
+            "{origin} is encrypted with {what}, which qs-jwt does not read"
+        ))
+        .with_hint(format!(
+            "re-encrypt it with AES-256 and PBKDF2: {}",
+            convert_command(origin)
+        )),
+        DecryptError::TooCostly(what) => UserError::runtime(format!(
+            "{origin} asks for {what} to decrypt it; that is more work than any tool writes, so \
+             qs-jwt refuses it"
+        ))
+        .with_hint(format!(
+            "re-encrypt it with OpenSSL's defaults: {}",
+            convert_command(origin)
+        )),
     }
+}
+
+/// OpenSSL 1.x's `genrsa -aes256` format (`Proc-Type: 4,ENCRYPTED` in an RSA PRIVATE KEY
+/// block): its key derivation is one round of MD5, and no maintained crate on qs-jwt's crypto
+/// library reads it; the openssl command converts it to PKCS#8 with the same passphrase.
+fn legacy_encrypted_key(origin: &Origin, passphrase: Option<&Passphrase>) -> UserError {
+    let given = match passphrase {
+        Some(_) => "",
+        None => " (and set QSJWTPASSPHRASE, which the command reads too)",
+    };
+    UserError::runtime(format!(
+        "{origin} holds a key in OpenSSL's old encrypted format (Proc-Type: 4,ENCRYPTED), which \
+         qs-jwt does not read; convert it to encrypted PKCS#8, with the same passphrase{given}"
+    ))
+    .with_hint(convert_command(origin))
+}
+
+/// The openssl command that re-encrypts the key from where it came as PKCS#8 with AES-256 and
+/// PBKDF2, with the passphrase from QSJWTPASSPHRASE, into a new file (never the input file:
+/// openssl would truncate it before reading it).
+fn convert_command(origin: &Origin) -> String {
+    let input = match origin {
+        Origin::File(path) => format!("-in '{}'", path.display()),
+        Origin::Env => "-in <(printf '%s\\n' \"$QSJWTPRIVKEY\")".to_owned(),
+        Origin::Stdin | Origin::Flag => "-in <encrypted key file>".to_owned(),
+    };
+    format!(
+        "openssl pkcs8 -topk8 -v2 aes-256-cbc {input} -passin env:QSJWTPASSPHRASE -passout \
+         env:QSJWTPASSPHRASE -out privatekey-pkcs8.pem"
+    )
 }
 
 fn not_rsa(origin: &Origin, what: &str) -> UserError {
@@ -229,7 +301,7 @@ mod tests {
     const PKCS1: &str = include_str!("../../tests/fixtures/rsa2048-pkcs1.pem");
 
     fn load(text: &str) -> Result<RsaPrivateKey, String> {
-        rsa_private_key(text, &Origin::Flag).map_err(|e| e.to_string())
+        rsa_private_key(text, &Origin::Flag, None).map_err(|e| e.to_string())
     }
 
     #[test]
