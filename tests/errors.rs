@@ -207,7 +207,7 @@ fn unusable_key_files_exit_1_and_say_what_they_hold() {
         ("text.pem".into(), "'text.pem' is not a PEM private key (no BEGIN line)"),
         ("binary.der".into(), "'binary.der' is binary, not PEM text"),
         (fixture_path("rsa2048-encrypted-pkcs8.pem"), "holds an encrypted private key"),
-        (fixture_path("rsa2048-encrypted-pkcs1.pem"), "holds an encrypted private key"),
+        (fixture_path("rsa2048-encrypted-pkcs1.pem"), "holds a key in OpenSSL's old encrypted format"),
         (fixture_path("rsa2048-public.pem"), "holds a public key; the private key belongs here"),
         (fixture_path("rsa2048-public-pkcs1.pem"), "holds a public key"),
         (fixture_path("rsa2048-cert.pem"), "holds a certificate; the private key belongs here"),
@@ -225,16 +225,16 @@ fn unusable_key_files_exit_1_and_say_what_they_hold() {
 }
 
 #[test]
-fn encrypted_keys_get_the_openssl_command_that_decrypts_them() {
+fn old_encrypted_keys_get_the_openssl_command_that_converts_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut seen = Transcript::new(dir.path());
     let file = fixture("rsa2048-encrypted-pkcs1.pem").display().to_string();
     let args = [&QSEOW[..], &["--cert-privatekey-file", &file]].concat();
     let stderr = error_lines(fails(&mut seen, dir.path(), &args, 1).as_bytes());
-    let hint = "hint: decrypt it to a file only you can read: openssl pkey -in";
+    let hint = "hint: openssl pkcs8 -topk8 -v2 aes-256-cbc -in";
     assert!(stderr.contains(hint), "{stderr}");
     seen.assert_eq(snapbox::file![
-        "snapshots/errors/encrypted_keys_get_the_openssl_command_that_decrypts_them.txt"
+        "snapshots/errors/old_encrypted_keys_get_the_openssl_command_that_converts_them.txt"
     ]);
 }
 

@@ -86,7 +86,7 @@ proptest! {
     #[test]
     fn pem_normaliser_and_key_readers_never_panic(text in "(-----BEGIN [A-Z ]{0,20}-----)?[ -~\\n\\r\\\\]{0,200}(-----END [A-Z ]{0,20}-----)?") {
         let _ = keys::normalise_pem(&text);
-        let _ = keys::signing_key(&KeySource::Text(&text), UNIX_EPOCH);
+        let _ = keys::signing_key(&KeySource::Text(&text), None, UNIX_EPOCH);
         let _ = keys::verifying_key(None, Some(&text));
     }
 
@@ -100,7 +100,7 @@ proptest! {
             damaged.push_str(line);
             damaged.push_str(breaks[i % breaks.len()]);
         }
-        let key = keys::signing_key(&KeySource::Text(&damaged), UNIX_EPOCH);
+        let key = keys::signing_key(&KeySource::Text(&damaged), None, UNIX_EPOCH);
         prop_assert!(key.is_ok(), "{:?}", key.err().map(|e| e.to_string()));
     }
 
@@ -191,7 +191,7 @@ proptest! {
             _ => unreachable!("parsed as create-qseow"),
         };
         let payload = qseow_claims(&args.token_input(), NOW).unwrap();
-        let key = keys::signing_key(&KeySource::Text(&fixture_text("rsa2048-pkcs1.pem")), UNIX_EPOCH).unwrap();
+        let key = keys::signing_key(&KeySource::Text(&fixture_text("rsa2048-pkcs1.pem")), None, UNIX_EPOCH).unwrap();
         let token = token::sign(&qseow_header(), &payload, &key.key).unwrap();
 
         let parts = token::parts(&token).unwrap();

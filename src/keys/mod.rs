@@ -21,6 +21,7 @@ use crate::error::{self, UserError};
 use crate::input::{self, FileFlag};
 use crate::secret::{Passphrase, SecretText};
 use crate::verbose;
+pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
 use files::{KeyFileContents, KeyFiles};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
 pub use pem::normalise as normalise_pem;
@@ -404,10 +405,10 @@ fn create(
                 encrypted::WRITE_ITERATIONS,
             )
             .map_err(|why| anyhow::anyhow!("could not encrypt the new private key: {why}"))?;
-            Zeroizing::new(::pem::encode(&::pem::Pem::new(
-                "ENCRYPTED PRIVATE KEY",
-                der,
-            )))
+            // LF line ends, as the other files: the pem crate's default is CRLF.
+            let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+            let block = ::pem::Pem::new("ENCRYPTED PRIVATE KEY", der);
+            Zeroizing::new(::pem::encode_config(&block, config))
         }
         None => Zeroizing::new(pair.private_key_pem.clone()),
     };
@@ -483,6 +484,7 @@ mod tests {
         let mut options = KeyOptions {
             file: None,
             text: None,
+            passphrase_file: None,
             create: false,
             prefix: "",
             days: None,

@@ -400,18 +400,15 @@ mod tests {
     }
 
     #[test]
-    fn the_decrypt_hint_names_the_users_file() {
-        let err = private_key_block(
-            "ENCRYPTED PRIVATE KEY",
-            &[],
-            false,
-            &Origin::File("keys/k.pem".into()),
-        );
-        let hint = err.unwrap_err().hint().unwrap().to_owned();
+    fn the_conversion_hint_names_the_users_file() {
+        let hint = convert_command(&Origin::File("keys/k.pem".into()));
         assert!(
-            hint.contains("openssl pkey -in 'keys/k.pem' -out decrypted.pem"),
+            hint.contains("-in 'keys/k.pem' -passin env:QSJWTPASSPHRASE"),
             "{hint}"
         );
+        let err = legacy_encrypted_key(&Origin::Env, None);
+        assert!(err.to_string().contains("set QSJWTPASSPHRASE"), "{err}");
+        assert!(err.hint().unwrap().contains("$QSJWTPRIVKEY"));
     }
 
     #[test]
