@@ -155,6 +155,15 @@ fn shorten_line(line: &str) -> String {
     out
 }
 
+/// "1 user", "2 users": a count and what it counts, for messages.
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::claims::{ExtraClaim, claim_value, claims_set_by};
 use crate::qlik::Profile;
+use crate::render::count;
 
 /// How many bad rows a failed read names; the rest are counted.
 pub const MAX_BAD_ROWS: usize = 20;
@@ -676,15 +677,6 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         )));
     }
     Ok(())
-}
-
-/// "1 value", "2 values".
-fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF

@@ -9,7 +9,7 @@ use std::fs;
 
 use common::{
     Create, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, decode_parts, error_lines, fails_cleanly,
-    fixture_text, folder_with_key, verify_with_certificate, verify_with_public_key,
+    fixture_text, folder_with_key, succeeds, verify_with_certificate, verify_with_public_key,
 };
 use serde_json::{Map, Value, json};
 
@@ -350,16 +350,11 @@ fn csv_edge_cases_byte_order_mark_crlf_quotes_and_blank_lines() {
                 b2,\"two\r\nlines\",\r\n\
                 \r\n";
     fs::write(dir.path().join("users.csv"), text).unwrap();
-    let output = Create::qscloud()
-        .key_file("privatekey.pem")
-        .args(["--users", "users.csv"])
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.csv"])
+            .run_in(dir.path()),
     );
     let tokens = lines(&output.stdout);
     assert_eq!(tokens.len(), 2);
@@ -387,16 +382,11 @@ fn windows_powershell_files_are_read_utf16_and_type_line() {
         bytes.extend_from_slice(&unit.to_le_bytes());
     }
     fs::write(dir.path().join("users.csv"), bytes).unwrap();
-    let output = Create::qscloud()
-        .key_file("privatekey.pem")
-        .args(["--users", "users.csv"])
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.csv"])
+            .run_in(dir.path()),
     );
     let payload = decode_parts(&lines(&output.stdout)[0]).1;
     assert_eq!(
@@ -418,16 +408,7 @@ fn users_come_from_standard_input() {
         if let Some(format) = format {
             create = create.args(["--users-format", format]);
         }
-        let output = create
-            .run_in(dir.path())
-            .write_stdin(text)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = succeeds(create.run_in(dir.path()).write_stdin(text));
         let subs: Vec<Value> = lines(&output.stdout)
             .iter()
             .map(|t| decode_parts(t).1["sub"].clone())
@@ -440,16 +421,15 @@ fn users_come_from_standard_input() {
 fn users_format_overrides_the_file_name() {
     let dir = folder_with_key();
     fs::write(dir.path().join("users.txt"), "{\"sub\":\"anna\"}\n").unwrap();
-    let output = Create::qscloud()
-        .key_file("privatekey.pem")
-        .args(["--users", "users.txt", "--users-format", "jsonl"])
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "users.txt", "--users-format", "jsonl"])
+            .run_in(dir.path()),
+    );
+    assert_eq!(
+        decode_parts(&lines(&output.stdout)[0]).1["sub"],
+        json!("anna")
     );
     // Without it, the same file is CSV whose header is the JSON text.
     let stderr = fails_cleanly(
@@ -719,45 +699,43 @@ fn options_for_one_user_are_usage_errors_naming_the_column() {
 fn other_usage_errors() {
     let dir = folder_with_key();
     fs::write(dir.path().join("users.csv"), "sub,claim.dept\nanna,x\n").unwrap();
-    // Standard input cannot carry both.
-    let stderr = fails_cleanly(
-        Create::qscloud()
-            .args(["--cert-privatekey-file", "-", "--users", "-"])
-            .run_in(dir.path())
-            .write_stdin("sub\nanna\n"),
-        dir.path(),
-        2,
-    );
-    assert!(stderr.contains("both read standard input"), "{stderr}");
-    // --users-format needs --users.
-    let stderr = fails_cleanly(
-        &mut Create::qscloud()
-            .key_file("privatekey.pem")
-            .args(["--sub", "a", "--users-format", "csv"])
-            .run_in(dir.path()),
-        dir.path(),
-        2,
-    );
-    assert!(stderr.contains("--users <file>"), "{stderr}");
-    // Without --users, create-qseow still needs its user.
-    let stderr = fails_cleanly(
-        &mut Create::qseow_users()
-            .key_file("privatekey.pem")
-            .run_in(dir.path()),
-        dir.path(),
-        2,
-    );
-    assert!(stderr.contains("--userid <userid>"), "{stderr}");
-    // A column that gives a claim --claim gives every user.
-    let stderr = fails_cleanly(
-        &mut Create::qscloud()
-            .key_file("privatekey.pem")
-            .args(["--users", "users.csv", "--claim", "dept=a"])
-            .run_in(dir.path()),
-        dir.path(),
-        1,
-    );
-    assert!(stderr.contains("drop one of the two"), "{stderr}");
+    let key = ["--cert-privatekey-file", "privatekey.pem"];
+    let cases: [(Create, &[&str], i32, &str); 4] = [
+        // Standard input cannot carry both.
+        (
+            Create::qscloud(),
+            &["--cert-privatekey-file", "-", "--users", "-"],
+            2,
+            "both read standard input",
+        ),
+        // --users-format needs --users.
+        (
+            Create::qscloud().args(key),
+            &["--sub", "a", "--users-format", "csv"],
+            2,
+            "--users <file>",
+        ),
+        // Without --users, create-qseow still needs its user.
+        (Create::qseow_users().args(key), &[], 2, "--userid <userid>"),
+        // A column that gives a claim --claim gives every user.
+        (
+            Create::qscloud().args(key),
+            &["--users", "users.csv", "--claim", "dept=a"],
+            1,
+            "drop one of the two",
+        ),
+    ];
+    for (create, args, code, expected) in cases {
+        let stderr = fails_cleanly(
+            create
+                .args(args)
+                .run_in(dir.path())
+                .write_stdin("sub\nanna\n"),
+            dir.path(),
+            code,
+        );
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
@@ -897,16 +875,11 @@ fn the_key_may_come_from_qsjwtprivkey() {
     let dir = folder_with_key();
     fs::write(dir.path().join("users.csv"), "userid\nanna\n").unwrap();
     let key = fixture_text("rsa2048-pkcs8.pem");
-    let output = Create::qseow_users()
-        .args(["--userdir", "D", "--users", "users.csv"])
-        .run_in(dir.path())
-        .env("QSJWTPRIVKEY", &key)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        Create::qseow_users()
+            .args(["--userdir", "D", "--users", "users.csv"])
+            .run_in(dir.path())
+            .env("QSJWTPRIVKEY", &key),
     );
     verify_with_public_key(
         &lines(&output.stdout)[0],

@@ -10,7 +10,7 @@ use std::process::Command as Process;
 
 use common::{
     Create, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text, owner_only,
-    single_token, verify_with_certificate, verify_with_public_key,
+    single_token, succeeds, verify_with_certificate, verify_with_public_key,
 };
 
 /// The passphrase of the encrypted fixtures (tests/fixtures/make-fixtures.sh).
@@ -134,20 +134,20 @@ fn every_scheme_from_every_key_source_and_passphrase_source() {
 fn a_non_ascii_passphrase_with_a_trailing_crlf() {
     let dir = folder_with("rsa2048-encrypted-unicode.pem");
     fs::write(dir.path().join("pass.txt"), "pässwörd ✓\r\n").unwrap();
-    let output = Create::qseow()
-        .args([
-            "--cert-privatekey-file",
-            "key.pem",
-            "--cert-privatekey-passphrase-file",
-            "pass.txt",
-        ])
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        &mut Create::qseow()
+            .args([
+                "--cert-privatekey-file",
+                "key.pem",
+                "--cert-privatekey-passphrase-file",
+                "pass.txt",
+            ])
+            .run_in(dir.path()),
+    );
+    verify_with_public_key(
+        &single_token(&output.stdout),
+        &fixture_text("rsa2048-public.pem"),
+        QSEOW_AUDIENCE,
     );
     // Only one line break is dropped: a passphrase that ends in a space keeps it.
     let output = Create::qseow()
@@ -339,16 +339,11 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
             .status()
             .unwrap();
         assert!(status.success(), "{command}");
-        let output = Create::qseow()
-            .args(["--cert-privatekey-file", "privatekey-pkcs8.pem"])
-            .run_in(dir.path())
-            .env("QSJWTPASSPHRASE", PASSPHRASE)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = succeeds(
+            Create::qseow()
+                .args(["--cert-privatekey-file", "privatekey-pkcs8.pem"])
+                .run_in(dir.path())
+                .env("QSJWTPASSPHRASE", PASSPHRASE),
         );
         verify_with_public_key(
             &single_token(&output.stdout),
@@ -362,16 +357,11 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
 fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("pass.txt"), "new pässphrase\n").unwrap();
-    let output = Create::qscloud()
-        .new_key()
-        .args(["--cert-privatekey-passphrase-file", "pass.txt"])
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        &mut Create::qscloud()
+            .new_key()
+            .args(["--cert-privatekey-passphrase-file", "pass.txt"])
+            .run_in(dir.path()),
     );
     let certificate = fs::read_to_string(dir.path().join("publickey.cer")).unwrap();
     verify_with_certificate(
@@ -429,16 +419,11 @@ fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
         .unwrap();
     assert!(!refused.status.success());
     // qs-jwt signs with it, given the passphrase.
-    let output = Create::qscloud()
-        .key_file("privatekey.pem")
-        .run_in(dir.path())
-        .env("QSJWTPASSPHRASE", "new pässphrase")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeds(
+        Create::qscloud()
+            .key_file("privatekey.pem")
+            .run_in(dir.path())
+            .env("QSJWTPASSPHRASE", "new pässphrase"),
     );
     verify_with_certificate(
         &single_token(&output.stdout),

@@ -26,6 +26,7 @@ use crate::error::UserError;
 use crate::input;
 use crate::keys::{self, KeySource};
 use crate::qlik::Profile;
+use crate::render::count;
 use crate::stdio::ProductLines;
 use crate::times;
 use crate::token;
@@ -363,15 +364,6 @@ fn stop_requested() -> Arc<AtomicBool> {
 #[cfg(not(unix))]
 fn stop_requested() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
-}
-
-/// "1 user", "2 users".
-fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// Whose token a JSON line holds: the fields that name the user, as the file's columns do.

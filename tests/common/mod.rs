@@ -267,6 +267,18 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files
 }
 
+/// Runs a command that must succeed, and returns what it printed; a failure shows its stderr.
+pub fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let output = cmd.output().unwrap();
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Runs a command that must fail: checks the exit code, that stdout is empty, that no file
 /// below `dir` was created or changed, and that nothing panicked. Returns stderr.
 pub fn fails_cleanly(cmd: &mut Command, dir: &Path, code: i32) -> String {
