@@ -13,6 +13,9 @@ use crate::error::UserError;
 /// hurt. `--cert-privatekey-file /dev/zero` read until memory ran out before this limit.
 pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 
+/// The least room a bounded read starts with: more than a 8192-bit key in PEM.
+const MIN_BUFFER: u64 = 16 * 1024;
+
 /// Reads at most `limit` bytes; more is an error built by `too_large`. Checked while reading,
 /// so an endless source (a device, a pipe) stops at the limit; a FIFO or a process
 /// substitution (`<(...)`) is read like any file.
@@ -23,8 +26,10 @@ fn read_bounded(
     too_large: impl FnOnce() -> UserError,
     cannot_read: impl FnOnce(io::Error) -> UserError,
 ) -> Result<Vec<u8>, UserError> {
-    // Room for the whole file at once (one read, as fs::read does), never more than the limit.
-    let capacity = usize::try_from(size_hint.min(limit) + 1).unwrap_or(0);
+    // Room for the whole file at once (one read, as fs::read does), never more than the limit;
+    // for standard input, which gives no size, room for any key: a buffer that grows leaves
+    // copies of what it held (a key, a passphrase) in freed memory.
+    let capacity = usize::try_from(size_hint.max(MIN_BUFFER).min(limit) + 1).unwrap_or(0);
     let mut bytes = Vec::with_capacity(capacity);
     reader
         .take(limit + 1)
@@ -58,12 +63,23 @@ pub struct FileFlag {
 
 /// Reads the text file `path` named by `flag`.
 pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
-    let FileFlag {
-        flag,
-        holds,
-        format,
-        der_hint,
-    } = flag;
+    let bytes = read_file_bytes(path, flag)?;
+    let shown = path.display().to_string();
+    String::from_utf8(bytes).map_err(|_| {
+        let err = UserError::runtime(format!(
+            "{} '{shown}' is binary, not {} text",
+            flag.flag, flag.format
+        ));
+        match flag.der_hint {
+            Some(hint) => err.with_hint(hint(&shown)),
+            None => err,
+        }
+    })
+}
+
+/// Reads the file `path` named by `flag` as bytes, whatever they are.
+pub fn read_file_bytes(path: &Path, flag: &FileFlag) -> Result<Vec<u8>, UserError> {
+    let FileFlag { flag, holds, .. } = flag;
     let shown = path.display().to_string();
     let cannot_read =
         |e: io::Error| UserError::runtime(format!("cannot read {flag} '{shown}': {e}"));
@@ -75,7 +91,7 @@ pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
     let file = File::open(path).map_err(cannot_read)?;
     // A device or a FIFO reports 0 (or anything): only a hint.
     let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bytes = read_bounded(
+    read_bounded(
         file,
         size_hint,
         MAX_INPUT_BYTES,
@@ -87,19 +103,22 @@ pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
             ))
         },
         cannot_read,
-    )?;
-    String::from_utf8(bytes).map_err(|_| {
-        let err = UserError::runtime(format!("{flag} '{shown}' is binary, not {format} text"));
-        match der_hint {
-            Some(hint) => err.with_hint(hint(&shown)),
-            None => err,
-        }
-    })
+    )
 }
 
 /// Reads standard input for `<flag> -`. `what` is "the key" or "the token"; `example` shows how
 /// to pipe it in.
 pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserError> {
+    let bytes = read_stdin_bytes(flag, what, example)?;
+    String::from_utf8(bytes).map_err(|_| {
+        UserError::runtime(format!(
+            "standard input ({flag} -) is binary, not text; pipe {what} in as text"
+        ))
+    })
+}
+
+/// Reads standard input for `<flag> -` as bytes, whatever they are.
+pub fn read_stdin_bytes(flag: &str, what: &str, example: &str) -> Result<Vec<u8>, UserError> {
     let stdin = io::stdin();
     // Waiting for someone to type would hang a script; qs-jwt never prompts.
     if stdin.is_terminal() {
@@ -108,7 +127,7 @@ pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserE
              example: {example}"
         )));
     }
-    let bytes = read_bounded(
+    read_bounded(
         stdin.lock(),
         0,
         MAX_INPUT_BYTES,
@@ -119,12 +138,7 @@ pub fn read_stdin(flag: &str, what: &str, example: &str) -> Result<String, UserE
             ))
         },
         |e| UserError::runtime(format!("cannot read {what} from standard input: {e}")),
-    )?;
-    String::from_utf8(bytes).map_err(|_| {
-        UserError::runtime(format!(
-            "standard input ({flag} -) is binary, not text; pipe {what} in as text"
-        ))
-    })
+    )
 }
 
 const TOKEN_FILE: FileFlag = FileFlag {

@@ -155,6 +155,11 @@ fn shorten_line(line: &str) -> String {
     out
 }
 
+/// `text` as one word for a POSIX shell, ready to paste into a suggested command.
+pub fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// "1 user", "2 users": a count and what it counts, for messages.
 pub fn count(n: usize, what: &str) -> String {
     if n == 1 {

@@ -41,6 +41,9 @@ impl fmt::Display for SecretText {
 pub struct Passphrase {
     bytes: Zeroizing<Vec<u8>>,
     pub source: String,
+    /// Where openssl's `-passin` finds the same passphrase (`env:QSJWTPASSPHRASE`,
+    /// `file:'pass.txt'`), for the commands qs-jwt suggests; `None` for standard input.
+    pub for_openssl: Option<String>,
 }
 
 impl Passphrase {
@@ -48,7 +51,14 @@ impl Passphrase {
         Self {
             bytes,
             source: source.into(),
+            for_openssl: None,
         }
+    }
+
+    /// The same, with where openssl's `-passin` finds it.
+    pub fn for_openssl(mut self, passin: impl Into<String>) -> Self {
+        self.for_openssl = Some(passin.into());
+        self
     }
 
     /// The bytes, for the key derivation.

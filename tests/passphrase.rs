@@ -234,10 +234,11 @@ fn passphrase_source_mistakes() {
                 "--cert-privatekey-file",
                 "key.pem",
                 "--cert-privatekey-passphrase-file",
-                "missing.txt",
+                "Zq9-secret-PASS-77xy",
             ],
             1,
-            "cannot read --cert-privatekey-passphrase-file 'missing.txt'",
+            "--cert-privatekey-passphrase-file names no file that exists (the value is not \
+             shown: it may be the passphrase itself)",
         ),
         (
             &[
@@ -246,7 +247,7 @@ fn passphrase_source_mistakes() {
                 "--cert-privatekey-passphrase-file",
                 "empty.txt",
             ],
-            2,
+            1,
             "--cert-privatekey-passphrase-file 'empty.txt' is empty",
         ),
         (
@@ -271,16 +272,23 @@ fn passphrase_source_mistakes() {
         );
         error_lines(stderr.as_bytes());
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        // A passphrase given where its file belongs never comes back.
+        assert!(!stderr.contains("Zq9"), "{stderr}");
     }
+    // An empty QSJWTPASSPHRASE (an unset CI secret) is no passphrase, with a warning.
     let stderr = fails_cleanly(
         Create::qseow()
             .args(["--cert-privatekey-file", "key.pem"])
             .run_in(dir.path())
             .env("QSJWTPASSPHRASE", ""),
         dir.path(),
-        2,
+        1,
     );
-    assert!(stderr.contains("QSJWTPASSPHRASE is empty"), "{stderr}");
+    assert!(
+        stderr.starts_with("WARN QSJWTPASSPHRASE is set but empty; it is not used\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no passphrase is given"), "{stderr}");
     // --users - and the passphrase on standard input.
     fs::write(dir.path().join("users.csv"), "sub\nanna\n").unwrap();
     let stderr = fails_cleanly(
@@ -312,8 +320,8 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
         ),
         (
             "rsa2048-encrypted-pbes1.pem",
-            "error: --cert-privatekey-file 'key.pem' is encrypted with the old scheme \
-             1.2.840.113549.1.12.1.3 (not PBES2), which qs-jwt does not read\n",
+            "error: --cert-privatekey-file 'key.pem' is encrypted with the scheme \
+             1.2.840.113549.1.12.1.3, older than PBES2, which qs-jwt does not read\n",
         ),
     ] {
         let dir = folder_with(name);
@@ -487,4 +495,91 @@ fn no_passphrase_and_no_key_in_any_output_at_any_level() {
             }
         }
     }
+}
+
+#[test]
+fn schemes_qs_jwt_does_not_read_are_named_and_damage_is_not_a_wrong_passphrase() {
+    let dir = tempfile::tempdir().unwrap();
+    // PBES2 with Triple DES: named, with the command that re-encrypts it reading the passphrase
+    // file qs-jwt was given.
+    let status = Process::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "des-ede3-cbc",
+            "-passout",
+            "pass:fixture",
+        ])
+        .arg("-in")
+        .arg(fixture("rsa2048-pkcs8.pem"))
+        .args(["-out", "des3.pem"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::write(dir.path().join("pass.txt"), "fixture\n").unwrap();
+    let stderr = fails_cleanly(
+        &mut Create::qseow()
+            .args([
+                "--cert-privatekey-file",
+                "des3.pem",
+                "--cert-privatekey-passphrase-file",
+                "pass.txt",
+            ])
+            .run_in(dir.path()),
+        dir.path(),
+        1,
+    );
+    assert!(
+        stderr.starts_with(
+            "error: --cert-privatekey-file 'des3.pem' is encrypted with PBES2 and the cipher \
+             DES-EDE3-CBC (qs-jwt reads AES-128, AES-192 and AES-256 in CBC mode)"
+        ),
+        "{stderr}"
+    );
+    let command = stderr.split_once("AES-256 and PBKDF2: ").unwrap().1.trim();
+    assert!(
+        command.starts_with("QSJWTPASSPHRASE=\"$(cat 'pass.txt')\" openssl pkcs8"),
+        "{command}"
+    );
+    let status = Process::new("bash")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command}");
+    succeeds(
+        &mut Create::qseow()
+            .args([
+                "--cert-privatekey-file",
+                "privatekey-pkcs8.pem",
+                "--cert-privatekey-passphrase-file",
+                "pass.txt",
+            ])
+            .run_in(dir.path()),
+    );
+    // The encrypted data cut short: damaged, not a wrong passphrase.
+    let text = fixture_text("rsa2048-encrypted-pkcs8.pem");
+    let block = pem::parse(&text).unwrap();
+    let mut der = block.contents().to_vec();
+    der.truncate(der.len() - 5);
+    fs::write(
+        dir.path().join("cut.pem"),
+        pem::encode(&pem::Pem::new("ENCRYPTED PRIVATE KEY", der)),
+    )
+    .unwrap();
+    let stderr = fails_cleanly(
+        Create::qseow()
+            .args(["--cert-privatekey-file", "cut.pem"])
+            .run_in(dir.path())
+            .env("QSJWTPASSPHRASE", PASSPHRASE),
+        dir.path(),
+        1,
+    );
+    assert!(!stderr.contains("wrong passphrase"), "{stderr}");
+    assert!(
+        stderr.contains("damaged") || stderr.contains("not valid PKCS#8"),
+        "{stderr}"
+    );
 }

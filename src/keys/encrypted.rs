@@ -31,7 +31,10 @@ pub const WRITE_ITERATIONS: u32 = 600_000;
 /// (OpenSSL writes 2,048 PBKDF2 iterations, scrypt N=16384), low enough that a file cannot keep
 /// a run busy for hours or take the machine's memory.
 const MAX_ITERATIONS: u32 = 10_000_000;
-const MAX_SCRYPT_MEMORY: usize = 1 << 30;
+/// scrypt: at most 256 MiB (twice OWASP's N=2^17, r=8), and at most four times OWASP's work
+/// in all (N·r·p = 2^22, about a second here), whatever the split between N, r and p.
+const MAX_SCRYPT_MEMORY: usize = 256 << 20;
+const MAX_SCRYPT_WORK: u128 = 1 << 22;
 
 /// Why a key could not be decrypted, for `private.rs` to put into words with the key's origin.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,10 +52,8 @@ pub enum DecryptError {
 
 /// Decrypts the DER of an `ENCRYPTED PRIVATE KEY` block into the DER of its `PRIVATE KEY`.
 pub fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
-    let info = EncryptedPrivateKeyInfoRef::from_der(der).map_err(|e| match scheme_oid(der) {
-        // The structure is there, with a scheme the pkcs5 crate does not know: PKCS#12's
-        // pbeWithSHA1And3-KeyTripleDES-CBC (`openssl pkcs8 -v1 PBE-SHA1-3DES`) and the like.
-        Some(oid) => DecryptError::Unsupported(format!("the old scheme {oid} (not PBES2)")),
+    let info = EncryptedPrivateKeyInfoRef::from_der(der).map_err(|e| match unread_scheme(der) {
+        Some(what) => DecryptError::Unsupported(what),
         None => DecryptError::Malformed(e.to_string()),
     })?;
     let params = match &info.encryption_algorithm {
@@ -65,6 +66,15 @@ pub fn decrypt(der: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Decr
         }
     };
     let (cipher, iv) = cipher(&params.encryption)?;
+    // CBC ciphertext is whole blocks: anything else is a damaged file, told before the work of
+    // the key derivation, and not blamed on the passphrase.
+    let data = info.encrypted_data.as_bytes();
+    if data.is_empty() || data.len() % 16 != 0 {
+        return Err(DecryptError::Malformed(format!(
+            "its encrypted data is {} bytes, not whole 16-byte blocks: the file is damaged",
+            data.len()
+        )));
+    }
     let key = derive(&params.kdf, passphrase, params.encryption.key_size())?;
     let key = UnboundCipherKey::new(cipher, &key).map_err(|_| DecryptError::WrongPassphrase)?;
     let key =
@@ -101,7 +111,10 @@ pub fn encrypt(pkcs8_der: &[u8], passphrase: &[u8], iterations: u32) -> Result<V
     )?;
     let key = UnboundCipherKey::new(&AES_256, &*key).map_err(|_| "AES-256 key".to_owned())?;
     let key = PaddedBlockEncryptingKey::cbc_pkcs7(key).map_err(|_| "AES-256-CBC".to_owned())?;
-    let mut data = pkcs8_der.to_vec();
+    // Room for the padding first: a buffer that grows would leave a copy of the key in freed
+    // memory.
+    let mut data = Vec::with_capacity(pkcs8_der.len() + 16);
+    data.extend_from_slice(pkcs8_der);
     let context = key
         .encrypt(&mut data)
         .map_err(|_| "AES-256-CBC encryption failed".to_owned())?;
@@ -119,18 +132,75 @@ pub fn encrypt(pkcs8_der: &[u8], passphrase: &[u8], iterations: u32) -> Result<V
     info.to_der().map_err(|e| e.to_string())
 }
 
-/// The OID of the encryption scheme of an EncryptedPrivateKeyInfo whose parameters could not be
-/// read, to name it.
-fn scheme_oid(der: &[u8]) -> Option<der::asn1::ObjectIdentifier> {
+/// What an EncryptedPrivateKeyInfo that the pkcs5 crate could not read is encrypted with, in
+/// words, when its structure is there: PBES2 with a cipher qs-jwt does not read (DES-EDE3,
+/// Camellia, AES in another mode) or parameters out of range, or another scheme altogether
+/// (PKCS#12's pbeWithSHA1And3-KeyTripleDES-CBC, what `openssl pkcs8 -v1 PBE-SHA1-3DES` writes).
+fn unread_scheme(der: &[u8]) -> Option<String> {
     let mut reader = der::SliceReader::new(der).ok()?;
-    reader
+    let (scheme, parameters) = reader
         .sequence(|inner| {
             let algorithm = spki::AlgorithmIdentifierRef::decode(inner)?;
             let rest = inner.remaining_len();
             inner.read_slice(rest)?;
-            Ok::<_, der::Error>(algorithm.oid)
+            Ok::<_, der::Error>((
+                algorithm.oid,
+                algorithm.parameters.map(|p| p.value().to_vec()),
+            ))
         })
-        .ok()
+        .ok()?;
+    if scheme != pbes2::PBES2_OID {
+        return Some(format!("the scheme {scheme}, older than PBES2"));
+    }
+    // PBES2's parameters: the key derivation's AlgorithmIdentifier, then the cipher's.
+    let read_pair = |bytes: &[u8]| -> Result<_, der::Error> {
+        let mut inner = der::SliceReader::new(bytes)?;
+        let kdf = spki::AlgorithmIdentifierRef::decode(&mut inner)?.oid;
+        let cipher = spki::AlgorithmIdentifierRef::decode(&mut inner)?.oid;
+        Ok((kdf, cipher))
+    };
+    let Ok((kdf, cipher)) = read_pair(&parameters?) else {
+        return Some("PBES2 with parameters that cannot be read".to_owned());
+    };
+    let cipher_name = oid_name(cipher);
+    if !cipher_name.contains("-CBC") || !cipher_name.starts_with("AES") {
+        return Some(format!(
+            "PBES2 and the cipher {cipher_name} (qs-jwt reads AES-128, AES-192 and AES-256 in \
+             CBC mode)"
+        ));
+    }
+    Some(format!(
+        "PBES2, {cipher_name} and {} with parameters out of range",
+        oid_name(kdf)
+    ))
+}
+
+/// A name for the algorithms an encrypted key may name, else the OID itself.
+fn oid_name(oid: der::asn1::ObjectIdentifier) -> String {
+    let name = match oid.to_string().as_str() {
+        "1.2.840.113549.1.5.12" => "PBKDF2",
+        "1.3.6.1.4.1.11591.4.11" => "scrypt",
+        "1.2.840.113549.2.8" => "HMAC-SHA-224",
+        "2.16.840.1.101.3.4.1.2" => "AES-128-CBC",
+        "2.16.840.1.101.3.4.1.22" => "AES-192-CBC",
+        "2.16.840.1.101.3.4.1.42" => "AES-256-CBC",
+        "2.16.840.1.101.3.4.1.1" => "AES-128-ECB",
+        "2.16.840.1.101.3.4.1.41" => "AES-256-ECB",
+        "2.16.840.1.101.3.4.1.3" => "AES-128-OFB",
+        "2.16.840.1.101.3.4.1.43" => "AES-256-OFB",
+        "2.16.840.1.101.3.4.1.4" => "AES-128-CFB",
+        "2.16.840.1.101.3.4.1.44" => "AES-256-CFB",
+        "2.16.840.1.101.3.4.1.6" => "AES-128-GCM",
+        "2.16.840.1.101.3.4.1.46" => "AES-256-GCM",
+        "1.2.840.113549.3.7" => "DES-EDE3-CBC",
+        "1.3.14.3.2.7" => "DES-CBC",
+        "1.2.840.113549.3.2" => "RC2-CBC",
+        "1.2.392.200011.61.1.1.1.2" => "Camellia-128-CBC",
+        "1.2.392.200011.61.1.1.1.3" => "Camellia-192-CBC",
+        "1.2.392.200011.61.1.1.1.4" => "Camellia-256-CBC",
+        other => return other.to_owned(),
+    };
+    name.to_owned()
 }
 
 /// The cipher and IV of a PBES2 encryption scheme: AES in CBC mode.
@@ -142,8 +212,8 @@ fn cipher(
         pbes2::EncryptionScheme::Aes192Cbc { iv } => Ok((&AES_192, iv)),
         pbes2::EncryptionScheme::Aes256Cbc { iv } => Ok((&AES_256, iv)),
         other => Err(DecryptError::Unsupported(format!(
-            "the cipher {} (qs-jwt reads AES-128, AES-192 and AES-256 in CBC mode)",
-            other.oid()
+            "PBES2 and the cipher {} (qs-jwt reads AES-128, AES-192 and AES-256 in CBC mode)",
+            oid_name(other.oid())
         ))),
     }
 }
@@ -190,7 +260,7 @@ fn derive(
         other => {
             return Err(DecryptError::Unsupported(format!(
                 "the key derivation {}",
-                other.oid()
+                oid_name(other.oid())
             )));
         }
     }
@@ -212,7 +282,7 @@ fn pbkdf2_derive(
         other => {
             return Err(format!(
                 "PBKDF2 with {} (qs-jwt reads HMAC with SHA-1, SHA-256, SHA-384 or SHA-512)",
-                other.oid()
+                oid_name(other.oid())
             ));
         }
     };
@@ -232,12 +302,15 @@ fn scrypt(
     p: u64,
     out: &mut [u8],
 ) -> Result<(), DecryptError> {
-    // The memory scrypt takes: 128 * N * r bytes (and 128 * r * p more).
+    // The memory scrypt takes: 128 * N * r bytes (and 128 * r * p more); its work, N * r * p
+    // rounds of its mixing function.
     let memory = 128u128 * u128::from(n) * u128::from(r.max(1));
-    if memory > MAX_SCRYPT_MEMORY as u128 || p > 16 {
+    let work = u128::from(n) * u128::from(r) * u128::from(p);
+    if memory > MAX_SCRYPT_MEMORY as u128 || work > MAX_SCRYPT_WORK {
         return Err(DecryptError::TooCostly(format!(
-            "scrypt with N={n}, r={r}, p={p}, more than {} MiB",
-            MAX_SCRYPT_MEMORY >> 20
+            "scrypt with N={n}, r={r}, p={p} (qs-jwt allows {} MiB and N*r*p up to {})",
+            MAX_SCRYPT_MEMORY >> 20,
+            MAX_SCRYPT_WORK
         )));
     }
     // SAFETY: every pointer comes from a live slice with its own length; aws-lc reads the
@@ -260,7 +333,7 @@ fn scrypt(
         Ok(())
     } else {
         Err(DecryptError::Unsupported(format!(
-            "scrypt with N={n}, r={r}, p={p}, which aws-lc refuses"
+            "scrypt with N={n}, r={r}, p={p}, parameters aws-lc refuses"
         )))
     }
 }
@@ -305,6 +378,11 @@ mod tests {
         let mut memory = [0u8; 32];
         assert!(matches!(
             scrypt(b"x", b"salt", 1 << 30, 8, 1, &mut memory),
+            Err(DecryptError::TooCostly(_))
+        ));
+        // Within the memory, beyond the work: N=2^17, r=8 (OWASP's) with p=16.
+        assert!(matches!(
+            scrypt(b"x", b"salt", 1 << 17, 8, 16, &mut memory),
             Err(DecryptError::TooCostly(_))
         ));
     }

@@ -9,6 +9,7 @@ use rcgen::{
     SerialNumber,
 };
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::error::UserError;
 use crate::expires::MAX_TIMESTAMP;
@@ -26,11 +27,11 @@ const COMMON_NAME: &str = "qs-jwt";
 
 /// The three PEM texts `--cert-create` writes.
 pub struct NewKeyPair {
-    pub private_key_pem: String,
+    pub private_key_pem: Zeroizing<String>,
     pub public_key_pem: String,
     pub certificate_pem: String,
     /// The private key as PKCS#8 DER, to sign the token with.
-    pub private_key_der: Vec<u8>,
+    pub private_key_der: Zeroizing<Vec<u8>>,
 }
 
 /// When the certificate is valid: from a few minutes before `now` for `days` days.
@@ -79,10 +80,10 @@ pub fn new_key_pair(validity: Validity) -> Result<NewKeyPair> {
         .context("could not create the self-signed certificate")?;
 
     Ok(NewKeyPair {
-        private_key_pem: key.serialize_pem(),
+        private_key_pem: Zeroizing::new(key.serialize_pem()),
         public_key_pem: key.public_key_pem(),
         certificate_pem: certificate.pem(),
-        private_key_der: key.serialize_der(),
+        private_key_der: Zeroizing::new(key.serialize_der()),
     })
 }
 

@@ -19,6 +19,7 @@ use tracing::info;
 
 use crate::error::{self, UserError};
 use crate::input::{self, FileFlag};
+use crate::render;
 use crate::secret::{Passphrase, SecretText};
 use crate::verbose;
 pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
@@ -152,19 +153,19 @@ pub const PASSPHRASE_VARIABLE: &str = "QSJWTPASSPHRASE";
 const PASSPHRASE_FILE: FileFlag = FileFlag {
     flag: "--cert-privatekey-passphrase-file",
     holds: "passphrase",
-    format: "UTF-8",
+    format: "text",
     der_hint: None,
 };
 
 /// The passphrase, if one is given: the file of `--cert-privatekey-passphrase-file` (standard
 /// input for `-`), else `env_passphrase`, the value of QSJWTPASSPHRASE. One trailing line break
-/// (LF or CRLF) is dropped; the rest is the passphrase, byte for byte, as OpenSSL takes it.
+/// (LF or CRLF) is dropped; the rest is the passphrase, byte for byte, in any encoding.
 /// Never a flag that takes the passphrase itself: a command line is visible to every user.
 pub fn passphrase(
     options: &KeyOptions,
     env_passphrase: Option<std::ffi::OsString>,
 ) -> Result<Option<Passphrase>, UserError> {
-    let (text, source) = match options.passphrase_file {
+    let (bytes, source, for_openssl) = match options.passphrase_file {
         Some(path) if path.as_os_str() == "-" => {
             if options.file.is_some_and(|file| file.as_os_str() == "-") {
                 return Err(UserError::usage(
@@ -173,29 +174,45 @@ pub fn passphrase(
                      file or in QSJWTPASSPHRASE",
                 ));
             }
-            let text = input::read_stdin(
+            let bytes = input::read_stdin_bytes(
                 "--cert-privatekey-passphrase-file",
                 "the passphrase",
                 "vault read -field=passphrase secret/qs-jwt | qs-jwt ... \
                  --cert-privatekey-passphrase-file -",
             )?;
             let source = "standard input (--cert-privatekey-passphrase-file -)".to_owned();
-            (Zeroizing::new(text.into_bytes()), source)
+            (Zeroizing::new(bytes), source, None)
         }
         Some(path) => {
-            let text = input::read_file(path, &PASSPHRASE_FILE)?;
+            // A passphrase typed where its file belongs (many tools take --passphrase <value>)
+            // must not come back in the error: a path that names nothing is not shown.
+            if !path.exists() {
+                return Err(UserError::runtime(
+                    "--cert-privatekey-passphrase-file names no file that exists (the value is \
+                     not shown: it may be the passphrase itself); give the file that holds the \
+                     passphrase, or set QSJWTPASSPHRASE",
+                ));
+            }
+            let bytes = input::read_file_bytes(path, &PASSPHRASE_FILE)?;
             let source = format!("--cert-privatekey-passphrase-file '{}'", path.display());
-            (Zeroizing::new(text.into_bytes()), source)
+            let passin = format!("file:{}", render::shell_quoted(&path.display().to_string()));
+            (Zeroizing::new(bytes), source, Some(passin))
         }
         None => match env_passphrase {
+            // An unset CI secret often expands to an empty variable: as good as no variable.
+            Some(value) if value.is_empty() => {
+                tracing::warn!("{PASSPHRASE_VARIABLE} is set but empty; it is not used");
+                return Ok(None);
+            }
             Some(value) => (
                 Zeroizing::new(value.into_encoded_bytes()),
                 PASSPHRASE_VARIABLE.to_owned(),
+                Some(format!("env:{PASSPHRASE_VARIABLE}")),
             ),
             None => return Ok(None),
         },
     };
-    let mut bytes = text;
+    let mut bytes = bytes;
     let line_break = if bytes.ends_with(b"\r\n") {
         2
     } else {
@@ -204,12 +221,16 @@ pub fn passphrase(
     let length = bytes.len() - line_break;
     bytes.truncate(length);
     if bytes.is_empty() {
-        return Err(UserError::usage(format!(
-            "{source} is empty; give the passphrase there, or leave it out for a key that is not \
+        return Err(UserError::runtime(format!(
+            "{source} is empty; put the passphrase there, or leave it out for a key that is not \
              encrypted"
         )));
     }
-    Ok(Some(Passphrase::new(bytes, source)))
+    let passphrase = Passphrase::new(bytes, source);
+    Ok(Some(match for_openssl {
+        Some(passin) => passphrase.for_openssl(passin),
+        None => passphrase,
+    }))
 }
 
 /// Picks the key source from the options: exactly one of the file, the text and a new key;
@@ -354,14 +375,8 @@ fn warn_if_others_can_read(path: &Path) {
     warn!(
         "--cert-privatekey-file '{shown}' {who} (mode {mode:03o}); make it readable by you only: \
          chmod 600 {}",
-        shell_quoted(&shown.to_string())
+        render::shell_quoted(&shown.to_string())
     );
-}
-
-/// `text` as one word for a POSIX shell, ready to paste.
-#[cfg(unix)]
-fn shell_quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[cfg(not(unix))]
@@ -410,7 +425,7 @@ fn create(
             let block = ::pem::Pem::new("ENCRYPTED PRIVATE KEY", der);
             Zeroizing::new(::pem::encode_config(&block, config))
         }
-        None => Zeroizing::new(pair.private_key_pem.clone()),
+        None => pair.private_key_pem.clone(),
     };
     let pending = files.write(
         &KeyFileContents {

@@ -14,6 +14,7 @@ use super::pem::{
     normalise, pem_blocks, rsa_limits,
 };
 use crate::error::UserError;
+use crate::render;
 use crate::secret::Passphrase;
 use zeroize::Zeroizing;
 
@@ -205,12 +206,16 @@ fn is_encrypted_pkcs1(block: &pem::Pem) -> bool {
 const NEW_KEY_HINT: &str = "create a new key with --cert-create true, or with: \
      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out privatekey.pem";
 
-/// An encrypted key and no passphrase: the two ways to give one.
+/// An encrypted key and no passphrase: the ways to give one (standard input only when the key
+/// does not come from there).
 fn encrypted_key(origin: &Origin) -> UserError {
+    let stdin = match origin {
+        Origin::Stdin => "",
+        _ => " (- reads standard input)",
+    };
     UserError::runtime(format!(
         "{origin} holds an encrypted private key and no passphrase is given; qs-jwt never \
-         prompts: set QSJWTPASSPHRASE, or give --cert-privatekey-passphrase-file <file> (- reads \
-         standard input)"
+         prompts: set QSJWTPASSPHRASE, or give --cert-privatekey-passphrase-file <file>{stdin}"
     ))
 }
 
@@ -229,7 +234,7 @@ fn decrypt_error(err: DecryptError, origin: &Origin, passphrase: &Passphrase) ->
         ))
         .with_hint(format!(
             "re-encrypt it with AES-256 and PBKDF2: {}",
-            convert_command(origin)
+            convert_command(origin, Some(passphrase))
         )),
         DecryptError::TooCostly(what) => UserError::runtime(format!(
             "{origin} asks for {what} to decrypt it; that is more work than any tool writes, so \
@@ -237,7 +242,7 @@ fn decrypt_error(err: DecryptError, origin: &Origin, passphrase: &Passphrase) ->
         ))
         .with_hint(format!(
             "re-encrypt it with OpenSSL's defaults: {}",
-            convert_command(origin)
+            convert_command(origin, Some(passphrase))
         )),
     }
 }
@@ -246,7 +251,7 @@ fn decrypt_error(err: DecryptError, origin: &Origin, passphrase: &Passphrase) ->
 /// block): its key derivation is one round of MD5, and no maintained crate on qs-jwt's crypto
 /// library reads it; the openssl command converts it to PKCS#8 with the same passphrase.
 fn legacy_encrypted_key(origin: &Origin, passphrase: Option<&Passphrase>) -> UserError {
-    let given = match passphrase {
+    let given = match passphrase.and_then(|p| p.for_openssl.as_ref()) {
         Some(_) => "",
         None => " (and set QSJWTPASSPHRASE, which the command reads too)",
     };
@@ -254,21 +259,29 @@ fn legacy_encrypted_key(origin: &Origin, passphrase: Option<&Passphrase>) -> Use
         "{origin} holds a key in OpenSSL's old encrypted format (Proc-Type: 4,ENCRYPTED), which \
          qs-jwt does not read; convert it to encrypted PKCS#8, with the same passphrase{given}"
     ))
-    .with_hint(convert_command(origin))
+    .with_hint(convert_command(origin, passphrase))
 }
 
 /// The openssl command that re-encrypts the key from where it came as PKCS#8 with AES-256 and
-/// PBKDF2, with the passphrase from QSJWTPASSPHRASE, into a new file (never the input file:
-/// openssl would truncate it before reading it).
-fn convert_command(origin: &Origin) -> String {
+/// PBKDF2, reading the passphrase where qs-jwt read it (else from QSJWTPASSPHRASE), into a new
+/// file (never the input file: openssl would truncate it before reading it).
+fn convert_command(origin: &Origin, passphrase: Option<&Passphrase>) -> String {
     let input = match origin {
-        Origin::File(path) => format!("-in '{}'", path.display()),
-        Origin::Env => "-in <(printf '%s\\n' \"$QSJWTPRIVKEY\")".to_owned(),
+        Origin::File(path) => format!("-in {}", render::shell_quoted(&path.display().to_string())),
+        // %b: the variable may hold its line breaks written as \n, which qs-jwt reads too.
+        Origin::Env => "-in <(printf '%b\\n' \"$QSJWTPRIVKEY\")".to_owned(),
         Origin::Stdin | Origin::Flag => "-in <encrypted key file>".to_owned(),
     };
+    // openssl reads a -passin and a -passout that name the same file as two lines of it, so a
+    // passphrase from a file reaches openssl through the variable, set for that command only.
+    let from_file = passphrase
+        .and_then(|p| p.for_openssl.as_deref())
+        .and_then(|passin| passin.strip_prefix("file:"))
+        .map(|file| format!("QSJWTPASSPHRASE=\"$(cat {file})\" "))
+        .unwrap_or_default();
     format!(
-        "openssl pkcs8 -topk8 -v2 aes-256-cbc {input} -passin env:QSJWTPASSPHRASE -passout \
-         env:QSJWTPASSPHRASE -out privatekey-pkcs8.pem"
+        "{from_file}openssl pkcs8 -topk8 -v2 aes-256-cbc {input} -passin env:QSJWTPASSPHRASE \
+         -passout env:QSJWTPASSPHRASE -out privatekey-pkcs8.pem"
     )
 }
 
@@ -401,7 +414,7 @@ mod tests {
 
     #[test]
     fn the_conversion_hint_names_the_users_file() {
-        let hint = convert_command(&Origin::File("keys/k.pem".into()));
+        let hint = convert_command(&Origin::File("keys/k.pem".into()), None);
         assert!(
             hint.contains("-in 'keys/k.pem' -passin env:QSJWTPASSPHRASE"),
             "{hint}"
