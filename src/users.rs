@@ -525,6 +525,13 @@ fn header_columns(header: &csv::StringRecord, rules: &TableRules) -> Result<Vec<
             } else {
                 format!("column {}", quoted(name.trim()))
             };
+            // JSON Lines read as CSV: the first line is one "column" that starts with a brace.
+            if name.trim_start().starts_with('{') {
+                return Err(format!(
+                    "{file} looks like JSON Lines, not CSV (its first line starts with {{); give \
+                     --users-format jsonl, or name the file .jsonl"
+                ));
+            }
             return Err(format!(
                 "{file}: {shown} is not one create-{} reads; its columns are {}",
                 profile.name(),
@@ -576,8 +583,19 @@ fn claim_allowed(column: &Column, rules: &TableRules) -> Result<(), String> {
         return Ok(());
     };
     if claims_set_by(rules.profile).contains(&name.as_str()) {
+        // The claims a column gives: say which; the others (times, audience) have none.
+        let instead = match (rules.profile, name.as_str()) {
+            (_, "name" | "email" | "email_verified") => format!("use column {name}"),
+            (Profile::Qscloud, "sub") => "use column sub".to_owned(),
+            (Profile::Qscloud, "groups") | (Profile::Qseow, "group") => {
+                "use column groups".to_owned()
+            }
+            (Profile::Qseow, "userId") => "use column userid".to_owned(),
+            (Profile::Qseow, "userDirectory") => "use column userdir".to_owned(),
+            _ => "use another claim name".to_owned(),
+        };
         return Err(format!(
-            "{}: column claim.{name}: create-{} sets claim {name} itself; use another claim name",
+            "{}: column claim.{name}: create-{} sets claim {name} itself; {instead}",
             rules.file,
             rules.profile.name()
         ));

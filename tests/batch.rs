@@ -441,7 +441,7 @@ fn users_format_overrides_the_file_name() {
         1,
     );
     assert!(
-        stderr.contains("is not one create-qscloud reads"),
+        stderr.contains("'users.txt' looks like JSON Lines, not CSV"),
         "{stderr}"
     );
 }
