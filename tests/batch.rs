@@ -738,6 +738,8 @@ fn other_usage_errors() {
     }
 }
 
+// /dev/full is Linux's.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_new_key_is_kept_only_when_every_token_is_delivered() {
     let dir = tempfile::tempdir().unwrap();
@@ -811,6 +813,8 @@ fn qlik_cloud_rules_are_warned_once_for_the_run() {
     assert_eq!(lines(&output.stdout).len(), 4);
 }
 
+// A pseudo-terminal through util-linux's `script`: Linux only.
+#[cfg(target_os = "linux")]
 #[test]
 fn progress_shows_on_a_terminal_only() {
     let dir = folder_with_key();

@@ -6,11 +6,14 @@
 mod common;
 
 use std::fs;
+#[cfg(target_os = "linux")]
 use std::process::Command as Process;
 
+#[cfg(target_os = "linux")]
+use common::verify_with_certificate;
 use common::{
     Create, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text, owner_only,
-    single_token, succeeds, verify_with_certificate, verify_with_public_key,
+    single_token, succeeds, verify_with_public_key,
 };
 
 /// The passphrase of the encrypted fixtures (tests/fixtures/make-fixtures.sh).
@@ -309,6 +312,8 @@ fn passphrase_source_mistakes() {
     assert!(stderr.contains("both read standard input"), "{stderr}");
 }
 
+// Runs openssl 3 (and bash): the Linux CI, where .ci/install-test-tools.sh installs them.
+#[cfg(target_os = "linux")]
 #[test]
 fn old_formats_are_refused_with_the_command_that_converts_them() {
     for (name, expected) in [
@@ -361,6 +366,8 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
     }
 }
 
+// Runs openssl 3 (and bash): the Linux CI, where .ci/install-test-tools.sh installs them.
+#[cfg(target_os = "linux")]
 #[test]
 fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -449,6 +456,8 @@ fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----\n"));
 }
 
+// Runs openssl 3 (and bash): the Linux CI, where .ci/install-test-tools.sh installs them.
+#[cfg(target_os = "linux")]
 #[test]
 fn no_passphrase_and_no_key_in_any_output_at_any_level() {
     let secret_passphrase = "Zq7-hunter2-passphrase";
@@ -497,6 +506,8 @@ fn no_passphrase_and_no_key_in_any_output_at_any_level() {
     }
 }
 
+// Runs openssl 3 (and bash): the Linux CI, where .ci/install-test-tools.sh installs them.
+#[cfg(target_os = "linux")]
 #[test]
 fn schemes_qs_jwt_does_not_read_are_named_and_damage_is_not_a_wrong_passphrase() {
     let dir = tempfile::tempdir().unwrap();
