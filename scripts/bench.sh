@@ -4,8 +4,12 @@
 #   1. signing a token with an existing 4096-bit key  vs  openssl dgst -sha256 -sign
 #   2. --cert-create (new 4096-bit key and certificate)  vs  openssl genrsa 4096
 #   3. decode with signature verification  vs  openssl dgst -sha256 -verify
-# then peak memory with /usr/bin/time -v. Prints the medians and the ratios (qs-jwt / openssl,
-# below 1 means qs-jwt is faster) and leaves hyperfine's JSON in target/bench/ (or $BENCH_OUT).
+# then peak memory with /usr/bin/time -v, and
+#   4. signing with the static (musl) build, which the release ships for Linux, vs the glibc one
+#      (needs musl-tools and the x86_64-unknown-linux-musl target: scripts/linux-static.sh
+#      installs both; skipped, and said so, without them).
+# Prints the medians and the ratios (qs-jwt / openssl, below 1 means qs-jwt is faster; static /
+# glibc) and leaves hyperfine's JSON in target/bench/ (or $BENCH_OUT).
 #
 # Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 by default)
 # Needs: cargo, openssl, python3, hyperfine and GNU time (both installed with apt-get if missing).
@@ -34,6 +38,14 @@ done
 
 cargo build --release --locked --quiet
 bin=$PWD/target/release/qs-jwt
+static_bin=
+if command -v musl-gcc >/dev/null &&
+  rustc --print target-libdir --target x86_64-unknown-linux-musl 2>/dev/null | xargs test -d; then
+  cargo build --release --locked --quiet --target x86_64-unknown-linux-musl --target-dir target/musl
+  static_bin=$PWD/target/musl/x86_64-unknown-linux-musl/release/qs-jwt
+else
+  echo "no musl-gcc or no x86_64-unknown-linux-musl target: the static build is not measured" >&2
+fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
@@ -75,6 +87,15 @@ hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/verify.
   -n qs-jwt "$(quote "${decode[@]}")" \
   -n openssl "openssl dgst -sha256 -verify public.pem -signature signature.bin input.txt"
 
+rm -f "$out/static.json"
+if [ -n "$static_bin" ]; then
+  echo "== 4. sign: the static (musl) build vs the glibc build ($runs runs)" >&2
+  sign_static=("$static_bin" "${sign_qseow[@]:1}")
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/static.json" \
+    -n static "$(quote "${sign_static[@]}")" \
+    -n glibc "$(quote "${sign_qseow[@]}")"
+fi
+
 peak() { # peak resident memory of one run, in KiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
 }
@@ -102,4 +123,11 @@ for name in ["sign", "keygen", "verify"]:
     print(f"{name:<8} {ours * 1000:>11.1f} ms {theirs * 1000:>12.1f} ms {ours / theirs:>6.2f}"
           f"  {mem_ours:>7.1f} MiB {mem_theirs:>8.1f} MiB")
 print(f"\nratio = qs-jwt median / openssl median; hyperfine's JSON is in {out}")
+try:
+    results = {r["command"]: r for r in json.load(open(f"{out}/static.json"))["results"]}
+except FileNotFoundError:
+    sys.exit(0)
+static, glibc = results["static"]["median"], results["glibc"]["median"]
+print(f"\nsign, static (musl) {static * 1000:.2f} ms, glibc {glibc * 1000:.2f} ms: "
+      f"ratio {static / glibc:.2f} (below 1: the static build is faster)")
 EOF
