@@ -12,7 +12,7 @@
 # this image is /etc/ssl/certs/ca-certificates.crt (Debian's Mozilla bundle); SSL_CERT_FILE or
 # --cacert adds a company's own. Linted by hadolint in .ci/run.
 
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim AS build
 # Debian's versions move with security fixes; pinning them would break the build, not secure it.
 # hadolint ignore=DL3008
 RUN apt-get update \
