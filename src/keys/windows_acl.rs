@@ -56,7 +56,12 @@ pub fn create_owner_only(path: &Path) -> io::Result<File> {
         "D:P(A;;FA;;;{})(A;;FA;;;SY)(A;;FA;;;BA)",
         user.sid_string()?
     );
-    let descriptor = SecurityDescriptor::from_sddl(&sddl)?;
+    create_with(path, &sddl)
+}
+
+/// Creates `path`, which must not exist, with the DACL that `sddl` describes.
+fn create_with(path: &Path, sddl: &str) -> io::Result<File> {
+    let descriptor = SecurityDescriptor::from_sddl(sddl)?;
     let attributes = SECURITY_ATTRIBUTES {
         nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
         lpSecurityDescriptor: descriptor.0,
@@ -311,6 +316,20 @@ mod tests {
         assert_eq!(text, "secret");
         let err = create_owner_only(&path).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn a_file_everyone_may_read_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.pem");
+        let me = CurrentUser::get().unwrap().sid_string().unwrap();
+        // WD is Everyone, FR read access.
+        drop(create_with(&path, &format!("D:P(A;;FA;;;{me})(A;;FR;;;WD)")).unwrap());
+        let others = others_who_can_read(&path).unwrap();
+        assert!(
+            others.iter().any(|name| name.ends_with("Everyone")),
+            "{others:?}"
+        );
     }
 
     #[test]
