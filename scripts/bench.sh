@@ -7,10 +7,13 @@
 #   4. --users with 10,000 users, 4096- and 2048-bit keys  vs  the machine's limit, openssl speed
 #      -multi <cores> (signatures a second on every core), and vs a shell loop of one qs-jwt
 #      process a user, as scripts do it without --users
+#   5. signing with the static (musl) build, which the release ships for Linux, vs the glibc one
+#      (needs musl-tools and the x86_64-unknown-linux-musl target: scripts/linux-static.sh
+#      installs both; skipped, and said so, without them)
 # then peak memory with /usr/bin/time -v (and of --users with 100,000 users). Prints the medians
 # and the ratios (qs-jwt / openssl, below 1 means qs-jwt is faster; for --users, tokens a second
-# over openssl's signatures a second, above 0.9 is the target) and leaves hyperfine's JSON in
-# target/bench/ (or $BENCH_OUT).
+# over openssl's signatures a second, above 0.9 is the target; static / glibc) and leaves
+# hyperfine's JSON in target/bench/ (or $BENCH_OUT).
 #
 # Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 USERS=10000 BATCH_RUNS=3 by default;
 #                                     LOOP=0 skips the shell loop, about a minute)
@@ -44,6 +47,14 @@ done
 
 cargo build --release --locked --quiet
 bin=$PWD/target/release/qs-jwt
+static_bin=
+if command -v musl-gcc >/dev/null &&
+  rustc --print target-libdir --target x86_64-unknown-linux-musl 2>/dev/null | xargs test -d; then
+  cargo build --release --locked --quiet --target x86_64-unknown-linux-musl --target-dir target/musl
+  static_bin=$PWD/target/musl/x86_64-unknown-linux-musl/release/qs-jwt
+else
+  echo "no musl-gcc or no x86_64-unknown-linux-musl target: the static build is not measured" >&2
+fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
@@ -123,6 +134,15 @@ if [ "$loop" = 1 ]; then
   done
 fi
 
+rm -f "$out/static.json"
+if [ -n "$static_bin" ]; then
+  echo "== 5. sign: the static (musl) build vs the glibc build ($runs runs)" >&2
+  sign_static=("$static_bin" "${sign_qseow[@]:1}")
+  hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/static.json" \
+    -n static "$(quote "${sign_static[@]}")" \
+    -n glibc "$(quote "${sign_qseow[@]}")"
+fi
+
 peak() { # peak resident memory of one run, in KiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
 }
@@ -178,4 +198,11 @@ for bits in ["4096", "2048"]:
     print(f"{bits + '-bit':<9} {median:>6.2f} s {rate:>9.0f} {limit:>22.0f} {rate / limit:>6.2f} {loop:>11} {speedup:>9}")
 print(f"ratio = tokens a second / openssl's signatures a second (target: at least 0.9)")
 print(f"peak memory, --users with 100,000 users: {memory['users100k'][0]:.1f} MiB (target: under 64)")
+try:
+    results = {r["command"]: r for r in json.load(open(f"{out}/static.json"))["results"]}
+except FileNotFoundError:
+    sys.exit(0)
+static, glibc = results["static"]["median"], results["glibc"]["median"]
+print(f"\nsign, static (musl) {static * 1000:.2f} ms, glibc {glibc * 1000:.2f} ms: "
+      f"ratio {static / glibc:.2f} (below 1: the static build is faster)")
 EOF

@@ -472,8 +472,10 @@ pub fn plain_io(e: &io::Error) -> String {
     }
 }
 
-/// A temporary file in `folder` holding `text`, created with `mode` on Unix (the umask may
-/// only take permissions away), flushed to disk before it is renamed.
+/// A temporary file in `folder` holding `text`, flushed to disk before it is renamed. Created
+/// with `mode` on Unix (the umask may only take permissions away); on Windows a `mode` that
+/// gives nothing to group and others (0600) means an owner-only access control list from the
+/// file's creation, and any other mode the folder's inherited one.
 pub fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".qs-jwt-").suffix(".tmp");
@@ -482,8 +484,13 @@ pub fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> 
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(mode));
     }
-    #[cfg(not(unix))]
-    let _ = mode;
+    #[cfg(windows)]
+    let mut file = if mode & 0o077 == 0 {
+        builder.make_in(folder, super::windows_acl::create_owner_only)?
+    } else {
+        builder.tempfile_in(folder)?
+    };
+    #[cfg(not(windows))]
     let mut file = builder.tempfile_in(folder)?;
     file.write_all(text.as_bytes())?;
     file.as_file().sync_all()?;

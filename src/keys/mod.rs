@@ -7,6 +7,8 @@ mod generate;
 mod pem;
 mod private;
 mod public;
+#[cfg(windows)]
+mod windows_acl;
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
@@ -379,7 +381,27 @@ fn warn_if_others_can_read(path: &Path) {
     );
 }
 
-#[cfg(not(unix))]
+/// The same on Windows, from the file's access control list: anyone but the user, SYSTEM and
+/// Administrators who may read it. A list that cannot be read says nothing, as on Unix.
+#[cfg(windows)]
+fn warn_if_others_can_read(path: &Path) {
+    use tracing::warn;
+    let Ok(others) = windows_acl::others_who_can_read(path) else {
+        return;
+    };
+    if others.is_empty() {
+        return;
+    }
+    let shown = path.display();
+    let user = windows_acl::current_user_name().unwrap_or_else(|_| "%USERNAME%".to_owned());
+    warn!(
+        "--cert-privatekey-file '{shown}' can be read by other users ({}); make it readable by \
+         you only: icacls \"{shown}\" /inheritance:r /grant:r \"{user}:F\"",
+        others.join(", ")
+    );
+}
+
+#[cfg(not(any(unix, windows)))]
 fn warn_if_others_can_read(_path: &Path) {}
 
 fn create(
