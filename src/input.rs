@@ -83,14 +83,7 @@ pub fn read_file_bytes(path: &Path, flag: &FileFlag) -> Result<Vec<u8>, UserErro
     let shown = path.display().to_string();
     let cannot_read =
         |e: io::Error| UserError::runtime(format!("cannot read {flag} '{shown}': {e}"));
-    if fs::metadata(path).map_err(cannot_read)?.is_dir() {
-        return Err(UserError::runtime(format!(
-            "{flag} '{shown}' is a folder; give the {holds} file in it"
-        )));
-    }
-    let file = File::open(path).map_err(cannot_read)?;
-    // A device or a FIFO reports 0 (or anything): only a hint.
-    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (file, size_hint) = open_file(path, &format!("{flag} '{shown}'"), holds, cannot_read)?;
     read_bounded(
         file,
         size_hint,
@@ -104,6 +97,24 @@ pub fn read_file_bytes(path: &Path, flag: &FileFlag) -> Result<Vec<u8>, UserErro
         },
         cannot_read,
     )
+}
+
+/// Opens the file a flag names (`named`: "--users 'users.csv'"), with its size as a hint: a
+/// device or a FIFO reports 0, or anything. A folder is told as such, with what belongs there.
+fn open_file(
+    path: &Path,
+    named: &str,
+    holds: &str,
+    cannot_read: impl Fn(io::Error) -> UserError,
+) -> Result<(File, u64), UserError> {
+    if fs::metadata(path).map_err(&cannot_read)?.is_dir() {
+        return Err(UserError::runtime(format!(
+            "{named} is a folder; give the {holds} file in it"
+        )));
+    }
+    let file = File::open(path).map_err(&cannot_read)?;
+    let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((file, size_hint))
 }
 
 /// Reads standard input for `<flag> -`. `what` is "the key" or "the token"; `example` shows how
@@ -196,15 +207,8 @@ pub fn read_users(path: &Path) -> Result<String, UserError> {
         }
         read_text_bytes(stdin.lock(), 0, &shown, cannot_read)?
     } else {
-        if fs::metadata(path).map_err(cannot_read)?.is_dir() {
-            return Err(UserError::runtime(format!(
-                "{shown} is a folder; give the users file in it"
-            )));
-        }
-        let file = File::open(path).map_err(cannot_read)?;
-        // A device or a FIFO reports 0 (or anything): only a hint, but a regular file too large
-        // is refused before it is read.
-        let size_hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (file, size_hint) = open_file(path, &shown, "users", cannot_read)?;
+        // A regular file too large is refused before it is read.
         if size_hint > MAX_USERS_BYTES {
             return Err(too_many_users(&shown));
         }

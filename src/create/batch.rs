@@ -174,11 +174,13 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
         file: &shown,
     };
     let rows = users::read_table(text, format, &rules).map_err(|err| table_error(err, &shown))?;
-    check_rows(batch, &rows, &shown, times::unix_seconds(now)?)?;
+    // The header as JSON, once: the rules read it, and every token's --output json shows it.
+    let header = json_object(&batch.header)?;
+    check_rows(batch, &header, &rows, &shown, times::unix_seconds(now)?)?;
     warn_about_unused_key_options(key);
 
     let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
-    sign_all(batch, &rows, &loaded.key)?;
+    sign_all(batch, &header, &rows, &loaded.key)?;
     Ok(Output::streamed(loaded.pending_files))
 }
 
@@ -209,8 +211,13 @@ fn table_error(err: TableError, shown: &str) -> UserError {
 /// Builds every user's payload once before signing: a row the claims refuse is a bad row, and
 /// each Qlik Cloud rule that tokens would break is said once for the run, with how many users
 /// and which lines, not once per user.
-fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<()> {
-    let header = json_object(&batch.header)?;
+fn check_rows(
+    batch: &Batch,
+    header: &Map<String, Value>,
+    rows: &[UserRow],
+    shown: &str,
+    now: u64,
+) -> Result<()> {
     let mut bad = Vec::new();
     // Each failing rule, in the order first seen: its text, its lines, its count.
     let mut broken: Vec<(String, String, Vec<u64>, usize)> = Vec::new();
@@ -226,7 +233,7 @@ fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<
         if batch.profile != Profile::Qscloud {
             continue;
         }
-        let report = check::evaluate(Profile::Qscloud, &header, &payload, now, None);
+        let report = check::evaluate(Profile::Qscloud, header, &payload, now, None);
         for failure in report.failures() {
             match broken.iter_mut().find(|(rule, ..)| *rule == failure.rule) {
                 Some((_, _, lines, count)) => {
@@ -276,8 +283,12 @@ fn check_rows(batch: &Batch, rows: &[UserRow], shown: &str, now: u64) -> Result<
 ///
 /// Once a token is written, whatever fails is a run-time failure (exit 1), never a usage error:
 /// the tokens already out are good, and the command line was not wrong.
-fn sign_all(batch: &Batch, rows: &[UserRow], key: &keys::SigningKey) -> Result<()> {
-    let header = json_object(&batch.header)?;
+fn sign_all(
+    batch: &Batch,
+    header: &Map<String, Value>,
+    rows: &[UserRow],
+    key: &keys::SigningKey,
+) -> Result<()> {
     let threads = rayon::current_num_threads();
     let stop = stop_requested();
     let started = Instant::now();

@@ -67,14 +67,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         cookies: None,
         headers: vec![("Accept", "application/json".to_owned())],
     })?;
-    let mut report = LoginReport {
-        accepted: false,
-        status: reply.status,
-        server: client.server().to_string(),
-        user: None,
-        cookies: Vec::new(),
-        error: None,
-    };
+    let mut report = LoginReport::new(reply.status, client.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
         if error.location.is_none() && reply.status != 429 {
@@ -126,14 +119,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         cookies: None,
         headers: xrf_headers.clone(),
     })?;
-    let mut report = LoginReport {
-        accepted: false,
-        status: reply.status,
-        server: client.server().to_string(),
-        user: None,
-        cookies: Vec::new(),
-        error: None,
-    };
+    let mut report = LoginReport::new(reply.status, client.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
         if error.location.is_some() {

@@ -25,6 +25,21 @@ pub struct LoginReport {
     pub error: Option<LoginError>,
 }
 
+impl LoginReport {
+    /// The report of a login request that got `status` from `server`: not accepted until the
+    /// session is taken.
+    pub fn new(status: u16, server: String) -> Self {
+        Self {
+            accepted: false,
+            status,
+            server,
+            user: None,
+            cookies: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// A session's user, as Qlik Cloud's `/api/v1/users/me` or QSEoW's `/qps/user` tells it: each
 /// field only when the server gave it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
