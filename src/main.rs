@@ -6,7 +6,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::{Output, completions, create, decode, error, log, login, setup, stdio};
+use qs_jwt::commands::{completions, create, decode, login, setup};
+use qs_jwt::{Output, error, log, stdio};
 
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();

@@ -593,15 +593,15 @@ fn report_at_now(
             .unwrap()
             .unwrap()
     });
-    let report = qs_jwt::decode::report(parts, key.as_ref(), NOW, audience, profile);
-    let mut human = qs_jwt::decode::render(&report, key.as_ref(), false).unwrap();
+    let report = qs_jwt::commands::decode::report(parts, key.as_ref(), NOW, audience, profile);
+    let mut human = qs_jwt::commands::decode::render(&report, key.as_ref(), false).unwrap();
     if let Some(failure) = report.failure() {
         human.push_str(&format!(
             "\n\n(stderr) {}",
             qs_jwt::error::render_failure(&failure, false)
         ));
     }
-    let json = qs_jwt::decode::render(&report, key.as_ref(), true).unwrap();
+    let json = qs_jwt::commands::decode::render(&report, key.as_ref(), true).unwrap();
     (human + "\n", json + "\n")
 }
 

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use qs_jwt::check;
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
 use qs_jwt::cli::{Command, CreateQseowArgs, try_parse_from};
-use qs_jwt::decode::report;
+use qs_jwt::commands::decode::report;
 use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
 use qs_jwt::keys::{self, KeySource};
 use qs_jwt::qlik::Profile;
@@ -351,9 +351,9 @@ fn error_text(argv: &[String]) -> Option<String> {
     let now = UNIX_EPOCH + Duration::from_secs(NOW);
     let result = match &cli.command {
         Command::CreateQseow(args) if !args.key.cert_create => {
-            qs_jwt::create::create_qseow(args, now).map(|_| ())
+            qs_jwt::commands::create::create_qseow(args, now).map(|_| ())
         }
-        Command::Decode(args) => qs_jwt::decode::decode(args, now).map(|_| ()),
+        Command::Decode(args) => qs_jwt::commands::decode::decode(args, now).map(|_| ()),
         _ => return None,
     };
     result.err().map(|err| qs_jwt::error::render(&err, false))

@@ -5,9 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use qs_jwt::commands::decode;
 use qs_jwt::qlik::Profile;
 use qs_jwt::render::is_control;
-use qs_jwt::{decode, error, keys, token};
+use qs_jwt::{error, keys, token};
 
 const PUBLIC_KEY: &str = include_str!("../../tests/fixtures/rsa2048-public.pem");
 use qs_jwt::times::EXAMPLE_NOW as NOW;
