@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::UserError;
 use crate::expires::expires_at;
-use crate::qlik::{Profile, QLIK_CLOUD_AUDIENCE};
+use crate::qlik::rules::{Profile, QLIK_CLOUD_AUDIENCE};
 
 /// Who a token is for and how long it lasts: the same for both token kinds.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -272,7 +272,7 @@ fn extra_claims(claims: &[ExtraClaim], reserved: &[&str]) -> Result<Map<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{CheckReport, evaluate};
+    use crate::qlik::check::{CheckReport, evaluate};
     use serde_json::json;
 
     use crate::times::EXAMPLE_NOW as NOW;

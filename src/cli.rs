@@ -15,7 +15,7 @@ use crate::claims::{ExtraClaim, QscloudUser, QseowUser, User, parse_claim};
 use crate::expires::parse_expires;
 use crate::keys::KeyOptions;
 use crate::log::Verbosity;
-use crate::qlik::Profile;
+use crate::qlik::rules::Profile;
 use crate::secret::SecretText;
 
 /// Create signed JWTs for Qlik Sense.

@@ -1,7 +1,6 @@
 //! qs-jwt's code as a library, so that the fuzz targets in `fuzz/` can call the parsers
 //! directly. The product is the `qs-jwt` command; this API is not stable.
 
-pub mod check;
 pub mod claims;
 pub mod cli;
 pub mod commands;

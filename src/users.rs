@@ -9,7 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::claims::{ExtraClaim, claim_value, claims_set_by};
-use crate::qlik::Profile;
+use crate::qlik::rules::Profile;
 use crate::render::count;
 
 /// How many bad rows a failed read names; the rest are counted.

@@ -10,7 +10,7 @@ use assert_cmd::Command;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use qs_jwt::qlik::Profile;
+use qs_jwt::qlik::rules::Profile;
 use serde_json::{Value, json};
 
 use common::{

@@ -7,13 +7,13 @@ mod common;
 
 use common::{NOW, fixture_text};
 use proptest::prelude::*;
-use qs_jwt::check;
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
 use qs_jwt::cli::{Command, CreateQseowArgs, try_parse_from};
 use qs_jwt::commands::decode::report;
 use qs_jwt::expires::{MAX_TIMESTAMP, parse_expires};
 use qs_jwt::keys::{self, KeySource};
-use qs_jwt::qlik::Profile;
+use qs_jwt::qlik::check;
+use qs_jwt::qlik::rules::Profile;
 use qs_jwt::token;
 use qs_jwt::users::{RowClaim, TableFormat, TableRules, UserRow, read_table};
 use serde_json::{Map, Value, json};

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use qs_jwt::commands::decode;
-use qs_jwt::qlik::Profile;
+use qs_jwt::qlik::rules::Profile;
 use qs_jwt::render::is_control;
 use qs_jwt::{error, keys, token};
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qs_jwt::qlik::Profile;
+use qs_jwt::qlik::rules::Profile;
 use qs_jwt::users::{MAX_BAD_ROWS, TableError, TableFormat, TableRules, read_table};
 
 fuzz_target!(|text: &str| {

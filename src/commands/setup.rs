@@ -22,7 +22,7 @@ use crate::Output;
 use crate::cli::{SetupFormat, SetupQscloudArgs, SetupQseowArgs};
 use crate::error::UserError;
 use crate::keys::{self, PublicKeyKind, VerifyingKey};
-use crate::qlik::{QSEOW_GROUP_CLAIM, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
+use crate::qlik::rules::{QSEOW_GROUP_CLAIM, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
 use crate::render;
 
 /// Qlik Cloud's limit on an identity provider's description (the schema's maxLength).

@@ -18,7 +18,7 @@ use crate::expires::MAX_TIMESTAMP;
 pub const NEW_KEY_BITS: usize = 4096;
 
 /// The certificate starts this much in the past, so that a server whose clock runs behind ours
-/// does not see it as not yet valid. (Not `qlik::CLOCK_SKEW`, the few seconds a token's `nbf`
+/// does not see it as not yet valid. (Not `rules::CLOCK_SKEW`, the few seconds a token's `nbf`
 /// may be ahead.)
 const CERTIFICATE_BACKDATE: Duration = Duration::from_secs(5 * 60);
 

@@ -19,13 +19,13 @@ use tracing::{Level, info, warn};
 
 use super::{Created, json_object, random_id, warn_about_unused_key_options};
 use crate::Output;
-use crate::check;
 use crate::claims::{self, User};
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
 use crate::error::UserError;
 use crate::input;
 use crate::keys::{self, KeySource};
-use crate::qlik::Profile;
+use crate::qlik::check;
+use crate::qlik::rules::Profile;
 use crate::render::count;
 use crate::stdio::ProductLines;
 use crate::times;

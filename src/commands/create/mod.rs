@@ -17,11 +17,11 @@ use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 use crate::Output;
-use crate::check;
 use crate::claims;
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
-use crate::qlik::Profile;
+use crate::qlik::check;
+use crate::qlik::rules::Profile;
 use crate::render;
 use crate::secret::Passphrase;
 use crate::times;

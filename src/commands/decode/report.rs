@@ -4,9 +4,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::check::{self, CheckReport};
 use crate::keys::VerifyingKey;
-use crate::qlik::{Profile, not_yet_valid};
+use crate::qlik::check::{self, CheckReport};
+use crate::qlik::rules::{Profile, not_yet_valid};
 use crate::times::{iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
 
@@ -201,7 +201,7 @@ fn validity_now(nbf: Option<&Value>, exp: Option<&Value>, now: u64) -> (bool, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qlik::CLOCK_SKEW;
+    use crate::qlik::rules::CLOCK_SKEW;
     use serde_json::json;
 
     use crate::times::EXAMPLE_NOW as NOW;

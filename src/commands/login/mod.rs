@@ -25,13 +25,13 @@ use tracing::{info, warn};
 pub use report::{LoginError, LoginReport, PreCheck, User};
 
 use crate::Output;
-use crate::check;
 use crate::cli::{ConnectionArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Reply, Request, Server};
 use crate::input;
 use crate::keys;
-use crate::qlik::Profile;
+use crate::qlik::check;
+use crate::qlik::rules::Profile;
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};

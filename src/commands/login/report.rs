@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::check::RuleResult;
+use crate::qlik::check::RuleResult;
 use crate::render::{escape, json_for_terminal};
 
 /// The outcome of one login, and `--output json`'s object.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::qlik::{
+use crate::qlik::rules::{
     CLOCK_SKEW, Profile, QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY, not_yet_valid,
 };
 use crate::times::span;
