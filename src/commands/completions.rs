@@ -14,7 +14,7 @@ use crate::cli::Cli;
 /// The name the scripts complete: the installed binary's.
 const BIN_NAME: &str = "qs-jwt";
 
-/// The value name cli.rs gives every option parsed by its `parse_true_false`.
+/// The value name `cli` gives every option parsed by its `parse_true_false`.
 const TRUE_FALSE: &str = "true|false";
 
 /// The completion script for `shell`, without a trailing newline.
@@ -40,7 +40,7 @@ fn completion_command() -> Command {
 
 /// Options that take true|false are parsed by a function (any letter case is accepted, as in
 /// qs-jwt 1.x), so clap cannot list their values and no shell would offer them. Listing them
-/// in cli.rs instead would change `--help` and the error text for a wrong value.
+/// in `cli` instead would change `--help` and the error text for a wrong value.
 fn with_true_false_values(command: Command) -> Command {
     command
         .mut_args(|arg| {

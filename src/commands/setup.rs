@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::Output;
-use crate::cli::{SetupFormat, SetupQscloudArgs, SetupQseowArgs};
+use crate::cli::setup::{SetupFormat, SetupQscloudArgs, SetupQseowArgs};
 use crate::error::UserError;
 use crate::keys::{self, PublicKeyKind, VerifyingKey};
 use crate::qlik::rules::{QSEOW_GROUP_CLAIM, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
@@ -105,7 +105,7 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
 }
 
 /// The public key or certificate, which must be RSA: both kinds of Qlik verify RS256 tokens.
-fn rsa_key(args: &crate::cli::PublicKeyArgs) -> Result<VerifyingKey> {
+fn rsa_key(args: &crate::cli::key::PublicKeyArgs) -> Result<VerifyingKey> {
     let key = keys::verifying_key(
         args.cert_publickey_file.as_deref(),
         args.cert_publickey.as_deref(),

@@ -20,7 +20,7 @@ use tracing::{Level, info, warn};
 use super::{Created, json_object, random_id, warn_about_unused_key_options};
 use crate::Output;
 use crate::claims::{self, User};
-use crate::cli::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
+use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
 use crate::error::UserError;
 use crate::input;
 use crate::keys::{self, KeySource};
@@ -132,7 +132,12 @@ fn refuse_per_user_options(given: &[(&str, &str)]) -> Result<(), UserError> {
     }
 }
 
-fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -> Result<Output> {
+fn run(
+    batch: &Batch,
+    path: &Path,
+    key: &crate::cli::key::KeyArgs,
+    now: SystemTime,
+) -> Result<Output> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
     let source = keys::key_source(&key.options(), env_key.as_deref())?;
     let from_stdin = path.as_os_str() == "-";

@@ -18,7 +18,8 @@ use tracing::{info, warn};
 
 use crate::Output;
 use crate::claims;
-use crate::cli::{CreateQscloudArgs, CreateQseowArgs, KeyArgs, TokenFormat};
+use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat};
+use crate::cli::key::KeyArgs;
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;

@@ -14,7 +14,7 @@ pub use report::{DecodeReport, Verification, report};
 pub use text::render;
 
 use crate::Output;
-use crate::cli::DecodeArgs;
+use crate::cli::decode::DecodeArgs;
 use crate::input;
 use crate::keys;
 use crate::times::unix_seconds;

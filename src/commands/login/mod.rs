@@ -25,7 +25,8 @@ use tracing::{info, warn};
 pub use report::{LoginError, LoginReport, PreCheck, User};
 
 use crate::Output;
-use crate::cli::{ConnectionArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::cli::connection::ConnectionArgs;
+use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Reply, Request, Server};
 use crate::input;

@@ -1,0 +1,79 @@
+//! The login commands' options: the server, the token sent, what is printed. How the server is
+//! reached is `connection`'s.
+
+use std::path::PathBuf;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{ArgGroup, Args, ValueEnum, ValueHint};
+
+use super::connection::ConnectionArgs;
+use super::output::LogArgs;
+use super::secret_text;
+use crate::secret::SecretText;
+
+#[derive(Debug, Args)]
+pub struct LoginQscloudArgs {
+    /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: String,
+
+    #[command(flatten)]
+    pub token: LoginTokenArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub output: LoginOutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginQseowArgs {
+    /// The https URL of the virtual proxy: the server and the proxy's prefix, such as
+    /// https://qlik.example.com/jwt
+    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    pub server: String,
+
+    #[command(flatten)]
+    pub token: LoginTokenArgs,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub output: LoginOutputArgs,
+}
+
+/// The token a login sends: exactly one source.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("token").required(true).args(["jwt", "jwt_file"])))]
+pub struct LoginTokenArgs {
+    /// The token to send. Surrounding whitespace and a "Bearer " prefix are ignored. On the
+    /// command line others may see it (ps); --jwt-file keeps it off
+    #[arg(long, value_name = "token", value_parser = secret_text)]
+    pub jwt: Option<SecretText>,
+
+    /// File that holds the token; - reads standard input
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub jwt_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct LoginOutputArgs {
+    /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
+    /// "user", "cookies", "error"}
+    #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
+    pub output: LoginFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginFormat {
+    /// Whether the server accepted the token, and the user of the session
+    Text,
+    /// One JSON object, for jq and PowerShell's ConvertFrom-Json
+    Json,
+}
