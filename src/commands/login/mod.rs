@@ -1,14 +1,10 @@
 //! The login commands: send a token to Qlik the way a real integration does, and say whether
 //! Qlik made a session and for whom. `login-qscloud` posts it to Qlik Cloud's
 //! `/login/jwt-session`; `login-qseow` sends it through a QSEoW virtual proxy. This module reads
-//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `http` does the
-//! talking, `cookies` keeps the session, `report` decides what is shown.
+//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `qlik::cloud` and
+//! `qlik::qrs` make the requests, `cookies` keeps the session, `report` decides what is shown.
 //!
-//! Sources (see docs/research notes of issue 10): qlik.dev's Login API (`POST
-//! /login/jwt-session`: 200 and the cookies `eas.sid`, `_csrfToken` and their signatures, or
-//! 401 and `{"errors": [...]}`), Users API (`GET /api/v1/users/me`, a 301 to the user), rate
-//! limiting (429 with Retry-After); help.qlik.com's QRS xrfkey rule and QPS Personal API (`GET
-//! /{virtual proxy}/qps/user`).
+//! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qrs`'s (sources there).
 
 mod cookies;
 mod report;
@@ -17,9 +13,6 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
-use rand::RngExt;
-use rand::distr::Alphanumeric;
-use serde_json::Value;
 use tracing::{info, warn};
 
 pub use report::{LoginError, LoginReport, PreCheck, User};
@@ -28,22 +21,18 @@ use crate::Output;
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Method, Reply, Request, Server};
+use crate::http::{Client, ClientOptions, Reply, Server};
 use crate::input;
 use crate::keys;
-use crate::qlik::check;
 use crate::qlik::rules::Profile;
+use crate::qlik::{check, cloud, qrs};
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
-use crate::{debug, verbose};
+use crate::verbose;
 
 const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
-
-/// Redirects followed for reading the user (same host only, cookies only): Qlik Cloud's
-/// `/api/v1/users/me` answers with a 301 to the user.
-const MAX_USER_REDIRECTS: usize = 3;
 
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
     let mut server = Server::parse(&args.tenant, "--tenant", true)?;
@@ -60,14 +49,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     let pre = pre_check(&token, Profile::Qscloud, now, QLIK_CLOUD)?;
     let client = client(server, &args.connection)?;
 
-    let login_path = "/login/jwt-session";
-    let reply = client.send(&Request {
-        method: Method::Post,
-        path: login_path.to_owned(),
-        bearer: Some(&token),
-        cookies: None,
-        headers: vec![("Accept", "application/json".to_owned())],
-    })?;
+    let reply = cloud::jwt_session(&client, &token)?;
     let mut report = LoginReport::new(reply.status, client.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
@@ -78,18 +60,12 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
 
-    let session = session_cookies(&reply, &client, login_path, now);
+    let session = session_cookies(&reply, &client, cloud::JWT_SESSION_PATH, now);
     if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
     let cookie_header = cookies::header(&session);
-    report.user = read_user(
-        &client,
-        "/api/v1/users/me",
-        cookie_header.as_ref(),
-        &[],
-        |v| Some(User::from_qlik_cloud(v)),
-    );
+    report.user = cloud::users_me(&client, cookie_header.as_ref()).map(User::from);
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     finish(report, args.output.output, QLIK_CLOUD, jar.as_deref())
 }
@@ -108,18 +84,8 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
     let client = client(server, &args.connection)?;
 
-    // QRS refuses a request without the same random key in the query and a header (its
-    // protection against cross-site request forgery).
-    let xrfkey = xrfkey();
-    let xrf_headers = vec![("X-Qlik-Xrfkey", xrfkey.clone())];
-    let about = format!("/qrs/about?xrfkey={xrfkey}");
-    let reply = client.send(&Request {
-        method: Method::Get,
-        path: about.clone(),
-        bearer: Some(&token),
-        cookies: None,
-        headers: xrf_headers.clone(),
-    })?;
+    let xrfkey = qrs::Xrfkey::random();
+    let reply = qrs::about(&client, &token, &xrfkey)?;
     let mut report = LoginReport::new(reply.status, client.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
@@ -139,7 +105,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     let session = session_cookies(
         &reply,
         &client,
-        &format!("{}{about}", client.server().base_path),
+        &format!("{}{}", client.server().base_path, xrfkey.about_path()),
         now,
     );
     if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
@@ -147,13 +113,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     }
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
-        Some(header) => read_user(
-            &client,
-            &format!("/qps/user?xrfkey={xrfkey}"),
-            Some(header),
-            &xrf_headers,
-            User::from_qps,
-        ),
+        Some(header) => qrs::qps_user(&client, header, &xrfkey).map(User::from),
         None => None,
     };
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
@@ -317,85 +277,6 @@ fn not_accepted(reply: &Reply, token: &SecretText) -> LoginError {
     error
 }
 
-/// The session's user from `path`, following same-host redirects with the cookies only. A
-/// failure is a warning: the session is made either way.
-fn read_user(
-    client: &Client,
-    path: &str,
-    cookies: Option<&SecretText>,
-    headers: &[(&'static str, String)],
-    read: impl Fn(&Value) -> Option<User>,
-) -> Option<User> {
-    let mut path = path.to_owned();
-    for _ in 0..=MAX_USER_REDIRECTS {
-        let reply = match client.send(&Request {
-            method: Method::Get,
-            path: path.clone(),
-            bearer: None,
-            cookies,
-            headers: [headers, &[("Accept", "application/json".to_owned())]].concat(),
-        }) {
-            Ok(reply) => reply,
-            Err(err) => {
-                warn!("cannot read the session's user: {err}");
-                return None;
-            }
-        };
-        if (300..400).contains(&reply.status) {
-            let target = reply
-                .location
-                .as_deref()
-                .and_then(|l| same_server_path(client.server(), l));
-            match target {
-                Some(next) => {
-                    debug!("following HTTP {} to {next}", reply.status);
-                    path = next;
-                    continue;
-                }
-                None => {
-                    warn!(
-                        "cannot read the session's user: HTTP {} redirects to another host \
-                         ('{}'), which qs-jwt does not follow",
-                        reply.status,
-                        reply.location.as_deref().unwrap_or_default()
-                    );
-                    return None;
-                }
-            }
-        }
-        if !(200..300).contains(&reply.status) {
-            warn!(
-                "cannot read the session's user: HTTP {} from {}",
-                reply.status,
-                path.split('?').next().unwrap_or_default()
-            );
-            return None;
-        }
-        let user = serde_json::from_slice::<Value>(&reply.body)
-            .ok()
-            .and_then(|v| read(&v));
-        if user.is_none() {
-            warn!("cannot read the session's user: the server's answer names none");
-        }
-        return user;
-    }
-    warn!("cannot read the session's user: too many redirects");
-    None
-}
-
-/// The path below the server's base path that `location` points at, if it stays on the same
-/// server (a path, or a URL with the same origin).
-fn same_server_path(server: &Server, location: &str) -> Option<String> {
-    let base = format!("{}{}", server.origin(), server.base_path);
-    let absolute = if location.starts_with('/') && !location.starts_with("//") {
-        format!("{}{location}", server.origin())
-    } else {
-        location.to_owned()
-    };
-    let rest = absolute.strip_prefix(&base)?;
-    rest.starts_with('/').then(|| rest.to_owned())
-}
-
 /// Checks `--cookie-jar` before the token is sent (a Qlik Cloud token is good for one login):
 /// its folder must exist, and the name must be free or a regular file. A device, a FIFO or a
 /// link there would be replaced by the rename (`--cookie-jar /dev/null`, curl's way to drop
@@ -499,47 +380,5 @@ fn cookie_names(names: &[String]) -> String {
         [] => "no cookie".to_owned(),
         [one] => format!("the cookie {one}"),
         many => format!("the cookies {}", many.join(", ")),
-    }
-}
-
-/// 16 letters and digits, as QRS asks of an xrfkey.
-fn xrfkey() -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(16)
-        .map(char::from)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redirects_are_followed_only_on_the_same_server() {
-        let server = Server::parse("https://t.example.com/jwt", "--server", false).unwrap();
-        for (location, expected) in [
-            ("/jwt/api/v1/users/u1", Some("/api/v1/users/u1")),
-            ("https://t.example.com/jwt/qps/user", Some("/qps/user")),
-            ("https://t.example.com/other", None),
-            ("https://t.example.com/jwtx/a", None),
-            ("https://evil.example.com/jwt/a", None),
-            ("https://t.example.com.evil.com/jwt/a", None),
-            ("//evil.example.com/jwt/a", None),
-            ("http://t.example.com/jwt/a", None),
-        ] {
-            assert_eq!(
-                same_server_path(&server, location).as_deref(),
-                expected,
-                "{location}"
-            );
-        }
-    }
-
-    #[test]
-    fn xrfkeys_are_16_letters_and_digits() {
-        let key = xrfkey();
-        assert_eq!(key.len(), 16);
-        assert!(key.chars().all(|c| c.is_ascii_alphanumeric()));
     }
 }

@@ -3,9 +3,9 @@
 //! from the server escaped) or as one JSON object.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::qlik::check::RuleResult;
+use crate::qlik::{cloud, qrs};
 use crate::render::{escape, json_for_terminal};
 
 /// The outcome of one login, and `--output json`'s object.
@@ -80,81 +80,42 @@ pub struct LoginError {
     pub hint: Option<String>,
 }
 
-impl User {
-    /// Qlik Cloud's User object (`GET /api/v1/users/me`): groups are `assignedGroups[].name`
-    /// (or `groups`, which `?fields=groups` returns).
-    pub fn from_qlik_cloud(value: &Value) -> Self {
-        let groups = value
-            .get("assignedGroups")
-            .and_then(Value::as_array)
-            .map(|groups| {
-                groups
-                    .iter()
-                    .filter_map(|g| g.get("name").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .or_else(|| strings(value.get("groups")));
+impl From<cloud::Me> for User {
+    fn from(me: cloud::Me) -> Self {
         Self {
-            name: text(value, "name"),
-            email: text(value, "email"),
-            subject: text(value, "subject"),
-            id: text(value, "id"),
-            status: text(value, "status"),
-            groups,
+            name: me.name,
+            email: me.email,
+            subject: me.subject,
+            id: me.id,
+            status: me.status,
+            groups: me.groups,
             ..Self::default()
         }
     }
+}
 
-    /// QSEoW's `GET /{virtual proxy}/qps/user`: `{"userDirectory", "userId", "userName",
-    /// "logoutUri"}` for a session, `{"session": "inactive"}` without one (None).
-    pub fn from_qps(value: &Value) -> Option<Self> {
-        let user = Self {
-            name: text(value, "userName"),
-            user_directory: text(value, "userDirectory"),
-            user_id: text(value, "userId"),
+impl From<qrs::QpsUser> for User {
+    fn from(user: qrs::QpsUser) -> Self {
+        Self {
+            name: user.name,
+            user_directory: user.user_directory,
+            user_id: user.user_id,
             ..Self::default()
-        };
-        let inactive = value.get("session").and_then(Value::as_str) == Some("inactive");
-        (!inactive && user.user_id.is_some()).then_some(user)
+        }
     }
-}
-
-fn text(value: &Value, name: &str) -> Option<String> {
-    match value.get(name)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-fn strings(value: Option<&Value>) -> Option<Vec<String>> {
-    let items = value?.as_array()?;
-    Some(
-        items
-            .iter()
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-            .collect(),
-    )
 }
 
 impl LoginError {
-    /// Qlik's error body `{"errors": [{"code", "title", "detail", "status"}], "traceId"}`: the
-    /// first error. Another body (an HTML page, a proxy's text) gives only the status.
+    /// Qlik's error body (`cloud::ErrorBody`): the first error. Another body (an HTML page, a
+    /// proxy's text) gives only the status.
     pub fn from_body(status: u16, body: &[u8]) -> Self {
-        let json: Option<Value> = serde_json::from_slice(body).ok();
-        let first = json
-            .as_ref()
-            .and_then(|v| v.get("errors"))
-            .and_then(Value::as_array)
-            .and_then(|errors| errors.first());
-        let field = |name: &str| first.and_then(|e| text(e, name));
+        let body = cloud::ErrorBody::parse(body);
         Self {
             status,
-            code: field("code"),
-            title: field("title"),
-            detail: field("detail"),
-            trace_id: json.as_ref().and_then(|v| text(v, "traceId")),
+            code: body.code,
+            title: body.title,
+            detail: body.detail,
+            trace_id: body.trace_id,
             ..Self::default()
         }
     }
@@ -430,19 +391,6 @@ mod tests {
         );
         assert!(qseow_hint(401, &none).contains("audit log"));
         assert!(qseow_hint(403, &none).contains("license"));
-    }
-
-    #[test]
-    fn users_are_read_from_the_answers_of_qlik_cloud_and_qseow() {
-        let cloud = User::from_qlik_cloud(&json!({
-            "id": "u1", "tenantId": "t", "subject": "anna", "name": "Anna", "email": "a@b.c",
-            "status": "active", "assignedGroups": [{"id": "g", "name": "Finance"}]
-        }));
-        assert_eq!(cloud.groups.as_deref(), Some(&["Finance".to_owned()][..]));
-        assert_eq!(cloud.subject.as_deref(), Some("anna"));
-        let qps = User::from_qps(&json!({"userDirectory": "D", "userId": "u", "userName": "U"}));
-        assert_eq!(qps.unwrap().user_directory.as_deref(), Some("D"));
-        assert_eq!(User::from_qps(&json!({"session": "inactive"})), None);
     }
 
     #[test]
