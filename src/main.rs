@@ -8,6 +8,31 @@ use anyhow::Result;
 use qs_jwt::cli::{self, Command};
 use qs_jwt::{Output, completions, create, decode, error, log, login, setup, stdio};
 
+/// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
+/// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
+/// `main`; macOS's dyld runs `__mod_init_func`. In the binary's own object file, so that no
+/// linker drops it as unused.
+#[cfg(all(
+    unix,
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+        target_vendor = "apple"
+    )
+))]
+#[used]
+#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+#[cfg_attr(
+    target_vendor = "apple",
+    unsafe(link_section = "__DATA,__mod_init_func")
+)]
+static RECORD_STDOUT_AT_START: extern "C" fn() = stdio::record_stdout_at_start;
+
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
     let stdout_closed = stdio::stdout_was_closed();
