@@ -313,8 +313,9 @@ pub struct KeyArgs {
     pub cert_file_prefix: String,
 
     /// File with the passphrase of an encrypted private key, or of the key --cert-create writes
-    /// encrypted (one trailing newline is dropped); - reads standard input. Without it, the
-    /// passphrase comes from QSJWTPASSPHRASE, if set. Never the passphrase itself
+    /// encrypted (one trailing newline is dropped; an empty file is an empty passphrase); - reads
+    /// standard input. Without it, the passphrase comes from QSJWTPASSPHRASE, if set. Never the
+    /// passphrase itself
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cert_privatekey_passphrase_file: Option<PathBuf>,
 
@@ -579,7 +580,8 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cookie_jar: Option<PathBuf>,
 
-    /// The most time the login may take, each request: 30s, 2m, 1m 30s
+    /// The most time the login may take, each request, and reading the --cacert and --jwt-file
+    /// files: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }

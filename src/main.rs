@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::{Output, completions, create, decode, error, log, login, setup, stdio};
+use qs_jwt::{Output, completions, create, decode, error, input, log, login, setup, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
 /// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
@@ -57,6 +57,13 @@ fn main() -> ExitCode {
 
 /// Runs the command; what it prints is delivered by `deliver`.
 fn run(command: &Command, now: SystemTime) -> Result<Output> {
+    // A command's --timeout bounds its reads too (a --cacert or --jwt-file FIFO nobody writes).
+    if let Command::LoginQscloud(args) = command {
+        input::set_time_limit(args.connection.timeout);
+    }
+    if let Command::LoginQseow(args) = command {
+        input::set_time_limit(args.connection.timeout);
+    }
     Ok(match command {
         Command::CreateQseow(args) => create::create_qseow(args, now)?,
         Command::CreateQscloud(args) => create::create_qscloud(args, now)?,
@@ -111,7 +118,8 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
             return stdout_is_closed(colour);
         }
         let rendered = err.render();
-        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) && log::colour_allowed()
+        {
             rendered.ansi().to_string()
         } else {
             rendered.to_string()
