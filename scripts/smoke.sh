@@ -302,5 +302,22 @@ if ! $windows && [ "$(uname -s)" = Linux ]; then
   if [ "$mode" = 600 ]; then ok "the new private key has mode 600"; else not_ok "mode 600" "mode $mode"; fi
 fi
 
+# --- standard output: /dev/null opened read-write is a sink, a closed one a failure ----------
+# What Python's subprocess.DEVNULL and service managers give: exit 0. Told apart from a closed
+# standard output before Rust's runtime starts (.init_array), which the static build must do too.
+if ! $windows; then
+  "$bin" "${qseow[@]}" --cert-privatekey-file "$key" 1<>/dev/null 2>stderr.txt
+  code=$?
+  if [ "$code" -eq 0 ]; then ok "standard output on /dev/null opened read-write: exit 0"; else
+    not_ok "1<>/dev/null" "exit $code"; fi
+  "$bin" "${qseow[@]}" --cert-privatekey-file "$key" >&- 2>stderr.txt
+  code=$?
+  if [ "$code" -eq 1 ] && grep -q 'standard output is closed' stderr.txt; then
+    ok "a closed standard output: exit 1"
+  else
+    not_ok ">&-" "exit $code"
+  fi
+fi
+
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -99,9 +99,16 @@ where
         .finish()
 }
 
-/// Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
+/// Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org) or
+/// the terminal says it has none (`TERM=dumb`: Emacs shells, some CI log viewers).
 pub fn colour_on_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    std::io::stderr().is_terminal() && colour_allowed()
+}
+
+/// Whether the environment allows colour at all: NO_COLOR unset or empty, TERM not `dumb`.
+pub fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
 }
 
 struct LevelAndMessage {

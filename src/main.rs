@@ -7,7 +7,32 @@ use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
 use qs_jwt::commands::{completions, create, decode, login, setup};
-use qs_jwt::{Output, error, log, stdio};
+use qs_jwt::{Output, error, input, log, stdio};
+
+/// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
+/// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
+/// `main`; macOS's dyld runs `__mod_init_func`. In the binary's own object file, so that no
+/// linker drops it as unused.
+#[cfg(all(
+    unix,
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+        target_vendor = "apple"
+    )
+))]
+#[used]
+#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+#[cfg_attr(
+    target_vendor = "apple",
+    unsafe(link_section = "__DATA,__mod_init_func")
+)]
+static RECORD_STDOUT_AT_START: extern "C" fn() = stdio::record_stdout_at_start;
 
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
@@ -33,6 +58,13 @@ fn main() -> ExitCode {
 
 /// Runs the command; what it prints is delivered by `deliver`.
 fn run(command: &Command, now: SystemTime) -> Result<Output> {
+    // A command's --timeout bounds its reads too (a --cacert or --jwt-file FIFO nobody writes).
+    if let Command::LoginQscloud(args) = command {
+        input::set_time_limit(args.connection.timeout);
+    }
+    if let Command::LoginQseow(args) = command {
+        input::set_time_limit(args.connection.timeout);
+    }
     Ok(match command {
         Command::CreateQseow(args) => create::create_qseow(args, now)?,
         Command::CreateQscloud(args) => create::create_qscloud(args, now)?,
@@ -87,7 +119,8 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
             return stdout_is_closed(colour);
         }
         let rendered = err.render();
-        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let text = if std::io::IsTerminal::is_terminal(&std::io::stdout()) && log::colour_allowed()
+        {
             rendered.ansi().to_string()
         } else {
             rendered.to_string()

@@ -5,34 +5,44 @@ use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
 
-/// Whether standard output was closed when qs-jwt started (`qs-jwt ... >&-`).
+/// What [`record_stdout_at_start`] found: not run (yet), or descriptor 1 open or closed.
+#[cfg(unix)]
+static STDOUT_AT_START: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(UNKNOWN);
+#[cfg(unix)]
+const UNKNOWN: u8 = 0;
+#[cfg(unix)]
+const OPEN: u8 = 1;
+#[cfg(unix)]
+const CLOSED: u8 = 2;
+
+/// Records whether descriptor 1 is open. The binary runs it from `.init_array` (ELF) or
+/// `__mod_init_func` (Mach-O), before Rust's runtime: `lang_start` puts `/dev/null` (opened
+/// read-write) on a closed standard stream before `main`, so that the next file opened cannot
+/// take its number (a key file would otherwise receive the token). After that a closed standard
+/// output cannot be told from one sent to `/dev/null` read-write on purpose (Python's
+/// `subprocess.DEVNULL`, Node's `stdio: 'ignore'`, `1<>/dev/null`, service managers).
 ///
-/// Before `main`, Rust's runtime puts `/dev/null` on a closed standard stream, so that the next
-/// file opened cannot take its number (a key file would otherwise receive the token). It opens
-/// `/dev/null` read-write; a shell's `>/dev/null` opens it write-only. So `/dev/null` opened
-/// read-write on descriptor 1 means that standard output was closed, and the product would be
-/// lost without a word: std's `Stdout` writes to it happily.
+/// It only asks the kernel about a descriptor and stores the answer: nothing of Rust's runtime
+/// (allocator, stdio, thread-locals) is used, so it is sound before `main`.
+#[cfg(unix)]
+pub extern "C" fn record_stdout_at_start() {
+    // SAFETY: F_GETFD only reads the flags of descriptor 1; it fails with EBADF when no file
+    // is open there.
+    let open = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_GETFD) } != -1;
+    STDOUT_AT_START.store(
+        if open { OPEN } else { CLOSED },
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// Whether standard output was closed when qs-jwt started (`qs-jwt ... >&-`), as recorded
+/// before the runtime started. Where nothing was recorded (a platform without such an
+/// initialiser, a test binary), standard output is taken for open: a caller that threw the
+/// product away on purpose must not fail, and a write to a descriptor that is really missing
+/// still fails when the product is written.
 #[cfg(unix)]
 pub fn stdout_was_closed() -> bool {
-    use std::os::fd::{AsFd, AsRawFd};
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-
-    let stdout = io::stdout();
-    let fd = stdout.as_fd();
-    // SAFETY: F_GETFL only reads the flags of a descriptor that std keeps open.
-    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-    if flags < 0 || flags & libc::O_ACCMODE != libc::O_RDWR {
-        return false;
-    }
-    let (Ok(ours), Ok(null)) = (
-        fd.try_clone_to_owned()
-            .map(std::fs::File::from)
-            .and_then(|f| f.metadata()),
-        std::fs::metadata("/dev/null"),
-    ) else {
-        return false;
-    };
-    ours.file_type().is_char_device() && ours.rdev() == null.rdev()
+    STDOUT_AT_START.load(std::sync::atomic::Ordering::Relaxed) == CLOSED
 }
 
 /// Windows has no such reopening; a missing standard output shows as an error when the

@@ -518,6 +518,22 @@ fn header_columns(header: &csv::StringRecord, rules: &TableRules) -> Result<Vec<
     let profile = rules.profile;
     let file = rules.file;
     let mut columns: Vec<Column> = Vec::with_capacity(header.len());
+    // A first line with no column the command reads is no header: another file given by
+    // mistake, perhaps a passphrase file, whose first line must not be quoted back.
+    if !header.iter().any(|name| column(profile, name).is_some())
+        && !header
+            .iter()
+            .next()
+            .is_some_and(|name| name.trim_start().starts_with('{'))
+    {
+        return Err(format!(
+            "{file}: its first line names none of the columns create-{} reads (it is not shown, \
+             in case the file is not a users table but holds a secret); the first line must name \
+             the columns, such as {}",
+            profile.name(),
+            known_columns(profile).join(",")
+        ));
+    }
     for name in header {
         let Some(column) = column(profile, name) else {
             let shown = if name.trim().is_empty() {
@@ -1053,6 +1069,21 @@ mod tests {
                 assert_eq!((listed.len(), count), (MAX_BAD_ROWS, 57));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_first_line_with_no_known_column_is_not_quoted() {
+        // A passphrase file given to --users by mistake: its one line must not come back.
+        for text in ["correct-horse-battery\n", "Secr3t,pass;word\n", "hunter2"] {
+            let message = file_error(cloud(text));
+            assert!(
+                message.contains("names none of the columns create-qscloud reads"),
+                "{message}"
+            );
+            for piece in text.trim().split([',', ';']) {
+                assert!(!message.contains(piece), "{piece} shown: {message}");
+            }
         }
     }
 

@@ -47,6 +47,8 @@ fn every_scheme_from_every_key_source_and_passphrase_source() {
     for name in schemes {
         let dir = folder_with(name);
         fs::write(dir.path().join("pass.txt"), format!("{PASSPHRASE}\n")).unwrap();
+        // Readable by its owner only, as a passphrase file should be (others get a warning).
+        owner_only(&dir.path().join("pass.txt"));
         let key_text = fixture_text(name);
         // (key source, passphrase source), each as arguments, environment and standard input.
         type Setup<'a> = (&'a [&'a str], Vec<(&'a str, String)>, Option<String>);
@@ -137,6 +139,8 @@ fn every_scheme_from_every_key_source_and_passphrase_source() {
 fn a_non_ascii_passphrase_with_a_trailing_crlf() {
     let dir = folder_with("rsa2048-encrypted-unicode.pem");
     fs::write(dir.path().join("pass.txt"), "pässwörd ✓\r\n").unwrap();
+    // Readable by its owner only, as a passphrase file should be (others get a warning).
+    owner_only(&dir.path().join("pass.txt"));
     let output = succeeds(
         &mut Create::qseow()
             .args([
@@ -251,7 +255,9 @@ fn passphrase_source_mistakes() {
                 "empty.txt",
             ],
             1,
-            "--cert-privatekey-passphrase-file 'empty.txt' is empty",
+            // An empty file is an empty passphrase (`-passout pass:`), not this key's.
+            "wrong passphrase for --cert-privatekey-file 'key.pem' (the passphrase from \
+             --cert-privatekey-passphrase-file 'empty.txt')",
         ),
         (
             &[
@@ -288,7 +294,10 @@ fn passphrase_source_mistakes() {
         1,
     );
     assert!(
-        stderr.starts_with("WARN QSJWTPASSPHRASE is set but empty; it is not used\n"),
+        stderr.starts_with(
+            "WARN QSJWTPASSPHRASE is set but empty; it is not used (for a key encrypted with an \
+             empty passphrase, give an empty file to --cert-privatekey-passphrase-file)\n"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("no passphrase is given"), "{stderr}");
@@ -372,6 +381,8 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
 fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("pass.txt"), "new pässphrase\n").unwrap();
+    // Readable by its owner only, as a passphrase file should be (others get a warning).
+    owner_only(&dir.path().join("pass.txt"));
     let output = succeeds(
         &mut Create::qscloud()
             .new_key()
@@ -530,6 +541,8 @@ fn schemes_qs_jwt_does_not_read_are_named_and_damage_is_not_a_wrong_passphrase()
         .unwrap();
     assert!(status.success());
     fs::write(dir.path().join("pass.txt"), "fixture\n").unwrap();
+    // Readable by its owner only, as a passphrase file should be (others get a warning).
+    owner_only(&dir.path().join("pass.txt"));
     let stderr = fails_cleanly(
         &mut Create::qseow()
             .args([

@@ -25,7 +25,8 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cookie_jar: Option<PathBuf>,
 
-    /// The most time the login may take, each request: 30s, 2m, 1m 30s
+    /// The most time the login may take, each request, and reading the --cacert and --jwt-file
+    /// files: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }

@@ -42,8 +42,9 @@ pub struct KeyArgs {
     pub cert_file_prefix: String,
 
     /// File with the passphrase of an encrypted private key, or of the key --cert-create writes
-    /// encrypted (one trailing newline is dropped); - reads standard input. Without it, the
-    /// passphrase comes from QSJWTPASSPHRASE, if set. Never the passphrase itself
+    /// encrypted (one trailing newline is dropped; an empty file is an empty passphrase); - reads
+    /// standard input. Without it, the passphrase comes from QSJWTPASSPHRASE, if set. Never the
+    /// passphrase itself
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cert_privatekey_passphrase_file: Option<PathBuf>,
 

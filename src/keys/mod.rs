@@ -160,13 +160,18 @@ const PASSPHRASE_FILE: FileFlag = FileFlag {
 };
 
 /// The passphrase, if one is given: the file of `--cert-privatekey-passphrase-file` (standard
-/// input for `-`), else `env_passphrase`, the value of QSJWTPASSPHRASE. One trailing line break
-/// (LF or CRLF) is dropped; the rest is the passphrase, byte for byte, in any encoding.
-/// Never a flag that takes the passphrase itself: a command line is visible to every user.
+/// input for `-`), else `env_passphrase`, the value of QSJWTPASSPHRASE. Text with a byte order
+/// mark (UTF-8, or UTF-16 as Windows PowerShell 5.1's `Out-File` writes) is read as UTF-8
+/// without it; one trailing line break (LF or CRLF) is dropped; the rest is the passphrase,
+/// byte for byte, in any encoding. An empty file is an empty passphrase (`openssl ... -passout
+/// pass:`); an empty variable or standard input is taken for a mistake. Never a flag that takes
+/// the passphrase itself: a command line is visible to every user.
 pub fn passphrase(
     options: &KeyOptions,
     env_passphrase: Option<std::ffi::OsString>,
 ) -> Result<Option<Passphrase>, UserError> {
+    const EMPTY_FILE: &str = "for a key encrypted with an empty passphrase, give an empty file to \
+                              --cert-privatekey-passphrase-file";
     let (bytes, source, for_openssl) = match options.passphrase_file {
         Some(path) if path.as_os_str() == "-" => {
             if options.file.is_some_and(|file| file.as_os_str() == "-") {
@@ -176,14 +181,20 @@ pub fn passphrase(
                      file or in QSJWTPASSPHRASE",
                 ));
             }
-            let bytes = input::read_stdin_bytes(
-                "--cert-privatekey-passphrase-file",
-                "the passphrase",
-                "vault read -field=passphrase secret/qs-jwt | qs-jwt ... \
-                 --cert-privatekey-passphrase-file -",
-            )?;
+            let example = "vault read -field=passphrase secret/qs-jwt | qs-jwt ... \
+                           --cert-privatekey-passphrase-file -";
+            let flag = "--cert-privatekey-passphrase-file";
+            let mut bytes =
+                Zeroizing::new(input::read_stdin_bytes(flag, "the passphrase", example)?);
+            // `false | qs-jwt ...` and `echo "$UNSET" | qs-jwt ...` alike.
+            drop_line_break(&mut bytes);
+            if bytes.is_empty() {
+                return Err(
+                    input::empty_stdin(flag, "the passphrase", example).with_hint(EMPTY_FILE)
+                );
+            }
             let source = "standard input (--cert-privatekey-passphrase-file -)".to_owned();
-            (Zeroizing::new(bytes), source, None)
+            (bytes, source, None)
         }
         Some(path) => {
             // A passphrase typed where its file belongs (many tools take --passphrase <value>)
@@ -196,6 +207,7 @@ pub fn passphrase(
                 ));
             }
             let bytes = input::read_file_bytes(path, &PASSPHRASE_FILE)?;
+            warn_if_others_can_read(path, PASSPHRASE_FILE.flag);
             let source = format!("--cert-privatekey-passphrase-file '{}'", path.display());
             let passin = format!("file:{}", render::shell_quoted(&path.display().to_string()));
             (Zeroizing::new(bytes), source, Some(passin))
@@ -203,7 +215,9 @@ pub fn passphrase(
         None => match env_passphrase {
             // An unset CI secret often expands to an empty variable: as good as no variable.
             Some(value) if value.is_empty() => {
-                tracing::warn!("{PASSPHRASE_VARIABLE} is set but empty; it is not used");
+                tracing::warn!(
+                    "{PASSPHRASE_VARIABLE} is set but empty; it is not used ({EMPTY_FILE})"
+                );
                 return Ok(None);
             }
             Some(value) => (
@@ -215,17 +229,12 @@ pub fn passphrase(
         },
     };
     let mut bytes = bytes;
-    let line_break = if bytes.ends_with(b"\r\n") {
-        2
-    } else {
-        usize::from(bytes.ends_with(b"\n"))
-    };
-    let length = bytes.len() - line_break;
-    bytes.truncate(length);
-    if bytes.is_empty() {
-        return Err(UserError::runtime(format!(
-            "{source} is empty; put the passphrase there, or leave it out for a key that is not \
-             encrypted"
+    drop_line_break(&mut bytes);
+    if bytes.is_empty() && options.create {
+        return Err(UserError::usage(format!(
+            "{source} is empty, and an empty passphrase would protect the new key with nothing; \
+             put a passphrase there, or leave the passphrase out to write the key unencrypted \
+             (readable by you only)"
         )));
     }
     let passphrase = Passphrase::new(bytes, source);
@@ -233,6 +242,16 @@ pub fn passphrase(
         Some(passin) => passphrase.for_openssl(passin),
         None => passphrase,
     }))
+}
+
+/// Drops one trailing line break, LF or CRLF: what `echo` and editors end a file with.
+fn drop_line_break(bytes: &mut Vec<u8>) {
+    let line_break = if bytes.ends_with(b"\r\n") {
+        2
+    } else {
+        usize::from(bytes.ends_with(b"\n"))
+    };
+    bytes.truncate(bytes.len() - line_break);
 }
 
 /// Picks the key source from the options: exactly one of the file, the text and a new key;
@@ -349,7 +368,7 @@ pub fn signing_key(
         (false, None) => verbose!("loaded a {}-bit RSA private key from {origin}", key.bits),
     }
     if let KeySource::File(path) = source {
-        warn_if_others_can_read(path);
+        warn_if_others_can_read(path, PRIVATE_KEY_FILE.flag);
     }
     Ok(LoadedKey {
         key: SigningKey::new(key, origin)?,
@@ -357,15 +376,19 @@ pub fn signing_key(
     })
 }
 
-/// A private key file that others can read is as good as theirs: warn, as ssh does, and sign
-/// all the same (the user may be on a machine of their own).
+/// A private key file (or its passphrase file, `flag`) that others can read is as good as
+/// theirs: warn, as ssh does, and sign all the same (the user may be on a machine of their own).
 #[cfg(unix)]
-fn warn_if_others_can_read(path: &Path) {
+fn warn_if_others_can_read(path: &Path, flag: &str) {
     use std::os::unix::fs::PermissionsExt;
     use tracing::warn;
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
+    // A device (/dev/null for an empty passphrase) or a pipe (`<(...)`) is no file to guard.
+    if !meta.is_file() {
+        return;
+    }
     let mode = meta.permissions().mode() & 0o777;
     let who = match (mode & 0o004 != 0, mode & 0o040 != 0, mode & 0o077 != 0) {
         (true, _, _) => "can be read by every user on this machine",
@@ -375,7 +398,7 @@ fn warn_if_others_can_read(path: &Path) {
     };
     let shown = path.display();
     warn!(
-        "--cert-privatekey-file '{shown}' {who} (mode {mode:03o}); make it readable by you only: \
+        "{flag} '{shown}' {who} (mode {mode:03o}); make it readable by you only: \
          chmod 600 {}",
         render::shell_quoted(&shown.to_string())
     );
@@ -384,7 +407,7 @@ fn warn_if_others_can_read(path: &Path) {
 /// The same on Windows, from the file's access control list: anyone but the user, SYSTEM and
 /// Administrators who may read it. A list that cannot be read says nothing, as on Unix.
 #[cfg(windows)]
-fn warn_if_others_can_read(path: &Path) {
+fn warn_if_others_can_read(path: &Path, flag: &str) {
     use tracing::warn;
     let Ok(others) = windows_acl::others_who_can_read(path) else {
         return;
@@ -395,14 +418,14 @@ fn warn_if_others_can_read(path: &Path) {
     let shown = path.display();
     let user = windows_acl::current_user_name().unwrap_or_else(|_| "%USERNAME%".to_owned());
     warn!(
-        "--cert-privatekey-file '{shown}' can be read by other users ({}); make it readable by \
+        "{flag} '{shown}' can be read by other users ({}); make it readable by \
          you only: icacls \"{shown}\" /inheritance:r /grant:r \"{user}:F\"",
         others.join(", ")
     );
 }
 
 #[cfg(not(any(unix, windows)))]
-fn warn_if_others_can_read(_path: &Path) {}
+fn warn_if_others_can_read(_path: &Path, _flag: &str) {}
 
 fn create(
     prefix: &str,
