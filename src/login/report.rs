@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::check::RuleResult;
+use crate::qlik::{Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
 use crate::render::{escape, json_for_terminal};
 
 /// The outcome of one login, and `--output json`'s object.
@@ -182,12 +183,58 @@ pub struct PreCheck {
     pub failures: Vec<RuleResult>,
     /// "the token expired at 2026-11-18T10:06:40Z, 1h ago", when it did.
     pub expired: Option<String>,
+    /// What [`made_for_other_platform`] says, when the token was made for the other one.
+    pub other_platform: Option<String>,
+}
+
+/// One line saying that the token was made for the other platform, and what to do: a
+/// create-qseow token (userId, userDirectory, no sub) sent to Qlik Cloud, or a create-qscloud
+/// token (subType, or Qlik Cloud's audience, and no userId) sent to a virtual proxy. None
+/// when the token is of the platform it goes to, or of neither.
+pub fn made_for_other_platform(
+    profile: Profile,
+    payload: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    let has = |name: &str| payload.contains_key(name);
+    match profile {
+        Profile::Qscloud
+            if (has(QSEOW_USER_ID_CLAIM) || has(QSEOW_USER_DIRECTORY_CLAIM))
+                && !has("sub")
+                && !has("subType") =>
+        {
+            Some(
+                "this token was made for QSEoW (it has userId and userDirectory, no sub), not for \
+                 Qlik Cloud: make one with create-qscloud, or send this one with login-qseow \
+                 --server <URL>"
+                    .to_owned(),
+            )
+        }
+        Profile::Qseow if !has(QSEOW_USER_ID_CLAIM) => {
+            let cloud_audience = match payload.get("aud") {
+                Some(Value::String(aud)) => aud == QLIK_CLOUD_AUDIENCE,
+                Some(Value::Array(auds)) => auds
+                    .iter()
+                    .any(|aud| aud.as_str() == Some(QLIK_CLOUD_AUDIENCE)),
+                _ => false,
+            };
+            (has("subType") || cloud_audience).then(|| {
+                "this token was made for Qlik Cloud (it has subType or Qlik Cloud's audience, no \
+                 userId), not for QSEoW: make one with create-qseow, or send this one with \
+                 login-qscloud --tenant <tenant>"
+                    .to_owned()
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A hint for a token Qlik Cloud refused: by Qlik's detail where it names a known cause (the
 /// texts Qlik publishes are few: "JWT_LOGIN_VALIDATIONS Missing required claim: nbf"), else by
 /// what the pre-check found, else the list of what Qlik Cloud checks.
 pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
+    if let Some(other) = &pre.other_platform {
+        return other.clone();
+    }
     let said = [error.title.as_deref(), error.detail.as_deref()]
         .into_iter()
         .flatten()
@@ -288,6 +335,9 @@ pub fn qseow_hint(status: u16, pre: &PreCheck) -> String {
 }
 
 fn local_hint(pre: &PreCheck) -> Option<String> {
+    if let Some(other) = &pre.other_platform {
+        return Some(other.clone());
+    }
     if let Some(expired) = &pre.expired {
         return Some(format!("{expired}: make a new token"));
     }
@@ -323,9 +373,15 @@ pub fn failure_line(report: &LoginReport, who: &str) -> String {
             .unwrap_or_default();
         return format!("{who} is rate limiting this client (HTTP 429){wait}");
     }
+    // Qlik's trace id is what Qlik's support asks for: in the line, not only in the JSON.
+    let trace = error
+        .trace_id
+        .as_ref()
+        .map(|id| format!(" (Qlik's traceId: {id})"))
+        .unwrap_or_default();
     match error.qlik_says() {
-        Some(said) => format!("{who} rejected the token: HTTP {status}, {said}"),
-        None => format!("{who} rejected the token: HTTP {status}"),
+        Some(said) => format!("{who} rejected the token: HTTP {status}, {said}{trace}"),
+        None => format!("{who} rejected the token: HTTP {status}{trace}"),
     }
 }
 
@@ -363,6 +419,30 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
     );
     field("Cookie jar:", jar.map(|path| format!("'{path}'")));
     lines.join("\n")
+}
+
+/// `--output json`'s object for a login that failed without an answer from Qlik (the server
+/// could not be reached, the token could not be read): the keys of a refused login's report,
+/// with `status` null, `server` where it is known, and the error's `detail` and `hint`.
+pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) -> String {
+    let json = serde_json::json!({
+        "accepted": false,
+        "status": null,
+        "server": server,
+        "user": null,
+        "cookies": [],
+        "error": {
+            "status": null,
+            "code": null,
+            "title": null,
+            "detail": detail,
+            "traceId": null,
+            "location": null,
+            "retryAfter": null,
+            "hint": hint,
+        },
+    });
+    json_for_terminal(&json.to_string()).into_owned()
 }
 
 /// `--output json`: one line, safe for a terminal.
@@ -421,8 +501,8 @@ mod tests {
         let generic = qscloud_hint(&LoginError::from_body(401, b""), &none);
         assert!(generic.contains("decode --check qscloud"), "{generic}");
         let pre = PreCheck {
-            failures: vec![],
             expired: Some("the token expired at X".to_owned()),
+            ..PreCheck::default()
         };
         assert_eq!(
             qscloud_hint(&LoginError::from_body(401, b""), &pre),
