@@ -130,7 +130,8 @@ Examples:
 
 Exit code 0: Qlik Cloud accepted the token and made a session. 1: it rejected the token (its
 error is shown, with a hint), or the tenant could not be reached. 2: a usage error. A proxy
-comes from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+comes from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names (10.0.0.0/8 names a
+range of addresses).";
 
 const LOGIN_QSEOW_EXAMPLE: &str = "\
 Examples:
@@ -141,7 +142,8 @@ Examples:
 --server is the https URL of the virtual proxy: the server and the proxy's prefix. Exit code 0:
 the proxy accepted the token and made a session. 1: it refused the token (a 401, a 403 or a
 redirect to a login page) or the server could not be reached. 2: a usage error. A proxy comes
-from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names (10.0.0.0/8 names a range
+of addresses).";
 
 const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
@@ -331,7 +333,8 @@ pub struct KeyArgs {
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// What to print: the token alone, or one JSON object with the token, its header, its
-    /// payload and its expiry (expiresAt, ISO 8601)
+    /// payload and its expiry (expiresAt, ISO 8601); with json, a failure is {"error": {"detail",
+    /// "hint"}}
     #[arg(long, value_name = "format", value_enum, default_value_t = TokenFormat::Token)]
     pub output: TokenFormat,
 
@@ -418,8 +421,8 @@ pub struct DecodeArgs {
     pub log: LogArgs,
 
     /// Print the result as one JSON object only: {"header", "payload", "verification",
-    /// "check"}; verification only with a key, check only with --check. Also hides info lines on
-    /// standard error
+    /// "check"}; verification only with a key, check only with --check. A failure is {"error":
+    /// {"detail", "hint"}}. Also hides info lines on standard error
     #[arg(long, help_heading = "Output")]
     pub minimal_output: bool,
 }
@@ -565,12 +568,14 @@ pub struct LoginTokenArgs {
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// File with the certificate (PEM) of a certificate authority to trust besides the operating
-    /// system's, such as the one that signed a QSEoW server's certificate
+    /// system's, such as the one that signed a QSEoW server's certificate; or the server's own
+    /// self-signed certificate, then trusted for that server alone (its name and dates are still
+    /// checked)
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
     /// Do not verify the server's certificate: anyone on the way could read the token. For a
-    /// test server only; qs-jwt warns on every use
+    /// test server only; qs-jwt warns on every use, at every --loglevel
     #[arg(long)]
     pub insecure: bool,
 
@@ -588,7 +593,7 @@ pub struct ConnectionArgs {
 #[command(next_help_heading = "Output")]
 pub struct LoginOutputArgs {
     /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
-    /// "user", "cookies", "error"}
+    /// "user", "cookies", "error"}, also when the login fails
     #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
     pub output: LoginFormat,
 

@@ -513,6 +513,73 @@ mod tests {
     }
 
     #[test]
+    fn a_token_for_the_other_platform_is_named() {
+        let map = |v: Value| v.as_object().unwrap().clone();
+        let qseow = map(json!({"userId": "anna", "userDirectory": "D", "aud": "a"}));
+        let cloud = map(json!({"sub": "anna", "subType": "user", "aud": QLIK_CLOUD_AUDIENCE}));
+        let cloud_aud_only = map(json!({"sub": "anna", "aud": [QLIK_CLOUD_AUDIENCE]}));
+        assert!(
+            made_for_other_platform(Profile::Qscloud, &qseow)
+                .unwrap()
+                .starts_with("this token was made for QSEoW")
+        );
+        assert_eq!(made_for_other_platform(Profile::Qscloud, &cloud), None);
+        assert!(
+            made_for_other_platform(Profile::Qseow, &cloud)
+                .unwrap()
+                .starts_with("this token was made for Qlik Cloud")
+        );
+        assert!(made_for_other_platform(Profile::Qseow, &cloud_aud_only).is_some());
+        assert_eq!(made_for_other_platform(Profile::Qseow, &qseow), None);
+        // A QSEoW proxy may read the user id from sub: that alone is no Qlik Cloud token.
+        let sub_only = map(json!({"sub": "anna", "userDirectory": "D", "aud": "a"}));
+        assert_eq!(made_for_other_platform(Profile::Qseow, &sub_only), None);
+        let pre = PreCheck {
+            other_platform: made_for_other_platform(Profile::Qscloud, &qseow),
+            ..PreCheck::default()
+        };
+        let hint = qscloud_hint(&rejected("Missing required claim: sub"), &pre);
+        assert!(hint.starts_with("this token was made for QSEoW"), "{hint}");
+    }
+
+    #[test]
+    fn the_failure_line_names_qliks_trace_id() {
+        let report = LoginReport {
+            error: Some(rejected("token expired")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        assert!(
+            failure_line(&report, "Qlik Cloud").ends_with("token expired (Qlik's traceId: t1)"),
+            "{}",
+            failure_line(&report, "Qlik Cloud")
+        );
+        let report = LoginReport {
+            error: Some(LoginError::from_body(401, b"")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        assert_eq!(
+            failure_line(&report, "Qlik Cloud"),
+            "Qlik Cloud rejected the token: HTTP 401"
+        );
+    }
+
+    #[test]
+    fn a_failure_without_an_answer_has_the_keys_of_a_refused_login() {
+        let refused = LoginReport {
+            error: Some(rejected("x")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        let refused: Value = serde_json::from_str(&render_json(&refused)).unwrap();
+        let failed: Value =
+            serde_json::from_str(&failure_json(None, "cannot connect", Some("check"))).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&refused), keys(&failed));
+        assert_eq!(keys(&refused["error"]), keys(&failed["error"]));
+        assert_eq!(failed["error"]["detail"], "cannot connect");
+        assert_eq!(failed["status"], Value::Null);
+    }
+
+    #[test]
     fn users_are_read_from_the_answers_of_qlik_cloud_and_qseow() {
         let cloud = User::from_qlik_cloud(&json!({
             "id": "u1", "tenantId": "t", "subject": "anna", "name": "Anna", "email": "a@b.c",
