@@ -100,6 +100,19 @@ pub fn render(err: &anyhow::Error, colour: bool) -> String {
     text
 }
 
+/// The error as `--output json`'s failure object carries it: the message, the hint and the
+/// lines said before it, each made safe as [`render`] makes them.
+pub fn parts_for_json(err: &anyhow::Error) -> (String, Option<String>, Vec<String>) {
+    let user = user_error(err);
+    (
+        for_people(&format!("{err:#}")),
+        user.and_then(|e| e.hint.as_deref()).map(for_people),
+        user.map_or_else(Vec::new, |e| {
+            e.details.iter().map(|d| for_people(d)).collect()
+        }),
+    )
+}
+
 /// The one line decode prints on stderr when its report says the token fails.
 pub fn render_failure(failure: &str, colour: bool) -> String {
     format!("{} {}", label("error:", colour), for_people(failure))

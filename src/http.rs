@@ -13,18 +13,23 @@
 //! - Every failure is one line naming the host and the cause, with a hint where one helps.
 //! - Nothing here logs a header's value: the token and the cookies are secrets.
 
+mod tls;
+
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
 use ureq::Agent;
 use ureq::http::Uri;
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector as _, TcpConnector};
 
 use crate::error::UserError;
 use crate::input::{self, FileFlag};
 use crate::secret::SecretText;
+use crate::times::{iso8601, span};
 use crate::{debug, verbose};
 
 /// The most of a reply that is read: Qlik's answers to these requests are a few KB.
@@ -53,11 +58,21 @@ impl Server {
             format!("https://{trimmed}")
         } else {
             return Err(UserError::usage(format!(
-                "{flag} '{trimmed}' is not a URL; give the https URL, for example \
-                 https://qlik.example.com/jwt"
+                "{flag} '{}' is not a URL; give the https URL, for example \
+                 https://qlik.example.com/jwt",
+                url_shown(trimmed)
             )));
         };
-        let bad = |why: &str| UserError::usage(format!("{flag} '{trimmed}' {why}"));
+        // The URL as it may be shown: a password or a key in its query is never echoed.
+        let shown = url_shown(trimmed);
+        let bad = |why: &str| UserError::usage(format!("{flag} '{shown}' {why}"));
+        let after_scheme = with_scheme.split_once("://").map_or("", |(_, rest)| rest);
+        if user_info_end(after_scheme).is_some() {
+            return Err(bad(
+                "holds a user name or password (left out here); give the URL without them: \
+                 the token is what logs in",
+            ));
+        }
         let uri: Uri = with_scheme
             .parse()
             .map_err(|_| bad("is not a valid URL or host name"))?;
@@ -72,14 +87,17 @@ impl Server {
         }
         let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
         if authority.as_str().contains('@') {
-            return Err(bad("holds a user name or password; give the host alone"));
+            return Err(bad(
+                "holds a user name or password (left out here); give the URL without them: \
+                 the token is what logs in",
+            ));
         }
         if authority.host().is_empty() {
             return Err(bad("has no host"));
         }
         if uri.query().is_some() || with_scheme.contains('#') {
             return Err(bad(
-                "has a query or a fragment; give the host and path alone",
+                "has a query or a fragment (left out here); give the host and path alone",
             ));
         }
         // port_u16() is None for a port out of range as for no port at all: the token would
@@ -236,11 +254,16 @@ impl Client {
             .http_status_as_error(false)
             .timeout_global(Some(options.timeout))
             .proxy(ureq_proxy)
-            .tls_config(tls)
             .user_agent(concat!("qs-jwt/", env!("CARGO_PKG_VERSION")))
             .build();
+        // ureq's own chain (SOCKS aside, which is refused above) with qs-jwt's TLS at its end.
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(tls::TlsConnector { config: tls });
+        let agent = Agent::with_parts(config, connector, DefaultResolver::default());
         Ok(Self {
-            agent: config.into(),
+            agent,
             server,
             timeout: options.timeout,
             proxy,
@@ -404,82 +427,180 @@ fn rustls_error(err: &ureq::Error) -> Option<&rustls::Error> {
     }
 }
 
+/// A TLS failure in words: what is wrong with the server's certificate or the handshake, and
+/// what to do. The TLS library's own name for it goes to the verbose log only.
 fn tls_failure(host: &str, err: &rustls::Error) -> UserError {
     use rustls::CertificateError as C;
+    verbose!("TLS with {host}: {err}");
     let insecure = "or, for a test server only, --insecure";
-    match err {
-        rustls::Error::InvalidCertificate(C::UnknownIssuer) => UserError::runtime(format!(
-            "the certificate of {host} is signed by an unknown certificate authority"
+    let certificate =
+        |what: String| UserError::runtime(format!("the certificate of {host} {what}"));
+    let rustls::Error::InvalidCertificate(cert_err) = err else {
+        return handshake_failure(host, err);
+    };
+    match cert_err {
+        C::UnknownIssuer => certificate("is signed by an unknown certificate authority".to_owned())
+            .with_hint(format!(
+                "give that authority's certificate with --cacert <file> (PEM; for a self-signed \
+             server certificate, that certificate itself), {insecure}"
+            )),
+        C::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+            certificate(format!(
+                "is made out to {}, not to the host given",
+                presented
+                    .iter()
+                    .map(|name| format!("'{}'", presented_name(name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint("use a host name the certificate names, in --server or --tenant")
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            certificate("is not made out to that name".to_owned())
+                .with_hint("use a host name the certificate names, in --server or --tenant")
+        }
+        C::ExpiredContext { time, not_after } => certificate(format!(
+            "expired at {}, {} ago",
+            iso8601(not_after.as_secs()),
+            span(time.as_secs().saturating_sub(not_after.as_secs()))
         ))
         .with_hint(format!(
-            "give that authority's certificate with --cacert <file> (PEM), {insecure}"
+            "the server needs a new certificate (or this machine's clock is wrong), {insecure}"
         )),
-        rustls::Error::InvalidCertificate(
-            C::NotValidForName | C::NotValidForNameContext { .. },
-        ) => UserError::runtime(format!(
-            "the certificate of {host} is not made out to that name"
+        C::Expired => certificate("has expired".to_owned()).with_hint(format!(
+            "the server needs a new certificate (or this machine's clock is wrong), {insecure}"
+        )),
+        C::NotValidYetContext { time, not_before } => certificate(format!(
+            "is valid only from {}, {} from now",
+            iso8601(not_before.as_secs()),
+            span(not_before.as_secs().saturating_sub(time.as_secs()))
         ))
-        .with_hint("use the host name the certificate names"),
-        rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
-            UserError::runtime(format!("the certificate of {host} has expired"))
+        .with_hint("check this machine's clock"),
+        C::NotValidYet => {
+            certificate("is not valid yet".to_owned()).with_hint("check this machine's clock")
         }
-        rustls::Error::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
-            UserError::runtime(format!(
-                "the certificate of {host} is not valid yet: check this machine's clock"
-            ))
+        C::Revoked => certificate("has been revoked by its authority".to_owned())
+            .with_hint("the server needs a new certificate"),
+        C::BadSignature => certificate(
+            "carries a signature that does not verify with its authority's key".to_owned(),
+        )
+        .with_hint(format!(
+            "check that --cacert holds the authority that signed it, {insecure}"
+        )),
+        C::BadEncoding => {
+            certificate("cannot be read: it is not a valid X.509 certificate".to_owned())
+                .with_hint(format!("check the server's certificate, {insecure}"))
         }
-        rustls::Error::InvalidCertificate(other) => UserError::runtime(format!(
-            "the certificate of {host} is not accepted: {other:?}"
-        ))
-        .with_hint(format!("check the server's certificate, {insecure}")),
-        other => UserError::runtime(format!("TLS with {host} failed: {other}")),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => certificate(
+            "is not made for a TLS server (its extended key usage lacks serverAuth)".to_owned(),
+        )
+        .with_hint(format!(
+            "the server needs a certificate for server authentication, {insecure}"
+        )),
+        C::UnhandledCriticalExtension => {
+            certificate("has a critical extension that cannot be checked".to_owned())
+                .with_hint(format!("check the server's certificate, {insecure}"))
+        }
+        // webpki's own reasons reach rustls as Other: read by name, said in words.
+        C::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => certificate(
+            "is self-signed or a certificate authority's (it says CA:TRUE), not a server's"
+                .to_owned(),
+        )
+        .with_hint(format!(
+            "if it is the server's own self-signed certificate, give that very certificate with \
+             --cacert <file> (PEM), which trusts it for this server alone; {insecure}"
+        )),
+        _ => certificate("is not accepted by the checks of TLS".to_owned()).with_hint(format!(
+            "run again with --loglevel verbose for the reason, and check the server's \
+             certificate, {insecure}"
+        )),
     }
 }
 
-fn tls_config(options: &ClientOptions<'_>) -> Result<TlsConfig, UserError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(provider);
-    if options.insecure {
-        return Ok(builder.disable_verification(true).build());
+/// A name of a certificate as webpki writes it (`DnsName("a.example.com")`,
+/// `IpAddress(10.0.0.1)`): the name alone.
+fn presented_name(debug: &str) -> &str {
+    if let Some((_, rest)) = debug.split_once('"')
+        && let Some((name, _)) = rest.rsplit_once('"')
+    {
+        return name;
     }
-    let mut roots: Vec<Certificate<'static>> = Vec::new();
-    let native = rustls_native_certs::load_native_certs();
-    verbose!(
-        "{} certificate authorities from the operating system's store",
-        native.certs.len()
-    );
-    roots.extend(
-        native
-            .certs
-            .into_iter()
-            .map(|der| Certificate::from_der(der.as_ref()).to_owned()),
-    );
-    if let Some(path) = options.cacert {
-        let added = cacert(path)?;
+    match (debug.find('('), debug.rfind(')')) {
+        (Some(open), Some(close)) if open < close => &debug[open + 1..close],
+        _ => debug,
+    }
+}
+
+/// A TLS failure that is not about the certificate: the handshake itself.
+fn handshake_failure(host: &str, err: &rustls::Error) -> UserError {
+    let verbose_hint = "run again with --loglevel verbose for the TLS library's reason";
+    match err {
+        rustls::Error::InvalidMessage(_)
+        | rustls::Error::InappropriateMessage { .. }
+        | rustls::Error::InappropriateHandshakeMessage { .. } => {
+            UserError::runtime(format!("{host} did not answer in TLS"))
+                .with_hint("check that the port is the server's https port (not its http one)")
+        }
+        rustls::Error::PeerIncompatible(_) => UserError::runtime(format!(
+            "{host} offers no TLS version or cipher that qs-jwt takes (TLS 1.2 or 1.3)"
+        ))
+        .with_hint("the server's TLS settings need TLS 1.2 or newer"),
+        rustls::Error::AlertReceived(_) => {
+            UserError::runtime(format!("{host} broke off the TLS handshake")).with_hint(format!(
+                "the server may ask for a client certificate or another TLS version; {verbose_hint}"
+            ))
+        }
+        rustls::Error::NoCertificatesPresented => {
+            UserError::runtime(format!("{host} presented no certificate"))
+                .with_hint("check the server's TLS settings")
+        }
+        _ => UserError::runtime(format!("the TLS handshake with {host} failed"))
+            .with_hint(verbose_hint),
+    }
+}
+
+/// The TLS configuration: the operating system's certificate authorities and `--cacert`'s
+/// certificates, each of which is also pinned (a self-signed server certificate given to
+/// `--cacert` is taken as that server's; see `tls`).
+fn tls_config(
+    options: &ClientOptions<'_>,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, UserError> {
+    let mut roots: Vec<CertificateDer<'static>> = Vec::new();
+    let mut pinned = Vec::new();
+    if !options.insecure {
+        let native = rustls_native_certs::load_native_certs();
         verbose!(
-            "{} certificate authorities from --cacert '{}'",
-            added.len(),
-            path.display()
+            "{} certificate authorities from the operating system's store",
+            native.certs.len()
         );
-        roots.extend(added);
+        roots.extend(native.certs);
+        if let Some(path) = options.cacert {
+            let added = cacert(path)?;
+            verbose!(
+                "{} certificates from --cacert '{}'",
+                added.len(),
+                path.display()
+            );
+            roots.extend(added.iter().cloned());
+            pinned = added;
+        }
     }
-    Ok(builder
-        .root_certs(RootCerts::new_with_certs(&roots))
-        .build())
+    tls::client_config(options.insecure, roots, pinned).map_err(|e| {
+        verbose!("TLS configuration: {e}");
+        UserError::runtime("cannot set up TLS with the crypto library's TLS 1.2 and 1.3")
+    })
 }
 
 /// The certificates in the `--cacert` file, PEM, one or more.
-fn cacert(path: &Path) -> Result<Vec<Certificate<'static>>, UserError> {
+fn cacert(path: &Path) -> Result<Vec<CertificateDer<'static>>, UserError> {
     let text = input::read_file(path, &CACERT_FILE)?;
     let shown = path.display();
     let blocks = pem::parse_many(text.as_bytes())
         .map_err(|e| UserError::runtime(format!("--cacert '{shown}' is not PEM text: {e}")))?;
-    let certs: Vec<Certificate<'static>> = blocks
+    let certs: Vec<CertificateDer<'static>> = blocks
         .iter()
         .filter(|block| block.tag() == "CERTIFICATE")
-        .map(|block| Certificate::from_der(block.contents()).to_owned())
+        .map(|block| CertificateDer::from(block.contents().to_vec()))
         .collect();
     if certs.is_empty() {
         return Err(UserError::runtime(format!(
@@ -512,9 +633,10 @@ pub fn proxy_for(host: &str, env: impl Fn(&str) -> Option<String>) -> Option<Str
 
 /// curl's NO_PROXY: `*` for every host, else names separated by commas; a name matches itself
 /// and the hosts below it (`example.com` and `.example.com` both match `a.example.com`); an IP
-/// address matches itself.
+/// address matches itself, and a CIDR range (`10.0.0.0/8`, `::1/128`) the addresses in it.
 fn no_proxy_matches(list: &str, host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host_ip: Option<IpAddr> = host.parse().ok();
     list.split(',')
         .map(|entry| entry.trim())
         .filter(|entry| !entry.is_empty())
@@ -528,19 +650,78 @@ fn no_proxy_matches(list: &str, host: &str) -> bool {
                 .trim_end_matches(']')
                 .trim_end_matches('.')
                 .to_ascii_lowercase();
-            host == entry || host.ends_with(&format!(".{entry}"))
+            if let (Some(ip), Some((network, bits))) = (host_ip, entry.split_once('/')) {
+                return in_cidr(ip, network.trim_end_matches(']'), bits);
+            }
+            match (host_ip, entry.parse::<IpAddr>()) {
+                (Some(ip), Ok(listed)) => ip == listed,
+                _ => host == entry || host.ends_with(&format!(".{entry}")),
+            }
         })
+}
+
+/// Whether `ip` is in the range `network/bits`; false for a range that is not one (curl
+/// ignores those too) or of the other address family.
+fn in_cidr(ip: IpAddr, network: &str, bits: &str) -> bool {
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
+    match (ip, network.parse::<IpAddr>()) {
+        (IpAddr::V4(ip), Ok(IpAddr::V4(net))) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), Ok(IpAddr::V6(net))) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+/// A URL as it may be shown to anyone: scheme, host, port and path, never its user info (a
+/// password) nor its query or fragment (an API key, a token). The host and the path are never
+/// hidden. Text that is not a URL is read as one without a scheme.
+pub fn url_shown(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let rest = match user_info_end(rest) {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest.to_owned(),
+    }
+}
+
+/// Where the user info of `rest` (a URL after its `scheme://`) ends: the index of its '@'. A
+/// password may hold a '/' (`user:pa/ss@host`), so a ':' followed by more than a port's digits
+/// before the first '/' marks user info too.
+fn user_info_end(rest: &str) -> Option<usize> {
+    let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if let Some(at) = authority.rfind('@') {
+        return Some(at);
+    }
+    match (rest.find('@'), authority.split_once(':')) {
+        (Some(at), Some((host, after)))
+            if !host.starts_with('[') && !after.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Some(at)
+        }
+        _ => None,
+    }
 }
 
 /// A proxy URL as it may be shown: without a user name or password.
 fn proxy_shown(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-            format!("{scheme}://{rest}")
-        }
-        None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_owned(),
-    }
+    url_shown(url)
 }
 
 #[cfg(test)]
@@ -617,6 +798,7 @@ mod tests {
                 true,
                 "user name or password",
             ),
+            ("user:pw@t.example.com", true, "user name or password"),
             ("https://t.example.com/?a=b", true, "query or a fragment"),
             ("https://t.example.com/#x", true, "query or a fragment"),
             ("https:// bad host", true, "not a valid URL"),
@@ -681,6 +863,96 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_info_query_or_fragment_but_with_host_and_path() {
+        for (url, shown) in [
+            ("https://admin:Secr3t@host/jwt", "https://host/jwt"),
+            ("https://admin:pa/ss@host/jwt", "https://host/jwt"),
+            ("https://admin@host:8443/jwt/", "https://host:8443/jwt/"),
+            ("https://host/jwt?apikey=hunter2", "https://host/jwt"),
+            ("https://host/jwt?xrfkey=abc#frag", "https://host/jwt"),
+            (
+                "https://idp.example.com/login?jwt=a.b.c",
+                "https://idp.example.com/login",
+            ),
+            ("https://host:8443/a@b", "https://host:8443/a@b"),
+            ("https://[::1]:443/a@b", "https://[::1]:443/a@b"),
+            ("u:Secr3t@t.eu.qlikcloud.com", "t.eu.qlikcloud.com"),
+            ("http://user:secret@proxy:3128", "http://proxy:3128"),
+            ("http://proxy:3128/?token=abc", "http://proxy:3128/"),
+            (
+                "/internal_forms_authentication/?targetId=x",
+                "/internal_forms_authentication/",
+            ),
+            (
+                " https://Qlik.Example.COM/Prod2025Q3/ ",
+                "https://Qlik.Example.COM/Prod2025Q3/",
+            ),
+        ] {
+            assert_eq!(url_shown(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_password_or_a_query_is_refused_and_not_echoed() {
+        for text in [
+            "https://admin:Secr3t@host/jwt",
+            "https://admin:Secr3t/x@host/jwt",
+            "https://host/jwt?apikey=Secr3t",
+            "https://host/jwt#Secr3t",
+        ] {
+            let err = Server::parse(text, "--server", false)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("Secr3t"), "{err}");
+            assert!(err.contains("'https://host/jwt'"), "{err}");
+        }
+    }
+
+    #[test]
+    fn no_proxy_cidr_ranges_match_ip_hosts() {
+        for (list, host, matches) in [
+            ("10.0.0.0/8", "10.1.2.3", true),
+            ("10.0.0.0/8", "11.1.2.3", false),
+            ("192.168.1.0/24", "192.168.1.77", true),
+            ("192.168.1.0/24", "192.168.2.1", false),
+            ("0.0.0.0/0", "8.8.8.8", true),
+            ("127.0.0.1/32", "127.0.0.1", true),
+            ("127.0.0.1/32", "127.0.0.2", false),
+            ("::1/128", "::1", true),
+            ("[::1]/128", "::1", true),
+            ("fd00::/8", "fd12:3456::1", true),
+            ("fd00::/8", "fe80::1", false),
+            ("10.0.0.0/8", "::1", false),
+            ("::/0", "10.0.0.1", false),
+            ("10.0.0.0/33", "10.0.0.1", false),
+            ("10.0.0.0/x", "10.0.0.1", false),
+            ("localhost, 172.16.0.0/12", "172.20.1.1", true),
+            ("10.0.0.0/8", "host10.example.com", false),
+            ("::1", "::1", true),
+            ("0::1", "::1", true),
+        ] {
+            assert_eq!(no_proxy_matches(list, host), matches, "{list} {host}");
+        }
+        assert_eq!(
+            proxy_for(
+                "10.20.30.40",
+                env(&[("HTTPS_PROXY", "http://p:1"), ("NO_PROXY", "10.0.0.0/8")])
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn certificate_names_are_shown_as_names() {
+        assert_eq!(
+            presented_name("DnsName(\"qlik.example.com\")"),
+            "qlik.example.com"
+        );
+        assert_eq!(presented_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(presented_name("plain"), "plain");
     }
 
     #[test]

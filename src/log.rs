@@ -99,6 +99,20 @@ where
         .finish()
 }
 
+/// A warning shown whatever `--loglevel` says (`--insecure`'s: a run that sends a token without
+/// checking who receives it says so even at `--loglevel error`), in the same `WARN` form.
+pub fn warn_always(message: &str) {
+    let name = if colour_on_stderr() {
+        "\x1b[33mWARN\x1b[0m"
+    } else {
+        "WARN"
+    };
+    eprint_line(&format!(
+        "{name} {}",
+        render::escape(&error::redact_keys(message))
+    ));
+}
+
 /// Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org) or
 /// the terminal says it has none (`TERM=dumb`: Emacs shells, some CI log viewers).
 pub fn colour_on_stderr() -> bool {

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
+use qs_jwt::cli::create::TokenFormat;
 use qs_jwt::cli::{self, Command};
 use qs_jwt::commands::{completions, create, decode, login, setup};
 use qs_jwt::{Output, error, input, log, stdio};
@@ -50,10 +51,41 @@ fn main() -> ExitCode {
     match run(&cli.command, SystemTime::now()) {
         Ok(output) => deliver(output, colour),
         Err(err) => {
+            if let Some(json) = failure_json(&cli.command, &err) {
+                // Scripts branch on this object ($login.error.detail): it goes out whatever
+                // stderr gets. A standard output that cannot take it changes nothing more.
+                let _ = stdio::print_product(&json);
+            }
             log::eprint_line(&error::render(&err, colour));
             ExitCode::from(error::exit_code(&err))
         }
     }
+}
+
+/// With JSON output asked for (`--output json`; decode's `--minimal-output`), a failure is a JSON
+/// object on stdout too: a login's has the keys of a refused login's report, the others
+/// `{"error": {"detail", "hint"}}` (and `details`, the lines said before the error, when there
+/// are any). None for text output.
+fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
+    let (detail, hint, details) = error::parts_for_json(err);
+    if let Some(json) = login::failure_json(command, &detail, hint.as_deref()) {
+        return Some(json);
+    }
+    let json_asked = match command {
+        Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
+        Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
+        Command::Decode(args) => args.minimal_output,
+        _ => false,
+    };
+    if !json_asked {
+        return None;
+    }
+    let mut error = serde_json::json!({ "detail": detail, "hint": hint });
+    if !details.is_empty() {
+        error["details"] = serde_json::json!(details);
+    }
+    let json = serde_json::json!({ "error": error }).to_string();
+    Some(qs_jwt::render::json_for_terminal(&json).into_owned())
 }
 
 /// Runs the command; what it prints is delivered by `deliver`.

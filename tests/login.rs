@@ -771,8 +771,7 @@ fn qseows_redirect_to_a_login_page_means_no_session() {
     assert!(
         text.contains(&format!(
             "error: the virtual proxy answered HTTP 302, a redirect to \
-             'https://127.0.0.1:{}/internal_forms_authentication/?targetId=x', and made no \
-             session",
+             'https://127.0.0.1:{}/internal_forms_authentication/', and made no session",
             server.port
         )),
         "{text}"
@@ -989,4 +988,504 @@ fn a_token_quoted_back_by_the_server_is_not_shown() {
             result.stderr
         );
     }
+}
+
+// ---- Issue 17: what a login shows, and to whom ----
+
+/// A Qlik Cloud token made in a folder of its own, before any server starts (a redirect that
+/// quotes it is set up with it).
+fn standalone_cloud_token() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = anna()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Neither the token nor any part of it is in `shown`.
+fn assert_no_token(token: &str, shown: &str, what: &str) {
+    assert!(!shown.contains(token), "{what}: the token in {shown}");
+    for part in token.split('.') {
+        assert!(
+            !shown.contains(part),
+            "{what}: a part of the token in {shown}"
+        );
+    }
+}
+
+/// A server that answers the login with a redirect quoting the token, in the query or in the
+/// path: the token shows in no field of any output, at any log level.
+#[test]
+fn a_token_in_a_redirect_is_never_shown() {
+    let token = standalone_cloud_token();
+    for (location, shown) in [
+        (
+            format!("https://idp.example.com/login?jwt={token}"),
+            "https://idp.example.com/login",
+        ),
+        (
+            format!("https://idp.example.com/login/{token}/next"),
+            "https://idp.example.com/login/[the token]/next",
+        ),
+        (
+            format!("https://idp.example.com/sso#id_token={token}"),
+            "https://idp.example.com/sso",
+        ),
+    ] {
+        let server = QlikServer::start(Behaviour::RedirectTo(location.clone()));
+        let folder = Folder::new(&server);
+        for output in ["text", "json"] {
+            let run = run(&mut folder.login_qscloud(
+                &server,
+                &token,
+                &["--output", output, "--loglevel", "debug"],
+            ));
+            assert_eq!(run.code, 1, "{}", run.stderr);
+            assert!(run.stderr.contains("DEBUG "), "{}", run.stderr);
+            assert_no_token(&token, &run.stdout, &location);
+            assert_no_token(&token, &run.stderr, &location);
+            assert!(
+                run.stderr
+                    .contains(&format!("HTTP 302, a redirect to '{shown}', and made no")),
+                "{location}: {}",
+                run.stderr
+            );
+            if output == "json" {
+                let json = accepted_json(&run.stdout);
+                assert_eq!(json["error"]["location"], shown, "{json}");
+            }
+        }
+    }
+}
+
+/// A password in --server or --tenant, or a key in a query, is never echoed; the host and the
+/// path are.
+#[test]
+fn a_password_or_a_query_in_a_url_is_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = signed(KEY_ID, &cloud_claims());
+    for (args, shown, secret) in [
+        (
+            vec![
+                "login-qseow",
+                "--server",
+                "https://admin:Secr3t@qlik.example.com/jwt",
+            ],
+            "--server 'https://qlik.example.com/jwt' holds a user name or password",
+            "Secr3t",
+        ),
+        (
+            vec![
+                "login-qseow",
+                "--server",
+                "https://admin:pa/ss@qlik.example.com/jwt",
+            ],
+            "--server 'https://qlik.example.com/jwt' holds a user name or password",
+            "pa/ss",
+        ),
+        (
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "admin:Secr3t@t.eu.qlikcloud.com",
+            ],
+            "--tenant 't.eu.qlikcloud.com' holds a user name or password",
+            "Secr3t",
+        ),
+        (
+            vec![
+                "login-qseow",
+                "--server",
+                "https://qlik.example.com/jwt?apikey=hunter2",
+            ],
+            "--server 'https://qlik.example.com/jwt' has a query or a fragment",
+            "hunter2",
+        ),
+        (
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "http://u:Secr3t@t.eu.qlikcloud.com/?k=hunter2",
+            ],
+            "--tenant 'http://t.eu.qlikcloud.com/' holds a user name or password",
+            "hunter2",
+        ),
+    ] {
+        for output in ["text", "json"] {
+            let mut cmd = without_proxy(dir.path());
+            cmd.args(&args)
+                .args(["--jwt", &token, "--output", output, "--loglevel", "debug"]);
+            let run = run(&mut cmd);
+            assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(shown), "{args:?}: {}", run.stderr);
+            for text in [&run.stdout, &run.stderr] {
+                assert!(!text.contains(secret), "{args:?}: {text}");
+                assert!(!text.contains("Secr3t"), "{args:?}: {text}");
+                assert_no_token(&token, text, &format!("{args:?}"));
+            }
+        }
+    }
+}
+
+/// A self-signed server certificate (`openssl req -x509`, CA:TRUE) given to --cacert is that
+/// server's pinned certificate: the login works, and its name and dates are still checked.
+#[test]
+fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
+    use common::qlik_server::{TestCa, Trust};
+    let server = QlikServer::start_with_ca(
+        Behaviour::QlikCloud,
+        Trust::default(),
+        TestCa::self_signed(&["127.0.0.1", "localhost"], false),
+    );
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let accepted = run(&mut folder.login_qscloud(&server, &token, &["--loglevel", "debug"]));
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+    assert!(
+        accepted.stdout.starts_with("Accepted: "),
+        "{}",
+        accepted.stdout
+    );
+    assert_no_token(&token, &accepted.stdout, "stdout");
+    assert_no_token(&token, &accepted.stderr, "stderr");
+
+    // Without --cacert: said in words (webpki's CaUsedAsEndEntity), and what to give.
+    let mut cmd = folder.qs_jwt();
+    cmd.args(["login-qscloud", "--tenant", &server.url(), "--jwt", &token]);
+    let unknown = run(&mut cmd);
+    assert_eq!(unknown.code, 1);
+    let text = error_lines(unknown.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: the certificate of 127.0.0.1:{} is self-signed or a certificate \
+             authority's (it says CA:TRUE), not a server's",
+            server.port
+        )) && text.contains("give that very certificate with --cacert <file>"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("CaUsedAsEndEntity") && !text.contains("Other("),
+        "{text}"
+    );
+
+    // Pinned, but made out to another name: refused, naming the names it has.
+    let other_name = QlikServer::start_with_ca(
+        Behaviour::QlikCloud,
+        Trust::default(),
+        TestCa::self_signed(&["qlik.example.com"], false),
+    );
+    let folder = Folder::new(&other_name);
+    let wrong_name = run(&mut folder.login_qscloud(&other_name, &token, &[]));
+    assert_eq!(wrong_name.code, 1);
+    let text = error_lines(wrong_name.stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: the certificate of 127.0.0.1:{} is made out to 'qlik.example.com', not to the \
+             host given",
+            other_name.port
+        )),
+        "{text}"
+    );
+    assert!(other_name.requests().is_empty(), "the token was sent");
+}
+
+/// An expired server certificate says since when, in words; no TLS error is a debug string.
+#[test]
+fn an_expired_server_certificate_says_since_when() {
+    use common::qlik_server::{TestCa, Trust};
+    let server = QlikServer::start_with_ca(
+        Behaviour::QlikCloud,
+        Trust::default(),
+        TestCa::self_signed(&["127.0.0.1"], true),
+    );
+    let folder = Folder::new(&server);
+    let token = signed(KEY_ID, &cloud_claims());
+    for output in ["text", "json"] {
+        let run = run(&mut folder.login_qscloud(&server, &token, &["--output", output]));
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let text = error_lines(run.stderr.as_bytes());
+        assert!(
+            text.contains(&format!(
+                "error: the certificate of 127.0.0.1:{} expired at 2021-01-01T00:00:00Z, ",
+                server.port
+            )) && text.contains(" ago"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hint: the server needs a new certificate"),
+            "{text}"
+        );
+        for debug_words in ["Other(", "Error(", "Context", "CertificateError"] {
+            assert!(!text.contains(debug_words), "{text}");
+        }
+        if output == "json" {
+            let json = accepted_json(&run.stdout);
+            assert!(
+                json["error"]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("expired at 2021-01-01T00:00:00Z"),
+                "{json}"
+            );
+        }
+    }
+    assert!(server.requests().is_empty(), "the token was sent");
+}
+
+/// With --output json, a failure without Qlik's answer (refused connection, timeout, a bad
+/// --cacert, a token file that is not there) is one JSON object on stdout, with the keys of a
+/// refused login's report; stderr keeps its error line.
+#[test]
+fn output_json_on_a_transport_failure_is_one_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let token = signed(KEY_ID, &cloud_claims());
+    let mut cmd = without_proxy(dir.path());
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &format!("https://127.0.0.1:{port}"),
+        "--jwt",
+        &token,
+        "--output",
+        "json",
+        "--loglevel",
+        "debug",
+    ]);
+    let refused = run(&mut cmd);
+    assert_eq!(refused.code, 1);
+    let json = accepted_json(&refused.stdout);
+    assert_eq!(json["accepted"], false);
+    assert_eq!(json["status"], Value::Null);
+    assert_eq!(json["server"], format!("https://127.0.0.1:{port}"));
+    assert_eq!(
+        json["error"]["detail"],
+        format!("cannot connect to 127.0.0.1:{port}: connection refused")
+    );
+    assert!(
+        json["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check the host")
+    );
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&json),
+        ["accepted", "status", "server", "user", "cookies", "error"]
+    );
+    assert_eq!(
+        keys(&json["error"]),
+        [
+            "status",
+            "code",
+            "title",
+            "detail",
+            "traceId",
+            "location",
+            "retryAfter",
+            "hint"
+        ]
+    );
+    assert!(
+        refused.stderr.contains(&format!(
+            "error: cannot connect to 127.0.0.1:{port}: connection refused"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert_no_token(&token, &refused.stderr, "stderr");
+    assert_no_token(&token, &refused.stdout, "stdout");
+
+    // The same keys as a refused login's report, whose shape it copies.
+    let server = QlikServer::start(Behaviour::Fixed(401, r#"{"errors":[{"title":"no"}]}"#));
+    let folder = Folder::new(&server);
+    let rejected = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let report = accepted_json(&rejected.stdout);
+    assert_eq!(keys(&report), keys(&json));
+    assert_eq!(keys(&report["error"]), keys(&json["error"]));
+
+    // A failure before any connection, in login-qseow: a --jwt-file that is not there.
+    let mut cmd = without_proxy(dir.path());
+    cmd.args([
+        "login-qseow",
+        "--server",
+        "https://qlik.example.com/jwt",
+        "--jwt-file",
+        "missing.txt",
+        "--output",
+        "json",
+    ]);
+    let missing = run(&mut cmd);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    let json = accepted_json(&missing.stdout);
+    assert_eq!(json["server"], "https://qlik.example.com/jwt");
+    assert!(
+        json["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing.txt"),
+        "{json}"
+    );
+    assert!(missing.stderr.contains("error: "), "{}", missing.stderr);
+
+    // Text output prints nothing on stdout, as before.
+    let mut cmd = without_proxy(dir.path());
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &format!("https://127.0.0.1:{port}"),
+        "--jwt",
+        &token,
+    ]);
+    let text = run(&mut cmd);
+    assert_eq!(text.code, 1);
+    assert_eq!(text.stdout, "");
+}
+
+/// create-* --output json and decode --minimal-output fail with one JSON object too.
+#[test]
+fn json_output_of_create_and_decode_on_a_failure_is_one_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = run(&mut Create::qscloud()
+        .args(["--output", "json", "--cert-privatekey-file", "missing.pem"])
+        .run_in(dir.path()));
+    assert_eq!(create.code, 1, "{}", create.stderr);
+    let json = accepted_json(&create.stdout);
+    assert!(
+        json["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing.pem"),
+        "{json}"
+    );
+    assert!(create.stderr.contains("error: "), "{}", create.stderr);
+
+    let mut cmd = qs_jwt(dir.path());
+    cmd.args(["decode", "--jwt", "not-a-token", "--minimal-output"]);
+    let decode = run(&mut cmd);
+    assert_eq!(decode.code, 1);
+    let json = accepted_json(&decode.stdout);
+    assert!(
+        json["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not a JWT"),
+        "{json}"
+    );
+}
+
+/// The text report names Qlik's traceId, which Qlik's support asks for.
+#[test]
+fn the_text_report_shows_qliks_trace_id() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let mut no_nbf = cloud_claims();
+    no_nbf.as_object_mut().unwrap().remove("nbf");
+    let token = signed(KEY_ID, &no_nbf);
+    let text = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(text.code, 1);
+    let json =
+        run(&mut folder.login_qscloud(&server, &signed(KEY_ID, &no_nbf), &["--output", "json"]));
+    let trace_id = accepted_json(&json.stdout)["error"]["traceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!trace_id.is_empty());
+    let lines = error_lines(text.stderr.as_bytes());
+    assert!(lines.contains("(Qlik's traceId: "), "{lines}");
+    assert!(json.stderr.contains("(Qlik's traceId: "), "{}", json.stderr);
+    // The id itself, as Qlik wrote it, once error.rs's redaction no longer takes random-looking
+    // ids for key text (issue 17, section 2, another branch): today the guess may hide it.
+    if !json.stderr.contains("[key text redacted]") {
+        assert!(
+            json.stderr
+                .contains(&format!("(Qlik's traceId: {trace_id})")),
+            "{}",
+            json.stderr
+        );
+    }
+}
+
+/// A create-qseow token sent to Qlik Cloud (and the reverse) is said so first, in one line,
+/// with what to do: not a dozen rule warnings.
+#[test]
+fn a_token_for_the_other_platform_is_named_first() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let qseow = qseow_token(&folder, &[]);
+    let run1 = run(&mut folder.login_qscloud(&server, &qseow, &["--loglevel", "debug"]));
+    assert_eq!(run1.code, 1);
+    let warnings: Vec<&str> = run1
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("WARN "))
+        .collect();
+    assert!(
+        warnings[0].starts_with(
+            "WARN this token was made for QSEoW (it has userId and userDirectory, no sub), not \
+             for Qlik Cloud: make one with create-qscloud"
+        ),
+        "{}",
+        run1.stderr
+    );
+    assert!(warnings.len() <= 2, "{}", run1.stderr);
+    assert!(
+        run1.stderr.contains("hint: this token was made for QSEoW"),
+        "{}",
+        run1.stderr
+    );
+    assert_no_token(&qseow, &run1.stderr, "stderr");
+
+    let server = QlikServer::start(Behaviour::Qseow);
+    let folder = Folder::new(&server);
+    let cloud = folder.created(anna());
+    let run2 = run(&mut folder.login_qseow(&server, &cloud, &[]));
+    assert_eq!(run2.code, 1);
+    let warnings: Vec<&str> = run2
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("WARN "))
+        .collect();
+    assert!(
+        warnings[0].starts_with(
+            "WARN this token was made for Qlik Cloud (it has subType or Qlik Cloud's audience, \
+             no userId), not for QSEoW: make one with create-qseow"
+        ),
+        "{}",
+        run2.stderr
+    );
+    assert!(warnings.len() <= 2, "{}", run2.stderr);
+}
+
+/// --insecure's warning shows at every --loglevel.
+#[test]
+fn the_insecure_warning_survives_loglevel_error() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let mut cmd = folder.qs_jwt();
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &server.url(),
+        "--jwt",
+        &token,
+        "--insecure",
+        "--loglevel",
+        "error",
+    ]);
+    let run = run(&mut cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "WARN --insecure: the certificate of {} is not verified",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }

@@ -11,12 +11,14 @@ use clap::{Args, ValueHint};
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// File with the certificate (PEM) of a certificate authority to trust besides the operating
-    /// system's, such as the one that signed a QSEoW server's certificate
+    /// system's, such as the one that signed a QSEoW server's certificate; or the server's own
+    /// self-signed certificate, then trusted for that server alone (its name and dates are still
+    /// checked)
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
     /// Do not verify the server's certificate: anyone on the way could read the token. For a
-    /// test server only; qs-jwt warns on every use
+    /// test server only; qs-jwt warns on every use, at every --loglevel
     #[arg(long)]
     pub insecure: bool,
 

@@ -132,7 +132,8 @@ pub enum UsersFormat {
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// What to print: the token alone, or one JSON object with the token, its header, its
-    /// payload and its expiry (expiresAt, ISO 8601)
+    /// payload and its expiry (expiresAt, ISO 8601); with json, a failure is {"error": {"detail",
+    /// "hint"}}
     #[arg(long, value_name = "format", value_enum, default_value_t = TokenFormat::Token)]
     pub output: TokenFormat,
 

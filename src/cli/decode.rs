@@ -64,8 +64,8 @@ pub struct DecodeArgs {
     pub log: LogArgs,
 
     /// Print the result as one JSON object only: {"header", "payload", "verification",
-    /// "check"}; verification only with a key, check only with --check. Also hides info lines on
-    /// standard error
+    /// "check"}; verification only with a key, check only with --check. A failure is {"error":
+    /// {"detail", "hint"}}. Also hides info lines on standard error
     #[arg(long, help_heading = "Output")]
     pub minimal_output: bool,
 }

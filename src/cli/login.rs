@@ -62,7 +62,7 @@ pub struct LoginTokenArgs {
 #[command(next_help_heading = "Output")]
 pub struct LoginOutputArgs {
     /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
-    /// "user", "cookies", "error"}
+    /// "user", "cookies", "error"}, also when the login fails
     #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
     pub output: LoginFormat,
 

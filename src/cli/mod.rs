@@ -135,7 +135,8 @@ Examples:
 
 Exit code 0: Qlik Cloud accepted the token and made a session. 1: it rejected the token (its
 error is shown, with a hint), or the tenant could not be reached. 2: a usage error. A proxy
-comes from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+comes from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names (10.0.0.0/8 names a
+range of addresses).";
 
 const LOGIN_QSEOW_EXAMPLE: &str = "\
 Examples:
@@ -146,7 +147,8 @@ Examples:
 --server is the https URL of the virtual proxy: the server and the proxy's prefix. Exit code 0:
 the proxy accepted the token and made a session. 1: it refused the token (a 401, a 403 or a
 redirect to a login page) or the server could not be reached. 2: a usage error. A proxy comes
-from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names.";
+from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names (10.0.0.0/8 names a range
+of addresses).";
 
 const COMPLETIONS_EXAMPLE: &str = "\
 Examples:

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tracing::warn;
 
 use crate::debug;
-use crate::http::{Client, Method, Request, Server};
+use crate::http::{Client, Method, Request, Server, url_shown};
 use crate::secret::SecretText;
 
 /// Redirects followed for reading the user (same host only, cookies only): Qlik Cloud's
@@ -50,7 +50,11 @@ fn session_user<T>(
                 .and_then(|l| same_server_path(client.server(), l));
             match target {
                 Some(next) => {
-                    debug!("following HTTP {} to {next}", reply.status);
+                    debug!(
+                        "following HTTP {} to {}",
+                        reply.status,
+                        next.split('?').next().unwrap_or_default()
+                    );
                     path = next;
                     continue;
                 }
@@ -59,7 +63,7 @@ fn session_user<T>(
                         "cannot read the session's user: HTTP {} redirects to another host \
                          ('{}'), which qs-jwt does not follow",
                         reply.status,
-                        reply.location.as_deref().unwrap_or_default()
+                        reply.location.as_deref().map(url_shown).unwrap_or_default()
                     );
                     return None;
                 }

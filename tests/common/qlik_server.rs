@@ -118,6 +118,39 @@ impl TestCa {
             config: Arc::new(config),
         }
     }
+
+    /// A self-signed server certificate for `names`, as `openssl req -x509` makes one: it says
+    /// it is a certificate authority (CA:TRUE). `ca_pem` is that certificate itself. With
+    /// `expired`, it was valid in 2020 only.
+    pub fn self_signed(names: &[&str], expired: bool) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "qs-jwt self-signed test server");
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params.self_signed(&key).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .unwrap();
+        Self {
+            ca_pem: cert.pem(),
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// What the stand-in is configured with, as an admin configures Qlik: the identity provider
@@ -166,7 +199,11 @@ impl QlikServer {
     }
 
     pub fn start_with(behaviour: Behaviour, trust: Trust) -> Self {
-        let ca = TestCa::new();
+        Self::start_with_ca(behaviour, trust, TestCa::new())
+    }
+
+    /// A stand-in that presents `ca`'s server certificate (a self-signed one, say).
+    pub fn start_with_ca(behaviour: Behaviour, trust: Trust, ca: TestCa) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));

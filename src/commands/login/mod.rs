@@ -21,7 +21,7 @@ use crate::Output;
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Reply, Server};
+use crate::http::{Client, ClientOptions, Reply, Server, url_shown};
 use crate::input;
 use crate::keys;
 use crate::qlik::rules::Profile;
@@ -120,6 +120,34 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
 }
 
+/// `--output json`'s object for a login that failed with an error (`detail`, `hint`), or None
+/// when the output is text. The server as the report names it, when `--tenant` or `--server`
+/// reads as one.
+pub fn failure_json(
+    command: &crate::cli::Command,
+    detail: &str,
+    hint: Option<&str>,
+) -> Option<String> {
+    use crate::cli::Command;
+    let server = match command {
+        Command::LoginQscloud(args) if args.output.output == LoginFormat::Json => {
+            Server::parse(&args.tenant, "--tenant", true)
+                .ok()
+                .map(|mut server| {
+                    server.base_path.clear();
+                    server.to_string()
+                })
+        }
+        Command::LoginQseow(args) if args.output.output == LoginFormat::Json => {
+            Server::parse(&args.server, "--server", false)
+                .ok()
+                .map(|server| server.to_string())
+        }
+        _ => return None,
+    };
+    Some(report::failure_json(server, detail, hint))
+}
+
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
 fn read_token(args: &LoginTokenArgs, command: &str) -> Result<SecretText, UserError> {
     let text = SecretText::new(input::read_token(
@@ -131,18 +159,38 @@ fn read_token(args: &LoginTokenArgs, command: &str) -> Result<SecretText, UserEr
 }
 
 /// `--check`'s rules for `profile`, and the expiry, run before the token is sent: each failure
-/// is a warning (the server has the last word), and the hint for a refusal.
+/// is a warning (the server has the last word), and the hint for a refusal. A token made for
+/// the other platform is said so in one line, with the rules it breaks counted, not listed.
 fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Result<PreCheck> {
     let TokenParts {
         header, payload, ..
     } = token::parts(token.expose())?;
     let report = check::evaluate(profile, &header, &payload, now, None);
     let failures: Vec<_> = report.failures().cloned().collect();
-    for failure in &failures {
-        warn!(
-            "{who} will likely reject this token: {}",
-            failure.failure_text()
-        );
+    let other_platform = report::made_for_other_platform(profile, &payload);
+    match &other_platform {
+        Some(other) => {
+            warn!("{other}");
+            if !failures.is_empty() {
+                let check = match profile {
+                    Profile::Qscloud => "qscloud",
+                    Profile::Qseow => "qseow",
+                };
+                warn!(
+                    "{who} will reject it: it breaks {} of the rules; qs-jwt decode --check \
+                     {check} lists them",
+                    failures.len()
+                );
+            }
+        }
+        None => {
+            for failure in &failures {
+                warn!(
+                    "{who} will likely reject this token: {}",
+                    failure.failure_text()
+                );
+            }
+        }
     }
     let expired = match numeric_date(payload.get("exp")) {
         Ok(Some(exp)) if exp <= now => Some(format!(
@@ -155,16 +203,21 @@ fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Resul
     if let Some(expired) = &expired {
         warn!("{who} will reject this token: {expired}");
     }
-    Ok(PreCheck { failures, expired })
+    Ok(PreCheck {
+        failures,
+        expired,
+        other_platform,
+    })
 }
 
 fn client(server: Server, connection: &ConnectionArgs) -> Result<Client, UserError> {
     if connection.insecure {
-        warn!(
+        // Shown at every --loglevel: a run that sends a token unprotected always says so.
+        crate::log::warn_always(&format!(
             "--insecure: the certificate of {} is not verified, so anyone on the way could read \
              the token; use --cacert <file> instead for anything but a test server",
             server.origin()
-        );
+        ));
     }
     Client::new(
         server,
@@ -238,10 +291,15 @@ fn no_session(reply: &Reply, who: &str) -> LoginError {
     }
 }
 
+/// Qlik's error, or the redirect, as it may be shown. A server that quotes the token back, in
+/// its error or in a redirect's URL (`Location: https://idp.example.com/login?jwt=<token>`),
+/// must not make qs-jwt print it: the token, each of its parts and what its signature covers
+/// are replaced, and a redirect's URL is shown without its user info and query.
 fn not_accepted(reply: &Reply, token: &SecretText) -> LoginError {
     let mut error = LoginError::from_body(reply.status, &reply.body);
-    // A server that quotes the token back in its error, whole or a part of it, must not make
-    // qs-jwt print it: the token, each of its parts, and what its signature covers.
+    if (300..400).contains(&reply.status) {
+        error.location = Some(reply.location.as_deref().map(url_shown).unwrap_or_default());
+    }
     let whole = token.expose();
     let mut secrets: Vec<&str> = vec![whole];
     if let Some((covered, _)) = whole.rsplit_once('.') {
@@ -263,9 +321,6 @@ fn not_accepted(reply: &Reply, token: &SecretText) -> LoginError {
                 *text = text.replace(*secret, "[the token]");
             }
         }
-    }
-    if (300..400).contains(&reply.status) {
-        error.location = Some(reply.location.clone().unwrap_or_default());
     }
     if reply.status == 429 {
         error.retry_after = reply.retry_after.clone();

@@ -3,8 +3,12 @@
 //! from the server escaped) or as one JSON object.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::qlik::check::RuleResult;
+use crate::qlik::rules::{
+    Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
+};
 use crate::qlik::{cloud, qrs};
 use crate::render::{escape, json_for_terminal};
 
@@ -143,12 +147,58 @@ pub struct PreCheck {
     pub failures: Vec<RuleResult>,
     /// "the token expired at 2026-11-18T10:06:40Z, 1h ago", when it did.
     pub expired: Option<String>,
+    /// What [`made_for_other_platform`] says, when the token was made for the other one.
+    pub other_platform: Option<String>,
+}
+
+/// One line saying that the token was made for the other platform, and what to do: a
+/// create-qseow token (userId, userDirectory, no sub) sent to Qlik Cloud, or a create-qscloud
+/// token (subType, or Qlik Cloud's audience, and no userId) sent to a virtual proxy. None
+/// when the token is of the platform it goes to, or of neither.
+pub fn made_for_other_platform(
+    profile: Profile,
+    payload: &serde_json::Map<String, Value>,
+) -> Option<String> {
+    let has = |name: &str| payload.contains_key(name);
+    match profile {
+        Profile::Qscloud
+            if (has(QSEOW_USER_ID_CLAIM) || has(QSEOW_USER_DIRECTORY_CLAIM))
+                && !has("sub")
+                && !has("subType") =>
+        {
+            Some(
+                "this token was made for QSEoW (it has userId and userDirectory, no sub), not for \
+                 Qlik Cloud: make one with create-qscloud, or send this one with login-qseow \
+                 --server <URL>"
+                    .to_owned(),
+            )
+        }
+        Profile::Qseow if !has(QSEOW_USER_ID_CLAIM) => {
+            let cloud_audience = match payload.get("aud") {
+                Some(Value::String(aud)) => aud == QLIK_CLOUD_AUDIENCE,
+                Some(Value::Array(auds)) => auds
+                    .iter()
+                    .any(|aud| aud.as_str() == Some(QLIK_CLOUD_AUDIENCE)),
+                _ => false,
+            };
+            (has("subType") || cloud_audience).then(|| {
+                "this token was made for Qlik Cloud (it has subType or Qlik Cloud's audience, no \
+                 userId), not for QSEoW: make one with create-qseow, or send this one with \
+                 login-qscloud --tenant <tenant>"
+                    .to_owned()
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A hint for a token Qlik Cloud refused: by Qlik's detail where it names a known cause (the
 /// texts Qlik publishes are few: "JWT_LOGIN_VALIDATIONS Missing required claim: nbf"), else by
 /// what the pre-check found, else the list of what Qlik Cloud checks.
 pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
+    if let Some(other) = &pre.other_platform {
+        return other.clone();
+    }
     let said = [error.title.as_deref(), error.detail.as_deref()]
         .into_iter()
         .flatten()
@@ -249,6 +299,9 @@ pub fn qseow_hint(status: u16, pre: &PreCheck) -> String {
 }
 
 fn local_hint(pre: &PreCheck) -> Option<String> {
+    if let Some(other) = &pre.other_platform {
+        return Some(other.clone());
+    }
     if let Some(expired) = &pre.expired {
         return Some(format!("{expired}: make a new token"));
     }
@@ -284,9 +337,15 @@ pub fn failure_line(report: &LoginReport, who: &str) -> String {
             .unwrap_or_default();
         return format!("{who} is rate limiting this client (HTTP 429){wait}");
     }
+    // Qlik's trace id is what Qlik's support asks for: in the line, not only in the JSON.
+    let trace = error
+        .trace_id
+        .as_ref()
+        .map(|id| format!(" (Qlik's traceId: {id})"))
+        .unwrap_or_default();
     match error.qlik_says() {
-        Some(said) => format!("{who} rejected the token: HTTP {status}, {said}"),
-        None => format!("{who} rejected the token: HTTP {status}"),
+        Some(said) => format!("{who} rejected the token: HTTP {status}, {said}{trace}"),
+        None => format!("{who} rejected the token: HTTP {status}{trace}"),
     }
 }
 
@@ -324,6 +383,30 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
     );
     field("Cookie jar:", jar.map(|path| format!("'{path}'")));
     lines.join("\n")
+}
+
+/// `--output json`'s object for a login that failed without an answer from Qlik (the server
+/// could not be reached, the token could not be read): the keys of a refused login's report,
+/// with `status` null, `server` where it is known, and the error's `detail` and `hint`.
+pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) -> String {
+    let json = serde_json::json!({
+        "accepted": false,
+        "status": null,
+        "server": server,
+        "user": null,
+        "cookies": [],
+        "error": {
+            "status": null,
+            "code": null,
+            "title": null,
+            "detail": detail,
+            "traceId": null,
+            "location": null,
+            "retryAfter": null,
+            "hint": hint,
+        },
+    });
+    json_for_terminal(&json.to_string()).into_owned()
 }
 
 /// `--output json`: one line, safe for a terminal.
@@ -382,8 +465,8 @@ mod tests {
         let generic = qscloud_hint(&LoginError::from_body(401, b""), &none);
         assert!(generic.contains("decode --check qscloud"), "{generic}");
         let pre = PreCheck {
-            failures: vec![],
             expired: Some("the token expired at X".to_owned()),
+            ..PreCheck::default()
         };
         assert_eq!(
             qscloud_hint(&LoginError::from_body(401, b""), &pre),
@@ -391,6 +474,73 @@ mod tests {
         );
         assert!(qseow_hint(401, &none).contains("audit log"));
         assert!(qseow_hint(403, &none).contains("license"));
+    }
+
+    #[test]
+    fn a_token_for_the_other_platform_is_named() {
+        let map = |v: Value| v.as_object().unwrap().clone();
+        let qseow = map(json!({"userId": "anna", "userDirectory": "D", "aud": "a"}));
+        let cloud = map(json!({"sub": "anna", "subType": "user", "aud": QLIK_CLOUD_AUDIENCE}));
+        let cloud_aud_only = map(json!({"sub": "anna", "aud": [QLIK_CLOUD_AUDIENCE]}));
+        assert!(
+            made_for_other_platform(Profile::Qscloud, &qseow)
+                .unwrap()
+                .starts_with("this token was made for QSEoW")
+        );
+        assert_eq!(made_for_other_platform(Profile::Qscloud, &cloud), None);
+        assert!(
+            made_for_other_platform(Profile::Qseow, &cloud)
+                .unwrap()
+                .starts_with("this token was made for Qlik Cloud")
+        );
+        assert!(made_for_other_platform(Profile::Qseow, &cloud_aud_only).is_some());
+        assert_eq!(made_for_other_platform(Profile::Qseow, &qseow), None);
+        // A QSEoW proxy may read the user id from sub: that alone is no Qlik Cloud token.
+        let sub_only = map(json!({"sub": "anna", "userDirectory": "D", "aud": "a"}));
+        assert_eq!(made_for_other_platform(Profile::Qseow, &sub_only), None);
+        let pre = PreCheck {
+            other_platform: made_for_other_platform(Profile::Qscloud, &qseow),
+            ..PreCheck::default()
+        };
+        let hint = qscloud_hint(&rejected("Missing required claim: sub"), &pre);
+        assert!(hint.starts_with("this token was made for QSEoW"), "{hint}");
+    }
+
+    #[test]
+    fn the_failure_line_names_qliks_trace_id() {
+        let report = LoginReport {
+            error: Some(rejected("token expired")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        assert!(
+            failure_line(&report, "Qlik Cloud").ends_with("token expired (Qlik's traceId: t1)"),
+            "{}",
+            failure_line(&report, "Qlik Cloud")
+        );
+        let report = LoginReport {
+            error: Some(LoginError::from_body(401, b"")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        assert_eq!(
+            failure_line(&report, "Qlik Cloud"),
+            "Qlik Cloud rejected the token: HTTP 401"
+        );
+    }
+
+    #[test]
+    fn a_failure_without_an_answer_has_the_keys_of_a_refused_login() {
+        let refused = LoginReport {
+            error: Some(rejected("x")),
+            ..LoginReport::new(401, "https://t".to_owned())
+        };
+        let refused: Value = serde_json::from_str(&render_json(&refused)).unwrap();
+        let failed: Value =
+            serde_json::from_str(&failure_json(None, "cannot connect", Some("check"))).unwrap();
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&refused), keys(&failed));
+        assert_eq!(keys(&refused["error"]), keys(&failed["error"]));
+        assert_eq!(failed["error"]["detail"], "cannot connect");
+        assert_eq!(failed["status"], Value::Null);
     }
 
     #[test]
