@@ -258,6 +258,43 @@ fn groups_keep_order_drop_duplicates_and_may_repeat() {
 }
 
 #[test]
+fn a_list_in_one_groups_value_is_one_group_and_a_warning_says_how_to_give_several() {
+    let dir = folder_with_key();
+    let (payload, stderr) =
+        token_payload(qseow(dir.path()).args(["--expires", "1h", "--groups", "group1,group2"]));
+    // The token carries what was given (a name may hold a comma); the warning says so.
+    assert_eq!(payload["group"], json!(["group1,group2"]));
+    assert!(
+        stderr.contains(
+            "WARN --groups 'group1,group2' is one group, whose name holds ','; for 2 groups, give \
+             each as its own value: --groups group1 group2 (or repeat --groups)"
+        ),
+        "{stderr}"
+    );
+    let (_, stderr) = token_payload(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--groups", "group1;group 2"])
+            .run_in(dir.path()),
+    );
+    assert!(stderr.contains("--groups group1 'group 2'"), "{stderr}");
+    // The form the warning gives makes two groups, without a warning.
+    let (payload, stderr) = token_payload(qseow(dir.path()).args([
+        "--expires",
+        "1h",
+        "--groups",
+        "group1",
+        "group2",
+        "CN=Sales,OU=Groups,DC=corp",
+    ]));
+    assert_eq!(
+        payload["group"],
+        json!(["group1", "group2", "CN=Sales,OU=Groups,DC=corp"])
+    );
+    assert!(!stderr.contains("--groups"), "{stderr}");
+}
+
+#[test]
 fn expires_forms_end_to_end() {
     let dir = folder_with_key();
     for (value, seconds) in [
