@@ -73,7 +73,7 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
 #[test]
 fn qscloud_console_shows_the_form_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let (stdout, _) = setup(
+    let (stdout, stderr) = setup(
         dir.path(),
         &[
             "setup-qscloud",
@@ -92,6 +92,11 @@ fn qscloud_console_shows_the_form_fields() {
     snapbox::assert_data_eq!(
         stdout,
         snapbox::file!["snapshots/setup/qscloud-console.txt"]
+    );
+    // The API's curl line goes with --output json only: the console's fields are pasted.
+    assert!(
+        !stderr.contains("curl") && !stderr.contains("/api/v1/identity-providers"),
+        "{stderr}"
     );
 }
 
