@@ -16,6 +16,7 @@ use super::pem::{
     EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, bit_length, normalise, pem_blocks, rsa_limits,
 };
 use crate::error::UserError;
+use crate::render;
 
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
@@ -137,12 +138,13 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
             spki_key(&spki, origin, true)
         }
         label if label.ends_with("PRIVATE KEY") => Err(UserError::runtime(format!(
-            "{origin} holds a private key; this option takes the public key or the certificate, \
-             which are safe to share"
+            "{origin} holds a private key; this option takes the certificate (or the public \
+             key), which is safe to share"
         ))
-        .with_hint(
-            "make the public key with: openssl pkey -in privatekey.pem -pubout -out publickey.pem",
-        )),
+        .with_hint(format!(
+            "make the certificate from it, and give that: {}",
+            certificate_command(origin)
+        ))),
         other => Err(UserError::runtime(format!(
             "{origin} holds a '{other}' PEM block, not a public key or certificate"
         ))),
@@ -152,6 +154,30 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
         blocks: count,
         ..key
     })
+}
+
+/// The openssl command that makes a self-signed certificate from the private key the user gave
+/// where the certificate belongs: what setup-qseow needs (a virtual proxy takes nothing else),
+/// what Qlik Cloud's console asks for, and what decode reads. The certificate goes beside the
+/// key, named after it (`signing.pem` makes `signing.cer`); the key file is never the output.
+fn certificate_command(origin: &PublicKeyOrigin) -> String {
+    let (key, certificate) = match origin {
+        PublicKeyOrigin::File(path) => {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "publickey".into(), |s| s.to_string_lossy());
+            let mut certificate = path.with_file_name(format!("{stem}.cer"));
+            if certificate == *path {
+                certificate = path.with_file_name(format!("{stem}-certificate.cer"));
+            }
+            (
+                render::shell_quoted(&path.display().to_string()),
+                render::shell_quoted(&certificate.display().to_string()),
+            )
+        }
+        PublicKeyOrigin::Flag => ("<private key file>".to_owned(), "publickey.cer".to_owned()),
+    };
+    format!("openssl req -new -x509 -key {key} -out {certificate} -days 730 -subj /CN=qs-jwt")
 }
 
 fn spki_key(
@@ -263,6 +289,22 @@ mod tests {
     fn a_private_key_is_refused_with_the_command_that_fixes_it() {
         let err = verifying_key(&fixture("rsa2048-pkcs8.pem"), &PublicKeyOrigin::Flag).unwrap_err();
         assert!(err.to_string().contains("holds a private key"), "{err}");
+        assert!(
+            err.hint()
+                .unwrap()
+                .contains("openssl req -new -x509 -key <private key file> -out publickey.cer"),
+            "{err}"
+        );
+        // The user's own file, and a certificate beside it that is never the key file itself.
+        let origin = |path: &str| PublicKeyOrigin::File(path.into());
+        assert!(
+            certificate_command(&origin("keys/signing.pem"))
+                .contains("-key 'keys/signing.pem' -out 'keys/signing.cer' -days 730"),
+        );
+        assert!(
+            certificate_command(&origin("it's.cer"))
+                .contains("-key 'it'\\''s.cer' -out 'it'\\''s-certificate.cer'"),
+        );
     }
 
     #[test]
