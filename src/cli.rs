@@ -99,7 +99,8 @@ Examples:
     --cert-privatekey-file privatekey.pem --users staff.csv > tokens.txt
 
 A users file is CSV with a header row (columns userid, userdir, name, email, groups separated by
-;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
+;, claim.<name>; separated by commas, or by semicolons or tabs when the header row has no comma)
+or JSON Lines; a token a line comes out, in the file's order.";
 
 const QSCLOUD_EXAMPLE: &str = "\
 Examples:
@@ -110,7 +111,8 @@ Examples:
     --cert-privatekey-file privatekey.pem --users users.csv > tokens.txt
 
 A users file is CSV with a header row (columns sub, name, email, email_verified, groups separated
-by ;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
+by ;, claim.<name>; separated by commas, or by semicolons or tabs when the header row has no
+comma) or JSON Lines; a token a line comes out, in the file's order.";
 
 const DECODE_EXAMPLE: &str = "\
 Examples:

@@ -617,7 +617,9 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         Some(rest) => (rest.split_once('\n').map_or("", |(_, rest)| rest), 1),
         None => (text, 0),
     };
+    let delimiter = Delimiter::of_header(text.split('\n').next().unwrap_or_default());
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter.byte())
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -667,10 +669,10 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
                 line,
                 None,
                 &format!(
-                    "has {}, the header has {}; quote a value that holds a comma, such as \
-                     \"Anderson, Anna\"",
+                    "has {}, the header has {}; {}",
                     count(record.len(), "value"),
-                    columns.len()
+                    columns.len(),
+                    delimiter.quote_advice()
                 ),
             );
             continue;
@@ -695,6 +697,55 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         )));
     }
     Ok(())
+}
+
+/// What separates the values of a CSV file: a comma, or what the file's header row uses
+/// instead. Excel writes "CSV" with semicolons where the comma is the decimal mark (much of
+/// Europe), and tabs as "Unicode text"; `Export-Csv -UseCulture` does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delimiter {
+    Comma,
+    Semicolon,
+    Tab,
+}
+
+impl Delimiter {
+    /// A header with no comma but a semicolon (or a tab) between its names is separated by it;
+    /// a column name holds neither.
+    fn of_header(header: &str) -> Self {
+        if header.contains(',') {
+            Self::Comma
+        } else if header.contains(';') {
+            Self::Semicolon
+        } else if header.contains('\t') {
+            Self::Tab
+        } else {
+            Self::Comma
+        }
+    }
+
+    fn byte(self) -> u8 {
+        match self {
+            Self::Comma => b',',
+            Self::Semicolon => b';',
+            Self::Tab => b'\t',
+        }
+    }
+
+    /// How to keep a value that holds the separator in one column.
+    fn quote_advice(self) -> &'static str {
+        match self {
+            Self::Comma => "quote a value that holds a comma, such as \"Anderson, Anna\"",
+            Self::Semicolon => {
+                "the file is separated by semicolons (its header row is): quote a value that \
+                 holds a semicolon, such as \"group1;group 2\""
+            }
+            Self::Tab => {
+                "the file is separated by tabs (its header row is): quote a value that \
+                 holds a tab"
+            }
+        }
+    }
 }
 
 /// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF
@@ -987,6 +1038,38 @@ mod tests {
                  belongs to the user, else false",
                 "'users.csv' line 5: has 1 value, the header has 3; quote a value that holds a \
                  comma, such as \"Anderson, Anna\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn semicolons_or_tabs_separate_a_file_whose_header_has_no_comma() {
+        let excel = "sub;name;email;email_verified;groups\r\n\
+                     anna;\"Anderson, Anna\";a@b.c;TRUE;\"g1;g 2\"\r\nbob;Bob;;;g3\r\n";
+        let rows = cloud(excel).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name.as_deref(), Some("Anderson, Anna"));
+        assert_eq!(rows[0].groups, ["g1".into(), "g 2".into()]);
+        assert_eq!((&*rows[1].id, rows[1].email.as_deref()), ("bob", None));
+        // Export-Csv -UseCulture: every name quoted, after its type line.
+        let rows = cloud("#TYPE x\n\"sub\";\"name\"\n\"anna\";\"Anna\"\n").unwrap();
+        assert_eq!((rows[0].line, rows[0].name.as_deref()), (3, Some("Anna")));
+        let rows = cloud("sub\tname\nanna\tAnna, A.\n").unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("Anna, A."));
+        // A comma in the header decides for commas; one column needs no separator.
+        assert_eq!(
+            cloud("sub,name\nanna;x,A\n").unwrap()[0].id.as_ref(),
+            "anna;x"
+        );
+        assert_eq!(cloud("sub\nanna;bob\n").unwrap()[0].id.as_ref(), "anna;bob");
+        // Groups unquoted in a semicolon file: the row is too long, and the fix says so.
+        let bad = listed(cloud("sub;groups\nanna;g1;g2\n"));
+        assert_eq!(
+            bad,
+            [
+                "'users.csv' line 2: has 3 values, the header has 2; the file is separated by \
+              semicolons (its header row is): quote a value that holds a semicolon, such as \
+              \"group1;group 2\""
             ]
         );
     }
