@@ -324,6 +324,41 @@ fn a_file_separated_by_semicolons_or_tabs_is_read_as_such() {
 }
 
 #[test]
+fn qseow_users_in_another_letter_case_or_unicode_form_are_duplicates() {
+    let dir = folder_with_key();
+    // "Björn" composed (NFC) and decomposed (NFD), as macOS and some exports write it.
+    fs::write(
+        dir.path().join("staff.csv"),
+        "userid,userdir\nanna,\nAnna,corp\nBj\u{f6}rn,\nBjo\u{308}rn,\n",
+    )
+    .unwrap();
+    let mut cmd = Create::qseow_users()
+        .args(["--userdir", "CORP", "--users", "staff.csv"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path());
+    let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+    assert!(
+        stderr.contains(
+            "error: 'staff.csv' line 3, column userid: user corp\\Anna is also on line 2 (written \
+             CORP\\anna there; QSEoW compares user ids and directories regardless of letter case \
+             and Unicode form, NFC or NFD)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 5, column userid"), "{stderr}");
+    assert!(stderr.contains("2 bad rows"), "{stderr}");
+    // Qlik Cloud subjects are opaque ids: two subjects, two tokens.
+    fs::write(dir.path().join("subs.csv"), "sub\nanna\nAnna\n").unwrap();
+    let output = succeeds(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "subs.csv"])
+            .run_in(dir.path()),
+    );
+    assert_eq!(lines(&output.stdout).len(), 2);
+}
+
+#[test]
 fn json_output_is_a_line_a_user_naming_the_user_first() {
     let dir = folder_with_key();
     fs::write(
