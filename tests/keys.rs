@@ -528,7 +528,7 @@ fn ssh_and_putty_keys_are_named_with_their_type() {
     ];
     let token = single_token(
         &succeeds(
-            &mut qseow(dir.path()).args([private, fixture("rsa2048-pkcs8.pem").to_str().unwrap()]),
+            qseow(dir.path()).args([private, fixture("rsa2048-pkcs8.pem").to_str().unwrap()]),
         )
         .stdout,
     );
