@@ -692,7 +692,7 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         Some(rest) => (rest.split_once('\n').map_or("", |(_, rest)| rest), 1),
         None => (text, 0),
     };
-    let delimiter = Delimiter::of_header(text.split('\n').next().unwrap_or_default());
+    let delimiter = Delimiter::of_header(text.split(['\n', '\r']).next().unwrap_or_default());
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter.byte())
         .has_headers(true)
@@ -1129,6 +1129,9 @@ mod tests {
         // Export-Csv -UseCulture: every name quoted, after its type line.
         let rows = cloud("#TYPE x\n\"sub\";\"name\"\n\"anna\";\"Anna\"\n").unwrap();
         assert_eq!((rows[0].line, rows[0].name.as_deref()), (3, Some("Anna")));
+        // Old Mac line ends: the header is the first line still.
+        let rows = cloud("sub;name\ranna;Anna, A.\rbob;Bob\r").unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("Anna, A."));
         let rows = cloud("sub\tname\nanna\tAnna, A.\n").unwrap();
         assert_eq!(rows[0].name.as_deref(), Some("Anna, A."));
         // A comma in the header decides for commas; one column needs no separator.
