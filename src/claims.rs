@@ -242,6 +242,50 @@ fn groups(user: &User) -> Option<Vec<String>> {
     (!groups.is_empty()).then_some(groups)
 }
 
+/// What to say of each `--groups` value that looks like several groups run together, as
+/// `--groups "group1,group2"` (or `;`, the separator of a `--users` groups cell) gives: one
+/// group whose name holds the separator, which the token carries as such. A warning, not an
+/// error: a group name may hold a comma. A distinguished name (`CN=Sales,OU=Groups,DC=corp`)
+/// is one name, so a value with `=` is left alone.
+pub fn group_list_warnings(groups: &[String]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|group| !group.contains('='))
+        .filter_map(|group| {
+            let separator = [',', ';'].into_iter().find(|c| group.contains(*c))?;
+            let parts: Vec<&str> = group
+                .split(separator)
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .collect();
+            (parts.len() > 1).then(|| {
+                let each: Vec<String> = parts.iter().map(|part| shell_word(part)).collect();
+                format!(
+                    "--groups {} is one group, whose name holds '{separator}'; for {} groups, \
+                     give each as its own value: --groups {} (or repeat --groups)",
+                    shell_word(group),
+                    parts.len(),
+                    each.join(" ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// A value as a shell word: as it is when bash and PowerShell read it unchanged, else in
+/// single quotes (which both read the same way, `'` doubled in PowerShell aside).
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-./:".contains(c));
+    if plain {
+        value.to_owned()
+    } else {
+        crate::render::shell_quoted(value)
+    }
+}
+
 fn expiry(now: u64, validity: Duration) -> Result<u64, UserError> {
     expires_at(now, validity).map_err(|reason| UserError::usage(format!("--expires: {reason}")))
 }
@@ -483,6 +527,29 @@ mod tests {
             groups(&input.user),
             Some(vec!["b".into(), "a".into(), "A".into(), "c".into()])
         );
+    }
+
+    #[test]
+    fn a_list_in_one_group_is_told_how_to_give_several() {
+        let warnings = |groups: &[&str]| {
+            group_list_warnings(&groups.iter().map(|g| g.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            warnings(&["group1,group2"]),
+            [
+                "--groups 'group1,group2' is one group, whose name holds ','; for 2 groups, give \
+              each as its own value: --groups group1 group2 (or repeat --groups)"
+            ]
+        );
+        let semicolons = warnings(&["a; group 2 ;c"]);
+        assert!(
+            semicolons[0].contains("for 3 groups")
+                && semicolons[0].contains("--groups a 'group 2' c"),
+            "{semicolons:?}"
+        );
+        // One name, not a list: a distinguished name, a single comma-ended name, plain names.
+        assert!(warnings(&["CN=Sales,OU=Groups,DC=corp", "group1,", "g1", "group 2"]).is_empty());
+        assert_eq!(warnings(&["a,b", "ok", "c;d"]).len(), 2);
     }
 
     #[test]

@@ -41,7 +41,13 @@ pub fn parse_expires(text: &str) -> Result<Duration, String> {
         let (unit, after_unit) = after_space.split_at(unit_len);
         if unit.is_empty() {
             return Err(if after_space.is_empty() {
-                no_unit(number)
+                // A bare number alone is a 1.x script's milliseconds; a unitless term after
+                // others (`1h 30`) is a forgotten unit.
+                if rest.len() == text.len() {
+                    bare_number(number)
+                } else {
+                    no_unit(number)
+                }
             } else {
                 format!("expected a unit after '{number}'; {EXAMPLES}")
             });
@@ -74,6 +80,38 @@ pub fn expires_at(now: u64, validity: Duration) -> Result<u64, String> {
     now.checked_add(validity.as_secs())
         .filter(|exp| *exp <= MAX_TIMESTAMP)
         .ok_or_else(too_large)
+}
+
+/// `--expires 3600000`: qs-jwt 1.x handed a bare number to `ms`, which reads it as
+/// milliseconds, so a script moved from 1.x means a thousandth of it in seconds; proposing the
+/// number with a unit (`3600000m`, 6.8 years) would turn its hour into years. Under a second of
+/// milliseconds (`--expires 60`) the script cannot have meant that, and the units are proposed.
+fn bare_number(number: &str) -> String {
+    match milliseconds_as_validity(number) {
+        Some(same) => format!(
+            "'{number}' has no unit; qs-jwt 1.x read a bare number as milliseconds: for the \
+             validity 1.x gave, write {same}"
+        ),
+        None => no_unit(number),
+    }
+}
+
+/// A number of milliseconds as a validity this grammar reads back to the same whole seconds,
+/// in the largest unit that keeps it whole (`3600000` is `60m`, `172800000` is `48h`), or
+/// `None` when it is under a second or past the year 9999.
+fn milliseconds_as_validity(number: &str) -> Option<String> {
+    // `scaled` gives the number in billionths; as milliseconds, a thousandth of that is
+    // nanoseconds.
+    let nanos = scaled(number).ok()? / 1_000;
+    let seconds = u64::try_from(nanos / NANOS).ok()?;
+    let text = match seconds {
+        0 => return None,
+        s if s % 86_400 == 0 && s >= 2 * 86_400 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 && s >= 2 * 3_600 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    };
+    parse_expires(&text).ok().map(|_| text)
 }
 
 /// "'5' has no unit": proposes the number with each unit, but only the forms that are valid
@@ -232,6 +270,37 @@ mod tests {
                 "after the year 9999",
             ),
             ("1.0000000001h", "more than 9 decimals"),
+            // 1.x read a bare number as milliseconds: the same validity, not 3600000 minutes.
+            (
+                "3600000",
+                "qs-jwt 1.x read a bare number as milliseconds: for the validity 1.x gave, \
+                 write 60m",
+            ),
+            ("86400000", "write 24h"),
+            ("172800000", "write 2d"),
+            ("5400000", "write 90m"),
+            ("7200000", "write 2h"),
+            ("90000", "write 90s"),
+            ("1000", "write 1s"),
+            ("1500", "write 1s"),
+            (" 3600000 ", "write 60m"),
+            ("3600000.0", "write 60m"),
+            // Under a second of milliseconds: no 1.x script meant that; the units are proposed.
+            (
+                "999",
+                "'999' has no unit; write for example 999m, 999h or 999d",
+            ),
+            ("60", "write for example 60m, 60h or 60d"),
+            // Past the year 9999 either way.
+            (
+                "99999999999999999999",
+                "too small or too large with any unit",
+            ),
+            // Only a number alone is a 1.x value; after another term it lacks its unit.
+            (
+                "1h 3600000",
+                "'3600000' has no unit; write for example 3600000m",
+            ),
         ];
         for (text, expected) in cases {
             let err = parse_expires(text).expect_err(text);

@@ -3,10 +3,12 @@
 //! no token. Pure: text in, rows (or every bad row, up to a limit) out.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::claims::{ExtraClaim, claim_value, claims_set_by};
 use crate::qlik::rules::Profile;
@@ -354,27 +356,56 @@ impl<'a> Table<'a> {
     }
 
     /// Users found on more than one line: the first [`MAX_BAD_ROWS`] of the later lines, and
-    /// how many there are. Checked once every row is read, by the user's directory and id (or
-    /// subject) borrowed from the rows: a copy of each key would cost a tenth of the table.
+    /// how many there are. Checked once every row is read, by a hash of the user's directory
+    /// and id (or subject) as Qlik compares them ([`same_user`]), with the rows compared
+    /// themselves when hashes meet: no copy of any key is made (a copy of each would cost a
+    /// tenth of the table, and a folded copy more).
     fn duplicates(&self) -> (Vec<(u64, String)>, usize) {
-        let mut first: HashMap<(Option<&str>, &str), u64> = HashMap::with_capacity(self.rows.len());
+        let profile = self.rules.profile;
+        let hasher = std::hash::RandomState::new();
+        // The first row of each hash, and the rare rows whose hash another user has too.
+        let mut first: HashMap<u64, usize> = HashMap::with_capacity(self.rows.len());
+        let mut shared_hash: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut listed = Vec::new();
         let mut count = 0;
-        for row in &self.rows {
-            let key = (row.userdir.as_deref(), &*row.id);
-            let Some(first_line) = first.get(&key) else {
-                first.insert(key, row.line);
+        for (index, row) in self.rows.iter().enumerate() {
+            let hash = user_hash(&hasher, profile, row);
+            let earlier = match first.get(&hash) {
+                None => {
+                    first.insert(hash, index);
+                    continue;
+                }
+                Some(&other) => std::iter::once(other)
+                    .chain(shared_hash.get(&hash).into_iter().flatten().copied())
+                    .map(|other| &self.rows[other])
+                    .find(|other| same_user(profile, other, row)),
+            };
+            let Some(earlier) = earlier else {
+                shared_hash.entry(hash).or_default().push(index);
                 continue;
             };
             count += 1;
             if listed.len() < MAX_BAD_ROWS {
-                let who = match &row.userdir {
+                let who = |row: &UserRow| match &row.userdir {
                     Some(dir) => format!("user {dir}\\{}", row.id),
-                    None => format!("{} {}", id_column(self.rules.profile), row.id),
+                    None => format!("{} {}", id_column(profile), row.id),
+                };
+                // A user written otherwise on the first line: both forms, and why they are one.
+                let written = if earlier.id == row.id && earlier.userdir == row.userdir {
+                    String::new()
+                } else {
+                    format!(
+                        " (written {}\\{} there; QSEoW compares user ids and directories \
+                         regardless of letter case and Unicode form, NFC or NFD)",
+                        earlier.userdir.as_deref().unwrap_or_default(),
+                        earlier.id
+                    )
                 };
                 let problem = format!(
-                    "{who} is also on line {first_line}; give each user once (a second token for \
-                     the same user is a second session)"
+                    "{} is also on line {}{written}; give each user once (a second token for \
+                     the same user is a second session)",
+                    who(row),
+                    earlier.line
                 );
                 listed.push((
                     row.line,
@@ -384,6 +415,50 @@ impl<'a> Table<'a> {
         }
         (listed, count)
     }
+}
+
+/// Whether two rows name one user. QSEoW finds users by directory and id without regard to
+/// letter case (`CORP\Anna` is `corp\anna`), and text that looks the same may come in either
+/// Unicode form (`é` as one character, NFC, or `e` and a combining accent, NFD, as macOS and
+/// some exports write it): both are folded. A Qlik Cloud subject is an opaque id that the
+/// identity provider compares as it is (Okta's `00u1abcd2EFGH3ijk4x7` and `00u1ABCD2efgh3ijk4x7`
+/// are two users), so it is compared exactly.
+fn same_user(profile: Profile, a: &UserRow, b: &UserRow) -> bool {
+    match profile {
+        Profile::Qscloud => a.id == b.id && a.userdir == b.userdir,
+        Profile::Qseow => {
+            let dirs = match (&a.userdir, &b.userdir) {
+                (Some(x), Some(y)) => folded(x).eq(folded(y)),
+                (None, None) => true,
+                _ => false,
+            };
+            dirs && folded(&a.id).eq(folded(&b.id))
+        }
+    }
+}
+
+/// A hash that rows [`same_user`] takes for one user share.
+fn user_hash(hasher: &impl BuildHasher, profile: Profile, row: &UserRow) -> u64 {
+    let mut state = hasher.build_hasher();
+    match profile {
+        Profile::Qscloud => (row.userdir.as_deref(), &*row.id).hash(&mut state),
+        Profile::Qseow => {
+            for c in row.userdir.as_deref().map(folded).into_iter().flatten() {
+                state.write_u32(u32::from(c));
+            }
+            // Not a character: the end of the directory, so that `ab\c` and `a\bc` differ.
+            state.write_u32(u32::MAX);
+            for c in folded(&row.id) {
+                state.write_u32(u32::from(c));
+            }
+        }
+    }
+    state.finish()
+}
+
+/// A QSEoW name as it is compared: lower case, in Unicode's composed form (NFC).
+fn folded(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().flat_map(char::to_lowercase).nfc()
 }
 
 /// What is wrong with a row: the column, when it is one column's, and the problem with its fix.
@@ -633,7 +708,9 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         Some(rest) => (rest.split_once('\n').map_or("", |(_, rest)| rest), 1),
         None => (text, 0),
     };
+    let delimiter = Delimiter::of_header(text.split(['\n', '\r']).next().unwrap_or_default());
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter.byte())
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -683,10 +760,10 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
                 line,
                 None,
                 &format!(
-                    "has {}, the header has {}; quote a value that holds a comma, such as \
-                     \"Anderson, Anna\"",
+                    "has {}, the header has {}; {}",
                     count(record.len(), "value"),
-                    columns.len()
+                    columns.len(),
+                    delimiter.quote_advice()
                 ),
             );
             continue;
@@ -711,6 +788,55 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
         )));
     }
     Ok(())
+}
+
+/// What separates the values of a CSV file: a comma, or what the file's header row uses
+/// instead. Excel writes "CSV" with semicolons where the comma is the decimal mark (much of
+/// Europe), and tabs as "Unicode text"; `Export-Csv -UseCulture` does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delimiter {
+    Comma,
+    Semicolon,
+    Tab,
+}
+
+impl Delimiter {
+    /// A header with no comma but a semicolon (or a tab) between its names is separated by it;
+    /// a column name holds neither.
+    fn of_header(header: &str) -> Self {
+        if header.contains(',') {
+            Self::Comma
+        } else if header.contains(';') {
+            Self::Semicolon
+        } else if header.contains('\t') {
+            Self::Tab
+        } else {
+            Self::Comma
+        }
+    }
+
+    fn byte(self) -> u8 {
+        match self {
+            Self::Comma => b',',
+            Self::Semicolon => b';',
+            Self::Tab => b'\t',
+        }
+    }
+
+    /// How to keep a value that holds the separator in one column.
+    fn quote_advice(self) -> &'static str {
+        match self {
+            Self::Comma => "quote a value that holds a comma, such as \"Anderson, Anna\"",
+            Self::Semicolon => {
+                "the file is separated by semicolons (its header row is): quote a value that \
+                 holds a semicolon, such as \"group1;group 2\""
+            }
+            Self::Tab => {
+                "the file is separated by tabs (its header row is): quote a value that \
+                 holds a tab"
+            }
+        }
+    }
 }
 
 /// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF
@@ -1008,6 +1134,41 @@ mod tests {
     }
 
     #[test]
+    fn semicolons_or_tabs_separate_a_file_whose_header_has_no_comma() {
+        let excel = "sub;name;email;email_verified;groups\r\n\
+                     anna;\"Anderson, Anna\";a@b.c;TRUE;\"g1;g 2\"\r\nbob;Bob;;;g3\r\n";
+        let rows = cloud(excel).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].name.as_deref(), Some("Anderson, Anna"));
+        assert_eq!(rows[0].groups, ["g1".into(), "g 2".into()]);
+        assert_eq!((&*rows[1].id, rows[1].email.as_deref()), ("bob", None));
+        // Export-Csv -UseCulture: every name quoted, after its type line.
+        let rows = cloud("#TYPE x\n\"sub\";\"name\"\n\"anna\";\"Anna\"\n").unwrap();
+        assert_eq!((rows[0].line, rows[0].name.as_deref()), (3, Some("Anna")));
+        // Old Mac line ends: the header is the first line still.
+        let rows = cloud("sub;name\ranna;Anna, A.\rbob;Bob\r").unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("Anna, A."));
+        let rows = cloud("sub\tname\nanna\tAnna, A.\n").unwrap();
+        assert_eq!(rows[0].name.as_deref(), Some("Anna, A."));
+        // A comma in the header decides for commas; one column needs no separator.
+        assert_eq!(
+            cloud("sub,name\nanna;x,A\n").unwrap()[0].id.as_ref(),
+            "anna;x"
+        );
+        assert_eq!(cloud("sub\nanna;bob\n").unwrap()[0].id.as_ref(), "anna;bob");
+        // Groups unquoted in a semicolon file: the row is too long, and the fix says so.
+        let bad = listed(cloud("sub;groups\nanna;g1;g2\n"));
+        assert_eq!(
+            bad,
+            [
+                "'users.csv' line 2: has 3 values, the header has 2; the file is separated by \
+              semicolons (its header row is): quote a value that holds a semicolon, such as \
+              \"group1;group 2\""
+            ]
+        );
+    }
+
+    #[test]
     fn a_duplicate_user_names_the_first_line() {
         let bad = listed(cloud("sub\nanna\nbob\nanna\n"));
         assert_eq!(
@@ -1042,6 +1203,65 @@ mod tests {
             bad[0].contains("user CORP\\anna is also on line 2"),
             "{bad:?}"
         );
+    }
+
+    #[test]
+    fn qseow_users_differing_in_letter_case_or_unicode_form_are_one_user() {
+        let qseow = TableRules {
+            default_userdir: Some("CORP"),
+            ..rules(Profile::Qseow)
+        };
+        let read = |text: &str| read_table(text.into(), TableFormat::Csv, &qseow);
+        // "Björn" in NFC (ö one character) and in NFD (o and a combining diaeresis).
+        let nfc = "Bj\u{f6}rn";
+        let nfd = "Bjo\u{308}rn";
+        let bad = listed(read(&format!(
+            "userid,userdir\nanna,\nANNA,corp\n{nfc},EXT\n{nfd},ext\nbob,\nCarl,Ext\n"
+        )));
+        assert_eq!(
+            bad,
+            [
+                "'users.csv' line 3, column userid: user corp\\ANNA is also on line 2 (written \
+                 CORP\\anna there; QSEoW compares user ids and directories regardless of letter \
+                 case and Unicode form, NFC or NFD); give each user once (a second token for the \
+                 same user is a second session)"
+                    .to_owned(),
+                format!(
+                    "'users.csv' line 5, column userid: user ext\\{nfd} is also on line 4 \
+                     (written EXT\\{nfc} there; QSEoW compares user ids and directories \
+                     regardless of letter case and Unicode form, NFC or NFD); give each user once \
+                     (a second token for the same user is a second session)"
+                ),
+            ]
+        );
+        // Exact duplicates read as before; other users stay apart.
+        let bad = listed(read("userid,userdir\nanna,\nanna,CORP\n"));
+        assert!(bad[0].ends_with("user CORP\\anna is also on line 2; give each user once (a second token for the same user is a second session)"), "{bad:?}");
+        assert_eq!(
+            read("userid,userdir\nab,c\na,bc\nanna,\nanne,\n")
+                .unwrap()
+                .len(),
+            4
+        );
+        // Each later line counts, in line order, against the first.
+        match read("userid\nx\nX\nx\n") {
+            Err(TableError::Rows { listed, count }) => {
+                assert_eq!(count, 2);
+                assert!(
+                    listed.iter().all(|l| l.contains("is also on line 2")),
+                    "{listed:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn qlik_cloud_subjects_are_opaque_and_compared_exactly() {
+        let rows =
+            cloud("sub\n00u1abcd2EFGH3ijk4x7\n00u1ABCD2efgh3ijk4x7\nBj\u{f6}rn\nBjo\u{308}rn\n")
+                .unwrap();
+        assert_eq!(rows.len(), 4);
     }
 
     #[test]

@@ -66,6 +66,12 @@ fn tricky_users(kind: Kind) -> Vec<User> {
 }
 
 fn csv_file(kind: Kind, users: &[User]) -> String {
+    csv_file_separated_by(kind, users, b',')
+}
+
+/// The users file as a spreadsheet saves it where the comma is the decimal mark (`;`), or as
+/// "Unicode text" (a tab).
+fn csv_file_separated_by(kind: Kind, users: &[User], delimiter: u8) -> String {
     let claim_names: Vec<String> = {
         let mut names = Vec::new();
         for user in users {
@@ -77,7 +83,9 @@ fn csv_file(kind: Kind, users: &[User]) -> String {
         }
         names
     };
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
     let mut header: Vec<String> = match kind {
         Kind::Qscloud => ["sub", "name", "email", "email_verified", "groups"],
         Kind::Qseow => ["userid", "userdir", "name", "email", "groups"],
@@ -283,6 +291,71 @@ fn every_command_and_format_round_trips_in_input_order() {
             );
         }
     }
+}
+
+#[test]
+fn a_file_separated_by_semicolons_or_tabs_is_read_as_such() {
+    let (dir, certificate) = folder_with_new_key();
+    for kind in [Kind::Qscloud, Kind::Qseow] {
+        let users = tricky_users(kind);
+        for delimiter in [b';', b'\t'] {
+            let text = csv_file_separated_by(kind, &users, delimiter);
+            fs::write(dir.path().join("users.csv"), text).unwrap();
+            let output = succeeds(
+                &mut command(kind)
+                    .key_file("privatekey.pem")
+                    .args(["--users", "users.csv"])
+                    .run_in(dir.path()),
+            );
+            assert_tokens_of(kind, &lines(&output.stdout), &users, &certificate);
+        }
+    }
+    // A semicolon file whose groups are not quoted: the row is named, with the separator.
+    fs::write(dir.path().join("bad.csv"), "sub;groups\nanna;g1;g2\n").unwrap();
+    let mut cmd = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "bad.csv"])
+        .run_in(dir.path());
+    let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+    assert!(
+        stderr.contains("the file is separated by semicolons (its header row is)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn qseow_users_in_another_letter_case_or_unicode_form_are_duplicates() {
+    let dir = folder_with_key();
+    // "Björn" composed (NFC) and decomposed (NFD), as macOS and some exports write it.
+    fs::write(
+        dir.path().join("staff.csv"),
+        "userid,userdir\nanna,\nAnna,corp\nBj\u{f6}rn,\nBjo\u{308}rn,\n",
+    )
+    .unwrap();
+    let mut cmd = Create::qseow_users()
+        .args(["--userdir", "CORP", "--users", "staff.csv"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path());
+    let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+    assert!(
+        stderr.contains(
+            "error: 'staff.csv' line 3, column userid: user corp\\Anna is also on line 2 (written \
+             CORP\\anna there; QSEoW compares user ids and directories regardless of letter case \
+             and Unicode form, NFC or NFD)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 5, column userid"), "{stderr}");
+    assert!(stderr.contains("2 bad rows"), "{stderr}");
+    // Qlik Cloud subjects are opaque ids: two subjects, two tokens.
+    fs::write(dir.path().join("subs.csv"), "sub\nanna\nAnna\n").unwrap();
+    let output = succeeds(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--users", "subs.csv"])
+            .run_in(dir.path()),
+    );
+    assert_eq!(lines(&output.stdout).len(), 2);
 }
 
 #[test]

@@ -91,6 +91,61 @@ fn version_and_help() {
 }
 
 #[test]
+fn help_of_help_is_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["help", "--help"][..], &["help", "-h"], &["help", "help"]] {
+        qs_jwt(dir.path())
+            .args(args)
+            .assert()
+            .success()
+            .stderr("")
+            .stdout(predicate::str::starts_with(
+                "Print this message or the help of the given subcommand(s)\n\nUsage: qs-jwt help",
+            ));
+    }
+    qs_jwt(dir.path())
+        .args(["help", "create-qseow", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--userdir <directory>"));
+}
+
+#[test]
+fn a_flag_named_after_its_claim_gets_the_flag_that_sets_it() {
+    let dir = folder_with_key();
+    let cases = [
+        ("create-qseow", "--email", "--useremail"),
+        ("create-qscloud", "--email", "--useremail"),
+        ("create-qscloud", "--email=anna@example.com", "--useremail"),
+        ("create-qscloud", "--email-verified", "--useremail-verified"),
+        ("create-qseow", "--name", "--username"),
+        ("create-qscloud", "--kid", "--keyid"),
+        ("create-qseow", "--userId", "--userid"),
+        ("create-qseow", "--userDirectory", "--userdir"),
+    ];
+    for (command, given, meant) in cases {
+        let output = qs_jwt(dir.path())
+            .args([command, given, "anna@example.com"])
+            .assert()
+            .code(2)
+            .stdout("")
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(
+            stderr.contains(&format!("tip: a similar argument exists: '{meant}'\n")),
+            "{command} {given}: {stderr}"
+        );
+    }
+    // Only a flag the command has: create-qseow has no --useremail-verified.
+    qs_jwt(dir.path())
+        .args(["create-qseow", "--email-verified", "true"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--useremail-verified").not());
+}
+
+#[test]
 fn stdout_is_the_token_alone_at_every_level() {
     let dir = folder_with_key();
     for level in [
@@ -255,6 +310,43 @@ fn groups_keep_order_drop_duplicates_and_may_repeat() {
     let (payload, _) = token_payload(noisy_qscloud(dir.path()).args(&args[2..]));
     assert_eq!(payload["groups"], json!(["b", "a", "c"]));
     assert!(payload.get("group").is_none());
+}
+
+#[test]
+fn a_list_in_one_groups_value_is_one_group_and_a_warning_says_how_to_give_several() {
+    let dir = folder_with_key();
+    let (payload, stderr) =
+        token_payload(qseow(dir.path()).args(["--expires", "1h", "--groups", "group1,group2"]));
+    // The token carries what was given (a name may hold a comma); the warning says so.
+    assert_eq!(payload["group"], json!(["group1,group2"]));
+    assert!(
+        stderr.contains(
+            "WARN --groups 'group1,group2' is one group, whose name holds ','; for 2 groups, give \
+             each as its own value: --groups group1 group2 (or repeat --groups)"
+        ),
+        "{stderr}"
+    );
+    let (_, stderr) = token_payload(
+        &mut Create::qscloud()
+            .key_file("privatekey.pem")
+            .args(["--groups", "group1;group 2"])
+            .run_in(dir.path()),
+    );
+    assert!(stderr.contains("--groups group1 'group 2'"), "{stderr}");
+    // The form the warning gives makes two groups, without a warning.
+    let (payload, stderr) = token_payload(qseow(dir.path()).args([
+        "--expires",
+        "1h",
+        "--groups",
+        "group1",
+        "group2",
+        "CN=Sales,OU=Groups,DC=corp",
+    ]));
+    assert_eq!(
+        payload["group"],
+        json!(["group1", "group2", "CN=Sales,OU=Groups,DC=corp"])
+    );
+    assert!(!stderr.contains("--groups"), "{stderr}");
 }
 
 #[test]

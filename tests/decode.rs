@@ -532,7 +532,7 @@ fn unreadable_or_wrong_keys_are_named() {
         ),
         (
             fixture("rsa2048-pkcs8.pem").to_str().unwrap().to_owned(),
-            "holds a private key; this option takes the public key or the certificate",
+            "holds a private key; this option takes the certificate (or the public key)",
         ),
     ];
     for (file, expected) in cases {

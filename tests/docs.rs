@@ -84,3 +84,24 @@ fn readme_names_every_option() {
         }
     }
 }
+
+/// docs/commands.md names each shell whose completion script the README shows how to install.
+#[test]
+fn commands_doc_names_the_shells_the_readme_installs_completions_for() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let doc = fs::read_to_string(root.join(DOC)).unwrap();
+    let section = doc.split("\n## completions\n").nth(1).unwrap();
+    let prose = section.split("<!-- help:").next().unwrap();
+    let installed: Vec<&str> = ["bash", "zsh", "fish", "powershell", "elvish"]
+        .into_iter()
+        .filter(|shell| readme.contains(&format!("qs-jwt completions {shell} ")))
+        .collect();
+    assert!(installed.len() >= 2, "{installed:?}");
+    for shell in installed {
+        assert!(
+            prose.to_lowercase().contains(shell),
+            "docs/commands.md's completions section does not name {shell}: {prose}"
+        );
+    }
+}

@@ -104,6 +104,10 @@ fn bad_expires_values_are_usage_errors_with_an_example() {
         let stderr = fails(&mut seen, dir.path(), &[&base[..], args].concat(), 2);
         assert!(stderr.contains("--expires") && stderr.contains("for example"), "{stderr}");
     }
+    // A 1.x script's milliseconds get the same validity with a unit, not 3600000 minutes.
+    let stderr = fails(&mut seen, dir.path(), &[&base[..], &["--expires", "3600000"]].concat(), 2);
+    assert!(stderr.contains("qs-jwt 1.x read a bare number as milliseconds: for the validity 1.x gave, write 60m"), "{stderr}");
+    assert!(!stderr.contains("3600000m"), "{stderr}");
     seen.assert_eq(snapbox::file!["snapshots/errors/bad_expires_values_are_usage_errors_with_an_example.txt"]);
 }
 

@@ -436,3 +436,269 @@ fn run_time_errors_are_coloured_like_usage_errors() {
         "{screen:?}"
     );
 }
+
+/// Keys in SSH tools' formats (tests/fixtures/make-fixtures.sh makes them with ssh-keygen and
+/// puttygen) are named with their type, and a key Qlik cannot use is not offered a conversion.
+#[test]
+fn ssh_and_putty_keys_are_named_with_their_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = "--cert-privatekey-file";
+    let public = "--cert-publickey-file";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "openssh-rsa2048",
+            private,
+            "holds an OpenSSH private key, a 2048-bit RSA key; qs-jwt reads PEM",
+            "ssh-keygen -p -m PKCS8 -f",
+        ),
+        (
+            "openssh-ed25519",
+            private,
+            "holds an OpenSSH private key, an Ed25519 key; Qlik's RS256 tokens need an RSA \
+             private key",
+            "--cert-create true",
+        ),
+        (
+            "openssh-ecdsa-encrypted",
+            private,
+            "holds an OpenSSH private key, an ECDSA (P-256) key; Qlik's RS256 tokens need an RSA",
+            "--cert-create true",
+        ),
+        (
+            "putty-rsa2048.ppk",
+            private,
+            "holds a PuTTY private key (.ppk), a 2048-bit RSA key; qs-jwt reads PEM",
+            "PuTTYgen (Conversions > Export OpenSSH key), or: puttygen",
+        ),
+        (
+            "putty-ed25519.ppk",
+            private,
+            "holds a PuTTY private key (.ppk), an Ed25519 key; Qlik's RS256 tokens need an RSA",
+            "--cert-create true",
+        ),
+        (
+            "openssh-rsa2048.pub",
+            private,
+            "holds an OpenSSH public key, a 2048-bit RSA key; the private key belongs here",
+            "if its private key is",
+        ),
+        (
+            "openssh-ed25519.pub",
+            private,
+            "holds an OpenSSH public key, an Ed25519 key; the private key belongs here, and \
+             Qlik's RS256 tokens need an RSA key",
+            "--cert-create true",
+        ),
+        (
+            "putty-rsa2048-ssh2.pub",
+            private,
+            "holds an SSH2 public key (RFC 4716), a 2048-bit RSA key",
+            "",
+        ),
+        (
+            "openssh-rsa2048.pub",
+            public,
+            "holds an OpenSSH public key, a 2048-bit RSA key; this option takes PEM",
+            "ssh-keygen -e -m PKCS8 -f",
+        ),
+        (
+            "openssh-ed25519.pub",
+            public,
+            "holds an OpenSSH public key, an Ed25519 key",
+            "RSA and EC keys only",
+        ),
+        (
+            "putty-rsa2048-ssh2.pub",
+            public,
+            "holds an SSH2 public key (RFC 4716), a 2048-bit RSA key",
+            "make a PEM public key of it: ssh-keygen -i -m RFC4716 -f",
+        ),
+        (
+            "openssh-rsa2048",
+            public,
+            "holds an OpenSSH private key, a 2048-bit RSA key; this option takes the certificate",
+            "openssl req -new -x509 -key",
+        ),
+        (
+            "putty-ed25519.ppk",
+            public,
+            "holds a PuTTY private key (.ppk), an Ed25519 key",
+            "with an RSA key",
+        ),
+    ];
+    let token = single_token(
+        &succeeds(
+            qseow(dir.path()).args([private, fixture("rsa2048-pkcs8.pem").to_str().unwrap()]),
+        )
+        .stdout,
+    );
+    for (file, flag, message, hint) in cases {
+        let path = fixture(file).display().to_string();
+        let mut cmd = if *flag == private {
+            qseow(dir.path())
+        } else {
+            let mut decode = qs_jwt(dir.path());
+            decode.args(["decode", "--jwt", &token]);
+            decode
+        };
+        cmd.args([flag, &path.as_str()]);
+        let stderr = error_lines(fails_cleanly(&mut cmd, dir.path(), 1).as_bytes());
+        assert!(stderr.contains(message), "{file} {flag}: {stderr}");
+        assert!(stderr.contains(hint), "{file} {flag}: {stderr}");
+        assert!(!stderr.contains("no BEGIN line"), "{file} {flag}: {stderr}");
+        if !message.contains("a 2048-bit RSA key") {
+            assert!(!stderr.contains("ssh-keygen -p"), "no conversion: {stderr}");
+        }
+    }
+}
+
+/// The hint's command, run in `dir` as printed (with `extra` where ssh-keygen would ask for a
+/// passphrase on a terminal); fails the test when the command does.
+#[cfg(target_os = "linux")]
+fn run_hint(dir: &Path, stderr: &str, after: &str, extra: (&str, &str)) {
+    let command = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("hint: ")?.split_once(after))
+        .unwrap_or_else(|| panic!("no '{after}' in: {stderr}"))
+        .1
+        .replace(extra.0, extra.1);
+    let ran = std::process::Command::new("bash")
+        .args(["-c", &command])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{command}: {ran:?}");
+}
+
+/// The commands qs-jwt gives for an OpenSSH key, its .pub and a PuTTY key, run as printed, give
+/// keys qs-jwt signs and verifies with, and a certificate setup-qseow takes.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_commands_given_for_ssh_and_putty_keys_work_as_printed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (fixture_name, name) in [
+        ("openssh-rsa2048", "id_rsa"),
+        ("openssh-rsa2048.pub", "id_rsa.pub"),
+        ("putty-rsa2048.ppk", "work key.ppk"),
+    ] {
+        fs::copy(fixture(fixture_name), d.join(name)).unwrap();
+        // As ssh-keygen and PuTTYgen leave a private key (ssh-keygen refuses one others read).
+        fs::set_permissions(d.join(name), fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let fails = |args: &[&str]| {
+        let mut cmd = qs_jwt(d);
+        cmd.args(args);
+        error_lines(fails_cleanly(&mut cmd, d, 1).as_bytes())
+    };
+    let create = [
+        "create-qseow",
+        "--userdir",
+        "D",
+        "--userid",
+        "u",
+        "--audience",
+        "a",
+        "--expires",
+        "1h",
+    ];
+    // ssh-keygen asks for the key's passphrase and the copy's on a terminal: none here.
+    let no_passphrase = ("-f 'id_rsa-pkcs8.pem'", "-f 'id_rsa-pkcs8.pem' -P '' -N ''");
+
+    // id_rsa.pub where the private key belongs: the hint names id_rsa and converts a copy.
+    let stderr = fails(&[&create[..], &["--cert-privatekey-file", "id_rsa.pub"]].concat());
+    run_hint(d, &stderr, "convert a copy of it: ", no_passphrase);
+    assert!(
+        fs::read_to_string(d.join("id_rsa"))
+            .unwrap()
+            .contains("OPENSSH PRIVATE KEY")
+    );
+    let signed = succeeds(
+        qs_jwt(d)
+            .args(create)
+            .args(["--cert-privatekey-file", "id_rsa-pkcs8.pem"]),
+    );
+    let token = single_token(&signed.stdout);
+
+    // The OpenSSH key itself: the same command.
+    let stderr = fails(&[&create[..], &["--cert-privatekey-file", "id_rsa"]].concat());
+    assert!(
+        stderr.contains(
+            "cp 'id_rsa' 'id_rsa-pkcs8.pem'; ssh-keygen -p -m PKCS8 -f 'id_rsa-pkcs8.pem'"
+        ),
+        "{stderr}"
+    );
+
+    // id_rsa.pub for decode: a PEM public key that verifies the token.
+    let stderr = fails(&[
+        "decode",
+        "--jwt",
+        &token,
+        "--cert-publickey-file",
+        "id_rsa.pub",
+    ]);
+    run_hint(d, &stderr, "make a PEM public key of it: ", ("", ""));
+    succeeds(qs_jwt(d).args([
+        "decode",
+        "--jwt",
+        &token,
+        "--cert-publickey-file",
+        "id_rsa-public.pem",
+        "--expected-audience",
+        "a",
+    ]));
+
+    // PuTTYgen's SSH2 public key for decode: two conversions, and the key verifies.
+    fs::copy(fixture("putty-rsa2048-ssh2.pub"), d.join("ssh2.pub")).unwrap();
+    let stderr = fails(&[
+        "decode",
+        "--jwt",
+        &token,
+        "--cert-publickey-file",
+        "ssh2.pub",
+    ]);
+    run_hint(d, &stderr, "make a PEM public key of it: ", ("", ""));
+    succeeds(qs_jwt(d).args([
+        "decode",
+        "--jwt",
+        &token,
+        "--cert-publickey-file",
+        "ssh2-openssh-public.pem",
+        "--expected-audience",
+        "a",
+    ]));
+
+    // The PuTTY key: exported to PEM, it signs.
+    let stderr = fails(&[&create[..], &["--cert-privatekey-file", "work key.ppk"]].concat());
+    run_hint(d, &stderr, "Export OpenSSH key), or: ", ("", ""));
+    succeeds(
+        qs_jwt(d)
+            .args(create)
+            .args(["--cert-privatekey-file", "work key-pkcs1.pem"]),
+    );
+
+    // The OpenSSH key given for the certificate: converted, then the certificate made, which
+    // setup-qseow takes.
+    fs::remove_file(d.join("id_rsa-pkcs8.pem")).unwrap();
+    let stderr = fails(&[
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        "id_rsa",
+    ]);
+    run_hint(
+        d,
+        &stderr,
+        "convert it, then make the certificate: ",
+        no_passphrase,
+    );
+    succeeds(qs_jwt(d).args([
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        "id_rsa-pkcs8.cer",
+    ]));
+}

@@ -8,7 +8,10 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt, single_token};
+use common::{
+    Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt, single_token, succeeds,
+    verify_with_certificate,
+};
 use serde_json::Value;
 
 fn schema(name: &str) -> jsonschema::Validator {
@@ -73,7 +76,7 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
 #[test]
 fn qscloud_console_shows_the_form_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let (stdout, _) = setup(
+    let (stdout, stderr) = setup(
         dir.path(),
         &[
             "setup-qscloud",
@@ -92,6 +95,11 @@ fn qscloud_console_shows_the_form_fields() {
     snapbox::assert_data_eq!(
         stdout,
         snapbox::file!["snapshots/setup/qscloud-console.txt"]
+    );
+    // The API's curl line goes with --output json only: the console's fields are pasted.
+    assert!(
+        !stderr.contains("curl") && !stderr.contains("/api/v1/identity-providers"),
+        "{stderr}"
     );
 }
 
@@ -356,4 +364,62 @@ fn a_token_from_create_verifies_with_the_certificate_in_the_body() {
         ])
         .assert()
         .success();
+}
+
+/// `setup-qseow --cert-publickey-file signing.pem` given the private key: the hint names the
+/// user's file, and its command, run as printed, makes the certificate setup-qseow takes and
+/// that verifies the tokens the key signs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_private_key_given_for_the_certificate_gets_the_command_that_makes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("rsa2048-pkcs8.pem"), dir.path().join("signing.pem")).unwrap();
+    let args = [
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        "signing.pem",
+    ];
+    let stderr =
+        error_lines(fails_cleanly(qs_jwt(dir.path()).args(args), dir.path(), 1).as_bytes());
+    assert!(
+        stderr.contains("--cert-publickey-file 'signing.pem' holds a private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("privatekey.pem"), "{stderr}");
+    let command = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("hint: make the certificate from it, and give that: "))
+        .unwrap_or_else(|| panic!("no command in: {stderr}"));
+    assert_eq!(
+        command,
+        "openssl req -new -x509 -key 'signing.pem' -out 'signing.cer' -days 730 -subj /CN=qs-jwt"
+    );
+    let made = std::process::Command::new("bash")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+
+    let (stdout, _) = setup(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "a",
+            "--cert-publickey-file",
+            "signing.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    let certificate = body["jwtPublicKeyCertificate"].as_str().unwrap();
+    let output = succeeds(
+        &mut Create::qseow()
+            .args(["--audience", "a"])
+            .key_file("signing.pem")
+            .run_in(dir.path()),
+    );
+    verify_with_certificate(&single_token(&output.stdout), certificate, "a");
 }

@@ -93,8 +93,8 @@ pub struct UserArgs {
     #[arg(long, value_name = "email", value_parser = NonEmptyStringValueParser::new())]
     pub useremail: Option<String>,
 
-    /// Groups of the user, one or more values; the flag may repeat. Claim group (create-qseow)
-    /// or groups (create-qscloud)
+    /// Groups of the user, one or more values (--groups sales "group 2"); the flag may repeat.
+    /// A comma is part of a group's name. Claim group (create-qseow) or groups (create-qscloud)
     #[arg(long, value_name = "groups", num_args = 1.., value_parser = NonEmptyStringValueParser::new())]
     pub groups: Vec<String>,
 

@@ -104,7 +104,8 @@ Examples:
     --cert-privatekey-file privatekey.pem --users staff.csv > tokens.txt
 
 A users file is CSV with a header row (columns userid, userdir, name, email, groups separated by
-;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
+;, claim.<name>; separated by commas, or by semicolons or tabs when the header row has no comma)
+or JSON Lines; a token a line comes out, in the file's order.";
 
 const QSCLOUD_EXAMPLE: &str = "\
 Examples:
@@ -115,7 +116,8 @@ Examples:
     --cert-privatekey-file privatekey.pem --users users.csv > tokens.txt
 
 A users file is CSV with a header row (columns sub, name, email, email_verified, groups separated
-by ;, claim.<name>) or JSON Lines; a token a line comes out, in the file's order.";
+by ;, claim.<name>; separated by commas, or by semicolons or tabs when the header row has no
+comma) or JSON Lines; a token a line comes out, in the file's order.";
 
 const DECODE_EXAMPLE: &str = "\
 Examples:
@@ -199,8 +201,88 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = Cli::command().try_get_matches_from(args)?;
+    let args = help_of_help(args.into_iter().map(Into::into).collect());
+    let matches = Cli::command()
+        .try_get_matches_from(&args)
+        .map_err(|err| with_the_flag_meant(err, &args))?;
     Cli::from_arg_matches(&matches)
+}
+
+/// `qs-jwt help --help` (and `help create-qseow --help`): clap's help command takes command
+/// names only and calls `--help` an unknown command; asked for help, it is the help of `help`
+/// (or of the command named).
+fn help_of_help(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.get(1).is_none_or(|arg| arg != "help") {
+        return args;
+    }
+    let before = args.len();
+    let mut index = 0;
+    args.retain(|arg| {
+        index += 1;
+        index <= 2 || (arg != "--help" && arg != "-h")
+    });
+    if args.len() < before && args.len() == 2 {
+        args.push("help".into());
+    }
+    args
+}
+
+/// Flags named after the claim they set (or as other JWT tools name them), and the flag of
+/// qs-jwt's that sets it. clap suggests by spelling alone: `--email` got
+/// `--useremail-verified`, and `--name` or `--kid` nothing.
+const FLAGS_BY_CLAIM: &[(&str, &str)] = &[
+    ("--email", "--useremail"),
+    ("--mail", "--useremail"),
+    ("--email-verified", "--useremail-verified"),
+    ("--email_verified", "--useremail-verified"),
+    ("--name", "--username"),
+    ("--user-name", "--username"),
+    ("--userId", "--userid"),
+    ("--user-id", "--userid"),
+    ("--userDirectory", "--userdir"),
+    ("--user-directory", "--userdir"),
+    ("--userdirectory", "--userdir"),
+    ("--group", "--groups"),
+    ("--kid", "--keyid"),
+    ("--key-id", "--keyid"),
+    ("--subject", "--sub"),
+    ("--iss", "--issuer"),
+    ("--aud", "--audience"),
+    ("--exp", "--expires"),
+];
+
+/// An unknown flag from [`FLAGS_BY_CLAIM`] gets clap's "a similar argument exists" tip with
+/// the flag that is meant, when the command has that flag.
+fn with_the_flag_meant(mut err: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() != ErrorKind::UnknownArgument {
+        return err;
+    }
+    let Some(ContextValue::String(given)) = err.get(ContextKind::InvalidArg) else {
+        return err;
+    };
+    let given = given
+        .split_once('=')
+        .map_or(given.as_str(), |(flag, _)| flag);
+    let Some((_, meant)) = FLAGS_BY_CLAIM.iter().find(|(name, _)| *name == given) else {
+        return err;
+    };
+    let command = Cli::command();
+    let has_it = args
+        .iter()
+        .skip(1)
+        .find_map(|arg| command.find_subcommand(arg))
+        .is_some_and(|sub| {
+            sub.get_arguments()
+                .any(|a| a.get_long() == Some(meant.trim_start_matches("--")))
+        });
+    if has_it {
+        err.insert(
+            ContextKind::SuggestedArg,
+            ContextValue::String((*meant).to_owned()),
+        );
+    }
+    err
 }
 
 #[cfg(test)]

@@ -59,15 +59,17 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
     let pem = one_line_pem(&key.pem);
     let stdout = match args.output {
         SetupFormat::Json => {
+            // How to send the body belongs to the body: the console's fields are pasted by hand,
+            // and a curl line beside them would send nothing anyone piped.
+            info!(
+                "send the body with a tenant admin's API key: curl -X POST \
+                 https://<tenant>/api/v1/identity-providers -H \"Authorization: Bearer \
+                 $API_KEY\" -H \"Content-Type: application/json\" --data @-"
+            );
             json_text(&qscloud_body(&args.issuer, &args.keyid, &pem, &description))
         }
         SetupFormat::Console => qscloud_console(&args.issuer, &args.keyid, &pem, &description),
     };
-    info!(
-        "send the body with a tenant admin's API key: curl -X POST \
-         https://<tenant>/api/v1/identity-providers -H \"Authorization: Bearer $API_KEY\" -H \
-         \"Content-Type: application/json\" --data @-"
-    );
     Ok(Output::product(stdout))
 }
 

@@ -7,6 +7,7 @@ mod generate;
 mod pem;
 mod private;
 mod public;
+mod ssh;
 #[cfg(windows)]
 mod windows_acl;
 

@@ -13,6 +13,7 @@ use super::pem::{
     DSA, EC_PUBLIC_KEY, ED448, ED25519, MIN_RSA_BITS, RSA_ENCRYPTION, RSA_PSS, bit_length,
     normalise, pem_blocks, rsa_limits,
 };
+use super::ssh::{self, SshText};
 use crate::error::UserError;
 use crate::render;
 use crate::secret::Passphrase;
@@ -25,6 +26,16 @@ pub enum Origin {
     Stdin,
     Flag,
     Env,
+}
+
+impl Origin {
+    /// The file, when the key came from one: commands in hints name it.
+    fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Origin::File(path) => Some(path),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Origin {
@@ -147,12 +158,7 @@ pub fn private_key_block(
         "ENCRYPTED PRIVATE KEY" => Err(encrypted_key(origin)),
         "EC PRIVATE KEY" => Err(not_rsa(origin, "an EC (ECDSA) key")),
         "DSA PRIVATE KEY" => Err(not_rsa(origin, "a DSA key")),
-        "OPENSSH PRIVATE KEY" => Err(UserError::runtime(format!(
-            "{origin} holds an OpenSSH private key; qs-jwt reads PEM (PKCS#8 or PKCS#1)"
-        ))
-        .with_hint(
-            "convert a copy of an RSA key with: ssh-keygen -p -m PKCS8 -f <copy of the key file>",
-        )),
+        "OPENSSH PRIVATE KEY" => Err(openssh_private_key(der, origin)),
         "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(UserError::runtime(format!(
             "{origin} holds a public key; the private key belongs here (the public key and the \
              certificate are what you give Qlik)"
@@ -292,7 +298,76 @@ fn not_rsa(origin: &Origin, what: &str) -> UserError {
     .with_hint(NEW_KEY_HINT)
 }
 
+/// An OpenSSH private key: its type, read from its public part, decides whether converting it
+/// helps (ssh-keygen writes PKCS#8 for RSA and ECDSA keys, and leaves an Ed25519 key as it was).
+fn openssh_private_key(der: &[u8], origin: &Origin) -> UserError {
+    let key = ssh::openssh_private_key_type(der);
+    let kind = key.as_ref().map(|k| format!(", {k}")).unwrap_or_default();
+    match key {
+        Some(key) if !key.is_rsa() => not_rsa(origin, &format!("an OpenSSH private key{kind}")),
+        Some(key) if key.too_small().is_some() => UserError::runtime(format!(
+            "{origin} holds an OpenSSH private key{kind}; Qlik needs at least {MIN_RSA_BITS} bits"
+        ))
+        .with_hint(NEW_KEY_HINT),
+        _ => UserError::runtime(format!(
+            "{origin} holds an OpenSSH private key{kind}; qs-jwt reads PEM (PKCS#8 or PKCS#1)"
+        ))
+        .with_hint(format!(
+            "convert a copy to PKCS#8 (ssh-keygen asks for its passphrase, if any, and the \
+             copy's): {}",
+            ssh::openssh_to_pkcs8(origin.path()).0
+        )),
+    }
+}
+
+/// Text an SSH tool wrote, which has no PEM block: a PuTTY key, or a public key line.
+fn ssh_text(found: &SshText, origin: &Origin) -> UserError {
+    match found {
+        SshText::Putty(key) if !key.is_rsa() => {
+            not_rsa(origin, &format!("a PuTTY private key (.ppk), {key}"))
+        }
+        SshText::Putty(key) => UserError::runtime(format!(
+            "{origin} holds a PuTTY private key (.ppk), {key}; qs-jwt reads PEM (PKCS#8 or \
+             PKCS#1)"
+        ))
+        .with_hint(format!(
+            "export it with PuTTYgen (Conversions > Export OpenSSH key), or: {}",
+            ssh::putty_to_pem(origin.path()).0
+        )),
+        SshText::OpenSshPublic(key) | SshText::Ssh2Public(key) => {
+            let format = match &found {
+                SshText::Ssh2Public(_) => "an SSH2 public key (RFC 4716)",
+                _ => "an OpenSSH public key",
+            };
+            let needed = if key.is_rsa() {
+                "the private key belongs here, in PEM (PKCS#8 or PKCS#1)"
+            } else {
+                "the private key belongs here, and Qlik's RS256 tokens need an RSA key"
+            };
+            let err = UserError::runtime(format!("{origin} holds {format}, {key}; {needed}"));
+            // id_rsa.pub: its private key is id_rsa, in OpenSSH's format.
+            let private = origin
+                .path()
+                .filter(|_| matches!(found, SshText::OpenSshPublic(_)))
+                .filter(|path| path.extension().is_some_and(|e| e == "pub"))
+                .map(|path| path.with_extension(""));
+            match private {
+                Some(private) if key.is_rsa() => err.with_hint(format!(
+                    "if its private key is {} (in OpenSSH's format), convert a copy of it: {}",
+                    render::shell_quoted(&private.display().to_string()),
+                    ssh::openssh_to_pkcs8(Some(&private)).0
+                )),
+                _ if key.is_rsa() => err,
+                _ => err.with_hint(NEW_KEY_HINT),
+            }
+        }
+    }
+}
+
 fn not_pem(origin: &Origin, text: &str) -> UserError {
+    if let Some(found) = ssh::ssh_text(text) {
+        return ssh_text(&found, origin);
+    }
     // Our words name the markers without their dashes: error text is redacted from a dashed
     // BEGIN onwards (error::redact_keys).
     let found = if text.contains("-----BEGIN") {

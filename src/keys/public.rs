@@ -3,7 +3,7 @@
 //! `alg` only picks among them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tracing::warn;
@@ -15,7 +15,9 @@ use x509_cert::spki::SubjectPublicKeyInfoRef;
 use super::pem::{
     EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, bit_length, normalise, pem_blocks, rsa_limits,
 };
+use super::ssh::{self, SshKeyType, SshText};
 use crate::error::UserError;
+use crate::render;
 
 const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
@@ -101,11 +103,12 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
             "{origin} is empty; it must hold a PEM public key or certificate"
         )));
     }
-    let blocks = pem_blocks(&text).ok_or_else(|| {
-        UserError::runtime(format!(
+    let blocks = pem_blocks(&text).ok_or_else(|| match ssh::ssh_text(&text) {
+        Some(found) => ssh_text(&found, origin),
+        None => UserError::runtime(format!(
             "{origin} is not PEM text; expected a BEGIN PUBLIC KEY, BEGIN RSA PUBLIC KEY or BEGIN \
              CERTIFICATE block"
-        ))
+        )),
     })?;
     let wanted = ["PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE"];
     let block = blocks
@@ -136,13 +139,20 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
                 })?;
             spki_key(&spki, origin, true)
         }
-        label if label.ends_with("PRIVATE KEY") => Err(UserError::runtime(format!(
-            "{origin} holds a private key; this option takes the public key or the certificate, \
-             which are safe to share"
-        ))
-        .with_hint(
-            "make the public key with: openssl pkey -in privatekey.pem -pubout -out publickey.pem",
+        "OPENSSH PRIVATE KEY" => Err(ssh_private_key(
+            "an OpenSSH private key",
+            ssh::openssh_private_key_type(der),
+            ssh::openssh_to_pkcs8(origin.path()),
+            origin,
         )),
+        label if label.ends_with("PRIVATE KEY") => Err(UserError::runtime(format!(
+            "{origin} holds a private key; this option takes the certificate (or the public \
+             key), which is safe to share"
+        ))
+        .with_hint(format!(
+            "make the certificate from it, and give that: {}",
+            certificate_command(origin)
+        ))),
         other => Err(UserError::runtime(format!(
             "{origin} holds a '{other}' PEM block, not a public key or certificate"
         ))),
@@ -152,6 +162,107 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
         blocks: count,
         ..key
     })
+}
+
+impl PublicKeyOrigin {
+    /// The file, when the key came from one: commands in hints name it.
+    fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            PublicKeyOrigin::File(path) => Some(path),
+            PublicKeyOrigin::Flag => None,
+        }
+    }
+}
+
+/// A private key of an SSH tool where the certificate belongs: an RSA key is converted first
+/// (openssl reads neither format), then the certificate made; another key type Qlik cannot use.
+fn ssh_private_key(
+    format: &str,
+    key: Option<SshKeyType>,
+    (convert, converted): (String, PathBuf),
+    origin: &PublicKeyOrigin,
+) -> UserError {
+    let kind = key.as_ref().map(|k| format!(", {k}")).unwrap_or_default();
+    let err = UserError::runtime(format!(
+        "{origin} holds {format}{kind}; this option takes the certificate (or the public key), \
+         which is safe to share"
+    ));
+    match key {
+        Some(key) if !key.is_rsa() => err.with_hint(
+            "Qlik verifies qs-jwt's tokens (RS256) with an RSA key: make a new key pair with \
+             qs-jwt create-qseow (or create-qscloud) --cert-create true",
+        ),
+        _ => {
+            let quoted = |path: &Path| render::shell_quoted(&path.display().to_string());
+            err.with_hint(format!(
+                "convert it, then make the certificate: {convert}; openssl req -new -x509 -key \
+                 {} -out {} -days 730 -subj /CN=qs-jwt",
+                quoted(&converted),
+                quoted(&converted.with_extension("cer"))
+            ))
+        }
+    }
+}
+
+/// Text an SSH tool wrote where PEM belongs.
+fn ssh_text(found: &SshText, origin: &PublicKeyOrigin) -> UserError {
+    let (format, key, hint) = match found {
+        SshText::Putty(key) => {
+            return ssh_private_key(
+                "a PuTTY private key (.ppk)",
+                Some(key.clone()),
+                ssh::putty_to_pem(origin.path()),
+                origin,
+            );
+        }
+        SshText::OpenSshPublic(key) => (
+            "an OpenSSH public key",
+            key,
+            format!(
+                "make a PEM public key of it: {}",
+                ssh::openssh_public_to_pem(origin.path())
+            ),
+        ),
+        SshText::Ssh2Public(key) => (
+            "an SSH2 public key (RFC 4716)",
+            key,
+            format!(
+                "make a PEM public key of it: {}",
+                ssh::ssh2_to_pem(origin.path())
+            ),
+        ),
+    };
+    let err = UserError::runtime(format!(
+        "{origin} holds {format}, {key}; this option takes PEM: a certificate or a public key"
+    ));
+    match key {
+        SshKeyType::Rsa { .. } | SshKeyType::Ecdsa { .. } => err.with_hint(hint),
+        _ => err.with_hint("Qlik signs and verifies RSA and EC keys only"),
+    }
+}
+
+/// The openssl command that makes a self-signed certificate from the private key the user gave
+/// where the certificate belongs: what setup-qseow needs (a virtual proxy takes nothing else),
+/// what Qlik Cloud's console asks for, and what decode reads. The certificate goes beside the
+/// key, named after it (`signing.pem` makes `signing.cer`); the key file is never the output.
+fn certificate_command(origin: &PublicKeyOrigin) -> String {
+    let (key, certificate) = match origin {
+        PublicKeyOrigin::File(path) => {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "publickey".into(), |s| s.to_string_lossy());
+            let mut certificate = path.with_file_name(format!("{stem}.cer"));
+            if certificate == *path {
+                certificate = path.with_file_name(format!("{stem}-certificate.cer"));
+            }
+            (
+                render::shell_quoted(&path.display().to_string()),
+                render::shell_quoted(&certificate.display().to_string()),
+            )
+        }
+        PublicKeyOrigin::Flag => ("<private key file>".to_owned(), "publickey.cer".to_owned()),
+    };
+    format!("openssl req -new -x509 -key {key} -out {certificate} -days 730 -subj /CN=qs-jwt")
 }
 
 fn spki_key(
@@ -263,6 +374,22 @@ mod tests {
     fn a_private_key_is_refused_with_the_command_that_fixes_it() {
         let err = verifying_key(&fixture("rsa2048-pkcs8.pem"), &PublicKeyOrigin::Flag).unwrap_err();
         assert!(err.to_string().contains("holds a private key"), "{err}");
+        assert!(
+            err.hint()
+                .unwrap()
+                .contains("openssl req -new -x509 -key <private key file> -out publickey.cer"),
+            "{err}"
+        );
+        // The user's own file, and a certificate beside it that is never the key file itself.
+        let origin = |path: &str| PublicKeyOrigin::File(path.into());
+        assert!(
+            certificate_command(&origin("keys/signing.pem"))
+                .contains("-key 'keys/signing.pem' -out 'keys/signing.cer' -days 730"),
+        );
+        assert!(
+            certificate_command(&origin("it's.cer"))
+                .contains("-key 'it'\\''s.cer' -out 'it'\\''s-certificate.cer'"),
+        );
     }
 
     #[test]

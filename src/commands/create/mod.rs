@@ -84,6 +84,7 @@ impl Created {
 /// `create-qseow`: the token of one user, or with `--users` the tokens of every user of the
 /// file, written as they are made.
 pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Output> {
+    warn_about_group_lists(&args.user.groups);
     match &args.users.users {
         Some(users) => batch::create_qseow(args, users, now),
         None => Ok(create_one_qseow(args, now)?.into_output(args.output.output)),
@@ -92,6 +93,7 @@ pub fn create_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Output> {
 
 /// `create-qscloud`, as `create_qseow`.
 pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Output> {
+    warn_about_group_lists(&args.user.groups);
     match &args.users.users {
         Some(users) => batch::create_qscloud(args, users, now),
         None => Ok(create_one_qscloud(args, now)?.into_output(args.output.output)),
@@ -181,6 +183,13 @@ fn passphrase(args: &KeyArgs) -> Result<Option<Passphrase>> {
         &args.options(),
         std::env::var_os(keys::PASSPHRASE_VARIABLE),
     )?)
+}
+
+/// `--groups "group1,group2"` makes one group: said once a run, with or without `--users`.
+fn warn_about_group_lists(groups: &[String]) {
+    for warning in claims::group_list_warnings(groups) {
+        warn!("{warning}");
+    }
 }
 
 fn warn_about_unused_key_options(args: &KeyArgs) {
