@@ -15,7 +15,6 @@ use crate::claims::{ExtraClaim, QscloudUser, QseowUser, User, parse_claim};
 use crate::expires::parse_expires;
 use crate::keys::KeyOptions;
 use crate::log::Verbosity;
-use crate::qlik::Profile;
 use crate::secret::SecretText;
 
 /// Create signed JWTs for Qlik Sense.
@@ -56,6 +55,12 @@ pub enum Command {
     /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
     #[command(after_help = SETUP_QSEOW_EXAMPLE)]
     SetupQseow(SetupQseowArgs),
+    /// Print an OAuth client's public key as Qlik Cloud takes it: a JWK, or the console's fields
+    #[command(after_help = SETUP_QSCLOUD_OAUTH_EXAMPLE)]
+    SetupQscloudOauth(SetupQscloudOauthArgs),
+    /// Get a Qlik Cloud OAuth access token: a machine token, or a user's by impersonation
+    #[command(after_help = OAUTH_QSCLOUD_EXAMPLE)]
+    OauthQscloud(OauthQscloudArgs),
     /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
     #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
     LoginQscloud(LoginQscloudArgs),
@@ -157,6 +162,8 @@ impl Command {
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
             Command::SetupQscloud(args) => (args.log.loglevel, false),
             Command::SetupQseow(args) => (args.log.loglevel, false),
+            Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
+            Command::OauthQscloud(args) => (args.log.loglevel, false),
             Command::LoginQscloud(args) => (args.output.log.loglevel, false),
             Command::LoginQseow(args) => (args.output.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),
@@ -181,6 +188,10 @@ pub struct CreateQseowArgs {
     /// Claim aud; must equal the JWT audience set on the virtual proxy
     #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
     pub audience: String,
+
+    /// The signing algorithm; a QSEoW virtual proxy verifies all three
+    #[arg(long, value_name = "alg", value_enum, default_value_t = QseowAlg::Rs256)]
+    pub alg: QseowAlg,
 
     #[command(flatten)]
     pub user: UserArgs,
@@ -408,7 +419,7 @@ pub struct DecodeArgs {
     /// value seen. Works with or without a key
     #[arg(
         long,
-        value_name = "qseow|qscloud",
+        value_name = "qseow|qscloud|qscloud-oauth",
         value_enum,
         help_heading = "Verification"
     )]
@@ -604,6 +615,153 @@ pub enum LoginFormat {
     Json,
 }
 
+// ---- Qlik Cloud OAuth (issue 20): setup-qscloud-oauth and oauth-qscloud, in one block ----
+
+const SETUP_QSCLOUD_OAUTH_EXAMPLE: &str = "\
+Examples:
+  qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.cer > jwk.json
+  qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.pem --alg RS512 --output console
+
+The key ID (kid) is the key's RFC 7638 thumbprint unless --keyid gives one: the same key always
+gets the same ID, and oauth-qscloud writes the same kid by default. RSA keys of 2048 bits or
+more only (Qlik's minimum).";
+
+const OAUTH_QSCLOUD_EXAMPLE: &str = "\
+Examples:
+  TOKEN=$(qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --cert-privatekey-file privatekey.pem)
+  qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --client-secret-file secret.txt --impersonate-sub anna --output json
+  qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --cert-privatekey-file privatekey.pem --assertion-only
+
+With a key, qs-jwt signs a client assertion (private key JWT: iss and sub the client id, aud
+https://<tenant>/oauth/token, a new UUID jti, five minutes) and posts it to POST /oauth/token;
+with a secret (--client-secret-file or QLIK_CLIENT_SECRET) it posts the secret. Exit code 0: a
+token is on standard output. 1: Qlik refused (its error is shown, with a hint) or the tenant
+could not be reached. 2: a usage error.";
+
+#[derive(Debug, Args)]
+pub struct SetupQscloudOauthArgs {
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+
+    /// The key ID (kid) to give the key [default: the key's RFC 7638 thumbprint]
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: Option<String>,
+
+    /// The algorithm the client signs its assertions with (the JWK's alg)
+    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
+    pub alg: OauthAlg,
+
+    /// json: the JWK for the OAuth client's publicKeys; console: the management console's fields
+    #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
+    pub output: SetupFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The algorithms Qlik Cloud takes for an OAuth client assertion that qs-jwt signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OauthAlg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "RS512")]
+    Rs512,
+}
+
+impl From<OauthAlg> for jsonwebtoken::Algorithm {
+    fn from(alg: OauthAlg) -> Self {
+        match alg {
+            OauthAlg::Rs256 => Self::RS256,
+            OauthAlg::Rs512 => Self::RS512,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("impersonate").args(["impersonate_sub", "impersonate_user_id"])))]
+pub struct OauthQscloudArgs {
+    /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: String,
+
+    /// The OAuth client's ID (the assertion's iss and sub)
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub client_id: String,
+
+    /// File with the OAuth client's secret (one trailing newline is dropped); - reads standard
+    /// input. Without it and without a key, the secret comes from QLIK_CLIENT_SECRET. Never the
+    /// secret itself
+    #[arg(long, value_name = "file|-", value_hint = ValueHint::FilePath)]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// The assertion's header kid: the ID of the key in the client's publicKeys [default: the
+    /// key's RFC 7638 thumbprint, as setup-qscloud-oauth gives it]
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: Option<String>,
+
+    /// The assertion's signing algorithm; must be the alg of the key in the client's publicKeys
+    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
+    pub alg: OauthAlg,
+
+    /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
+    /// grant); the client must be allowed to impersonate
+    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    pub impersonate_sub: Option<String>,
+
+    /// The same, the user found by Qlik user ID
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub impersonate_user_id: Option<String>,
+
+    /// The scope asked for, one or more separated by spaces
+    #[arg(long, value_name = "scope", default_value = "user_default",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub scope: String,
+
+    /// Print the signed client assertion and send nothing (for other tools); needs a key
+    #[arg(long)]
+    pub assertion_only: bool,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, help_heading = "Connection")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the secret or the
+    /// token. For a test server only; qs-jwt warns on every use
+    #[arg(long, help_heading = "Connection")]
+    pub insecure: bool,
+
+    /// The most time the request may take, waits for Retry-After included: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout,
+          help_heading = "Connection")]
+    pub timeout: Duration,
+
+    /// What to print: the access token alone, or Qlik's whole answer as JSON
+    /// {"access_token", "token_type", "expires_in", "scope"}
+    #[arg(long, value_name = "format", value_enum, default_value_t = OauthFormat::Token,
+          help_heading = "Output")]
+    pub output: OauthFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OauthFormat {
+    /// The access token and a newline
+    Token,
+    /// Qlik's answer, one JSON object
+    Json,
+}
+
+// ---- end of the Qlik Cloud OAuth block ----
+
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
@@ -618,13 +776,37 @@ pub enum CheckProfile {
     Qseow,
     /// Qlik Cloud, POST /login/jwt-session with a JWT identity provider
     Qscloud,
+    /// Qlik Cloud, an OAuth client's assertion (private key JWT) for POST /oauth/token
+    QscloudOauth,
 }
 
-impl From<CheckProfile> for Profile {
+impl From<CheckProfile> for crate::check::Rules {
     fn from(profile: CheckProfile) -> Self {
         match profile {
-            CheckProfile::Qseow => Profile::Qseow,
-            CheckProfile::Qscloud => Profile::Qscloud,
+            CheckProfile::Qseow => Self::Qseow,
+            CheckProfile::Qscloud => Self::Qscloud,
+            CheckProfile::QscloudOauth => Self::QscloudOauth,
+        }
+    }
+}
+
+/// create-qseow's `--alg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QseowAlg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "RS384")]
+    Rs384,
+    #[value(name = "RS512")]
+    Rs512,
+}
+
+impl From<QseowAlg> for jsonwebtoken::Algorithm {
+    fn from(alg: QseowAlg) -> Self {
+        match alg {
+            QseowAlg::Rs256 => Self::RS256,
+            QseowAlg::Rs384 => Self::RS384,
+            QseowAlg::Rs512 => Self::RS512,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod input;
 pub mod keys;
 pub mod log;
 pub mod login;
+pub mod oauth;
 pub mod qlik;
 pub mod render;
 pub mod secret;

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::{Output, completions, create, decode, error, log, login, setup, stdio};
+use qs_jwt::{Output, completions, create, decode, error, log, login, oauth, setup, stdio};
 
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
@@ -38,6 +38,8 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
         Command::Decode(args) => decode::decode(args, now)?,
         Command::SetupQscloud(args) => setup::setup_qscloud(args)?,
         Command::SetupQseow(args) => setup::setup_qseow(args)?,
+        Command::SetupQscloudOauth(args) => oauth::setup_qscloud_oauth(args)?,
+        Command::OauthQscloud(args) => oauth::oauth_qscloud(args, now)?,
         Command::LoginQscloud(args) => login::login_qscloud(args, now)?,
         Command::LoginQseow(args) => login::login_qseow(args, now)?,
         Command::Completions(args) => Output::product(completions::script(args.shell)),

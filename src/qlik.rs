@@ -6,6 +6,8 @@
 //! /login/jwt-session` reads); QSEoW, "JWT authentication" for virtual proxies on
 //! help.qlik.com (the user id and user directory attributes, RS256/384/512).
 
+pub mod oauth;
+
 use serde::Serialize;
 
 /// The only audience Qlik Cloud's `POST /login/jwt-session` accepts.
