@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::Output;
 use crate::cli::{OauthFormat, OauthQscloudArgs, SetupFormat, SetupQscloudOauthArgs};
-use crate::error::{self, UserError};
+use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
 use crate::keys::{self, PublicKeyKind, SigningKey};
@@ -108,19 +108,32 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
         ),
     };
     info!(
-        "add the JWK to the OAuth client's publicKeys; oauth-qscloud signs with kid {} by \
-         default, so the same key matches without --keyid",
-        render::escape(&kid)
+        "{}",
+        match &args.keyid {
+            Some(_) =>
+                "add the JWK to the OAuth client's publicKeys; give oauth-qscloud the same \
+                        --keyid",
+            None =>
+                "add the JWK to the OAuth client's publicKeys; oauth-qscloud writes the same \
+                     kid (the key's thumbprint) by default, so the key matches without --keyid",
+        }
     );
     Ok(Output::product(stdout))
+}
+
+/// Whether a value given where a name belongs holds PEM key text. Not `error::redact_keys`'s
+/// guess at random base64: a key ID may well be a thumbprint (43 base64url characters) and a
+/// client ID 32 hexadecimal digits, which that guess takes for key text.
+fn holds_pem(text: &str) -> bool {
+    text.contains("-----") || text.contains(char::is_whitespace)
 }
 
 /// A key ID given where a name belongs: refused when it holds key material, so that no
 /// message that quotes it can show a key.
 fn checked_key_id(kid: &str) -> Result<&str, UserError> {
-    if error::redact_keys(kid) != kid {
+    if holds_pem(kid) {
         return Err(UserError::usage(
-            "--keyid holds what looks like key text, not a key ID; give the ID the OAuth client \
+            "--keyid holds PEM text or blanks, not a key ID; give the ID the OAuth client \
              has for the key, or leave --keyid out for the key's thumbprint",
         ));
     }
@@ -132,6 +145,8 @@ enum Credential {
     Key {
         key: SigningKey,
         kid: String,
+        /// True when `kid` is the key's thumbprint, not a --keyid.
+        thumbprint: bool,
         alg: Algorithm,
     },
     Secret(SecretText),
@@ -156,10 +171,19 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
     if let Some(kid) = &args.keyid {
         checked_key_id(kid)?;
     }
+    // The client ID is a name, written into the assertion and shown in messages: key text
+    // pasted into it is refused before it goes anywhere.
+    if holds_pem(&args.client_id) {
+        return Err(UserError::usage(
+            "--client-id holds PEM text or blanks, not a client ID; give the OAuth \
+             client's ID from the management console",
+        )
+        .into());
+    }
 
     let (credential, pending_files) = credential(args, now)?;
     if args.assertion_only {
-        let Credential::Key { key, kid, alg } = &credential else {
+        let Credential::Key { key, kid, alg, .. } = &credential else {
             return Err(UserError::usage(
                 "--assertion-only signs a client assertion, which needs the client's private key: \
                  give --cert-privatekey-file <file> (a client secret makes no assertion)",
@@ -200,7 +224,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
     loop {
         let proof = match &credential {
             // A new assertion each attempt: Qlik takes a jti once only.
-            Credential::Key { key, kid, alg } => {
+            Credential::Key { key, kid, alg, .. } => {
                 assertion(key, kid, *alg, &args.client_id, &audience, attempt_now)?
             }
             Credential::Secret(secret) => secret.clone(),
@@ -361,7 +385,16 @@ fn credential(
         None => key.public()?.thumbprint(),
     };
     let alg = Algorithm::from(args.alg);
-    Ok((Credential::Key { key, kid, alg }, loaded.pending_files))
+    let thumbprint = args.keyid.is_none();
+    Ok((
+        Credential::Key {
+            key,
+            kid,
+            thumbprint,
+            alg,
+        },
+        loaded.pending_files,
+    ))
 }
 
 /// The secret from `--client-secret-file` (standard input for `-`) or from QLIK_CLIENT_SECRET;
@@ -435,9 +468,9 @@ fn assertion(
         now,
         oauth::uuid_v4(rand::rng().random()),
     );
+    // The kid is not shown: a thumbprint looks like key text to the log's redaction.
     verbose!(
-        "signing a client assertion ({alg:?}, kid {}, jti {}, valid until {})",
-        render::escape(kid),
+        "signing a client assertion ({alg:?}, jti {}, valid until {})",
         claims.jti,
         iso8601(claims.exp)
     );
@@ -471,17 +504,22 @@ fn hint(
     audience: &str,
     now: SystemTime,
 ) -> Option<String> {
+    // A kid the user typed is shown as typed; the default thumbprint is named, not quoted (the
+    // error's redaction would take its 43 base64url characters for key text).
     let kid = match credential {
-        Credential::Key { kid, .. } => Some(kid.as_str()),
+        Credential::Key {
+            thumbprint: true, ..
+        } => Some("the key's thumbprint (the default; setup-qscloud-oauth prints it)".to_owned()),
+        Credential::Key { kid, .. } => Some(render::escape(kid).into_owned()),
         Credential::Secret(_) => None,
     };
     let clock = times::unix_seconds(now).map(iso8601).unwrap_or_default();
     Some(match error.cause() {
         Some(Cause::UnknownKey) => format!(
-            "the client holds no public key with kid {}: add the key's JWK (qs-jwt \
+            "the client holds no public key whose kid is {}: add the key's JWK (qs-jwt \
              setup-qscloud-oauth --cert-publickey-file <public key>) to the client's publicKeys, \
              or give --keyid <the ID the client has for it>",
-            render::escape(kid.unwrap_or("(none)"))
+            kid.as_deref().unwrap_or("(none)")
         ),
         Some(Cause::WrongAudience) => format!(
             "the assertion's aud is {audience}: --tenant must be the tenant's own host name \
@@ -519,8 +557,8 @@ fn hint(
         }
         None if error.error.as_deref() == Some("invalid_client") => match kid {
             Some(kid) => format!(
-                "check --client-id, and that the client holds this key (kid {}) with this --alg",
-                render::escape(kid)
+                "check --client-id, and that the client holds this key (kid: {kid}) with this \
+                 --alg"
             ),
             None => format!(
                 "check --client-id and the secret ({SECRET_VARIABLE} or --client-secret-file)"

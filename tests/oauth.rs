@@ -535,7 +535,7 @@ fn every_refusal_in_words_with_its_hint() {
         (
             key(&["--keyid", "other-key"]),
             "no public key with kid other-key",
-            "add the key's JWK",
+            "whose kid is other-key: add the key's JWK",
         ),
         (
             key(&["--alg", "RS512"]),
@@ -767,4 +767,59 @@ fn decode_tells_an_access_token_from_a_broken_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("access token"));
+}
+
+#[test]
+fn a_client_without_the_keys_thumbprint_gets_a_hint_that_names_it() {
+    let (server, dir) = tenant(|config| {
+        let mut jwk = fixture_jwk("RS256");
+        jwk["kid"] = json!("registered-by-hand");
+        config.clients[0].public_keys = vec![jwk];
+    });
+    let args = with_key(&[]);
+    let stderr = refused(token_request(&server, dir.path(), &[]).args(&args));
+    assert!(
+        stderr.contains("no public key whose kid is the key's thumbprint (the default"),
+        "{stderr}"
+    );
+    // With the kid the client has, the same key is taken.
+    let args = with_key(&["--keyid", "registered-by-hand"]);
+    token_request(&server, dir.path(), &[])
+        .args(&args)
+        .assert()
+        .success();
+}
+
+#[test]
+fn key_text_in_a_name_is_refused_and_a_thumbprint_is_a_fine_key_id() {
+    let pem = fixture_text("rsa2048-pkcs8.pem");
+    // The key's lines without the BEGIN line (clap takes a value starting with - for a flag,
+    // and refuses it, redacted).
+    let body: String = pem.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let key_line = &pem.lines().nth(1).unwrap()[..20];
+    for flag in ["--client-id", "--keyid"] {
+        for (value, expected) in [
+            (&body, "holds PEM text or blanks"),
+            (&pem, "unexpected argument"),
+        ] {
+            let out = assertion(&[flag, value]);
+            assert_eq!(out.status.code(), Some(2), "{flag}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(expected), "{stderr}");
+            assert!(!stderr.contains(key_line), "{stderr}");
+        }
+    }
+    // The kid setup-qscloud-oauth printed, given back: taken as typed.
+    let kid = fixture_jwk("RS256")["kid"].as_str().unwrap().to_owned();
+    let out = assertion(&[
+        "--keyid",
+        &kid,
+        "--client-id",
+        "a3f1c9e07b2d4e5f8a6b1c0d9e8f7a6b",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        decode_parts(&single_token(&out.stdout)).0["kid"],
+        kid.as_str()
+    );
 }

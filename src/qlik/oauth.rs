@@ -186,7 +186,20 @@ pub fn token_reply(body: &[u8]) -> Result<TokenReply, String> {
         return Err("the answer is JSON but not an object".to_owned());
     };
     let access_token = match object.get("access_token") {
-        Some(Value::String(token)) if !token.is_empty() => SecretText::new(token.clone()),
+        // A token is printable text without blanks: anything else would reach the terminal or
+        // the script's variable as it came.
+        Some(Value::String(token))
+            if !token.is_empty() && token.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            SecretText::new(token.clone())
+        }
+        Some(Value::String(_)) => {
+            return Err(
+                "its access_token holds blanks, control characters or non-ASCII text, \
+                        which no token holds"
+                    .to_owned(),
+            );
+        }
         _ => return Err("the answer has no access_token".to_owned()),
     };
     Ok(TokenReply {
@@ -343,6 +356,26 @@ mod tests {
                    "user_lookup": {"field": "subject", "value": "anna"}})
         );
         assert_eq!(format!("{body:?}"), "SecretText([redacted])");
+    }
+
+    #[test]
+    fn a_token_reply_holds_a_printable_token() {
+        let reply = token_reply(br#"{"access_token": "eyJ.a.b", "expires_in": 60}"#).unwrap();
+        assert_eq!(reply.access_token.expose(), "eyJ.a.b");
+        assert_eq!(reply.expires_in, Some(60));
+        for bad in [
+            &br#"{"access_token": "a\u001b[2Jb"}"#[..],
+            br#"{"access_token": "a b"}"#,
+            br#"{"token": "x"}"#,
+            b"[]",
+            b"<html>",
+        ] {
+            assert!(
+                token_reply(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]
