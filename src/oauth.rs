@@ -262,13 +262,22 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
                     continue;
                 }
                 _ => {
+                    let why = match wait {
+                        Some(_) => format!(
+                            "asks to wait {}, more than --timeout {} leaves",
+                            render::escape(after),
+                            humantime::format_duration(args.timeout)
+                        ),
+                        // An HTTP date, or nothing: qs-jwt waits only for a number of seconds.
+                        None => format!(
+                            "gives no number of seconds to wait (Retry-After: {})",
+                            render::escape(after)
+                        ),
+                    };
                     return refused(
                         args.output,
                         UserError::runtime(format!(
-                            "Qlik Cloud is limiting requests (HTTP 429) and asks to wait {}, more \
-                             than --timeout {} leaves",
-                            render::escape(after),
-                            humantime::format_duration(args.timeout)
+                            "Qlik Cloud is limiting requests (HTTP 429) and {why}"
                         ))
                         .with_hint("wait that long and try again, or raise --timeout"),
                         429,

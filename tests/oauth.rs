@@ -53,6 +53,7 @@ fn fixture_jwk(alg: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+#[cfg(unix)]
 /// The RFC 7638 thumbprint, computed by python3's hashlib from the key's numbers read by
 /// x509-parser: nothing of qs-jwt's.
 fn independent_thumbprint(certificate: &str) -> (String, String, String) {
@@ -822,4 +823,46 @@ fn key_text_in_a_name_is_refused_and_a_thumbprint_is_a_fine_key_id() {
         decode_parts(&single_token(&out.stdout)).0["kid"],
         kid.as_str()
     );
+}
+
+/// The stand-in takes a form body too, as RFC 6749 tools send it (curl -d), with an assertion
+/// qs-jwt made offline; and refuses it a second time (the jti is used up).
+#[test]
+fn the_stand_in_takes_a_form_body_with_an_assertion_made_offline() {
+    let token = single_token(
+        &run(Path::new("."))
+            .args(["oauth-qscloud", "--tenant", "https://127.0.0.1:9"])
+            .args(["--client-id", CLIENT_ID, "--assertion-only"])
+            .arg("--cert-privatekey-file")
+            .arg(fixture("rsa2048-pkcs8.pem"))
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let config = OauthConfig {
+        clients: vec![OauthClient {
+            id: CLIENT_ID.to_owned(),
+            public_keys: vec![fixture_jwk("RS256")],
+            impersonation: true,
+            ..OauthClient::default()
+        }],
+        users: vec![("anna", "u1")],
+        ..OauthConfig::default()
+    };
+    let body = format!(
+        "grant_type=urn%3Aqlik%3Aoauth%3Auser-impersonation&client_id={CLIENT_ID}\
+         &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+         &client_assertion={token}&user_lookup%5Bfield%5D=subject&user_lookup%5Bvalue%5D=anna"
+    );
+    let mut used = std::collections::HashSet::new();
+    let form = "application/x-www-form-urlencoded";
+    let answer = common::oauth_server::token(&config, form, &body, 9, &mut used, 0);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        decode_parts(answer.body["access_token"].as_str().unwrap()).1["sub"],
+        "anna"
+    );
+    let again = common::oauth_server::token(&config, form, &body, 9, &mut used, 1);
+    assert_eq!(again.status, 401);
+    assert_eq!(again.body["error_description"], "jti was used before");
 }
