@@ -276,6 +276,20 @@ impl Client {
 
     /// Sends one request and reads the reply, whatever its status.
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, UserError> {
+        self.send_with_body(request, None)
+    }
+
+    /// The same, a POST with a JSON body; the body may hold secrets (a client secret, an
+    /// assertion) and is never logged.
+    pub fn send_json(&self, request: &Request<'_>, body: &SecretText) -> Result<Reply, UserError> {
+        self.send_with_body(request, Some(body))
+    }
+
+    fn send_with_body(
+        &self,
+        request: &Request<'_>,
+        body: Option<&SecretText>,
+    ) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
         // At debug, whose lines are not redacted: a path may hold a random user id, which the
@@ -316,7 +330,12 @@ impl Client {
         }
         let result = match request.method {
             Method::Get => with_headers(self.agent.get(&url), &headers).call(),
-            Method::Post => with_headers(self.agent.post(&url), &headers).send_empty(),
+            Method::Post => match body {
+                Some(body) => with_headers(self.agent.post(&url), &headers)
+                    .content_type("application/json")
+                    .send(body.expose().as_bytes()),
+                None => with_headers(self.agent.post(&url), &headers).send_empty(),
+            },
         };
         let mut response = result.map_err(|e| self.failure(&e))?;
         let header = |name: &str| {

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use qs_jwt::cli::create::TokenFormat;
 use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{completions, create, decode, login, setup};
+use qs_jwt::commands::{completions, create, decode, login, oauth, setup};
 use qs_jwt::{Output, error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
@@ -103,6 +103,8 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
         Command::Decode(args) => decode::decode(args, now)?,
         Command::SetupQscloud(args) => setup::setup_qscloud(args)?,
         Command::SetupQseow(args) => setup::setup_qseow(args)?,
+        Command::SetupQscloudOauth(args) => oauth::setup_qscloud_oauth(args)?,
+        Command::OauthQscloud(args) => oauth::oauth_qscloud(args, now)?,
         Command::LoginQscloud(args) => login::login_qscloud(args, now)?,
         Command::LoginQseow(args) => login::login_qseow(args, now)?,
         Command::Completions(args) => Output::product(completions::script(args.shell)),

@@ -4,7 +4,7 @@
 use crate::{debug, verbose};
 use anyhow::Result;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::RSA_PKCS1_SHA256;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RsaEncoding};
 use base64::Engine;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -15,16 +15,19 @@ use serde_json::{Map, Value};
 use crate::error::UserError;
 use crate::keys::{SigningKey, VerifyingKey};
 
-/// Signs `claims` under `header` (RS256) and returns the compact JWT: the same bytes
-/// jsonwebtoken's `encode` makes, with the key parsed once (`SigningKey`) instead of once per
-/// token. `key` may sign from many threads at once (`--users`).
+/// Signs `claims` under `header` (RS256, RS384 or RS512: RSASSA-PKCS1-v1_5, RFC 7518 3.3) and
+/// returns the compact JWT: the same bytes jsonwebtoken's `encode` makes, with the key parsed
+/// once (`SigningKey`) instead of once per token. `key` may sign from many threads at once
+/// (`--users`).
 pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Result<String> {
-    if header.alg != Algorithm::RS256 {
-        anyhow::bail!(
-            "internal error: qs-jwt signs RS256 only, not {:?}",
-            header.alg
-        );
-    }
+    let encoding: &'static dyn RsaEncoding = match header.alg {
+        Algorithm::RS256 => &RSA_PKCS1_SHA256,
+        Algorithm::RS384 => &RSA_PKCS1_SHA384,
+        Algorithm::RS512 => &RSA_PKCS1_SHA512,
+        other => {
+            anyhow::bail!("internal error: qs-jwt signs RS256, RS384 and RS512, not {other:?}")
+        }
+    };
     let header_json = serde_json::to_string(header)?;
     let claims_json = serde_json::to_string(claims)?;
     // Header and payload hold no key material; the debug level exists to show them.
@@ -38,7 +41,7 @@ pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Resul
     let mut signature = vec![0; key.key_pair.public_modulus_len()];
     key.key_pair
         .sign(
-            &RSA_PKCS1_SHA256,
+            encoding,
             &SystemRandom::new(),
             token.as_bytes(),
             &mut signature,

@@ -32,6 +32,10 @@ const FILE_OPTIONS: &[(&str, &str)] = &[
     ("login-qscloud", "--jwt-file"),
     ("login-qscloud", "--cacert"),
     ("login-qseow", "--cookie-jar"),
+    ("setup-qscloud-oauth", "--cert-publickey-file"),
+    ("oauth-qscloud", "--cert-privatekey-file"),
+    ("oauth-qscloud", "--client-secret-file"),
+    ("oauth-qscloud", "--cacert"),
 ];
 
 /// A command line typed up to the cursor, and what the shell should offer there.
@@ -59,11 +63,19 @@ fn cases() -> Vec<Case> {
     let mut cases = vec![
         case("qs-jwt ", &subcommands),
         case("qs-jwt create-qscloud --exp", &["--expires"]),
-        case("qs-jwt decode --check ", &["qseow", "qscloud"]),
+        case(
+            "qs-jwt decode --check ",
+            &["qseow", "qscloud", "qscloud-oauth"],
+        ),
         case(
             "qs-jwt decode --jwt-file t --check qs",
-            &["qseow", "qscloud"],
+            &["qseow", "qscloud", "qscloud-oauth"],
         ),
+        case("qs-jwt create-qseow --alg ", &["RS256", "RS384", "RS512"]),
+        case("qs-jwt oauth-qscloud --alg ", &["RS256", "RS512"]),
+        case("qs-jwt setup-qscloud-oauth --alg ", &["RS256", "RS512"]),
+        case("qs-jwt oauth-qscloud --output ", &["token", "json"]),
+        case("qs-jwt setup-qscloud-oauth --output ", &["json", "console"]),
         case("qs-jwt decode --loglevel ", LOG_LEVELS),
         case("qs-jwt create-qseow --loglevel ", LOG_LEVELS),
         case(
@@ -336,7 +348,19 @@ fn powershell_script_lists_every_option_and_value_list() {
         format!("{{ $values = @({}) }}", quoted.join(", "))
     };
     let mut expected = vec![
-        format!("'qs-jwt;decode;--check' {}", list(&["qseow", "qscloud"])),
+        format!(
+            "'qs-jwt;decode;--check' {}",
+            list(&["qseow", "qscloud", "qscloud-oauth"])
+        ),
+        format!(
+            "'qs-jwt;create-qseow;--alg' {}",
+            list(&["RS256", "RS384", "RS512"])
+        ),
+        format!("'qs-jwt;oauth-qscloud;--alg' {}", list(&["RS256", "RS512"])),
+        format!(
+            "'qs-jwt;oauth-qscloud;--output' {}",
+            list(&["token", "json"])
+        ),
         format!(
             "'qs-jwt;completions;completions' {}",
             list(&["bash", "elvish", "fish", "powershell", "zsh"])

@@ -48,8 +48,8 @@ fn commands_doc_shows_the_current_help() {
     let doc = fs::read_to_string(&path).unwrap();
     assert_eq!(
         doc.matches("<!-- help: ").count(),
-        9,
-        "a help block for qs-jwt and each of its eight commands"
+        11,
+        "a help block for qs-jwt and each of its ten commands"
     );
     // normalize_paths(false): the help's line continuations are backslashes, not paths.
     snapbox::Assert::new()
@@ -70,6 +70,8 @@ fn readme_names_every_option() {
         "setup-qseow",
         "login-qscloud",
         "login-qseow",
+        "setup-qscloud-oauth",
+        "oauth-qscloud",
         "completions",
     ] {
         let help = help(&format!("{command} --help"));

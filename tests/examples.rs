@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::oauth_server::{OauthClient, OauthConfig};
 use common::qlik_server::{Behaviour, QlikServer, Trust};
 
 use std::fs;
@@ -137,6 +138,9 @@ fn the_readme_runs_as_written() {
     runs_as_written("README.md");
 }
 
+/// The OAuth client's secret in the walk, from "the secret store" (the environment).
+const OAUTH_SECRET: &str = "walk-client-secret-0f6a";
+
 /// The walk from a new key to a proven login, for both kinds of Qlik, against local stand-ins
 /// configured as the walk tells an admin to configure Qlik (issuer, key ID, prefix, audience,
 /// and the certificate the walk's first step makes).
@@ -151,6 +155,19 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         prefix: "jwt".to_owned(),
         audience: "qlik-jwt".to_owned(),
         certificate: Some(work.join("keys/qsjwt_publickey.cer")),
+        // The OAuth client the walk tells the admin to make, holding the JWK the walk writes.
+        oauth: OauthConfig {
+            clients: vec![OauthClient {
+                id: "0123456789abcdef0123456789abcdef".to_owned(),
+                secret: Some(OAUTH_SECRET.to_owned()),
+                public_key_file: Some(work.join("jwk.json")),
+                client_credentials: true,
+                impersonation: true,
+                ..OauthClient::default()
+            }],
+            users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+            ..OauthConfig::default()
+        },
     };
     let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust.clone());
     let qseow = QlikServer::start_with(Behaviour::Qseow, trust);
@@ -171,7 +188,10 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             ("https://mytenant.eu.qlikcloud.com", cloud.url()),
             ("https://qlikserver.example.com", qseow.url()),
         ],
-        &[("SSL_CERT_FILE", authorities.display().to_string())],
+        &[
+            ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("QLIK_CLIENT_SECRET", OAUTH_SECRET.to_owned()),
+        ],
     );
     let logins = |server: &QlikServer, path: &str| {
         server
@@ -195,6 +215,18 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         "one login through the virtual proxy"
     );
     assert!(logins(&qseow, "/jwt/qps/user") >= 1);
+    // Three token requests (the key, Anna by subject, a user by ID with the secret), each
+    // answered with a token: a refusal would have stopped the walk (set -e).
+    assert_eq!(
+        logins(&cloud, "/oauth/token"),
+        3,
+        "the OAuth walk's token requests"
+    );
+    assert!(
+        fs::read_to_string(work.join("token.txt"))
+            .unwrap()
+            .starts_with("ey")
+    );
     let jar = fs::read_to_string(work.join("cookies.txt")).unwrap();
     assert!(
         jar.starts_with("# Netscape HTTP Cookie File") && jar.contains("eas.sid"),

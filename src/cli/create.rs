@@ -30,6 +30,10 @@ pub struct CreateQseowArgs {
     #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
     pub audience: String,
 
+    /// The signing algorithm; a QSEoW virtual proxy verifies all three
+    #[arg(long, value_name = "alg", value_enum, default_value_t = QseowAlg::Rs256)]
+    pub alg: QseowAlg,
+
     #[command(flatten)]
     pub user: UserArgs,
 
@@ -227,5 +231,26 @@ impl CreateQscloudArgs {
             given.push(("--useremail-verified", "email_verified"));
         }
         given
+    }
+}
+
+/// create-qseow's `--alg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QseowAlg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "RS384")]
+    Rs384,
+    #[value(name = "RS512")]
+    Rs512,
+}
+
+impl From<QseowAlg> for jsonwebtoken::Algorithm {
+    fn from(alg: QseowAlg) -> Self {
+        match alg {
+            QseowAlg::Rs256 => Self::RS256,
+            QseowAlg::Rs384 => Self::RS384,
+            QseowAlg::Rs512 => Self::RS512,
+        }
     }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
 use super::output::LogArgs;
-use crate::qlik::rules::Profile;
 
 #[derive(Debug, Args)]
 // Exactly one token source; a key only for what needs one.
@@ -54,7 +53,7 @@ pub struct DecodeArgs {
     /// value seen. Works with or without a key
     #[arg(
         long,
-        value_name = "qseow|qscloud",
+        value_name = "qseow|qscloud|qscloud-oauth",
         value_enum,
         help_heading = "Verification"
     )]
@@ -77,13 +76,16 @@ pub enum CheckProfile {
     Qseow,
     /// Qlik Cloud, POST /login/jwt-session with a JWT identity provider
     Qscloud,
+    /// Qlik Cloud, an OAuth client's assertion (private key JWT) for POST /oauth/token
+    QscloudOauth,
 }
 
-impl From<CheckProfile> for Profile {
+impl From<CheckProfile> for crate::qlik::check::Rules {
     fn from(profile: CheckProfile) -> Self {
         match profile {
-            CheckProfile::Qseow => Profile::Qseow,
-            CheckProfile::Qscloud => Profile::Qscloud,
+            CheckProfile::Qseow => Self::Qseow,
+            CheckProfile::Qscloud => Self::Qscloud,
+            CheckProfile::QscloudOauth => Self::QscloudOauth,
         }
     }
 }

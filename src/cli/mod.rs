@@ -14,12 +14,16 @@ pub mod create;
 pub mod decode;
 pub mod key;
 pub mod login;
+pub mod oauth;
 pub mod output;
 pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
 use decode::DecodeArgs;
 use login::{LoginQscloudArgs, LoginQseowArgs};
+use oauth::{
+    OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
+};
 use output::LogLevel;
 use setup::{SetupQscloudArgs, SetupQseowArgs};
 
@@ -61,6 +65,12 @@ pub enum Command {
     /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
     #[command(after_help = SETUP_QSEOW_EXAMPLE)]
     SetupQseow(SetupQseowArgs),
+    /// Print an OAuth client's public key as Qlik Cloud takes it: a JWK, or the console's fields
+    #[command(after_help = SETUP_QSCLOUD_OAUTH_EXAMPLE)]
+    SetupQscloudOauth(SetupQscloudOauthArgs),
+    /// Get a Qlik Cloud OAuth access token: a machine token, or a user's by impersonation
+    #[command(after_help = OAUTH_QSCLOUD_EXAMPLE)]
+    OauthQscloud(OauthQscloudArgs),
     /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
     #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
     LoginQscloud(LoginQscloudArgs),
@@ -166,6 +176,8 @@ impl Command {
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),
             Command::SetupQscloud(args) => (args.log.loglevel, false),
             Command::SetupQseow(args) => (args.log.loglevel, false),
+            Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
+            Command::OauthQscloud(args) => (args.log.loglevel, false),
             Command::LoginQscloud(args) => (args.output.log.loglevel, false),
             Command::LoginQseow(args) => (args.output.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),

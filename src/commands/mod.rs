@@ -5,4 +5,5 @@ pub mod completions;
 pub mod create;
 pub mod decode;
 pub mod login;
+pub mod oauth;
 pub mod setup;

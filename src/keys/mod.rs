@@ -4,6 +4,7 @@
 mod encrypted;
 mod files;
 mod generate;
+mod jwk;
 mod pem;
 mod private;
 mod public;
@@ -28,6 +29,7 @@ use crate::verbose;
 pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
 use files::{KeyFileContents, KeyFiles};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
+pub use jwk::RsaPublic;
 pub use pem::normalise as normalise_pem;
 use private::{Origin, RsaPrivateKey};
 use public::PublicKeyOrigin;
@@ -136,6 +138,17 @@ impl SigningKey {
             key_pair,
             bits: key.bits,
             origin: origin.to_string(),
+        })
+    }
+
+    /// The public half, for the key ID (its RFC 7638 thumbprint) and the JWK.
+    pub fn public(&self) -> Result<RsaPublic> {
+        use aws_lc_rs::signature::KeyPair;
+        RsaPublic::from_pkcs1_der(self.key_pair.public_key().as_ref()).map_err(|why| {
+            anyhow::anyhow!(
+                "internal error: the public half of the key from {} cannot be read: {why}",
+                self.origin
+            )
         })
     }
 }

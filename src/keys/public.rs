@@ -93,6 +93,8 @@ pub struct VerifyingKey {
     /// How many public keys and certificates the text held (a chain holds several; decode
     /// takes the first, setup wants exactly one).
     pub blocks: usize,
+    /// An RSA key's numbers, for its JWK (setup-qscloud-oauth); `None` for an EC key.
+    pub rsa: Option<super::RsaPublic>,
 }
 
 /// Reads the first public key or certificate in PEM text.
@@ -289,6 +291,7 @@ fn spki_key(
             unsupported: None,
             pem: String::new(),
             blocks: 1,
+            rsa: None,
         }),
         (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
             "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
@@ -325,6 +328,10 @@ fn rsa_pkcs1_key(
         unsupported,
         pem: String::new(),
         blocks: 1,
+        rsa: Some(super::RsaPublic::new(
+            key.modulus.as_bytes(),
+            key.public_exponent.as_bytes(),
+        )),
     })
 }
 

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::qlik::oauth;
 use crate::qlik::rules::{
     CLOCK_SKEW, Profile, QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY, not_yet_valid,
 };
@@ -39,10 +40,39 @@ impl Fix {
     }
 }
 
+/// The sets of rules `--check` knows: a token of each kind of Qlik (`Profile`), and a Qlik
+/// Cloud OAuth client assertion, which is no login token and so no profile of create's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rules {
+    Qseow,
+    Qscloud,
+    QscloudOauth,
+}
+
+impl Rules {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rules::Qseow => "qseow",
+            Rules::Qscloud => "qscloud",
+            Rules::QscloudOauth => "qscloud-oauth",
+        }
+    }
+}
+
+impl From<Profile> for Rules {
+    fn from(profile: Profile) -> Self {
+        match profile {
+            Profile::Qseow => Rules::Qseow,
+            Profile::Qscloud => Rules::Qscloud,
+        }
+    }
+}
+
 /// Every rule of a profile, run over one token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
-    pub profile: Profile,
+    pub profile: Rules,
     pub passed: bool,
     pub rules: Vec<RuleResult>,
 }
@@ -56,15 +86,17 @@ impl CheckReport {
 /// Runs every rule of `profile`. `expected_audience` (decode's --expected-audience) tightens
 /// QSEoW's audience rule from "present" to "equal to".
 pub fn evaluate(
-    profile: Profile,
+    profile: impl Into<Rules>,
     header: &Map<String, Value>,
     payload: &Map<String, Value>,
     now: u64,
     expected_audience: Option<&str>,
 ) -> CheckReport {
+    let profile = profile.into();
     let rules = match profile {
-        Profile::Qscloud => qscloud_rules(header, payload, now),
-        Profile::Qseow => qseow_rules(header, payload, expected_audience),
+        Rules::Qscloud => qscloud_rules(header, payload, now),
+        Rules::Qseow => qseow_rules(header, payload, expected_audience),
+        Rules::QscloudOauth => qscloud_oauth_rules(header, payload, now, expected_audience),
     };
     CheckReport {
         profile,
@@ -155,6 +187,91 @@ fn qseow_rules(
             strings,
         ),
     ]
+}
+
+/// A client assertion for Qlik Cloud's `POST /oauth/token` (private key JWT), by the rules of
+/// qlik.dev's "Private Key JWT reference" (see `qlik::oauth`). `expected_audience` tightens the
+/// audience rule from "a token endpoint URL" to "this URL".
+fn qscloud_oauth_rules(
+    header: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    now: u64,
+    expected_audience: Option<&str>,
+) -> Vec<RuleResult> {
+    let claim = |name: &str| payload.get(name);
+    let audience = match expected_audience {
+        Some(expected) => rule(&format!("aud is {expected}"), claim("aud"), |v| {
+            v.as_str() == Some(expected)
+        }),
+        None => rule(
+            &format!(
+                "aud is the tenant's token endpoint, https://<tenant>{}",
+                oauth::TOKEN_PATH
+            ),
+            claim("aud"),
+            |v| {
+                v.as_str().is_some_and(|aud| {
+                    aud.starts_with("https://") && aud.ends_with(oauth::TOKEN_PATH)
+                })
+            },
+        ),
+    }
+    .fix(Fix::same(
+        "the audience is the tenant's https://<tenant>/oauth/token exactly, no trailing slash",
+    ));
+    let iss = claim("iss");
+    let lifetime = match (
+        claim("iat").and_then(Value::as_f64),
+        claim("exp").and_then(Value::as_f64),
+    ) {
+        (Some(iat), Some(exp)) => (exp - iat, format!("{} seconds", exp - iat)),
+        _ => (f64::NAN, "iat or exp is not a number".to_owned()),
+    };
+    let max = oauth::MAX_ASSERTION_LIFETIME;
+    let mut rules = vec![
+        rule(
+            &format!("alg is {}", oauth::ASSERTION_ALGORITHMS.join(", ")),
+            header.get("alg"),
+            |v| {
+                v.as_str()
+                    .is_some_and(|alg| oauth::ASSERTION_ALGORITHMS.contains(&alg))
+            },
+        ),
+        rule("kid is present", header.get("kid"), present),
+        rule(
+            "iss (the client ID) is a non-empty string",
+            iss,
+            non_empty_string,
+        ),
+        rule("sub is the same as iss", claim("sub"), |v| {
+            non_empty_string(v) && Some(v) == iss
+        }),
+        audience,
+        rule("jti is a UUID", claim("jti"), |v| {
+            v.as_str().is_some_and(oauth::is_uuid)
+        }),
+        rule("iat is a number", claim("iat"), Value::is_number),
+        rule("exp is a number", claim("exp"), Value::is_number),
+        RuleResult {
+            rule: format!("exp - iat is at most {max} seconds"),
+            passed: lifetime.0 <= max as f64,
+            detail: lifetime.1,
+            fix: None,
+        },
+    ];
+    let iat = claim("iat").and_then(Value::as_f64);
+    rules.push(RuleResult {
+        rule: "iat is not in the future".to_owned(),
+        passed: iat.is_some_and(|iat| !not_yet_valid(iat, now)),
+        detail: seen(claim("iat")),
+        fix: Some(Fix::same(
+            "check the clock of the machine that made the assertion",
+        )),
+    });
+    rules.push(rule("exp is not past", claim("exp"), |v| {
+        v.as_f64().is_some_and(|exp| exp > now as f64)
+    }));
+    rules
 }
 
 /// `aud` may be one string or an array of them (RFC 7519, 4.1.3).

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cloud;
+pub mod oauth;
 pub mod qrs;
 pub mod rules;
 

@@ -2,6 +2,7 @@
 //! what it printed and wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod oauth_server;
 pub mod qlik_server;
 
 use std::collections::BTreeMap;

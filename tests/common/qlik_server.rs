@@ -62,6 +62,7 @@ pub struct Recorded {
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Recorded {
@@ -163,6 +164,8 @@ pub struct Trust {
     pub prefix: String,
     pub audience: String,
     pub certificate: Option<std::path::PathBuf>,
+    /// The OAuth clients, users and settings of `POST /oauth/token` (see `oauth_server`).
+    pub oauth: super::oauth_server::OauthConfig,
 }
 
 impl Default for Trust {
@@ -173,6 +176,7 @@ impl Default for Trust {
             prefix: PREFIX.to_owned(),
             audience: QSEOW_AUDIENCE.to_owned(),
             certificate: None,
+            oauth: Default::default(),
         }
     }
 }
@@ -181,6 +185,8 @@ impl Default for Trust {
 #[derive(Default)]
 struct State {
     used_jtis: HashSet<String>,
+    /// Requests to `POST /oauth/token` so far.
+    oauth_requests: usize,
     /// Session cookie value → the user.
     sessions: HashMap<String, Value>,
     trust: Trust,
@@ -258,7 +264,7 @@ fn serve(
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
     let answer = match behaviour {
-        Behaviour::QlikCloud => qlik_cloud(&request, &mut state.lock().unwrap()),
+        Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
         Behaviour::RateLimited(after) => Answer::json(
             429,
@@ -291,10 +297,11 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let request = Recorded {
+    let mut request = Recorded {
         method,
         target,
         headers,
+        body: String::new(),
     };
     let length: usize = request
         .header("content-length")
@@ -302,6 +309,7 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
+    request.body = String::from_utf8_lossy(&body).into_owned();
     Ok(request)
 }
 
@@ -334,6 +342,7 @@ impl Answer {
             200 => "OK",
             301 => "Moved Permanently",
             302 => "Found",
+            400 => "Bad Request",
             401 => "Unauthorized",
             403 => "Forbidden",
             404 => "Not Found",
@@ -413,9 +422,26 @@ fn qlik_cloud_error(detail: &str) -> Answer {
     )
 }
 
-fn qlik_cloud(request: &Recorded, state: &mut State) -> Answer {
+fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
     let path = request.target.split('?').next().unwrap_or_default();
     match (request.method.as_str(), path) {
+        ("POST", "/oauth/token") => {
+            let attempt = state.oauth_requests;
+            state.oauth_requests += 1;
+            let answer = super::oauth_server::token(
+                &state.trust.oauth,
+                request.header("content-type").unwrap_or_default(),
+                &request.body,
+                port,
+                &mut state.used_jtis,
+                attempt,
+            );
+            let mut reply = Answer::json(answer.status, answer.body);
+            for (name, value) in &answer.headers {
+                reply = reply.header(name, value);
+            }
+            reply
+        }
         ("POST", "/login/jwt-session") => match qlik_cloud_login(request, state) {
             Ok(answer) => answer,
             Err(detail) => qlik_cloud_error(&detail),

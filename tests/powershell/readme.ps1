@@ -4,8 +4,8 @@
 # order, in one session, in a new folder, with the built qs-jwt.exe on PATH: $env:QSJWTPRIVKEY,
 # backtick continuation, $LASTEXITCODE and the completion script as a user meets them.
 # Invoke-RestMethod is a stand-in that reaches no server (as curl is in tests/examples.rs).
-# Left out, and said so: blocks with a `...` placeholder, and the login commands' block, which
-# would send a token to a real Qlik Cloud host.
+# Left out, and said so: blocks with a `...` placeholder, and the login commands' and
+# oauth-qscloud's token request blocks, which would reach a real Qlik Cloud host.
 #
 # Usage: powershell -File tests/powershell/readme.ps1 <folder holding qs-jwt.exe>
 param([Parameter(Mandatory = $true)][string]$BinFolder)
@@ -50,7 +50,8 @@ if ($blocks.Count -lt 4) { throw "README.md has $($blocks.Count) PowerShell bloc
 $ran = 0
 foreach ($block in $blocks) {
     $first = ($block -split "`n")[0]
-    if ($block -match '\.\.\.' -or $block -match 'login-q') {
+    if ($block -match '\.\.\.' -or $block -match 'login-q' -or
+        ($block -match 'oauth-qscloud --tenant' -and $block -notmatch '--assertion-only')) {
         Write-Host "skipped: $first"
         continue
     }

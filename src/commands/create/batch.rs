@@ -75,7 +75,7 @@ pub fn create_qseow(args: &CreateQseowArgs, users: &Path, now: SystemTime) -> Re
     claims::qseow_claims(&shared, now_seconds)?;
     let batch = Batch {
         profile: Profile::Qseow,
-        header: claims::qseow_header(),
+        header: jsonwebtoken::Header::new(args.alg.into()),
         payload: &payload,
         users: &args.users,
         userdir: args.userdir.as_deref(),

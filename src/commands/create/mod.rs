@@ -103,7 +103,8 @@ pub fn create_qscloud(args: &CreateQscloudArgs, now: SystemTime) -> Result<Outpu
 fn create_one_qseow(args: &CreateQseowArgs, now: SystemTime) -> Result<Created> {
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
     let source = keys::key_source(&args.key.options(), env_key.as_deref())?;
-    let header = claims::qseow_header();
+    let mut header = claims::qseow_header();
+    header.alg = args.alg.into();
     let payload = claims::qseow_claims(&args.token_input(), times::unix_seconds(now)?)?;
     warn_about_unused_key_options(&args.key);
 

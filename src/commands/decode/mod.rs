@@ -9,6 +9,8 @@ mod text;
 use std::time::SystemTime;
 
 use anyhow::Result;
+use serde_json::{Map, Value};
+use tracing::{info, warn};
 
 pub use report::{DecodeReport, Verification, report};
 pub use text::render;
@@ -32,11 +34,31 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
         key.as_ref(),
         unix_seconds(now)?,
         args.expected_audience.as_deref(),
-        args.check.map(Into::into),
+        args.check.map(crate::qlik::check::Rules::from),
     );
+    if looks_like_access_token(&report.payload) {
+        info!(
+            "this is an OAuth access token (it has client_id and scope, RFC 9068), made for API \
+             calls: the tenant signs it with a key of its own, which no client holds, so qs-jwt \
+             cannot check its signature; Qlik's API is what accepts it (GET /api/v1/users/me)"
+        );
+        if report.verification.as_ref().is_some_and(|v| !v.integrity) {
+            warn!(
+                "the signature is not checked against the key given: an access token is signed \
+                 by the tenant, not with the OAuth client's key"
+            );
+        }
+    }
     let stdout = render(&report, key.as_ref(), args.minimal_output)?;
     Ok(Output {
         failure: report.failure(),
         ..Output::product(stdout)
     })
+}
+
+/// An OAuth access token (RFC 9068's JWT profile: `client_id` and `scope`), such as Qlik
+/// Cloud's `POST /oauth/token` gives: not a token for Qlik to verify with the user's key.
+fn looks_like_access_token(payload: &Map<String, Value>) -> bool {
+    payload.get("client_id").is_some_and(Value::is_string)
+        && payload.get("scope").is_some_and(Value::is_string)
 }

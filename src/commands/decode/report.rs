@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::keys::VerifyingKey;
 use crate::qlik::check::{self, CheckReport};
-use crate::qlik::rules::{Profile, not_yet_valid};
+use crate::qlik::rules::not_yet_valid;
 use crate::times::{iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
 
@@ -71,12 +71,12 @@ impl DecodeReport {
 }
 
 /// The report on a token: pure, so every verdict is tested with a fixed `now`.
-pub fn report(
+pub fn report<P: Into<check::Rules>>(
     parts: TokenParts,
     key: Option<&VerifyingKey>,
     now: u64,
     expected_audience: Option<&str>,
-    profile: Option<Profile>,
+    profile: Option<P>,
 ) -> DecodeReport {
     let verification = key.map(|key| verification(&parts, key, now, expected_audience));
     let check = profile.map(|profile| {
@@ -246,7 +246,7 @@ mod tests {
             signing_input: String::new(),
             signature: String::new(),
         };
-        let report = report(parts, None, NOW, None, None);
+        let report = report(parts, None, NOW, None, None::<check::Rules>);
         assert!(report.verification.is_none() && report.check.is_none());
         assert_eq!(report.failure(), None);
         assert_eq!(

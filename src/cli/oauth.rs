@@ -1,0 +1,155 @@
+//! The clap types of the Qlik Cloud OAuth commands: setup-qscloud-oauth and oauth-qscloud.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{ArgGroup, Args, ValueEnum, ValueHint};
+
+use super::connection::parse_timeout;
+use super::key::{KeyArgs, PublicKeyArgs};
+use super::output::LogArgs;
+use super::setup::SetupFormat;
+
+pub(super) const SETUP_QSCLOUD_OAUTH_EXAMPLE: &str = "\
+Examples:
+  qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.cer > jwk.json
+  qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.pem --alg RS512 --output console
+
+The key ID (kid) is the key's RFC 7638 thumbprint unless --keyid gives one: the same key always
+gets the same ID, and oauth-qscloud writes the same kid by default. RSA keys of 2048 bits or
+more only (Qlik's minimum).";
+
+pub(super) const OAUTH_QSCLOUD_EXAMPLE: &str = "\
+Examples:
+  TOKEN=$(qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --cert-privatekey-file privatekey.pem)
+  qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --client-secret-file secret.txt --impersonate-sub anna --output json
+  qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
+    --cert-privatekey-file privatekey.pem --assertion-only
+
+With a key, qs-jwt signs a client assertion (private key JWT: iss and sub the client id, aud
+https://<tenant>/oauth/token, a new UUID jti, five minutes) and posts it to POST /oauth/token;
+with a secret (--client-secret-file or QLIK_CLIENT_SECRET) it posts the secret. Exit code 0: a
+token is on standard output. 1: Qlik refused (its error is shown, with a hint) or the tenant
+could not be reached. 2: a usage error.";
+
+#[derive(Debug, Args)]
+pub struct SetupQscloudOauthArgs {
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+
+    /// The key ID (kid) to give the key [default: the key's RFC 7638 thumbprint]
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: Option<String>,
+
+    /// The algorithm the client signs its assertions with (the JWK's alg)
+    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
+    pub alg: OauthAlg,
+
+    /// json: the JWK for the OAuth client's publicKeys; console: the management console's fields
+    #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
+    pub output: SetupFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// The algorithms Qlik Cloud takes for an OAuth client assertion that qs-jwt signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OauthAlg {
+    #[value(name = "RS256")]
+    Rs256,
+    #[value(name = "RS512")]
+    Rs512,
+}
+
+impl From<OauthAlg> for jsonwebtoken::Algorithm {
+    fn from(alg: OauthAlg) -> Self {
+        match alg {
+            OauthAlg::Rs256 => Self::RS256,
+            OauthAlg::Rs512 => Self::RS512,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("impersonate").args(["impersonate_sub", "impersonate_user_id"])))]
+pub struct OauthQscloudArgs {
+    /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: String,
+
+    /// The OAuth client's ID (the assertion's iss and sub)
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub client_id: String,
+
+    /// File with the OAuth client's secret (one trailing newline is dropped); - reads standard
+    /// input. Without it and without a key, the secret comes from QLIK_CLIENT_SECRET. Never the
+    /// secret itself
+    #[arg(long, value_name = "file|-", value_hint = ValueHint::FilePath)]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// The assertion's header kid: the ID of the key in the client's publicKeys [default: the
+    /// key's RFC 7638 thumbprint, as setup-qscloud-oauth gives it]
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub keyid: Option<String>,
+
+    /// The assertion's signing algorithm; must be the alg of the key in the client's publicKeys
+    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
+    pub alg: OauthAlg,
+
+    /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
+    /// grant); the client must be allowed to impersonate
+    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    pub impersonate_sub: Option<String>,
+
+    /// The same, the user found by Qlik user ID
+    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    pub impersonate_user_id: Option<String>,
+
+    /// The scope asked for, one or more separated by spaces
+    #[arg(long, value_name = "scope", default_value = "user_default",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub scope: String,
+
+    /// Print the signed client assertion and send nothing (for other tools); needs a key
+    #[arg(long)]
+    pub assertion_only: bool,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, help_heading = "Connection")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the secret or the
+    /// token. For a test server only; qs-jwt warns on every use
+    #[arg(long, help_heading = "Connection")]
+    pub insecure: bool,
+
+    /// The most time the request may take, waits for Retry-After included: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout,
+          help_heading = "Connection")]
+    pub timeout: Duration,
+
+    /// What to print: the access token alone, or Qlik's whole answer as JSON
+    /// {"access_token", "token_type", "expires_in", "scope"}
+    #[arg(long, value_name = "format", value_enum, default_value_t = OauthFormat::Token,
+          help_heading = "Output")]
+    pub output: OauthFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OauthFormat {
+    /// The access token and a newline
+    Token,
+    /// Qlik's answer, one JSON object
+    Json,
+}

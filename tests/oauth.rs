@@ -1,0 +1,868 @@
+//! setup-qscloud-oauth, oauth-qscloud, create-qseow --alg and decode --check qscloud-oauth, run
+//! as a user runs them; the token requests go to the local stand-in of Qlik Cloud's
+//! `POST /oauth/token` (tests/common/oauth_server.rs), which verifies assertions by Qlik's
+//! published rules with jsonwebtoken, not with qs-jwt's code.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use common::oauth_server::{OauthClient, OauthConfig};
+use common::qlik_server::{Behaviour, QlikServer, Trust};
+use common::{Create, decode_parts, fixture, fixture_text, now, qs_jwt, single_token};
+
+const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
+const SECRET: &str = "s3cr3t-client-secret-value-of-qlik";
+const ALL_VARIABLES: [&str; 9] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "QLIK_CLIENT_SECRET",
+    "QSJWTPASSPHRASE",
+    "QSJWTPRIVKEY",
+];
+
+fn run(dir: &Path) -> Command {
+    let mut cmd = qs_jwt(dir);
+    for name in ALL_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// The JWK setup-qscloud-oauth prints for the fixture's key.
+fn fixture_jwk(alg: &str) -> Value {
+    let out = run(Path::new("."))
+        .args(["setup-qscloud-oauth", "--cert-publickey-file"])
+        .arg(fixture("rsa2048-public.pem"))
+        .args(["--alg", alg])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[cfg(unix)]
+/// The RFC 7638 thumbprint, computed by python3's hashlib from the key's numbers read by
+/// x509-parser: nothing of qs-jwt's.
+fn independent_thumbprint(certificate: &str) -> (String, String, String) {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let x509_parser::public_key::PublicKey::RSA(rsa) = cert.public_key().parsed().unwrap() else {
+        panic!("not RSA")
+    };
+    let strip = |b: &[u8]| {
+        let start = b.iter().position(|x| *x != 0).unwrap();
+        URL_SAFE_NO_PAD.encode(&b[start..])
+    };
+    let (n, e) = (strip(rsa.modulus), strip(rsa.exponent));
+    let script = format!(
+        "import hashlib, base64, json\n\
+         c = json.dumps({{'e': '{e}', 'kty': 'RSA', 'n': '{n}'}}, separators=(',', ':'), sort_keys=True)\n\
+         print(base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).decode().rstrip('='))"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    (
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        n,
+        e,
+    )
+}
+
+#[test]
+#[cfg(unix)]
+fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_key() {
+    let (thumbprint, n, e) = independent_thumbprint(&fixture_text("rsa2048-cert.pem"));
+    let jwk = fixture_jwk("RS256");
+    assert_eq!(
+        jwk,
+        json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": thumbprint})
+    );
+    // The certificate gives the same key, and so the same key ID.
+    let out = run(Path::new("."))
+        .args(["setup-qscloud-oauth", "--cert-publickey"])
+        .arg(fixture_text("rsa2048-cert.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let from_cert: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(from_cert, jwk);
+}
+
+#[test]
+fn setup_takes_a_key_id_an_alg_and_prints_console_fields() {
+    let out = run(Path::new("."))
+        .args(["setup-qscloud-oauth", "--keyid", "my-key", "--alg", "RS512"])
+        .args(["--output", "console", "--cert-publickey-file"])
+        .arg(fixture("rsa2048-cert.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Key ID (kid):  my-key\n"), "{text}");
+    assert!(text.contains("Algorithm:     RS512\n"), "{text}");
+    assert!(text.contains(r#""use":"sig""#), "{text}");
+}
+
+#[test]
+fn setup_refuses_small_and_non_rsa_keys_and_private_keys() {
+    for (file, expected) in [
+        (
+            "rsa1024-public.pem",
+            "a 1024-bit RSA key; Qlik Cloud takes 2048 bits at least",
+        ),
+        (
+            "ec-p256-public.pem",
+            "qs-jwt signs OAuth client assertions with RSA keys",
+        ),
+        ("rsa2048-pkcs8.pem", "holds a private key"),
+    ] {
+        let out = run(Path::new("."))
+            .args(["setup-qscloud-oauth", "--cert-publickey-file"])
+            .arg(fixture(file))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+    }
+}
+
+#[test]
+fn create_qseow_signs_with_rs384_and_rs512_and_decode_verifies_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for alg in ["RS256", "RS384", "RS512"] {
+        let out = Create::qseow()
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .args(["--alg", alg])
+            .run_in(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let token = single_token(&out.stdout);
+        assert_eq!(decode_parts(&token).0["alg"], alg);
+        run(dir.path())
+            .args([
+                "decode",
+                "--check",
+                "qseow",
+                "--jwt",
+                &token,
+                "--cert-publickey-file",
+            ])
+            .arg(fixture("rsa2048-public.pem"))
+            .assert()
+            .success();
+    }
+    // The default is unchanged.
+    let out = Create::qseow()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(decode_parts(&single_token(&out.stdout)).0["alg"], "RS256");
+    let out = Create::qseow()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .args(["--alg", "ES256"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn assertion(extra: &[&str]) -> std::process::Output {
+    run(Path::new("."))
+        .args(["oauth-qscloud", "--tenant", "mytenant.eu.qlikcloud.com/"])
+        .args([
+            "--client-id",
+            CLIENT_ID,
+            "--assertion-only",
+            "--cert-privatekey-file",
+        ])
+        .arg(fixture("rsa2048-pkcs8.pem"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_assertion_follows_qliks_rules() {
+    let started = now();
+    let out = assertion(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let token = single_token(&out.stdout);
+    let (header, payload) = decode_parts(&token);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], fixture_jwk("RS256")["kid"]);
+    assert_eq!(payload["iss"], CLIENT_ID);
+    assert_eq!(payload["sub"], CLIENT_ID);
+    assert_eq!(
+        payload["aud"],
+        "https://mytenant.eu.qlikcloud.com/oauth/token"
+    );
+    let jti = payload["jti"].as_str().unwrap();
+    assert_eq!(jti.len(), 36);
+    assert_eq!(&jti[14..15], "4", "a version 4 UUID: {jti}");
+    let (iat, exp) = (
+        payload["iat"].as_u64().unwrap(),
+        payload["exp"].as_u64().unwrap(),
+    );
+    assert!(iat >= started && iat <= now());
+    assert!(exp > iat && exp - iat <= 300);
+    // Verified by jsonwebtoken with the public key.
+    let key =
+        jsonwebtoken::DecodingKey::from_rsa_pem(fixture_text("rsa2048-public.pem").as_bytes())
+            .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["https://mytenant.eu.qlikcloud.com/oauth/token"]);
+    jsonwebtoken::decode::<Value>(&token, &key, &validation).unwrap();
+    // Each assertion has its own jti.
+    let again = decode_parts(&single_token(&assertion(&[]).stdout)).1;
+    assert_ne!(again["jti"], payload["jti"]);
+
+    let rs512 = single_token(&assertion(&["--alg", "RS512", "--keyid", "k2"]).stdout);
+    let (header, _) = decode_parts(&rs512);
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("RS512"), Some("k2"))
+    );
+}
+
+#[test]
+fn decode_checks_an_assertion_against_the_same_rules() {
+    let token = single_token(&assertion(&[]).stdout);
+    let out = run(Path::new("."))
+        .args([
+            "decode",
+            "--check",
+            "qscloud-oauth",
+            "--minimal-output",
+            "--jwt",
+            &token,
+        ])
+        .args([
+            "--expected-audience",
+            "https://mytenant.eu.qlikcloud.com/oauth/token",
+        ])
+        .args(["--cert-publickey-file"])
+        .arg(fixture("rsa2048-public.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["check"]["profile"], "qscloud-oauth");
+    assert_eq!(report["check"]["passed"], true);
+
+    // A Qlik Cloud login token is no assertion: the rules it breaks are named.
+    let login = Create::qscloud()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(Path::new("."))
+        .output()
+        .unwrap();
+    let login = single_token(&login.stdout);
+    let out = run(Path::new("."))
+        .args(["decode", "--check", "qscloud-oauth", "--jwt", &login])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for rule in [
+        "sub is the same as iss",
+        "jti is a UUID",
+        "aud is the tenant's token endpoint",
+    ] {
+        assert!(stderr.contains(rule), "{rule}: {stderr}");
+    }
+}
+
+#[test]
+fn assertion_only_needs_a_key_and_credentials_are_one_of_key_and_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
+    let base = [
+        "oauth-qscloud",
+        "--tenant",
+        "t.example.com",
+        "--client-id",
+        CLIENT_ID,
+    ];
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (
+            &["--assertion-only", "--client-secret-file", "secret.txt"],
+            None,
+            "needs the client's private key",
+        ),
+        (&[], None, "no client credentials"),
+        (
+            &[
+                "--client-secret-file",
+                "secret.txt",
+                "--cert-privatekey",
+                "x",
+            ],
+            None,
+            "give one",
+        ),
+        (&[], Some("both"), "are both set"),
+    ];
+    for (extra, env, expected) in cases {
+        let mut cmd = run(dir.path());
+        cmd.args(base).args(extra);
+        if env.is_some() {
+            cmd.env("QLIK_CLIENT_SECRET", SECRET)
+                .env("QSJWTPRIVKEY", "x");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!stderr.contains(SECRET));
+    }
+    // A secret typed where its file belongs is not echoed.
+    let out = run(dir.path())
+        .args(base)
+        .args(["--client-secret-file", SECRET])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("names no file") && !stderr.contains(SECRET),
+        "{stderr}"
+    );
+}
+
+/// A tenant with one client that holds the fixture's key (RS256, by its thumbprint) and a
+/// secret, may use both grants, and two users.
+fn tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::TempDir) {
+    let mut config = OauthConfig {
+        clients: vec![OauthClient {
+            id: CLIENT_ID.to_owned(),
+            secret: Some(SECRET.to_owned()),
+            public_keys: vec![fixture_jwk("RS256")],
+            client_credentials: true,
+            impersonation: true,
+            ..OauthClient::default()
+        }],
+        users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+        ..OauthConfig::default()
+    };
+    configure(&mut config);
+    let server = QlikServer::start_with(
+        Behaviour::QlikCloud,
+        Trust {
+            oauth: config,
+            ..Trust::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    fs::write(dir.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
+    (server, dir)
+}
+
+fn token_request(server: &QlikServer, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = run(dir);
+    cmd.args([
+        "oauth-qscloud",
+        "--tenant",
+        &server.url(),
+        "--client-id",
+        CLIENT_ID,
+    ])
+    .args(["--cacert", "ca.pem"])
+    .args(extra);
+    cmd
+}
+
+fn with_key(extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--cert-privatekey-file".to_owned(),
+        fixture("rsa2048-pkcs8.pem").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// The access token's payload (the stand-in's tokens are JWTs of its own).
+fn access_token_payload(stdout: &[u8]) -> Value {
+    decode_parts(&single_token(stdout)).1
+}
+
+#[test]
+fn a_machine_token_with_a_key_or_a_secret() {
+    let (server, dir) = tenant(|_| {});
+    let key_args = with_key(&[]);
+    let key_args: Vec<&str> = key_args.iter().map(String::as_str).collect();
+    let out = token_request(&server, dir.path(), &key_args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let payload = access_token_payload(&out.stdout);
+    assert_eq!(
+        (payload["sub"].as_str(), payload["scope"].as_str()),
+        (Some("client"), Some("user_default"))
+    );
+    let sent: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
+    assert_eq!(sent["grant_type"], "client_credentials");
+    assert_eq!(
+        sent["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    assert!(sent.get("client_secret").is_none());
+
+    // The secret, from a file, from standard input and from QLIK_CLIENT_SECRET.
+    for how in ["file", "stdin", "env"] {
+        let mut cmd = token_request(
+            &server,
+            dir.path(),
+            &["--scope", "admin_classic user_default"],
+        );
+        match how {
+            "file" => cmd.args(["--client-secret-file", "secret.txt"]),
+            "stdin" => cmd
+                .args(["--client-secret-file", "-"])
+                .write_stdin(format!("{SECRET}\r\n")),
+            _ => cmd.env("QLIK_CLIENT_SECRET", SECRET),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            access_token_payload(&out.stdout)["scope"],
+            "admin_classic user_default"
+        );
+    }
+}
+
+#[test]
+fn impersonation_by_subject_or_user_id_and_json_output() {
+    let (server, dir) = tenant(|_| {});
+    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+        .args(["--impersonate-sub", "anna", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["token_type"], "bearer");
+    assert_eq!(answer["expires_in"], 21_600);
+    assert_eq!(
+        decode_parts(answer["access_token"].as_str().unwrap()).1["sub"],
+        "anna"
+    );
+    let sent: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
+    assert_eq!(sent["grant_type"], "urn:qlik:oauth:user-impersonation");
+    assert_eq!(
+        sent["user_lookup"],
+        json!({"field": "subject", "value": "anna"})
+    );
+
+    let key_args = with_key(&["--impersonate-user-id", "64d0f0a7a1b2c3d4e5f60718"]);
+    let key_args: Vec<&str> = key_args.iter().map(String::as_str).collect();
+    let out = token_request(&server, dir.path(), &key_args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        access_token_payload(&out.stdout)["userId"],
+        "64d0f0a7a1b2c3d4e5f60718"
+    );
+
+    // Both at once is a usage error.
+    let out = token_request(&server, dir.path(), &key_args)
+        .args(["--impersonate-sub", "anna"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Runs a request that Qlik refuses; returns stderr, after checking exit 1 and an empty stdout.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    stderr
+}
+
+#[test]
+fn every_refusal_in_words_with_its_hint() {
+    let (server, dir) = tenant(|config| {
+        config.clients.push(OauthClient {
+            id: "no-grants".to_owned(),
+            secret: Some(SECRET.to_owned()),
+            ..OauthClient::default()
+        });
+    });
+    let key = |extra: &[&str]| {
+        let args = with_key(extra);
+        let mut cmd = token_request(&server, dir.path(), &[]);
+        cmd.args(args);
+        cmd
+    };
+    let cases: Vec<(Command, &str, &str)> = vec![
+        (
+            key(&["--keyid", "other-key"]),
+            "no public key with kid other-key",
+            "whose kid is other-key: add the key's JWK",
+        ),
+        (
+            key(&["--alg", "RS512"]),
+            "alg RS512 is not the alg of the key",
+            "--alg must be the alg",
+        ),
+        (
+            key(&["--impersonate-sub", "nobody"]),
+            "user not found",
+            "a user who already exists",
+        ),
+        (
+            {
+                let mut cmd =
+                    token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"]);
+                cmd.args(["--client-id", "no-grants"]);
+                cmd
+            },
+            "unauthorized_client",
+            "machine-to-machine client",
+        ),
+        (
+            {
+                let mut cmd =
+                    token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"]);
+                cmd.args(["--client-id", "no-grants", "--impersonate-sub", "anna"]);
+                cmd
+            },
+            "unauthorized_client",
+            "allow user impersonation",
+        ),
+        (
+            {
+                let mut cmd = token_request(&server, dir.path(), &[]);
+                cmd.env("QLIK_CLIENT_SECRET", "not-the-secret-123");
+                cmd
+            },
+            "wrong client secret",
+            "check --client-id and the secret",
+        ),
+    ];
+    for (mut cmd, error, hint) in cases {
+        let stderr = refused(&mut cmd);
+        assert!(
+            stderr.contains("Qlik Cloud refused the token request"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(error), "{error}: {stderr}");
+        assert!(
+            stderr.contains("hint: ") && stderr.contains(hint),
+            "{hint}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_wrong_audience_and_clock_skew_get_their_hints() {
+    // The tenant knows itself as 127.0.0.1; reached as localhost, the audience differs.
+    let (server, dir) = tenant(|_| {});
+    let args = with_key(&[]);
+    let stderr = refused(
+        run(dir.path())
+            .args([
+                "oauth-qscloud",
+                "--client-id",
+                CLIENT_ID,
+                "--cacert",
+                "ca.pem",
+            ])
+            .args(["--tenant", &format!("https://localhost:{}", server.port)])
+            .args(&args),
+    );
+    assert!(stderr.contains("invalid aud"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "aud is https://localhost:{}/oauth/token",
+            server.port
+        )),
+        "{stderr}"
+    );
+
+    let (server, dir) = tenant(|config| config.clock_ahead = 3_600);
+    let stderr = refused(token_request(&server, dir.path(), &[]).args(&args));
+    assert!(stderr.contains("the assertion has expired"), "{stderr}");
+    assert!(stderr.contains("check this machine's clock"), "{stderr}");
+}
+
+#[test]
+fn a_429_is_waited_for_within_the_timeout() {
+    let (server, dir) = tenant(|config| config.rate_limit = Some((1, "1")));
+    let args = with_key(&[]);
+    let out = token_request(&server, dir.path(), &[])
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 429") && stderr.contains("waiting 1s"),
+        "{stderr}"
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    // The second request carries a new assertion: Qlik takes a jti once.
+    let jti = |i: usize| {
+        let body: Value = serde_json::from_str(&requests[i].body).unwrap();
+        decode_parts(body["client_assertion"].as_str().unwrap()).1["jti"].clone()
+    };
+    assert_ne!(jti(0), jti(1));
+
+    let (server, dir) = tenant(|config| config.rate_limit = Some((1, "120")));
+    let stderr = refused(&mut token_request(
+        &server,
+        dir.path(),
+        &["--timeout", "5s", "--client-secret-file", "secret.txt"],
+    ));
+    assert!(
+        stderr.contains("asks to wait 120, more than --timeout 5s leaves"),
+        "{stderr}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn json_output_of_a_refusal_is_a_json_object() {
+    let (server, dir) = tenant(|_| {});
+    let out = token_request(&server, dir.path(), &["--output", "json"])
+        .env("QLIK_CLIENT_SECRET", "not-the-secret-123")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], 401);
+    assert_eq!(answer["error"], "invalid_client");
+    assert!(
+        answer["hint"]
+            .as_str()
+            .unwrap()
+            .contains("check --client-id")
+    );
+}
+
+#[test]
+fn no_secret_assertion_or_token_in_any_output_at_debug() {
+    let (server, dir) = tenant(|_| {});
+    for credentials in [
+        with_key(&[]),
+        vec!["--client-secret-file".into(), "-".into()],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+            .current_dir(dir.path())
+            .args([
+                "oauth-qscloud",
+                "--tenant",
+                &server.url(),
+                "--client-id",
+                CLIENT_ID,
+            ])
+            .args([
+                "--cacert",
+                "ca.pem",
+                "--loglevel",
+                "debug",
+                "--output",
+                "json",
+            ])
+            .args(&credentials)
+            .env_remove("QLIK_CLIENT_SECRET")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(SECRET.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("DEBUG"), "{stderr}");
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let token = answer["access_token"].as_str().unwrap();
+        let sent: Value = serde_json::from_str(&server.requests().last().unwrap().body).unwrap();
+        for secret in [
+            SECRET,
+            token,
+            sent["client_assertion"].as_str().unwrap_or(SECRET),
+        ] {
+            assert!(!stderr.contains(secret), "{stderr}");
+            // Not a part of it either (the assertion's signature).
+            if let Some((_, signature)) = secret.rsplit_once('.') {
+                assert!(!stderr.contains(signature), "{stderr}");
+            }
+        }
+    }
+}
+
+#[test]
+fn decode_tells_an_access_token_from_a_broken_one() {
+    let (server, dir) = tenant(|_| {});
+    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+        .output()
+        .unwrap();
+    let token = single_token(&out.stdout);
+    let out = run(dir.path())
+        .args(["decode", "--jwt", &token])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("an OAuth access token"), "{stderr}");
+    // With a key, the signature is not called forged: it is the tenant's own.
+    let out = run(dir.path())
+        .args(["decode", "--jwt", &token, "--cert-publickey-file"])
+        .arg(fixture("rsa2048-public.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("signed by the tenant"), "{stderr}");
+    // A broken one is broken.
+    let broken = format!("{}x", &token[..token.len() / 2]);
+    let out = run(dir.path())
+        .args(["decode", "--jwt", &broken])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("access token"));
+}
+
+#[test]
+fn a_client_without_the_keys_thumbprint_gets_a_hint_that_names_it() {
+    let (server, dir) = tenant(|config| {
+        let mut jwk = fixture_jwk("RS256");
+        jwk["kid"] = json!("registered-by-hand");
+        config.clients[0].public_keys = vec![jwk];
+    });
+    let args = with_key(&[]);
+    let stderr = refused(token_request(&server, dir.path(), &[]).args(&args));
+    assert!(
+        stderr.contains("no public key whose kid is the key's thumbprint (the default"),
+        "{stderr}"
+    );
+    // With the kid the client has, the same key is taken.
+    let args = with_key(&["--keyid", "registered-by-hand"]);
+    token_request(&server, dir.path(), &[])
+        .args(&args)
+        .assert()
+        .success();
+}
+
+#[test]
+fn key_text_in_a_name_is_refused_and_a_thumbprint_is_a_fine_key_id() {
+    let pem = fixture_text("rsa2048-pkcs8.pem");
+    // The key's lines without the BEGIN line (clap takes a value starting with - for a flag,
+    // and refuses it, redacted).
+    let body: String = pem.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let key_line = &pem.lines().nth(1).unwrap()[..20];
+    for flag in ["--client-id", "--keyid"] {
+        for (value, expected) in [
+            (&body, "holds PEM text or blanks"),
+            (&pem, "unexpected argument"),
+        ] {
+            let out = assertion(&[flag, value]);
+            assert_eq!(out.status.code(), Some(2), "{flag}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(expected), "{stderr}");
+            assert!(!stderr.contains(key_line), "{stderr}");
+        }
+    }
+    // The kid setup-qscloud-oauth printed, given back: taken as typed.
+    let kid = fixture_jwk("RS256")["kid"].as_str().unwrap().to_owned();
+    let out = assertion(&[
+        "--keyid",
+        &kid,
+        "--client-id",
+        "a3f1c9e07b2d4e5f8a6b1c0d9e8f7a6b",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        decode_parts(&single_token(&out.stdout)).0["kid"],
+        kid.as_str()
+    );
+}
+
+/// The stand-in takes a form body too, as RFC 6749 tools send it (curl -d), with an assertion
+/// qs-jwt made offline; and refuses it a second time (the jti is used up).
+#[test]
+fn the_stand_in_takes_a_form_body_with_an_assertion_made_offline() {
+    let token = single_token(
+        &run(Path::new("."))
+            .args(["oauth-qscloud", "--tenant", "https://127.0.0.1:9"])
+            .args(["--client-id", CLIENT_ID, "--assertion-only"])
+            .arg("--cert-privatekey-file")
+            .arg(fixture("rsa2048-pkcs8.pem"))
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let config = OauthConfig {
+        clients: vec![OauthClient {
+            id: CLIENT_ID.to_owned(),
+            public_keys: vec![fixture_jwk("RS256")],
+            impersonation: true,
+            ..OauthClient::default()
+        }],
+        users: vec![("anna", "u1")],
+        ..OauthConfig::default()
+    };
+    let body = format!(
+        "grant_type=urn%3Aqlik%3Aoauth%3Auser-impersonation&client_id={CLIENT_ID}\
+         &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+         &client_assertion={token}&user_lookup%5Bfield%5D=subject&user_lookup%5Bvalue%5D=anna"
+    );
+    let mut used = std::collections::HashSet::new();
+    let form = "application/x-www-form-urlencoded";
+    let answer = common::oauth_server::token(&config, form, &body, 9, &mut used, 0);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        decode_parts(answer.body["access_token"].as_str().unwrap()).1["sub"],
+        "anna"
+    );
+    let again = common::oauth_server::token(&config, form, &body, 9, &mut used, 1);
+    assert_eq!(again.status, 401);
+    assert_eq!(again.body["error_description"], "jti was used before");
+}
