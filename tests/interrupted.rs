@@ -327,3 +327,173 @@ fn a_force_run_killed_at_any_rename_or_unlink_leaves_a_pair_and_the_way_back() {
 fn a_first_run_killed_at_any_rename_or_unlink_leaves_a_clean_way_back() {
     kill_at_every_step(false);
 }
+
+// A --users run that fails part way keeps the key of the tokens it delivered.
+
+/// A users file of `n` QSEoW users.
+fn users_file(dir: &Path, n: usize) {
+    let mut text = String::from("userid,userdir\n");
+    for i in 0..n {
+        text.push_str(&format!("user{i},D\n"));
+    }
+    fs::write(dir.join("users.csv"), text).unwrap();
+}
+
+/// Runs a bash line with `$BIN` and `$ARGS` (a --users run making a new key) in `dir`.
+fn batch_in_shell(dir: &Path, line: &str, force: bool) -> (i32, String) {
+    let mut create = Create::qseow_users()
+        .new_key()
+        .args(["--users", "users.csv"]);
+    if force {
+        create = create.arg("--force");
+    }
+    let output = StdCommand::new("bash")
+        .args(["-c", line])
+        .current_dir(dir)
+        .env("BIN", BIN)
+        .env("ARGS", create.argv().join(" "))
+        .env_remove("QSJWTPRIVKEY")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The number in "N of M tokens were written whole".
+fn delivered_in(stderr: &str) -> usize {
+    let before = stderr
+        .split(
+            " of 300 tokens were written whole before this, signed by the new key, which is kept",
+        )
+        .next()
+        .unwrap();
+    before
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no count of tokens: {stderr}"))
+}
+
+/// The whole lines of what a reader got: each a token the kept certificate verifies.
+fn assert_signed_by_kept_key(dir: &Path, got: &str) -> usize {
+    let certificate = fs::read_to_string(dir.join("publickey.cer")).unwrap();
+    let whole: Vec<&str> = got
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .collect();
+    for line in &whole {
+        common::verify_with_certificate(line.trim_end(), &certificate, common::QSEOW_AUDIENCE);
+    }
+    whole.len()
+}
+
+#[test]
+fn a_reader_that_goes_away_keeps_the_key_of_the_tokens_it_got() {
+    for force in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        users_file(dir.path(), 300);
+        let previous = force.then(|| {
+            Create::qseow()
+                .new_key()
+                .run_in(dir.path())
+                .assert()
+                .success();
+            fs::read(dir.path().join("privatekey.pem")).unwrap()
+        });
+        let (code, stderr) = batch_in_shell(
+            dir.path(),
+            "set -o pipefail; \"$BIN\" $ARGS | head -c 2000 > got.txt",
+            force,
+        );
+        assert_eq!(code, 1, "{stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "which is kept for them: 'privatekey.pem' (give Qlik its certificate \
+                 'publickey.cer')"
+            ),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("removed"), "{stderr}");
+        let got = fs::read_to_string(dir.path().join("got.txt")).unwrap();
+        let read = assert_signed_by_kept_key(dir.path(), &got);
+        assert!(
+            read >= 1 && delivered_in(&stderr) >= read,
+            "{read}: {stderr}"
+        );
+        // The new pair replaced the previous one, as a run that finished would have.
+        if let Some(previous) = previous {
+            assert_ne!(
+                fs::read(dir.path().join("privatekey.pem")).unwrap(),
+                previous
+            );
+            assert!(stderr.contains("--force replaced"), "{stderr}");
+        }
+        assert!(
+            left_over_in(dir.path()).is_empty(),
+            "{:?}",
+            left_over_in(dir.path())
+        );
+    }
+}
+
+/// Files other than the key files, the users file and what the test wrote.
+fn left_over_in(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            ![
+                "privatekey.pem",
+                "publickey.pem",
+                "publickey.cer",
+                "users.csv",
+                "got.txt",
+            ]
+            .contains(&n.as_str())
+        })
+        .collect()
+}
+
+/// A file size limit (as a full disk) stops the run part way: the message counts exactly the
+/// whole tokens in the file, and their key stays.
+#[test]
+fn a_write_that_fails_part_way_keeps_the_key_and_counts_the_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    users_file(dir.path(), 300);
+    // 20 KiB: room for the key files, not for 300 tokens. SIGXFSZ ignored, as a full disk
+    // gives an error rather than a signal.
+    let (code, stderr) = batch_in_shell(
+        dir.path(),
+        "trap '' XFSZ; ulimit -f 20; \"$BIN\" $ARGS > got.txt",
+        false,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let got = fs::read_to_string(dir.path().join("got.txt")).unwrap();
+    let whole = assert_signed_by_kept_key(dir.path(), &got);
+    assert!(whole > 0 && whole < 300, "{whole}");
+    assert_eq!(delivered_in(&stderr), whole, "{stderr}");
+}
+
+/// No token out: the new key is taken back, and the message claims no previous files.
+#[test]
+fn a_run_that_delivers_no_token_takes_its_new_key_back() {
+    let dir = tempfile::tempdir().unwrap();
+    users_file(dir.path(), 300);
+    let (code, stderr) = batch_in_shell(dir.path(), "\"$BIN\" $ARGS > /dev/full", false);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("INFO the new key files were removed\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("previous"), "{stderr}");
+    assert!(!stderr.contains("tokens were written"), "{stderr}");
+    assert_eq!(left_over_in(dir.path()), Vec::<String>::new());
+    assert!(!dir.path().join("privatekey.pem").exists());
+}

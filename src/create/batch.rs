@@ -24,7 +24,7 @@ use crate::claims::{self, User};
 use crate::cli::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
 use crate::error::UserError;
 use crate::input;
-use crate::keys::{self, KeySource};
+use crate::keys::{self, KeySource, PendingKeyFiles};
 use crate::qlik::Profile;
 use crate::render::count;
 use crate::stdio::ProductLines;
@@ -180,8 +180,43 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
     warn_about_unused_key_options(key);
 
     let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
-    sign_all(batch, &header, &rows, &loaded.key)?;
+    let mut out = ProductLines::open()?;
+    if let Err(err) = sign_all(batch, &header, &rows, &loaded.key, &mut out) {
+        let delivered = out.delivered();
+        return Err(after_failure(
+            err,
+            delivered,
+            rows.len(),
+            loaded.pending_files,
+        ));
+    }
     Ok(Output::streamed(loaded.pending_files))
+}
+
+/// A run that fails part way (a reader that went away, a full disk, a signal) says how many
+/// tokens went out whole. A key made for the run stays once one of its tokens went out: those
+/// tokens are good only with that key's certificate. A key whose tokens all stayed behind is
+/// taken back, as for one token (its files are dropped with `pending`).
+fn after_failure(
+    err: anyhow::Error,
+    delivered: usize,
+    total: usize,
+    pending: Option<PendingKeyFiles>,
+) -> anyhow::Error {
+    let done = match (delivered, pending) {
+        // The error as it is; a new key's files go with `pending`, and say so.
+        (0, _) => return err,
+        (_, None) => format!("{delivered} of {total} tokens were written whole before this"),
+        (_, Some(files)) => format!(
+            "{delivered} of {total} tokens were written whole before this, signed by the new \
+             key, which is kept for them: {}",
+            files.keep()
+        ),
+    };
+    match err.downcast_ref::<UserError>() {
+        Some(user) => UserError::runtime(format!("{user}; {done}")).into(),
+        None => UserError::runtime(format!("{err:#}; {done}")).into(),
+    }
 }
 
 /// A table that cannot be used: one line for the file, or one for each bad row listed, then
@@ -288,12 +323,12 @@ fn sign_all(
     header: &Map<String, Value>,
     rows: &[UserRow],
     key: &keys::SigningKey,
+    out: &mut ProductLines,
 ) -> Result<()> {
     let threads = rayon::current_num_threads();
     let stop = stop_requested();
     let started = Instant::now();
     let progress = Progress::start(rows.len());
-    let mut out = ProductLines::open()?;
     let mut written = 0;
     verbose!(
         "signing with a {}-bit RSA key on {}",
@@ -302,12 +337,7 @@ fn sign_all(
     );
     for chunk in rows.chunks(CHUNK_PER_THREAD * threads) {
         if stop.load(Ordering::SeqCst) {
-            return Err(UserError::runtime(format!(
-                "stopped by a signal after {written} of {} tokens; the tokens written are \
-                 whole, and a key made for the run is removed",
-                rows.len()
-            ))
-            .into());
+            return Err(UserError::runtime("stopped by a signal").into());
         }
         let issued = times::unix_seconds(SystemTime::now())?;
         let lines: Vec<Result<String>> = chunk
@@ -332,7 +362,7 @@ fn sign_all(
         out.flush()?;
         progress.advance(chunk.len());
     }
-    out.finish()?;
+    out.flush()?;
     drop(progress);
     let seconds = started.elapsed().as_secs_f64();
     info!(
@@ -348,10 +378,7 @@ fn sign_all(
 /// that passes the year 9999 in a run that lasts past the check) becomes a run-time one.
 fn after_first_write(err: anyhow::Error, written: usize) -> anyhow::Error {
     match err.downcast_ref::<UserError>() {
-        Some(user) if user.is_usage() && written > 0 => UserError::runtime(format!(
-            "{user}; {written} tokens were written before this, and are good"
-        ))
-        .into(),
+        Some(user) if user.is_usage() && written > 0 => UserError::runtime(user.to_string()).into(),
         _ => err,
     }
 }

@@ -424,6 +424,22 @@ impl PendingKeyFiles {
         }
     }
 
+    /// The same when tokens went out although the run failed afterwards: the key that signed
+    /// them stays. Returns the files for the message: "'privatekey.pem' (give Qlik its
+    /// certificate 'publickey.cer')".
+    pub fn keep(self) -> String {
+        let names = match (self.placed.first(), self.placed.last()) {
+            (Some(key), Some(certificate)) => format!(
+                "'{}' (give Qlik its certificate '{}')",
+                key.display(),
+                certificate.display()
+            ),
+            _ => String::new(),
+        };
+        self.commit();
+        names
+    }
+
     /// Removes the new files and moves the old ones back. `Err` names what could not be
     /// restored and where the old files are, so that the user can put them back.
     fn roll_back(&mut self) -> Result<(), String> {
@@ -463,8 +479,12 @@ impl Drop for PendingKeyFiles {
         if self.done {
             return;
         }
+        let previous = !self.moved_aside.is_empty();
         match self.roll_back() {
-            Ok(()) => info!("the new key files were removed; the previous files are unchanged"),
+            Ok(()) if previous => {
+                info!("the new key files were removed; the previous files are back in place")
+            }
+            Ok(()) => info!("the new key files were removed"),
             Err(problems) => error!("restoring the key files: {problems}"),
         }
     }
