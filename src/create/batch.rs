@@ -398,8 +398,37 @@ fn stop_requested() -> Arc<AtomicBool> {
     flag
 }
 
-/// On Windows, Ctrl-C ends the run as before.
-#[cfg(not(unix))]
+/// On Windows, Ctrl-C and Ctrl-Break do the same through a console control handler: the first
+/// sets the flag, and the run stops before its next chunk as on Unix; the next one is left to
+/// the system's handler, which ends the process at once.
+#[cfg(windows)]
+fn stop_requested() -> Arc<AtomicBool> {
+    use std::sync::OnceLock;
+    use windows_sys::Win32::System::Console::{
+        CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler,
+    };
+    use windows_sys::core::BOOL;
+
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    unsafe extern "system" fn handler(event: u32) -> BOOL {
+        if event != CTRL_C_EVENT && event != CTRL_BREAK_EVENT {
+            return 0;
+        }
+        match FLAG.get() {
+            Some(flag) if !flag.swap(true, Ordering::SeqCst) => 1,
+            _ => 0,
+        }
+    }
+
+    let flag = Arc::clone(FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))));
+    // SAFETY: `handler` is a plain function that lives as long as the process and touches only
+    // an atomic flag; the system calls it on a thread of its own.
+    unsafe { SetConsoleCtrlHandler(Some(handler), 1) };
+    flag
+}
+
+#[cfg(not(any(unix, windows)))]
 fn stop_requested() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }

@@ -1351,6 +1351,7 @@ mod tests {
         fs::write(dir.path().join(".qs-jwt-Zz99Yy.x_k_publickey.cer.tmp"), "").unwrap();
         let left = files.left_over().unwrap();
         let advice = left.advice();
+        #[cfg(not(windows))]
         let expected = format!(
             "to restore the previous key pair, run: mv -f -- '{0}/k_privatekey.pem.qs-jwt-old' \
              '{0}/k_privatekey.pem' && mv -f -- '{0}/k_publickey.pem.qs-jwt-old' \
@@ -1358,9 +1359,17 @@ mod tests {
              '{0}/k_publickey.cer' && rm -f -- '{0}/.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
             dir.path().display()
         );
-        #[cfg(unix)]
+        #[cfg(windows)]
+        let expected = format!(
+            "to restore the previous key pair, run: Move-Item -Force -LiteralPath \
+             '{0}/k_privatekey.pem.qs-jwt-old' -Destination '{0}/k_privatekey.pem'; Move-Item \
+             -Force -LiteralPath '{0}/k_publickey.pem.qs-jwt-old' -Destination \
+             '{0}/k_publickey.pem'; Move-Item -Force -LiteralPath \
+             '{0}/k_publickey.cer.qs-jwt-old' -Destination '{0}/k_publickey.cer'; Remove-Item \
+             -Force -LiteralPath '{0}/.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
+            dir.path().display()
+        );
         assert_eq!(advice, expected);
-        let _ = expected;
     }
 
     #[cfg(unix)]
