@@ -182,7 +182,11 @@ fn run(batch: &Batch, path: &Path, key: &crate::cli::KeyArgs, now: SystemTime) -
     let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
     let mut out = ProductLines::open()?;
     if let Err(err) = sign_all(batch, &header, &rows, &loaded.key, &mut out) {
+        // The tokens made before the failure are good: out with them if they can go, and all
+        // writing done before the key's fate is decided (dropping a buffer writes it).
+        let _ = out.flush();
         let delivered = out.delivered();
+        drop(out);
         return Err(after_failure(
             err,
             delivered,
