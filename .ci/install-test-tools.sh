@@ -2,13 +2,14 @@
 # Installs the programs the tests run when they are missing: bash, zsh and fish
 # (tests/completions.rs drives them on the completion scripts qs-jwt prints), jq and openssl
 # (tests/examples.rs runs the README's and docs' examples, which use them), ssh-keygen and
-# puttygen (tests/keys.rs runs the commands qs-jwt gives for SSH and PuTTY keys). Quiet and
-# idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI runner. Runs apt-get with
+# puttygen (tests/keys.rs runs the commands qs-jwt gives for SSH and PuTTY keys), strace
+# (tests/interrupted.rs kills --cert-create at each rename and unlink with its fault
+# injection). Quiet and idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI runner. Runs apt-get with
 # sudo when not root.
 set -euo pipefail
 
 missing=()
-for shell in bash zsh fish jq openssl; do
+for shell in bash zsh fish jq openssl strace; do
     command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
 done
 # Programs whose package has another name.

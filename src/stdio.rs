@@ -1,6 +1,7 @@
 //! The process's standard streams: the product goes to standard output, all of it or an
 //! error, and a standard output that was closed is a failure, not a sink.
 
+use std::collections::VecDeque;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
@@ -62,21 +63,39 @@ pub fn print_product(text: &str) -> Result<()> {
 }
 
 /// Standard output for a product written a line at a time (a token a user with `--users`),
-/// buffered, with the same guarantees as [`print_product`]: every failure is an error.
+/// buffered, with the same guarantees as [`print_product`]: every failure is an error. It
+/// counts the lines that reached the system whole ([`Self::delivered`]), so that a run that
+/// fails part way knows whether tokens went out.
 pub struct ProductLines {
-    out: BufWriter<Descriptor>,
+    out: BufWriter<Counted>,
+    /// Where each line not yet known to be out ends, in bytes from the first.
+    ends: VecDeque<u64>,
+    queued: u64,
+    delivered: usize,
 }
 
 impl ProductLines {
     pub fn open() -> Result<Self> {
+        let descriptor = descriptor().context(CANNOT_WRITE)?;
         Ok(Self {
-            out: BufWriter::with_capacity(64 * 1024, descriptor().context(CANNOT_WRITE)?),
+            out: BufWriter::with_capacity(
+                64 * 1024,
+                Counted {
+                    inner: descriptor,
+                    bytes: 0,
+                },
+            ),
+            ends: VecDeque::new(),
+            queued: 0,
+            delivered: 0,
         })
     }
 
     /// Writes `text` and a newline; they reach standard output when the buffer fills or at
     /// [`Self::flush`].
     pub fn line(&mut self, text: &str) -> Result<()> {
+        self.queued += text.len() as u64 + 1;
+        self.ends.push_back(self.queued);
         self.out
             .write_all(text.as_bytes())
             .and_then(|()| self.out.write_all(b"\n"))
@@ -91,6 +110,35 @@ impl ProductLines {
     /// Sends the rest; dropping a `ProductLines` instead would lose a failure.
     pub fn finish(mut self) -> Result<()> {
         self.flush()
+    }
+
+    /// How many lines the system took whole: written to the file or into the pipe (whether the
+    /// reader then read them is not for a writer to know).
+    pub fn delivered(&mut self) -> usize {
+        let sent = self.out.get_ref().bytes;
+        while self.ends.front().is_some_and(|end| *end <= sent) {
+            self.ends.pop_front();
+            self.delivered += 1;
+        }
+        self.delivered
+    }
+}
+
+/// Standard output, counting the bytes the system took.
+struct Counted {
+    inner: Descriptor,
+    bytes: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -289,7 +289,7 @@ fn files_left_aside_by_a_killed_run_are_not_touched() {
     let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
     assert!(
         error_lines(stderr.as_bytes())
-            .contains("'privatekey.pem.qs-jwt-old' is left by an earlier run"),
+            .contains("left 'privatekey.pem.qs-jwt-old' (the previous private key)"),
         "{stderr}"
     );
 }

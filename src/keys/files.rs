@@ -153,41 +153,25 @@ impl KeyFiles {
     }
 
     /// Files a run left behind when it was killed: `.qs-jwt-old` files, which may hold the only
-    /// copy of a key Qlik trusts (nothing goes on until a person has looked at them), and
-    /// temporary files, which may hold a new private key (a warning). Called under the lock: a
-    /// run that holds it has such files for a moment, and is not interrupted.
+    /// copy of a key Qlik trusts, temporary files of this prefix, which may hold a new private
+    /// key, and new files put in place before the run died. Nothing goes on until they are dealt
+    /// with: the error names each and gives the commands that restore the last complete pair.
+    /// Called under the lock: a run that holds it has such files for a moment, and is not
+    /// interrupted.
     pub fn check_left_over(&self) -> Result<(), UserError> {
-        // What to do with old files depends on whether the new set was complete when the run
-        // died.
-        let left_over: Vec<String> = self
-            .paths()
-            .iter()
-            .map(|path| old_name(path))
-            .filter(|old| fs::symlink_metadata(old).is_ok())
-            .map(|old| format!("'{}'", old.display()))
-            .collect();
-        if !left_over.is_empty() {
-            let (names, verb) = join_names(&left_over, "is", "are");
-            let complete = self.paths().iter().all(|p| fs::symlink_metadata(p).is_ok());
-            let what_to_do = if complete {
-                "the three key files in place are a complete new set: keep the .qs-jwt-old files \
-                 (elsewhere) until Qlik has the new certificate, then delete them"
-            } else {
-                "the key files in place are not a complete set: remove them and rename the \
-                 .qs-jwt-old files back to their names"
-            };
-            return Err(UserError::runtime(format!(
-                "{names} {verb} left by an earlier run that was interrupted while replacing keys; \
-                 {what_to_do}, then run again"
-            )));
+        if let Some(left) = self.left_over() {
+            return Err(left.refusal());
         }
-
         let temporary: Vec<String> = fs::read_dir(self.folder())
             .into_iter()
             .flatten()
             .flatten()
             .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with(".qs-jwt-") && name.ends_with(".tmp"))
+            .filter(|name| {
+                name.starts_with(".qs-jwt-")
+                    && name.ends_with(".tmp")
+                    && temporary_of(name).is_none()
+            })
             .collect();
         if !temporary.is_empty() {
             warn!(
@@ -198,6 +182,68 @@ impl KeyFiles {
             );
         }
         Ok(())
+    }
+
+    /// The same check before the lock is taken, so that a run told to sign with the key it has
+    /// (or to use --force) hears of an interrupted run first. Skipped while another run holds
+    /// the lock: its files are not left over.
+    pub fn check_interrupted(&self) -> Result<(), UserError> {
+        match self.left_over_unlocked() {
+            Some(left) => Err(left.refusal()),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Self::left_over`] by a run that does not hold the lock: what it finds counts only if
+    /// no other run holds the lock (a lock that cannot be taken at all, in a folder that takes
+    /// no files, is no such run). Nothing is written when nothing is found.
+    fn left_over_unlocked(&self) -> Option<LeftOver<'_>> {
+        self.left_over()?;
+        let _lock = match KeyLock::try_take(&self.lock_path()) {
+            Ok(None) => return None,
+            Ok(Some(lock)) => Some(lock),
+            Err(_) => None,
+        };
+        self.left_over()
+    }
+
+    /// What an interrupted run left for this prefix, and what to do with it; `None` when it
+    /// left nothing.
+    fn left_over(&self) -> Option<LeftOver<'_>> {
+        let mut temporaries = Vec::new();
+        for entry in fs::read_dir(self.folder()).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(target) = name.to_str().and_then(temporary_of) else {
+                continue;
+            };
+            if let Some(role) = ROLES
+                .into_iter()
+                .find(|role| self.path(*role).file_name().is_some_and(|n| n == target))
+            {
+                temporaries.push((role, self.private_key.with_file_name(&name)));
+            }
+        }
+        temporaries.sort();
+        let found = ROLES.map(|role| Found {
+            in_place: fs::symlink_metadata(self.path(role)).is_ok(),
+            old: fs::symlink_metadata(old_name(self.path(role))).is_ok(),
+            temporary: temporaries.iter().any(|(r, _)| *r == role),
+        });
+        let plan = plan(found)?;
+        Some(LeftOver {
+            files: self,
+            found,
+            temporaries,
+            plan,
+        })
+    }
+
+    fn path(&self, role: Role) -> &Path {
+        match role {
+            Role::PrivateKey => &self.private_key,
+            Role::PublicKey => &self.public_key,
+            Role::Certificate => &self.certificate,
+        }
     }
 
     /// Takes the prefix's lock, waiting a while for another run that holds it.
@@ -266,7 +312,7 @@ impl KeyFiles {
 
         let mut staged = Vec::with_capacity(items.len());
         for (path, text, mode) in items {
-            let file = stage(folder, text, mode).map_err(|e| {
+            let file = stage_key(folder, path, text, mode).map_err(|e| {
                 UserError::runtime(format!(
                     "cannot write '{}' in folder '{}': {}",
                     path.display(),
@@ -378,6 +424,22 @@ impl PendingKeyFiles {
         }
     }
 
+    /// The same when tokens went out although the run failed afterwards: the key that signed
+    /// them stays. Returns the files for the message: "'privatekey.pem' (give Qlik its
+    /// certificate 'publickey.cer')".
+    pub fn keep(self) -> String {
+        let names = match (self.placed.first(), self.placed.last()) {
+            (Some(key), Some(certificate)) => format!(
+                "'{}' (give Qlik its certificate '{}')",
+                key.display(),
+                certificate.display()
+            ),
+            _ => String::new(),
+        };
+        self.commit();
+        names
+    }
+
     /// Removes the new files and moves the old ones back. `Err` names what could not be
     /// restored and where the old files are, so that the user can put them back.
     fn roll_back(&mut self) -> Result<(), String> {
@@ -417,11 +479,366 @@ impl Drop for PendingKeyFiles {
         if self.done {
             return;
         }
+        let previous = !self.moved_aside.is_empty();
         match self.roll_back() {
-            Ok(()) => info!("the new key files were removed; the previous files are unchanged"),
+            Ok(()) if previous => {
+                info!("the new key files were removed; the previous files are back in place")
+            }
+            Ok(()) => info!("the new key files were removed"),
             Err(problems) => error!("restoring the key files: {problems}"),
         }
     }
+}
+
+/// One of the three files of a prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    PrivateKey,
+    PublicKey,
+    Certificate,
+}
+
+const ROLES: [Role; 3] = [Role::PrivateKey, Role::PublicKey, Role::Certificate];
+
+impl Role {
+    fn what(self) -> &'static str {
+        match self {
+            Role::PrivateKey => "private key",
+            Role::PublicKey => "public key",
+            Role::Certificate => "certificate",
+        }
+    }
+}
+
+/// What a folder holds of one file of a prefix.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Found {
+    /// Under its own name.
+    in_place: bool,
+    /// Under `<name>.qs-jwt-old`.
+    old: bool,
+    /// In a temporary file of a run that wrote it (`.qs-jwt-XXXXXX.<name>.tmp`).
+    temporary: bool,
+}
+
+/// One step of the way back to a complete key pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// `<name>.qs-jwt-old` back to `<name>`, over a new file if one is there.
+    PutBack(Role),
+    /// A new file the interrupted run put in place, which no delivered token needs.
+    RemoveNew(Role),
+    /// A `.qs-jwt-old` file whose key the new pair replaced.
+    RemoveOld(Role),
+    /// The temporary files: none of them signed anything.
+    RemoveTemporaries,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Goal {
+    /// The run died before its new files were all in place: the previous pair comes back.
+    RestorePrevious,
+    /// The same, with no complete pair before the run: what it left goes.
+    RemoveLeftovers,
+    /// The run put the whole new pair in place: back to the previous one...
+    GoBack,
+    /// ... or keep the new one.
+    KeepNew,
+    /// No complete pair in place, and nothing temporary: the old files go back.
+    PutBackOld,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    primary: (Goal, Vec<Step>),
+    alternative: Option<(Goal, Vec<Step>)>,
+    /// The files in place that the interrupted run put there.
+    placed_new: [bool; 3],
+    /// The run died before its new files were all in place: its new key signed nothing.
+    unfinished: bool,
+}
+
+/// What to do with what an interrupted run left: a pure reading of the folder against the
+/// order in which [`KeyFiles::write`] works (stage all three, move every old file aside, rename
+/// the new ones into place one by one, sign and deliver, delete the old files). `None` when
+/// nothing is left over.
+fn plan(found: [Found; 3]) -> Option<Plan> {
+    let any_old = found.iter().any(|f| f.old);
+    let unfinished = found.iter().any(|f| f.temporary);
+    if !any_old && !unfinished {
+        return None;
+    }
+    // With an old file aside, every old file was aside before the first new one went into
+    // place: a file in place without a temporary of its name is new. With none aside, the run
+    // had nothing to replace; it died part way through putting its files in place when each
+    // file is either in place or temporary, never both.
+    let part_way = !any_old && found.iter().all(|f| f.in_place != f.temporary);
+    let placed_new = found.map(|f| f.in_place && !f.temporary && (any_old || part_way));
+    let previous = |i: usize| found[i].old || (found[i].in_place && !placed_new[i]);
+    let previous_complete = previous(0) && previous(2);
+
+    let mut back: Vec<Step> = ROLES
+        .into_iter()
+        .zip(found.iter().zip(placed_new))
+        .filter_map(|(role, (f, new))| {
+            if f.old {
+                Some(Step::PutBack(role))
+            } else if new {
+                Some(Step::RemoveNew(role))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if unfinished {
+        back.push(Step::RemoveTemporaries);
+        let goal = if previous_complete {
+            Goal::RestorePrevious
+        } else {
+            Goal::RemoveLeftovers
+        };
+        return Some(Plan {
+            primary: (goal, back),
+            alternative: None,
+            placed_new,
+            unfinished,
+        });
+    }
+    let new_complete = found[0].in_place && found[2].in_place;
+    if !new_complete {
+        // Not a state a run leaves (someone moved files since): the old files go back.
+        return Some(Plan {
+            primary: (Goal::PutBackOld, back),
+            alternative: None,
+            placed_new,
+            unfinished,
+        });
+    }
+    let keep: Vec<Step> = ROLES
+        .into_iter()
+        .zip(found)
+        .filter(|(_, f)| f.old)
+        .map(|(role, _)| Step::RemoveOld(role))
+        .collect();
+    let (primary, alternative) = if previous_complete {
+        ((Goal::GoBack, back), Some((Goal::KeepNew, keep)))
+    } else {
+        ((Goal::KeepNew, keep), None)
+    };
+    Some(Plan {
+        primary,
+        alternative,
+        placed_new,
+        unfinished,
+    })
+}
+
+/// What an interrupted run left for a prefix, as found on disk.
+struct LeftOver<'a> {
+    files: &'a KeyFiles,
+    found: [Found; 3],
+    temporaries: Vec<(Role, PathBuf)>,
+    plan: Plan,
+}
+
+impl LeftOver<'_> {
+    /// Each file left, and what it holds: "'privatekey.pem.qs-jwt-old' (the previous private
+    /// key)".
+    fn items(&self) -> Vec<String> {
+        let mut items = Vec::new();
+        for (i, role) in ROLES.into_iter().enumerate() {
+            if self.found[i].old {
+                items.push(format!(
+                    "'{}' (the previous {})",
+                    old_name(self.files.path(role)).display(),
+                    role.what()
+                ));
+            }
+            if self.plan.unfinished && self.plan.placed_new[i] {
+                items.push(format!(
+                    "'{}' (a new {} it put in place)",
+                    self.files.path(role).display(),
+                    role.what()
+                ));
+            }
+        }
+        for (role, path) in &self.temporaries {
+            items.push(format!(
+                "'{}' (a new {}, never used)",
+                path.display(),
+                role.what()
+            ));
+        }
+        items
+    }
+
+    /// How the files stand, and the other way out when there are two.
+    fn state(&self) -> String {
+        let certificate = self.files.certificate.display();
+        match (&self.plan.primary.0, &self.plan.alternative) {
+            (Goal::RestorePrevious, _) => {
+                "the previous key pair is complete, and the new key signed nothing".to_owned()
+            }
+            (Goal::RemoveLeftovers, _) => {
+                "there was no key pair before it, and the new key signed nothing".to_owned()
+            }
+            (_, Some((goal, steps))) => format!(
+                "the new key pair in place is complete (its token may have been printed), and the \
+                 previous pair, which Qlik may still trust, is in the .qs-jwt-old files; {}, \
+                 run: {}",
+                self.goal(*goal),
+                self.commands(steps)
+            ),
+            (Goal::PutBackOld, _) => "the files in place are no complete key pair".to_owned(),
+            (_, None) => format!(
+                "the new key pair in place is complete (its token may have been printed; give \
+                 Qlik '{certificate}'), and what is left of the previous files is no complete \
+                 pair"
+            ),
+        }
+    }
+
+    fn goal(&self, goal: Goal) -> String {
+        match goal {
+            Goal::RestorePrevious => "to restore the previous key pair".to_owned(),
+            Goal::RemoveLeftovers => "to remove what it left".to_owned(),
+            Goal::GoBack => "to go back to the previous key pair".to_owned(),
+            Goal::PutBackOld => "to put the previous files back".to_owned(),
+            Goal::KeepNew => format!(
+                "to keep the new key pair (and give Qlik '{}')",
+                self.files.certificate.display()
+            ),
+        }
+    }
+
+    /// The primary way back, as a line to run: "to restore the previous key pair, run: mv ...".
+    fn advice(&self) -> String {
+        let (goal, steps) = &self.plan.primary;
+        format!("{}, run: {}", self.goal(*goal), self.commands(steps))
+    }
+
+    /// What happened, for an error or a warning.
+    fn description(&self) -> String {
+        format!(
+            "an earlier qs-jwt run was interrupted while writing the key files of \
+             --cert-file-prefix '{}', and left {}; {}",
+            self.files.prefix,
+            self.items().join(", "),
+            self.state()
+        )
+    }
+
+    /// `--cert-create` goes no further until the files are dealt with.
+    fn refusal(&self) -> UserError {
+        UserError::runtime(self.description()).with_hint(self.advice())
+    }
+
+    /// The steps as one command line: the moves first, then one removal. Bash on Unix,
+    /// PowerShell on Windows, where the user reads it.
+    fn commands(&self, steps: &[Step]) -> String {
+        let mut moves = Vec::new();
+        let mut removals = Vec::new();
+        for step in steps {
+            match *step {
+                Step::PutBack(role) => {
+                    moves.push((old_name(self.files.path(role)), self.files.path(role)));
+                }
+                Step::RemoveNew(role) => removals.push(self.files.path(role).to_path_buf()),
+                Step::RemoveOld(role) => removals.push(old_name(self.files.path(role))),
+                Step::RemoveTemporaries => {
+                    removals.extend(self.temporaries.iter().map(|(_, path)| path.clone()));
+                }
+            }
+        }
+        let quoted = |path: &Path| quoted(&path.display().to_string());
+        let mut commands: Vec<String> = moves
+            .iter()
+            .map(|(from, to)| move_command(&quoted(from), &quoted(to)))
+            .collect();
+        if !removals.is_empty() {
+            let paths: Vec<String> = removals.iter().map(|path| quoted(path)).collect();
+            commands.push(remove_command(&paths));
+        }
+        commands.join(COMMAND_SEPARATOR)
+    }
+}
+
+#[cfg(not(windows))]
+const COMMAND_SEPARATOR: &str = " && ";
+#[cfg(windows)]
+const COMMAND_SEPARATOR: &str = "; ";
+
+#[cfg(not(windows))]
+fn quoted(text: &str) -> String {
+    crate::render::shell_quoted(text)
+}
+
+#[cfg(windows)]
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(not(windows))]
+fn move_command(from: &str, to: &str) -> String {
+    format!("mv -f -- {from} {to}")
+}
+
+#[cfg(windows)]
+fn move_command(from: &str, to: &str) -> String {
+    format!("Move-Item -Force -LiteralPath {from} -Destination {to}")
+}
+
+#[cfg(not(windows))]
+fn remove_command(paths: &[String]) -> String {
+    format!("rm -f -- {}", paths.join(" "))
+}
+
+#[cfg(windows)]
+fn remove_command(paths: &[String]) -> String {
+    format!("Remove-Item -Force -LiteralPath {}", paths.join(", "))
+}
+
+/// The file name a key file's temporary file stands for: `.qs-jwt-XXXXXX.<name>.tmp` gives
+/// `<name>`. `None` for other names, and for the temporary files of other writers (the cookie
+/// jar's `.qs-jwt-XXXXXX.tmp`).
+fn temporary_of(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(".qs-jwt-")?.strip_suffix(".tmp")?;
+    let (random, target) = (rest.get(..RANDOM_CHARS)?, rest.get(RANDOM_CHARS..)?);
+    let target = target.strip_prefix('.')?;
+    (random.bytes().all(|b| b.is_ascii_alphanumeric()) && !target.is_empty()).then_some(target)
+}
+
+/// The random characters in a temporary file's name (tempfile's default).
+const RANDOM_CHARS: usize = 6;
+
+/// Before signing with `--cert-privatekey-file <prefix>privatekey.pem`: files an interrupted
+/// run left for that prefix are named, with the commands that restore the last complete pair;
+/// a key whose certificate is not in place (its run died before putting it there) or that is
+/// not in place itself is refused, since Qlik would reject every token.
+pub fn check_key_file(path: &Path) -> Result<(), UserError> {
+    let Some(prefix) = path.to_str().and_then(|p| p.strip_suffix("privatekey.pem")) else {
+        return Ok(());
+    };
+    let files = KeyFiles::new(prefix);
+    let Some(left) = files.left_over_unlocked() else {
+        return Ok(());
+    };
+    let key = left.found[0];
+    let what = format!(
+        "--cert-privatekey-file '{}': {}",
+        path.display(),
+        left.description()
+    );
+    if !key.in_place || (left.plan.unfinished && left.plan.placed_new[0]) {
+        let why = if key.in_place {
+            "its certificate is not in place, so Qlik would reject every token"
+        } else {
+            "the key is not in place"
+        };
+        return Err(UserError::runtime(format!("{what}; {why}")).with_hint(left.advice()));
+    }
+    warn!("{what}; {}", left.advice());
+    Ok(())
 }
 
 /// An error after a rollback: the cause, and what the rollback could not undo.
@@ -477,8 +894,28 @@ pub fn plain_io(e: &io::Error) -> String {
 /// gives nothing to group and others (0600) means an owner-only access control list from the
 /// file's creation, and any other mode the folder's inherited one.
 pub fn stage(folder: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
+    stage_as(folder, ".tmp", text, mode)
+}
+
+/// The same for a key file: the temporary name says which file it stands for
+/// (`.qs-jwt-XXXXXX.privatekey.pem.tmp`), so that what a killed run leaves can be told apart
+/// and put right (a name too long for that gets the plain one).
+fn stage_key(folder: &Path, path: &Path, text: &str, mode: u32) -> io::Result<NamedTempFile> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    match name {
+        Some(name) if name.len() + 20 <= 255 => {
+            stage_as(folder, &format!(".{name}.tmp"), text, mode)
+        }
+        _ => stage(folder, text, mode),
+    }
+}
+
+fn stage_as(folder: &Path, suffix: &str, text: &str, mode: u32) -> io::Result<NamedTempFile> {
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".qs-jwt-").suffix(".tmp");
+    builder
+        .prefix(".qs-jwt-")
+        .rand_bytes(RANDOM_CHARS)
+        .suffix(suffix);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -764,9 +1201,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = files_in(dir.path());
         fs::write(old_name(&files.public_key), "old").unwrap();
-        let err = files.check_left_over().unwrap_err().to_string();
+        let err = files.check_left_over().unwrap_err();
         assert!(
-            err.contains("not a complete set: remove them and rename"),
+            err.to_string()
+                .contains("the files in place are no complete key pair"),
             "{err}"
         );
         for path in files.paths() {
@@ -774,9 +1212,164 @@ mod tests {
         }
         let err = files.check_left_over().unwrap_err().to_string();
         assert!(
-            err.contains("a complete new set: keep the .qs-jwt-old"),
+            err.contains("the new key pair in place is complete"),
             "{err}"
         );
+    }
+
+    /// (in place, old, temporary) for the private key, the public key and the certificate.
+    fn state(f: [(bool, bool, bool); 3]) -> [Found; 3] {
+        f.map(|(in_place, old, temporary)| Found {
+            in_place,
+            old,
+            temporary,
+        })
+    }
+
+    const ALL: [Role; 3] = ROLES;
+
+    #[test]
+    fn a_run_killed_at_each_step_of_force_gets_its_previous_pair_back() {
+        use Step::*;
+        let put_back_all: Vec<Step> = ALL.map(PutBack).to_vec();
+        // Killed before its first rename: the previous pair in place, three temporaries.
+        let plan1 = plan(state([(true, false, true); 3])).unwrap();
+        assert_eq!(
+            plan1.primary,
+            (Goal::RestorePrevious, vec![RemoveTemporaries])
+        );
+        assert_eq!(plan1.placed_new, [false; 3]);
+        // At the second rename: the private key aside, the rest in place.
+        let plan2 = plan(state([
+            (false, true, true),
+            (true, false, true),
+            (true, false, true),
+        ]))
+        .unwrap();
+        assert_eq!(
+            plan2.primary,
+            (
+                Goal::RestorePrevious,
+                vec![PutBack(Role::PrivateKey), RemoveTemporaries]
+            )
+        );
+        // All aside, the new private key in place: it goes, the old one comes back.
+        let plan5 = plan(state([
+            (true, true, false),
+            (false, true, true),
+            (false, true, true),
+        ]))
+        .unwrap();
+        let mut back = put_back_all.clone();
+        back.push(RemoveTemporaries);
+        assert_eq!(plan5.primary, (Goal::RestorePrevious, back));
+        assert_eq!(plan5.placed_new, [true, false, false]);
+        assert!(plan5.unfinished);
+        // Every new file in place, the old ones not yet deleted: back, or keep the new pair.
+        let done = plan(state([(true, true, false); 3])).unwrap();
+        assert_eq!(done.primary, (Goal::GoBack, put_back_all));
+        assert_eq!(
+            done.alternative,
+            Some((Goal::KeepNew, ALL.map(RemoveOld).to_vec()))
+        );
+        // The old private key already deleted: only the new pair is whole.
+        let late = plan(state([
+            (true, false, false),
+            (true, true, false),
+            (true, true, false),
+        ]))
+        .unwrap();
+        assert_eq!(
+            late.primary,
+            (
+                Goal::KeepNew,
+                vec![RemoveOld(Role::PublicKey), RemoveOld(Role::Certificate)]
+            )
+        );
+        assert_eq!(late.alternative, None);
+    }
+
+    #[test]
+    fn a_first_run_killed_part_way_leaves_nothing_behind_once_cleaned() {
+        use Step::*;
+        assert_eq!(plan(state([(true, false, false); 3])), None);
+        assert_eq!(plan(state([(false, false, false); 3])), None);
+        // The new private key in place, its certificate still temporary.
+        let part = plan(state([
+            (true, false, false),
+            (true, false, false),
+            (false, false, true),
+        ]))
+        .unwrap();
+        assert_eq!(
+            part.primary,
+            (
+                Goal::RemoveLeftovers,
+                vec![
+                    RemoveNew(Role::PrivateKey),
+                    RemoveNew(Role::PublicKey),
+                    RemoveTemporaries
+                ]
+            )
+        );
+        // Killed while writing the temporaries.
+        let staged = plan(state([
+            (false, false, true),
+            (false, false, false),
+            (false, false, false),
+        ]))
+        .unwrap();
+        assert_eq!(
+            staged.primary,
+            (Goal::RemoveLeftovers, vec![RemoveTemporaries])
+        );
+    }
+
+    #[test]
+    fn temporary_names_say_which_file_they_stand_for() {
+        assert_eq!(
+            temporary_of(".qs-jwt-Ab12Cd.k_privatekey.pem.tmp"),
+            Some("k_privatekey.pem")
+        );
+        assert_eq!(temporary_of(".qs-jwt-Ab12Cd.tmp"), None);
+        assert_eq!(temporary_of(".qs-jwt-Ab-2Cd.privatekey.pem.tmp"), None);
+        assert_eq!(temporary_of(".qs-jwt-é1.x.tmp"), None);
+        assert_eq!(temporary_of("privatekey.pem"), None);
+    }
+
+    #[test]
+    fn the_commands_restore_the_previous_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path());
+        for path in files.paths() {
+            fs::write(old_name(path), "old").unwrap();
+        }
+        fs::write(&files.private_key, "new").unwrap();
+        let tmp = dir.path().join(".qs-jwt-Ab12Cd.k_publickey.cer.tmp");
+        fs::write(&tmp, "new").unwrap();
+        // Another prefix's temporary file in the same folder is not this prefix's business.
+        fs::write(dir.path().join(".qs-jwt-Zz99Yy.x_k_publickey.cer.tmp"), "").unwrap();
+        let left = files.left_over().unwrap();
+        let advice = left.advice();
+        #[cfg(not(windows))]
+        let expected = format!(
+            "to restore the previous key pair, run: mv -f -- '{0}/k_privatekey.pem.qs-jwt-old' \
+             '{0}/k_privatekey.pem' && mv -f -- '{0}/k_publickey.pem.qs-jwt-old' \
+             '{0}/k_publickey.pem' && mv -f -- '{0}/k_publickey.cer.qs-jwt-old' \
+             '{0}/k_publickey.cer' && rm -f -- '{0}/.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
+            dir.path().display()
+        );
+        #[cfg(windows)]
+        let expected = format!(
+            "to restore the previous key pair, run: Move-Item -Force -LiteralPath \
+             '{0}/k_privatekey.pem.qs-jwt-old' -Destination '{0}/k_privatekey.pem'; Move-Item \
+             -Force -LiteralPath '{0}/k_publickey.pem.qs-jwt-old' -Destination \
+             '{0}/k_publickey.pem'; Move-Item -Force -LiteralPath \
+             '{0}/k_publickey.cer.qs-jwt-old' -Destination '{0}/k_publickey.cer'; Remove-Item \
+             -Force -LiteralPath '{0}/.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
+            dir.path().display()
+        );
+        assert_eq!(advice, expected);
     }
 
     #[cfg(unix)]

@@ -348,7 +348,11 @@ pub fn signing_key(
 ) -> Result<LoadedKey> {
     let (text, origin): (Cow<str>, _) = match source {
         KeySource::File(path) => (
-            input::read_file(path, &PRIVATE_KEY_FILE)?.into(),
+            {
+                files::check_key_file(path)?;
+                input::read_file(path, &PRIVATE_KEY_FILE)?
+            }
+            .into(),
             Origin::File(path.to_path_buf()),
         ),
         KeySource::Stdin => (
@@ -450,6 +454,9 @@ fn create(
 ) -> Result<LoadedKey> {
     let validity = generate::validity(now, days)?;
     let files = KeyFiles::for_prefix(prefix);
+    // What an interrupted run left comes first: "sign with the key you have" or --force would
+    // be the wrong advice while it is there.
+    files.check_interrupted()?;
     files.check(force)?;
     // Checked once before waiting for the lock, so a mistake is told at once, and again under
     // the lock, since a run that held it may have written the files meanwhile; files left by a

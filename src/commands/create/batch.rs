@@ -23,7 +23,7 @@ use crate::claims::{self, User};
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
 use crate::error::UserError;
 use crate::input;
-use crate::keys::{self, KeySource};
+use crate::keys::{self, KeySource, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;
 use crate::render::count;
@@ -185,8 +185,47 @@ fn run(
     warn_about_unused_key_options(key);
 
     let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
-    sign_all(batch, &header, &rows, &loaded.key)?;
+    let mut out = ProductLines::open()?;
+    if let Err(err) = sign_all(batch, &header, &rows, &loaded.key, &mut out) {
+        // The tokens made before the failure are good: out with them if they can go, and all
+        // writing done before the key's fate is decided (dropping a buffer writes it).
+        let _ = out.flush();
+        let delivered = out.delivered();
+        drop(out);
+        return Err(after_failure(
+            err,
+            delivered,
+            rows.len(),
+            loaded.pending_files,
+        ));
+    }
     Ok(Output::streamed(loaded.pending_files))
+}
+
+/// A run that fails part way (a reader that went away, a full disk, a signal) says how many
+/// tokens went out whole. A key made for the run stays once one of its tokens went out: those
+/// tokens are good only with that key's certificate. A key whose tokens all stayed behind is
+/// taken back, as for one token (its files are dropped with `pending`).
+fn after_failure(
+    err: anyhow::Error,
+    delivered: usize,
+    total: usize,
+    pending: Option<PendingKeyFiles>,
+) -> anyhow::Error {
+    let done = match (delivered, pending) {
+        // The error as it is; a new key's files go with `pending`, and say so.
+        (0, _) => return err,
+        (_, None) => format!("{delivered} of {total} tokens were written whole before this"),
+        (_, Some(files)) => format!(
+            "{delivered} of {total} tokens were written whole before this, signed by the new \
+             key, which is kept for them: {}",
+            files.keep()
+        ),
+    };
+    match err.downcast_ref::<UserError>() {
+        Some(user) => UserError::runtime(format!("{user}; {done}")).into(),
+        None => UserError::runtime(format!("{err:#}; {done}")).into(),
+    }
 }
 
 /// A table that cannot be used: one line for the file, or one for each bad row listed, then
@@ -293,12 +332,12 @@ fn sign_all(
     header: &Map<String, Value>,
     rows: &[UserRow],
     key: &keys::SigningKey,
+    out: &mut ProductLines,
 ) -> Result<()> {
     let threads = rayon::current_num_threads();
     let stop = stop_requested();
     let started = Instant::now();
     let progress = Progress::start(rows.len());
-    let mut out = ProductLines::open()?;
     let mut written = 0;
     verbose!(
         "signing with a {}-bit RSA key on {}",
@@ -307,12 +346,7 @@ fn sign_all(
     );
     for chunk in rows.chunks(CHUNK_PER_THREAD * threads) {
         if stop.load(Ordering::SeqCst) {
-            return Err(UserError::runtime(format!(
-                "stopped by a signal after {written} of {} tokens; the tokens written are \
-                 whole, and a key made for the run is removed",
-                rows.len()
-            ))
-            .into());
+            return Err(UserError::runtime("stopped by a signal").into());
         }
         let issued = times::unix_seconds(SystemTime::now())?;
         let lines: Vec<Result<String>> = chunk
@@ -337,7 +371,7 @@ fn sign_all(
         out.flush()?;
         progress.advance(chunk.len());
     }
-    out.finish()?;
+    out.flush()?;
     drop(progress);
     let seconds = started.elapsed().as_secs_f64();
     info!(
@@ -353,10 +387,7 @@ fn sign_all(
 /// that passes the year 9999 in a run that lasts past the check) becomes a run-time one.
 fn after_first_write(err: anyhow::Error, written: usize) -> anyhow::Error {
     match err.downcast_ref::<UserError>() {
-        Some(user) if user.is_usage() && written > 0 => UserError::runtime(format!(
-            "{user}; {written} tokens were written before this, and are good"
-        ))
-        .into(),
+        Some(user) if user.is_usage() && written > 0 => UserError::runtime(user.to_string()).into(),
         _ => err,
     }
 }
@@ -376,8 +407,37 @@ fn stop_requested() -> Arc<AtomicBool> {
     flag
 }
 
-/// On Windows, Ctrl-C ends the run as before.
-#[cfg(not(unix))]
+/// On Windows, Ctrl-C and Ctrl-Break do the same through a console control handler: the first
+/// sets the flag, and the run stops before its next chunk as on Unix; the next one is left to
+/// the system's handler, which ends the process at once.
+#[cfg(windows)]
+fn stop_requested() -> Arc<AtomicBool> {
+    use std::sync::OnceLock;
+    use windows_sys::Win32::System::Console::{
+        CTRL_BREAK_EVENT, CTRL_C_EVENT, SetConsoleCtrlHandler,
+    };
+    use windows_sys::core::BOOL;
+
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    unsafe extern "system" fn handler(event: u32) -> BOOL {
+        if event != CTRL_C_EVENT && event != CTRL_BREAK_EVENT {
+            return 0;
+        }
+        match FLAG.get() {
+            Some(flag) if !flag.swap(true, Ordering::SeqCst) => 1,
+            _ => 0,
+        }
+    }
+
+    let flag = Arc::clone(FLAG.get_or_init(|| Arc::new(AtomicBool::new(false))));
+    // SAFETY: `handler` is a plain function that lives as long as the process and touches only
+    // an atomic flag; the system calls it on a thread of its own.
+    unsafe { SetConsoleCtrlHandler(Some(handler), 1) };
+    flag
+}
+
+#[cfg(not(any(unix, windows)))]
 fn stop_requested() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
