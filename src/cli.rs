@@ -1,11 +1,11 @@
 //! The command line, as clap types. Flag names, value names and defaults follow qs-jwt 1.x so
 //! that existing scripts keep working; options both create commands share are declared once.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::NonEmptyStringValueParser;
+use clap::builder::{NonEmptyStringValueParser, StringValueParser, TypedValueParser};
 use clap::{
     ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum, ValueHint,
 };
@@ -16,7 +16,7 @@ use crate::expires::parse_expires;
 use crate::keys::KeyOptions;
 use crate::log::Verbosity;
 use crate::qlik::Profile;
-use crate::secret::SecretText;
+use crate::secret::{self, SecretText};
 
 /// Create signed JWTs for Qlik Sense.
 ///
@@ -169,17 +169,17 @@ impl Command {
 pub struct CreateQseowArgs {
     /// Qlik Sense user directory, written as claim userDirectory. With --users, the directory
     /// of every user whose userdir column is empty
-    #[arg(long, value_name = "directory", value_parser = NonEmptyStringValueParser::new(),
+    #[arg(long, value_name = "directory", value_parser = NoKeyText(NonEmptyStringValueParser::new()),
           required_unless_present = "users")]
     pub userdir: Option<String>,
 
     /// User id in that directory, written as claim userId
-    #[arg(long, value_name = "userid", value_parser = NonEmptyStringValueParser::new(),
+    #[arg(long, value_name = "userid", value_parser = NoKeyText(NonEmptyStringValueParser::new()),
           required_unless_present = "users")]
     pub userid: Option<String>,
 
     /// Claim aud; must equal the JWT audience set on the virtual proxy
-    #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "audience", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub audience: String,
 
     #[command(flatten)]
@@ -198,16 +198,16 @@ pub struct CreateQseowArgs {
 #[derive(Debug, Args)]
 pub struct CreateQscloudArgs {
     /// Claim iss; must equal the issuer of the Qlik Cloud JWT identity provider
-    #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "issuer", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub issuer: String,
 
     /// Header kid; must equal the key ID of the Qlik Cloud JWT identity provider
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: String,
 
     /// Claim sub, the user's stable identity in Qlik Cloud [default: a new random value, so a
     /// new user each time]
-    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "subject", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub sub: Option<String>,
 
     /// Claim email_verified: whether you have verified that the email belongs to the user.
@@ -238,21 +238,21 @@ pub struct UserArgs {
     pub expires: Duration,
 
     /// User's display name, claim name
-    #[arg(long, value_name = "name", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "name", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub username: Option<String>,
 
     /// User's email address, claim email
-    #[arg(long, value_name = "email", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "email", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub useremail: Option<String>,
 
     /// Groups of the user, one or more values; the flag may repeat. Claim group (create-qseow)
     /// or groups (create-qscloud)
-    #[arg(long, value_name = "groups", num_args = 1.., value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "groups", num_args = 1.., value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub groups: Vec<String>,
 
     /// Extra claim, repeatable. The value is JSON if it parses as JSON (3, true, ["a","b"]),
     /// else a string. In QSEoW security rules it is user.environment.<name>
-    #[arg(long, value_name = "name=value", value_parser = parse_claim)]
+    #[arg(long, value_name = "name=value", value_parser = NoKeyText(parse_claim))]
     pub claim: Vec<ExtraClaim>,
 }
 
@@ -452,11 +452,11 @@ impl PublicKeyArgs {
 #[derive(Debug, Args)]
 pub struct SetupQscloudArgs {
     /// The issuer of the identity provider: what create-qscloud --issuer will write as claim iss
-    #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "issuer", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub issuer: String,
 
     /// The key ID of the identity provider: what create-qscloud --keyid will write as header kid
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: String,
 
     #[command(flatten)]
@@ -464,7 +464,7 @@ pub struct SetupQscloudArgs {
 
     /// Description of the identity provider, at most 128 characters [default: JWT login for
     /// <issuer>, key <id> (qs-jwt)]
-    #[arg(long, value_name = "text")]
+    #[arg(long, value_name = "text", value_parser = NoKeyText(StringValueParser::new()))]
     pub description: Option<String>,
 
     /// json: the body of POST /api/v1/identity-providers; console: the management console's
@@ -480,7 +480,7 @@ pub struct SetupQscloudArgs {
 pub struct SetupQseowArgs {
     /// The JWT audience of the virtual proxy: what create-qseow --audience will write as claim
     /// aud
-    #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "audience", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub audience: String,
 
     #[command(flatten)]
@@ -488,12 +488,13 @@ pub struct SetupQseowArgs {
 
     /// The virtual proxy's prefix, the path after the host: lower-case letters, digits and
     /// - . _ ~
-    #[arg(long, value_name = "prefix", default_value = "jwt")]
+    #[arg(long, value_name = "prefix", default_value = "jwt",
+          value_parser = NoKeyText(StringValueParser::new()))]
     pub prefix: String,
 
     /// Description of the virtual proxy [default: JWT authentication for audience <audience>
     /// (qs-jwt)]
-    #[arg(long, value_name = "text")]
+    #[arg(long, value_name = "text", value_parser = NoKeyText(StringValueParser::new()))]
     pub description: Option<String>,
 
     /// json: the body of POST /qrs/virtualproxyconfig; console: the QMC's fields
@@ -744,6 +745,42 @@ pub enum LogLevel {
 /// Key text from the command line, wrapped at once so that no `Debug` shows it.
 fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
     Ok(SecretText::new(text))
+}
+
+/// A value that goes into a token or a setup body (a name, an id, an issuer, a claim): key
+/// material there would be signed into every token, sent to Qlik and logged, so it is refused
+/// as a usage error that names the flag and never quotes the value. `P` parses what passes.
+#[derive(Clone)]
+struct NoKeyText<P>(P);
+
+impl<P: TypedValueParser> TypedValueParser for NoKeyText<P> {
+    type Value = P::Value;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        if secret::holds_key_material(&value.to_string_lossy()) {
+            let flag = arg.map_or_else(String::new, |arg| {
+                let name = arg.get_long().unwrap_or_else(|| arg.get_id().as_str());
+                match arg.get_value_names().and_then(|names| names.first()) {
+                    Some(value_name) => format!("--{name} <{value_name}> "),
+                    None => format!("--{name} "),
+                }
+            });
+            let message = format!(
+                "{flag}holds key text (a PEM block or a key's base64), which would be signed into \
+                 the token or sent to Qlik; give the name or id itself. A private key is given \
+                 only with --cert-privatekey-file, --cert-privatekey or QSJWTPRIVKEY\n"
+            );
+            return Err(
+                clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd),
+            );
+        }
+        self.0.parse_ref(cmd, arg, value)
+    }
 }
 
 /// qs-jwt 1.x took "true" and "false" for its boolean options; any letter case is fine.
