@@ -117,7 +117,8 @@ const MIN_WHOLE: usize = 8;
 /// The secrets a run has loaded, as what finds them: for a long secret, its skeleton (its
 /// base64 characters in lower case, without line breaks or PEM markers) and a hash of each
 /// [`MIN_PIECE`]-character window of it; a short one as written. The text is wiped when the
-/// list is dropped or cleared.
+/// list is dropped or cleared ([`forget_all`]); the run's own list lives as long as the
+/// process, whose memory the operating system clears when it ends.
 #[derive(Default)]
 pub struct Known {
     skeletons: Vec<Zeroizing<Vec<u8>>>,
@@ -265,7 +266,8 @@ pub fn known_spans(text: &str) -> Vec<(usize, usize)> {
     }
 }
 
-/// Forgets (and wipes) every registered secret: at the end of the run.
+/// Forgets (and wipes) every registered secret, for a caller that lives on after its work
+/// with secrets (a test, a program using this library).
 pub fn forget_all() {
     *known() = None;
 }
@@ -368,7 +370,11 @@ const MIN_DISTINCT: u32 = 20;
 /// a base64 / base64url body as long as a key's DER. For values that go into a token or a setup
 /// body (a key ID, an issuer, a claim, a `--users` cell), which are refused when it is true.
 pub fn holds_key_material(text: &str) -> bool {
-    !key_text_spans(text).is_empty()
+    // Every cell of a --users file comes here: most are short names, settled without a look
+    // at their characters one by one.
+    let may_have_marker = text.bytes().filter(|b| *b == b'-').nth(1).is_some();
+    (may_have_marker && !marker_spans(text).is_empty())
+        || (text.len() >= MIN_KEY_BODY && !body_spans(text).is_empty())
 }
 
 /// The byte ranges of `text` that are key text by structure alone (the run did not load it: a
