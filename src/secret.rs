@@ -310,10 +310,11 @@ fn text_skeleton(text: &str) -> Vec<(u8, usize, usize)> {
 }
 
 /// A line break or blank written out at the start of `bytes` (`\n`, `\r`, `\t`, `\u000a`,
-/// `\u000d`, `%0A`, `%0D`, `%20`, `%09`): its length.
+/// `\u000d`, `%0A`, `%0D`, `%20`, `%09`, in either case: a key's text may have been put in
+/// upper case after its line breaks were written out): its length.
 fn written_line_break(bytes: &[u8]) -> Option<usize> {
     match bytes {
-        [b'\\', b'n' | b'r' | b't', ..] => Some(2),
+        [b'\\', b'n' | b'r' | b't' | b'N' | b'R' | b'T', ..] => Some(2),
         [
             b'\\',
             b'u' | b'U',
@@ -731,6 +732,7 @@ mod tests {
             lines.join(" "),
             lines.join("%0A"),
             lines.join("\\u000a"),
+            lines.join("\\r\\n").to_ascii_uppercase(),
             pkcs8.replace('/', "%2F").replace('+', "%2B"),
             body(EC_SEC1),
             jwk_d.clone(),
