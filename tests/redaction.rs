@@ -510,3 +510,54 @@ fn key_text_in_a_users_cell_is_refused_by_line_and_column() {
         }
     }
 }
+
+/// What the run loaded as a secret is redacted wherever an error or log line would show it, in
+/// pieces too: here Qlik's error text quoting back a piece of the token's signature.
+#[test]
+fn the_token_sent_is_redacted_from_qlik_error_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token(dir.path(), Create::qscloud());
+    let signature = token.rsplit('.').next().unwrap();
+    // A piece with a `-` or `_` inside: the guess this replaced left the parts on either side
+    // that were too short to look random.
+    let at = (20..signature.len() - 20)
+        .find(|&i| matches!(signature.as_bytes()[i], b'-' | b'_'))
+        .unwrap();
+    let piece = &signature[at - 20..at + 20];
+    let body = serde_json::json!({
+        "errors": [{
+            "code": "LOGIN-3",
+            "title": "Unauthorized",
+            "detail": format!("JWT_LOGIN_VALIDATIONS signature ...{piece}... does not verify"),
+            "status": "401"
+        }],
+        "traceId": "0c6c4ed7a1f1e5b2d3c4b5a697887766"
+    });
+    let body: &'static str = Box::leak(body.to_string().into_boxed_str());
+    let server = QlikServer::start(Behaviour::Fixed(401, body));
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    fs::write(dir.path().join("token.jwt"), &token).unwrap();
+    let (code, stderr, stdout) = stderr_of(qs_jwt(dir.path()).args([
+        "login-qscloud",
+        "--tenant",
+        &server.url(),
+        "--jwt-file",
+        "token.jwt",
+        "--cacert",
+        "ca.pem",
+        "--loglevel",
+        "debug",
+    ]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr
+            .contains("JWT_LOGIN_VALIDATIONS signature ...[key text redacted]... does not verify"),
+        "{stderr}"
+    );
+    let chars: Vec<char> = signature.chars().collect();
+    for window in chars.windows(16) {
+        let window: String = window.iter().collect();
+        assert!(!stderr.contains(&window), "{window} in {stderr}");
+    }
+}
