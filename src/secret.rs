@@ -198,8 +198,9 @@ impl Known {
                     }
                 }
             }
-            if end > i {
-                spans.push((shown[i].1, shown[end - 1].2));
+            let start = piece_start(text, &shown, i, end);
+            if end >= start + MIN_PIECE {
+                spans.push((shown[start].1, shown[end - 1].2));
                 i = end;
             } else {
                 i += 1;
@@ -233,6 +234,22 @@ fn piece_end(text: &str, shown: &[(u8, usize, usize)], start: usize, same: usize
         end = line_end;
     }
     end
+}
+
+/// Where a piece found at `start` (and going on to `end`) begins: the text before a line break
+/// inside it is taken if it is a whole line or four characters or more (the end of the key's
+/// previous line), not the last letter or two of the word before, the secret's by chance.
+fn piece_start(text: &str, shown: &[(u8, usize, usize)], mut start: usize, end: usize) -> usize {
+    while let Some(gap_at) = (start + 1..end).find(|&k| shown[k - 1].2 != shown[k].1) {
+        let whole_line = start == 0 || shown[start - 1].2 != shown[start].1;
+        if (whole_line || gap_at - start >= 4)
+            && is_glue(&text[shown[gap_at - 1].2..shown[gap_at].1])
+        {
+            break;
+        }
+        start = gap_at;
+    }
+    start
 }
 
 /// The run's known secrets. A poisoned lock (a thread that panicked while adding) still holds a
@@ -789,6 +806,25 @@ mod tests {
         }
         for name in names() {
             assert!(known.spans(name).is_empty(), "{name}");
+        }
+    }
+
+    /// A word beside a piece keeps its letters, even one the key happens to have next.
+    #[test]
+    fn a_piece_takes_no_letter_of_the_words_beside_it() {
+        let mut known = Known::default();
+        known.add(PKCS8);
+        let body = body(PKCS8);
+        for at in 100..400 {
+            let piece = &body[at..at + 40];
+            let (before, after) = (&body[at - 1..at], &body[at + 40..at + 41]);
+            let text = format!("word{before} ...{piece}... {after}word");
+            assert_eq!(
+                cut(&text, known.spans(&text)),
+                format!("word{before} ...[R]... {after}word"),
+            );
+            let text = format!("x={}\n{}", &body[at - 20..at], &body[at..at + 20]);
+            assert_eq!(cut(&text, known.spans(&text)), "x=[R]");
         }
     }
 
