@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::render::{escape, escape_keeping_lines, shorten};
+use crate::secret;
 
 /// An error whose message tells the user what to fix.
 ///
@@ -152,28 +153,19 @@ fn user_error(err: &anyhow::Error) -> Option<&UserError> {
 /// What stands where key material was.
 pub const REDACTED: &str = "[key text redacted]";
 
-/// Base64 runs at least this long are taken for key material when they look random.
-const MIN_KEY_RUN: usize = 20;
-
-/// The most characters between two pieces of key material that are still taken as one key: a
-/// line break written as `\n` or `\u000a`, `%0A`, a separator such as `|` or `,`.
-const MAX_GLUE: usize = 8;
-
-/// Replaces key material in `text` with [`REDACTED`].
+/// Replaces key material in `text` with [`REDACTED`]: what the run loaded as a secret, whole or
+/// in pieces (redaction by knowledge, [`secret::known_spans`]), and key text it did not load,
+/// by structure alone ([`secret::key_text_spans`]: PEM markers, a base64 body as long as a
+/// key's DER).
 ///
 /// Our own messages never quote key text, but clap quotes the arguments it rejects, and a key
 /// passed to the wrong flag (or a path that is really `$QSJWTPRIVKEY`) would land in an error.
-/// Keys arrive mangled by shells, CI secret stores and copy and paste, so this does not rely on
-/// well-formed PEM. Two rules, each enough on its own:
-/// - everything from a BEGIN-like marker (dashes, then "begin", in any case, with any spacing
-///   or invisible characters) to the end of an END-like marker, or without one to the closing
-///   quote or the end of the text;
-/// - every run of base64 of [`MIN_KEY_RUN`] or more characters that looks random (see
-///   `Run::looks_random`: as random base64 does, and words, paths and flags do not), together
-///   with the short base64 pieces glued to it (the first or last line of a key).
+/// Nothing is guessed: a path, a file name, an id, a key ID or a host is shown as given, however
+/// random it looks, since a value that goes into a token or a file name is refused when it
+/// holds key material ([`secret::holds_key_material`]).
 pub fn redact_keys(text: &str) -> Cow<'_, str> {
-    let mut spans = marker_spans(text);
-    spans.extend(base64_spans(text));
+    let mut spans = secret::known_spans(text);
+    spans.extend(secret::key_text_spans(text));
     if spans.is_empty() {
         return Cow::Borrowed(text);
     }
@@ -181,7 +173,7 @@ pub fn redact_keys(text: &str) -> Cow<'_, str> {
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for (start, end) in spans {
         match merged.last_mut() {
-            Some(last) if start <= last.1 || is_glue(&text[last.1..start]) => {
+            Some(last) if start <= last.1 || secret::is_glue(&text[last.1..start]) => {
                 last.1 = last.1.max(end);
             }
             _ => merged.push((start, end)),
@@ -196,194 +188,6 @@ pub fn redact_keys(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[at..]);
     Cow::Owned(out)
-}
-
-/// Characters a mangled key may carry that show as nothing: zero-width spaces and joiners, the
-/// soft hyphen, word joiners, a byte order mark.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}'
-    )
-}
-
-fn is_base64(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
-}
-
-/// Text between two pieces of a key that still joins them: short, and only line breaks (real or
-/// written out), separators and percent signs.
-fn is_glue(between: &str) -> bool {
-    between.len() <= MAX_GLUE
-        && between.chars().all(|c| {
-            c.is_whitespace() || is_invisible(c) || matches!(c, '\\' | '|' | ',' | ';' | '%')
-        })
-}
-
-/// The text folded for finding markers: invisible characters dropped, letters in lower case,
-/// each with its byte range in `text`.
-fn folded(text: &str) -> Vec<(char, usize, usize)> {
-    text.char_indices()
-        .filter(|(_, c)| !is_invisible(*c))
-        .map(|(at, c)| (c.to_ascii_lowercase(), at, at + c.len_utf8()))
-        .collect()
-}
-
-/// Whether `word` follows a run of dashes that ends at `dashes_end`, after optional spaces.
-fn marker_at(folded: &[(char, usize, usize)], dashes_end: usize, word: &str) -> bool {
-    let mut i = dashes_end;
-    while folded.get(i).is_some_and(|(c, ..)| *c == ' ') {
-        i += 1;
-    }
-    word.chars()
-        .enumerate()
-        .all(|(k, w)| folded.get(i + k).is_some_and(|(c, ..)| *c == w))
-}
-
-fn marker_spans(text: &str) -> Vec<(usize, usize)> {
-    let folded = folded(text);
-    let mut spans = Vec::new();
-    let mut i = 0;
-    while i < folded.len() {
-        let dashes = folded[i..].iter().take_while(|(c, ..)| *c == '-').count();
-        if dashes < 2 || !marker_at(&folded, i + dashes, "begin") {
-            i += dashes.max(1);
-            continue;
-        }
-        let start = folded[i].1;
-        let (end, next) = end_marker(&folded, i + dashes).unwrap_or_else(|| {
-            // No END: up to the quote clap closes a value with, or to the end.
-            let quote = folded[i..]
-                .iter()
-                .position(|(c, ..)| *c == '\'')
-                .map(|k| i + k);
-            match quote {
-                Some(q) => (folded[q].1, q),
-                None => (text.len(), folded.len()),
-            }
-        });
-        spans.push((start, end));
-        i = next;
-    }
-    spans
-}
-
-/// The end of the first END-like marker from `from`: its dashes, "end", the label, and the
-/// closing dashes. Returns the byte end and the folded index after it.
-fn end_marker(folded: &[(char, usize, usize)], from: usize) -> Option<(usize, usize)> {
-    let mut i = from;
-    while i < folded.len() {
-        let dashes = folded[i..].iter().take_while(|(c, ..)| *c == '-').count();
-        if dashes >= 2 && marker_at(folded, i + dashes, "end") {
-            let mut j = i + dashes;
-            while folded
-                .get(j)
-                .is_some_and(|(c, ..)| c.is_ascii_alphanumeric() || *c == ' ')
-            {
-                j += 1;
-            }
-            while folded.get(j).is_some_and(|(c, ..)| *c == '-') {
-                j += 1;
-            }
-            let end = folded.get(j - 1).map_or(0, |(_, _, end)| *end);
-            return Some((end, j));
-        }
-        i += dashes.max(1);
-    }
-    None
-}
-
-/// One run of base64 characters (invisible characters inside it included), with what tells
-/// random base64 from words, paths and flags.
-struct Run {
-    start: usize,
-    end: usize,
-    len: usize,
-    upper: usize,
-    lower: usize,
-    digit: usize,
-    /// A letter next to a digit: what is left of randomness in a key whose letters were all
-    /// turned to one case, and rare in `keys2024` or `user2`.
-    digit_switches: usize,
-    last: Option<char>,
-}
-
-impl Run {
-    /// Random base64 is about 40% upper case, 40% lower case and 15% digits, mixed all through;
-    /// words, paths and flags are mostly lower case, with a capital at the start of a word
-    /// (`/Users/AnnaAnderson/Documents`) and digits in a clump (`keys2024`).
-    fn looks_random(&self) -> bool {
-        self.len >= MIN_KEY_RUN
-            && ((self.upper > 0 && self.lower > 0 && self.digit > 0)
-                || (self.upper * 4 >= self.len && self.lower * 4 >= self.len)
-                || self.digit_switches * 8 >= self.len)
-    }
-
-    /// A short piece that may end or start a key: anything but a lower-case word.
-    fn may_be_key(&self) -> bool {
-        self.upper > 0 || self.digit > 0
-    }
-
-    fn push(&mut self, c: char) {
-        self.len += 1;
-        self.upper += usize::from(c.is_ascii_uppercase());
-        self.lower += usize::from(c.is_ascii_lowercase());
-        self.digit += usize::from(c.is_ascii_digit());
-        let switch = self.last.is_some_and(|last| {
-            (last.is_ascii_alphabetic() && c.is_ascii_digit())
-                || (last.is_ascii_digit() && c.is_ascii_alphabetic())
-        });
-        self.digit_switches += usize::from(switch);
-        self.last = Some(c);
-    }
-}
-
-fn base64_runs(text: &str) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut current: Option<Run> = None;
-    for (at, c) in text.char_indices() {
-        if is_base64(c) || (is_invisible(c) && current.is_some()) {
-            let run = current.get_or_insert(Run {
-                start: at,
-                end: at,
-                len: 0,
-                upper: 0,
-                lower: 0,
-                digit: 0,
-                digit_switches: 0,
-                last: None,
-            });
-            run.end = at + c.len_utf8();
-            if is_base64(c) {
-                run.push(c);
-            }
-        } else if let Some(run) = current.take() {
-            runs.push(run);
-        }
-    }
-    runs.extend(current);
-    runs
-}
-
-fn base64_spans(text: &str) -> Vec<(usize, usize)> {
-    let runs = base64_runs(text);
-    let mut keep: Vec<bool> = runs.iter().map(Run::looks_random).collect();
-    // Spread to the pieces glued on either side, as far as the glue goes.
-    for i in 1..runs.len() {
-        if keep[i - 1] && !keep[i] && runs[i].may_be_key() {
-            keep[i] = is_glue(&text[runs[i - 1].end..runs[i].start]);
-        }
-    }
-    for i in (0..runs.len().saturating_sub(1)).rev() {
-        if keep[i + 1] && !keep[i] && runs[i].may_be_key() {
-            keep[i] = is_glue(&text[runs[i].end..runs[i + 1].start]);
-        }
-    }
-    runs.iter()
-        .zip(keep)
-        .filter(|(_, keep)| *keep)
-        .map(|(run, _)| (run.start, run.end))
-        .collect()
 }
 
 #[cfg(test)]
@@ -433,13 +237,36 @@ mod tests {
         }
     }
 
+    /// Paths, ids, key IDs and hosts as people have them (tests/fixtures/real-world-names.txt).
+    const NAMES: &str = include_str!("../tests/fixtures/real-world-names.txt");
+
+    fn names() -> impl Iterator<Item = &'static str> {
+        NAMES
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    }
+
+    /// A key this run loaded (only these tests register it) is redacted in any piece; the same
+    /// piece of a key it did not load is a name like any other, as a folder of that name would be.
     #[test]
-    fn a_quoted_part_of_a_key_without_digits_is_redacted() {
-        let text = "folder 'ONiDz/chNkKP/qvrKounOGATyWrCLSZGEsXzD' does not exist";
+    fn a_piece_of_a_loaded_key_is_redacted_and_of_another_is_a_name() {
+        let loaded = include_str!("../tests/fixtures/rsa1024.pem");
+        crate::secret::register(loaded);
+        let piece = |pem: &str| -> String {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            body[40..77].to_owned()
+        };
+        let text = format!("folder '{}' does not exist", piece(loaded));
         assert_eq!(
-            redact_keys(text),
+            redact_keys(&text),
             "folder '[key text redacted]' does not exist"
         );
+        let text = format!("folder '{}' does not exist", piece(PKCS8));
+        assert_eq!(redact_keys(&text), text);
+        for name in names() {
+            let text = format!("cannot read --cert-privatekey-file '{name}': No such file");
+            assert!(matches!(redact_keys(&text), Cow::Borrowed(_)), "{text}");
+        }
     }
 
     #[test]
@@ -528,6 +355,9 @@ mod tests {
             "the audience is qlik.api/login/jwt-session",
             "'/home/user2/keys2024/privatekey.pem' and '/srv/QlikSenseKeys/ProductionTenant'",
             "SomeLongCamelCaseIdentifierName and another_long_snake_case_name_here",
+            "missing './Keys/Prod2025Q3/privatekey.pem'; chmod 600 './Keys/Prod2025Q3/privatekey.pem'",
+            "user 00u1abcd2EFGH3ijk4x7 is also on line 3; sub 637390ec6541614d3b88a6b5",
+            "VERBOSE loaded a key from --cert-privatekey-file 'k3YbT9xQ2mLp8vR4sW7nZ1aC6dE0fG5h.pem'",
         ] {
             assert!(matches!(redact_keys(text), Cow::Borrowed(_)), "{text}");
         }

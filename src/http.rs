@@ -354,7 +354,7 @@ impl Client {
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .map(SecretText::new)
+            .map(SecretText::composed)
             .collect();
         let body = response
             .body_mut()

@@ -4,7 +4,6 @@
 //! code logs with this module's `verbose!` and `debug!`, named for the level the user asks for,
 //! and tracing's `error!`, `warn!` and `info!`.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{IsTerminal, Write as _};
 
@@ -153,17 +152,12 @@ where
             write!(writer, "{name} ")?;
         }
         // Messages quote file names, arguments and claims: shown, never obeyed by the terminal.
-        // They may also quote an argument that is really a key (a key passed as
-        // --cert-file-prefix names the files it writes): redacted as errors are, but for the
-        // debug lines, which show the token's header and payload because the user asked for
-        // them, and whose random `jti` would look like key text.
+        // Whatever the level, a secret the run loaded is redacted, and so is key text it did not
+        // load (error::redact_keys); names, ids and the debug lines' claims are shown as given.
         let mut message = String::new();
         ctx.field_format()
             .format_fields(Writer::new(&mut message), event)?;
-        let message = match *event.metadata().level() {
-            Level::TRACE => Cow::Borrowed(message.as_str()),
-            _ => error::redact_keys(&message),
-        };
+        let message = error::redact_keys(&message);
         writeln!(writer, "{}", render::escape(&message))
     }
 }

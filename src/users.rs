@@ -13,6 +13,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::claims::{ExtraClaim, claim_value, claims_set_by};
 use crate::qlik::rules::Profile;
 use crate::render::count;
+use crate::secret;
 
 /// How many bad rows a failed read names; the rest are counted.
 pub const MAX_BAD_ROWS: usize = 20;
@@ -257,6 +258,14 @@ impl<'a> Table<'a> {
         let mut claims = Vec::new();
         for (column, value) in cells.values {
             let bad = |problem: String| (Some(column.clone()), problem);
+            // Every cell goes into the user's token: key text there would be signed and sent.
+            if secret::holds_key_material(value.as_written()) {
+                return Err(bad(
+                    "holds key text (a PEM block or a key's base64), which would be signed into \
+                     the user's token; write the user's value, never a key"
+                        .to_owned(),
+                ));
+            }
             match &column {
                 Column::Id => row.id = value.text().map_err(bad)?.unwrap_or_default().into(),
                 Column::Userdir => {
@@ -478,6 +487,14 @@ enum Cell<'t> {
 }
 
 impl Cell<'_> {
+    /// The value as the file wrote it (JSON with its quotes and escapes).
+    fn as_written(&self) -> &str {
+        match self {
+            Cell::Csv(text) => text,
+            Cell::Json(raw) => raw.get(),
+        }
+    }
+
     /// The JSON value, parsed.
     fn json(raw: &RawValue) -> Value {
         // It was parsed once already, as part of its line.

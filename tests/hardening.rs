@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{
     Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
-    single_token, snapshot,
+    single_token, snapshot, succeeds,
 };
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
@@ -925,16 +925,19 @@ fn many_groups_are_deduplicated_in_order() {
     assert_eq!(written, groups[..20_000]);
 }
 
-/// A key pasted as --cert-file-prefix would name the files and every log line about them.
+/// A key pasted as --cert-file-prefix would name the files and every log line about them:
+/// refused by its structure (PEM markers, a body as long as a key's DER), however mangled.
 #[test]
 fn key_text_as_a_file_prefix_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let pem = fixture_text("rsa2048-pkcs8.pem");
     let windows = key_windows(&pem);
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     for prefix in [
-        pem.lines().nth(3).unwrap().to_owned(),
-        "ONiDz/chNkKP/qvrKounOGATyWrCLSZGEsXzD".to_owned(),
-        pem.lines().nth(5).unwrap().to_ascii_lowercase(),
+        format!("keys/{pem}"),
+        body.join(""),
+        body.join("|").to_ascii_lowercase(),
+        format!("keys/{}", body.join("\\n")),
     ] {
         let mut cmd = qs_jwt(dir.path());
         cmd.args(create_args(&["--cert-file-prefix", &prefix]));
@@ -949,18 +952,44 @@ fn key_text_as_a_file_prefix_is_refused_before_anything_is_written() {
     }
 }
 
-/// Log lines are redacted like errors (but for the debug lines of the token itself).
+/// Issue 17: a folder whose name has capitals and digits is a folder, not key text.
 #[test]
-fn key_like_text_in_log_lines_is_redacted() {
+fn a_prefix_with_capitals_and_digits_is_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("QlikKeys2024/Prod2025Q3")).unwrap();
+    let mut cmd = qs_jwt(dir.path());
+    cmd.args(create_args(&[
+        "--cert-file-prefix",
+        "QlikKeys2024/Prod2025Q3/",
+    ]));
+    let output = succeeds(&mut cmd);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        dir.path()
+            .join("QlikKeys2024/Prod2025Q3/privatekey.pem")
+            .exists()
+    );
+    assert!(
+        stderr.contains("QlikKeys2024/Prod2025Q3/privatekey.pem"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("redacted"), "{stderr}");
+}
+
+/// Issue 17: log lines show file names as given, however random they look; the key that was
+/// loaded is what is redacted.
+#[test]
+fn a_random_looking_file_name_is_shown_in_log_lines() {
     let dir = folder_with_key();
     let name = "k3YbT9xQ2mLp8vR4sW7nZ1aC6dE0fG5h.pem";
     fs::copy(dir.path().join("privatekey.pem"), dir.path().join(name)).unwrap();
     owner_only(&dir.path().join(name));
     let output = qseow(dir.path())
-        .args(["--cert-privatekey-file", name, "--loglevel", "verbose"])
+        .args(["--cert-privatekey-file", name, "--loglevel", "debug"])
         .output()
         .unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("VERBOSE loaded a 2048-bit RSA private key from --cert-privatekey-file '[key text redacted].pem'"), "{stderr}");
+    assert!(stderr.contains("VERBOSE loaded a 2048-bit RSA private key from --cert-privatekey-file 'k3YbT9xQ2mLp8vR4sW7nZ1aC6dE0fG5h.pem'"), "{stderr}");
+    assert!(!stderr.contains("redacted"), "{stderr}");
 }

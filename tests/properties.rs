@@ -386,6 +386,44 @@ proptest! {
     }
 }
 
+/// An opaque id as identity providers issue them: 16 to 64 base62 or base64url characters.
+fn opaque_id() -> impl Strategy<Value = String> {
+    prop_oneof!["[A-Za-z0-9]{16,64}", "[A-Za-z0-9_-]{16,64}"]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Issue 17: a random id, alone or as a folder in a path, is shown as given in the messages
+    /// that quote it, and is never taken for key text where a name belongs.
+    #[test]
+    fn a_random_id_is_shown_as_given(id in opaque_id(), date in "20[0-9]{2}-[01][0-9]-[0-3][0-9]") {
+        for value in [
+            id.clone(),
+            format!("./Keys/{id}/Prod2025Q3/privatekey.pem"),
+            format!("C:\\Users\\Administrator\\QlikKeys\\{id}\\{date}\\privatekey.pem"),
+            format!("/tmp/tmp{}/{id}/", &id[..8].to_ascii_lowercase()),
+        ] {
+            prop_assert!(!qs_jwt::secret::holds_key_material(&value), "{}", value);
+            for message in [
+                format!("cannot read --cert-privatekey-file '{value}': No such file or directory"),
+                format!("'users.csv' line 3, column sub: sub {value} is also on line 2"),
+                format!("hint: chmod 600 '{value}'"),
+            ] {
+                prop_assert_eq!(qs_jwt::error::for_people(&message), message);
+            }
+            // And through the binary's own code, up to the error it prints.
+            // `--jwt-file=<id>`: an id may start with `-`.
+            let argv: Vec<String> = ["qs-jwt", "decode", &format!("--jwt-file={value}")]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            let text = error_text(&argv).unwrap_or_default();
+            prop_assert!(text.contains(&value) && !text.contains("redacted"), "{}", text);
+        }
+    }
+}
+
 /// A value of a users file that survives CSV as written: not empty (empty means absent), no
 /// blank at either end (cells are trimmed), anything else: separators, quotes, line breaks,
 /// control characters, non-ASCII.

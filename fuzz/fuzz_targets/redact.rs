@@ -1,28 +1,69 @@
-//! Redaction of key text from errors (issue 8, class 5): a real key, mangled as the fuzzer
-//! chooses (line breaks replaced, labels changed, characters inserted, pieces URL-encoded),
-//! placed inside any text. No 20-character run of the key's base64 may survive.
+//! Redaction of key text from errors, in both directions (issues 8 and 17):
+//! - a real key the run did not load, mangled as the fuzzer chooses (line breaks replaced as
+//!   keys travel, labels changed, invisible characters inserted, pieces URL-encoded), placed
+//!   inside any text: no 20-character run of the key's base64 may survive;
+//! - a name (a path, an id, a key ID, a host) from the real-world corpus, or an id the fuzzer
+//!   makes (16 to 64 base62 or base64url characters, alone or in a path), quoted in one of our
+//!   messages: it must come out exactly as given, while a key the run did load is known.
 #![no_main]
+
+use std::sync::Once;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use qs_jwt::error;
+use qs_jwt::{error, secret};
 
 const KEYS: [&str; 2] = [
     include_str!("../../tests/fixtures/rsa2048-pkcs1.pem"),
     include_str!("../../tests/fixtures/rsa2048-pkcs8.pem"),
 ];
 
+/// A key the run loaded: registered, so that redaction by knowledge is on while names are
+/// checked.
+const LOADED: &str = include_str!("../../tests/fixtures/rsa1024.pem");
+
+const NAMES: &str = include_str!("../../tests/fixtures/real-world-names.txt");
+
+/// How line breaks travel: written out, URL-encoded, replaced by a separator, or dropped.
+const LINE_BREAKS: [&str; 15] = [
+    "\n", "\r\n", "\\n", "\\r\\n", "\\u000a", "%0A", "%0D%0A", "|", ",", ";", " ", "\t", "",
+    " \\n ", "\u{200b}\n",
+];
+
 /// What travel does to a key; the fuzzer picks the sequence.
 #[derive(Debug, Arbitrary)]
 enum Mangle {
-    /// Every line break becomes this text (at most 8 characters: `\n`, `|`, `%0A`, ...).
-    LineBreaks(String),
+    /// Every line break becomes one of [`LINE_BREAKS`].
+    LineBreaks(u8),
     LowerCase,
+    UpperCase,
     NoSpaces,
     UrlEncode,
     /// This invisible character after every n-th character.
     Invisible(u8, u8),
     DropMarkers,
+}
+
+/// Text around a name, as our messages put it.
+const MESSAGES: [(&str, &str); 6] = [
+    ("error: cannot read --cert-privatekey-file '", "': No such file or directory (os error 2)"),
+    ("INFO wrote the new private key to '", "privatekey.pem' (owner only)"),
+    ("error: 'users.csv' line 3, column sub: sub ", " is also on line 2; give each user once"),
+    ("error: the token's audience is not '", "' (--expected-audience)"),
+    ("error: Qlik Cloud refused the token: JWT_LOGIN_VALIDATIONS kid ", " not found"),
+    ("hint: chmod 600 '", "'"),
+];
+
+const BASE62: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+#[derive(Debug, Arbitrary)]
+enum Name {
+    /// One of the corpus.
+    Corpus(u16),
+    /// An id of 16 to 64 characters made of these bytes, base62 or base64url.
+    Id { bytes: Vec<u8>, url_safe: bool },
+    /// Such an id as a folder in a path, with a date and a file name.
+    InPath { bytes: Vec<u8>, windows: bool },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -31,29 +72,71 @@ struct Input {
     mangles: Vec<Mangle>,
     before: String,
     after: String,
+    name: Name,
+    message: u8,
 }
 
 const INVISIBLE: [char; 6] = [
     '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}',
 ];
 
+fn id(bytes: &[u8], url_safe: bool) -> Option<String> {
+    if bytes.len() < 16 {
+        return None;
+    }
+    let alphabet = |b: u8| -> char {
+        let i = usize::from(b);
+        match (url_safe, i % 64) {
+            (true, 62) => '-',
+            (true, 63) => '_',
+            (_, k) => char::from(BASE62[k % 62]),
+        }
+    };
+    Some(bytes.iter().take(64).map(|b| alphabet(*b)).collect())
+}
+
+fn name(name: &Name) -> Option<String> {
+    match name {
+        Name::Corpus(i) => {
+            let names: Vec<&str> = NAMES
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            Some(names[usize::from(*i) % names.len()].to_owned())
+        }
+        Name::Id { bytes, url_safe } => id(bytes, *url_safe),
+        Name::InPath { bytes, windows } => {
+            let id = id(bytes, false)?;
+            Some(if *windows {
+                format!("C:\\Users\\Administrator\\QlikKeys\\{id}\\2025-09-30\\privatekey.pem")
+            } else {
+                format!("./Keys/{id}/Prod2025Q3/privatekey.pem")
+            })
+        }
+    }
+}
+
 fuzz_target!(|input: Input| {
+    static LOAD: Once = Once::new();
+    LOAD.call_once(|| secret::register(LOADED));
+
+    // A name is shown as given.
+    if let Some(name) = name(&input.name) {
+        let (before, after) = MESSAGES[usize::from(input.message) % MESSAGES.len()];
+        let text = format!("{before}{name}{after}");
+        assert_eq!(error::for_people(&text), text, "a name was changed");
+    }
+
+    // A key is not.
     let pem = KEYS[usize::from(input.key)];
     let mut text = pem.trim().to_owned();
     for mangle in input.mangles.iter().take(6) {
         text = match mangle {
-            Mangle::LineBreaks(glue) => {
-                // Glue that is itself base64 would make the key a different string.
-                if glue.chars().count() > 8
-                    || glue
-                        .chars()
-                        .any(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
-                {
-                    return;
-                }
-                text.replace('\n', glue)
+            Mangle::LineBreaks(which) => {
+                text.replace('\n', LINE_BREAKS[usize::from(*which) % LINE_BREAKS.len()])
             }
-            Mangle::LowerCase => text.replace("PRIVATE KEY", "private key"),
+            Mangle::LowerCase => text.to_ascii_lowercase(),
+            Mangle::UpperCase => text.to_ascii_uppercase(),
             Mangle::NoSpaces => text.replace("BEGIN ", "BEGIN").replace("END ", "END"),
             Mangle::UrlEncode => text
                 .replace('+', "%2B")
@@ -71,12 +154,14 @@ fuzz_target!(|input: Input| {
         };
     }
     let shown = error::for_people(&format!("{}{text}{}", input.before, input.after));
+    let shown = shown.to_ascii_lowercase();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let chars: Vec<char> = body.chars().collect();
+    let chars: Vec<char> = body.to_ascii_lowercase().chars().collect();
+    let around = format!("{}\u{0}{}", input.before, input.after).to_ascii_lowercase();
     for window in chars.windows(20) {
         let window: String = window.iter().collect();
         // The fuzzer's own text may spell a window out; only the key's copy must go.
-        if input.before.contains(&window) || input.after.contains(&window) {
+        if around.contains(&window) {
             continue;
         }
         assert!(!shown.contains(&window), "{window} survived in {shown}");

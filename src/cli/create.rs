@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum, ValueHint};
 
 use super::key::KeyArgs;
 use super::output::LogArgs;
-use super::parse_true_false;
+use super::{NoKeyText, parse_true_false};
 use crate::claims::{ExtraClaim, QscloudUser, QseowUser, User, parse_claim};
 use crate::expires::parse_expires;
 
@@ -17,17 +17,17 @@ use crate::expires::parse_expires;
 pub struct CreateQseowArgs {
     /// Qlik Sense user directory, written as claim userDirectory. With --users, the directory
     /// of every user whose userdir column is empty
-    #[arg(long, value_name = "directory", value_parser = NonEmptyStringValueParser::new(),
+    #[arg(long, value_name = "directory", value_parser = NoKeyText(NonEmptyStringValueParser::new()),
           required_unless_present = "users")]
     pub userdir: Option<String>,
 
     /// User id in that directory, written as claim userId
-    #[arg(long, value_name = "userid", value_parser = NonEmptyStringValueParser::new(),
+    #[arg(long, value_name = "userid", value_parser = NoKeyText(NonEmptyStringValueParser::new()),
           required_unless_present = "users")]
     pub userid: Option<String>,
 
     /// Claim aud; must equal the JWT audience set on the virtual proxy
-    #[arg(long, value_name = "audience", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "audience", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub audience: String,
 
     /// The signing algorithm; a QSEoW virtual proxy verifies all three
@@ -50,16 +50,16 @@ pub struct CreateQseowArgs {
 #[derive(Debug, Args)]
 pub struct CreateQscloudArgs {
     /// Claim iss; must equal the issuer of the Qlik Cloud JWT identity provider
-    #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "issuer", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub issuer: String,
 
     /// Header kid; must equal the key ID of the Qlik Cloud JWT identity provider
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: String,
 
     /// Claim sub, the user's stable identity in Qlik Cloud [default: a new random value, so a
     /// new user each time]
-    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "subject", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub sub: Option<String>,
 
     /// Claim email_verified: whether you have verified that the email belongs to the user.
@@ -90,21 +90,21 @@ pub struct UserArgs {
     pub expires: Duration,
 
     /// User's display name, claim name
-    #[arg(long, value_name = "name", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "name", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub username: Option<String>,
 
     /// User's email address, claim email
-    #[arg(long, value_name = "email", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "email", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub useremail: Option<String>,
 
     /// Groups of the user, one or more values (--groups sales "group 2"); the flag may repeat.
     /// A comma is part of a group's name. Claim group (create-qseow) or groups (create-qscloud)
-    #[arg(long, value_name = "groups", num_args = 1.., value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "groups", num_args = 1.., value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub groups: Vec<String>,
 
     /// Extra claim, repeatable. The value is JSON if it parses as JSON (3, true, ["a","b"]),
     /// else a string. In QSEoW security rules it is user.environment.<name>
-    #[arg(long, value_name = "name=value", value_parser = parse_claim)]
+    #[arg(long, value_name = "name=value", value_parser = NoKeyText(parse_claim))]
     pub claim: Vec<ExtraClaim>,
 }
 

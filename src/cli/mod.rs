@@ -1,13 +1,14 @@
 //! The command line, as clap types. Flag names, value names and defaults follow qs-jwt 1.x so
 //! that existing scripts keep working; options both create commands share are declared once.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 
+use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::log::Verbosity;
-use crate::secret::SecretText;
+use crate::secret::{self, SecretText};
 
 pub mod connection;
 pub mod create;
@@ -196,6 +197,42 @@ pub struct CompletionsArgs {
 /// Key text from the command line, wrapped at once so that no `Debug` shows it.
 fn secret_text(text: &str) -> Result<SecretText, std::convert::Infallible> {
     Ok(SecretText::new(text))
+}
+
+/// A value that goes into a token or a setup body (a name, an id, an issuer, a claim): key
+/// material there would be signed into every token, sent to Qlik and logged, so it is refused
+/// as a usage error that names the flag and never quotes the value. `P` parses what passes.
+#[derive(Clone)]
+struct NoKeyText<P>(P);
+
+impl<P: TypedValueParser> TypedValueParser for NoKeyText<P> {
+    type Value = P::Value;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        if secret::holds_key_material(&value.to_string_lossy()) {
+            let flag = arg.map_or_else(String::new, |arg| {
+                let name = arg.get_long().unwrap_or_else(|| arg.get_id().as_str());
+                match arg.get_value_names().and_then(|names| names.first()) {
+                    Some(value_name) => format!("--{name} <{value_name}> "),
+                    None => format!("--{name} "),
+                }
+            });
+            let message = format!(
+                "{flag}holds key text (a PEM block or a key's base64), which would be signed into \
+                 the token or sent to Qlik; give the name or id itself. A private key is given \
+                 only with --cert-privatekey-file, --cert-privatekey or QSJWTPRIVKEY\n"
+            );
+            return Err(
+                clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(cmd),
+            );
+        }
+        self.0.parse_ref(cmd, arg, value)
+    }
 }
 
 /// qs-jwt 1.x took "true" and "false" for its boolean options; any letter case is fine.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
+use super::NoKeyText;
 use super::connection::parse_timeout;
 use super::key::{KeyArgs, PublicKeyArgs};
 use super::output::LogArgs;
@@ -41,7 +42,7 @@ pub struct SetupQscloudOauthArgs {
     pub key: PublicKeyArgs,
 
     /// The key ID (kid) to give the key [default: the key's RFC 7638 thumbprint]
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: Option<String>,
 
     /// The algorithm the client signs its assertions with (the JWK's alg)
@@ -82,7 +83,7 @@ pub struct OauthQscloudArgs {
     pub tenant: String,
 
     /// The OAuth client's ID (the assertion's iss and sub)
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub client_id: String,
 
     /// File with the OAuth client's secret (one trailing newline is dropped); - reads standard
@@ -93,7 +94,7 @@ pub struct OauthQscloudArgs {
 
     /// The assertion's header kid: the ID of the key in the client's publicKeys [default: the
     /// key's RFC 7638 thumbprint, as setup-qscloud-oauth gives it]
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: Option<String>,
 
     /// The assertion's signing algorithm; must be the alg of the key in the client's publicKeys
@@ -102,11 +103,11 @@ pub struct OauthQscloudArgs {
 
     /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
     /// grant); the client must be allowed to impersonate
-    #[arg(long, value_name = "subject", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "subject", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub impersonate_sub: Option<String>,
 
     /// The same, the user found by Qlik user ID
-    #[arg(long, value_name = "id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub impersonate_user_id: Option<String>,
 
     /// The scope asked for, one or more separated by spaces

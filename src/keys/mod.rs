@@ -21,10 +21,10 @@ use anyhow::Result;
 use aws_lc_rs::signature::RsaKeyPair;
 use tracing::info;
 
-use crate::error::{self, UserError};
+use crate::error::UserError;
 use crate::input::{self, FileFlag};
 use crate::render;
-use crate::secret::{Passphrase, SecretText};
+use crate::secret::{self, Passphrase, SecretText};
 use crate::verbose;
 pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
 use files::{KeyFileContents, KeyFiles};
@@ -293,7 +293,7 @@ pub fn key_source<'a>(
     if options.create {
         // A key pasted into the wrong option would name the files written and every log line
         // about them: refused before anything is written, without quoting it.
-        if error::redact_keys(options.prefix) != options.prefix {
+        if secret::holds_key_material(options.prefix) {
             return Err(UserError::usage(
                 "--cert-file-prefix holds what looks like key text, not a file name prefix; give \
                  a folder or a short prefix, such as keys/qsjwt_",
@@ -372,10 +372,14 @@ pub fn signing_key(
             force,
         } => return create(prefix, *days, *force, passphrase, now),
     };
-    // The key's text is wiped once read, whatever happens next.
+    // The key's text is wiped once read, whatever happens next; until the run ends, it is
+    // redacted from whatever is shown, whole or in pieces, and so is its DER however its PEM
+    // was written.
     let text = Zeroizing::new(text.into_owned());
+    secret::register(&text);
     let key = private::rsa_private_key(&text, &origin, passphrase)?;
     drop(text);
+    secret::register_der(&key.pkcs1_der);
     match (key.was_encrypted, passphrase) {
         (true, _) => verbose!("decrypted a {}-bit RSA private key from {origin}", key.bits),
         (false, Some(passphrase)) => tracing::warn!(
@@ -467,6 +471,7 @@ fn create(
 
     verbose!("generating a {}-bit RSA key", generate::NEW_KEY_BITS);
     let pair = generate::new_key_pair(validity)?;
+    secret::register_der(&pair.private_key_der);
     // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
     let key = private::private_key_block("PRIVATE KEY", &pair.private_key_der, &origin)?;
@@ -488,6 +493,7 @@ fn create(
             .map_err(|why| anyhow::anyhow!("could not encrypt the new private key: {why}"))?;
             // LF line ends, as the other files: the pem crate's default is CRLF.
             let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+            secret::register_der(&der);
             let block = ::pem::Pem::new("ENCRYPTED PRIVATE KEY", der);
             Zeroizing::new(::pem::encode_config(&block, config))
         }

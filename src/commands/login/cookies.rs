@@ -124,7 +124,7 @@ pub fn header(cookies: &[SessionCookie]) -> Option<SecretText> {
         .iter()
         .map(|c| format!("{}={}", c.name, c.value.expose()))
         .collect();
-    Some(SecretText::new(pairs.join("; ")))
+    Some(SecretText::composed(pairs.join("; ")))
 }
 
 /// The cookies in the Netscape cookie file format that curl reads with `-b` and writes with
@@ -156,7 +156,7 @@ pub fn netscape_file(cookies: &[SessionCookie]) -> SecretText {
             c.value.expose()
         );
     }
-    SecretText::new(text)
+    SecretText::composed(text)
 }
 
 #[cfg(test)]
