@@ -4,8 +4,8 @@
 # (tests/examples.rs runs the README's and docs' examples, which use them), ssh-keygen and
 # puttygen (tests/keys.rs runs the commands qs-jwt gives for SSH and PuTTY keys), strace
 # (tests/interrupted.rs kills --cert-create at each rename and unlink with its fault
-# injection). Quiet and idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI runner. Runs apt-get with
-# sudo when not root.
+# injection). Quiet and idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI
+# runner. Runs apt-get with sudo when not root.
 set -euo pipefail
 
 missing=()

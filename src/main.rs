@@ -71,6 +71,9 @@ fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
     if let Some(json) = login::failure_json(command, &detail, hint.as_deref()) {
         return Some(json);
     }
+    if let Some(json) = oauth::failure_json(command, &detail, hint.as_deref()) {
+        return Some(json);
+    }
     let json_asked = match command {
         Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
         Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
@@ -96,6 +99,9 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
     }
     if let Command::LoginQseow(args) = command {
         input::set_time_limit(args.connection.timeout);
+    }
+    if let Command::OauthQscloud(args) = command {
+        input::set_time_limit(args.timeout);
     }
     Ok(match command {
         Command::CreateQseow(args) => create::create_qseow(args, now)?,

@@ -670,13 +670,48 @@ fn json_output_of_a_refusal_is_a_json_object() {
     assert_eq!(out.status.code(), Some(1));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["status"], 401);
-    assert_eq!(answer["error"], "invalid_client");
+    assert_eq!(answer["error"]["code"], "invalid_client");
     assert!(
-        answer["hint"]
+        answer["error"]["hint"]
             .as_str()
             .unwrap()
             .contains("check --client-id")
     );
+}
+
+/// A tenant that cannot be reached still gets one JSON object with `--output json`, in the shape
+/// of a refusal (status null), and `--insecure` is said even at `--loglevel error`.
+#[test]
+fn json_output_of_a_transport_failure_is_a_json_object_and_insecure_is_always_said() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(dir.path())
+        .args(["oauth-qscloud", "--tenant"])
+        .arg(format!("https://127.0.0.1:{port}"))
+        .args(["--client-id", CLIENT_ID, "--output", "json", "--insecure"])
+        .args(["--loglevel", "error", "--timeout", "5s"])
+        .env("QLIK_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], Value::Null);
+    assert_eq!(answer["error"]["code"], Value::Null);
+    assert!(
+        answer["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1"),
+        "{answer}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN --insecure"), "{stderr}");
+    assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
 }
 
 #[test]

@@ -138,7 +138,8 @@ pub struct OauthQscloudArgs {
     pub timeout: Duration,
 
     /// What to print: the access token alone, or Qlik's whole answer as JSON
-    /// {"access_token", "token_type", "expires_in", "scope"}
+    /// {"access_token", "token_type", "expires_in", "scope"}; with json, a failure is {"status",
+    /// "error": {"code", "detail", "hint"}}
     #[arg(long, value_name = "format", value_enum, default_value_t = OauthFormat::Token,
           help_heading = "Output")]
     pub output: OauthFormat,

@@ -122,9 +122,9 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
     Ok(Output::product(stdout))
 }
 
-/// Whether a value given where a name belongs holds PEM key text. Not `error::redact_keys`'s
-/// guess at random base64: a key ID may well be a thumbprint (43 base64url characters) and a
-/// client ID 32 hexadecimal digits, which that guess takes for key text.
+/// Whether a value given where an ID belongs holds PEM dashes or blanks, which no key ID or
+/// client ID has. Key text itself is refused as the command line is parsed (`cli::NoKeyText`);
+/// this also catches a PEM line or two pasted by mistake.
 fn holds_pem(text: &str) -> bool {
     text.contains("-----") || text.contains(char::is_whitespace)
 }
@@ -205,12 +205,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
     }
 
     if args.insecure {
-        warn!(
+        // Shown at every --loglevel, as the login commands do.
+        crate::log::warn_always(&format!(
             "--insecure: the certificate of {} is not verified, so anyone on the way could read \
              the client's credentials and the token; use --cacert <file> instead for anything but \
              a test server",
             server.origin()
-        );
+        ));
     }
     let client = Client::new(
         server,
@@ -588,16 +589,48 @@ fn refused(
     match format {
         OauthFormat::Token => Err(err.into()),
         OauthFormat::Json => {
-            let object = serde_json::json!({
-                "status": status,
-                "error": error.and_then(|e| e.error.clone()),
-                "message": err.to_string(),
-                "hint": err.hint(),
-            });
+            let object = failure_object(
+                Some(status),
+                error.and_then(|e| e.error.clone()),
+                &err.to_string(),
+                err.hint(),
+            );
             Ok(Output {
                 failure: Some(err.to_string()),
                 ..Output::product(render::json_for_terminal(&object.to_string()).into_owned())
             })
         }
+    }
+}
+
+/// `--output json`'s object for a failure: Qlik's HTTP status and OAuth error code when Qlik
+/// answered (null when it could not be reached), and the error in words with its hint, in the
+/// `{"error": {"detail", "hint"}}` shape of the other commands.
+fn failure_object(
+    status: Option<u16>,
+    code: Option<String>,
+    detail: &str,
+    hint: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "status": status,
+        "error": { "code": code, "detail": detail, "hint": hint },
+    })
+}
+
+/// With `--output json`, the object for a failure that came before Qlik answered (a usage
+/// error found after parsing, an unreadable key, a tenant that cannot be reached); None for
+/// the other formats and commands.
+pub fn failure_json(
+    command: &crate::cli::Command,
+    detail: &str,
+    hint: Option<&str>,
+) -> Option<String> {
+    match command {
+        crate::cli::Command::OauthQscloud(args) if args.output == OauthFormat::Json => {
+            let object = failure_object(None, None, detail, hint);
+            Some(render::json_for_terminal(&object.to_string()).into_owned())
+        }
+        _ => None,
     }
 }
