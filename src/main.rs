@@ -5,9 +5,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use qs_jwt::cli::create::TokenFormat;
 use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{completions, create, decode, login, oauth, setup};
+use qs_jwt::commands::{self, completions, create, decode, login, oauth, setup};
 use qs_jwt::{Output, error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
@@ -51,7 +50,7 @@ fn main() -> ExitCode {
     match run(&cli.command, SystemTime::now()) {
         Ok(output) => deliver(output, colour),
         Err(err) => {
-            if let Some(json) = failure_json(&cli.command, &err) {
+            if let Some(json) = commands::failure_json(&cli.command, &err) {
                 // Scripts branch on this object ($login.error.detail): it goes out whatever
                 // stderr gets. A standard output that cannot take it changes nothing more.
                 let _ = stdio::print_product(&json);
@@ -62,46 +61,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// With JSON output asked for (`--output json`; decode's `--minimal-output`), a failure is a JSON
-/// object on stdout too: a login's has the keys of a refused login's report, the others
-/// `{"error": {"detail", "hint"}}` (and `details`, the lines said before the error, when there
-/// are any). None for text output.
-fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
-    let (detail, hint, details) = error::parts_for_json(err);
-    if let Some(json) = login::failure_json(command, &detail, hint.as_deref()) {
-        return Some(json);
-    }
-    if let Some(json) = oauth::failure_json(command, &detail, hint.as_deref()) {
-        return Some(json);
-    }
-    let json_asked = match command {
-        Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
-        Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
-        Command::Decode(args) => args.minimal_output,
-        _ => false,
-    };
-    if !json_asked {
-        return None;
-    }
-    let mut error = serde_json::json!({ "detail": detail, "hint": hint });
-    if !details.is_empty() {
-        error["details"] = serde_json::json!(details);
-    }
-    let json = serde_json::json!({ "error": error }).to_string();
-    Some(qs_jwt::render::json_for_terminal(&json).into_owned())
-}
-
 /// Runs the command; what it prints is delivered by `deliver`.
 fn run(command: &Command, now: SystemTime) -> Result<Output> {
     // A command's --timeout bounds its reads too (a --cacert or --jwt-file FIFO nobody writes).
-    if let Command::LoginQscloud(args) = command {
-        input::set_time_limit(args.connection.timeout);
-    }
-    if let Command::LoginQseow(args) = command {
-        input::set_time_limit(args.connection.timeout);
-    }
-    if let Command::OauthQscloud(args) = command {
-        input::set_time_limit(args.timeout);
+    if let Some(limit) = command.timeout() {
+        input::set_time_limit(limit);
     }
     Ok(match command {
         Command::CreateQseow(args) => create::create_qseow(args, now)?,

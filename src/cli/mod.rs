@@ -185,6 +185,17 @@ impl Command {
         };
         (level.into(), minimal)
     }
+
+    /// The command's --timeout, which bounds its reads of files too; None for commands that
+    /// have none (their reads get input's own limit).
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            Command::LoginQscloud(args) => Some(args.connection.timeout),
+            Command::LoginQseow(args) => Some(args.connection.timeout),
+            Command::OauthQscloud(args) => Some(args.timeout),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
