@@ -835,7 +835,7 @@ fn key_text_in_a_name_is_refused_and_a_thumbprint_is_a_fine_key_id() {
     let key_line = &pem.lines().nth(1).unwrap()[..20];
     for flag in ["--client-id", "--keyid"] {
         for (value, expected) in [
-            (&body, "holds PEM text or blanks"),
+            (&body, "holds key text (a PEM block or a key's base64)"),
             (&pem, "unexpected argument"),
         ] {
             let out = assertion(&[flag, value]);
