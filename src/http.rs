@@ -193,6 +193,7 @@ pub struct Request<'a> {
 pub enum Method {
     Get,
     Post,
+    Delete,
 }
 
 /// A server's answer, of any status: what the caller needs of it.
@@ -276,6 +277,16 @@ impl Client {
 
     /// Sends one request and reads the reply, whatever its status.
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, UserError> {
+        self.send_body(request, None)
+    }
+
+    /// Sends one request with a JSON body (a POST's), and reads the reply, whatever its status.
+    /// The body is not logged: it is for the caller to say what it sends.
+    pub fn send_json(&self, request: &Request<'_>, body: &[u8]) -> Result<Reply, UserError> {
+        self.send_body(request, Some(body))
+    }
+
+    fn send_body(&self, request: &Request<'_>, body: Option<&[u8]>) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
         // At debug, whose lines are not redacted: a path may hold a random user id, which the
@@ -285,6 +296,7 @@ impl Client {
             match request.method {
                 Method::Get => "GET",
                 Method::Post => "POST",
+                Method::Delete => "DELETE",
             },
             self.server.origin(),
             self.server.base_path,
@@ -316,7 +328,13 @@ impl Client {
         }
         let result = match request.method {
             Method::Get => with_headers(self.agent.get(&url), &headers).call(),
-            Method::Post => with_headers(self.agent.post(&url), &headers).send_empty(),
+            Method::Delete => with_headers(self.agent.delete(&url), &headers).call(),
+            Method::Post => match body {
+                Some(body) => with_headers(self.agent.post(&url), &headers)
+                    .header("Content-Type", "application/json")
+                    .send(body),
+                None => with_headers(self.agent.post(&url), &headers).send_empty(),
+            },
         };
         let mut response = result.map_err(|e| self.failure(&e))?;
         let header = |name: &str| {

@@ -79,7 +79,11 @@ Examples:
   curl -X POST \"https://mytenant.eu.qlikcloud.com/api/v1/identity-providers\" \\
     -H \"Authorization: Bearer $API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
-    --cert-publickey-file publickey.cer --output console";
+    --cert-publickey-file publickey.cer --output console
+  QLIK_API_KEY=... qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \
+    --cert-publickey-file publickey.cer --apply --tenant mytenant.eu.qlikcloud.com
+  qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid old-key-id --remove \
+    --tenant mytenant.eu.qlikcloud.com --api-key-file apikey.txt";
 
 const SETUP_QSEOW_EXAMPLE: &str = "\
 Examples:
