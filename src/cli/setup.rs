@@ -12,6 +12,8 @@ use super::key::PublicKeyArgs;
 use super::output::LogArgs;
 
 #[derive(Debug, Args)]
+// --remove needs no key: the key options are required by the command (setup_qscloud) instead.
+#[command(mut_group("publickey", |g| g.required(false)))]
 pub struct SetupQscloudArgs {
     /// The issuer of the identity provider: what create-qscloud --issuer will write as claim iss
     #[arg(long, value_name = "issuer", value_parser = NonEmptyStringValueParser::new())]
