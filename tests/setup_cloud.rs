@@ -502,3 +502,50 @@ fn anna() -> common::Create {
         "true",
     ])
 }
+
+/// The stand-in itself: PATCH changes the description and nothing else, as Qlik's API does,
+/// so that no test can pass by swapping a key in place.
+#[test]
+fn the_stand_in_patches_the_description_only() {
+    use common::identity_providers::handle;
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut idps = vec![jwt_idp("a1", "i", "k", &pem, true)];
+    let patch = |body: &str, idps: &mut Vec<Value>| {
+        handle(
+            "PATCH",
+            "/api/v1/identity-providers/a1",
+            Some(ADMIN_API_KEY),
+            body.as_bytes(),
+            idps,
+        )
+        .0
+    };
+    assert_eq!(
+        patch(
+            r#"[{"op": "replace", "path": "/description", "value": "new"}]"#,
+            &mut idps
+        ),
+        204
+    );
+    assert_eq!(idps[0]["description"], "new");
+    let before = idps.clone();
+    assert_eq!(
+        patch(
+            r#"[{"op": "replace", "path": "/options/staticKeys", "value": []}]"#,
+            &mut idps
+        ),
+        400
+    );
+    assert_eq!(idps, before);
+    assert_eq!(
+        handle(
+            "PATCH",
+            "/api/v1/identity-providers/a1",
+            Some(USER_API_KEY),
+            b"[]",
+            &mut idps
+        )
+        .0,
+        403
+    );
+}

@@ -58,8 +58,8 @@ pub struct TenantArgs {
     #[arg(long, requires = "tenant")]
     pub remove: bool,
 
-    /// With --remove: delete it even when it is the last active JWT identity provider of its
-    /// issuer (tokens of that issuer then log in no more)
+    /// Lets --remove delete the last active JWT identity provider of its issuer too (tokens of
+    /// that issuer then log in no more)
     #[arg(long, requires = "remove")]
     pub force: bool,
 
