@@ -322,6 +322,14 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
         .find(|r| r.method == "DELETE")
         .unwrap();
     assert_eq!(delete.target, "/api/v1/identity-providers/old");
+    // Three identity providers are two pages: links.next was followed.
+    assert!(
+        tenant
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
+    );
 
     // Gone: an error naming the key IDs that are there; nothing removed.
     let stderr = fails_cleanly(&mut tenant.remove("i", "k1"), tenant.path(), 1);
@@ -513,7 +521,7 @@ fn the_stand_in_patches_the_description_only() {
     let patch = |body: &str, idps: &mut Vec<Value>| {
         handle(
             "PATCH",
-            "/api/v1/identity-providers/a1",
+            "https://127.0.0.1:1/api/v1/identity-providers/a1",
             Some(ADMIN_API_KEY),
             body.as_bytes(),
             idps,
@@ -540,7 +548,7 @@ fn the_stand_in_patches_the_description_only() {
     assert_eq!(
         handle(
             "PATCH",
-            "/api/v1/identity-providers/a1",
+            "https://127.0.0.1:1/api/v1/identity-providers/a1",
             Some(USER_API_KEY),
             b"[]",
             &mut idps
@@ -548,4 +556,35 @@ fn the_stand_in_patches_the_description_only() {
         .0,
         403
     );
+}
+
+#[test]
+fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
+    let tenant = Tenant::new();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("sleeping", "i", "k", &pem, false));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert!(stderr.contains("is not active"), "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["id"],
+        "sleeping"
+    );
+
+    // A tenant that does not give the key back: nothing changed, and qs-jwt says it could not
+    // compare.
+    let tenant = Tenant::new();
+    let mut idp = jwt_idp("keyless", "i", "k", &pem, true);
+    idp["options"]["staticKeys"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("pem");
+    tenant.server.add_identity_provider(idp);
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("cannot compare"), "{stderr}");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }

@@ -24,11 +24,14 @@ fn error(status: u16, code: &str, title: &str, detail: &str) -> (u16, Value) {
     )
 }
 
-/// The answer to a request under `/api/v1/identity-providers`: a status and a JSON body (204:
-/// no body, given as null).
+/// Identity providers a page of the list holds: few, so that the tests see `links.next` followed.
+pub const PAGE: usize = 2;
+
+/// The answer to a request under `/api/v1/identity-providers` (`url`: the request's, whole): a
+/// status and a JSON body (204: no body, given as null).
 pub fn handle(
     method: &str,
-    path: &str,
+    url: &str,
     bearer: Option<&str>,
     body: &[u8],
     idps: &mut Vec<Value>,
@@ -45,15 +48,28 @@ pub fn handle(
         }
         _ => return error(401, "HTTP-401", "Unauthorized", "Invalid API key"),
     }
+    let origin_end = url.find(PATH).unwrap_or(0);
+    let (origin, target) = url.split_at(origin_end);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let id = path
         .strip_prefix(PATH)
         .and_then(|rest| rest.strip_prefix('/'))
         .filter(|id| !id.is_empty());
     match (method, id) {
-        ("GET", None) => (
-            200,
-            json!({"data": idps.clone(), "links": {"self": {"href": PATH}}}),
-        ),
+        ("GET", None) => {
+            // Qlik pages the list and gives the next page's URL in links.next.href.
+            let page: usize = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("page="))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let data: Vec<Value> = idps.iter().skip(page * PAGE).take(PAGE).cloned().collect();
+            let mut links = json!({"self": {"href": format!("{origin}{target}")}});
+            if (page + 1) * PAGE < idps.len() {
+                links["next"] = json!({"href": format!("{origin}{PATH}?page={}", page + 1)});
+            }
+            (200, json!({"data": data, "links": links}))
+        }
         ("POST", None) => create(body, idps),
         ("DELETE", Some(id)) => match idps.iter().position(|p| p["id"] == id) {
             Some(at) => {

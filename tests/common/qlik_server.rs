@@ -276,7 +276,7 @@ fn serve(
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
     let answer = match behaviour {
-        Behaviour::QlikCloud => qlik_cloud(&request, &mut state.lock().unwrap()),
+        Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
         Behaviour::RateLimited(after) => Answer::json(
             429,
@@ -443,7 +443,7 @@ fn qlik_cloud_error(detail: &str) -> Answer {
     )
 }
 
-fn qlik_cloud(request: &Recorded, state: &mut State) -> Answer {
+fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
     let path = request.target.split('?').next().unwrap_or_default();
     match (request.method.as_str(), path) {
         ("POST", "/login/jwt-session") => match qlik_cloud_login(request, state) {
@@ -453,7 +453,7 @@ fn qlik_cloud(request: &Recorded, state: &mut State) -> Answer {
         (method, path) if path.starts_with(identity_providers::PATH) => {
             let (status, body) = identity_providers::handle(
                 method,
-                path,
+                &format!("https://127.0.0.1:{port}{}", request.target),
                 bearer(request),
                 &request.body,
                 &mut state.idps,
