@@ -82,7 +82,7 @@ pub fn apply(
             .with_hint(format!(
                 "a new key gets a new key ID: run again with --keyid <new id>, prove a login \
                  with it, then remove the old one with --keyid '{}' --remove (docs/qlik-setup.md, \
-                 \"Rotating the key\")",
+                 \"Rotating the key (Qlik Cloud)\")",
                 wanted.key_id
             ))
             .into());
