@@ -193,6 +193,7 @@ pub struct Request<'a> {
 pub enum Method {
     Get,
     Post,
+    Delete,
 }
 
 /// A server's answer, of any status: what the caller needs of it.
@@ -276,20 +277,17 @@ impl Client {
 
     /// Sends one request and reads the reply, whatever its status.
     pub fn send(&self, request: &Request<'_>) -> Result<Reply, UserError> {
-        self.send_with_body(request, None)
+        self.send_body(request, None)
     }
 
-    /// The same, a POST with a JSON body; the body may hold secrets (a client secret, an
-    /// assertion) and is never logged.
-    pub fn send_json(&self, request: &Request<'_>, body: &SecretText) -> Result<Reply, UserError> {
-        self.send_with_body(request, Some(body))
+    /// Sends one request with a JSON body (a POST's), and reads the reply, whatever its status.
+    /// The body is never logged: it may hold secrets (a client secret, an assertion), and it is
+    /// for the caller to say what it sends.
+    pub fn send_json(&self, request: &Request<'_>, body: &[u8]) -> Result<Reply, UserError> {
+        self.send_body(request, Some(body))
     }
 
-    fn send_with_body(
-        &self,
-        request: &Request<'_>,
-        body: Option<&SecretText>,
-    ) -> Result<Reply, UserError> {
+    fn send_body(&self, request: &Request<'_>, body: Option<&[u8]>) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
         // At debug, whose lines are not redacted: a path may hold a random user id, which the
@@ -299,6 +297,7 @@ impl Client {
             match request.method {
                 Method::Get => "GET",
                 Method::Post => "POST",
+                Method::Delete => "DELETE",
             },
             self.server.origin(),
             self.server.base_path,
@@ -330,10 +329,11 @@ impl Client {
         }
         let result = match request.method {
             Method::Get => with_headers(self.agent.get(&url), &headers).call(),
+            Method::Delete => with_headers(self.agent.delete(&url), &headers).call(),
             Method::Post => match body {
                 Some(body) => with_headers(self.agent.post(&url), &headers)
-                    .content_type("application/json")
-                    .send(body.expose().as_bytes()),
+                    .header("Content-Type", "application/json")
+                    .send(body),
                 None => with_headers(self.agent.post(&url), &headers).send_empty(),
             },
         };

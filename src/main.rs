@@ -67,6 +67,11 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
     if let Some(limit) = command.timeout() {
         input::set_time_limit(limit);
     }
+    if let Command::SetupQscloud(args) = command
+        && (args.tenant.apply || args.tenant.remove)
+    {
+        input::set_time_limit(args.tenant.timeout);
+    }
     Ok(match command {
         Command::CreateQseow(args) => create::create_qseow(args, now)?,
         Command::CreateQscloud(args) => create::create_qscloud(args, now)?,

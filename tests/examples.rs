@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::identity_providers::ADMIN_API_KEY;
 use common::oauth_server::{OauthClient, OauthConfig};
 use common::qlik_server::{Behaviour, QlikServer, Trust};
 
@@ -190,6 +191,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
             ("QLIK_CLIENT_SECRET", OAUTH_SECRET.to_owned()),
         ],
     );
@@ -202,8 +204,29 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     };
     assert_eq!(
         logins(&cloud, "/login/jwt-session"),
-        1,
-        "one login, the walk's"
+        2,
+        "two logins: the walk's, and the rotation's with the new key"
+    );
+    // --apply made the identity provider, the second --apply changed nothing, the rotation
+    // added the new key's and removed the old one.
+    let idps = cloud.identity_providers();
+    assert_eq!(idps.len(), 1, "{idps:?}");
+    assert_eq!(idps[0]["options"]["staticKeys"][0]["kid"], "qsjwt-2027-05");
+    assert_eq!(
+        idps[0]["options"]["staticKeys"][0]["pem"],
+        fs::read_to_string(work.join("keys/qsjwt2_publickey.cer"))
+            .unwrap()
+            .lines()
+            .collect::<String>()
+    );
+    let posts = cloud
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.target == "/api/v1/identity-providers")
+        .count();
+    assert_eq!(
+        posts, 2,
+        "one identity provider per key, the second --apply sent nothing"
     );
     assert!(
         logins(&cloud, "/api/v1/users") >= 1,

@@ -38,7 +38,7 @@ pub struct ConnectionArgs {
 const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// A time limit such as 30s, 2m or 1m 30s (humantime's grammar), one second to a day.
-pub(super) fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let example = "for example 30s, 2m or 1m 30s";
     match humantime::parse_duration(text.trim()) {
         Ok(duration) if duration > MAX_TIMEOUT => Err(format!("must be a day at most; {example}")),

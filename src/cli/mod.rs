@@ -60,8 +60,9 @@ pub enum Command {
     /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
     #[command(after_help = DECODE_EXAMPLE)]
     Decode(DecodeArgs),
-    /// Print what to give Qlik Cloud for a JWT identity provider: the API body, or the console's fields
-    #[command(after_help = SETUP_QSCLOUD_EXAMPLE)]
+    /// Print what to give Qlik Cloud for a JWT identity provider, or configure it on the tenant
+    /// with --apply and --remove
+    #[command(after_help = SETUP_QSCLOUD_EXAMPLE, override_usage = SETUP_QSCLOUD_USAGE)]
     SetupQscloud(SetupQscloudArgs),
     /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
     #[command(after_help = SETUP_QSEOW_EXAMPLE)]
@@ -90,7 +91,11 @@ Examples:
   curl -X POST \"https://mytenant.eu.qlikcloud.com/api/v1/identity-providers\" \\
     -H \"Authorization: Bearer $API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
-    --cert-publickey-file publickey.cer --output console";
+    --cert-publickey-file publickey.cer --output console
+  QLIK_API_KEY=... qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
+    --cert-publickey-file publickey.cer --apply --tenant mytenant.eu.qlikcloud.com
+  qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid old-key-id --remove \\
+    --tenant mytenant.eu.qlikcloud.com --api-key-file apikey.txt";
 
 const SETUP_QSEOW_EXAMPLE: &str = "\
 Examples:
@@ -106,6 +111,12 @@ qs-jwt create-qseow [OPTIONS] --userdir <directory> --userid <userid> --audience
 const QSCLOUD_USAGE: &str = "\
 qs-jwt create-qscloud [OPTIONS] --issuer <issuer> --keyid <id> --expires <time>
        qs-jwt create-qscloud [OPTIONS] --users <file> --issuer <issuer> --keyid <id> --expires <time>";
+
+// The key options are required by the command unless --remove (see cli/setup.rs): the three forms.
+const SETUP_QSCLOUD_USAGE: &str = "\
+qs-jwt setup-qscloud [OPTIONS] --issuer <issuer> --keyid <id> <--cert-publickey-file <file>|--cert-publickey <pem>>
+       qs-jwt setup-qscloud [OPTIONS] --issuer <issuer> --keyid <id> <--cert-publickey-file <file>|--cert-publickey <pem>> --apply --tenant <host or URL>
+       qs-jwt setup-qscloud [OPTIONS] --issuer <issuer> --keyid <id> --remove --tenant <host or URL>";
 
 const QSEOW_EXAMPLE: &str = "\
 Examples:

@@ -1,13 +1,20 @@
 //! The setup commands' options.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::builder::{NonEmptyStringValueParser, StringValueParser};
-use clap::{Args, ValueEnum};
+use clap::{Args, ValueEnum, ValueHint};
+
+use super::connection::parse_timeout;
 
 use super::NoKeyText;
 use super::key::PublicKeyArgs;
 use super::output::LogArgs;
 
 #[derive(Debug, Args)]
+// --remove needs no key: the key options are required by the command (setup_qscloud) instead.
+#[command(mut_group("publickey", |g| g.required(false)))]
 pub struct SetupQscloudArgs {
     /// The issuer of the identity provider: what create-qscloud --issuer will write as claim iss
     #[arg(long, value_name = "issuer", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
@@ -31,7 +38,54 @@ pub struct SetupQscloudArgs {
     pub output: SetupFormat,
 
     #[command(flatten)]
+    pub tenant: TenantArgs,
+
+    #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// --apply and --remove: the tenant, its API key and how to reach it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configure the tenant")]
+pub struct TenantArgs {
+    /// Create the identity provider on --tenant, unless one with this issuer and key ID is
+    /// there already (same key: nothing to do, exit 0; another key: exit 1). Prints the
+    /// identity provider as Qlik returned it
+    #[arg(long, requires = "tenant", conflicts_with = "remove")]
+    pub apply: bool,
+
+    /// Delete the identity provider with this issuer and key ID from --tenant, and nothing
+    /// else; refused for the last active JWT identity provider of the issuer unless --force
+    #[arg(long, requires = "tenant")]
+    pub remove: bool,
+
+    /// Lets --remove delete the last active JWT identity provider of its issuer too (tokens of
+    /// that issuer then log in no more)
+    #[arg(long, requires = "remove")]
+    pub force: bool,
+
+    /// The Qlik Cloud tenant: its host name (tenant.eu.qlikcloud.com) or its https:// URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: Option<String>,
+
+    /// File with a tenant admin's API key, or - for standard input [default: the environment
+    /// variable QLIK_API_KEY]
+    #[arg(long, value_name = "file|-", value_hint = ValueHint::FilePath, requires = "tenant")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's, or the server's own self-signed certificate
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, requires = "tenant")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the API key. For a
+    /// test server only
+    #[arg(long, requires = "tenant")]
+    pub insecure: bool,
+
+    /// The most time each request to the tenant may take: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -244,7 +244,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
                 cookies: None,
                 headers: vec![("Accept", "application/json".to_owned())],
             },
-            &body,
+            body.expose().as_bytes(),
         )?;
         if reply.status == 429 {
             let wait = reply

@@ -401,7 +401,7 @@ pub fn signing_key(
 /// A private key file (or its passphrase file, `flag`) that others can read is as good as
 /// theirs: warn, as ssh does, and sign all the same (the user may be on a machine of their own).
 #[cfg(unix)]
-fn warn_if_others_can_read(path: &Path, flag: &str) {
+pub(crate) fn warn_if_others_can_read(path: &Path, flag: &str) {
     use std::os::unix::fs::PermissionsExt;
     use tracing::warn;
     let Ok(meta) = std::fs::metadata(path) else {
@@ -429,7 +429,7 @@ fn warn_if_others_can_read(path: &Path, flag: &str) {
 /// The same on Windows, from the file's access control list: anyone but the user, SYSTEM and
 /// Administrators who may read it. A list that cannot be read says nothing, as on Unix.
 #[cfg(windows)]
-fn warn_if_others_can_read(path: &Path, flag: &str) {
+pub(crate) fn warn_if_others_can_read(path: &Path, flag: &str) {
     use tracing::warn;
     let Ok(others) = windows_acl::others_who_can_read(path) else {
         return;
@@ -447,7 +447,7 @@ fn warn_if_others_can_read(path: &Path, flag: &str) {
 }
 
 #[cfg(not(any(unix, windows)))]
-fn warn_if_others_can_read(_path: &Path, _flag: &str) {}
+pub(crate) fn warn_if_others_can_read(_path: &Path, _flag: &str) {}
 
 fn create(
     prefix: &str,

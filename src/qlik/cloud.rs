@@ -5,6 +5,16 @@
 //! /login/jwt-session`: 200 and the cookies `eas.sid`, `_csrfToken` and their signatures, or
 //! 401 and `{"errors": [...]}`), Users API (`GET /api/v1/users/me`, a 301 to the user), rate
 //! limiting (429 with Retry-After).
+//!
+//! The identity providers (setup-qscloud --apply and --remove): qlik.dev's Identity providers
+//! API (https://qlik.dev/apis/rest/identity-providers): `GET /api/v1/identity-providers`
+//! (`{"data": [...], "links": {"next": {"href"}}}`), `POST` with a `jwtAuth` body (201 and the
+//! identity provider, with its `id`), `DELETE /api/v1/identity-providers/{id}` (204), all with a
+//! tenant admin's API key as `Authorization: Bearer` ("Requesting user must be assigned the
+//! TenantAdmin role", https://qlik.dev/toolkits/qlik-cli/identity-provider/identity-provider-create).
+//! `PATCH` replaces the description only ("Allowed paths: /description",
+//! https://qlik.dev/toolkits/qlik-cli/identity-provider/identity-provider-patch-jwtauth), so a
+//! key is never changed in place: a new key is a new identity provider.
 
 use serde_json::Value;
 
@@ -104,6 +114,222 @@ impl ErrorBody {
     }
 }
 
+/// Where the tenant's identity providers are.
+pub const IDENTITY_PROVIDERS_PATH: &str = "/api/v1/identity-providers";
+
+/// Pages of the list followed at most: Qlik pages by `links.next`; a tenant has a handful.
+const MAX_PAGES: usize = 50;
+
+/// One of the tenant's identity providers, as the list gives it: what qs-jwt matches on, and
+/// the whole object to print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityProvider {
+    pub id: String,
+    pub protocol: Option<String>,
+    pub active: bool,
+    pub issuer: Option<String>,
+    pub keys: Vec<StaticKey>,
+    pub json: Value,
+}
+
+/// One of a JWT identity provider's `options.staticKeys`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticKey {
+    pub kid: String,
+    /// Absent when Qlik does not return it.
+    pub pem: Option<String>,
+}
+
+impl IdentityProvider {
+    pub fn from_json(value: &Value) -> Self {
+        let options = value.get("options");
+        let keys = options
+            .and_then(|o| o.get("staticKeys"))
+            .and_then(Value::as_array)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| {
+                        Some(StaticKey {
+                            kid: k.get("kid")?.as_str()?.to_owned(),
+                            pem: k.get("pem").and_then(Value::as_str).map(str::to_owned),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            id: text(value, "id").unwrap_or_default(),
+            protocol: text(value, "protocol"),
+            // Qlik's schema has `active` on every identity provider; one without it is taken
+            // for active, the safe side for "the last active one".
+            active: value.get("active").and_then(Value::as_bool).unwrap_or(true),
+            issuer: options.and_then(|o| text(o, "issuer")),
+            keys,
+            json: value.clone(),
+        }
+    }
+
+    pub fn is_jwt(&self) -> bool {
+        self.protocol.as_deref() == Some("jwtAuth")
+    }
+
+    /// The key with this key ID, if this is a JWT identity provider of `issuer`.
+    pub fn key_for(&self, issuer: &str, key_id: &str) -> Option<&StaticKey> {
+        if !self.is_jwt() || self.issuer.as_deref() != Some(issuer) {
+            return None;
+        }
+        self.keys.iter().find(|k| k.kid == key_id)
+    }
+}
+
+/// A call to the identity-providers API that did not give what was asked.
+#[derive(Debug)]
+pub enum ApiFailure {
+    /// Transport, TLS, time limit: said as the login commands say it.
+    Transport(UserError),
+    /// Qlik answered with another status: every error of its body.
+    Refused {
+        status: u16,
+        errors: Vec<ErrorBody>,
+        trace_id: Option<String>,
+    },
+    /// A 2xx whose body is not what the API documents.
+    Unreadable { status: u16, what: &'static str },
+}
+
+impl From<UserError> for ApiFailure {
+    fn from(err: UserError) -> Self {
+        Self::Transport(err)
+    }
+}
+
+/// Every error of Qlik's error body (a 400 may name several fields).
+pub fn all_errors(body: &[u8]) -> (Vec<ErrorBody>, Option<String>) {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let errors = json
+        .as_ref()
+        .and_then(|v| v.get("errors"))
+        .and_then(Value::as_array)
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| ErrorBody {
+                    code: text(e, "code"),
+                    title: text(e, "title"),
+                    detail: text(e, "detail"),
+                    trace_id: None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (errors, json.as_ref().and_then(|v| text(v, "traceId")))
+}
+
+fn api_request(method: Method, path: String, api_key: &SecretText) -> Request<'_> {
+    Request {
+        method,
+        path,
+        bearer: Some(api_key),
+        cookies: None,
+        headers: vec![("Accept", "application/json".to_owned())],
+    }
+}
+
+fn refused(reply: &Reply) -> ApiFailure {
+    let (errors, trace_id) = all_errors(&reply.body);
+    ApiFailure::Refused {
+        status: reply.status,
+        errors,
+        trace_id,
+    }
+}
+
+/// Every identity provider of the tenant (`GET /api/v1/identity-providers`, following
+/// `links.next` on the same server).
+pub fn list_identity_providers(
+    client: &Client,
+    api_key: &SecretText,
+) -> Result<Vec<IdentityProvider>, ApiFailure> {
+    let mut providers = Vec::new();
+    let mut path = IDENTITY_PROVIDERS_PATH.to_owned();
+    for _ in 0..MAX_PAGES {
+        let reply = client.send(&api_request(Method::Get, path.clone(), api_key))?;
+        if !(200..300).contains(&reply.status) {
+            return Err(refused(&reply));
+        }
+        let page: Value =
+            serde_json::from_slice(&reply.body).map_err(|_| ApiFailure::Unreadable {
+                status: reply.status,
+                what: "the list of identity providers is not JSON",
+            })?;
+        let data = page
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or(ApiFailure::Unreadable {
+                status: reply.status,
+                what: "the list of identity providers has no \"data\"",
+            })?;
+        providers.extend(data.iter().map(IdentityProvider::from_json));
+        let next = page
+            .pointer("/links/next/href")
+            .and_then(Value::as_str)
+            .and_then(|href| super::same_server_path(client.server(), href));
+        match next {
+            Some(next) if next != path => path = next,
+            _ => return Ok(providers),
+        }
+    }
+    Ok(providers)
+}
+
+/// Creates an identity provider (`POST /api/v1/identity-providers`); Qlik's answer.
+pub fn create_identity_provider(
+    client: &Client,
+    api_key: &SecretText,
+    body: &Value,
+) -> Result<IdentityProvider, ApiFailure> {
+    let reply = client.send_json(
+        &api_request(Method::Post, IDENTITY_PROVIDERS_PATH.to_owned(), api_key),
+        body.to_string().as_bytes(),
+    )?;
+    if !(200..300).contains(&reply.status) {
+        return Err(refused(&reply));
+    }
+    let value: Value = serde_json::from_slice(&reply.body).map_err(|_| ApiFailure::Unreadable {
+        status: reply.status,
+        what: "the identity provider created is not JSON",
+    })?;
+    Ok(IdentityProvider::from_json(&value))
+}
+
+/// Deletes the identity provider `id` (`DELETE /api/v1/identity-providers/{id}`).
+pub fn delete_identity_provider(
+    client: &Client,
+    api_key: &SecretText,
+    id: &str,
+) -> Result<(), ApiFailure> {
+    let path = format!("{IDENTITY_PROVIDERS_PATH}/{}", path_segment(id));
+    let reply = client.send(&api_request(Method::Delete, path, api_key))?;
+    if (200..300).contains(&reply.status) {
+        Ok(())
+    } else {
+        Err(refused(&reply))
+    }
+}
+
+/// `id` as one path segment: Qlik's ids are hex, but one from a server goes in escaped.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn strings(value: Option<&Value>) -> Option<Vec<String>> {
     let items = value?.as_array()?;
     Some(
@@ -127,6 +353,35 @@ mod tests {
         }));
         assert_eq!(me.groups.as_deref(), Some(&["Finance".to_owned()][..]));
         assert_eq!(me.subject.as_deref(), Some("anna"));
+    }
+
+    #[test]
+    fn identity_providers_are_matched_on_issuer_and_key_id() {
+        let idp = IdentityProvider::from_json(&json!({
+            "id": "abc", "protocol": "jwtAuth", "provider": "external", "active": true,
+            "options": {"issuer": "i", "staticKeys": [{"kid": "k", "pem": "P"}]}
+        }));
+        assert_eq!(
+            idp.key_for("i", "k").and_then(|k| k.pem.as_deref()),
+            Some("P")
+        );
+        assert!(idp.key_for("i", "k2").is_none());
+        assert!(idp.key_for("j", "k").is_none());
+        let oidc = IdentityProvider::from_json(&json!({
+            "id": "o", "protocol": "OIDC", "options": {"issuer": "i", "staticKeys": [{"kid": "k"}]}
+        }));
+        assert!(oidc.key_for("i", "k").is_none());
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn every_error_of_a_400_is_read() {
+        let (errors, trace) = all_errors(
+            br#"{"errors": [{"title": "a", "code": "c1"}, {"title": "b", "detail": "d"}], "traceId": "t"}"#,
+        );
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[1].detail.as_deref(), Some("d"));
+        assert_eq!(trace.as_deref(), Some("t"));
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn session_user<T>(
 
 /// The path below the server's base path that `location` points at, if it stays on the same
 /// server (a path, or a URL with the same origin).
-fn same_server_path(server: &Server, location: &str) -> Option<String> {
+pub(crate) fn same_server_path(server: &Server, location: &str) -> Option<String> {
     let base = format!("{}{}", server.origin(), server.base_path);
     let absolute = if location.starts_with('/') && !location.starts_with("//") {
         format!("{}{location}", server.origin())

@@ -2,6 +2,7 @@
 //! what it printed and wrote.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod identity_providers;
 pub mod oauth_server;
 pub mod qlik_server;
 
@@ -41,6 +42,7 @@ pub fn qs_jwt(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("qs-jwt").unwrap();
     cmd.current_dir(dir)
         .env_remove("QSJWTPRIVKEY")
+        .env_remove("QLIK_API_KEY")
         .env_remove("NO_COLOR")
         .env_remove("RUST_LOG")
         .env_remove("RUST_BACKTRACE")

@@ -33,7 +33,7 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
-use super::{QLIK_CLOUD_AUDIENCE, fixture_text, now};
+use super::{QLIK_CLOUD_AUDIENCE, fixture_text, identity_providers, now};
 
 /// The identity provider the Qlik Cloud stand-in trusts, as `Create::qscloud()` makes tokens.
 pub const ISSUER: &str = "i";
@@ -190,6 +190,10 @@ struct State {
     /// Session cookie value → the user.
     sessions: HashMap<String, Value>,
     trust: Trust,
+    /// The identity providers of `identity_providers`' API. When there are any, a login is
+    /// validated against them (an active one with the token's issuer and key ID, its key), not
+    /// against `trust`.
+    idps: Vec<Value>,
 }
 
 /// A running stand-in; it serves until the test process ends.
@@ -197,6 +201,7 @@ pub struct QlikServer {
     pub port: u16,
     pub ca_pem: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl QlikServer {
@@ -219,6 +224,7 @@ impl QlikServer {
         }));
         let config = ca.config.clone();
         let recorded = requests.clone();
+        let kept = state.clone();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
@@ -237,6 +243,7 @@ impl QlikServer {
             port,
             ca_pem: ca.ca_pem,
             requests,
+            state: kept,
         }
     }
 
@@ -246,6 +253,16 @@ impl QlikServer {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The identity providers the Qlik Cloud stand-in holds now.
+    pub fn identity_providers(&self) -> Vec<Value> {
+        self.state.lock().unwrap().idps.clone()
+    }
+
+    /// Adds an identity provider, as an admin would in the console.
+    pub fn add_identity_provider(&self, idp: Value) {
+        self.state.lock().unwrap().idps.push(idp);
     }
 }
 
@@ -412,6 +429,16 @@ fn verified_payload(token: &str, algs: &[Algorithm], trust: &Trust) -> Result<Va
         .map_err(|_| "invalid signature")
 }
 
+/// The payload, not verified (the caller has verified it, or picks the key by it).
+fn unverified_claims(token: &str) -> Option<Value> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 fn qlik_cloud_error(detail: &str) -> Answer {
     Answer::json(
         401,
@@ -446,6 +473,20 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
             Ok(answer) => answer,
             Err(detail) => qlik_cloud_error(&detail),
         },
+        (method, path) if path.starts_with(identity_providers::PATH) => {
+            let (status, body) = identity_providers::handle(
+                method,
+                &format!("https://127.0.0.1:{port}{}", request.target),
+                bearer(request),
+                request.body.as_bytes(),
+                &mut state.idps,
+            );
+            if body.is_null() {
+                Answer::new(status, "application/json", "")
+            } else {
+                Answer::json(status, body)
+            }
+        }
         ("GET", "/api/v1/users/me") => match session_user(request, state, "eas.sid") {
             Some(user) => Answer::new(301, "text/html", "").header(
                 "Location",
@@ -487,8 +528,44 @@ fn session_user(request: &Recorded, state: &State, name: &str) -> Option<Value> 
 fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, String> {
     let token = bearer(request).ok_or("Missing bearer token")?;
     let header = jsonwebtoken::decode_header(token).map_err(|_| "Malformed token")?;
-    let payload = verified_payload(token, &[Algorithm::RS256], &state.trust)
-        .map_err(|why| format!("{why}: the signature does not verify with the IdP's key"))?;
+    if !state.idps.is_empty() {
+        // Configured through the API: the token's issuer and key ID pick an active identity
+        // provider, whose key must verify it; then the same rules as below.
+        let claims = unverified_claims(token).ok_or("Malformed token")?;
+        let kid = header.kid.clone().ok_or("Missing required claim: kid")?;
+        let issuer = claims["iss"].as_str().unwrap_or_default().to_owned();
+        let idp = state
+            .idps
+            .iter()
+            .find(|p| {
+                p["active"] == true
+                    && p["options"]["issuer"] == issuer.as_str()
+                    && p["options"]["staticKeys"][0]["kid"] == kid.as_str()
+            })
+            .ok_or("invalid issuer or kid: no active identity provider has them")?;
+        let pem = idp["options"]["staticKeys"][0]["pem"]
+            .as_str()
+            .unwrap_or_default();
+        let der =
+            identity_providers::rsa_der(pem).ok_or("the identity provider's key is unreadable")?;
+        let mut trust = state.trust.clone();
+        trust.issuer = issuer;
+        trust.key_id = kid;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_rsa_der(&der), &validation)
+            .map_err(|_| "invalid signature: the signature does not verify with the IdP's key")?;
+        state.trust = trust;
+    }
+    let payload = if state.idps.is_empty() {
+        verified_payload(token, &[Algorithm::RS256], &state.trust)
+            .map_err(|why| format!("{why}: the signature does not verify with the IdP's key"))?
+    } else {
+        unverified_claims(token).ok_or("Malformed token")?
+    };
     for claim in [
         "iss",
         "aud",

@@ -14,6 +14,8 @@
 //!   `{jwtAttribute, senseAttribute, isMandatory}`; and "Creating a virtual proxy" in the QMC
 //!   help for the field labels and the prefix rules.
 
+mod tenant;
+
 use anyhow::Result;
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -34,6 +36,27 @@ const MAKE_CERTIFICATE: &str = "openssl req -new -x509 -key privatekey.pem -out 
                                 -days 730 -subj /CN=qs-jwt";
 
 pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
+    let wanted = tenant::Wanted {
+        issuer: &args.issuer,
+        key_id: &args.keyid,
+    };
+    if args.tenant.remove {
+        return tenant::remove(&args.tenant, &wanted);
+    }
+    if args.tenant.tenant.is_some() && !args.tenant.apply {
+        return Err(UserError::usage(
+            "--tenant is for --apply or --remove: add the one you mean, or leave --tenant out to \
+             print the identity provider",
+        )
+        .into());
+    }
+    if args.tenant.apply && args.output == SetupFormat::Console {
+        return Err(UserError::usage(
+            "--apply prints the identity provider Qlik returns, as JSON: leave --output console \
+             out",
+        )
+        .into());
+    }
     let key = rsa_key(&args.key)?;
     if !key.from_certificate {
         // The schema says "Pem-encoded public key"; every example of Qlik's and the console's
@@ -57,6 +80,11 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
         .into());
     }
     let pem = one_line_pem(&key.pem);
+    if args.tenant.apply {
+        let body = qscloud_body(&args.issuer, &args.keyid, &pem, &description);
+        let stdout = tenant::apply(&args.tenant, &wanted, &body, &pem)?;
+        return Ok(Output::product(stdout));
+    }
     let stdout = match args.output {
         SetupFormat::Json => {
             // How to send the body belongs to the body: the console's fields are pasted by hand,
