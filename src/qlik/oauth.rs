@@ -20,6 +20,10 @@
 //!   "OAuth machine-to-machine impersonation" (https://qlik.dev/changelog/84-oauth-m2m-impersonation):
 //!   the user-impersonation grant for a user who already exists in the tenant, found by
 //!   `user_lookup` (by subject or user ID); scope `user_default` (https://qlik.dev/apis/rest/oauth/).
+//!   The body's shape, `grant_type` `urn:qlik:oauth:user-impersonation` with `user_lookup`
+//!   `{"field": "subject", "value": ...}`, is the fetch example of
+//!   https://qlik.dev/examples/authenticate-examples/oauth-m2m-impersonation; the grant's name
+//!   also stands in `allowedGrantTypes` in https://qlik.dev/authenticate/oauth/oauth-clients-api.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
