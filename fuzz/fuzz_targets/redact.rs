@@ -26,8 +26,21 @@ const NAMES: &str = include_str!("../../tests/fixtures/real-world-names.txt");
 
 /// How line breaks travel: written out, URL-encoded, replaced by a separator, or dropped.
 const LINE_BREAKS: [&str; 15] = [
-    "\n", "\r\n", "\\n", "\\r\\n", "\\u000a", "%0A", "%0D%0A", "|", ",", ";", " ", "\t", "",
-    " \\n ", "\u{200b}\n",
+    "\n",
+    "\r\n",
+    "\\n",
+    "\\r\\n",
+    "\\u000a",
+    "%0A",
+    "%0D%0A",
+    "|",
+    ",",
+    ";",
+    " ",
+    "\t",
+    "",
+    " \\n ",
+    "\u{200b}\n",
 ];
 
 /// What travel does to a key; the fuzzer picks the sequence.
@@ -46,11 +59,26 @@ enum Mangle {
 
 /// Text around a name, as our messages put it.
 const MESSAGES: [(&str, &str); 6] = [
-    ("error: cannot read --cert-privatekey-file '", "': No such file or directory (os error 2)"),
-    ("INFO wrote the new private key to '", "privatekey.pem' (owner only)"),
-    ("error: 'users.csv' line 3, column sub: sub ", " is also on line 2; give each user once"),
-    ("error: the token's audience is not '", "' (--expected-audience)"),
-    ("error: Qlik Cloud refused the token: JWT_LOGIN_VALIDATIONS kid ", " not found"),
+    (
+        "error: cannot read --cert-privatekey-file '",
+        "': No such file or directory (os error 2)",
+    ),
+    (
+        "INFO wrote the new private key to '",
+        "privatekey.pem' (owner only)",
+    ),
+    (
+        "error: 'users.csv' line 3, column sub: sub ",
+        " is also on line 2; give each user once",
+    ),
+    (
+        "error: the token's audience is not '",
+        "' (--expected-audience)",
+    ),
+    (
+        "error: Qlik Cloud refused the token: JWT_LOGIN_VALIDATIONS kid ",
+        " not found",
+    ),
     ("hint: chmod 600 '", "'"),
 ];
 
