@@ -16,6 +16,7 @@
 //!   so nothing a user named is ever hidden. [`holds_key_material`] is the same test for values
 //!   that go into a token or a setup body, which are refused when it is true.
 
+use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -124,7 +125,10 @@ pub struct Known {
     skeletons: Vec<Zeroizing<Vec<u8>>>,
     /// Hashes (with a key chosen at random for the run) of every window of every skeleton: a
     /// fast first test, so that a log line costs a hash per character, not a search per secret.
-    windows: HashSet<u64>,
+    /// Made when a text is first looked at, not when a secret is registered: a run that shows
+    /// no message (a token created at `--loglevel error`) never pays for the 6,000 hashes of a
+    /// 4096-bit key's two forms.
+    windows: OnceCell<HashSet<u64>>,
     hasher: RandomState,
     whole: Vec<Zeroizing<String>>,
 }
@@ -147,9 +151,7 @@ impl Known {
             if self.skeletons.iter().any(|known| **known == *skeleton) {
                 return;
             }
-            for window in skeleton.windows(MIN_PIECE) {
-                self.windows.insert(self.hasher.hash_one(window));
-            }
+            self.windows.take();
             self.skeletons.push(skeleton);
         } else if text.chars().count() >= MIN_WHOLE && !self.whole.iter().any(|w| **w == text) {
             self.whole.push(Zeroizing::new(text.to_owned()));
@@ -174,13 +176,20 @@ impl Known {
         if self.skeletons.is_empty() {
             return spans;
         }
+        let windows = self.windows.get_or_init(|| {
+            self.skeletons
+                .iter()
+                .flat_map(|skeleton| skeleton.windows(MIN_PIECE))
+                .map(|window| self.hasher.hash_one(window))
+                .collect()
+        });
         let shown = text_skeleton(text);
         let chars: Vec<u8> = shown.iter().map(|unit| unit.0).collect();
         let mut i = 0;
         while i + MIN_PIECE <= chars.len() {
             let window = &chars[i..i + MIN_PIECE];
             let mut end = i;
-            if self.windows.contains(&self.hasher.hash_one(window)) {
+            if windows.contains(&self.hasher.hash_one(window)) {
                 for skeleton in &self.skeletons {
                     for (at, _) in skeleton
                         .windows(MIN_PIECE)
