@@ -256,6 +256,10 @@ pub fn read_rows<R: Read>(
     Ok(())
 }
 
+/// What a read of every row finds: the good rows, the bad rows listed with their lines, and
+/// how many are bad.
+type Scanned = (usize, Vec<(u64, String)>, usize);
+
 /// Reads every row once: the number of good rows, the bad rows listed (the first
 /// [`MAX_BAD_ROWS`], with their lines) and how many are bad. With `digests`, each good row's
 /// user hash is kept.
@@ -265,7 +269,7 @@ fn scan<R: Read>(
     rules: &TableRules,
     digests: Option<(&RandomState, &mut Vec<u64>)>,
     each: &mut dyn FnMut(UserRow) -> bool,
-) -> Result<(usize, Vec<(u64, String)>, usize), TableError> {
+) -> Result<Scanned, TableError> {
     let mut table = Table {
         rules,
         listed: Vec::new(),
