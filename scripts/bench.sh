@@ -7,6 +7,8 @@
 #   4. --users with 10,000 users, 4096- and 2048-bit keys  vs  the machine's limit, openssl speed
 #      -multi <cores> (signatures a second on every core), and vs a shell loop of one qs-jwt
 #      process a user, as scripts do it without --users
+#   6. --users at scale: peak memory and tokens a second for 1,000,000 users, and for 64 MiB of
+#      short rows with one bad row at the end (refused)
 #   5. signing with the static (musl) build, which the release ships for Linux, vs the glibc one
 #      (needs musl-tools and the x86_64-unknown-linux-musl target: scripts/linux-static.sh
 #      installs both; skipped, and said so, without them)
@@ -16,7 +18,8 @@
 # hyperfine's JSON in target/bench/ (or $BENCH_OUT).
 #
 # Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 USERS=10000 BATCH_RUNS=3 by default;
-#                                     LOOP=0 skips the shell loop, about a minute)
+#                                     LOOP=0 skips the shell loop, about a minute; HUGE=1 adds
+#                                     10,000,000 users to section 6, several minutes)
 # Needs: cargo, openssl, python3, hyperfine and GNU time (both installed with apt-get if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -157,6 +160,57 @@ users_file 100000 > users100k.csv
     --cert-privatekey-file key2048.pem --users users100k.csv --loglevel error) 0"
 } > "$out/memory.txt"
 
+# --users at scale (issue 21): peak memory and tokens a second for 1,000,000 users (a name, an
+# email, email_verified, three groups), and for 64 MiB of short rows with one bad row at the
+# end (refused: nothing signed). HUGE=1 adds 10,000,000 users (several minutes).
+echo "== 6. --users at scale: 1,000,000 users; 64 MiB of short rows, one bad" >&2
+big_users() { # big_users <count>
+  python3 - "$1" <<'PY'
+import sys
+out = sys.stdout
+out.write("sub,name,email,email_verified,groups\n")
+for n in range(int(sys.argv[1])):
+    out.write(f"user{n},User {n},user{n}@example.com,true,group{n % 10};all;team{n % 100}\n")
+PY
+}
+short_rows() { # 64 MiB of u1, u2, ... and one bad row at the end
+  python3 - <<'PY'
+import sys
+out = sys.stdout
+out.write("sub,email_verified\n")
+size, n = 0, 0
+while size < 64 * 1024 * 1024:
+    line = f"u{n},true\n"
+    out.write(line)
+    size += len(line)
+    n += 1
+out.write("bad,maybe\n")
+PY
+}
+scale() { # scale <name> <users file>: "name users peak_kib seconds exit"
+  local report
+  report=$( { /usr/bin/time -v "$bin" create-qscloud --issuer i --keyid k --expires 60m \
+    --cert-privatekey-file key2048.pem --users "$2" --loglevel error >/dev/null 2>/dev/null; } 2>&1 || true)
+  local kib seconds
+  kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' <<<"$report")
+  seconds=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' <<<"$report" |
+    awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
+  echo "$1 $(($(wc -l < "$2") - 1)) $kib $seconds"
+}
+{
+  big_users 1000000 > users1m.csv
+  scale users1m users1m.csv
+  rm -f users1m.csv
+  short_rows > short.csv
+  scale short64mib short.csv
+  rm -f short.csv
+  if [ "${HUGE:-0}" = 1 ]; then
+    big_users 10000000 > users10m.csv
+    scale users10m users10m.csv
+    rm -f users10m.csv
+  fi
+} > "$out/scale.txt"
+
 python3 - "$out" "$users" "$cores" <<'EOF'
 import json, sys
 out, users, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -198,6 +252,16 @@ for bits in ["4096", "2048"]:
     print(f"{bits + '-bit':<9} {median:>6.2f} s {rate:>9.0f} {limit:>22.0f} {rate / limit:>6.2f} {loop:>11} {speedup:>9}")
 print(f"ratio = tokens a second / openssl's signatures a second (target: at least 0.9)")
 print(f"peak memory, --users with 100,000 users: {memory['users100k'][0]:.1f} MiB (target: under 64)")
+print(f"\n--users at scale, 2048-bit key, {cores} cores")
+targets = {"users1m": "at most 64 MiB", "short64mib": "refused within 160 MiB", "users10m": "bounded"}
+for line in open(f"{out}/scale.txt"):
+    name, rows, kib, seconds = line.split()
+    rows, mib, seconds = int(rows), int(kib) / 1024, float(seconds)
+    rate = ""
+    if name != "short64mib":
+        tokens = rows / seconds
+        rate = f", {tokens:.0f} tokens/s ({tokens / speed.get('2048', float('nan')):.2f} of openssl -multi)"
+    print(f"{name:<11} {rows:>9} rows: peak {mib:.1f} MiB ({targets[name]}), {seconds:.1f} s{rate}")
 try:
     results = {r["command"]: r for r in json.load(open(f"{out}/static.json"))["results"]}
 except FileNotFoundError:

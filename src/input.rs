@@ -5,7 +5,8 @@
 //! mark, UTF-16 with one) and messages that name the flag.
 
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read};
+use std::hash::BuildHasher;
+use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -434,119 +435,368 @@ pub fn read_token(
     }
 }
 
-/// The most a `--users` file may hold: about two million users of a hundred bytes each. Far
-/// above the key files' limit, since a table grows with its users; the rows read from it are
-/// what the run keeps in memory.
+/// The most a `--users` table from standard input, a FIFO or a process substitution may hold:
+/// it is copied to a private temporary file to be read twice, and this bounds the disk it takes.
 pub const MAX_USERS_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Reads the `--users` file (standard input for `-`) as text: UTF-8 with or without a byte
-/// order mark, or UTF-16 with one (what Windows PowerShell 5.1's `Out-File` and `>` write).
-/// A NUL byte in UTF-8 stops the read at once: the file is binary (`/dev/zero` would otherwise
-/// be read up to the limit).
-pub fn read_users(path: &Path) -> Result<String, UserError> {
-    let stdin = path.as_os_str() == "-";
-    let shown = if stdin {
-        "standard input (--users -)".to_owned()
-    } else {
-        format!("--users '{}'", path.display())
-    };
-    let cannot_read = |e: io::Error| UserError::runtime(format!("cannot read {shown}: {e}"));
-    const EXAMPLE: &str = "qs-jwt create-... --users - < users.csv";
-    let (limit, read) = if stdin {
-        if io::stdin().is_terminal() {
-            return Err(UserError::usage(format!(
-                "--users - reads the users from standard input, which is a terminal; pipe them \
-                 in, for example: {EXAMPLE}"
-            )));
-        }
-        let limit = TimeLimit::for_stdin();
-        let read = within(limit.duration, || read_text_bytes(io::stdin().lock(), 0));
-        (limit, read)
-    } else {
-        not_a_folder(path, &shown, "users", cannot_read)?;
-        let limit = TimeLimit::for_file();
-        let owned = path.to_path_buf();
-        let read = within(limit.duration, move || {
-            let (file, size_hint) = open_file(&owned)?;
-            // A regular file too large is refused before it is read.
-            if size_hint > MAX_USERS_BYTES {
-                return Err(Failure::TooLarge);
-            }
-            read_text_bytes(file, size_hint)
-        });
-        (limit, read)
-    };
-    let bytes = read.map_err(|failure| match failure {
-        Failure::TooLarge => too_many_users(&shown),
-        Failure::Binary => UserError::runtime(format!(
-            "{shown} is binary (it holds a NUL byte), not a CSV or JSON Lines text file"
-        )),
-        Failure::TimedOut if stdin => stdin_timed_out(&shown, &limit),
-        Failure::TimedOut => file_timed_out(&shown, &limit),
-        Failure::Io(e) => cannot_read(e),
-    })?;
-    let text = decode_text(bytes).map_err(|why| {
-        UserError::runtime(format!(
-            "{shown} {}",
-            match why {
-                NotText::Utf32 => {
-                    "is UTF-32 text; save it as UTF-8 (Export-Csv -Encoding UTF8 in PowerShell)"
-                }
-                NotText::BadUtf16 => "is not valid UTF-16 text",
-                NotText::NotUtf8 => {
-                    "is not UTF-8 text; save it as UTF-8 (Export-Csv -Encoding UTF8 in PowerShell)"
-                }
-            }
-        ))
-    })?;
-    // NUL, which no CSV or JSON text holds, in UTF-16 text too.
-    if text.contains('\0') {
-        return Err(UserError::runtime(format!(
-            "{shown} is binary (it holds a NUL character), not a CSV or JSON Lines text file"
-        )));
-    }
-    if stdin && text.trim().is_empty() {
-        return Err(empty_stdin("--users", "the users", EXAMPLE));
-    }
-    Ok(text)
+/// The most a regular `--users` file may hold. It is read twice, never held: memory takes
+/// 8 bytes a user for the duplicate check, so this bounds that (about 20 million users of a
+/// hundred bytes each, 160 MiB).
+pub const MAX_USERS_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// The bytes a pass reads at a time, and the unit in which the second pass is compared with
+/// the first.
+const USERS_BLOCK: usize = 64 * 1024;
+
+/// The `--users` table, open: a regular file as it is, anything else (standard input, a FIFO,
+/// a process substitution) copied to a private temporary file (owner-only, unnamed, gone when
+/// the process ends however it ends). The same handle serves every pass, so renaming another
+/// file over the path changes nothing; a change in place is found by a keyed hash of each
+/// block, noted in the first pass and compared in the second before its rows are used.
+pub struct UsersFile {
+    file: File,
+    /// The table as messages name it: `--users 'users.csv'`, `standard input (--users -)`.
+    shown: String,
+    stdin: bool,
+    hasher: std::hash::RandomState,
+    blocks: std::cell::RefCell<Vec<u64>>,
+    length: std::cell::Cell<u64>,
+    /// The text holds something other than white space.
+    visible: std::cell::Cell<bool>,
 }
 
-/// Reads up to [`MAX_USERS_BYTES`], refusing a NUL byte in UTF-8 text as soon as it is read.
-fn read_text_bytes(mut reader: impl Read, size_hint: u64) -> Result<Vec<u8>, Failure> {
-    // Room for the whole file at once: the text is half of a large run's peak memory, and a
-    // buffer grown a doubling at a time ends up to twice its size.
-    let capacity = usize::try_from(size_hint.min(MAX_USERS_BYTES)).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(capacity);
-    let mut chunk = vec![0; 64 * 1024];
+/// How a pass reads: noting each block, comparing each block with the note, or neither.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Note,
+    Compare,
+    Plain,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+const USERS_EXAMPLE: &str = "qs-jwt create-... --users - < users.csv";
+
+impl UsersFile {
+    /// Opens the `--users` file (standard input for `-`), copying what is not a regular file
+    /// to a private temporary file within the time limit of its read. A NUL byte in UTF-8
+    /// stops the copy at once: the input is binary (`/dev/zero` would otherwise be read up to
+    /// the limit).
+    pub fn open(path: &Path) -> Result<Self, UserError> {
+        let stdin = path.as_os_str() == "-";
+        let shown = if stdin {
+            "standard input (--users -)".to_owned()
+        } else {
+            format!("--users '{}'", path.display())
+        };
+        let cannot_read = |e: io::Error| UserError::runtime(format!("cannot read {shown}: {e}"));
+        let (limit, opened) = if stdin {
+            if io::stdin().is_terminal() {
+                return Err(UserError::usage(format!(
+                    "--users - reads the users from standard input, which is a terminal; pipe \
+                     them in, for example: {USERS_EXAMPLE}"
+                )));
+            }
+            let limit = TimeLimit::for_stdin();
+            let opened = within(limit.duration, || spool(io::stdin().lock()));
+            (limit, opened)
+        } else {
+            not_a_folder(path, &shown, "users", cannot_read)?;
+            let limit = TimeLimit::for_file();
+            let owned = path.to_path_buf();
+            // metadata does not open the file: it never blocks, not even on a FIFO.
+            let regular = fs::metadata(path).map_err(cannot_read)?.is_file();
+            let opened = within(limit.duration, move || {
+                let (file, size) = open_file(&owned)?;
+                if !regular {
+                    return spool(file);
+                }
+                // A regular file too large is refused before it is read.
+                if size > MAX_USERS_FILE_BYTES {
+                    return Err(Failure::TooLarge);
+                }
+                Ok(file)
+            });
+            (limit, opened)
+        };
+        let file = opened.map_err(|failure| match failure {
+            Failure::TooLarge if stdin => too_many_users(&shown, MAX_USERS_BYTES),
+            Failure::TooLarge if fs::metadata(path).is_ok_and(|m| m.is_file()) => {
+                too_many_users(&shown, MAX_USERS_FILE_BYTES)
+            }
+            Failure::TooLarge => too_many_users(&shown, MAX_USERS_BYTES),
+            Failure::Binary => binary(&shown, "byte"),
+            Failure::TimedOut if stdin => stdin_timed_out(&shown, &limit),
+            Failure::TimedOut => file_timed_out(&shown, &limit),
+            Failure::Io(e) => cannot_read(e),
+        })?;
+        Ok(Self {
+            file,
+            shown,
+            stdin,
+            hasher: std::hash::RandomState::new(),
+            blocks: std::cell::RefCell::new(Vec::new()),
+            length: std::cell::Cell::new(0),
+            visible: std::cell::Cell::new(false),
+        })
+    }
+
+    /// The first read of the table, as UTF-8 text: each block noted.
+    pub fn first_pass(&self) -> io::Result<UsersText<'_>> {
+        self.blocks.borrow_mut().clear();
+        UsersText::new(self, Pass::Note)
+    }
+
+    /// Another read of the table, for messages only: nothing noted or compared.
+    pub fn reread(&self) -> io::Result<UsersText<'_>> {
+        UsersText::new(self, Pass::Plain)
+    }
+
+    /// The read whose rows are used: each block compared with the first pass's before any of
+    /// it is handed on, so no row is used that the first pass did not check.
+    pub fn second_pass(&self) -> io::Result<UsersText<'_>> {
+        UsersText::new(self, Pass::Compare)
+    }
+
+    /// An error when the file no longer has the length the first pass read (it grew, or it
+    /// was cut): checked before the key is made and before each chunk is signed.
+    pub fn unchanged(&self) -> Result<(), UserError> {
+        match self.file.metadata() {
+            Ok(metadata) if metadata.len() == self.length.get() => Ok(()),
+            Ok(_) => Err(UserError::runtime(self.changed())),
+            Err(e) => Err(UserError::runtime(format!(
+                "cannot read {}: {e}",
+                self.shown
+            ))),
+        }
+    }
+
+    /// Standard input that held nothing (or only white space): what `false | qs-jwt ...`
+    /// gives. Known once the first pass has read to the end.
+    pub fn empty_stdin(&self) -> Option<UserError> {
+        (self.stdin && !self.visible.get())
+            .then(|| empty_stdin("--users", "the users", USERS_EXAMPLE))
+    }
+
+    fn changed(&self) -> String {
+        format!(
+            "{} changed while qs-jwt was reading it; nothing was signed from the changed part: \
+             run again once nothing writes to it",
+            self.shown
+        )
+    }
+}
+
+/// Copies a stream to a private temporary file, at most [`MAX_USERS_BYTES`], refusing a NUL
+/// byte in UTF-8 text as soon as it is read.
+fn spool(mut reader: impl Read) -> Result<File, Failure> {
+    let mut file = tempfile::tempfile().map_err(Failure::Io)?;
+    let mut chunk = vec![0; USERS_BLOCK];
+    let mut copied = 0u64;
+    let mut utf16 = None;
     loop {
         let read = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(bytes),
+            Ok(0) => break,
             Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Failure::Io(e)),
         };
-        let start = if bytes.is_empty() {
-            &chunk[..read]
-        } else {
-            &bytes[..]
-        };
         // UTF-16 text holds NUL bytes (the high byte of every ASCII letter).
-        let utf16 = matches!(start, [0xff, 0xfe, ..] | [0xfe, 0xff, ..]);
+        let utf16 = *utf16
+            .get_or_insert_with(|| matches!(chunk[..read], [0xff, 0xfe, ..] | [0xfe, 0xff, ..]));
         if !utf16 && chunk[..read].contains(&0) {
             return Err(Failure::Binary);
         }
-        if (bytes.len() + read) as u64 > MAX_USERS_BYTES {
+        copied += read as u64;
+        if copied > MAX_USERS_BYTES {
             return Err(Failure::TooLarge);
         }
-        bytes.extend_from_slice(&chunk[..read]);
+        file.write_all(&chunk[..read]).map_err(Failure::Io)?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(Failure::Io)?;
+    Ok(file)
+}
+
+/// A pass over the `--users` table: its bytes a block at a time (noted or compared, see
+/// [`UsersFile`]), decoded to UTF-8 as they come: a UTF-8 byte order mark dropped, UTF-16 with
+/// one converted. Errors name the file, whole: a table that is not text, or that changed.
+pub struct UsersText<'a> {
+    file: &'a UsersFile,
+    pass: Pass,
+    block: Vec<u8>,
+    index: usize,
+    read: u64,
+    end: bool,
+    encoding: Option<Encoding>,
+    /// Bytes of a character cut by the end of a block.
+    carry: Vec<u8>,
+    out: Vec<u8>,
+    out_at: usize,
+}
+
+impl<'a> UsersText<'a> {
+    fn new(file: &'a UsersFile, pass: Pass) -> io::Result<Self> {
+        (&file.file).seek(SeekFrom::Start(0))?;
+        Ok(Self {
+            file,
+            pass,
+            block: Vec::with_capacity(USERS_BLOCK),
+            index: 0,
+            read: 0,
+            end: false,
+            encoding: None,
+            carry: Vec::new(),
+            out: Vec::with_capacity(USERS_BLOCK),
+            out_at: 0,
+        })
+    }
+
+    fn failed(&self, message: String) -> io::Error {
+        io::Error::other(message)
+    }
+
+    /// Reads the next block, notes or compares it, and decodes it into `out`.
+    fn next_block(&mut self) -> io::Result<()> {
+        self.block.clear();
+        (&self.file.file)
+            .take(USERS_BLOCK as u64)
+            .read_to_end(&mut self.block)?;
+        self.end = self.block.len() < USERS_BLOCK;
+        self.read += self.block.len() as u64;
+        let hash = || self.file.hasher.hash_one(&self.block[..]);
+        match self.pass {
+            Pass::Note => {
+                self.file.blocks.borrow_mut().push(hash());
+                if self.end {
+                    self.file.length.set(self.read);
+                }
+            }
+            Pass::Compare => {
+                let blocks = self.file.blocks.borrow();
+                let same = blocks.get(self.index) == Some(&hash())
+                    && (!self.end || self.index + 1 == blocks.len());
+                if !same {
+                    return Err(self.failed(self.file.changed()));
+                }
+            }
+            Pass::Plain => {}
+        }
+        self.index += 1;
+        self.decode()
+    }
+
+    fn decode(&mut self) -> io::Result<()> {
+        let shown = &self.file.shown;
+        let mut start = 0;
+        if self.encoding.is_none() {
+            let (encoding, skip) = match self.block.as_slice() {
+                [0xff, 0xfe, 0, 0, ..] | [0, 0, 0xfe, 0xff, ..] => {
+                    return Err(self.failed(format!(
+                        "{shown} is UTF-32 text; save it as UTF-8 (Export-Csv -Encoding UTF8 in \
+                         PowerShell)"
+                    )));
+                }
+                [0xff, 0xfe, ..] => (Encoding::Utf16Le, 2),
+                [0xfe, 0xff, ..] => (Encoding::Utf16Be, 2),
+                [0xef, 0xbb, 0xbf, ..] => (Encoding::Utf8, 3),
+                _ => (Encoding::Utf8, 0),
+            };
+            self.encoding = Some(encoding);
+            start = skip;
+        }
+        let mut data = std::mem::take(&mut self.carry);
+        data.extend_from_slice(&self.block[start..]);
+        self.out.clear();
+        self.out_at = 0;
+        match self.encoding {
+            Some(Encoding::Utf8) | None => {
+                if data.contains(&0) {
+                    return Err(self.failed(binary(shown, "byte").to_string()));
+                }
+                let valid = match std::str::from_utf8(&data) {
+                    Ok(_) => data.len(),
+                    // A character cut by the end of the block: the rest comes with the next.
+                    Err(e) if e.error_len().is_none() && !self.end => e.valid_up_to(),
+                    Err(_) => {
+                        return Err(self.failed(format!(
+                            "{shown} is not UTF-8 text; save it as UTF-8 (Export-Csv -Encoding \
+                             UTF8 in PowerShell)"
+                        )));
+                    }
+                };
+                self.carry = data.split_off(valid);
+                self.out = data;
+            }
+            Some(encoding) => {
+                let bad = || format!("{shown} is not valid UTF-16 text");
+                let mut usable = data.len() & !1;
+                if self.end && usable != data.len() {
+                    return Err(self.failed(bad()));
+                }
+                let unit = |pair: &[u8]| match encoding {
+                    Encoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
+                    _ => u16::from_le_bytes([pair[0], pair[1]]),
+                };
+                // A high surrogate at the end of the block: its pair comes with the next.
+                if !self.end
+                    && usable >= 2
+                    && (0xd800..0xdc00).contains(&unit(&data[usable - 2..usable]))
+                {
+                    usable -= 2;
+                }
+                let mut text = String::with_capacity(usable / 2 * 3);
+                for c in char::decode_utf16(data[..usable].chunks_exact(2).map(unit)) {
+                    match c {
+                        Ok('\0') => {
+                            return Err(self.failed(binary(shown, "character").to_string()));
+                        }
+                        Ok(c) => text.push(c),
+                        Err(_) => return Err(self.failed(bad())),
+                    }
+                }
+                self.carry = data.split_off(usable);
+                self.out = text.into_bytes();
+            }
+        }
+        if !self.file.visible.get() && self.out.iter().any(|b| !b.is_ascii_whitespace()) {
+            self.file.visible.set(true);
+        }
+        Ok(())
     }
 }
 
-fn too_many_users(shown: &str) -> UserError {
+impl Read for UsersText<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_at == self.out.len() {
+            if self.end {
+                return Ok(0);
+            }
+            self.next_block()?;
+        }
+        let n = buf.len().min(self.out.len() - self.out_at);
+        buf[..n].copy_from_slice(&self.out[self.out_at..self.out_at + n]);
+        self.out_at += n;
+        Ok(n)
+    }
+}
+
+/// A `--users` input that holds a NUL byte or character: no CSV or JSON Lines text does.
+fn binary(shown: &str, what: &str) -> UserError {
+    UserError::runtime(format!(
+        "{shown} is binary (it holds a NUL {what}), not a CSV or JSON Lines text file"
+    ))
+}
+
+fn too_many_users(shown: &str, limit: u64) -> UserError {
     UserError::runtime(format!(
         "{shown} holds more than {}; split the users into several files and run qs-jwt once for \
          each",
-        size(MAX_USERS_BYTES)
+        size(limit)
     ))
 }
 

@@ -2,8 +2,9 @@
 //! is read and checked here before anything is signed, so a bad file costs no key and prints
 //! no token. Pure: text in, rows (or every bad row, up to a limit) out.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -56,9 +57,6 @@ pub struct TableRules<'a> {
 /// One user of the table, checked: `id` is the subject (create-qscloud) or the user id
 /// (create-qseow), and `userdir` is set for create-qseow, from the row or `--userdir`.
 #[derive(Debug, Clone, Default, PartialEq)]
-///
-/// The run keeps every row in memory while it signs, so a row is kept small: boxed text, and
-/// the names many users share (groups, user directories) held once for all of them.
 pub struct UserRow {
     /// The line the row starts on, for messages.
     pub line: u64,
@@ -71,13 +69,10 @@ pub struct UserRow {
     pub claims: Box<[RowClaim]>,
 }
 
-/// A claim of a row: its name, held once for the whole column, and its value as JSON text,
-/// parsed when the row's token is made (a parsed value takes several times the memory, and the
-/// run keeps every row).
+/// A claim of a row: its name and its value as JSON text, parsed when the row's token is made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowClaim {
     pub name: Arc<str>,
-    /// Held once for every row with the same value (a department, a site).
     pub json: Arc<str>,
 }
 
@@ -169,55 +164,156 @@ fn column_name(profile: Profile, column: &Column) -> String {
     }
 }
 
-/// Reads and checks every row of `text` (already decoded: no byte order mark). The text is
-/// dropped once the rows are read, before the check for users given twice: with 100,000 users,
-/// the text and the rows together are what decides the run's peak memory.
+/// Reads and checks every row of `text` (already decoded: no byte order mark): the rows, or
+/// every bad row. The whole table in memory, for tests and the fuzz target; a run reads its
+/// file with [`check_table`] and [`read_rows`], which hold a row at a time.
 pub fn read_table(
     text: String,
     format: TableFormat,
     rules: &TableRules,
 ) -> Result<Vec<UserRow>, TableError> {
-    // A row a line at most: room for every row at once, since growing the list a doubling at a
-    // time would hold the old list and the new one together, half again the rows' memory.
-    let lines = text.bytes().filter(|b| *b == b'\n').count() + 1;
-    let mut table = Table::new(rules, lines);
-    match format {
-        TableFormat::Csv => read_csv(&text, &mut table)?,
-        TableFormat::JsonLines => read_json_lines(&text, &mut table),
-    }
-    drop(text);
-    table.rows.shrink_to_fit();
-    table.finish()
+    let mut rows = Vec::new();
+    check_table(
+        text.as_bytes(),
+        || Ok(text.as_bytes()),
+        format,
+        rules,
+        &mut |row| rows.push(row.clone()),
+    )?;
+    Ok(rows)
 }
 
-/// The rows read so far, the bad ones (the first [`MAX_BAD_ROWS`], with their lines), and the
-/// names many rows share (groups, user directories), each kept once.
-struct Table<'a> {
+/// Reads and checks every row of a table (UTF-8 text, no byte order mark), a row at a time,
+/// handing each good row to `each`; the number of users, or every bad row, users given twice
+/// included. Memory holds one row and 8 bytes a user (a keyed hash of who the user is, for the
+/// duplicate check), never the table. When hashes meet, `again` opens the same text once more
+/// and the rows that share a hash are compared as they are ([`same_user`]): the lines and the
+/// forms written, for the message, and no user refused for a hash alone.
+pub fn check_table<R: Read>(
+    first: R,
+    again: impl FnOnce() -> io::Result<R>,
+    format: TableFormat,
+    rules: &TableRules,
+    each: &mut dyn FnMut(&UserRow),
+) -> Result<usize, TableError> {
+    let hasher = RandomState::new();
+    let mut digests = Vec::new();
+    let (users, mut listed, bad) = scan(
+        first,
+        format,
+        rules,
+        Some((&hasher, &mut digests)),
+        &mut |row| {
+            each(&row);
+            true
+        },
+    )?;
+    digests.sort_unstable();
+    let suspects: HashSet<u64> = digests
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(digests);
+    let mut repeated = 0;
+    if !suspects.is_empty() {
+        let reader = again().map_err(|err| TableError::File(read_failure(rules, &err)))?;
+        let (duplicates, count) = duplicates(reader, format, rules, &hasher, &suspects)?;
+        listed.extend(duplicates);
+        repeated = count;
+    }
+    if bad + repeated > 0 {
+        listed.sort_by_key(|(line, _)| *line);
+        listed.truncate(MAX_BAD_ROWS);
+        return Err(TableError::Rows {
+            listed: listed.into_iter().map(|(_, text)| text).collect(),
+            count: bad + repeated,
+        });
+    }
+    if users == 0 {
+        return Err(TableError::File(format!(
+            "{} holds no users; give one user a row",
+            rules.file
+        )));
+    }
+    Ok(users)
+}
+
+/// Reads the rows of a table [`check_table`] has checked, in order, handing each to `each`
+/// until it returns false. A bad row (the text is not what was checked) is an error.
+pub fn read_rows<R: Read>(
+    reader: R,
+    format: TableFormat,
+    rules: &TableRules,
+    each: &mut dyn FnMut(UserRow) -> bool,
+) -> Result<(), TableError> {
+    let (_, listed, bad) = scan(reader, format, rules, None, each)?;
+    if bad > 0 {
+        return Err(TableError::Rows {
+            listed: listed.into_iter().map(|(_, text)| text).collect(),
+            count: bad,
+        });
+    }
+    Ok(())
+}
+
+/// What a read of every row finds: the good rows, the bad rows listed with their lines, and
+/// how many are bad.
+type Scanned = (usize, Vec<(u64, String)>, usize);
+
+/// Reads every row once: the number of good rows, the bad rows listed (the first
+/// [`MAX_BAD_ROWS`], with their lines) and how many are bad. With `digests`, each good row's
+/// user hash is kept.
+fn scan<R: Read>(
+    reader: R,
+    format: TableFormat,
+    rules: &TableRules,
+    digests: Option<(&RandomState, &mut Vec<u64>)>,
+    each: &mut dyn FnMut(UserRow) -> bool,
+) -> Result<Scanned, TableError> {
+    let mut table = Table {
+        rules,
+        listed: Vec::new(),
+        bad: 0,
+        users: 0,
+        digests,
+        each,
+        stopped: false,
+    };
+    let reader = BufReader::with_capacity(64 * 1024, reader);
+    match format {
+        TableFormat::Csv => read_csv(reader, &mut table)?,
+        TableFormat::JsonLines => read_json_lines(reader, &mut table)?,
+    }
+    Ok((table.users, table.listed, table.bad))
+}
+
+/// A failed read of the table's text: the reader's message names the file already (see
+/// `input::UsersFile`); any other is said with the file.
+fn read_failure(rules: &TableRules, err: &io::Error) -> String {
+    match err.get_ref() {
+        Some(inner) if err.kind() == io::ErrorKind::Other => inner.to_string(),
+        _ => format!("cannot read {}: {err}", rules.file),
+    }
+}
+
+/// The rows read so far: how many were good, the bad ones (the first [`MAX_BAD_ROWS`], with
+/// their lines), and where each good row goes.
+struct Table<'a, 'h> {
     rules: &'a TableRules<'a>,
-    rows: Vec<UserRow>,
     listed: Vec<(u64, String)>,
     bad: usize,
-    shared_names: HashSet<Arc<str>>,
+    users: usize,
+    digests: Option<(&'h RandomState, &'h mut Vec<u64>)>,
+    each: &'h mut dyn FnMut(UserRow) -> bool,
+    /// `each` asked for no more rows.
+    stopped: bool,
 }
 
-impl<'a> Table<'a> {
-    fn new(rules: &'a TableRules<'a>, capacity: usize) -> Self {
-        Self {
-            rules,
-            rows: Vec::with_capacity(capacity),
-            listed: Vec::new(),
-            bad: 0,
-            shared_names: HashSet::new(),
-        }
-    }
-
+impl Table<'_, '_> {
     /// What a failed read says of a bad row: the file, the line, the column, the problem.
     fn describe(&self, line: u64, column: Option<&Column>, problem: &str) -> String {
-        let at = match column {
-            Some(column) => format!(", column {}", column_name(self.rules.profile, column)),
-            None => String::new(),
-        };
-        format!("{} line {line}{at}: {problem}", self.rules.file)
+        describe(self.rules, line, column, problem)
     }
 
     fn bad_row(&mut self, line: u64, column: Option<&Column>, problem: &str) {
@@ -228,22 +324,25 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// A group or user directory, kept once however many users share it: 100,000 users of
-    /// ten groups hold ten group names, not 200,000.
+    /// A group, user directory or claim: no longer held once for all rows, since the table is
+    /// no longer held (a table of names grew with the file).
     fn shared(&mut self, name: String) -> Arc<str> {
-        if let Some(known) = self.shared_names.get(name.as_str()) {
-            return Arc::clone(known);
-        }
-        let name: Arc<str> = Arc::from(name);
-        self.shared_names.insert(Arc::clone(&name));
-        name
+        Arc::from(name)
     }
 
-    /// Checks a row whose cells were read, and keeps it or lists what is wrong with it.
+    /// Checks a row whose cells were read, and hands it on or lists what is wrong with it.
     fn add(&mut self, cells: Cells) {
         let line = cells.line;
         match self.check(cells) {
-            Ok(row) => self.rows.push(row),
+            Ok(row) => {
+                self.users += 1;
+                if let Some((hasher, digests)) = &mut self.digests {
+                    digests.push(user_hash(*hasher, self.rules.profile, &row));
+                }
+                if !(self.each)(row) {
+                    self.stopped = true;
+                }
+            }
             Err((column, problem)) => self.bad_row(line, column.as_ref(), &problem),
         }
     }
@@ -339,91 +438,77 @@ impl<'a> Table<'a> {
         }
         Ok(row)
     }
+}
 
-    /// The rows, or every bad row: those listed while reading, and each user found again on a
-    /// later line, listed in line order.
-    fn finish(mut self) -> Result<Vec<UserRow>, TableError> {
-        let (duplicates, repeated) = self.duplicates();
-        if self.bad + repeated > 0 {
-            let mut listed = self.listed;
-            listed.extend(duplicates);
-            listed.sort_by_key(|(line, _)| *line);
-            listed.truncate(MAX_BAD_ROWS);
-            return Err(TableError::Rows {
-                listed: listed.into_iter().map(|(_, text)| text).collect(),
-                count: self.bad + repeated,
+/// What a failed read says of a bad row: the file, the line, the column, the problem.
+fn describe(rules: &TableRules, line: u64, column: Option<&Column>, problem: &str) -> String {
+    let at = match column {
+        Some(column) => format!(", column {}", column_name(rules.profile, column)),
+        None => String::new(),
+    };
+    format!("{} line {line}{at}: {problem}", rules.file)
+}
+
+/// Users found on more than one line, among the rows whose hash is in `suspects`: the first
+/// [`MAX_BAD_ROWS`] of the later lines, and how many there are. Only the users of those hashes
+/// are kept (their id and directory), compared as they are when hashes meet.
+fn duplicates<R: Read>(
+    reader: R,
+    format: TableFormat,
+    rules: &TableRules,
+    hasher: &RandomState,
+    suspects: &HashSet<u64>,
+) -> Result<(Vec<(u64, String)>, usize), TableError> {
+    let profile = rules.profile;
+    let mut firsts: HashMap<u64, Vec<UserRow>> = HashMap::new();
+    let mut listed = Vec::new();
+    let mut count = 0;
+    scan(reader, format, rules, None, &mut |row| {
+        let hash = user_hash(hasher, profile, &row);
+        if !suspects.contains(&hash) {
+            return true;
+        }
+        let seen = firsts.entry(hash).or_default();
+        let Some(earlier) = seen.iter().find(|other| same_user(profile, other, &row)) else {
+            seen.push(UserRow {
+                line: row.line,
+                id: row.id,
+                userdir: row.userdir,
+                ..UserRow::default()
             });
-        }
-        if self.rows.is_empty() {
-            return Err(TableError::File(format!(
-                "{} holds no users; give one user a row",
-                self.rules.file
-            )));
-        }
-        self.shared_names = HashSet::new();
-        Ok(self.rows)
-    }
-
-    /// Users found on more than one line: the first [`MAX_BAD_ROWS`] of the later lines, and
-    /// how many there are. Checked once every row is read, by a hash of the user's directory
-    /// and id (or subject) as Qlik compares them ([`same_user`]), with the rows compared
-    /// themselves when hashes meet: no copy of any key is made (a copy of each would cost a
-    /// tenth of the table, and a folded copy more).
-    fn duplicates(&self) -> (Vec<(u64, String)>, usize) {
-        let profile = self.rules.profile;
-        let hasher = std::hash::RandomState::new();
-        // The first row of each hash, and the rare rows whose hash another user has too.
-        let mut first: HashMap<u64, usize> = HashMap::with_capacity(self.rows.len());
-        let mut shared_hash: HashMap<u64, Vec<usize>> = HashMap::new();
-        let mut listed = Vec::new();
-        let mut count = 0;
-        for (index, row) in self.rows.iter().enumerate() {
-            let hash = user_hash(&hasher, profile, row);
-            let earlier = match first.get(&hash) {
-                None => {
-                    first.insert(hash, index);
-                    continue;
-                }
-                Some(&other) => std::iter::once(other)
-                    .chain(shared_hash.get(&hash).into_iter().flatten().copied())
-                    .map(|other| &self.rows[other])
-                    .find(|other| same_user(profile, other, row)),
+            return true;
+        };
+        count += 1;
+        if listed.len() < MAX_BAD_ROWS {
+            let who = |row: &UserRow| match &row.userdir {
+                Some(dir) => format!("user {dir}\\{}", row.id),
+                None => format!("{} {}", id_column(profile), row.id),
             };
-            let Some(earlier) = earlier else {
-                shared_hash.entry(hash).or_default().push(index);
-                continue;
-            };
-            count += 1;
-            if listed.len() < MAX_BAD_ROWS {
-                let who = |row: &UserRow| match &row.userdir {
-                    Some(dir) => format!("user {dir}\\{}", row.id),
-                    None => format!("{} {}", id_column(profile), row.id),
-                };
-                // A user written otherwise on the first line: both forms, and why they are one.
-                let written = if earlier.id == row.id && earlier.userdir == row.userdir {
-                    String::new()
-                } else {
-                    format!(
-                        " (written {}\\{} there; QSEoW compares user ids and directories \
+            // A user written otherwise on the first line: both forms, and why they are one.
+            let written = if earlier.id == row.id && earlier.userdir == row.userdir {
+                String::new()
+            } else {
+                format!(
+                    " (written {}\\{} there; QSEoW compares user ids and directories \
                          regardless of letter case and Unicode form, NFC or NFD)",
-                        earlier.userdir.as_deref().unwrap_or_default(),
-                        earlier.id
-                    )
-                };
-                let problem = format!(
-                    "{} is also on line {}{written}; give each user once (a second token for \
+                    earlier.userdir.as_deref().unwrap_or_default(),
+                    earlier.id
+                )
+            };
+            let problem = format!(
+                "{} is also on line {}{written}; give each user once (a second token for \
                      the same user is a second session)",
-                    who(row),
-                    earlier.line
-                );
-                listed.push((
-                    row.line,
-                    self.describe(row.line, Some(&Column::Id), &problem),
-                ));
-            }
+                who(&row),
+                earlier.line
+            );
+            listed.push((
+                row.line,
+                describe(rules, row.line, Some(&Column::Id), &problem),
+            ));
         }
-        (listed, count)
-    }
+        true
+    })?;
+    Ok((listed, count))
 }
 
 /// Whether two rows name one user. QSEoW finds users by directory and id without regard to
@@ -718,21 +803,84 @@ fn claim_allowed(column: &Column, rules: &TableRules) -> Result<(), String> {
     Ok(())
 }
 
-fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
+/// The first line of `input`, through its line end (LF, CRLF or a CR alone), at most
+/// [`MAX_HEADER`] bytes: what decides the separator and how lines end.
+fn first_line(input: &mut impl BufRead) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(line);
+        }
+        if let Some(end) = buffer.iter().position(|b| matches!(b, b'\n' | b'\r')) {
+            let end_byte = buffer[end];
+            line.extend_from_slice(&buffer[..=end]);
+            input.consume(end + 1);
+            if end_byte == b'\r' && input.fill_buf()?.first() == Some(&b'\n') {
+                line.push(b'\n');
+                input.consume(1);
+            }
+            return Ok(line);
+        }
+        let taken = buffer.len();
+        line.extend_from_slice(buffer);
+        input.consume(taken);
+        if line.len() > MAX_HEADER {
+            return Ok(line);
+        }
+    }
+}
+
+/// The most of a first line read to find the separator: no header is longer.
+const MAX_HEADER: usize = 1024 * 1024;
+
+/// Skips `input` past its next LF.
+fn skip_line(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            input.consume(end + 1);
+            return Ok(());
+        }
+        let taken = buffer.len();
+        input.consume(taken);
+    }
+}
+
+fn read_csv(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError> {
+    let rules = table.rules;
+    let failed = |err: io::Error| TableError::File(read_failure(rules, &err));
     // Windows PowerShell 5.1's Export-Csv writes a "#TYPE ..." line first unless it is given
     // -NoTypeInformation; it is no column.
-    let (text, skipped) = match text.strip_prefix("#TYPE ") {
-        Some(rest) => (rest.split_once('\n').map_or("", |(_, rest)| rest), 1),
-        None => (text, 0),
-    };
-    let delimiter = Delimiter::of_header(text.split(['\n', '\r']).next().unwrap_or_default());
+    let mut header_line = first_line(&mut input).map_err(failed)?;
+    let mut skipped = 0;
+    if header_line.starts_with(b"#TYPE ") {
+        if !header_line.ends_with(b"\n") {
+            skip_line(&mut input).map_err(failed)?;
+        }
+        header_line = first_line(&mut input).map_err(failed)?;
+        skipped = 1;
+    }
+    let header_text = String::from_utf8_lossy(&header_line);
+    let delimiter =
+        Delimiter::of_header(header_text.split(['\n', '\r']).next().unwrap_or_default());
+    // Lines end at CR alone in a file whose header row does (old Mac line ends, which the csv
+    // crate reads too). Elsewhere a lone CR is a character inside a value.
+    let cr_lines = header_line.ends_with(b"\r");
+    let tap = LineCounter::new(io::Cursor::new(header_line).chain(input), skipped, cr_lines);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter.byte())
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let rules = table.rules;
+        .from_reader(tap);
+    let csv_failed = |err: csv::Error| match err.kind() {
+        csv::ErrorKind::Io(err) => TableError::File(read_failure(rules, err)),
+        _ => TableError::File(format!("{}: {err}", rules.file)),
+    };
     let header = match reader.headers() {
         Ok(header) if header.iter().any(|name| !name.trim().is_empty()) => header.clone(),
         Ok(_) => {
@@ -742,26 +890,30 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
                 known_columns(rules.profile).join(",")
             )));
         }
-        Err(err) => return Err(TableError::File(format!("{}: {err}", rules.file))),
+        Err(err) => return Err(csv_failed(err)),
     };
     let columns = header_columns(&header, rules).map_err(TableError::File)?;
     let mut record = csv::StringRecord::new();
-    let mut lines = LineCounter::new(text, skipped);
     // The last row read: its line, and whether its last value spans lines (see below).
     let mut last: Option<(u64, bool)> = None;
-    loop {
+    while !table.stopped {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
+            Err(err) if matches!(err.kind(), csv::ErrorKind::Io(_)) => {
+                return Err(csv_failed(err));
+            }
             // The text is UTF-8 already and the reader is flexible: nothing else can fail, but
             // a failure is a bad row, never a panic.
             Err(err) => {
-                let line = lines.line_at(reader.position().byte());
+                let at = reader.position().byte();
+                let line = reader.get_mut().line_at(at);
                 table.bad_row(line, None, &err.to_string());
                 continue;
             }
         }
-        let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
+        let at = record.position().map_or(0, csv::Position::byte);
+        let line = reader.get_mut().line_at(at);
         let spans_lines = record
             .iter()
             .next_back()
@@ -796,7 +948,8 @@ fn read_csv(text: &str, table: &mut Table) -> Result<(), TableError> {
     // the last row's last value then spans lines, and the file does not end with the quote that
     // would close it. Said as such, not as a user whose name runs over a thousand lines.
     if let Some((line, true)) = last
-        && !text.trim_end().ends_with('"')
+        && !table.stopped
+        && reader.get_ref().last_visible != Some(b'"')
     {
         return Err(TableError::File(format!(
             "{}: a quote (\") on line {line} is not closed, so everything from there to the end \
@@ -858,52 +1011,87 @@ impl Delimiter {
 
 /// The line a CSV record starts on. The csv crate's own line count misses blank lines and CRLF
 /// line ends, and its byte offset points at the line end before the record, so the lines are
-/// counted here, from that offset past any line ends.
-struct LineCounter<'t> {
-    text: &'t [u8],
-    /// Lines end at CR: a file with no LF at all (old Mac line ends, which the csv crate reads
-    /// too). Elsewhere a lone CR is a character inside a value.
+/// counted here, from that offset past any line ends. It reads the text for the csv reader and
+/// notes where each line end is, until the records before it are counted: memory holds what
+/// the csv reader has read ahead, not the file.
+struct LineCounter<R> {
+    inner: R,
+    /// Lines end at CR, not LF.
     cr_lines: bool,
-    /// Counted up to this byte: `line` is the line it is on.
-    at: usize,
+    /// The offset of each CR and LF read and not yet counted, with the byte.
+    ends: VecDeque<(u64, u8)>,
+    /// How many bytes were read.
+    read: u64,
     line: u64,
+    /// The last byte read that is not white space: the file ends with a closing quote or not.
+    last_visible: Option<u8>,
 }
 
-impl<'t> LineCounter<'t> {
-    fn new(text: &'t str, skipped: u64) -> Self {
+impl<R: Read> LineCounter<R> {
+    fn new(inner: R, skipped: u64, cr_lines: bool) -> Self {
         Self {
-            text: text.as_bytes(),
-            cr_lines: !text.contains('\n'),
-            at: 0,
+            inner,
+            cr_lines,
+            ends: VecDeque::new(),
+            read: 0,
             line: 1 + skipped,
+            last_visible: None,
         }
     }
 
-    /// Offsets only grow, so each byte is counted once.
+    /// Offsets only grow, so each line end is counted once.
     fn line_at(&mut self, offset: u64) -> u64 {
-        let mut start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.text.len());
-        while matches!(self.text.get(start), Some(b'\r' | b'\n')) {
-            start += 1;
-        }
-        if start > self.at {
-            let end = if self.cr_lines { b'\r' } else { b'\n' };
-            let ends = self.text[self.at..start]
-                .iter()
-                .filter(|b| **b == end)
-                .count();
-            self.line += ends as u64;
-            self.at = start;
+        let end = if self.cr_lines { b'\r' } else { b'\n' };
+        let mut start = offset;
+        while let Some(&(at, byte)) = self.ends.front() {
+            if at > start {
+                break;
+            }
+            // A line end at the record's offset is before the record: skipped and counted.
+            if at == start {
+                start += 1;
+            }
+            if byte == end {
+                self.line += 1;
+            }
+            self.ends.pop_front();
         }
         self.line
     }
 }
 
-fn read_json_lines(text: &str, table: &mut Table) {
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        for (index, byte) in buf[..read].iter().enumerate() {
+            if matches!(byte, b'\r' | b'\n') {
+                self.ends.push_back((self.read + index as u64, *byte));
+            }
+            if !byte.is_ascii_whitespace() {
+                self.last_visible = Some(*byte);
+            }
+        }
+        self.read += read as u64;
+        Ok(read)
+    }
+}
+
+fn read_json_lines(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError> {
     let rules = table.rules;
-    for (index, line_text) in text.split('\n').enumerate() {
-        let line = index as u64 + 1;
+    let mut bytes = Vec::new();
+    let mut line = 0;
+    while !table.stopped {
+        bytes.clear();
+        let read = input
+            .read_until(b'\n', &mut bytes)
+            .map_err(|err| TableError::File(read_failure(rules, &err)))?;
+        if read == 0 {
+            break;
+        }
+        line += 1;
+        // The text is UTF-8 (the reader checked it), and a line ends between characters.
+        let line_text = String::from_utf8_lossy(&bytes);
+        let line_text = line_text.strip_suffix('\n').unwrap_or(&line_text);
         let line_text = line_text.strip_suffix('\r').unwrap_or(line_text);
         if line_text.trim().is_empty() {
             continue;
@@ -913,6 +1101,7 @@ fn read_json_lines(text: &str, table: &mut Table) {
             Err((column, problem)) => table.bad_row(line, column.as_ref(), &problem),
         }
     }
+    Ok(())
 }
 
 /// The fields of one line's JSON object, in order, each value as its JSON text, or what is

@@ -1084,3 +1084,154 @@ fn ctrl_break_stops_the_run_and_keeps_the_key_of_the_tokens_out() {
         QLIK_CLOUD_AUDIENCE,
     );
 }
+
+/// A users file of `rows` Qlik Cloud users with long names (a few hundred rows a 64 KiB block),
+/// and its subjects.
+fn long_rows(rows: usize) -> (String, Vec<String>) {
+    let mut text = String::from("sub,name\n");
+    let subs: Vec<String> = (0..rows).map(|n| format!("u{n:05}")).collect();
+    for sub in &subs {
+        text.push_str(&format!("{sub},{}\n", "n".repeat(200)));
+    }
+    (text, subs)
+}
+
+/// Starts a run over `users.csv` in `dir` whose standard output is read by the test: once the
+/// first token is out, the file was read once to its end and the second read is under way, and
+/// the run waits on the pipe long before that read reaches the file's last rows.
+fn started_run(
+    dir: &std::path::Path,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+        .args(
+            Create::qscloud()
+                .key_file("privatekey.pem")
+                .args(["--users", "users.csv"])
+                .argv(),
+        )
+        .current_dir(dir)
+        .env_remove("QSJWTPRIVKEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut tokens = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokens.next().unwrap().unwrap();
+    assert_eq!(decode_parts(&first).1["sub"], json!("u00000"));
+    (child, tokens)
+}
+
+/// The subjects of the tokens still to come, and the run's exit code and standard error.
+fn rest_of_run(
+    child: std::process::Child,
+    tokens: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) -> (Vec<String>, Option<i32>, String) {
+    let subs = tokens
+        .map(|token| {
+            let token = token.unwrap();
+            decode_parts(&token).1["sub"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let output = child.wait_with_output().unwrap();
+    (
+        subs,
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_file_changed_in_place_between_the_reads_stops_the_run_unsigned() {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = folder_with_key();
+    let (text, subs) = long_rows(1_200);
+    let path = dir.path().join("users.csv");
+    fs::write(&path, &text).unwrap();
+    let (child, tokens) = started_run(dir.path());
+    // The last row becomes another user, in place (same length, same file, same handle).
+    let at = text.rfind("u01199").unwrap();
+    let mut file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start(at as u64)).unwrap();
+    file.write_all(b"x01199").unwrap();
+    drop(file);
+    let (rest, code, stderr) = rest_of_run(child, tokens);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: --users 'users.csv' changed while qs-jwt was reading it; nothing was signed \
+             from the changed part"
+        ),
+        "{stderr}"
+    );
+    // Only rows the first read checked, in order, and the run stopped before the last block.
+    assert!(rest.len() < 1_199, "{} tokens", rest.len());
+    assert_eq!(rest, subs[1..=rest.len()]);
+}
+
+#[test]
+fn a_file_that_grows_between_the_reads_stops_the_run() {
+    use std::io::Write;
+    let dir = folder_with_key();
+    let (text, subs) = long_rows(1_200);
+    let path = dir.path().join("users.csv");
+    fs::write(&path, &text).unwrap();
+    let (child, tokens) = started_run(dir.path());
+    let mut file = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    file.write_all(b"unchecked,Nobody checked me\n").unwrap();
+    drop(file);
+    let (rest, code, stderr) = rest_of_run(child, tokens);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: --users 'users.csv' changed while qs-jwt was reading it"),
+        "{stderr}"
+    );
+    assert!(!rest.contains(&"unchecked".to_owned()));
+    assert_eq!(rest, subs[1..=rest.len()]);
+}
+
+#[test]
+fn a_fifo_and_standard_input_are_read_twice_from_a_private_copy() {
+    let dir = folder_with_key();
+    let (text, subs) = long_rows(1_000);
+    // A FIFO can be read once: the run copies it, checks the copy, then signs from it.
+    let fifo = dir.path().join("users.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let (fifo, text) = (fifo.clone(), text.clone());
+        std::thread::spawn(move || fs::write(fifo, text).unwrap())
+    };
+    let create = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.csv"]);
+    let output = succeeds(&mut create.run_in(dir.path()));
+    writer.join().unwrap();
+    let got: Vec<String> = lines(&output.stdout)
+        .iter()
+        .map(|t| decode_parts(t).1["sub"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, subs);
+    fs::remove_file(&fifo).unwrap();
+
+    // Standard input: a user given twice, far apart, is named with both lines (a second read
+    // of the copy finds the first).
+    let twice = format!("{text}u00003,again\n");
+    let create = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "-"]);
+    let stderr = fails_cleanly(create.run_in(dir.path()).write_stdin(twice), dir.path(), 1);
+    assert!(
+        stderr.contains("standard input line 1002, column sub: sub u00003 is also on line 5"),
+        "{stderr}"
+    );
+}

@@ -1,7 +1,9 @@
 //! Many users in one run (`--users`). Every row of the users file is read and checked first, so
 //! a bad file signs nothing and makes no key; then the key is read (or made) once, the tokens
 //! are signed on every core, a chunk at a time, and written in the file's order as each chunk
-//! is done. Memory holds the rows and one chunk of tokens, never every token.
+//! is done. The file is read twice, check then sign, never held: memory holds a row (8 bytes a
+//! user for the duplicate check) while checking, and one chunk of rows and tokens while
+//! signing.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -166,7 +168,7 @@ fn run(
         format!("'{}'", path.display())
     };
 
-    let text = input::read_users(path)?;
+    let file = input::UsersFile::open(path)?;
     let format = match batch.users.users_format {
         Some(UsersFormat::Csv) => TableFormat::Csv,
         Some(UsersFormat::Jsonl) => TableFormat::JsonLines,
@@ -178,26 +180,39 @@ fn run(
         shared_claims: &batch.shared_claims,
         file: &shown,
     };
-    let rows = users::read_table(text, format, &rules).map_err(|err| table_error(err, &shown))?;
     // The header as JSON, once: the rules read it, and every token's --output json shows it.
     let header = json_object(&batch.header)?;
-    check_rows(batch, &header, &rows, &shown, times::unix_seconds(now)?)?;
+    let mut checks = RowChecks::new(batch, &header, &shown, times::unix_seconds(now)?);
+    let checked = users::check_table(
+        file.first_pass()?,
+        || file.reread(),
+        format,
+        &rules,
+        &mut |row| checks.row(row),
+    );
+    if let Some(err) = file.empty_stdin() {
+        return Err(err.into());
+    }
+    let users = checked.map_err(|err| table_error(err, &shown))?;
+    checks.finish(users)?;
     warn_about_unused_key_options(key);
+    file.unchanged()?;
 
     let loaded = keys::signing_key(&source, super::passphrase(key)?.as_ref(), now)?;
+    let table = Table {
+        file: &file,
+        format,
+        rules: &rules,
+        users,
+    };
     let mut out = ProductLines::open()?;
-    if let Err(err) = sign_all(batch, &header, &rows, &loaded.key, &mut out) {
+    if let Err(err) = sign_all(batch, &header, &table, &loaded.key, &mut out) {
         // The tokens made before the failure are good: out with them if they can go, and all
         // writing done before the key's fate is decided (dropping a buffer writes it).
         let _ = out.flush();
         let delivered = out.delivered();
         drop(out);
-        return Err(after_failure(
-            err,
-            delivered,
-            rows.len(),
-            loaded.pending_files,
-        ));
+        return Err(after_failure(err, delivered, users, loaded.pending_files));
     }
     Ok(Output::streamed(loaded.pending_files))
 }
@@ -254,39 +269,62 @@ fn table_error(err: TableError, shown: &str) -> UserError {
 
 /// Builds every user's payload once before signing: a row the claims refuse is a bad row, and
 /// each Qlik Cloud rule that tokens would break is said once for the run, with how many users
-/// and which lines, not once per user.
-fn check_rows(
-    batch: &Batch,
-    header: &Map<String, Value>,
-    rows: &[UserRow],
-    shown: &str,
+/// and which lines, not once per user. Fed a row at a time by the first read of the file.
+struct RowChecks<'a> {
+    batch: &'a Batch<'a>,
+    header: &'a Map<String, Value>,
+    shown: &'a str,
     now: u64,
-) -> Result<()> {
-    let mut bad = Vec::new();
-    // Each failing rule, in the order first seen: its text, its lines, its count.
-    let mut broken: Vec<(String, String, Vec<u64>, usize)> = Vec::new();
-    let mut placeholder = || String::from("id");
-    for row in rows {
-        let payload = match (batch.payload)(row, now, &mut placeholder) {
+    /// The bad rows listed (the first [`users::MAX_BAD_ROWS`]), and how many there are.
+    bad: Vec<String>,
+    bad_count: usize,
+    /// Each failing rule, in the order first seen: its text, its lines, its count.
+    broken: Vec<(String, String, Vec<u64>, usize)>,
+}
+
+impl<'a> RowChecks<'a> {
+    fn new(batch: &'a Batch<'a>, header: &'a Map<String, Value>, shown: &'a str, now: u64) -> Self {
+        Self {
+            batch,
+            header,
+            shown,
+            now,
+            bad: Vec::new(),
+            bad_count: 0,
+            broken: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, row: &UserRow) {
+        let mut placeholder = || String::from("id");
+        let payload = match (self.batch.payload)(row, self.now, &mut placeholder) {
             Ok((payload, _)) => payload,
             Err(err) => {
-                bad.push(format!("{shown} line {}: {err:#}", row.line));
-                continue;
+                self.bad_count += 1;
+                if self.bad.len() < users::MAX_BAD_ROWS {
+                    self.bad
+                        .push(format!("{} line {}: {err:#}", self.shown, row.line));
+                }
+                return;
             }
         };
-        if batch.profile != Profile::Qscloud {
-            continue;
+        if self.batch.profile != Profile::Qscloud {
+            return;
         }
-        let report = check::evaluate(Profile::Qscloud, header, &payload, now, None);
+        let report = check::evaluate(Profile::Qscloud, self.header, &payload, self.now, None);
         for failure in report.failures() {
-            match broken.iter_mut().find(|(rule, ..)| *rule == failure.rule) {
+            match self
+                .broken
+                .iter_mut()
+                .find(|(rule, ..)| *rule == failure.rule)
+            {
                 Some((_, _, lines, count)) => {
                     *count += 1;
                     if lines.len() < LINES_NAMED {
                         lines.push(row.line);
                     }
                 }
-                None => broken.push((
+                None => self.broken.push((
                     failure.rule.clone(),
                     failure.failure_text_for_users_file(),
                     vec![row.line],
@@ -295,28 +333,41 @@ fn check_rows(
             }
         }
     }
-    if !bad.is_empty() {
-        let count = bad.len();
-        bad.truncate(users::MAX_BAD_ROWS);
-        return Err(table_error(TableError::Rows { listed: bad, count }, shown).into());
-    }
-    for (_, text, lines, count) in broken {
-        if count == rows.len() {
-            warn!("Qlik Cloud will reject every token: {text}");
-        } else {
-            let mut named: Vec<String> = lines.iter().map(u64::to_string).collect();
-            if count > lines.len() {
-                named.push("...".to_owned());
-            }
-            warn!(
-                "Qlik Cloud will reject the tokens of {count} of {} users: {text} ({} {})",
-                rows.len(),
-                if named.len() == 1 { "line" } else { "lines" },
-                named.join(", ")
-            );
+
+    /// The bad rows as an error, else the warnings, once the table is read (`users` rows).
+    fn finish(self, users: usize) -> Result<()> {
+        if self.bad_count > 0 {
+            let rows = TableError::Rows {
+                listed: self.bad,
+                count: self.bad_count,
+            };
+            return Err(table_error(rows, self.shown).into());
         }
+        for (_, text, lines, count) in self.broken {
+            if count == users {
+                warn!("Qlik Cloud will reject every token: {text}");
+            } else {
+                let mut named: Vec<String> = lines.iter().map(u64::to_string).collect();
+                if count > lines.len() {
+                    named.push("...".to_owned());
+                }
+                warn!(
+                    "Qlik Cloud will reject the tokens of {count} of {users} users: {text} ({} {})",
+                    if named.len() == 1 { "line" } else { "lines" },
+                    named.join(", ")
+                );
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The checked table, for the second read: the rows are read again a chunk at a time.
+struct Table<'a> {
+    file: &'a input::UsersFile,
+    format: TableFormat,
+    rules: &'a TableRules<'a>,
+    users: usize,
 }
 
 /// Signs a chunk of rows at a time on every core, writing each chunk in the rows' order.
@@ -327,27 +378,35 @@ fn check_rows(
 ///
 /// Once a token is written, whatever fails is a run-time failure (exit 1), never a usage error:
 /// the tokens already out are good, and the command line was not wrong.
+///
+/// The rows come from a second read of the file, each of its blocks compared with the first
+/// read's before its rows are used: a file changed in place stops the run, and no row that the
+/// first read did not check is signed.
 fn sign_all(
     batch: &Batch,
     header: &Map<String, Value>,
-    rows: &[UserRow],
+    table: &Table,
     key: &keys::SigningKey,
     out: &mut ProductLines,
 ) -> Result<()> {
     let threads = rayon::current_num_threads();
     let stop = stop_requested();
     let started = Instant::now();
-    let progress = Progress::start(rows.len());
+    let users = table.users;
+    let progress = Progress::start(users);
     let mut written = 0;
     verbose!(
         "signing with a {}-bit RSA key on {}",
         key.bits,
         count(threads, "thread")
     );
-    for chunk in rows.chunks(CHUNK_PER_THREAD * threads) {
+    let chunk_size = CHUNK_PER_THREAD * threads;
+    let mut sign_chunk = |chunk: &mut Vec<UserRow>| -> Result<()> {
         if stop.load(Ordering::SeqCst) {
             return Err(UserError::runtime("stopped by a signal").into());
         }
+        // A file that grew or was cut since the first read: refused before more is signed.
+        table.file.unchanged()?;
         let issued = times::unix_seconds(SystemTime::now())?;
         let lines: Vec<Result<String>> = chunk
             .par_iter()
@@ -370,14 +429,43 @@ fn sign_all(
         }
         out.flush()?;
         progress.advance(chunk.len());
+        chunk.clear();
+        Ok(())
+    };
+    let mut chunk = Vec::with_capacity(chunk_size);
+    let mut failure = None;
+    let read = users::read_rows(
+        table.file.second_pass()?,
+        table.format,
+        table.rules,
+        &mut |row| {
+            chunk.push(row);
+            if chunk.len() < chunk_size {
+                return true;
+            }
+            match sign_chunk(&mut chunk) {
+                Ok(()) => true,
+                Err(err) => {
+                    failure = Some(err);
+                    false
+                }
+            }
+        },
+    );
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    read.map_err(|err| table_error(err, table.rules.file))?;
+    if !chunk.is_empty() {
+        sign_chunk(&mut chunk)?;
     }
     out.flush()?;
     drop(progress);
     let seconds = started.elapsed().as_secs_f64();
     info!(
         "signed a token for each of {} in {seconds:.2} s: {:.0} tokens a second on {}",
-        count(rows.len(), "user"),
-        rows.len() as f64 / seconds.max(1e-9),
+        count(users, "user"),
+        users as f64 / seconds.max(1e-9),
         count(threads, "thread")
     );
     Ok(())
