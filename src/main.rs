@@ -142,7 +142,8 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
             }
         };
     }
-    let text = error::render_clap(err, colour);
+    let args: Vec<_> = std::env::args_os().collect();
+    let text = error::render_clap_for(err, colour, &args);
     log::eprint_line(text.trim_end());
     ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }

@@ -460,6 +460,7 @@ fn a_pem_as_keyid_exits_2_with_nothing_on_stdout_or_in_any_log_line() {
             "{stderr}"
         );
         assert!(stderr.starts_with(first_line), "{stderr}");
+        assert!(stderr.contains("--keyid"), "the flag is named: {stderr}");
         for window in key_windows(&pem) {
             assert!(!stderr.contains(&window), "{stderr}");
         }
