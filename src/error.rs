@@ -160,7 +160,8 @@ fn key_text_taken_for_an_option(err: &clap::Error, args: &[std::ffi::OsString]) 
     }
     let flag = args
         .iter()
-        .position(|a| a.to_string_lossy() == arg.as_str())
+        // clap cuts an option at its first `=`, which a key's base64 padding holds.
+        .position(|a| a.to_string_lossy().starts_with(arg.as_str()))
         .and_then(|i| i.checked_sub(1))
         .map(|i| args[i].to_string_lossy().into_owned())
         .filter(|flag| flag.starts_with("--"));
