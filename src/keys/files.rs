@@ -1366,7 +1366,7 @@ mod tests {
              -Force -LiteralPath '{0}/k_publickey.pem.qs-jwt-old' -Destination \
              '{0}/k_publickey.pem'; Move-Item -Force -LiteralPath \
              '{0}/k_publickey.cer.qs-jwt-old' -Destination '{0}/k_publickey.cer'; Remove-Item \
-             -Force -LiteralPath '{0}/.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
+             -Force -LiteralPath '{0}\\.qs-jwt-Ab12Cd.k_publickey.cer.tmp'",
             dir.path().display()
         );
         assert_eq!(advice, expected);

@@ -389,9 +389,13 @@ mod tests {
         );
         // The user's own file, and a certificate beside it that is never the key file itself.
         let origin = |path: &str| PublicKeyOrigin::File(path.into());
+        // Beside the key as the platform writes a path: keys\signing.cer on Windows.
+        let beside = std::path::Path::new("keys/signing.pem").with_file_name("signing.cer");
         assert!(
-            certificate_command(&origin("keys/signing.pem"))
-                .contains("-key 'keys/signing.pem' -out 'keys/signing.cer' -days 730"),
+            certificate_command(&origin("keys/signing.pem")).contains(&format!(
+                "-key 'keys/signing.pem' -out '{}' -days 730",
+                beside.display()
+            )),
         );
         assert!(
             certificate_command(&origin("it's.cer"))

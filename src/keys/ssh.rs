@@ -310,10 +310,14 @@ mod tests {
     #[test]
     fn commands_name_the_users_file_and_write_beside_it() {
         let path = Path::new("keys/id_rsa");
+        // Beside the key as the platform writes a path: keys\id_rsa-pkcs8.pem on Windows.
+        let copy = path.with_file_name("id_rsa-pkcs8.pem");
         assert_eq!(
             openssh_to_pkcs8(Some(path)).0,
-            "cp 'keys/id_rsa' 'keys/id_rsa-pkcs8.pem'; ssh-keygen -p -m PKCS8 -f \
-             'keys/id_rsa-pkcs8.pem'"
+            format!(
+                "cp 'keys/id_rsa' '{0}'; ssh-keygen -p -m PKCS8 -f '{0}'",
+                copy.display()
+            )
         );
         assert_eq!(
             putty_to_pem(Some(Path::new("my key.ppk"))).0,
