@@ -167,6 +167,9 @@ pub struct ClientOptions<'a> {
     pub cacert: Option<&'a Path>,
     pub insecure: bool,
     pub timeout: Duration,
+    /// What the requests carry that anyone on the way could read with `--insecure` ("the
+    /// token", "the API key"), for its warning.
+    pub sends: &'static str,
 }
 
 /// An HTTPS client for one server.
@@ -220,6 +223,15 @@ fn der_hint(path: &str) -> String {
 
 impl Client {
     pub fn new(server: Server, options: &ClientOptions<'_>) -> Result<Self, UserError> {
+        if options.insecure {
+            // Shown at every --loglevel: a run that sends a secret unprotected always says so.
+            crate::log::warn_always(&format!(
+                "--insecure: the certificate of {} is not verified, so anyone on the way could \
+                 read {}; use --cacert <file> instead for anything but a test server",
+                server.origin(),
+                options.sends
+            ));
+        }
         let proxy = proxy_for(server.bare_host(), |name| std::env::var(name).ok());
         // ureq is built without SOCKS (it would panic on one): an HTTP proxy or none.
         if let Some(url) = &proxy {

@@ -204,21 +204,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         });
     }
 
-    if args.insecure {
-        // Shown at every --loglevel, as the login commands do.
-        crate::log::warn_always(&format!(
-            "--insecure: the certificate of {} is not verified, so anyone on the way could read \
-             the client's credentials and the token; use --cacert <file> instead for anything but \
-             a test server",
-            server.origin()
-        ));
-    }
     let client = Client::new(
         server,
         &ClientOptions {
             cacert: args.cacert.as_deref(),
             insecure: args.insecure,
             timeout: args.timeout,
+            sends: "the client's credentials and the token",
         },
     )?;
     let started = Instant::now();

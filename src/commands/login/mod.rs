@@ -211,20 +211,13 @@ fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Resul
 }
 
 fn client(server: Server, connection: &ConnectionArgs) -> Result<Client, UserError> {
-    if connection.insecure {
-        // Shown at every --loglevel: a run that sends a token unprotected always says so.
-        crate::log::warn_always(&format!(
-            "--insecure: the certificate of {} is not verified, so anyone on the way could read \
-             the token; use --cacert <file> instead for anything but a test server",
-            server.origin()
-        ));
-    }
     Client::new(
         server,
         &ClientOptions {
             cacert: connection.cacert.as_deref(),
             insecure: connection.insecure,
             timeout: connection.timeout,
+            sends: "the token",
         },
     )
 }

@@ -203,19 +203,13 @@ fn connect(args: &TenantArgs) -> Result<(Client, SecretText), UserError> {
         server.base_path.clear();
     }
     let api_key = api_key(args.api_key_file.as_deref())?;
-    if args.insecure {
-        crate::log::warn_always(&format!(
-            "--insecure: the certificate of {} is not verified, so anyone on the way could read \
-             the API key; use --cacert <file> instead for anything but a test server",
-            server.origin()
-        ));
-    }
     let client = Client::new(
         server,
         &ClientOptions {
             cacert: args.cacert.as_deref(),
             insecure: args.insecure,
             timeout: args.timeout,
+            sends: "the API key",
         },
     )?;
     Ok((client, api_key))
