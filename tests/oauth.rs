@@ -714,6 +714,29 @@ fn json_output_of_a_transport_failure_is_a_json_object_and_insecure_is_always_sa
     assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
 }
 
+/// A client secret file others can read is said, as a key file is; an owner-only one is not.
+#[cfg(unix)]
+#[test]
+fn a_client_secret_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let (server, dir) = tenant(|_| {});
+    let secret = dir.path().join("secret.txt");
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        fs::set_permissions(&secret, fs::Permissions::from_mode(mode)).unwrap();
+        let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("--client-secret-file 'secret.txt' can be read by"),
+            warned,
+            "{mode:o}: {stderr}"
+        );
+        assert!(!stderr.contains(SECRET), "{stderr}");
+    }
+}
+
 #[test]
 fn no_secret_assertion_or_token_in_any_output_at_debug() {
     let (server, dir) = tenant(|_| {});

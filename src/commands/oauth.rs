@@ -422,6 +422,9 @@ fn client_secret(file: Option<&Path>, env: Option<OsString>) -> Result<SecretTex
                      {SECRET_VARIABLE}"
                 )));
             }
+            // A secret as worth guarding as a key: a file others can read is said, as a key
+            // file's and the API key file's are.
+            keys::warn_if_others_can_read(path, SECRET_FILE.flag);
             (
                 input::read_file_bytes(path, &SECRET_FILE)?,
                 format!("--client-secret-file '{}'", path.display()),
