@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::Command;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+// For the independent thumbprint (Unix only: it runs python3).
+#[cfg(unix)]
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use common::oauth_server::{OauthClient, OauthConfig};
