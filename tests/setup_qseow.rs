@@ -1,0 +1,483 @@
+//! setup-qseow --apply against the local stand-in for a QSEoW site's repository API and proxy
+//! (tests/common/qrs_server.rs: HTTPS on 127.0.0.1, a client certificate from its test CA).
+//! Nothing here reaches the network.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use common::qrs_server::{
+    NODE_ID, PROXY_SERVICE_ID, QrsServer, foreign_client_certificate, jwt_virtual_proxy,
+};
+use common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt};
+
+const PROXY_VARIABLES: [&str; 8] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+];
+
+const AUDIENCE: &str = "qlik-jwt";
+
+struct Site {
+    server: QrsServer,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Self {
+        let server = QrsServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        server.write_certificates(dir.path());
+        fs::copy(
+            fixture("rsa2048-cert.pem"),
+            dir.path().join("publickey.cer"),
+        )
+        .unwrap();
+        Self { server, dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `setup-qseow --audience qlik-jwt --cert-publickey-file publickey.cer --apply --qrs
+    /// <stand-in> --qrs-cert client.pem --qrs-key client_key.pem --cacert root.pem`, then `more`.
+    fn apply(&self, more: &[&str]) -> Command {
+        let mut cmd = qs_jwt(self.path());
+        for name in PROXY_VARIABLES {
+            cmd.env_remove(name);
+        }
+        cmd.args([
+            "setup-qseow",
+            "--audience",
+            AUDIENCE,
+            "--cert-publickey-file",
+            "publickey.cer",
+            "--apply",
+            "--qrs",
+            &self.server.qrs_url(),
+            "--qrs-cert",
+            "client.pem",
+            "--qrs-key",
+            "client_key.pem",
+            "--cacert",
+            "root.pem",
+        ])
+        .args(more);
+        cmd
+    }
+
+    /// The PUT and POST requests the repository received.
+    fn writes(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" || r.method == "POST")
+            .map(|r| format!("{} {}", r.method, r.target.split('?').next().unwrap()))
+            .collect()
+    }
+}
+
+fn stdout_json(output: &std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is the virtual proxy as JSON")
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn bare(pem: &str) -> String {
+    pem.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
+    let site = Site::new();
+    let output = site
+        .apply(&["--allow-host", "qlik.example.com"])
+        .output()
+        .unwrap();
+    let vp = stdout_json(&output);
+    let err = stderr(&output);
+    assert_eq!(vp["prefix"], "jwt");
+    assert!(vp["id"].as_str().is_some_and(|id| !id.is_empty()), "{vp}");
+    assert_eq!(vp["authenticationMethod"], 4);
+    assert_eq!(vp["jwtAudience"], AUDIENCE);
+    assert_eq!(
+        bare(vp["jwtPublicKeyCertificate"].as_str().unwrap()),
+        bare(&fixture_text("rsa2048-cert.pem"))
+    );
+    assert_eq!(vp["loadBalancingServerNodes"][0]["id"], NODE_ID);
+    assert_eq!(
+        vp["websocketCrossOriginWhiteList"],
+        json!(["qlik.example.com"])
+    );
+    assert!(err.contains("created the virtual proxy 'jwt'"), "{err}");
+    assert!(err.contains("linked the virtual proxy 'jwt'"), "{err}");
+    let services = site.server.proxy_services();
+    let linked = services[0]["settings"]["virtualProxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|item| item["id"] == vp["id"]);
+    assert!(linked, "{services:?}");
+    assert_eq!(
+        site.writes(),
+        [
+            "POST /qrs/virtualproxyconfig".to_owned(),
+            format!("PUT /qrs/proxyservice/{PROXY_SERVICE_ID}")
+        ]
+    );
+    // Every repository request carried the xrfkey pair and X-Qlik-User.
+    for request in site.server.requests() {
+        let key = request.target.split("xrfkey=").nth(1).unwrap_or_default();
+        assert_eq!(key.len(), 16, "{}", request.target);
+        assert_eq!(request.header("x-qlik-xrfkey"), Some(key));
+        assert_eq!(
+            request.header("x-qlik-user"),
+            Some("UserDirectory=INTERNAL; UserId=sa_repository")
+        );
+    }
+    let filter = &site.server.requests()[0].target;
+    assert!(
+        filter.starts_with("/qrs/virtualproxyconfig/full?filter=prefix%20eq%20%27jwt%27&xrfkey="),
+        "{filter}"
+    );
+}
+
+#[test]
+fn a_second_run_changes_nothing_and_sends_no_put_or_post() {
+    let site = Site::new();
+    let first = stdout_json(
+        &site
+            .apply(&["--allow-host", "a.example.com"])
+            .output()
+            .unwrap(),
+    );
+    let before = site.writes().len();
+    let output = site
+        .apply(&["--allow-host", "A.example.com"])
+        .output()
+        .unwrap();
+    let second = stdout_json(&output);
+    assert_eq!(site.writes().len(), before, "{:?}", site.writes());
+    assert!(
+        stderr(&output).contains("nothing to change"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(second["modifiedDate"], first["modifiedDate"]);
+}
+
+#[test]
+fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
+    let site = Site::new();
+    let mut by_hand = jwt_virtual_proxy("jwt", "old-audience", "not a certificate");
+    by_hand["description"] = json!("the admin's words");
+    by_hand["sessionInactivityTimeout"] = json!(90);
+    by_hand["authenticationMethod"] = json!(0);
+    by_hand["websocketCrossOriginWhiteList"] = json!(["kept.example.com"]);
+    by_hand["loadBalancingServerNodes"] = json!([]);
+    let id = site.server.add_virtual_proxy(by_hand);
+    site.server.link(&id);
+    site.server.add_engine_node("rim-1-id", "rim1");
+    let output = site
+        .apply(&[
+            "--allow-host",
+            "kept.example.com",
+            "--allow-host",
+            "new.example.com",
+        ])
+        .output()
+        .unwrap();
+    let vp = stdout_json(&output);
+    assert_eq!(vp["id"], id.as_str());
+    assert_eq!(vp["description"], "the admin's words");
+    assert_eq!(vp["sessionInactivityTimeout"], 90);
+    assert_eq!(vp["authenticationMethod"], 4);
+    assert_eq!(vp["jwtAudience"], AUDIENCE);
+    assert_eq!(vp["jwtAttributeMap"][0]["jwtAttribute"], "group");
+    assert_eq!(
+        vp["websocketCrossOriginWhiteList"],
+        json!(["kept.example.com", "new.example.com"])
+    );
+    let nodes: Vec<&Value> = vp["loadBalancingServerNodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["id"])
+        .collect();
+    assert_eq!(nodes, [&json!(NODE_ID), &json!("rim-1-id")]);
+    let err = stderr(&output);
+    assert!(err.contains("updated the virtual proxy 'jwt'"), "{err}");
+    assert!(
+        err.contains("jwtAudience") && err.contains("new.example.com"),
+        "{err}"
+    );
+    // Linked already: one PUT, the virtual proxy's, with the modifiedDate it was read with.
+    assert_eq!(site.writes(), [format!("PUT /qrs/virtualproxyconfig/{id}")]);
+}
+
+#[test]
+fn load_balancing_nodes_are_filled_only_when_the_list_is_empty() {
+    let site = Site::new();
+    let mut by_hand = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
+    by_hand["jwtAttributeMap"] = json!([{"jwtAttribute": "group", "senseAttribute": "group",
+                                         "isMandatory": false, "id": "x"}]);
+    let id = site.server.add_virtual_proxy(by_hand);
+    site.server.link(&id);
+    site.server.add_engine_node("rim-1-id", "rim1");
+    let output = site.apply(&[]).output().unwrap();
+    let vp = stdout_json(&output);
+    assert_eq!(vp["loadBalancingServerNodes"].as_array().unwrap().len(), 1);
+    assert!(site.writes().is_empty(), "{:?}", site.writes());
+    assert!(stderr(&output).contains("nothing to change"));
+}
+
+#[test]
+fn a_virtual_proxy_changed_meanwhile_is_reported_not_overwritten() {
+    let site = Site::new();
+    let id = site
+        .server
+        .add_virtual_proxy(jwt_virtual_proxy("jwt", "old-audience", "x"));
+    site.server.with(|r| r.changed_behind = true);
+    let mut cmd = site.apply(&[]);
+    fails_cleanly(&mut cmd, site.path(), 1);
+    let output = site.apply(&[]).output().unwrap();
+    let text = error_lines(&output.stderr);
+    assert!(
+        text.contains(&format!("cannot update the virtual proxy 'jwt' ({id})"))
+            && text.contains("HTTP 409")
+            && text.contains("run the same command again"),
+        "{text}"
+    );
+    let held = site.server.virtual_proxies();
+    assert_eq!(held[0]["jwtAudience"], "old-audience");
+}
+
+#[test]
+fn a_missing_or_refused_client_certificate_names_qrs_cert() {
+    let site = Site::new();
+    // No --qrs-cert at all: a usage error that names it.
+    let output = qs_jwt(site.path())
+        .args([
+            "setup-qseow",
+            "--audience",
+            AUDIENCE,
+            "--cert-publickey-file",
+            "publickey.cer",
+            "--apply",
+            "--qrs",
+            &site.server.qrs_url(),
+            "--qrs-key",
+            "client_key.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--qrs-cert"),
+        "{}",
+        stderr(&output)
+    );
+
+    // A file that is not there.
+    let mut cmd = site.apply(&["--qrs-cert", "nowhere.pem"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    assert!(
+        err.contains("--qrs-cert") && err.contains("nowhere.pem"),
+        "{err}"
+    );
+
+    // Another site's certificate: the repository refuses it in the handshake.
+    let (cert, key) = foreign_client_certificate();
+    fs::write(site.path().join("other.pem"), cert).unwrap();
+    fs::write(site.path().join("other_key.pem"), key).unwrap();
+    common::owner_only(&site.path().join("other_key.pem"));
+    let mut cmd = site.apply(&["--qrs-cert", "other.pem", "--qrs-key", "other_key.pem"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    let text = error_lines(err.as_bytes());
+    assert!(
+        text.contains("refused the client certificate --qrs-cert 'other.pem'"),
+        "{text}"
+    );
+    assert!(site.writes().is_empty());
+
+    // A key that is not the certificate's.
+    let mut cmd = site.apply(&["--qrs-key", "other_key.pem"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    assert!(
+        err.contains(
+            "--qrs-cert 'client.pem' and --qrs-key 'other_key.pem' do not belong together"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pkcs8_client_key_works_as_the_qmcs_pkcs1_one() {
+    let site = Site::new();
+    fs::copy(
+        fixture("rsa2048-pkcs8.pem"),
+        site.path().join("client_key8.pem"),
+    )
+    .unwrap();
+    common::owner_only(&site.path().join("client_key8.pem"));
+    let output = site
+        .apply(&["--qrs-key", "client_key8.pem"])
+        .output()
+        .unwrap();
+    stdout_json(&output);
+}
+
+#[test]
+fn a_user_the_repository_refuses_is_said_with_the_user() {
+    let site = Site::new();
+    let mut cmd = site.apply(&["--qrs-user", "UserDirectory=CORP; UserId=anna"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    let text = error_lines(err.as_bytes());
+    assert!(
+        text.contains("HTTP 403") && text.contains("UserDirectory=CORP; UserId=anna"),
+        "{text}"
+    );
+}
+
+#[test]
+fn apply_with_console_output_is_a_usage_error() {
+    let site = Site::new();
+    let mut cmd = site.apply(&["--output", "console"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 2);
+    assert!(err.contains("--output console"), "{err}");
+    // And the repository flags without --apply.
+    let output = qs_jwt(site.path())
+        .args([
+            "setup-qseow",
+            "--audience",
+            AUDIENCE,
+            "--cert-publickey-file",
+            "publickey.cer",
+            "--qrs",
+            "https://q.example.com:4242",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--apply"), "{}", stderr(&output));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_client_key_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    let key = site.path().join("client_key.pem");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    assert!(
+        stderr(&output).contains("--qrs-key") && stderr(&output).contains("client_key.pem"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn no_client_key_or_token_in_any_output_at_debug() {
+    let site = Site::new();
+    let key = fixture_text("rsa2048-pkcs1.pem");
+    let body_lines: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut outputs = Vec::new();
+    for more in [
+        &["--loglevel", "debug", "--allow-host", "h.example.com"][..],
+        &["--loglevel", "debug"][..],
+    ] {
+        outputs.push(site.apply(more).output().unwrap());
+    }
+    site.server.with(|r| r.changed_behind = true);
+    site.server
+        .with(|r| r.virtual_proxies[0]["jwtAudience"] = json!("changed"));
+    outputs.push(site.apply(&["--loglevel", "debug"]).output().unwrap());
+    for output in &outputs {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for line in &body_lines {
+            assert!(!all.contains(line), "a line of the client key in: {all}");
+        }
+        assert!(!all.contains("PRIVATE KEY"), "{all}");
+    }
+    assert!(
+        stderr(&outputs[0]).contains("DEBUG"),
+        "{}",
+        stderr(&outputs[0])
+    );
+}
+
+/// The end to end walk: before --apply, the proxy has no virtual proxy for the token; after
+/// it, create-qseow and login-qseow make a session.
+#[test]
+fn login_qseow_succeeds_only_after_apply() {
+    let site = Site::new();
+    let login = |site: &Site| {
+        let token = Create::qseow()
+            .args([
+                "--audience",
+                AUDIENCE,
+                "--userdir",
+                "CORP",
+                "--userid",
+                "anna",
+            ])
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .run_in(site.path())
+            .output()
+            .unwrap();
+        assert!(token.status.success());
+        let mut cmd = qs_jwt(site.path());
+        for name in PROXY_VARIABLES {
+            cmd.env_remove(name);
+        }
+        cmd.args([
+            "login-qseow",
+            "--server",
+            &format!("{}/jwt", site.server.proxy_url()),
+            "--jwt-file",
+            "-",
+            "--cacert",
+            "root.pem",
+            "--loglevel",
+            "debug",
+        ])
+        .write_stdin(token.stdout)
+        .output()
+        .unwrap()
+    };
+    let before = login(&site);
+    assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    let after = login(&site);
+    assert!(after.status.success(), "{}", stderr(&after));
+    let report = String::from_utf8_lossy(&after.stdout);
+    assert!(report.contains("anna"), "{report}");
+    let token_free = format!("{report}{}", stderr(&after));
+    assert!(!token_free.contains("eyJ"), "{token_free}");
+}
