@@ -670,4 +670,119 @@ mod tests {
         assert_eq!(user.unwrap().user_directory.as_deref(), Some("D"));
         assert_eq!(QpsUser::from_json(&json!({"session": "inactive"})), None);
     }
+
+    fn node(id: &str, name: &str) -> ServerNode {
+        ServerNode {
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            host_name: None,
+        }
+    }
+
+    fn wanted() -> Value {
+        json!({
+            "prefix": "jwt", "description": "qs-jwt's", "authenticationMethod": 4,
+            "jwtAudience": "aud", "jwtPublicKeyCertificate": "-----BEGIN CERTIFICATE-----\nAB\n-----END CERTIFICATE-----",
+            "jwtAttributeUserId": "userId", "jwtAttributeUserDirectory": "userDirectory",
+            "jwtAttributeMap": [{"jwtAttribute": "group", "senseAttribute": "group", "isMandatory": false}],
+            "loadBalancingServerNodes": [], "websocketCrossOriginWhiteList": [],
+        })
+    }
+
+    #[test]
+    fn a_merge_sets_the_jwt_fields_and_keeps_the_admins_others() {
+        let existing = json!({
+            "id": "v1", "modifiedDate": "2026-01-01T00:00:00.000Z", "prefix": "jwt",
+            "description": "the admin's", "sessionInactivityTimeout": 90,
+            "authenticationMethod": 0, "jwtAudience": "old",
+            "loadBalancingServerNodes": [{"id": "n9"}],
+            "websocketCrossOriginWhiteList": ["Kept.example.com"],
+        });
+        let merged = merge_virtual_proxy(
+            &existing,
+            &wanted(),
+            &[node("n1", "central")],
+            &["kept.example.com".to_owned(), "new.example.com".to_owned()],
+        );
+        let json = &merged.json;
+        assert_eq!(json["id"], "v1");
+        assert_eq!(json["modifiedDate"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(json["description"], "the admin's");
+        assert_eq!(json["sessionInactivityTimeout"], 90);
+        assert_eq!(json["authenticationMethod"], 4);
+        assert_eq!(json["jwtAudience"], "aud");
+        assert_eq!(json["loadBalancingServerNodes"], json!([{"id": "n9"}]));
+        assert_eq!(
+            json["websocketCrossOriginWhiteList"],
+            json!(["Kept.example.com", "new.example.com"])
+        );
+        assert_eq!(merged.changes.len(), 2, "{:?}", merged.changes);
+        assert!(merged.changes[0].starts_with("JWT settings (authenticationMethod, jwtAudience"));
+        assert_eq!(merged.changes[1], "host allow list + new.example.com");
+    }
+
+    #[test]
+    fn a_merge_of_what_the_repository_holds_already_changes_nothing() {
+        let mut held = wanted();
+        held["id"] = json!("v1");
+        // The repository keeps CRLF and gives the map's items ids.
+        held["jwtPublicKeyCertificate"] =
+            json!("-----BEGIN CERTIFICATE-----\r\nAB\r\n-----END CERTIFICATE-----\r\n");
+        held["jwtAttributeMap"] = json!([{"id": "m1", "jwtAttribute": "group",
+                                           "senseAttribute": "group", "isMandatory": false}]);
+        held["loadBalancingServerNodes"] = json!([{"id": "n1", "name": "central"}]);
+        held["websocketCrossOriginWhiteList"] = json!(["h.example.com"]);
+        let merged = merge_virtual_proxy(
+            &held,
+            &wanted(),
+            &[node("n1", "central"), node("n2", "rim")],
+            &["H.EXAMPLE.COM".to_owned()],
+        );
+        assert_eq!(merged.changes, Vec::<String>::new());
+        assert_eq!(merged.json, held);
+    }
+
+    #[test]
+    fn empty_load_balancing_gets_the_engine_nodes() {
+        let merged = merge_virtual_proxy(
+            &wanted(),
+            &wanted(),
+            &[node("n1", "central"), node("n2", "rim")],
+            &[],
+        );
+        assert_eq!(
+            merged.json["loadBalancingServerNodes"],
+            json!([{"id": "n1"}, {"id": "n2"}])
+        );
+        assert_eq!(merged.changes, ["load balancing to central, rim"]);
+        // No engine node known: left empty (the command warns).
+        let merged = merge_virtual_proxy(&wanted(), &wanted(), &[], &[]);
+        assert_eq!(merged.json["loadBalancingServerNodes"], json!([]));
+        assert!(merged.changes.is_empty());
+    }
+
+    #[test]
+    fn entities_are_read_from_their_published_shape() {
+        let service = ProxyService::from_json(&json!({
+            "id": "p1", "serverNodeConfiguration": {"id": "n1", "name": "central"},
+            "settings": {"virtualProxies": [{"id": "v1"}, {"id": "v2"}]}
+        }));
+        assert!(service.links("v2") && !service.links("v3"));
+        assert_eq!(service.shown(), "central");
+        let vp = VirtualProxy::from_json(&json!({"id": "v1", "prefix": "jwt",
+            "authenticationMethod": 4, "loadBalancingServerNodes": [{"id": "n1"}]}));
+        assert!(vp.is_jwt());
+        assert_eq!(vp.load_balancing_nodes, ["n1"]);
+        assert_eq!(percent_encode("prefix eq 'jwt'"), "prefix%20eq%20%27jwt%27");
+        let key = Xrfkey::random();
+        assert_eq!(key.query("/a?b=c"), format!("/a?b=c&xrfkey={}", key.0));
+    }
+
+    #[test]
+    fn a_refusals_body_is_quoted_cut_and_without_html() {
+        assert_eq!(said(""), "");
+        assert_eq!(said("<html>x</html>"), "");
+        assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
+        assert!(said(&"x".repeat(1000)).ends_with("..."));
+    }
 }
