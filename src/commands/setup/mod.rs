@@ -142,7 +142,8 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
          (loadBalancingServerNodes), the host names clients use under Host allow list \
          (websocketCrossOriginWhiteList), and link the virtual proxy to a proxy service \
          (Associated items > Proxies, or PUT /qrs/proxyservice/{{id}} with the virtual proxy \
-         added to settings.virtualProxies)"
+         added to settings.virtualProxies); or let qs-jwt do all of it: --apply --qrs \
+         https://<server>:4242 --qrs-cert client.pem --qrs-key client_key.pem"
     );
     Ok(Output::product(stdout))
 }
