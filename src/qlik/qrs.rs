@@ -23,9 +23,16 @@
 //!   `ServerNodeConfigurationCondensed`, `websocketCrossOriginWhiteList`, `modifiedDate`),
 //!   `ProxyService` (`settings.virtualProxies`), `EngineService` (`serverNodeConfiguration`),
 //!   and `filter=prefix eq '…'` on `GET /qrs/{type}/full`.
-//! - A `PUT` carries the `modifiedDate` it was read with; the repository answers 409 Conflict
-//!   when the entity changed since (QRS API, "Conflict: the entity was modified by another
-//!   user"), so an update never overwrites an admin's change made meanwhile.
+//! - "Updating an entity and handling PUT request conflict responses"
+//!   (…/RepositoryServiceAPI-Connect-API-Conflict-Handling.htm): get the entity, change the
+//!   properties, send the entire entity back with its `id` and unchanged `modifiedDate`; "if the
+//!   modifiedDate property in the repository database is more recent than the one you are
+//!   including in your request, there is a conflict and the QRS returns a 409 Conflict error".
+//!   So an update never overwrites an admin's change made meanwhile, and is not retried.
+//! - "Connecting using certificates" (…/RepositoryServiceAPI-Example-Connect-cURL-Certificates.htm):
+//!   the client certificate "exporting it from the Qlik Management Console (QMC) in PEM format
+//!   including the secret key", `curl --cert client.pem --key client_key.pem`, requests "made
+//!   with full administrator rights", `X-Qlik-User` for another user's security context.
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
