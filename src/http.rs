@@ -732,6 +732,21 @@ fn client_key(c: &ClientCertificate<'_>) -> Result<PrivateKeyDer<'static>, UserE
             c.key_flag
         ))
     };
+    let encrypted = || {
+        UserError::runtime(format!(
+            "{} '{shown}' is encrypted; TLS needs the key as the QMC exports it, without a \
+             password",
+            c.key_flag
+        ))
+        .with_hint(format!(
+            "decrypt a copy that only you can read: openssl pkey -in '{shown}' -out \
+             client_key.pem"
+        ))
+    };
+    // OpenSSL's legacy encryption keeps the PKCS#1 label and adds headers.
+    if c.key.expose().contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(encrypted());
+    }
     let blocks = pem::parse_many(c.key.expose().as_bytes()).map_err(|_| not_a_key())?;
     for block in &blocks {
         let der = block.contents().to_vec();
@@ -739,17 +754,7 @@ fn client_key(c: &ClientCertificate<'_>) -> Result<PrivateKeyDer<'static>, UserE
             "RSA PRIVATE KEY" => return Ok(PrivatePkcs1KeyDer::from(der).into()),
             "PRIVATE KEY" => return Ok(PrivatePkcs8KeyDer::from(der).into()),
             "EC PRIVATE KEY" => return Ok(PrivateSec1KeyDer::from(der).into()),
-            "ENCRYPTED PRIVATE KEY" => {
-                return Err(UserError::runtime(format!(
-                    "{} '{shown}' is encrypted; TLS needs the key as the QMC exports it, without \
-                     a password",
-                    c.key_flag
-                ))
-                .with_hint(format!(
-                    "decrypt a copy that only you can read: openssl pkey -in '{shown}' -out \
-                     client_key.pem"
-                )));
-            }
+            "ENCRYPTED PRIVATE KEY" => return Err(encrypted()),
             _ => {}
         }
     }

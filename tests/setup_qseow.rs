@@ -481,3 +481,31 @@ fn login_qseow_succeeds_only_after_apply() {
     let token_free = format!("{report}{}", stderr(&after));
     assert!(!token_free.contains("eyJ"), "{token_free}");
 }
+
+#[test]
+fn an_encrypted_client_key_or_a_bad_user_or_the_hubs_port_is_said_so() {
+    let site = Site::new();
+    for name in ["rsa2048-encrypted-pkcs1.pem", "rsa2048-encrypted-pkcs8.pem"] {
+        fs::copy(fixture(name), site.path().join(name)).unwrap();
+        common::owner_only(&site.path().join(name));
+        let mut cmd = site.apply(&["--qrs-key", name]);
+        let err = fails_cleanly(&mut cmd, site.path(), 1);
+        assert!(
+            err.contains(&format!("--qrs-key '{name}' is encrypted")),
+            "{err}"
+        );
+    }
+    for user in ["sa_repository", "UserDirectory=INTERNAL;\nUserId=x"] {
+        let mut cmd = site.apply(&["--qrs-user", user]);
+        let err = fails_cleanly(&mut cmd, site.path(), 2);
+        assert!(
+            err.contains("--qrs-user") && err.contains("UserId="),
+            "{err}"
+        );
+    }
+    // The proxy's port (the hub) in place of the repository's: its login-page redirect.
+    let mut cmd = site.apply(&["--qrs", &site.server.proxy_url()]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    assert!(err.contains("HTTP 302") && err.contains(":4242"), "{err}");
+    assert!(site.writes().is_empty());
+}

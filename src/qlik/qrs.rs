@@ -205,6 +205,14 @@ impl QrsFailure {
                 "run the same command again: it reads the new version and changes only what \
                  it must",
             ),
+            300..400 => UserError::runtime(format!(
+                "cannot {action}: {server} answered with a redirect (HTTP {status}), as the hub \
+                 does to a login page"
+            ))
+            .with_hint(
+                "--qrs must be the repository API on its own port, such as \
+                 https://qlikserver.example.com:4242, not the hub or a virtual proxy",
+            ),
             404 => UserError::runtime(format!("cannot {action}: HTTP 404 from {server}{said}"))
                 .with_hint(
                     "check --qrs: the repository API's URL with its port, such as \

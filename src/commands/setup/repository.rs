@@ -158,6 +158,7 @@ fn connect(args: &RepositoryArgs) -> Result<Repository, UserError> {
             ));
         }
     };
+    let user = qrs_user(&args.qrs_user)?;
     let key = client_key(key_path)?;
     let client = crate::http::Client::new(
         server,
@@ -175,7 +176,24 @@ fn connect(args: &RepositoryArgs) -> Result<Repository, UserError> {
             }),
         },
     )?;
-    Ok(Repository::new(client, args.qrs_user.trim()))
+    Ok(Repository::new(client, user))
+}
+
+/// `--qrs-user` as the header `X-Qlik-User` takes it: `UserDirectory=<dir>; UserId=<id>`, on
+/// one line.
+fn qrs_user(text: &str) -> Result<String, UserError> {
+    let user = text.trim();
+    let lower = user.to_ascii_lowercase();
+    if user.chars().any(char::is_control)
+        || !lower.contains("userdirectory=")
+        || !lower.contains("userid=")
+    {
+        return Err(UserError::usage(format!(
+            "--qrs-user '{user}' is not a repository user; give it as the header X-Qlik-User \
+             takes it, on one line: 'UserDirectory=INTERNAL; UserId=sa_repository'"
+        )));
+    }
+    Ok(user.to_owned())
 }
 
 /// The client key file's text, a secret from the moment it is read.
