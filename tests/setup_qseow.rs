@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use common::qrs_server::{
     NODE_ID, PROXY_SERVICE_ID, QrsServer, foreign_client_certificate, jwt_virtual_proxy,
+    other_jwt_certificate,
 };
 use common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt};
 
@@ -431,45 +432,90 @@ fn no_client_key_or_token_in_any_output_at_debug() {
     );
 }
 
+/// The token of `create-qseow --userdir CORP --userid anna --audience qlik-jwt`, signed by the
+/// fixture key, sent by login-qseow through the stand-in's proxy at `/jwt`.
+fn login(site: &Site) -> std::process::Output {
+    let token = Create::qseow()
+        .args([
+            "--audience",
+            AUDIENCE,
+            "--userdir",
+            "CORP",
+            "--userid",
+            "anna",
+        ])
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(site.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let mut cmd = qs_jwt(site.path());
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args([
+        "login-qseow",
+        "--server",
+        &format!("{}/jwt", site.server.proxy_url()),
+        "--jwt-file",
+        "-",
+        "--cacert",
+        "root.pem",
+        "--loglevel",
+        "debug",
+    ])
+    .write_stdin(token.stdout)
+    .output()
+    .unwrap()
+}
+
+/// The stand-in's knobs for a broken configuration (what doctor-qseow will diagnose): each
+/// virtual proxy below refuses the token that the whole one takes.
+#[test]
+fn the_proxy_takes_tokens_only_through_a_linked_jwt_virtual_proxy_with_nodes() {
+    let certificate = fixture_text("rsa2048-cert.pem");
+    let other_certificate = other_jwt_certificate();
+    let whole = jwt_virtual_proxy("jwt", AUDIENCE, &certificate);
+    let broken: [(&str, Value, bool); 5] = [
+        ("not linked", whole.clone(), false),
+        (
+            "no load-balancing node",
+            json!({"loadBalancingServerNodes": []}),
+            true,
+        ),
+        ("another audience", json!({"jwtAudience": "other"}), true),
+        (
+            "another certificate",
+            json!({"jwtPublicKeyCertificate": other_certificate}),
+            true,
+        ),
+        ("not JWT", json!({"authenticationMethod": 0}), true),
+    ];
+    for (what, change, linked) in broken {
+        let site = Site::new();
+        let mut vp = whole.clone();
+        for (field, value) in change.as_object().unwrap() {
+            vp[field] = value.clone();
+        }
+        let id = site.server.add_virtual_proxy(vp);
+        if linked {
+            site.server.link(&id);
+        }
+        let output = login(&site);
+        assert_eq!(output.status.code(), Some(1), "{what}: {}", stderr(&output));
+    }
+    let site = Site::new();
+    let id = site.server.add_virtual_proxy(whole);
+    site.server.link(&id);
+    let output = login(&site);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
 /// The end to end walk: before --apply, the proxy has no virtual proxy for the token; after
 /// it, create-qseow and login-qseow make a session.
 #[test]
 fn login_qseow_succeeds_only_after_apply() {
     let site = Site::new();
-    let login = |site: &Site| {
-        let token = Create::qseow()
-            .args([
-                "--audience",
-                AUDIENCE,
-                "--userdir",
-                "CORP",
-                "--userid",
-                "anna",
-            ])
-            .key_file(fixture("rsa2048-pkcs8.pem"))
-            .run_in(site.path())
-            .output()
-            .unwrap();
-        assert!(token.status.success());
-        let mut cmd = qs_jwt(site.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd.args([
-            "login-qseow",
-            "--server",
-            &format!("{}/jwt", site.server.proxy_url()),
-            "--jwt-file",
-            "-",
-            "--cacert",
-            "root.pem",
-            "--loglevel",
-            "debug",
-        ])
-        .write_stdin(token.stdout)
-        .output()
-        .unwrap()
-    };
     let before = login(&site);
     assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
     let output = site.apply(&[]).output().unwrap();

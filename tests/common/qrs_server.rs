@@ -660,3 +660,14 @@ pub fn foreign_client_certificate() -> (String, String) {
     let cert = params.self_signed(&key).unwrap();
     (cert.pem(), key.serialize_pem())
 }
+
+/// A certificate for another RSA key than the fixture's: a virtual proxy that holds it refuses
+/// tokens signed by the fixture key.
+pub fn other_jwt_certificate() -> String {
+    let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "another key");
+    params.self_signed(&key).unwrap().pem()
+}
