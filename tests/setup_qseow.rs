@@ -555,3 +555,16 @@ fn an_encrypted_client_key_or_a_bad_user_or_the_hubs_port_is_said_so() {
     assert!(err.contains("HTTP 302") && err.contains(":4242"), "{err}");
     assert!(site.writes().is_empty());
 }
+
+#[test]
+fn the_client_keys_text_in_place_of_its_path_is_refused_unquoted() {
+    let site = Site::new();
+    let key = fixture_text("rsa2048-pkcs1.pem");
+    let mut cmd = site.apply(&["--qrs-key", &key]);
+    let err = fails_cleanly(&mut cmd, site.path(), 2);
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!err.contains(line), "{err}");
+    }
+    assert!(err.contains("--qrs-key"), "{err}");
+    assert!(site.server.requests().is_empty());
+}

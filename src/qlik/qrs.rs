@@ -432,7 +432,7 @@ pub fn virtual_proxies_by_prefix(
     Ok(items
         .iter()
         .map(VirtualProxy::from_json)
-        .filter(|vp| vp.prefix.trim_matches('/') == prefix)
+        .filter(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(prefix))
         .collect())
 }
 
@@ -447,7 +447,15 @@ pub fn create_virtual_proxy(
         Some(body),
         "the virtual proxy created is not JSON",
     )?;
-    Ok(VirtualProxy::from_json(&value))
+    let created = VirtualProxy::from_json(&value);
+    if created.id.is_empty() {
+        // Without its id it can be neither linked nor found again.
+        return Err(QrsFailure::Unreadable {
+            status: 201,
+            what: "the virtual proxy created has no id",
+        });
+    }
+    Ok(created)
 }
 
 /// Replaces the virtual proxy `body` names by its `id` (`PUT /qrs/virtualproxyconfig/{id}`),
