@@ -700,7 +700,16 @@ fn client_chain(c: &ClientCertificate<'_>) -> Result<Vec<CertificateDer<'static>
         format: "PEM",
         der_hint: Some(der_hint),
     };
-    let text = input::read_file(c.cert_path, &file)?;
+    let text = input::read_file(c.cert_path, &file).map_err(|e| {
+        if e.hint().is_some() {
+            return e;
+        }
+        e.with_hint(format!(
+            "give the client.pem that the QMC exported (Certificates > Export, Platform \
+             independent PEM-format), with its client_key.pem in {}",
+            c.key_flag
+        ))
+    })?;
     let shown = c.cert_path.display();
     let certs: Vec<CertificateDer<'static>> = pem::parse_many(text.as_bytes())
         .map_err(|_| {

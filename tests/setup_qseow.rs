@@ -301,10 +301,17 @@ fn a_missing_or_refused_client_certificate_names_qrs_cert() {
     // A file that is not there.
     let mut cmd = site.apply(&["--qrs-cert", "nowhere.pem"]);
     let err = fails_cleanly(&mut cmd, site.path(), 1);
+    let text = error_lines(err.as_bytes());
+    assert!(text.contains("--qrs-cert 'nowhere.pem'"), "{text}");
     assert!(
-        err.contains("--qrs-cert") && err.contains("nowhere.pem"),
-        "{err}"
+        text.contains("hint: give the client.pem that the QMC exported"),
+        "{text}"
     );
+    let mut cmd = site.apply(&["--qrs-key", "nowhere.pem"]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    let text = error_lines(err.as_bytes());
+    assert!(text.contains("--qrs-key 'nowhere.pem'"), "{text}");
+    assert!(text.contains("hint: give the client_key.pem"), "{text}");
 
     // Another site's certificate: the repository refuses it in the handshake.
     let (cert, key) = foreign_client_certificate();

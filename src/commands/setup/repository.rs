@@ -199,5 +199,14 @@ fn qrs_user(text: &str) -> Result<String, UserError> {
 /// The client key file's text, a secret from the moment it is read.
 fn client_key(path: &Path) -> Result<SecretText, UserError> {
     keys::warn_if_others_can_read(path, QRS_KEY_FILE.flag);
-    Ok(SecretText::new(input::read_file(path, &QRS_KEY_FILE)?))
+    let text = input::read_file(path, &QRS_KEY_FILE).map_err(|e| {
+        if e.hint().is_some() {
+            return e;
+        }
+        e.with_hint(
+            "give the client_key.pem that the QMC exported with client.pem (Certificates > \
+             Export, Include secret key)",
+        )
+    })?;
+    Ok(SecretText::new(text))
 }
