@@ -575,3 +575,28 @@ fn the_client_keys_text_in_place_of_its_path_is_refused_unquoted() {
     assert!(err.contains("--qrs-key"), "{err}");
     assert!(site.server.requests().is_empty());
 }
+
+#[test]
+fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
+    let site = Site::new();
+    site.server
+        .with(|r| r.refuse_writes = Some((400, "jwtAudience: \u{1b}[31mbad value\nsee the log")));
+    let mut cmd = site.apply(&[]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    let text = error_lines(err.as_bytes());
+    assert!(
+        text.contains("refused to create the virtual proxy 'jwt' (HTTP 400): jwtAudience:")
+            && text.contains("bad value see the log")
+            && text.contains("hint: qs-jwt setup-qseow without --apply prints the body"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "escaped: {text:?}");
+    site.server
+        .with(|r| r.refuse_writes = Some((500, "Internal error")));
+    let mut cmd = site.apply(&[]);
+    let err = fails_cleanly(&mut cmd, site.path(), 1);
+    assert!(
+        err.contains("HTTP 500") && err.contains("Internal error"),
+        "{err}"
+    );
+}

@@ -64,6 +64,9 @@ pub struct Repository {
     /// A knob: after every read of the virtual proxies, someone saves each of them in the QMC
     /// (a new `modifiedDate`), so that a PUT with the date read gets 409.
     pub changed_behind: bool,
+    /// A knob: every POST and PUT is answered with this status and text body (a repository
+    /// that refuses a value, or fails).
+    pub refuse_writes: Option<(u16, &'static str)>,
     /// Session cookie value → the user, for the proxy.
     sessions: HashMap<String, Value>,
     stamps: u64,
@@ -447,6 +450,11 @@ fn qrs(request: &Recorded, repository: &mut Repository) -> Answer {
             "text/plain",
             "Access denied: the user has no admin rights (the stand-in's wording)",
         );
+    }
+    if let Some((status, text)) = repository.refuse_writes
+        && request.method != "GET"
+    {
+        return Answer::new(status, "text/plain", text);
     }
     let path = request.target.split('?').next().unwrap_or_default();
     let body: Option<Value> = serde_json::from_str(&request.body).ok();
