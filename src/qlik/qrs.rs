@@ -531,6 +531,24 @@ pub fn engine_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailu
     Ok(nodes)
 }
 
+/// Every server node of the site (`GET /qrs/servernodeconfiguration/full`).
+pub fn server_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailure> {
+    let path = "/qrs/servernodeconfiguration/full";
+    let items = repository.list(path, "the list of server nodes is not a JSON array")?;
+    Ok(items.iter().filter_map(ServerNode::from_json).collect())
+}
+
+/// The repository's `GET /qrs/about` (its version, among others): the cheapest call that
+/// proves the repository is reached and takes the certificate and the user.
+pub fn repository_about(repository: &Repository) -> Result<Value, QrsFailure> {
+    repository.call(
+        Method::Get,
+        ABOUT_PATH,
+        None,
+        "the repository's about is not JSON",
+    )
+}
+
 /// A virtual proxy made to take qs-jwt's tokens, and what that changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
