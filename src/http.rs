@@ -20,7 +20,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+};
 use ureq::Agent;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::DefaultResolver;
@@ -170,6 +172,20 @@ pub struct ClientOptions<'a> {
     /// What the requests carry that anyone on the way could read with `--insecure` ("the
     /// token", "the API key"), for its warning.
     pub sends: &'static str,
+    /// A TLS client certificate to present: QSEoW's repository API on port 4242 takes the
+    /// certificates the QMC exports (client.pem, client_key.pem) instead of a login.
+    pub client_certificate: Option<ClientCertificate<'a>>,
+}
+
+/// A client certificate and its private key, each with the flag that named its file (errors
+/// name the flag and the file as the user typed them).
+pub struct ClientCertificate<'a> {
+    pub cert_path: &'a Path,
+    pub cert_flag: &'static str,
+    pub key_path: &'a Path,
+    pub key_flag: &'static str,
+    /// The key file's text, read (and registered as a secret) by the caller.
+    pub key: &'a SecretText,
 }
 
 /// An HTTPS client for one server.
@@ -178,6 +194,8 @@ pub struct Client {
     server: Server,
     timeout: Duration,
     proxy: Option<String>,
+    /// The flags and file of the client certificate, for a server that refuses it.
+    client_certificate: Option<(&'static str, String)>,
 }
 
 /// One request: a method, a path below the server's base path, and its secrets.
@@ -196,6 +214,7 @@ pub struct Request<'a> {
 pub enum Method {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -280,6 +299,10 @@ impl Client {
             server,
             timeout: options.timeout,
             proxy,
+            client_certificate: options
+                .client_certificate
+                .as_ref()
+                .map(|c| (c.cert_flag, c.cert_path.display().to_string())),
         })
     }
 
@@ -292,7 +315,7 @@ impl Client {
         self.send_body(request, None)
     }
 
-    /// Sends one request with a JSON body (a POST's), and reads the reply, whatever its status.
+    /// Sends one request with a JSON body (a POST's or a PUT's), and reads the reply, whatever its status.
     /// The body is never logged: it may hold secrets (a client secret, an assertion), and it is
     /// for the caller to say what it sends.
     pub fn send_json(&self, request: &Request<'_>, body: &[u8]) -> Result<Reply, UserError> {
@@ -309,6 +332,7 @@ impl Client {
             match request.method {
                 Method::Get => "GET",
                 Method::Post => "POST",
+                Method::Put => "PUT",
                 Method::Delete => "DELETE",
             },
             self.server.origin(),
@@ -348,6 +372,9 @@ impl Client {
                     .send(body),
                 None => with_headers(self.agent.post(&url), &headers).send_empty(),
             },
+            Method::Put => with_headers(self.agent.put(&url), &headers)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or_default()),
         };
         let mut response = result.map_err(|e| self.failure(&e))?;
         let header = |name: &str| {
@@ -393,6 +420,22 @@ impl Client {
             None => String::new(),
         };
         if let Some(tls) = rustls_error(err) {
+            if let (rustls::Error::AlertReceived(alert), Some((flag, path))) =
+                (tls, &self.client_certificate)
+            {
+                // A server that asks for a client certificate answers a missing, unknown or
+                // untrusted one with an alert (certificate_required, bad_certificate,
+                // unknown_ca...), often only after the client's side of the handshake is done.
+                verbose!("TLS with {host}: {tls}");
+                return UserError::runtime(format!(
+                    "{host} refused the client certificate {flag} '{path}' (TLS alert {alert:?})"
+                ))
+                .with_hint(
+                    "give the client.pem and client_key.pem that the QMC exported from this site \
+                     (Certificates > Export, format Platform independent PEM-format), and the \
+                     repository's port (4242)",
+                );
+            }
             return tls_failure(&host, tls);
         }
         let message = match err {
@@ -616,10 +659,115 @@ fn tls_config(
             pinned = added;
         }
     }
-    tls::client_config(options.insecure, roots, pinned).map_err(|e| {
-        verbose!("TLS configuration: {e}");
-        UserError::runtime("cannot set up TLS with the crypto library's TLS 1.2 and 1.3")
+    let identity = match &options.client_certificate {
+        Some(c) => Some((client_chain(c)?, client_key(c)?)),
+        None => None,
+    };
+    tls::client_config(options.insecure, roots, pinned, identity).map_err(|e| {
+        match (&e, &options.client_certificate) {
+            (rustls::Error::InconsistentKeys(_), Some(c)) => UserError::runtime(format!(
+                "{} '{}' and {} '{}' do not belong together: the key is not the certificate's",
+                c.cert_flag,
+                c.cert_path.display(),
+                c.key_flag,
+                c.key_path.display()
+            ))
+            .with_hint(
+                "give the client.pem and client_key.pem of one export from the QMC (Certificates > \
+             Export)",
+            ),
+            (_, Some(c)) => UserError::runtime(format!(
+                "{} '{}' holds a key that TLS cannot use with {} '{}'",
+                c.key_flag,
+                c.key_path.display(),
+                c.cert_flag,
+                c.cert_path.display()
+            ))
+            .with_hint("give the client_key.pem that the QMC exported with client.pem"),
+            _ => {
+                verbose!("TLS configuration: {e}");
+                UserError::runtime("cannot set up TLS with the crypto library's TLS 1.2 and 1.3")
+            }
+        }
     })
+}
+
+/// The certificates of a client certificate's file, PEM: the client's first.
+fn client_chain(c: &ClientCertificate<'_>) -> Result<Vec<CertificateDer<'static>>, UserError> {
+    let file = FileFlag {
+        flag: c.cert_flag,
+        holds: "client certificate",
+        format: "PEM",
+        der_hint: Some(der_hint),
+    };
+    let text = input::read_file(c.cert_path, &file).map_err(|e| {
+        if e.hint().is_some() {
+            return e;
+        }
+        e.with_hint(format!(
+            "give the client.pem that the QMC exported (Certificates > Export, Platform \
+             independent PEM-format), with its client_key.pem in {}",
+            c.key_flag
+        ))
+    })?;
+    let shown = c.cert_path.display();
+    let certs: Vec<CertificateDer<'static>> = pem::parse_many(text.as_bytes())
+        .map_err(|_| {
+            UserError::runtime(format!("{} '{shown}' is not PEM text", c.cert_flag)).with_hint(
+                "give the client.pem that the QMC exported (Platform independent PEM-format)",
+            )
+        })?
+        .iter()
+        .filter(|block| block.tag() == "CERTIFICATE")
+        .map(|block| CertificateDer::from(block.contents().to_vec()))
+        .collect();
+    if certs.is_empty() {
+        return Err(UserError::runtime(format!(
+            "{} '{shown}' holds no certificate; expected BEGIN CERTIFICATE (the QMC's client.pem)",
+            c.cert_flag
+        )));
+    }
+    Ok(certs)
+}
+
+/// The private key of a client certificate: PKCS#1 (`BEGIN RSA PRIVATE KEY`, as the QMC
+/// exports client_key.pem), PKCS#8 or SEC1. Its text is never quoted.
+fn client_key(c: &ClientCertificate<'_>) -> Result<PrivateKeyDer<'static>, UserError> {
+    let shown = c.key_path.display();
+    let not_a_key = || {
+        UserError::runtime(format!(
+            "{} '{shown}' holds no private key; expected BEGIN RSA PRIVATE KEY or BEGIN PRIVATE \
+             KEY (the QMC's client_key.pem)",
+            c.key_flag
+        ))
+    };
+    let encrypted = || {
+        UserError::runtime(format!(
+            "{} '{shown}' is encrypted; TLS needs the key as the QMC exports it, without a \
+             password",
+            c.key_flag
+        ))
+        .with_hint(format!(
+            "decrypt a copy that only you can read: openssl pkey -in '{shown}' -out \
+             client_key.pem"
+        ))
+    };
+    // OpenSSL's legacy encryption keeps the PKCS#1 label and adds headers.
+    if c.key.expose().contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(encrypted());
+    }
+    let blocks = pem::parse_many(c.key.expose().as_bytes()).map_err(|_| not_a_key())?;
+    for block in &blocks {
+        let der = block.contents().to_vec();
+        match block.tag() {
+            "RSA PRIVATE KEY" => return Ok(PrivatePkcs1KeyDer::from(der).into()),
+            "PRIVATE KEY" => return Ok(PrivatePkcs8KeyDer::from(der).into()),
+            "EC PRIVATE KEY" => return Ok(PrivateSec1KeyDer::from(der).into()),
+            "ENCRYPTED PRIVATE KEY" => return Err(encrypted()),
+            _ => {}
+        }
+    }
+    Err(not_a_key())
 }
 
 /// The certificates in the `--cacert` file, PEM, one or more.

@@ -13,6 +13,7 @@ mod common;
 use common::identity_providers::ADMIN_API_KEY;
 use common::oauth_server::{OauthClient, OauthConfig};
 use common::qlik_server::{Behaviour, QlikServer, Trust};
+use common::qrs_server::QrsServer;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -170,11 +171,17 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             ..OauthConfig::default()
         },
     };
-    let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust.clone());
-    let qseow = QlikServer::start_with(Behaviour::Qseow, trust);
+    let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
+    // The QSEoW site: a repository with no virtual proxy for JWT, which the walk's
+    // setup-qseow --apply configures, and its proxy, where the walk's login goes.
+    let qseow = QrsServer::start();
+    // The QMC's export, copied where the walk says.
+    let exported = work.join("qmc-certs");
+    fs::create_dir(&exported).unwrap();
+    qseow.write_certificates(&exported);
     // rustls-native-certs reads SSL_CERT_FILE in place of the system's store.
     let authorities = dir.path().join("test-ca.pem");
-    fs::write(&authorities, format!("{}{}", cloud.ca_pem, qseow.ca_pem)).unwrap();
+    fs::write(&authorities, format!("{}{}", cloud.ca_pem, qseow.root_pem)).unwrap();
 
     let markdown =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/qlik-setup.md"))
@@ -187,7 +194,9 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         &work,
         &[
             ("https://mytenant.eu.qlikcloud.com", cloud.url()),
-            ("https://qlikserver.example.com", qseow.url()),
+            // The repository's port first: the hub's origin is a prefix of it.
+            ("https://qlikserver.example.com:4242", qseow.qrs_url()),
+            ("https://qlikserver.example.com", qseow.proxy_url()),
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
@@ -232,12 +241,38 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         logins(&cloud, "/api/v1/users") >= 1,
         "the session's user was read"
     );
+    let through_proxy = |path: &str| {
+        qseow
+            .proxy_requests()
+            .iter()
+            .filter(|r| r.target.starts_with(path))
+            .count()
+    };
     assert_eq!(
-        logins(&qseow, "/jwt/qrs/about"),
+        through_proxy("/jwt/qrs/about"),
         1,
         "one login through the virtual proxy"
     );
-    assert!(logins(&qseow, "/jwt/qps/user") >= 1);
+    assert!(through_proxy("/jwt/qps/user") >= 1);
+    // --apply created the virtual proxy and linked it; the second --apply sent nothing.
+    let writes: Vec<String> = qseow
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.target.split('?').next().unwrap()))
+        .collect();
+    assert_eq!(
+        writes.len(),
+        2,
+        "one POST of the virtual proxy, one PUT of the proxy service: {writes:?}"
+    );
+    let vps = qseow.virtual_proxies();
+    assert_eq!(vps.len(), 1);
+    assert_eq!(vps[0]["jwtAudience"], "qlik-jwt");
+    assert_eq!(
+        vps[0]["websocketCrossOriginWhiteList"],
+        serde_json::json!(["qlik.example.com"])
+    );
     // Three token requests (the key, Anna by subject, a user by ID with the secret), each
     // answered with a token: a refusal would have stopped the walk (set -e).
     assert_eq!(

@@ -64,7 +64,8 @@ pub enum Command {
     /// with --apply and --remove
     #[command(after_help = SETUP_QSCLOUD_EXAMPLE, override_usage = SETUP_QSCLOUD_USAGE)]
     SetupQscloud(SetupQscloudArgs),
-    /// Print what to give a QSEoW virtual proxy for JWT: the repository API body, or the QMC's fields
+    /// Print what to give a QSEoW virtual proxy for JWT (the repository API body, or the QMC's
+    /// fields), or configure it through the repository API (--apply)
     #[command(after_help = SETUP_QSEOW_EXAMPLE)]
     SetupQseow(SetupQseowArgs),
     /// Print an OAuth client's public key as Qlik Cloud takes it: a JWK, or the console's fields
@@ -101,7 +102,10 @@ const SETUP_QSEOW_EXAMPLE: &str = "\
 Examples:
   qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer > vp.json
   qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer \\
-    --output console";
+    --output console
+  qs-jwt setup-qseow --audience hdJh34wkK --prefix jwt --cert-publickey-file publickey.cer \\
+    --apply --qrs https://qlikserver.example.com:4242 --qrs-cert client.pem \\
+    --qrs-key client_key.pem --cacert root.pem --allow-host qlik.example.com";
 
 // clap leaves out of its usage line the options required only without --users: both forms.
 const QSEOW_USAGE: &str = "\

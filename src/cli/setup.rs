@@ -114,7 +114,62 @@ pub struct SetupQseowArgs {
     pub output: SetupFormat,
 
     #[command(flatten)]
+    pub repository: RepositoryArgs,
+
+    #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// --apply: the repository API, the certificates the QMC exports, and how to reach it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configure the repository")]
+pub struct RepositoryArgs {
+    /// Create the virtual proxy with --prefix through the repository API, or set the JWT
+    /// settings of the one there (keeping the rest); give it load balancing to the engine nodes
+    /// when it has none, add --allow-host names, and link it to every proxy service. Prints
+    /// the virtual proxy as the repository returned it; a second run changes nothing
+    #[arg(long, requires_all = ["qrs", "qrs_cert", "qrs_key"])]
+    pub apply: bool,
+
+    /// The repository API's URL, with its port: https://qlikserver.example.com:4242
+    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new(),
+          requires = "apply")]
+    pub qrs: Option<String>,
+
+    /// The client certificate the QMC exported (client.pem, PEM)
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, requires = "apply")]
+    pub qrs_cert: Option<PathBuf>,
+
+    /// The client certificate's private key the QMC exported (client_key.pem: PKCS#1 or
+    /// PKCS#8 PEM); a secret, never shown
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, requires = "apply")]
+    pub qrs_key: Option<PathBuf>,
+
+    /// File with the certificate authority (PEM) that signed the repository's certificate:
+    /// the QMC's root.pem
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, requires = "apply")]
+    pub cacert: Option<PathBuf>,
+
+    /// The user the repository API is called as (header X-Qlik-User), an admin
+    #[arg(long, value_name = "user", requires = "apply",
+          default_value = "UserDirectory=INTERNAL; UserId=sa_repository",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub qrs_user: String,
+
+    /// A host name clients use, added to the virtual proxy's host allow list
+    /// (websocketCrossOriginWhiteList) unless it is there; repeat for more
+    #[arg(long, value_name = "host", requires = "apply",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub allow_host: Vec<String>,
+
+    /// Do not verify the repository's certificate: anyone on the way could read what is sent.
+    /// For a test server only
+    #[arg(long, requires = "apply")]
+    pub insecure: bool,
+
+    /// The most time each request to the repository may take: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -211,6 +211,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             insecure: args.insecure,
             timeout: args.timeout,
             sends: "the client's credentials and the token",
+            client_certificate: None,
         },
     )?;
     let started = Instant::now();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
@@ -38,6 +38,7 @@ pub(super) fn client_config(
     insecure: bool,
     roots: Vec<CertificateDer<'static>>,
     pinned: Vec<CertificateDer<'static>>,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
@@ -57,13 +58,16 @@ pub(super) fn client_config(
             provider: provider.clone(),
         })
     };
-    Ok(Arc::new(
-        ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(rustls::ALL_VERSIONS)?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth(),
-    ))
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    // A client certificate (QSEoW's repository API): rustls checks that the key is the
+    // certificate's (InconsistentKeys) before anything is sent.
+    Ok(Arc::new(match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    }))
 }
 
 /// webpki for certificates signed by a trusted authority; for a certificate that `--cacert`

@@ -1,9 +1,38 @@
-//! QSEoW's repository (QRS) and proxy (QPS) APIs through a virtual proxy, as typed requests and
-//! replies: the xrfkey pair every call carries, `GET /qrs/about` (the call a JWT login goes
-//! with) and `GET /qps/user` (the session's user).
+//! QSEoW's repository (QRS) and proxy (QPS) APIs, as typed requests and replies: through a
+//! virtual proxy, the xrfkey pair every call carries, `GET /qrs/about` (the call a JWT login goes
+//! with) and `GET /qps/user` (the session's user); on the repository's own port (4242, with a
+//! client certificate), the virtual proxies, proxy services and engine nodes that
+//! `setup-qseow --apply` configures (and `doctor-qseow` reads).
 //!
 //! Sources (see docs/research notes of issue 10): help.qlik.com's QRS xrfkey rule and QPS
-//! Personal API (`GET /{virtual proxy}/qps/user`).
+//! Personal API (`GET /{virtual proxy}/qps/user`). For the repository API (issue 19):
+//! - "Connecting to the QRS API" (https://help.qlik.com/en-US/sense-developer/Subsystems/RepositoryServiceAPI/Content/Sense_RepositoryServiceAPI/RepositoryServiceAPI-Connect-API.htm):
+//!   port 4242 "from behind the proxy in the trusted zone (this call requires client and server
+//!   cert authentication)"; "Authenticating requests" (…/RepositoryServiceAPI-Connect-API-Authenticate-Reqs.htm):
+//!   the certificates exported from the QMC, and the `X-Qlik-User` header
+//!   (`UserDirectory=INTERNAL; UserId=sa_repository` in Qlik's own example of the xrfkey page,
+//!   "Using Xrfkey headers": 16 characters of 0-9, a-z, A-Z in the `Xrfkey` parameter and the
+//!   `X-Qlik-Xrfkey` header).
+//! - "Virtual Proxy: Create" (…/RepositoryServiceAPI-Virtual-Proxy-Create.htm): `POST
+//!   /qrs/virtualproxyconfig/`; "Properties that are not configured will be set to system
+//!   defaults"; "A virtual proxy must be linked to a proxy service before the virtual proxy is
+//!   available for use" ("Virtual Proxy: Link": the proxy service's `settings.virtualProxies`
+//!   gets the virtual proxy, `PUT /qrs/proxyservice/{id}`).
+//! - The entity reference (https://help.qlik.com/en-US/sense-developer/APIs/RepositoryServiceAPI/index.html):
+//!   `VirtualProxyConfig` (`authenticationMethod` 4 = JWT, `loadBalancingServerNodes` of
+//!   `ServerNodeConfigurationCondensed`, `websocketCrossOriginWhiteList`, `modifiedDate`),
+//!   `ProxyService` (`settings.virtualProxies`), `EngineService` (`serverNodeConfiguration`),
+//!   and `filter=prefix eq '…'` on `GET /qrs/{type}/full`.
+//! - "Updating an entity and handling PUT request conflict responses"
+//!   (…/RepositoryServiceAPI-Connect-API-Conflict-Handling.htm): get the entity, change the
+//!   properties, send the entire entity back with its `id` and unchanged `modifiedDate`; "if the
+//!   modifiedDate property in the repository database is more recent than the one you are
+//!   including in your request, there is a conflict and the QRS returns a 409 Conflict error".
+//!   So an update never overwrites an admin's change made meanwhile, and is not retried.
+//! - "Connecting using certificates" (…/RepositoryServiceAPI-Example-Connect-cURL-Certificates.htm):
+//!   the client certificate "exporting it from the Qlik Management Console (QMC) in PEM format
+//!   including the secret key", `curl --cert client.pem --key client_key.pem`, requests "made
+//!   with full administrator rights", `X-Qlik-User` for another user's security context.
 
 use rand::RngExt;
 use rand::distr::Alphanumeric;
@@ -11,7 +40,7 @@ use serde_json::Value;
 
 use super::{session_user, text};
 use crate::error::UserError;
-use crate::http::{Client, Method, Reply, Request};
+use crate::http::{Client, Method, Reply, Request, Server};
 use crate::secret::SecretText;
 
 const ABOUT_PATH: &str = "/qrs/about";
@@ -41,7 +70,8 @@ impl Xrfkey {
     }
 
     fn query(&self, path: &str) -> String {
-        format!("{path}?xrfkey={}", self.0)
+        let joint = if path.contains('?') { '&' } else { '?' };
+        format!("{path}{joint}xrfkey={}", self.0)
     }
 
     fn headers(&self) -> Vec<(&'static str, String)> {
@@ -95,6 +125,571 @@ impl QpsUser {
     }
 }
 
+/// The `X-Qlik-User` the repository API is called as, unless `--qrs-user` says otherwise:
+/// the repository's own service account, as in Qlik's examples.
+pub const DEFAULT_QRS_USER: &str = "UserDirectory=INTERNAL; UserId=sa_repository";
+
+/// `authenticationMethod` of a virtual proxy that takes JWTs.
+pub const JWT_AUTHENTICATION: i64 = 4;
+
+/// The fields of a virtual proxy that say how it verifies a JWT: what `setup-qseow --apply`
+/// sets on an existing virtual proxy, and nothing else of what the admin set.
+pub const JWT_FIELDS: [&str; 6] = [
+    "authenticationMethod",
+    "jwtAudience",
+    "jwtPublicKeyCertificate",
+    "jwtAttributeUserId",
+    "jwtAttributeUserDirectory",
+    "jwtAttributeMap",
+];
+
+/// The repository API on its own port (4242): every call with the xrfkey pair and
+/// `X-Qlik-User`, through a client that presents the QMC's client certificate.
+pub struct Repository {
+    client: Client,
+    xrfkey: Xrfkey,
+    user: String,
+}
+
+/// A call to the repository that did not give what was asked.
+#[derive(Debug)]
+pub enum QrsFailure {
+    /// Transport, TLS (a refused client certificate), time limit: said by `http`.
+    Transport(UserError),
+    /// The repository answered with another status; its body, as text.
+    Refused { status: u16, body: String },
+    /// A 2xx whose body is not what the API documents.
+    Unreadable { status: u16, what: &'static str },
+}
+
+impl From<UserError> for QrsFailure {
+    fn from(err: UserError) -> Self {
+        Self::Transport(err)
+    }
+}
+
+impl QrsFailure {
+    /// The failure in words: `action` ("update the virtual proxy 'jwt'") on `repository`, what
+    /// the status means for a repository call, and how to fix it.
+    pub fn into_user_error(self, action: &str, repository: &Repository) -> UserError {
+        let server = repository.server().to_string();
+        let (status, body) = match self {
+            Self::Transport(err) => return err,
+            Self::Unreadable { status, what } => {
+                return UserError::runtime(format!(
+                    "cannot {action}: {server} answered HTTP {status}, but {what}"
+                ))
+                .with_hint(
+                    "check that --qrs is the repository API (https://<server>:4242), not the \
+                     hub or a virtual proxy",
+                );
+            }
+            Self::Refused { status, body } => (status, body),
+        };
+        let said = said(&body);
+        match status {
+            401 | 403 => UserError::runtime(format!(
+                "{server} did not let qs-jwt {action} (HTTP {status}) as --qrs-user '{}'{said}",
+                repository.user
+            ))
+            .with_hint(
+                "the repository takes the client certificate the QMC exported from this site \
+                 (--qrs-cert, --qrs-key) and an X-Qlik-User with admin rights (--qrs-user, \
+                 default UserDirectory=INTERNAL; UserId=sa_repository)",
+            ),
+            409 => UserError::runtime(format!(
+                "cannot {action}: someone changed it since qs-jwt read it (HTTP 409); nothing \
+                 was overwritten{said}"
+            ))
+            .with_hint(
+                "run the same command again: it reads the new version and changes only what \
+                 it must",
+            ),
+            300..400 => UserError::runtime(format!(
+                "cannot {action}: {server} answered with a redirect (HTTP {status}), as the hub \
+                 does to a login page"
+            ))
+            .with_hint(
+                "--qrs must be the repository API on its own port, such as \
+                 https://qlikserver.example.com:4242, not the hub or a virtual proxy",
+            ),
+            404 => UserError::runtime(format!("cannot {action}: HTTP 404 from {server}{said}"))
+                .with_hint(
+                    "check --qrs: the repository API's URL with its port, such as \
+                     https://qlikserver.example.com:4242 (no virtual proxy prefix)",
+                ),
+            400 => UserError::runtime(format!("{server} refused to {action} (HTTP 400){said}"))
+                .with_hint(
+                    "qs-jwt setup-qseow without --apply prints the body it sends; check the value \
+                 the repository names",
+                ),
+            _ => UserError::runtime(format!(
+                "cannot {action}: HTTP {status} from {server}{said}"
+            ))
+            .with_hint("try again later; the repository's log says why"),
+        }
+    }
+}
+
+/// The most of a refusal's body that an error quotes.
+const MAX_SAID: usize = 300;
+
+/// A refusal's body as a clause (`: <text>`), cut; empty for none. Shown through
+/// `error::for_people`, which escapes it.
+fn said(body: &str) -> String {
+    let text = body.trim();
+    if text.is_empty() || text.starts_with('<') {
+        return String::new();
+    }
+    let cut: String = text.chars().take(MAX_SAID).collect();
+    let more = if cut.len() < text.len() { "..." } else { "" };
+    format!(
+        ": {}{more}",
+        cut.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}
+
+impl Repository {
+    /// `user` is the `X-Qlik-User` header's value (`UserDirectory=…; UserId=…`).
+    pub fn new(client: Client, user: impl Into<String>) -> Self {
+        Self {
+            client,
+            xrfkey: Xrfkey::random(),
+            user: user.into(),
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.client.server()
+    }
+
+    /// The `X-Qlik-User` every call carries.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// One call: the xrfkey in the query and its header, `X-Qlik-User`, a JSON body for a
+    /// POST or PUT; the reply's JSON when the status is 2xx.
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &'static str,
+    ) -> Result<Value, QrsFailure> {
+        let mut headers = self.xrfkey.headers();
+        headers.push(("X-Qlik-User", self.user.clone()));
+        headers.push(("Accept", "application/json".to_owned()));
+        let request = Request {
+            method,
+            path: self.xrfkey.query(path),
+            bearer: None,
+            cookies: None,
+            headers,
+        };
+        let reply = match body {
+            Some(body) => self
+                .client
+                .send_json(&request, body.to_string().as_bytes())?,
+            None => self.client.send(&request)?,
+        };
+        if !(200..300).contains(&reply.status) {
+            return Err(QrsFailure::Refused {
+                status: reply.status,
+                body: String::from_utf8_lossy(&reply.body).into_owned(),
+            });
+        }
+        serde_json::from_slice(&reply.body).map_err(|_| QrsFailure::Unreadable {
+            status: reply.status,
+            what,
+        })
+    }
+
+    fn list(&self, path: &str, what: &'static str) -> Result<Vec<Value>, QrsFailure> {
+        match self.call(Method::Get, path, None, what)? {
+            Value::Array(items) => Ok(items),
+            _ => Err(QrsFailure::Unreadable { status: 200, what }),
+        }
+    }
+}
+
+/// A virtual proxy as the repository holds it: what qs-jwt reads, and the whole object (to
+/// print, and to send back changed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VirtualProxy {
+    pub id: String,
+    pub prefix: String,
+    pub modified_date: Option<String>,
+    pub authentication_method: Option<i64>,
+    pub jwt_audience: Option<String>,
+    pub jwt_certificate: Option<String>,
+    /// The ids of `loadBalancingServerNodes`.
+    pub load_balancing_nodes: Vec<String>,
+    pub json: Value,
+}
+
+impl VirtualProxy {
+    pub fn from_json(value: &Value) -> Self {
+        Self {
+            id: text(value, "id").unwrap_or_default(),
+            prefix: text(value, "prefix").unwrap_or_default(),
+            modified_date: text(value, "modifiedDate"),
+            authentication_method: value.get("authenticationMethod").and_then(Value::as_i64),
+            jwt_audience: text(value, "jwtAudience"),
+            jwt_certificate: text(value, "jwtPublicKeyCertificate"),
+            load_balancing_nodes: ids(value.get("loadBalancingServerNodes")),
+            json: value.clone(),
+        }
+    }
+
+    pub fn is_jwt(&self) -> bool {
+        self.authentication_method == Some(JWT_AUTHENTICATION)
+    }
+}
+
+/// A proxy service (one a node runs) and the virtual proxies linked to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyService {
+    pub id: String,
+    /// Its server node's name and host name, for messages.
+    pub node_name: Option<String>,
+    pub node_host: Option<String>,
+    /// The ids of `settings.virtualProxies`.
+    pub virtual_proxy_ids: Vec<String>,
+    pub json: Value,
+}
+
+impl ProxyService {
+    pub fn from_json(value: &Value) -> Self {
+        let node = value.get("serverNodeConfiguration");
+        Self {
+            id: text(value, "id").unwrap_or_default(),
+            node_name: node.and_then(|n| text(n, "name")),
+            node_host: node.and_then(|n| text(n, "hostName")),
+            virtual_proxy_ids: ids(value.pointer("/settings/virtualProxies")),
+            json: value.clone(),
+        }
+    }
+
+    pub fn links(&self, virtual_proxy_id: &str) -> bool {
+        self.virtual_proxy_ids
+            .iter()
+            .any(|id| id == virtual_proxy_id)
+    }
+
+    /// The node's name or host, else the service's id: what a message names it by.
+    pub fn shown(&self) -> String {
+        self.node_name
+            .clone()
+            .or_else(|| self.node_host.clone())
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
+/// A server node (`ServerNodeConfigurationCondensed`): what load balancing names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerNode {
+    pub id: String,
+    pub name: Option<String>,
+    pub host_name: Option<String>,
+}
+
+impl ServerNode {
+    pub fn from_json(value: &Value) -> Option<Self> {
+        Some(Self {
+            id: text(value, "id")?,
+            name: text(value, "name"),
+            host_name: text(value, "hostName"),
+        })
+    }
+
+    pub fn shown(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.host_name.clone())
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
+const VIRTUAL_PROXY_PATH: &str = "/qrs/virtualproxyconfig";
+const PROXY_SERVICE_PATH: &str = "/qrs/proxyservice";
+const ENGINE_SERVICE_PATH: &str = "/qrs/engineservice";
+
+/// The virtual proxies with this prefix (`GET /qrs/virtualproxyconfig/full?filter=prefix eq
+/// '<prefix>'`): none, one, or (a repository that let two share it) several.
+pub fn virtual_proxies_by_prefix(
+    repository: &Repository,
+    prefix: &str,
+) -> Result<Vec<VirtualProxy>, QrsFailure> {
+    // QRS's filter quotes a string in '', and doubles a ' inside it.
+    let filter = format!("prefix eq '{}'", prefix.replace('\'', "''"));
+    let path = format!(
+        "{VIRTUAL_PROXY_PATH}/full?filter={}",
+        percent_encode(&filter)
+    );
+    let items = repository.list(&path, "the list of virtual proxies is not a JSON array")?;
+    // The repository filters; a stand-in or an old version that does not is filtered here.
+    Ok(items
+        .iter()
+        .map(VirtualProxy::from_json)
+        .filter(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(prefix))
+        .collect())
+}
+
+/// Creates a virtual proxy (`POST /qrs/virtualproxyconfig`); the repository's answer.
+pub fn create_virtual_proxy(
+    repository: &Repository,
+    body: &Value,
+) -> Result<VirtualProxy, QrsFailure> {
+    let value = repository.call(
+        Method::Post,
+        VIRTUAL_PROXY_PATH,
+        Some(body),
+        "the virtual proxy created is not JSON",
+    )?;
+    let created = VirtualProxy::from_json(&value);
+    if created.id.is_empty() {
+        // Without its id it can be neither linked nor found again.
+        return Err(QrsFailure::Unreadable {
+            status: 201,
+            what: "the virtual proxy created has no id",
+        });
+    }
+    Ok(created)
+}
+
+/// Replaces the virtual proxy `body` names by its `id` (`PUT /qrs/virtualproxyconfig/{id}`),
+/// with the `modifiedDate` the body holds: a 409 means it changed meanwhile.
+pub fn update_virtual_proxy(
+    repository: &Repository,
+    body: &Value,
+) -> Result<VirtualProxy, QrsFailure> {
+    let id = text(body, "id").unwrap_or_default();
+    let path = format!("{VIRTUAL_PROXY_PATH}/{}", percent_encode(&id));
+    let value = repository.call(
+        Method::Put,
+        &path,
+        Some(body),
+        "the virtual proxy updated is not JSON",
+    )?;
+    Ok(VirtualProxy::from_json(&value))
+}
+
+/// Every proxy service with the virtual proxies linked to it (`GET /qrs/proxyservice/full`).
+pub fn proxy_services(repository: &Repository) -> Result<Vec<ProxyService>, QrsFailure> {
+    let path = format!("{PROXY_SERVICE_PATH}/full");
+    let items = repository.list(&path, "the list of proxy services is not a JSON array")?;
+    Ok(items.iter().map(ProxyService::from_json).collect())
+}
+
+/// Links the virtual proxy `virtual_proxy_id` to `service` ("Virtual Proxy: Link": `PUT
+/// /qrs/proxyservice/{id}` with it added to `settings.virtualProxies`, the service's
+/// `modifiedDate` as read); the service as the repository returned it.
+pub fn link_virtual_proxy(
+    repository: &Repository,
+    service: &ProxyService,
+    virtual_proxy_id: &str,
+) -> Result<ProxyService, QrsFailure> {
+    let mut body = service.json.clone();
+    let settings = body.as_object_mut().map(|o| {
+        o.entry("settings")
+            .or_insert_with(|| Value::Object(Default::default()))
+    });
+    if let Some(Value::Object(settings)) = settings {
+        let list = settings
+            .entry("virtualProxies")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = list {
+            list.push(serde_json::json!({"id": virtual_proxy_id}));
+        }
+    }
+    let path = format!("{PROXY_SERVICE_PATH}/{}", percent_encode(&service.id));
+    let value = repository.call(
+        Method::Put,
+        &path,
+        Some(&body),
+        "the proxy service updated is not JSON",
+    )?;
+    Ok(ProxyService::from_json(&value))
+}
+
+/// The server nodes that run an engine (`GET /qrs/engineservice/full`, each service's
+/// `serverNodeConfiguration`), once each: what a virtual proxy load-balances to.
+pub fn engine_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailure> {
+    let path = format!("{ENGINE_SERVICE_PATH}/full");
+    let items = repository.list(&path, "the list of engine services is not a JSON array")?;
+    let mut nodes: Vec<ServerNode> = Vec::new();
+    for node in items
+        .iter()
+        .filter_map(|e| e.get("serverNodeConfiguration"))
+        .filter_map(ServerNode::from_json)
+    {
+        if !nodes.iter().any(|n| n.id == node.id) {
+            nodes.push(node);
+        }
+    }
+    Ok(nodes)
+}
+
+/// Every server node of the site (`GET /qrs/servernodeconfiguration/full`).
+pub fn server_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailure> {
+    let path = "/qrs/servernodeconfiguration/full";
+    let items = repository.list(path, "the list of server nodes is not a JSON array")?;
+    Ok(items.iter().filter_map(ServerNode::from_json).collect())
+}
+
+/// The repository's `GET /qrs/about` (its version, among others): the cheapest call that
+/// proves the repository is reached and takes the certificate and the user.
+pub fn repository_about(repository: &Repository) -> Result<Value, QrsFailure> {
+    repository.call(
+        Method::Get,
+        ABOUT_PATH,
+        None,
+        "the repository's about is not JSON",
+    )
+}
+
+/// A virtual proxy made to take qs-jwt's tokens, and what that changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    pub json: Value,
+    /// What changed, in words, one item each: empty when nothing did.
+    pub changes: Vec<String>,
+}
+
+/// The virtual proxy `existing` with the JWT fields of `wanted` (the body setup-qseow prints),
+/// load balancing to `engine_nodes` when it has no node, and every `allow_hosts` name in its
+/// host allow list (kept, not duplicated; compared without letter case). Every other field
+/// stays as the admin set it, `id` and `modifiedDate` included. Pure.
+pub fn merge_virtual_proxy(
+    existing: &Value,
+    wanted: &Value,
+    engine_nodes: &[ServerNode],
+    allow_hosts: &[String],
+) -> Merged {
+    let mut json = existing.clone();
+    let mut changes = Vec::new();
+    let Some(object) = json.as_object_mut() else {
+        return Merged { json, changes };
+    };
+    let mut fields = Vec::new();
+    for field in JWT_FIELDS {
+        let Some(value) = wanted.get(field) else {
+            continue;
+        };
+        if !same_field(field, object.get(field), value) {
+            object.insert(field.to_owned(), value.clone());
+            fields.push(field);
+        }
+    }
+    if !fields.is_empty() {
+        changes.push(format!("JWT settings ({})", fields.join(", ")));
+    }
+    let has_nodes = object
+        .get("loadBalancingServerNodes")
+        .and_then(Value::as_array)
+        .is_some_and(|nodes| !nodes.is_empty());
+    if !has_nodes && !engine_nodes.is_empty() {
+        object.insert(
+            "loadBalancingServerNodes".to_owned(),
+            Value::Array(
+                engine_nodes
+                    .iter()
+                    .map(|n| serde_json::json!({"id": n.id}))
+                    .collect(),
+            ),
+        );
+        let names: Vec<String> = engine_nodes.iter().map(ServerNode::shown).collect();
+        changes.push(format!("load balancing to {}", names.join(", ")));
+    }
+    let mut hosts: Vec<Value> = object
+        .get("websocketCrossOriginWhiteList")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut added = Vec::new();
+    for host in allow_hosts {
+        let known = hosts
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|h| h.eq_ignore_ascii_case(host));
+        if !known {
+            hosts.push(Value::String(host.clone()));
+            added.push(host.as_str());
+        }
+    }
+    if !added.is_empty() {
+        object.insert(
+            "websocketCrossOriginWhiteList".to_owned(),
+            Value::Array(hosts),
+        );
+        changes.push(format!("host allow list + {}", added.join(", ")));
+    }
+    Merged { json, changes }
+}
+
+/// Whether the repository's value of a JWT field is what qs-jwt would set: a certificate
+/// compared without white space (the repository may keep CRLF), the attribute map as its
+/// (attribute, Sense attribute, mandatory) triples in any order (the repository adds ids).
+fn same_field(field: &str, held: Option<&Value>, wanted: &Value) -> bool {
+    let Some(held) = held else {
+        return false;
+    };
+    match field {
+        "jwtPublicKeyCertificate" => {
+            let bare = |v: &Value| {
+                v.as_str()
+                    .map(|s| s.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+            };
+            bare(held).is_some() && bare(held) == bare(wanted)
+        }
+        "jwtAttributeMap" => {
+            let triples = |v: &Value| {
+                let mut items: Vec<(String, String, bool)> = v
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .map(|i| {
+                                (
+                                    text(i, "jwtAttribute").unwrap_or_default(),
+                                    text(i, "senseAttribute").unwrap_or_default(),
+                                    i.get("isMandatory").and_then(Value::as_bool) == Some(true),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                items.sort();
+                items
+            };
+            triples(held) == triples(wanted)
+        }
+        _ => held == wanted,
+    }
+}
+
+/// The `id` of each item of a list of condensed entities.
+fn ids(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(|i| text(i, "id")).collect())
+        .unwrap_or_default()
+}
+
+/// `text` as a query value or path segment: unreserved characters as they are, the rest
+/// %-encoded (a filter's spaces and quotes).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +710,120 @@ mod tests {
             QpsUser::from_json(&json!({"userDirectory": "D", "userId": "u", "userName": "U"}));
         assert_eq!(user.unwrap().user_directory.as_deref(), Some("D"));
         assert_eq!(QpsUser::from_json(&json!({"session": "inactive"})), None);
+    }
+
+    fn node(id: &str, name: &str) -> ServerNode {
+        ServerNode {
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            host_name: None,
+        }
+    }
+
+    fn wanted() -> Value {
+        json!({
+            "prefix": "jwt", "description": "qs-jwt's", "authenticationMethod": 4,
+            "jwtAudience": "aud", "jwtPublicKeyCertificate": "-----BEGIN CERTIFICATE-----\nAB\n-----END CERTIFICATE-----",
+            "jwtAttributeUserId": "userId", "jwtAttributeUserDirectory": "userDirectory",
+            "jwtAttributeMap": [{"jwtAttribute": "group", "senseAttribute": "group", "isMandatory": false}],
+            "loadBalancingServerNodes": [], "websocketCrossOriginWhiteList": [],
+        })
+    }
+
+    #[test]
+    fn a_merge_sets_the_jwt_fields_and_keeps_the_admins_others() {
+        let existing = json!({
+            "id": "v1", "modifiedDate": "2026-01-01T00:00:00.000Z", "prefix": "jwt",
+            "description": "the admin's", "sessionInactivityTimeout": 90,
+            "authenticationMethod": 0, "jwtAudience": "old",
+            "loadBalancingServerNodes": [{"id": "n9"}],
+            "websocketCrossOriginWhiteList": ["Kept.example.com"],
+        });
+        let merged = merge_virtual_proxy(
+            &existing,
+            &wanted(),
+            &[node("n1", "central")],
+            &["kept.example.com".to_owned(), "new.example.com".to_owned()],
+        );
+        let json = &merged.json;
+        assert_eq!(json["id"], "v1");
+        assert_eq!(json["modifiedDate"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(json["description"], "the admin's");
+        assert_eq!(json["sessionInactivityTimeout"], 90);
+        assert_eq!(json["authenticationMethod"], 4);
+        assert_eq!(json["jwtAudience"], "aud");
+        assert_eq!(json["loadBalancingServerNodes"], json!([{"id": "n9"}]));
+        assert_eq!(
+            json["websocketCrossOriginWhiteList"],
+            json!(["Kept.example.com", "new.example.com"])
+        );
+        assert_eq!(merged.changes.len(), 2, "{:?}", merged.changes);
+        assert!(merged.changes[0].starts_with("JWT settings (authenticationMethod, jwtAudience"));
+        assert_eq!(merged.changes[1], "host allow list + new.example.com");
+    }
+
+    #[test]
+    fn a_merge_of_what_the_repository_holds_already_changes_nothing() {
+        let mut held = wanted();
+        held["id"] = json!("v1");
+        // The repository keeps CRLF and gives the map's items ids.
+        held["jwtPublicKeyCertificate"] =
+            json!("-----BEGIN CERTIFICATE-----\r\nAB\r\n-----END CERTIFICATE-----\r\n");
+        held["jwtAttributeMap"] = json!([{"id": "m1", "jwtAttribute": "group",
+                                           "senseAttribute": "group", "isMandatory": false}]);
+        held["loadBalancingServerNodes"] = json!([{"id": "n1", "name": "central"}]);
+        held["websocketCrossOriginWhiteList"] = json!(["h.example.com"]);
+        let merged = merge_virtual_proxy(
+            &held,
+            &wanted(),
+            &[node("n1", "central"), node("n2", "rim")],
+            &["H.EXAMPLE.COM".to_owned()],
+        );
+        assert_eq!(merged.changes, Vec::<String>::new());
+        assert_eq!(merged.json, held);
+    }
+
+    #[test]
+    fn empty_load_balancing_gets_the_engine_nodes() {
+        let merged = merge_virtual_proxy(
+            &wanted(),
+            &wanted(),
+            &[node("n1", "central"), node("n2", "rim")],
+            &[],
+        );
+        assert_eq!(
+            merged.json["loadBalancingServerNodes"],
+            json!([{"id": "n1"}, {"id": "n2"}])
+        );
+        assert_eq!(merged.changes, ["load balancing to central, rim"]);
+        // No engine node known: left empty (the command warns).
+        let merged = merge_virtual_proxy(&wanted(), &wanted(), &[], &[]);
+        assert_eq!(merged.json["loadBalancingServerNodes"], json!([]));
+        assert!(merged.changes.is_empty());
+    }
+
+    #[test]
+    fn entities_are_read_from_their_published_shape() {
+        let service = ProxyService::from_json(&json!({
+            "id": "p1", "serverNodeConfiguration": {"id": "n1", "name": "central"},
+            "settings": {"virtualProxies": [{"id": "v1"}, {"id": "v2"}]}
+        }));
+        assert!(service.links("v2") && !service.links("v3"));
+        assert_eq!(service.shown(), "central");
+        let vp = VirtualProxy::from_json(&json!({"id": "v1", "prefix": "jwt",
+            "authenticationMethod": 4, "loadBalancingServerNodes": [{"id": "n1"}]}));
+        assert!(vp.is_jwt());
+        assert_eq!(vp.load_balancing_nodes, ["n1"]);
+        assert_eq!(percent_encode("prefix eq 'jwt'"), "prefix%20eq%20%27jwt%27");
+        let key = Xrfkey::random();
+        assert_eq!(key.query("/a?b=c"), format!("/a?b=c&xrfkey={}", key.0));
+    }
+
+    #[test]
+    fn a_refusals_body_is_quoted_cut_and_without_html() {
+        assert_eq!(said(""), "");
+        assert_eq!(said("<html>x</html>"), "");
+        assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
+        assert!(said(&"x".repeat(1000)).ends_with("..."));
     }
 }

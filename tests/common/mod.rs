@@ -5,6 +5,7 @@
 pub mod identity_providers;
 pub mod oauth_server;
 pub mod qlik_server;
+pub mod qrs_server;
 
 use std::collections::BTreeMap;
 use std::fs;

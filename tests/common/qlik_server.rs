@@ -298,7 +298,7 @@ fn serve(
     tls.flush()
 }
 
-fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
+pub fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut words = line.split_whitespace();
@@ -330,14 +330,14 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
     Ok(request)
 }
 
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Answer {
-    fn new(status: u16, content_type: &str, body: &str) -> Self {
+    pub fn new(status: u16, content_type: &str, body: &str) -> Self {
         Self {
             status,
             headers: vec![("Content-Type".to_owned(), content_type.to_owned())],
@@ -345,24 +345,27 @@ impl Answer {
         }
     }
 
-    fn json(status: u16, body: Value) -> Self {
+    pub fn json(status: u16, body: Value) -> Self {
         Self::new(status, "application/json", &body.to_string())
     }
 
-    fn header(mut self, name: &str, value: &str) -> Self {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    fn bytes(&self) -> Vec<u8> {
+    pub fn bytes(&self) -> Vec<u8> {
         let reason = match self.status {
             200 => "OK",
+            201 => "Created",
             301 => "Moved Permanently",
             302 => "Found",
             400 => "Bad Request",
             401 => "Unauthorized",
             403 => "Forbidden",
             404 => "Not Found",
+            409 => "Conflict",
+            503 => "Service Unavailable",
             429 => "Too Many Requests",
             _ => "Status",
         };
@@ -379,7 +382,7 @@ impl Answer {
     }
 }
 
-fn random(len: usize) -> String {
+pub fn random(len: usize) -> String {
     use rand::RngExt;
     rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
@@ -388,13 +391,13 @@ fn random(len: usize) -> String {
         .collect()
 }
 
-fn bearer(request: &Recorded) -> Option<&str> {
+pub fn bearer(request: &Recorded) -> Option<&str> {
     request
         .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-fn cookie<'a>(request: &'a Recorded, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(request: &'a Recorded, name: &str) -> Option<&'a str> {
     request.header("cookie")?.split(';').find_map(|pair| {
         let (n, v) = pair.trim().split_once('=')?;
         (n == name).then_some(v)
@@ -407,14 +410,29 @@ fn certificate_key(trust: &Trust) -> DecodingKey {
         Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
         None => fixture_text("rsa2048-cert.pem"),
     };
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
-    let cert = pem.parse_x509().unwrap();
-    DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data)
+    certificate_pem_key(&pem).unwrap()
+}
+
+/// The RSA public key of a PEM certificate, if it is one.
+fn certificate_pem_key(pem: &str) -> Option<DecodingKey> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    Some(DecodingKey::from_rsa_der(
+        &cert.public_key().subject_public_key.data,
+    ))
 }
 
 /// The payload if the signature verifies with the certificate and `alg` is one of `algs`; no
 /// claim checked (the callers check them as Qlik does, each with its own error).
 fn verified_payload(token: &str, algs: &[Algorithm], trust: &Trust) -> Result<Value, &'static str> {
+    verified_with(token, algs, &certificate_key(trust))
+}
+
+fn verified_with(
+    token: &str,
+    algs: &[Algorithm],
+    key: &DecodingKey,
+) -> Result<Value, &'static str> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
     if !algs.contains(&header.alg) {
         return Err("unsupported algorithm");
@@ -424,7 +442,7 @@ fn verified_payload(token: &str, algs: &[Algorithm], trust: &Trust) -> Result<Va
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    jsonwebtoken::decode::<Value>(token, &certificate_key(trust), &validation)
+    jsonwebtoken::decode::<Value>(token, key, &validation)
         .map(|data| data.claims)
         .map_err(|_| "invalid signature")
 }
@@ -709,16 +727,38 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
 /// The virtual proxy's JWT rules: the signature, the attributes for user ID and directory, the
 /// audience, the expiry.
 fn qseow_user(token: &str, trust: &Trust) -> Result<Value, &'static str> {
-    let payload = verified_payload(
+    qseow_user_with(
+        token,
+        &certificate_key(trust),
+        &trust.audience,
+        "userId",
+        "userDirectory",
+        &trust.prefix,
+    )
+}
+
+/// As `qseow_user`, for a virtual proxy configured with this certificate's key, audience,
+/// attribute names and prefix (the repository stand-in's, `qrs_server`).
+pub fn qseow_user_with(
+    token: &str,
+    key: &DecodingKey,
+    audience: &str,
+    user_id_attribute: &str,
+    user_directory_attribute: &str,
+    prefix: &str,
+) -> Result<Value, &'static str> {
+    let payload = verified_with(
         token,
         &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
-        trust,
+        key,
     )?;
     let text = |name: &str| payload[name].as_str().filter(|s| !s.is_empty());
-    let (Some(user_id), Some(directory)) = (text("userId"), text("userDirectory")) else {
+    let (Some(user_id), Some(directory)) =
+        (text(user_id_attribute), text(user_directory_attribute))
+    else {
         return Err("missing user attributes");
     };
-    if payload["aud"] != trust.audience.as_str() {
+    if payload["aud"] != audience {
         return Err("wrong audience");
     }
     if payload["exp"].as_u64().is_none_or(|exp| exp <= now()) {
@@ -726,7 +766,12 @@ fn qseow_user(token: &str, trust: &Trust) -> Result<Value, &'static str> {
     }
     Ok(json!({"userDirectory": directory, "userId": user_id,
               "userName": text("name").unwrap_or(user_id),
-              "logoutUri": format!("/{}/qps/user", trust.prefix)}))
+              "logoutUri": format!("/{prefix}/qps/user")}))
+}
+
+/// The decoding key of a virtual proxy's `jwtPublicKeyCertificate`, if it is a certificate.
+pub fn jwt_certificate_key(pem: &str) -> Option<DecodingKey> {
+    certificate_pem_key(pem)
 }
 
 /// A TCP listener that never answers: connections wait in its backlog.

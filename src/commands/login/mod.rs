@@ -218,6 +218,7 @@ fn client(server: Server, connection: &ConnectionArgs) -> Result<Client, UserErr
             insecure: connection.insecure,
             timeout: connection.timeout,
             sends: "the token",
+            client_certificate: None,
         },
     )
 }

@@ -14,6 +14,7 @@
 //!   `{jwtAttribute, senseAttribute, isMandatory}`; and "Creating a virtual proxy" in the QMC
 //!   help for the field labels and the prefix rules.
 
+mod repository;
 mod tenant;
 
 use anyhow::Result;
@@ -103,6 +104,13 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
 
 pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
     let prefix = virtual_proxy_prefix(&args.prefix)?;
+    if args.repository.apply && args.output == SetupFormat::Console {
+        return Err(UserError::usage(
+            "--apply prints the virtual proxy the repository returns, as JSON: leave --output \
+             console out",
+        )
+        .into());
+    }
     let key = rsa_key(&args.key)?;
     if !key.from_certificate {
         return Err(UserError::runtime(format!(
@@ -118,6 +126,11 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
         .description
         .clone()
         .unwrap_or_else(|| format!("JWT authentication for audience {} (qs-jwt)", args.audience));
+    if args.repository.apply {
+        let body = qseow_body(&prefix, &args.audience, &key.pem, &description);
+        let stdout = repository::apply(&args.repository, &prefix, &body)?;
+        return Ok(Output::product(stdout));
+    }
     let stdout = match args.output {
         SetupFormat::Json => {
             json_text(&qseow_body(&prefix, &args.audience, &key.pem, &description))
@@ -129,7 +142,8 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
          (loadBalancingServerNodes), the host names clients use under Host allow list \
          (websocketCrossOriginWhiteList), and link the virtual proxy to a proxy service \
          (Associated items > Proxies, or PUT /qrs/proxyservice/{{id}} with the virtual proxy \
-         added to settings.virtualProxies)"
+         added to settings.virtualProxies); or let qs-jwt do all of it: --apply --qrs \
+         https://<server>:4242 --qrs-cert client.pem --qrs-key client_key.pem"
     );
     Ok(Output::product(stdout))
 }

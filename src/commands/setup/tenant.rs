@@ -210,6 +210,7 @@ fn connect(args: &TenantArgs) -> Result<(Client, SecretText), UserError> {
             insecure: args.insecure,
             timeout: args.timeout,
             sends: "the API key",
+            client_certificate: None,
         },
     )?;
     Ok((client, api_key))
