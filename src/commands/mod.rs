@@ -1,6 +1,7 @@
 //! The commands, one module each: parse's plain inputs in, the lower modules asked, the product
 //! out. No command imports another; `main` dispatches here.
 
+pub mod cloud_api;
 pub mod completions;
 pub mod create;
 pub mod decode;
