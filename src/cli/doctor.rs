@@ -31,13 +31,14 @@ pub struct DoctorQscloudArgs {
 
     /// Also sign a fresh five-minute token with the key and log in with it at POST
     /// /login/jwt-session (the token and the session's cookies are never shown)
-    #[arg(long)]
+    #[arg(long, help_heading = "Login")]
     pub login: bool,
 
-    /// The subject (claim sub) of --login's token: the user Qlik Cloud signs in, and creates if
-    /// it is new. Its name is the subject, its email <subject>@qs-jwt-doctor.invalid
+    /// The subject (claim sub) of the token --login signs: the user Qlik Cloud signs in, and
+    /// creates if it is new. Its name is the subject, its email <subject>@qs-jwt-doctor.invalid
     /// (unverified)
     #[arg(long, value_name = "subject", default_value = "qs-jwt-doctor", requires = "login",
+          help_heading = "Login",
           value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub sub: String,
 
