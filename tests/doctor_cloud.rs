@@ -413,6 +413,11 @@ fn a_missing_key_source_is_a_usage_error() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("QLIK_API_KEY"), "{stderr}");
     assert!(tenant.server.requests().is_empty());
+    // Standard input for the API key and the private key both.
+    let (code, _, stderr) =
+        run(&mut tenant.doctor(&["--api-key-file", "-", "--cert-privatekey-file", "-"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("both read standard input"), "{stderr}");
     // --sub without --login.
     let (code, _, stderr) = run(&mut tenant.doctor(&["--sub", "anna"]));
     assert_eq!(code, 2, "{stderr}");

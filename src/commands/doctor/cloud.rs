@@ -149,6 +149,17 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
     let env_key = std::env::var_os(keys::KEY_VARIABLE);
     let source = keys::key_source(&options, env_key.as_deref())?;
     let passphrase = keys::passphrase(&options, std::env::var_os(keys::PASSPHRASE_VARIABLE))?;
+    let stdin = |path: Option<&Path>| path.is_some_and(|p| p.as_os_str() == "-");
+    if stdin(args.connection.api_key_file.as_deref())
+        && (stdin(args.key.cert_privatekey_file.as_deref())
+            || stdin(args.key.cert_privatekey_passphrase_file.as_deref()))
+    {
+        return Err(UserError::usage(
+            "--api-key-file - and the key's option with - both read standard input, which can \
+             carry only one of them; give the API key in a file or in QLIK_API_KEY",
+        )
+        .into());
+    }
     let (client, api_key) = cloud_api::connect(&TenantConnection {
         tenant: &args.tenant,
         api_key_file: args.connection.api_key_file.as_deref(),
