@@ -283,6 +283,32 @@ fn a_short_local_key_fails_with_the_command_that_makes_a_new_pair() {
 }
 
 #[test]
+fn an_encrypted_key_without_its_passphrase_fails_its_line_in_its_own_words() {
+    let tenant = Tenant::with(jwt_idp("abc123", "i", "k", &my_certificate(), true));
+    fs::copy(
+        fixture("rsa2048-encrypted-pkcs8.pem"),
+        tenant.path().join("keys/encrypted.pem"),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(tenant
+        .doctor(&["--cert-privatekey-file", "keys/encrypted.pem", "--login"])
+        .env_remove("QSJWTPASSPHRASE"));
+    assert_eq!(code, 1, "{stdout}");
+    let (line, fix) = line(&stdout, "local key");
+    assert!(
+        line.starts_with("FAIL  ") && line.contains("passphrase"),
+        "{line}"
+    );
+    assert_eq!(fix, None);
+    assert!(self::line(&stdout, "same key").0.starts_with("SKIP  "));
+    assert!(
+        self::line(&stdout, "identity provider")
+            .0
+            .starts_with("PASS  ")
+    );
+}
+
+#[test]
 fn a_refused_api_key_fails_its_line_and_skips_the_identity_provider() {
     let tenant = Tenant::with(jwt_idp("abc123", "i", "k", &my_certificate(), true));
     for (key, words) in [("not-a-key", "HTTP 401"), (USER_API_KEY, "HTTP 403")] {

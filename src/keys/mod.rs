@@ -31,6 +31,7 @@ use files::{KeyFileContents, KeyFiles};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
 pub use jwk::RsaPublic;
 pub use pem::normalise as normalise_pem;
+pub use private::NEW_KEY_HINT;
 use private::{Origin, RsaPrivateKey};
 pub use public::{PublicKeyKind, PublicKeyOrigin, Validity, VerifyingKey, certificate_validity};
 use zeroize::Zeroizing;

@@ -82,6 +82,28 @@ pub struct LocalKey {
     pub public: RsaPublic,
 }
 
+/// Why the private key could not be used, in words; `new_pair` when only a new key pair helps
+/// (a size qs-jwt cannot sign with).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyTrouble {
+    pub said: String,
+    pub new_pair: bool,
+}
+
+impl KeyTrouble {
+    fn from_error(err: &anyhow::Error) -> Self {
+        let new_pair = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<UserError>())
+            .and_then(UserError::hint)
+            == Some(keys::NEW_KEY_HINT);
+        Self {
+            said: said(err),
+            new_pair,
+        }
+    }
+}
+
 /// What reading the identity providers gave.
 #[derive(Debug)]
 pub enum Listed {
@@ -181,9 +203,9 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
                 }),
                 Some(loaded.key),
             ),
-            Err(err) => (Err(error::for_people(&format!("{err:#}"))), None),
+            Err(err) => (Err(KeyTrouble::from_error(&err)), None),
         },
-        Err(err) => (Err(said(&err)), None),
+        Err(err) => (Err(KeyTrouble::from_error(&err)), None),
     };
 
     let listed = match cloud::list_identity_providers(&client, &api_key) {
@@ -280,7 +302,7 @@ pub fn certificate_beside(private_key: &Path) -> PathBuf {
 /// Every check but the login, from what was read: pure, for the unit tests.
 pub fn checks(
     typed: &Typed,
-    local: &Result<LocalKey, String>,
+    local: &Result<LocalKey, KeyTrouble>,
     listed: &Listed,
     now: u64,
 ) -> Report {
@@ -389,11 +411,15 @@ fn skip_all(report: &mut Report, why: &str) {
     }
 }
 
-fn local_key_check(local: &Result<LocalKey, String>) -> Check {
+fn local_key_check(local: &Result<LocalKey, KeyTrouble>) -> Check {
     match local {
-        Err(why) => {
-            Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, why.clone()).with_fix(NEW_KEY_PAIR)
+        // A key of a size qs-jwt cannot sign with needs a new pair; any other failure says its
+        // own fix (a passphrase, a format to convert) in its words.
+        Err(trouble) if trouble.new_pair => {
+            Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone())
+                .with_fix(NEW_KEY_PAIR)
         }
+        Err(trouble) => Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone()),
         Ok(key) if key.bits < MIN_KEY_BITS => Check::fail(
             id::LOCAL_KEY,
             title::LOCAL_KEY,
@@ -1003,8 +1029,17 @@ mod tests {
         let listed = Listed::Providers(vec![idp("abc", "i", "k", &cert(), true, "jwtAuth")]);
         let report = checks(&typed(), &Ok(short), &listed, NOW);
         assert_eq!(status_of(&report, id::LOCAL_KEY), Status::Fail);
-        let report = checks(&typed(), &Err("cannot read".to_owned()), &listed, NOW);
+        let report = checks(
+            &typed(),
+            &Err(KeyTrouble {
+                said: "cannot read".to_owned(),
+                new_pair: false,
+            }),
+            &listed,
+            NOW,
+        );
         assert_eq!(status_of(&report, id::LOCAL_KEY), Status::Fail);
+        assert_eq!(check(&report, id::LOCAL_KEY).fix, None);
         assert_eq!(status_of(&report, id::IDP_KEY), Status::Skip);
     }
 
