@@ -11,7 +11,7 @@
 //! claims Qlik reads each user attribute from. The token's claims: "Create signed tokens for JWT
 //! authorization" (https://qlik.dev/authenticate/jwt/create-signed-tokens-for-jwt-authorization/).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
@@ -263,7 +263,7 @@ fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
                 "--cert-privatekey-file {}",
                 quoted(&path.display().to_string())
             ),
-            quoted(&certificate_beside(path).display().to_string()),
+            quoted(&certificate_beside(&path.display().to_string())),
         ),
         KeySource::Stdin => (
             "--cert-privatekey-file -".to_owned(),
@@ -286,17 +286,14 @@ fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
 }
 
 /// `keys/qsjwt_privatekey.pem` -> `keys/qsjwt_publickey.cer`, the name --cert-create gives the
-/// certificate; another name -> `publickey.cer` in the key's folder.
-pub fn certificate_beside(private_key: &Path) -> PathBuf {
-    let name = private_key
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let certificate = match name.strip_suffix("privatekey.pem") {
-        Some(prefix) => format!("{prefix}publickey.cer"),
-        None => "publickey.cer".to_owned(),
-    };
-    private_key.with_file_name(certificate)
+/// certificate; another name -> `publickey.cer` in the key's folder. Written with the
+/// separators the user typed (Path::with_file_name would write `\` on Windows).
+pub fn certificate_beside(private_key: &str) -> String {
+    if let Some(prefix) = private_key.strip_suffix("privatekey.pem") {
+        return format!("{prefix}publickey.cer");
+    }
+    let folder_end = private_key.rfind(['/', '\\']).map_or(0, |at| at + 1);
+    format!("{}publickey.cer", &private_key[..folder_end])
 }
 
 /// Every check but the login, from what was read: pure, for the unit tests.
@@ -1104,12 +1101,13 @@ mod tests {
     #[test]
     fn the_certificate_is_named_after_the_private_key() {
         assert_eq!(
-            certificate_beside(Path::new("keys/qsjwt_privatekey.pem")),
-            Path::new("keys/qsjwt_publickey.cer")
+            certificate_beside("keys/qsjwt_privatekey.pem"),
+            "keys/qsjwt_publickey.cer"
         );
         assert_eq!(
-            certificate_beside(Path::new("keys/signing.pem")),
-            Path::new("keys/publickey.cer")
+            certificate_beside("keys\\signing.pem"),
+            "keys\\publickey.cer"
         );
+        assert_eq!(certificate_beside("signing.pem"), "publickey.cer");
     }
 }
