@@ -130,6 +130,9 @@ pub struct Typed {
     /// The certificate for setup-qscloud --apply: beside the private key, as --cert-create
     /// names it.
     pub certificate: String,
+    /// The connection options as typed (`--cacert ca.pem`, `--api-key-file key.txt`,
+    /// `--insecure`), for the fixes that reach the tenant too; may be empty.
+    pub connection: String,
 }
 
 impl Typed {
@@ -140,22 +143,29 @@ impl Typed {
             quoted(issuer),
             quoted(key_id)
         );
-        if !self.key_source.is_empty() {
-            line.push(' ');
-            line.push_str(&self.key_source);
+        for more in [&self.key_source, &self.connection] {
+            if !more.is_empty() {
+                line.push(' ');
+                line.push_str(more);
+            }
         }
         line
     }
 
     fn apply(&self, key_id: &str) -> String {
-        format!(
+        let mut line = format!(
             "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
              --tenant {}",
             quoted(&self.issuer),
             quoted(key_id),
             self.certificate,
             quoted(&self.tenant)
-        )
+        );
+        if !self.connection.is_empty() {
+            line.push(' ');
+            line.push_str(&self.connection);
+        }
+        line
     }
 }
 
@@ -276,7 +286,21 @@ fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
         ),
         KeySource::Env(_) | KeySource::Create { .. } => (String::new(), "publickey.cer".to_owned()),
     };
+    let mut connection = Vec::new();
+    if let Some(file) = &args.connection.api_key_file {
+        connection.push(format!(
+            "--api-key-file {}",
+            quoted(&file.display().to_string())
+        ));
+    }
+    if let Some(file) = &args.connection.cacert {
+        connection.push(format!("--cacert {}", quoted(&file.display().to_string())));
+    }
+    if args.connection.insecure {
+        connection.push("--insecure".to_owned());
+    }
     Typed {
+        connection: connection.join(" "),
         tenant: args.tenant.clone(),
         issuer: args.issuer.clone(),
         key_id: args.keyid.clone(),
@@ -865,6 +889,7 @@ mod tests {
             key_id: "k".to_owned(),
             key_source: "--cert-privatekey-file keys/qsjwt_privatekey.pem".to_owned(),
             certificate: "keys/qsjwt_publickey.cer".to_owned(),
+            connection: String::new(),
         }
     }
 
