@@ -446,3 +446,54 @@ fn a_missing_key_source_is_a_usage_error() {
     let (code, _, stderr) = run(&mut tenant.doctor(&["--sub", "anna"]));
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_marks_are_coloured_on_a_terminal_only_and_never_with_no_color() {
+    let tenant = Tenant::new();
+    fs::write(tenant.path().join("apikey.txt"), ADMIN_API_KEY).unwrap();
+    let args = format!(
+        "doctor-qscloud --tenant {} --cacert ca.pem --issuer i --keyid k \
+         --cert-privatekey-file keys/qsjwt_privatekey.pem --api-key-file apikey.txt",
+        tenant.server.url()
+    );
+    let (code, screen) = common::on_terminal(tenant.path(), &args, None);
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("\x1b[32mPASS\x1b[0m"), "{screen}");
+    assert!(screen.contains("\x1b[1;31mFAIL\x1b[0m"), "{screen}");
+    let (_, screen) = common::on_terminal(tenant.path(), &args, Some("1"));
+    assert!(
+        screen.contains("PASS  local key") && !screen.contains("\x1b[32m"),
+        "{screen}"
+    );
+    // Through a pipe: no colour.
+    let (_, stdout, _) = run(&mut tenant.doctor(&[]));
+    assert!(!stdout.contains('\x1b'), "{stdout}");
+}
+
+#[test]
+fn the_tenants_values_are_shown_escaped() {
+    let mut idp = jwt_idp("abc\x1b[2J\r", "i", "k2\u{202e}", &my_certificate(), true);
+    idp["description"] = "\x07".into();
+    let tenant = Tenant::with(idp);
+    let (code, stdout, stderr) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        !stdout.contains('\x1b') && !stdout.contains('\r') && !stdout.contains('\u{202e}'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("'abc\\x1b[2J\\r' has key ID 'k2\\u{202e}'"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    let (_, stdout, _) = run(&mut tenant.doctor(&["--output", "json"]));
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        value["checks"][3]["found"]
+            .as_str()
+            .unwrap()
+            .contains("abc\x1b[2J\r")
+    );
+    assert!(!stdout.contains('\u{202e}'), "{stdout}");
+}
