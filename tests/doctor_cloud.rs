@@ -442,6 +442,30 @@ fn a_missing_key_source_is_a_usage_error() {
         run(&mut tenant.doctor(&["--api-key-file", "-", "--cert-privatekey-file", "-"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("both read standard input"), "{stderr}");
+    // With --output json, the error is a JSON object too.
+    let (code, stdout, _) = run(tenant
+        .doctor(&["--output", "json"])
+        .env_remove("QLIK_API_KEY"));
+    assert_eq!(code, 2);
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        value["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("QLIK_API_KEY"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) =
+        run(&mut tenant.doctor(&["--output", "json", "--api-key-file", "missing.txt"]));
+    assert_eq!(code, 1, "{stderr}");
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        value["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("missing.txt"),
+        "{stdout}"
+    );
     // --sub without --login.
     let (code, _, stderr) = run(&mut tenant.doctor(&["--sub", "anna"]));
     assert_eq!(code, 2, "{stderr}");
