@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{self, completions, create, decode, login, oauth, setup};
+use qs_jwt::commands::{self, completions, create, decode, doctor, login, oauth, setup};
 use qs_jwt::{Output, error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
@@ -80,6 +80,7 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
         Command::SetupQseow(args) => setup::setup_qseow(args)?,
         Command::SetupQscloudOauth(args) => oauth::setup_qscloud_oauth(args)?,
         Command::OauthQscloud(args) => oauth::oauth_qscloud(args, now)?,
+        Command::DoctorQscloud(args) => doctor::doctor_qscloud(args, now)?,
         Command::LoginQscloud(args) => login::login_qscloud(args, now)?,
         Command::LoginQseow(args) => login::login_qseow(args, now)?,
         Command::Completions(args) => Output::product(completions::script(args.shell)),

@@ -36,6 +36,8 @@ const FILE_OPTIONS: &[(&str, &str)] = &[
     ("oauth-qscloud", "--cert-privatekey-file"),
     ("oauth-qscloud", "--client-secret-file"),
     ("oauth-qscloud", "--cacert"),
+    ("doctor-qscloud", "--cert-privatekey-file"),
+    ("doctor-qscloud", "--api-key-file"),
 ];
 
 /// A command line typed up to the cursor, and what the shell should offer there.
@@ -88,6 +90,7 @@ fn cases() -> Vec<Case> {
         case("qs-jwt create-qscloud --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --useremail-verified ", TRUE_FALSE),
         case("qs-jwt login-qscloud --output ", &["text", "json"]),
+        case("qs-jwt doctor-qscloud --output ", &["text", "json"]),
         case("qs-jwt login-qseow --loglevel ", LOG_LEVELS),
         case("qs-jwt completions ", SHELLS),
         case("qs-jwt setup-qscloud --output ", &["json", "console"]),

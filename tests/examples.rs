@@ -213,8 +213,8 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     };
     assert_eq!(
         logins(&cloud, "/login/jwt-session"),
-        2,
-        "two logins: the walk's, and the rotation's with the new key"
+        3,
+        "three logins: the walk's, doctor-qscloud --login's, and the rotation's with the new key"
     );
     // --apply made the identity provider, the second --apply changed nothing, the rotation
     // added the new key's and removed the old one.
@@ -284,6 +284,15 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         fs::read_to_string(work.join("token.txt"))
             .unwrap()
             .starts_with("ey")
+    );
+    // The deliberately broken configuration: the key ID the tenant holds, and the fix with it.
+    let doctor = fs::read_to_string(work.join("doctor.txt")).unwrap();
+    assert!(
+        doctor.contains("FAIL  identity provider  no identity provider has issuer 'myorg.example.com' and key ID 'qsjwt-2026-12'")
+            && doctor.contains("has key ID 'qsjwt-2026-11' (your key)")
+            && doctor.contains("fix: qs-jwt doctor-qscloud --tenant https://127.0.0.1:")
+            && doctor.contains("--issuer myorg.example.com --keyid qsjwt-2026-11 --cert-privatekey-file keys/qsjwt_privatekey.pem\n"),
+        "{doctor}"
     );
     let jar = fs::read_to_string(work.join("cookies.txt")).unwrap();
     assert!(

@@ -71,6 +71,43 @@ impl KeyArgs {
     }
 }
 
+/// An existing private key, for the commands that check one rather than make one (the
+/// doctors): create's key sources without --cert-create. At most one of the file and the text;
+/// with neither, QSJWTPRIVKEY.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Signing key (one source)")]
+pub struct PrivateKeyArgs {
+    /// File with the RSA private key (PEM, PKCS#8 or PKCS#1) the tokens are signed with; -
+    /// reads standard input
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_privatekey_file: Option<PathBuf>,
+
+    /// The RSA private key as PEM text. With no other key option, it is read from QSJWTPRIVKEY,
+    /// which keeps the key off the command line
+    // allow_hyphen_values and not clap's `env`: as KeyArgs says.
+    #[arg(long, value_name = "privatekey", allow_hyphen_values = true, value_parser = secret_text)]
+    pub cert_privatekey: Option<SecretText>,
+
+    /// File with the passphrase of an encrypted private key (one trailing newline is dropped);
+    /// - reads standard input. Without it, the passphrase comes from QSJWTPASSPHRASE, if set
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_privatekey_passphrase_file: Option<PathBuf>,
+}
+
+impl PrivateKeyArgs {
+    pub fn options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            file: self.cert_privatekey_file.as_deref(),
+            text: self.cert_privatekey.as_ref(),
+            passphrase_file: self.cert_privatekey_passphrase_file.as_deref(),
+            create: false,
+            prefix: "",
+            days: None,
+            force: false,
+        }
+    }
+}
+
 /// The public key or certificate Qlik is to verify tokens with.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("publickey").required(true).args(["cert_publickey_file", "cert_publickey"])))]

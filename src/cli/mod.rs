@@ -13,6 +13,7 @@ use crate::secret::{self, SecretText};
 pub mod connection;
 pub mod create;
 pub mod decode;
+pub mod doctor;
 pub mod key;
 pub mod login;
 pub mod oauth;
@@ -21,6 +22,7 @@ pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
 use decode::DecodeArgs;
+use doctor::DoctorQscloudArgs;
 use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
@@ -74,6 +76,10 @@ pub enum Command {
     /// Get a Qlik Cloud OAuth access token: a machine token, or a user's by impersonation
     #[command(after_help = OAUTH_QSCLOUD_EXAMPLE)]
     OauthQscloud(OauthQscloudArgs),
+    /// Check Qlik Cloud's identity provider against the key, key ID and issuer you sign with,
+    /// and say what to fix
+    #[command(after_help = DOCTOR_QSCLOUD_EXAMPLE)]
+    DoctorQscloud(DoctorQscloudArgs),
     /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
     #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
     LoginQscloud(LoginQscloudArgs),
@@ -178,6 +184,22 @@ redirect to a login page) or the server could not be reached. 2: a usage error. 
 from https_proxy or HTTPS_PROXY, except for the hosts NO_PROXY names (10.0.0.0/8 names a range
 of addresses).";
 
+const DOCTOR_QSCLOUD_EXAMPLE: &str = "\
+Examples:
+  QLIK_API_KEY=... qs-jwt doctor-qscloud --tenant mytenant.eu.qlikcloud.com \\
+    --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --cert-privatekey-file privatekey.pem
+  qs-jwt doctor-qscloud --tenant mytenant.eu.qlikcloud.com --api-key-file apikey.txt \\
+    --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --cert-privatekey-file privatekey.pem \\
+    --login --sub anna --output json | jq '.checks[] | select(.status == \"fail\")'
+
+Checks: the tenant is reachable and takes the API key (a tenant admin's); an identity provider
+has this issuer and key ID (if not, those that have one of them, with the value the tenant
+holds); it is active and of type JWT; its key is the public half of your private key; your key
+is RSA, 2048 bits or more; its certificate is valid for 30 days more; its options read the claims
+create-qscloud writes; with --login, a fresh token logs in. Each line is PASS, WARN, FAIL or
+SKIP, with the qs-jwt command that fixes a failure. Exit code 0: no check failed (warnings
+allowed). 1: a check failed. 2: a usage error.";
+
 const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
   qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
@@ -194,6 +216,7 @@ impl Command {
             Command::SetupQseow(args) => (args.log.loglevel, false),
             Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
             Command::OauthQscloud(args) => (args.log.loglevel, false),
+            Command::DoctorQscloud(args) => (args.output.log.loglevel, false),
             Command::LoginQscloud(args) => (args.output.log.loglevel, false),
             Command::LoginQseow(args) => (args.output.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),
@@ -208,6 +231,7 @@ impl Command {
             Command::LoginQscloud(args) => Some(args.connection.timeout),
             Command::LoginQseow(args) => Some(args.connection.timeout),
             Command::OauthQscloud(args) => Some(args.timeout),
+            Command::DoctorQscloud(args) => Some(args.connection.timeout),
             _ => None,
         }
     }

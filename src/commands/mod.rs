@@ -1,15 +1,18 @@
 //! The commands, one module each: parse's plain inputs in, the lower modules asked, the product
 //! out. No command imports another; `main` dispatches here.
 
+pub mod cloud_api;
 pub mod completions;
 pub mod create;
 pub mod decode;
+pub mod doctor;
 pub mod login;
 pub mod oauth;
 pub mod setup;
 
 use crate::cli::Command;
 use crate::cli::create::TokenFormat;
+use crate::cli::doctor::DoctorFormat;
 use crate::error;
 
 /// With JSON output asked for (`--output json`; decode's `--minimal-output`), a failure is a JSON
@@ -28,6 +31,7 @@ pub fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
         Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
         Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
         Command::Decode(args) => args.minimal_output,
+        Command::DoctorQscloud(args) => args.output.output == DoctorFormat::Json,
         _ => false,
     };
     if !json_asked {

@@ -31,9 +31,9 @@ use files::{KeyFileContents, KeyFiles};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
 pub use jwk::RsaPublic;
 pub use pem::normalise as normalise_pem;
+pub use private::NEW_KEY_HINT;
 use private::{Origin, RsaPrivateKey};
-use public::PublicKeyOrigin;
-pub use public::{PublicKeyKind, VerifyingKey};
+pub use public::{PublicKeyKind, PublicKeyOrigin, Validity, VerifyingKey, certificate_validity};
 use zeroize::Zeroizing;
 
 const PRIVATE_KEY_FILE: FileFlag = FileFlag {
@@ -530,6 +530,12 @@ fn create(
         key: SigningKey::new(key, origin)?,
         pending_files: Some(pending),
     })
+}
+
+/// Reads a public key or certificate that came from somewhere other than the command line (a
+/// server), named in messages as `origin` says.
+pub fn verifying_key_from(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKey, UserError> {
+    public::verifying_key(text, origin)
 }
 
 /// Loads decode's public key or certificate from the file or the text, whichever was given.

@@ -209,7 +209,8 @@ fn is_encrypted_pkcs1(block: &pem::Pem) -> bool {
         .is_some_and(|value| value.contains("ENCRYPTED"))
 }
 
-const NEW_KEY_HINT: &str = "create a new key with --cert-create true, or with: \
+/// The hint of a key qs-jwt cannot sign with for its size: doctor-qscloud's fix is a new pair.
+pub const NEW_KEY_HINT: &str = "create a new key with --cert-create true, or with: \
      openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out privatekey.pem";
 
 /// An encrypted key and no passphrase: the ways to give one (standard input only when the key

@@ -36,6 +36,9 @@ const RSA_ALGORITHMS: &[Algorithm] = &[
 pub enum PublicKeyOrigin {
     File(PathBuf),
     Flag,
+    /// A key that came from a server, named as messages show it: "the identity provider
+    /// abc's key".
+    Named(String),
 }
 
 impl fmt::Display for PublicKeyOrigin {
@@ -45,6 +48,7 @@ impl fmt::Display for PublicKeyOrigin {
                 write!(f, "--cert-publickey-file '{}'", path.display())
             }
             PublicKeyOrigin::Flag => f.write_str("--cert-publickey"),
+            PublicKeyOrigin::Named(name) => f.write_str(name),
         }
     }
 }
@@ -166,12 +170,33 @@ pub fn verifying_key(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKe
     })
 }
 
+/// When a certificate is valid: from and until, in seconds since 1970.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    pub not_before: u64,
+    pub not_after: u64,
+}
+
+/// The validity of the first certificate in PEM text; None when the text holds no certificate
+/// (a bare public key has no dates) or one that cannot be read.
+pub fn certificate_validity(text: &str) -> Option<Validity> {
+    let text = normalise(text);
+    let blocks = pem_blocks(&text)?;
+    let block = blocks.iter().find(|b| b.tag() == "CERTIFICATE")?;
+    let certificate = Certificate::from_der(block.contents()).ok()?;
+    let validity = certificate.tbs_certificate().validity();
+    Some(Validity {
+        not_before: validity.not_before.to_unix_duration().as_secs(),
+        not_after: validity.not_after.to_unix_duration().as_secs(),
+    })
+}
+
 impl PublicKeyOrigin {
     /// The file, when the key came from one: commands in hints name it.
     fn path(&self) -> Option<&std::path::Path> {
         match self {
             PublicKeyOrigin::File(path) => Some(path),
-            PublicKeyOrigin::Flag => None,
+            PublicKeyOrigin::Flag | PublicKeyOrigin::Named(_) => None,
         }
     }
 }
@@ -262,7 +287,9 @@ fn certificate_command(origin: &PublicKeyOrigin) -> String {
                 render::shell_quoted(&certificate.display().to_string()),
             )
         }
-        PublicKeyOrigin::Flag => ("<private key file>".to_owned(), "publickey.cer".to_owned()),
+        PublicKeyOrigin::Flag | PublicKeyOrigin::Named(_) => {
+            ("<private key file>".to_owned(), "publickey.cer".to_owned())
+        }
     };
     format!("openssl req -new -x509 -key {key} -out {certificate} -days 730 -subj /CN=qs-jwt")
 }

@@ -4,30 +4,15 @@
 //! key is a second identity provider with a new key ID, and the old one is removed after a
 //! login with the new one worked (docs/qlik-setup.md, "Rotating the key").
 
-use std::path::Path;
-
 use anyhow::Result;
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Output;
 use crate::cli::setup::TenantArgs;
+use crate::commands::cloud_api::{TenantConnection, connect, failure};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Server};
-use crate::input::{self, FileFlag};
-use crate::keys;
-use crate::qlik::cloud::{self, ApiFailure, IdentityProvider};
-use crate::secret::SecretText;
-
-/// The environment variable that holds the API key when --api-key-file is not given.
-pub const API_KEY_VARIABLE: &str = "QLIK_API_KEY";
-
-const API_KEY_FILE: FileFlag = FileFlag {
-    flag: "--api-key-file",
-    holds: "API key",
-    format: "text",
-    der_hint: None,
-};
+use crate::qlik::cloud::{self, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -43,7 +28,7 @@ pub fn apply(
     body: &Value,
     one_line_pem: &str,
 ) -> Result<String> {
-    let (client, api_key) = connect(args)?;
+    let (client, api_key) = connect(&tenant_connection(args))?;
     let tenant = client.server().to_string();
     let providers = cloud::list_identity_providers(&client, &api_key)
         .map_err(|f| failure(f, "list the identity providers", &tenant, &api_key))?;
@@ -101,7 +86,7 @@ pub fn apply(
 /// `--remove`: deletes the identity provider with this issuer and key ID, and nothing else;
 /// the last active JWT identity provider of the issuer only with `--force`.
 pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
-    let (client, api_key) = connect(args)?;
+    let (client, api_key) = connect(&tenant_connection(args))?;
     let tenant = client.server().to_string();
     let providers = cloud::list_identity_providers(&client, &api_key)
         .map_err(|f| failure(f, "list the identity providers", &tenant, &api_key))?;
@@ -185,167 +170,21 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
     Ok(Output::product(super::json_text(&target.json)))
 }
 
+fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
+    TenantConnection {
+        tenant: args.tenant.as_deref().unwrap_or_default(),
+        api_key_file: args.api_key_file.as_deref(),
+        cacert: args.cacert.as_deref(),
+        insecure: args.insecure,
+        timeout: args.timeout,
+        needed_by: "--apply and --remove",
+    }
+}
+
 /// Whether two PEM texts hold the same thing: Qlik may give back line breaks or spaces.
 fn same_pem(a: &str, b: &str) -> bool {
     let bare = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
     bare(a) == bare(b)
-}
-
-/// The client for --tenant and the API key, read before anything is sent.
-fn connect(args: &TenantArgs) -> Result<(Client, SecretText), UserError> {
-    let tenant = args.tenant.as_deref().unwrap_or_default();
-    let mut server = Server::parse(tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's API is at the tenant's root",
-            server.base_path
-        );
-        server.base_path.clear();
-    }
-    let api_key = api_key(args.api_key_file.as_deref())?;
-    let client = Client::new(
-        server,
-        &ClientOptions {
-            cacert: args.cacert.as_deref(),
-            insecure: args.insecure,
-            timeout: args.timeout,
-            sends: "the API key",
-            client_certificate: None,
-        },
-    )?;
-    Ok((client, api_key))
-}
-
-/// The API key from --api-key-file (a file, or - for standard input) or QLIK_API_KEY.
-fn api_key(file: Option<&Path>) -> Result<SecretText, UserError> {
-    let (text, origin) = match file {
-        Some(path) if path.as_os_str() == "-" => (
-            SecretText::new(input::read_stdin(
-                "--api-key-file",
-                "the API key",
-                "... | qs-jwt setup-qscloud ... --api-key-file -",
-            )?),
-            "standard input (--api-key-file -)".to_owned(),
-        ),
-        Some(path) => {
-            keys::warn_if_others_can_read(path, API_KEY_FILE.flag);
-            (
-                SecretText::new(input::read_file(path, &API_KEY_FILE)?),
-                format!("--api-key-file '{}'", path.display()),
-            )
-        }
-        None => match std::env::var(API_KEY_VARIABLE) {
-            Ok(value) => (SecretText::new(value), API_KEY_VARIABLE.to_owned()),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(UserError::runtime(format!(
-                    "{API_KEY_VARIABLE} is not valid text; set it to the API key"
-                )));
-            }
-            Err(std::env::VarError::NotPresent) => {
-                return Err(UserError::usage(format!(
-                    "--apply and --remove need a tenant admin's API key: set {API_KEY_VARIABLE} \
-                     or give --api-key-file <file|->"
-                )));
-            }
-        },
-    };
-    let key = SecretText::new(text.expose().trim());
-    if key.expose().is_empty() {
-        return Err(UserError::runtime(format!(
-            "{origin} is empty; it must hold the API key"
-        )));
-    }
-    // An API key is one word (a JWT); anything else would break the header or be a wrong file,
-    // which is not quoted: it may be some other secret.
-    if key
-        .expose()
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(UserError::runtime(format!(
-            "{origin} holds more than one word; it must hold the API key alone, on one line"
-        )));
-    }
-    Ok(key)
-}
-
-/// A call that failed, in words: Qlik's errors with a hint, the API key never quoted.
-fn failure(failure: ApiFailure, action: &str, tenant: &str, api_key: &SecretText) -> UserError {
-    let (status, errors, trace_id) = match failure {
-        ApiFailure::Transport(err) => return err,
-        ApiFailure::Unreadable { status, what } => {
-            return UserError::runtime(format!(
-                "cannot {action}: {tenant} answered HTTP {status}, but {what}"
-            ))
-            .with_hint(
-                "check that --tenant is the Qlik Cloud tenant (a proxy in between may answer \
-                 for it)",
-            );
-        }
-        ApiFailure::Refused {
-            status,
-            errors,
-            trace_id,
-        } => (status, errors, trace_id),
-    };
-    let said: Vec<String> = errors
-        .iter()
-        .map(|e| {
-            let parts: Vec<&str> = [&e.title, &e.detail, &e.code]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            parts.join(", ")
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut said = if said.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", said.join("; "))
-    };
-    if !api_key.expose().is_empty() && said.contains(api_key.expose()) {
-        said = said.replace(api_key.expose(), "[the API key]");
-    }
-    let trace = trace_id
-        .map(|t| format!(" (traceId {t})"))
-        .unwrap_or_default();
-    let (message, hint) = match status {
-        401 => (
-            format!("{tenant} refused the API key (HTTP 401){said}{trace}"),
-            "the key is wrong, expired or another tenant's: make one in the tenant's profile \
-             settings (API keys) and give it in QLIK_API_KEY or --api-key-file"
-                .to_owned(),
-        ),
-        403 => (
-            format!("{tenant} does not let the API key's user {action} (HTTP 403){said}{trace}"),
-            "identity providers are managed by tenant admins: use the API key of a user with \
-             the TenantAdmin role"
-                .to_owned(),
-        ),
-        400 => (
-            format!("{tenant} refused to {action} (HTTP 400){said}{trace}"),
-            "qs-jwt setup-qscloud without --apply prints the body it sends; check the issuer, \
-             key ID, description or certificate that Qlik names"
-                .to_owned(),
-        ),
-        404 => (
-            format!("cannot {action}: HTTP 404 from {tenant}{said}{trace}"),
-            "check --tenant: it must be the Qlik Cloud tenant's host, such as \
-             mytenant.eu.qlikcloud.com"
-                .to_owned(),
-        ),
-        429 => (
-            format!("cannot {action}: {tenant} limits the rate (HTTP 429){said}{trace}"),
-            "wait a minute, then try again".to_owned(),
-        ),
-        _ => (
-            format!("cannot {action}: HTTP {status} from {tenant}{said}{trace}"),
-            "try again later; if it persists, give Qlik's support the traceId".to_owned(),
-        ),
-    };
-    UserError::runtime(message).with_hint(hint)
 }
 
 #[cfg(test)]
@@ -362,29 +201,5 @@ mod tests {
             "-----BEGIN X-----AB-----END X-----",
             "-----BEGIN X-----AC-----END X-----"
         ));
-    }
-
-    #[test]
-    fn qliks_errors_are_said_without_the_api_key() {
-        let key = SecretText::new("sekrit-api-key");
-        let err = failure(
-            ApiFailure::Refused {
-                status: 400,
-                errors: cloud::all_errors(
-                    br#"{"errors": [{"title": "Invalid request", "detail": "bad sekrit-api-key"}]}"#,
-                )
-                .0,
-                trace_id: Some("t1".to_owned()),
-            },
-            "create the identity provider",
-            "https://t.example.com",
-            &key,
-        );
-        let text = err.to_string();
-        assert!(!text.contains("sekrit"), "{text}");
-        assert!(
-            text.contains("HTTP 400") && text.contains("traceId t1"),
-            "{text}"
-        );
     }
 }

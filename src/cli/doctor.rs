@@ -1,0 +1,94 @@
+//! The doctor commands' options: the server, the name and key the tokens are signed with, how
+//! the server is reached, what is printed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Args, ValueEnum, ValueHint};
+
+use super::NoKeyText;
+use super::connection::parse_timeout;
+use super::key::PrivateKeyArgs;
+use super::output::LogArgs;
+
+#[derive(Debug, Args)]
+pub struct DoctorQscloudArgs {
+    /// The Qlik Cloud tenant: its host name (tenant.eu.qlikcloud.com) or its https:// URL
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
+    pub tenant: String,
+
+    /// The issuer the tokens are signed with: create-qscloud's --issuer (claim iss)
+    #[arg(long, value_name = "issuer", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub issuer: String,
+
+    /// The key ID the tokens are signed with: create-qscloud's --keyid (header kid)
+    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub keyid: String,
+
+    #[command(flatten)]
+    pub key: PrivateKeyArgs,
+
+    /// Also sign a fresh five-minute token with the key and log in with it at POST
+    /// /login/jwt-session (the token and the session's cookies are never shown)
+    #[arg(long, help_heading = "Login")]
+    pub login: bool,
+
+    /// The subject (claim sub) of the token --login signs: the user Qlik Cloud signs in, and
+    /// creates if it is new. Its name is the subject, its email <subject>@qs-jwt-doctor.invalid
+    /// (unverified)
+    #[arg(long, value_name = "subject", default_value = "qs-jwt-doctor", requires = "login",
+          help_heading = "Login",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub sub: String,
+
+    #[command(flatten)]
+    pub connection: TenantApiArgs,
+
+    #[command(flatten)]
+    pub output: DoctorOutputArgs,
+}
+
+/// How a doctor reaches Qlik Cloud's API with a tenant admin's API key.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct TenantApiArgs {
+    /// File with a tenant admin's API key, or - for standard input [default: the environment
+    /// variable QLIK_API_KEY]
+    #[arg(long, value_name = "file|-", value_hint = ValueHint::FilePath)]
+    pub api_key_file: Option<PathBuf>,
+
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's, or the server's own self-signed certificate
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the API key and the
+    /// token. For a test server only
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// The most time each request, and each read of a file, may take: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct DoctorOutputArgs {
+    /// What to print: a line a check for people, or one JSON object {"status", "checks": [{"id",
+    /// "status", "title", "found", "fix"}], ...}
+    #[arg(long, value_name = "format", value_enum, default_value_t = DoctorFormat::Text)]
+    pub output: DoctorFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DoctorFormat {
+    /// A line a check (PASS, WARN, FAIL or SKIP, what was found) and the command that fixes it
+    Text,
+    /// One JSON object, for jq and PowerShell's ConvertFrom-Json
+    Json,
+}
