@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 
 use common::identity_providers::{ADMIN_API_KEY, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer};
+use common::qlik_server::{Behaviour, QlikServer, silent_listener};
 use common::{fixture, fixture_text, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
@@ -220,4 +220,84 @@ fn broken_key_sources_fail_the_local_key_line() {
         assert_eq!(code, 2, "{flag}: {err}");
         assert!(!out.contains(key_line) && !err.contains(key_line), "{flag}");
     }
+}
+
+#[test]
+fn the_api_key_itself_in_place_of_its_file_is_refused_unquoted() {
+    let tenant = Tenant::start(Behaviour::QlikCloud);
+    tenant.server.add_identity_provider(my_idp());
+    for json in [false, true] {
+        let mut cmd = tenant.doctor(&["--api-key-file", ADMIN_API_KEY]);
+        cmd.env_remove("QLIK_API_KEY");
+        if json {
+            cmd.args(["--output", "json"]);
+        }
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            !out.contains("admin-api-key") && !err.contains("admin-api-key"),
+            "{out}\n{err}"
+        );
+        assert!(
+            err.contains("--api-key-file is given an API key itself"),
+            "{err}"
+        );
+        if json {
+            let value: Value = serde_json::from_str(&out).expect("one JSON object on stdout");
+            assert!(value["error"].is_object(), "{out}");
+        }
+    }
+    assert!(tenant.server.requests().is_empty());
+    // setup-qscloud shares the reading of the API key.
+    let mut cmd = qs_jwt(tenant.path());
+    cmd.env_remove("QLIK_API_KEY").args([
+        "setup-qscloud",
+        "--issuer",
+        "i",
+        "--keyid",
+        "k",
+        "--cert-publickey-file",
+        fixture("rsa2048-cert.pem").to_str().unwrap(),
+        "--apply",
+        "--tenant",
+        &tenant.server.url(),
+        "--cacert",
+        "ca.pem",
+        "--api-key-file",
+        ADMIN_API_KEY,
+    ]);
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(!err.contains("admin-api-key"), "{err}");
+}
+
+#[test]
+fn a_redirect_to_a_sign_in_page_is_said_so_not_try_again_later() {
+    let tenant = Tenant::start(Behaviour::RedirectTo(
+        "https://login.example.com/?x=1".to_owned(),
+    ));
+    let (code, out, err) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let failed = line(&out, "API key accepted");
+    assert!(
+        failed.contains("answered with a redirect (HTTP 302)")
+            && failed.contains("check --tenant")
+            && !failed.contains("traceId"),
+        "{failed}"
+    );
+}
+
+/// What held: a tenant that never answers fails "tenant reachable" within --timeout, and
+/// --output json is one object.
+#[test]
+fn a_tenant_that_hangs_fails_within_the_timeout_as_one_json_object() {
+    let tenant = Tenant::start(Behaviour::QlikCloud);
+    let (_listener, port) = silent_listener();
+    let (code, out, err) = run(tenant
+        .doctor(&["--output", "json", "--timeout", "2s", "--login"])
+        .args(["--tenant", &format!("https://127.0.0.1:{port}")]));
+    assert_eq!(code, 1, "{err}");
+    let value: Value = serde_json::from_str(&out).expect("one JSON object on stdout");
+    assert_eq!(value["checks"][1]["id"], "tenant");
+    assert_eq!(value["checks"][1]["status"], "fail");
 }
