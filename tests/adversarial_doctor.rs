@@ -10,7 +10,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::identity_providers::{ADMIN_API_KEY, jwt_idp};
+use common::identity_providers::{ADMIN_API_KEY, PAGES_LOOP_BACK, jwt_idp};
 use common::qlik_server::{Behaviour, QlikServer, silent_listener};
 use common::{fixture, fixture_text, qs_jwt};
 
@@ -122,6 +122,27 @@ fn a_page_that_repeats_an_identity_provider_does_not_make_it_two() {
         "{out}"
     );
     assert_eq!(tenant.server.requests().len(), 2);
+}
+
+#[test]
+fn pages_that_loop_back_are_read_once() {
+    let tenant = Tenant::start(Behaviour::QlikCloud);
+    let pem = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
+    let mut looping = jwt_idp("other1", "other", "o1", &pem, true);
+    looping[PAGES_LOOP_BACK] = json!(true);
+    tenant.server.add_identity_provider(looping);
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("other2", "other", "o2", &pem, true));
+    tenant.server.add_identity_provider(my_idp());
+    let (code, out, err) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        line(&out, "API key accepted").ends_with("the API key lists the identity providers (3)"),
+        "{out}"
+    );
+    // The list, page 1, page 0 by its own link (the first request had none), and no more.
+    assert_eq!(tenant.server.requests().len(), 3);
 }
 
 #[test]
