@@ -322,3 +322,27 @@ fn a_tenant_that_hangs_fails_within_the_timeout_as_one_json_object() {
     assert_eq!(value["checks"][1]["id"], "tenant");
     assert_eq!(value["checks"][1]["status"], "fail");
 }
+
+#[test]
+fn a_list_past_50_pages_fails_rather_than_being_cut_short() {
+    let tenant = Tenant::start(Behaviour::QlikCloud);
+    let pem = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
+    // Two a page (the stand-in's PAGE): 51 pages, and the provider sought on the last.
+    for n in 0..100 {
+        tenant.server.add_identity_provider(jwt_idp(
+            &format!("other{n}"),
+            "other",
+            &format!("o{n}"),
+            &pem,
+            true,
+        ));
+    }
+    tenant.server.add_identity_provider(my_idp());
+    let (code, out, err) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let failed = line(&out, "API key accepted");
+    assert!(
+        failed.starts_with("FAIL") && failed.contains("goes on past 50 pages"),
+        "{failed}"
+    );
+}
