@@ -59,9 +59,15 @@ impl Server {
         } else if bare_host {
             format!("https://{trimmed}")
         } else {
+            // The repository API has a port and no virtual proxy prefix; the others are a
+            // virtual proxy's or a tenant's URL.
+            let example = if flag == "--qrs" {
+                "https://qlikserver.example.com:4242"
+            } else {
+                "https://qlik.example.com/jwt"
+            };
             return Err(UserError::usage(format!(
-                "{flag} '{}' is not a URL; give the https URL, for example \
-                 https://qlik.example.com/jwt",
+                "{flag} '{}' is not a URL; give the https URL, for example {example}",
                 url_shown(trimmed)
             )));
         };
@@ -81,9 +87,12 @@ impl Server {
         match uri.scheme_str() {
             Some(scheme) if scheme.eq_ignore_ascii_case("https") => {}
             Some(scheme) if scheme.eq_ignore_ascii_case("http") => {
-                return Err(bad(
-                    "is http: the token would cross the network in clear text; use https",
-                ));
+                return Err(bad(if flag == "--qrs" {
+                    "is http: the repository API takes only https with the client certificate; \
+                     use https"
+                } else {
+                    "is http: the token would cross the network in clear text; use https"
+                }));
             }
             _ => return Err(bad("is not an https URL")),
         }

@@ -72,6 +72,15 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
             )?),
             "standard input (--api-key-file -)".to_owned(),
         ),
+        // The key itself where its file's name belongs: an error quoting the "name" would
+        // print the key.
+        Some(path) if !path.exists() && looks_like_api_key(path) => {
+            return Err(UserError::usage(
+                "--api-key-file is given an API key itself (not shown here) where the name of a \
+                 file that holds it belongs; put the key in QLIK_API_KEY, or in a file readable \
+                 by you only and give that file's name",
+            ));
+        }
         Some(path) => {
             keys::warn_if_others_can_read(path, API_KEY_FILE.flag);
             (
@@ -114,6 +123,22 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
     Ok(key)
 }
 
+/// Whether `path` is a Qlik Cloud API key rather than a file's name: a JWT, three base64url
+/// parts whose header starts as every JSON object does (`{"` is `eyJ`).
+fn looks_like_api_key(path: &Path) -> bool {
+    let Some(text) = path.to_str() else {
+        return false;
+    };
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 /// A call that failed, in words: Qlik's errors with a hint, the API key never quoted.
 pub fn failure(failure: ApiFailure, action: &str, tenant: &str, api_key: &SecretText) -> UserError {
     let (status, errors, trace_id) = match failure {
@@ -153,6 +178,7 @@ pub fn failure(failure: ApiFailure, action: &str, tenant: &str, api_key: &Secret
     if !api_key.expose().is_empty() && said.contains(api_key.expose()) {
         said = said.replace(api_key.expose(), "[the API key]");
     }
+    let has_trace = trace_id.is_some();
     let trace = trace_id
         .map(|t| format!(" (traceId {t})"))
         .unwrap_or_default();
@@ -185,9 +211,24 @@ pub fn failure(failure: ApiFailure, action: &str, tenant: &str, api_key: &Secret
             format!("cannot {action}: {tenant} limits the rate (HTTP 429){said}{trace}"),
             "wait a minute, then try again".to_owned(),
         ),
-        _ => (
+        // Qlik's API answers a call with an API key itself; a redirect is a sign-in page or a
+        // proxy in between, not a reason to wait.
+        300..400 => (
+            format!(
+                "cannot {action}: {tenant} answered with a redirect (HTTP {status}), as a \
+                 sign-in page or a proxy in between does{said}{trace}"
+            ),
+            "check --tenant: it must be the Qlik Cloud tenant's host, such as \
+             mytenant.eu.qlikcloud.com, reached without a proxy that signs in"
+                .to_owned(),
+        ),
+        _ if has_trace => (
             format!("cannot {action}: HTTP {status} from {tenant}{said}{trace}"),
             "try again later; if it persists, give Qlik's support the traceId".to_owned(),
+        ),
+        _ => (
+            format!("cannot {action}: HTTP {status} from {tenant}{said}"),
+            "try again later".to_owned(),
         ),
     };
     UserError::runtime(message).with_hint(hint)

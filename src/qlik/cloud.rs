@@ -250,8 +250,11 @@ pub fn list_identity_providers(
     client: &Client,
     api_key: &SecretText,
 ) -> Result<Vec<IdentityProvider>, ApiFailure> {
-    let mut providers = Vec::new();
+    let mut providers: Vec<IdentityProvider> = Vec::new();
     let mut path = IDENTITY_PROVIDERS_PATH.to_owned();
+    // Pages already read: a next link back to one of them ends the list instead of reading it
+    // again (and counting its identity providers twice).
+    let mut read = vec![path.clone()];
     for _ in 0..MAX_PAGES {
         let reply = client.send(&api_request(Method::Get, path.clone(), api_key))?;
         if !(200..300).contains(&reply.status) {
@@ -269,17 +272,30 @@ pub fn list_identity_providers(
                 status: reply.status,
                 what: "the list of identity providers has no \"data\"",
             })?;
-        providers.extend(data.iter().map(IdentityProvider::from_json));
+        for provider in data.iter().map(IdentityProvider::from_json) {
+            // A page that repeats one (a server that pages wrong) does not make it two.
+            let known = !provider.id.is_empty() && providers.iter().any(|p| p.id == provider.id);
+            if !known {
+                providers.push(provider);
+            }
+        }
         let next = page
             .pointer("/links/next/href")
             .and_then(Value::as_str)
             .and_then(|href| super::same_server_path(client.server(), href));
         match next {
-            Some(next) if next != path => path = next,
+            Some(next) if !read.contains(&next) => {
+                read.push(next.clone());
+                path = next;
+            }
             _ => return Ok(providers),
         }
     }
-    Ok(providers)
+    // Still a next page after MAX_PAGES: a list cut short would be taken for the whole one.
+    Err(ApiFailure::Unreadable {
+        status: 200,
+        what: "the list of identity providers goes on past 50 pages",
+    })
 }
 
 /// Creates an identity provider (`POST /api/v1/identity-providers`); Qlik's answer.

@@ -429,11 +429,19 @@ pub fn virtual_proxies_by_prefix(
     );
     let items = repository.list(&path, "the list of virtual proxies is not a JSON array")?;
     // The repository filters; a stand-in or an old version that does not is filtered here.
-    Ok(items
+    let found: Vec<VirtualProxy> = items
         .iter()
         .map(VirtualProxy::from_json)
         .filter(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(prefix))
-        .collect())
+        .collect();
+    if found.iter().any(|vp| vp.id.trim().is_empty()) {
+        // Without its id it can be neither updated nor linked.
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: "a virtual proxy listed has no id",
+        });
+    }
+    Ok(found)
 }
 
 /// Creates a virtual proxy (`POST /qrs/virtualproxyconfig`); the repository's answer.
@@ -464,7 +472,12 @@ pub fn update_virtual_proxy(
     repository: &Repository,
     body: &Value,
 ) -> Result<VirtualProxy, QrsFailure> {
-    let id = text(body, "id").unwrap_or_default();
+    let id = writable(
+        body,
+        "the virtual proxy read has no id",
+        "the virtual proxy read has no modifiedDate (which guards an update against a change \
+         made meanwhile)",
+    )?;
     let path = format!("{VIRTUAL_PROXY_PATH}/{}", percent_encode(&id));
     let value = repository.call(
         Method::Put,
@@ -472,7 +485,39 @@ pub fn update_virtual_proxy(
         Some(body),
         "the virtual proxy updated is not JSON",
     )?;
-    Ok(VirtualProxy::from_json(&value))
+    let updated = VirtualProxy::from_json(&value);
+    if updated.id.is_empty() {
+        // Without its id it can be neither linked nor found again.
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: "the virtual proxy updated has no id",
+        });
+    }
+    Ok(updated)
+}
+
+/// The `id` of an entity to be sent back with PUT, which must also hold the `modifiedDate` it
+/// was read with: without an id the PUT would go to the list's URL, and without the date the
+/// repository could not refuse it (409) when an admin changed the entity meanwhile.
+fn writable(
+    body: &Value,
+    no_id: &'static str,
+    no_date: &'static str,
+) -> Result<String, QrsFailure> {
+    let id = text(body, "id").filter(|id| !id.trim().is_empty());
+    let Some(id) = id else {
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: no_id,
+        });
+    };
+    if text(body, "modifiedDate").is_none_or(|d| d.trim().is_empty()) {
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: no_date,
+        });
+    }
+    Ok(id)
 }
 
 /// Every proxy service with the virtual proxies linked to it (`GET /qrs/proxyservice/full`).
@@ -490,20 +535,44 @@ pub fn link_virtual_proxy(
     service: &ProxyService,
     virtual_proxy_id: &str,
 ) -> Result<ProxyService, QrsFailure> {
+    if virtual_proxy_id.trim().is_empty() {
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: "the virtual proxy to link has no id",
+        });
+    }
     let mut body = service.json.clone();
     let settings = body.as_object_mut().map(|o| {
         o.entry("settings")
             .or_insert_with(|| Value::Object(Default::default()))
     });
+    let mut added = false;
     if let Some(Value::Object(settings)) = settings {
         let list = settings
             .entry("virtualProxies")
             .or_insert_with(|| Value::Array(Vec::new()));
+        if list.is_null() {
+            *list = Value::Array(Vec::new());
+        }
         if let Value::Array(list) = list {
             list.push(serde_json::json!({"id": virtual_proxy_id}));
+            added = true;
         }
     }
-    let path = format!("{PROXY_SERVICE_PATH}/{}", percent_encode(&service.id));
+    if !added {
+        // Sent as it is, the PUT would link nothing and each run would "link" it again.
+        return Err(QrsFailure::Unreadable {
+            status: 200,
+            what: "a proxy service's settings.virtualProxies is not a list",
+        });
+    }
+    let id = writable(
+        &body,
+        "a proxy service read has no id",
+        "a proxy service read has no modifiedDate (which guards an update against a change \
+         made meanwhile)",
+    )?;
+    let path = format!("{PROXY_SERVICE_PATH}/{}", percent_encode(&id));
     let value = repository.call(
         Method::Put,
         &path,

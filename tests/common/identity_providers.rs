@@ -24,6 +24,10 @@ fn error(status: u16, code: &str, title: &str, detail: &str) -> (u16, Value) {
     )
 }
 
+/// A knob: an identity provider with this field set to true makes the list's last page link
+/// back to the first one (a tenant whose paging loops).
+pub const PAGES_LOOP_BACK: &str = "pagesLoopBack";
+
 /// Identity providers a page of the list holds: few, so that the tests see `links.next` followed.
 pub const PAGE: usize = 2;
 
@@ -67,6 +71,9 @@ pub fn handle(
             let mut links = json!({"self": {"href": format!("{origin}{target}")}});
             if (page + 1) * PAGE < idps.len() {
                 links["next"] = json!({"href": format!("{origin}{PATH}?page={}", page + 1)});
+            } else if idps.iter().any(|p| p[PAGES_LOOP_BACK] == true) {
+                // A tenant that pages wrong: the last page's next link is the first page.
+                links["next"] = json!({"href": format!("{origin}{PATH}?page=0")});
             }
             (200, json!({"data": data, "links": links}))
         }

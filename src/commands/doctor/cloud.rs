@@ -575,6 +575,24 @@ fn type_check(provider: &IdentityProvider) -> Check {
 }
 
 fn active_check(provider: &IdentityProvider) -> Check {
+    // `provider.active` takes a missing `active` for true (the safe side for --remove); here a
+    // pass would vouch for what the tenant did not say.
+    if provider
+        .json
+        .get("active")
+        .and_then(serde_json::Value::as_bool)
+        .is_none()
+    {
+        return Check::warn(
+            id::IDP_ACTIVE,
+            title::IDP_ACTIVE,
+            format!(
+                "the tenant did not say whether '{}' is active; the management console shows it \
+                 (Administration > Identity provider)",
+                provider.id
+            ),
+        );
+    }
     if provider.active {
         return Check::pass(id::IDP_ACTIVE, title::IDP_ACTIVE, "active");
     }
