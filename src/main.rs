@@ -145,6 +145,13 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
     }
     let args: Vec<_> = std::env::args_os().collect();
     let text = error::render_clap_for(err, colour, &args);
+    if !stdout_closed
+        && let Some(json) =
+            commands::usage_failure_json(&args, &error::render_clap_for(err, false, &args))
+    {
+        // As after parsing: a script that asked for JSON reads one object, whatever stderr gets.
+        let _ = stdio::print_product(&json);
+    }
     log::eprint_line(text.trim_end());
     ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
 }

@@ -478,3 +478,44 @@ fn output_token_is_the_default_and_a_bad_format_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// A script that asked for JSON reads one object for a usage error too, as for any failure
+/// after parsing: clap's errors come before the command exists, so they are made from the words
+/// typed. Text output keeps stdout empty; stderr says the same either way.
+#[test]
+fn a_usage_error_with_output_json_is_one_json_object() {
+    let dir = folder_with_key();
+    let cases: [&[&str]; 3] = [
+        &[
+            "create-qseow",
+            "--output",
+            "json",
+            "--expires",
+            "5m",
+            "--bogus",
+        ],
+        &["login-qseow", "--output=json", "--jwt", "x"],
+        &["decode", "--minimal-output", "--jwt"],
+    ];
+    for args in cases {
+        let output = qs_jwt(dir.path()).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: {stdout}");
+        let json: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["error"]["code"], "usage", "{stdout}");
+        let detail = json["error"]["detail"].as_str().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        assert!(
+            stderr.contains(detail.split(':').next().unwrap()),
+            "{detail} / {stderr}"
+        );
+    }
+    let text = qs_jwt(dir.path())
+        .args(["create-qseow", "--expires", "5m", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(2));
+    assert!(text.stdout.is_empty());
+}
