@@ -8,6 +8,7 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+pub mod repository_api;
 pub mod setup;
 
 use crate::cli::Command;
