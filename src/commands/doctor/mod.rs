@@ -10,8 +10,10 @@
 //! otherwise; the report is printed either way.
 
 mod cloud;
+mod qseow;
 
 pub use cloud::doctor_qscloud;
+pub use qseow::doctor_qseow;
 
 use std::fmt;
 
