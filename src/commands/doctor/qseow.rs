@@ -106,6 +106,9 @@ pub struct Typed {
     /// The certificate for setup-qseow --apply: beside the private key, as --cert-create
     /// names it.
     pub certificate: String,
+    /// `--qrs-cert 'client.pem' as 'UserDirectory=INTERNAL; UserId=sa_repository'`: who the
+    /// repository took.
+    pub client: String,
     /// `--qrs-cert client.pem --qrs-key client_key.pem` and, as typed, `--cacert root.pem`,
     /// `--qrs-user '...'`, `--insecure`.
     pub connection: String,
@@ -268,6 +271,11 @@ fn typed(args: &DoctorQseowArgs, source: &KeySource<'_>, repository: &Repository
         connection.push("--insecure".to_owned());
     }
     Typed {
+        client: format!(
+            "--qrs-cert '{}' as '{}'",
+            c.qrs_cert.display(),
+            repository.user()
+        ),
         qrs: c.qrs.clone(),
         prefix: args.prefix.clone(),
         audience: args.audience.clone(),
@@ -304,9 +312,14 @@ pub fn checks(
                 id::CLIENT_CERTIFICATE,
                 title::CLIENT_CERTIFICATE,
                 format!(
-                    "the repository lists the virtual proxies ({}) for {}",
+                    "{}: the repository lists {} virtual {}",
+                    typed.client,
                     site.virtual_proxies.len(),
-                    typed.connection_certificate()
+                    if site.virtual_proxies.len() == 1 {
+                        "proxy"
+                    } else {
+                        "proxies"
+                    }
                 ),
             ));
             site
@@ -413,17 +426,6 @@ pub fn checks(
     report.push(linked_check(typed, vp, &site.proxy_services));
     report.push(nodes_check(typed, vp, &site.server_nodes));
     report
-}
-
-impl Typed {
-    /// `--qrs-cert 'client.pem'`, for the line that says it was taken.
-    fn connection_certificate(&self) -> String {
-        self.connection
-            .split(" --qrs-key")
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    }
 }
 
 /// A prefix as the repository keeps it (maybe with slashes, any letter case) against --prefix.
@@ -931,6 +933,8 @@ mod tests {
             key_source: "--cert-privatekey-file keys/qsjwt_privatekey.pem".to_owned(),
             certificate: "keys/qsjwt_publickey.cer".to_owned(),
             connection: "--qrs-cert client.pem --qrs-key client_key.pem".to_owned(),
+            client: "--qrs-cert 'client.pem' as 'UserDirectory=INTERNAL; UserId=sa_repository'"
+                .to_owned(),
         }
     }
 

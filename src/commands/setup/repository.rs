@@ -54,6 +54,14 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
                     existing.id,
                     merged.changes.join("; ")
                 );
+                if replaces_certificate(existing, body) {
+                    // A virtual proxy holds one JWT certificate (jwtPublicKeyCertificate): the
+                    // new one replaces the old, with no overlap.
+                    warn!(
+                        "replaced the JWT certificate of the virtual proxy '{prefix}' ({}):                          tokens signed with the old key are refused from now on (sessions                          already made go on); sign with the new key",
+                        existing.id
+                    );
+                }
                 updated
             }
         }
@@ -116,6 +124,23 @@ fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> 
         linked += 1;
     }
     Ok(linked)
+}
+
+/// Whether `body` gives the virtual proxy another JWT certificate than the one it holds (one
+/// held, compared without white space as the repository may keep CRLF).
+fn replaces_certificate(existing: &VirtualProxy, body: &Value) -> bool {
+    let bare = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
+    let held = existing
+        .jwt_certificate
+        .as_deref()
+        .map(bare)
+        .unwrap_or_default();
+    let wanted = body
+        .get("jwtPublicKeyCertificate")
+        .and_then(Value::as_str)
+        .map(bare)
+        .unwrap_or_default();
+    !held.is_empty() && !wanted.is_empty() && held != wanted
 }
 
 fn with_changes(changes: &[String]) -> String {
