@@ -135,7 +135,7 @@ pub struct RepositoryApiArgs {
     pub qrs_key: PathBuf,
 
     /// File with the certificate authority (PEM) that signed the site's certificates: the
-    /// QMC's root.pem (for the repository, and for the proxy with --login)
+    /// QMC's root.pem, for the repository and for the proxy that --login reaches
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cacert: Option<PathBuf>,
 
