@@ -550,3 +550,42 @@ fn no_client_key_private_key_token_or_cookie_is_shown_at_debug() {
     let both = format!("{stdout}{stderr}");
     assert!(!both.contains("eyJ"), "{both}");
 }
+
+#[test]
+fn the_repositorys_values_are_shown_escaped_and_quoted_in_fixes() {
+    let site = Site::with(
+        jwt_virtual_proxy(
+            "jwt",
+            "their \u{1b}[2J audience",
+            &fixture_text("rsa2048-cert.pem"),
+        ),
+        true,
+    );
+    let (code, stdout, _) = run(&mut site.doctor(&[]));
+    assert_eq!(code, 1);
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    let (failed, fix) = line(&stdout, "audience");
+    assert!(failed.contains("'their \\x1b[2J audience'"), "{failed}");
+    assert!(
+        fix.unwrap()
+            .contains("--audience 'their \\x1b[2J audience'"),
+        "{fix:?}"
+    );
+    // In JSON the value stays exact (serde escapes the control character).
+    let (_, stdout, _) = run(&mut site.doctor(&["--output", "json"]));
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    let audience = value["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "virtual-proxy-audience")
+        .unwrap()
+        .clone();
+    assert!(
+        audience["found"]
+            .as_str()
+            .unwrap()
+            .contains("'their \u{1b}[2J audience'"),
+        "{audience}"
+    );
+}
