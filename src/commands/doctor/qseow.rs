@@ -1080,6 +1080,23 @@ mod tests {
     }
 
     #[test]
+    fn two_virtual_proxies_with_the_prefix_are_named_and_nothing_else_is_checked() {
+        let mut second = vp("/JWT/", "aud", &fixture("rsa2048-cert.pem"));
+        second.id = "id-second".to_owned();
+        let read = site(vec![vp("jwt", "aud", &fixture("rsa2048-cert.pem")), second]);
+        let report = checks(&typed(), &Ok(local("rsa2048-cert.pem")), &read, NOW);
+        let c = check(&report, id::VP);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.found
+                .contains("2 virtual proxies have the prefix 'jwt' (id-jwt, id-second)"),
+            "{}",
+            c.found
+        );
+        assert_eq!(check(&report, id::VP_AUDIENCE).status, Status::Skip);
+    }
+
+    #[test]
     fn certificate_dates() {
         let validity = keys::certificate_validity(&fixture("rsa2048-cert.pem")).unwrap();
         let at = |now| certificate_check(&typed(), Some(validity), true, now).status;
