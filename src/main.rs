@@ -81,6 +81,7 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
         Command::SetupQscloudOauth(args) => oauth::setup_qscloud_oauth(args)?,
         Command::OauthQscloud(args) => oauth::oauth_qscloud(args, now)?,
         Command::DoctorQscloud(args) => doctor::doctor_qscloud(args, now)?,
+        Command::DoctorQseow(args) => doctor::doctor_qseow(args, now)?,
         Command::LoginQscloud(args) => login::login_qscloud(args, now)?,
         Command::LoginQseow(args) => login::login_qseow(args, now)?,
         Command::Completions(args) => Output::product(completions::script(args.shell)),

@@ -74,6 +74,7 @@ fn readme_names_every_option() {
         "login-qscloud",
         "login-qseow",
         "doctor-qscloud",
+        "doctor-qseow",
         "setup-qscloud-oauth",
         "oauth-qscloud",
         "completions",

@@ -250,8 +250,9 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     };
     assert_eq!(
         through_proxy("/jwt/qrs/about"),
-        1,
-        "one login through the virtual proxy"
+        4,
+        "four logins through the virtual proxy: the walk's, doctor-qseow --login's, the \
+         rotation's with the new key, and the old key's, refused"
     );
     assert!(through_proxy("/jwt/qps/user") >= 1);
     // --apply created the virtual proxy and linked it; the second --apply sent nothing.
@@ -263,12 +264,38 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         .collect();
     assert_eq!(
         writes.len(),
-        2,
-        "one POST of the virtual proxy, one PUT of the proxy service: {writes:?}"
+        3,
+        "one POST of the virtual proxy, one PUT of the proxy service, the rotation's PUT of \
+         the virtual proxy: {writes:?}"
     );
     let vps = qseow.virtual_proxies();
     assert_eq!(vps.len(), 1);
     assert_eq!(vps[0]["jwtAudience"], "qlik-jwt");
+    // The rotation put the new certificate in place of the old, and removed the old key.
+    let bare = |text: &str| text.split_whitespace().collect::<String>();
+    assert_eq!(
+        bare(vps[0]["jwtPublicKeyCertificate"].as_str().unwrap()),
+        bare(&fs::read_to_string(work.join("keys/qsjwt2_publickey.cer")).unwrap())
+    );
+    assert!(!work.join("keys/qsjwt_privatekey.pem").exists());
+    // The deliberately broken QSEoW configuration: the audience the virtual proxy takes, and
+    // the doctor with it as the fix.
+    let doctor = fs::read_to_string(work.join("doctor-qseow.txt")).unwrap();
+    assert!(
+        doctor.contains("FAIL  audience                     'jwt' takes the audience 'qlik-jwt', and you sign with 'qlik-jwt-test'")
+            && doctor.contains("fix: qs-jwt doctor-qseow --qrs https://127.0.0.1:")
+            && doctor.contains("--prefix jwt --audience qlik-jwt --cert-privatekey-file keys/qsjwt_privatekey.pem --qrs-cert qmc-certs/client.pem --qrs-key qmc-certs/client_key.pem --cacert qmc-certs/root.pem\n")
+            && doctor.ends_with("11 checks: 10 passed, 1 failed\n"),
+        "{doctor}"
+    );
+    // Before the new certificate was applied, the new key failed the key's line alone.
+    let rotate = fs::read_to_string(work.join("rotate-qseow.txt")).unwrap();
+    assert!(
+        rotate.contains("FAIL  same key  ")
+            && rotate.contains("fix: qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-publickey-file keys/qsjwt2_publickey.cer --apply")
+            && rotate.ends_with("11 checks: 10 passed, 1 failed\n"),
+        "{rotate}"
+    );
     assert_eq!(
         vps[0]["websocketCrossOriginWhiteList"],
         serde_json::json!(["qlik.example.com"])

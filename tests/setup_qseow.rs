@@ -670,3 +670,41 @@ fn the_repository_client_reads_the_site() {
         .to_string();
     assert!(text.contains("HTTP 409"), "{text}");
 }
+
+#[test]
+fn replacing_another_jwt_certificate_is_warned_about() {
+    let site = Site::new();
+    let id =
+        site.server
+            .add_virtual_proxy(jwt_virtual_proxy("jwt", AUDIENCE, &other_jwt_certificate()));
+    site.server.link(&id);
+    let output = site.apply(&[]).output().unwrap();
+    let vp = stdout_json(&output);
+    assert_eq!(
+        bare(vp["jwtPublicKeyCertificate"].as_str().unwrap()),
+        bare(&fixture_text("rsa2048-cert.pem"))
+    );
+    let err = stderr(&output);
+    assert!(
+        err.lines().any(|l| l.starts_with("WARN ")
+            && l.contains(&format!(
+                "replaced the JWT certificate of the virtual proxy 'jwt' ({id})"
+            ))
+            && l.contains("tokens signed with the old key are refused from now on")),
+        "{err}"
+    );
+    // The same certificate again: nothing replaced, nothing warned.
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
+
+    // A virtual proxy without a certificate gets one: nothing replaced.
+    let site = Site::new();
+    let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, "");
+    vp["authenticationMethod"] = json!(0);
+    let id = site.server.add_virtual_proxy(vp);
+    site.server.link(&id);
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
+}

@@ -74,6 +74,88 @@ pub struct TenantApiArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DoctorQseowArgs {
+    /// The prefix of the virtual proxy the tokens go through: setup-qseow's --prefix
+    #[arg(long, value_name = "prefix", default_value = "jwt",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub prefix: String,
+
+    /// The audience the tokens are signed with: create-qseow's --audience (claim aud)
+    #[arg(long, value_name = "audience",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub audience: String,
+
+    #[command(flatten)]
+    pub key: PrivateKeyArgs,
+
+    /// Also sign a fresh five-minute token with the key and log in with it through the
+    /// virtual proxy (GET /<prefix>/qrs/about; the token and the session's cookies are never
+    /// shown)
+    #[arg(long, requires_all = ["server", "userdir", "userid"], help_heading = "Login")]
+    pub login: bool,
+
+    /// The proxy's URL, https://qlikserver.example.com[:port], or with the virtual proxy's
+    /// prefix, https://qlikserver.example.com/jwt (without one, --prefix is added)
+    #[arg(long, value_name = "URL", requires = "login", help_heading = "Login",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub server: Option<String>,
+
+    /// The user directory of the token --login signs (claim userDirectory)
+    #[arg(long, value_name = "directory", requires = "login", help_heading = "Login",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub userdir: Option<String>,
+
+    /// The user ID of the token --login signs (claim userId)
+    #[arg(long, value_name = "id", requires = "login", help_heading = "Login",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub userid: Option<String>,
+
+    #[command(flatten)]
+    pub connection: RepositoryApiArgs,
+
+    #[command(flatten)]
+    pub output: DoctorOutputArgs,
+}
+
+/// How a doctor reaches QSEoW's repository API with the client certificate the QMC exports.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct RepositoryApiArgs {
+    /// The repository API's URL, with its port: https://qlikserver.example.com:4242
+    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    pub qrs: String,
+
+    /// The client certificate the QMC exported (client.pem, PEM)
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub qrs_cert: PathBuf,
+
+    /// The client certificate's private key the QMC exported (client_key.pem: PKCS#1 or
+    /// PKCS#8 PEM); a secret, never shown
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub qrs_key: PathBuf,
+
+    /// File with the certificate authority (PEM) that signed the site's certificates: the
+    /// QMC's root.pem, for the repository and for the proxy that --login reaches
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// The user the repository API is called as (header X-Qlik-User), an admin
+    #[arg(long, value_name = "user",
+          default_value = "UserDirectory=INTERNAL; UserId=sa_repository",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub qrs_user: String,
+
+    /// Do not verify the servers' certificates: anyone on the way could read what is sent.
+    /// For a test server only
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// The most time each request, and each read of a file, may take: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
 pub struct DoctorOutputArgs {
     /// What to print: a line a check for people, or one JSON object {"status", "checks": [{"id",

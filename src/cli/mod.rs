@@ -22,7 +22,7 @@ pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
 use decode::DecodeArgs;
-use doctor::DoctorQscloudArgs;
+use doctor::{DoctorQscloudArgs, DoctorQseowArgs};
 use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
@@ -80,6 +80,10 @@ pub enum Command {
     /// and say what to fix
     #[command(after_help = DOCTOR_QSCLOUD_EXAMPLE)]
     DoctorQscloud(DoctorQscloudArgs),
+    /// Check a QSEoW virtual proxy against the key, audience and prefix you sign with, and say
+    /// what to fix
+    #[command(after_help = DOCTOR_QSEOW_EXAMPLE)]
+    DoctorQseow(DoctorQseowArgs),
     /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
     #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
     LoginQscloud(LoginQscloudArgs),
@@ -200,6 +204,25 @@ create-qscloud writes; with --login, a fresh token logs in. Each line is PASS, W
 SKIP, with the qs-jwt command that fixes a failure. Exit code 0: no check failed (warnings
 allowed). 1: a check failed. 2: a usage error.";
 
+const DOCTOR_QSEOW_EXAMPLE: &str = "\
+Examples:
+  qs-jwt doctor-qseow --qrs https://qlikserver.example.com:4242 --qrs-cert client.pem \\
+    --qrs-key client_key.pem --cacert root.pem --prefix jwt --audience qlik.example.com \\
+    --cert-privatekey-file privatekey.pem
+  qs-jwt doctor-qseow --qrs https://qlikserver.example.com:4242 --qrs-cert client.pem \\
+    --qrs-key client_key.pem --cacert root.pem --prefix jwt --audience qlik.example.com \\
+    --cert-privatekey-file privatekey.pem --login --server https://qlikserver.example.com \\
+    --userdir ACME --userid anna --output json | jq '.checks[] | select(.status == \"fail\")'
+
+Checks: your key is RSA, 2048 bits or more; the repository is reachable and takes the client
+certificate (--qrs-cert, --qrs-key) and --qrs-user; a virtual proxy has --prefix (if not, the
+prefixes the repository holds, and the JWT virtual proxies with your audience); it uses JWT; its
+certificate is of your private key and valid for 30 days more; its audience is --audience and its
+attribute names are those create-qseow writes (userId, userDirectory), the server's values shown;
+it is linked to a proxy service and has load-balancing nodes; with --login, a fresh token logs in
+through it. Each line is PASS, WARN, FAIL or SKIP, with the qs-jwt command that fixes a failure.
+Exit code 0: no check failed (warnings allowed). 1: a check failed. 2: a usage error.";
+
 const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
   qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
@@ -217,6 +240,7 @@ impl Command {
             Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
             Command::OauthQscloud(args) => (args.log.loglevel, false),
             Command::DoctorQscloud(args) => (args.output.log.loglevel, false),
+            Command::DoctorQseow(args) => (args.output.log.loglevel, false),
             Command::LoginQscloud(args) => (args.output.log.loglevel, false),
             Command::LoginQseow(args) => (args.output.log.loglevel, false),
             Command::Completions(_) => (LogLevel::Info, false),
@@ -232,6 +256,7 @@ impl Command {
             Command::LoginQseow(args) => Some(args.connection.timeout),
             Command::OauthQscloud(args) => Some(args.timeout),
             Command::DoctorQscloud(args) => Some(args.connection.timeout),
+            Command::DoctorQseow(args) => Some(args.connection.timeout),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+pub mod repository_api;
 pub mod setup;
 
 use std::ffi::OsString;
@@ -34,6 +35,7 @@ pub fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
         Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
         Command::Decode(args) => args.minimal_output,
         Command::DoctorQscloud(args) => args.output.output == DoctorFormat::Json,
+        Command::DoctorQseow(args) => args.output.output == DoctorFormat::Json,
         _ => false,
     };
     if !json_asked {

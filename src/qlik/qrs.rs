@@ -444,6 +444,14 @@ pub fn virtual_proxies_by_prefix(
     Ok(found)
 }
 
+/// Every virtual proxy of the site (`GET /qrs/virtualproxyconfig/full`): what doctor-qseow
+/// names when none has the prefix asked for.
+pub fn virtual_proxies(repository: &Repository) -> Result<Vec<VirtualProxy>, QrsFailure> {
+    let path = format!("{VIRTUAL_PROXY_PATH}/full");
+    let items = repository.list(&path, "the list of virtual proxies is not a JSON array")?;
+    Ok(items.iter().map(VirtualProxy::from_json).collect())
+}
+
 /// Creates a virtual proxy (`POST /qrs/virtualproxyconfig`); the repository's answer.
 pub fn create_virtual_proxy(
     repository: &Repository,

@@ -17,27 +17,21 @@ use std::time::SystemTime;
 use anyhow::Result;
 use serde_json::Value;
 
-use super::{Check, Report, quoted};
+use super::{
+    Check, EXPIRY_WARNING_SECS, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, MIN_KEY_BITS, Report,
+    certificate_beside, quoted, read_local_key, said,
+};
 use crate::Output;
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
 use crate::commands::cloud_api::{self, TenantConnection};
-use crate::error::{self, UserError};
+use crate::error::UserError;
 use crate::http::Client;
-use crate::keys::{self, KeySource, PublicKeyOrigin, RsaPublic, Validity};
+use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::cloud::{self, ApiFailure, IdentityProvider};
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, span};
 use crate::token;
-
-/// Qlik verifies RS256 with keys of 2048 bits or more (aws-lc, qs-jwt's signer, too).
-pub const MIN_KEY_BITS: usize = 2048;
-
-/// A certificate that ends sooner than this is a warning.
-pub const EXPIRY_WARNING_SECS: u64 = 30 * 86_400;
-
-/// --login's token lives five minutes: enough for the exchange, under Qlik's hour.
-const LOGIN_TOKEN_SECS: u64 = 300;
 
 /// The claims create-qscloud writes, by the user attribute `claimsMapping` maps them to.
 const CLAIMS_WRITTEN: &[(&str, &str)] = &[
@@ -73,35 +67,6 @@ mod title {
     pub const IDP_CERTIFICATE: &str = "certificate dates";
     pub const IDP_OPTIONS: &str = "options";
     pub const LOGIN: &str = "login";
-}
-
-/// The private key as read, its public half; or why it could not be read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocalKey {
-    pub bits: usize,
-    pub public: RsaPublic,
-}
-
-/// Why the private key could not be used, in words; `new_pair` when only a new key pair helps
-/// (a size qs-jwt cannot sign with).
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyTrouble {
-    pub said: String,
-    pub new_pair: bool,
-}
-
-impl KeyTrouble {
-    fn from_error(err: &anyhow::Error) -> Self {
-        let new_pair = err
-            .chain()
-            .find_map(|e| e.downcast_ref::<UserError>())
-            .and_then(UserError::hint)
-            == Some(keys::NEW_KEY_HINT);
-        Self {
-            said: said(err),
-            new_pair,
-        }
-    }
 }
 
 /// What reading the identity providers gave.
@@ -203,20 +168,7 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
     let tenant = client.server().to_string();
     let typed = typed(args, &source);
 
-    let signing = keys::signing_key(&source, passphrase.as_ref(), now);
-    let (local, signing) = match signing {
-        Ok(loaded) => match loaded.key.public() {
-            Ok(public) => (
-                Ok(LocalKey {
-                    bits: loaded.key.bits,
-                    public,
-                }),
-                Some(loaded.key),
-            ),
-            Err(err) => (Err(KeyTrouble::from_error(&err)), None),
-        },
-        Err(err) => (Err(KeyTrouble::from_error(&err)), None),
-    };
+    let (local, signing) = read_local_key(&source, passphrase.as_ref(), now);
 
     let listed = match cloud::list_identity_providers(&client, &api_key) {
         Ok(providers) => Listed::Providers(providers),
@@ -238,15 +190,6 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
         });
     }
     Ok(report.into_output(args.output.output))
-}
-
-/// An error as a check shows it: its words and its hint, one line.
-fn said(err: &anyhow::Error) -> String {
-    let (detail, hint, _) = error::parts_for_json(err);
-    match hint {
-        Some(hint) => format!("{detail} ({hint})"),
-        None => detail,
-    }
 }
 
 fn listed_failure(failure: ApiFailure, tenant: &str, api_key: &SecretText) -> Listed {
@@ -307,17 +250,6 @@ fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
         key_source,
         certificate,
     }
-}
-
-/// `keys/qsjwt_privatekey.pem` -> `keys/qsjwt_publickey.cer`, the name --cert-create gives the
-/// certificate; another name -> `publickey.cer` in the key's folder. Written with the
-/// separators the user typed (Path::with_file_name would write `\` on Windows).
-pub fn certificate_beside(private_key: &str) -> String {
-    if let Some(prefix) = private_key.strip_suffix("privatekey.pem") {
-        return format!("{prefix}publickey.cer");
-    }
-    let folder_end = private_key.rfind(['/', '\\']).map_or(0, |at| at + 1);
-    format!("{}publickey.cer", &private_key[..folder_end])
 }
 
 /// Every check but the login, from what was read: pure, for the unit tests.

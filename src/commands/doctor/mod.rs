@@ -10,8 +10,10 @@
 //! otherwise; the report is printed either way.
 
 mod cloud;
+mod qseow;
 
 pub use cloud::doctor_qscloud;
+pub use qseow::doctor_qseow;
 
 use std::fmt;
 
@@ -19,7 +21,8 @@ use serde_json::{Value, json};
 
 use crate::Output;
 use crate::cli::doctor::DoctorFormat;
-use crate::error;
+use crate::error::{self, UserError};
+use crate::keys::{self, RsaPublic};
 use crate::render;
 
 /// How a check came out. Ordered from best to worst.
@@ -279,6 +282,86 @@ impl Report {
             ..Output::product(stdout)
         }
     }
+}
+
+/// Qlik verifies RS256 with keys of 2048 bits or more (aws-lc, qs-jwt's signer, too).
+pub const MIN_KEY_BITS: usize = 2048;
+
+/// A certificate that ends sooner than this is a warning.
+pub const EXPIRY_WARNING_SECS: u64 = 30 * 86_400;
+
+/// --login's token lives five minutes: enough for the exchange, under Qlik's hour.
+pub const LOGIN_TOKEN_SECS: u64 = 300;
+
+/// The private key as read, its public half; or why it could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalKey {
+    pub bits: usize,
+    pub public: RsaPublic,
+}
+
+/// Why the private key could not be used, in words; `new_pair` when only a new key pair helps
+/// (a size qs-jwt cannot sign with).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyTrouble {
+    pub said: String,
+    pub new_pair: bool,
+}
+
+impl KeyTrouble {
+    pub fn from_error(err: &anyhow::Error) -> Self {
+        let new_pair = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<UserError>())
+            .and_then(UserError::hint)
+            == Some(keys::NEW_KEY_HINT);
+        Self {
+            said: said(err),
+            new_pair,
+        }
+    }
+}
+
+/// The private key from its source: what the checks compare (its size, its public half), and
+/// the key --login signs with; or why it could not be read, in words.
+pub fn read_local_key(
+    source: &keys::KeySource<'_>,
+    passphrase: Option<&crate::secret::Passphrase>,
+    now: std::time::SystemTime,
+) -> (Result<LocalKey, KeyTrouble>, Option<keys::SigningKey>) {
+    match keys::signing_key(source, passphrase, now) {
+        Ok(loaded) => match loaded.key.public() {
+            Ok(public) => (
+                Ok(LocalKey {
+                    bits: loaded.key.bits,
+                    public,
+                }),
+                Some(loaded.key),
+            ),
+            Err(err) => (Err(KeyTrouble::from_error(&err)), None),
+        },
+        Err(err) => (Err(KeyTrouble::from_error(&err)), None),
+    }
+}
+
+/// An error as a check shows it: its words and its hint, one line.
+pub fn said(err: &anyhow::Error) -> String {
+    let (detail, hint, _) = error::parts_for_json(err);
+    match hint {
+        Some(hint) => format!("{detail} ({hint})"),
+        None => detail,
+    }
+}
+
+/// `keys/qsjwt_privatekey.pem` -> `keys/qsjwt_publickey.cer`, the name --cert-create gives the
+/// certificate; another name -> `publickey.cer` in the key's folder. Written with the
+/// separators the user typed (Path::with_file_name would write `\` on Windows).
+pub fn certificate_beside(private_key: &str) -> String {
+    if let Some(prefix) = private_key.strip_suffix("privatekey.pem") {
+        return format!("{prefix}publickey.cer");
+    }
+    let folder_end = private_key.rfind(['/', '\\']).map_or(0, |at| at + 1);
+    format!("{}publickey.cer", &private_key[..folder_end])
 }
 
 /// A value as a person may see it: key text and the run's secrets redacted, controls escaped.

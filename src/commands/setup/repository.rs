@@ -3,26 +3,14 @@
 //! plan-then-apply habit: read the virtual proxy, the engine nodes and the proxy services,
 //! change only what differs from what qs-jwt's tokens need, and send nothing when nothing does.
 
-use std::path::Path;
-
 use anyhow::Result;
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::cli::setup::RepositoryArgs;
+use crate::commands::repository_api::{self, RepositoryConnection};
 use crate::error::UserError;
-use crate::http::{ClientCertificate, ClientOptions, Server};
-use crate::input::{self, FileFlag};
-use crate::keys;
 use crate::qlik::qrs::{self, Repository, VirtualProxy};
-use crate::secret::SecretText;
-
-const QRS_KEY_FILE: FileFlag = FileFlag {
-    flag: "--qrs-key",
-    holds: "client certificate's private key",
-    format: "PEM",
-    der_hint: None,
-};
 
 /// `--apply`: the virtual proxy with `prefix` made to take tokens as `body` (the body
 /// setup-qseow prints) says; the virtual proxy as the repository returned it, as JSON.
@@ -66,6 +54,14 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
                     existing.id,
                     merged.changes.join("; ")
                 );
+                if replaces_certificate(existing, body) {
+                    // A virtual proxy holds one JWT certificate (jwtPublicKeyCertificate): the
+                    // new one replaces the old, with no overlap.
+                    warn!(
+                        "replaced the JWT certificate of the virtual proxy '{prefix}' ({}):                          tokens signed with the old key are refused from now on (sessions                          already made go on); sign with the new key",
+                        existing.id
+                    );
+                }
                 updated
             }
         }
@@ -130,6 +126,23 @@ fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> 
     Ok(linked)
 }
 
+/// Whether `body` gives the virtual proxy another JWT certificate than the one it holds (one
+/// held, compared without white space as the repository may keep CRLF).
+fn replaces_certificate(existing: &VirtualProxy, body: &Value) -> bool {
+    let bare = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
+    let held = existing
+        .jwt_certificate
+        .as_deref()
+        .map(bare)
+        .unwrap_or_default();
+    let wanted = body
+        .get("jwtPublicKeyCertificate")
+        .and_then(Value::as_str)
+        .map(bare)
+        .unwrap_or_default();
+    !held.is_empty() && !wanted.is_empty() && held != wanted
+}
+
 fn with_changes(changes: &[String]) -> String {
     if changes.is_empty() {
         String::new()
@@ -138,75 +151,16 @@ fn with_changes(changes: &[String]) -> String {
     }
 }
 
-/// The repository client: --qrs, the client certificate and key (a secret, read here and
-/// registered before anything is sent), --cacert.
+/// The repository client for --apply.
 fn connect(args: &RepositoryArgs) -> Result<Repository, UserError> {
-    let url = args.qrs.as_deref().unwrap_or_default();
-    let server = Server::parse(url, "--qrs", false)?;
-    if !server.base_path.is_empty() {
-        return Err(UserError::usage(format!(
-            "--qrs '{server}' has a path; give the repository API's URL alone, such as \
-             https://qlikserver.example.com:4242 (the repository has no virtual proxy prefix)"
-        )));
-    }
-    let (cert_path, key_path) = match (&args.qrs_cert, &args.qrs_key) {
-        (Some(cert), Some(key)) => (cert.as_path(), key.as_path()),
-        // clap requires both with --apply.
-        _ => {
-            return Err(UserError::usage(
-                "--apply needs --qrs-cert <client.pem> and --qrs-key <client_key.pem>",
-            ));
-        }
-    };
-    let user = qrs_user(&args.qrs_user)?;
-    let key = client_key(key_path)?;
-    let client = crate::http::Client::new(
-        server,
-        &ClientOptions {
-            cacert: args.cacert.as_deref(),
-            insecure: args.insecure,
-            timeout: args.timeout,
-            sends: "what the repository is told",
-            client_certificate: Some(ClientCertificate {
-                cert_path,
-                cert_flag: "--qrs-cert",
-                key_path,
-                key_flag: "--qrs-key",
-                key: &key,
-            }),
-        },
-    )?;
-    Ok(Repository::new(client, user))
-}
-
-/// `--qrs-user` as the header `X-Qlik-User` takes it: `UserDirectory=<dir>; UserId=<id>`, on
-/// one line.
-fn qrs_user(text: &str) -> Result<String, UserError> {
-    let user = text.trim();
-    let lower = user.to_ascii_lowercase();
-    if user.chars().any(char::is_control)
-        || !lower.contains("userdirectory=")
-        || !lower.contains("userid=")
-    {
-        return Err(UserError::usage(format!(
-            "--qrs-user '{user}' is not a repository user; give it as the header X-Qlik-User \
-             takes it, on one line: 'UserDirectory=INTERNAL; UserId=sa_repository'"
-        )));
-    }
-    Ok(user.to_owned())
-}
-
-/// The client key file's text, a secret from the moment it is read.
-fn client_key(path: &Path) -> Result<SecretText, UserError> {
-    keys::warn_if_others_can_read(path, QRS_KEY_FILE.flag);
-    let text = input::read_file(path, &QRS_KEY_FILE).map_err(|e| {
-        if e.hint().is_some() {
-            return e;
-        }
-        e.with_hint(
-            "give the client_key.pem that the QMC exported with client.pem (Certificates > \
-             Export, Include secret key)",
-        )
-    })?;
-    Ok(SecretText::new(text))
+    repository_api::connect(&RepositoryConnection {
+        qrs: args.qrs.as_deref().unwrap_or_default(),
+        qrs_cert: args.qrs_cert.as_deref(),
+        qrs_key: args.qrs_key.as_deref(),
+        cacert: args.cacert.as_deref(),
+        qrs_user: &args.qrs_user,
+        insecure: args.insecure,
+        timeout: args.timeout,
+        needed_by: "--apply",
+    })
 }
