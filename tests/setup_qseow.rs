@@ -186,6 +186,28 @@ fn a_second_run_changes_nothing_and_sends_no_put_or_post() {
     assert_eq!(second["modifiedDate"], first["modifiedDate"]);
 }
 
+/// Two `--apply` runs at once: both read "no virtual proxy", one creates it, and the other's
+/// POST is refused for its prefix. That one reads the virtual proxy back and sets it as the
+/// tokens need (here the other run had written another audience), instead of failing with the
+/// repository's "Prefix must be unique" and a hint about its body.
+#[test]
+fn a_virtual_proxy_made_meanwhile_by_another_run_is_set_not_failed() {
+    let site = Site::new();
+    site.server.with(|repository| {
+        repository.made_meanwhile = Some(jwt_virtual_proxy("jwt", "another-audience", "x"));
+    });
+    let output = site.apply(&[]).output().unwrap();
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(err.contains("was made on"), "{err}");
+    let shown = stdout_json(&output);
+    let held = site.server.virtual_proxies();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["id"], shown["id"]);
+    assert_eq!(held[0]["jwtAudience"], AUDIENCE);
+    assert_eq!(shown["jwtAudience"], AUDIENCE);
+}
+
 #[test]
 fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
     let site = Site::new();

@@ -67,6 +67,10 @@ pub struct Repository {
     /// A knob: every POST and PUT is answered with this status and text body (a repository
     /// that refuses a value, or fails).
     pub refuse_writes: Option<(u16, &'static str)>,
+    /// A knob: the next POST of a virtual proxy finds that another run (a second --apply
+    /// started at the same time) made this one with its prefix a moment before, so the prefix
+    /// is taken and the POST refused, as the repository refuses a prefix that is not unique.
+    pub made_meanwhile: Option<Value>,
     /// Session cookie value → the user, for the proxy.
     sessions: HashMap<String, Value>,
     stamps: u64,
@@ -485,6 +489,13 @@ fn qrs(request: &Recorded, repository: &mut Repository) -> Answer {
             let Some(mut vp) = body.filter(Value::is_object) else {
                 return Answer::new(400, "text/plain", "The body is not a virtual proxy");
             };
+            if let Some(mut other) = repository.made_meanwhile.take() {
+                other["id"] = json!(uuid());
+                let stamp = repository.stamp();
+                other["createdDate"] = json!(stamp);
+                other["modifiedDate"] = json!(stamp);
+                repository.virtual_proxies.push(other);
+            }
             if repository
                 .virtual_proxies
                 .iter()

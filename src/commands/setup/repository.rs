@@ -22,59 +22,16 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
     })?;
     let nodes = qrs::engine_nodes(&repository)
         .map_err(|f| f.into_user_error("read the engine services' nodes", &repository))?;
-    let mut changed = true;
-    let virtual_proxy = match found.as_slice() {
-        [] => {
-            let merged = qrs::merge_virtual_proxy(body, body, &nodes, &args.allow_host);
-            let created = qrs::create_virtual_proxy(&repository, &merged.json).map_err(|f| {
-                f.into_user_error(&format!("create the virtual proxy '{prefix}'"), &repository)
-            })?;
-            info!(
-                "created the virtual proxy '{prefix}' ({}) on {server}{}",
-                created.id,
-                with_changes(&merged.changes)
-            );
-            created
-        }
-        [existing] => {
-            let merged = qrs::merge_virtual_proxy(&existing.json, body, &nodes, &args.allow_host);
-            if merged.changes.is_empty() {
-                changed = false;
-                existing.clone()
-            } else {
-                let updated =
-                    qrs::update_virtual_proxy(&repository, &merged.json).map_err(|f| {
-                        f.into_user_error(
-                            &format!("update the virtual proxy '{prefix}' ({})", existing.id),
-                            &repository,
-                        )
-                    })?;
-                info!(
-                    "updated the virtual proxy '{prefix}' ({}) on {server}: {}",
-                    existing.id,
-                    merged.changes.join("; ")
-                );
-                if replaces_certificate(existing, body) {
-                    // A virtual proxy holds one JWT certificate (jwtPublicKeyCertificate): the
-                    // new one replaces the old, with no overlap.
-                    warn!(
-                        "replaced the JWT certificate of the virtual proxy '{prefix}' ({}):                          tokens signed with the old key are refused from now on (sessions                          already made go on); sign with the new key",
-                        existing.id
-                    );
-                }
-                updated
-            }
-        }
-        many => {
-            let ids: Vec<&str> = many.iter().map(|vp| vp.id.as_str()).collect();
-            return Err(UserError::runtime(format!(
-                "{server} has {} virtual proxies with the prefix '{prefix}' ({}); nothing changed",
-                many.len(),
-                ids.join(", ")
-            ))
-            .with_hint("keep one of them in the QMC (Virtual proxies), then run again")
-            .into());
-        }
+    let wanted = Wanted {
+        prefix,
+        body,
+        nodes: &nodes,
+        allow_hosts: &args.allow_host,
+    };
+    let (virtual_proxy, changed) = match found.as_slice() {
+        [] => create(&repository, &wanted)?,
+        [existing] => update(&repository, existing, &wanted)?,
+        many => return Err(several(&server, prefix, many).into()),
     };
     if nodes.is_empty() && virtual_proxy.load_balancing_nodes.is_empty() {
         warn!(
@@ -92,6 +49,108 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
         );
     }
     Ok(super::json_text(&virtual_proxy.json))
+}
+
+/// What the virtual proxy must hold: the JWT fields of setup-qseow's body, engine nodes for an
+/// empty load-balancing list, the allowed hosts.
+struct Wanted<'a> {
+    prefix: &'a str,
+    body: &'a Value,
+    nodes: &'a [qrs::ServerNode],
+    allow_hosts: &'a [String],
+}
+
+/// A new virtual proxy, and true (something changed). When the repository refuses it because
+/// another run (a second `--apply` started at the same time, or an admin in the QMC) made the
+/// prefix meanwhile, that one is read back and brought to what the tokens need instead, as a
+/// second run would: two runs at once both end with the same virtual proxy.
+fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy, bool)> {
+    let prefix = wanted.prefix;
+    let server = repository.server().to_string();
+    let merged =
+        qrs::merge_virtual_proxy(wanted.body, wanted.body, wanted.nodes, wanted.allow_hosts);
+    match qrs::create_virtual_proxy(repository, &merged.json) {
+        Ok(created) => {
+            info!(
+                "created the virtual proxy '{prefix}' ({}) on {server}{}",
+                created.id,
+                with_changes(&merged.changes)
+            );
+            Ok((created, true))
+        }
+        Err(refused @ qrs::QrsFailure::Refused { .. }) => {
+            let made_meanwhile = qrs::virtual_proxies_by_prefix(repository, prefix).ok();
+            match made_meanwhile.as_deref() {
+                Some([existing]) => {
+                    info!(
+                        "the virtual proxy '{prefix}' ({}) was made on {server} while this run \
+                         read the repository (another run, or the QMC); setting it as qs-jwt's \
+                         tokens need it",
+                        existing.id
+                    );
+                    update(repository, existing, wanted)
+                }
+                _ => Err(refused
+                    .into_user_error(&format!("create the virtual proxy '{prefix}'"), repository)
+                    .into()),
+            }
+        }
+        Err(failure) => Err(failure
+            .into_user_error(&format!("create the virtual proxy '{prefix}'"), repository)
+            .into()),
+    }
+}
+
+/// The virtual proxy found, with only what differs changed (nothing sent when nothing does),
+/// and whether anything was.
+fn update(
+    repository: &Repository,
+    existing: &VirtualProxy,
+    wanted: &Wanted<'_>,
+) -> Result<(VirtualProxy, bool)> {
+    let prefix = wanted.prefix;
+    let server = repository.server().to_string();
+    let merged = qrs::merge_virtual_proxy(
+        &existing.json,
+        wanted.body,
+        wanted.nodes,
+        wanted.allow_hosts,
+    );
+    if merged.changes.is_empty() {
+        return Ok((existing.clone(), false));
+    }
+    let updated = qrs::update_virtual_proxy(repository, &merged.json).map_err(|f| {
+        f.into_user_error(
+            &format!("update the virtual proxy '{prefix}' ({})", existing.id),
+            repository,
+        )
+    })?;
+    info!(
+        "updated the virtual proxy '{prefix}' ({}) on {server}: {}",
+        existing.id,
+        merged.changes.join("; ")
+    );
+    if replaces_certificate(existing, wanted.body) {
+        // A virtual proxy holds one JWT certificate (jwtPublicKeyCertificate): the new one
+        // replaces the old, with no overlap.
+        warn!(
+            "replaced the JWT certificate of the virtual proxy '{prefix}' ({}): tokens signed \
+             with the old key are refused from now on (sessions already made go on); sign with \
+             the new key",
+            existing.id
+        );
+    }
+    Ok((updated, true))
+}
+
+fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
+    let ids: Vec<&str> = many.iter().map(|vp| vp.id.as_str()).collect();
+    UserError::runtime(format!(
+        "{server} has {} virtual proxies with the prefix '{prefix}' ({}); nothing changed",
+        many.len(),
+        ids.join(", ")
+    ))
+    .with_hint("keep one of them in the QMC (Virtual proxies), then run again")
 }
 
 /// Links the virtual proxy to every proxy service that lacks it; how many were linked.
