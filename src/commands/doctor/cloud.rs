@@ -18,8 +18,8 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::{
-    Check, EXPIRY_WARNING_SECS, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, MIN_KEY_BITS, Report,
-    certificate_beside, quoted, read_local_key, said,
+    CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
+    quoted, read_local_key, said,
 };
 use crate::Output;
 use crate::claims::{self, QscloudUser, User};
@@ -30,7 +30,7 @@ use crate::http::Client;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::cloud::{self, ApiFailure, IdentityProvider};
 use crate::secret::SecretText;
-use crate::times::{self, iso8601, span};
+use crate::times;
 use crate::token;
 
 /// The claims create-qscloud writes, by the user attribute `claimsMapping` maps them to.
@@ -44,7 +44,6 @@ const CLAIMS_WRITTEN: &[(&str, &str)] = &[
 ];
 
 mod id {
-    pub const LOCAL_KEY: &str = "local-key";
     pub const TENANT: &str = "tenant";
     pub const API_KEY: &str = "api-key";
     pub const IDP: &str = "identity-provider";
@@ -57,7 +56,6 @@ mod id {
 }
 
 mod title {
-    pub const LOCAL_KEY: &str = "local key";
     pub const TENANT: &str = "tenant reachable";
     pub const API_KEY: &str = "API key accepted";
     pub const IDP: &str = "identity provider";
@@ -365,34 +363,11 @@ fn skip_all(report: &mut Report, why: &str) {
 }
 
 fn local_key_check(local: &Result<LocalKey, KeyTrouble>) -> Check {
-    match local {
-        // A key of a size qs-jwt cannot sign with needs a new pair; any other failure says its
-        // own fix (a passphrase, a format to convert) in its words.
-        Err(trouble) if trouble.new_pair => {
-            Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone())
-                .with_fix(NEW_KEY_PAIR)
-        }
-        Err(trouble) => Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone()),
-        Ok(key) if key.bits < MIN_KEY_BITS => Check::fail(
-            id::LOCAL_KEY,
-            title::LOCAL_KEY,
-            format!(
-                "a {}-bit RSA key; Qlik needs {MIN_KEY_BITS} bits or more: make a new key pair and \
-                 configure it under a new key ID",
-                key.bits
-            ),
-        )
-        .with_fix(NEW_KEY_PAIR),
-        Ok(key) => Check::pass(
-            id::LOCAL_KEY,
-            title::LOCAL_KEY,
-            format!(
-                "a {}-bit RSA key, thumbprint {}",
-                key.bits,
-                key.public.thumbprint()
-            ),
-        ),
-    }
+    super::local_key_check(
+        local,
+        "configure it under a new key ID",
+        NEW_KEY_PAIR.to_owned(),
+    )
 }
 
 /// The identity provider with this issuer and key ID, of any type (the type is a check of its
@@ -622,56 +597,16 @@ fn certificate_check(
         };
         return Check::skip(id::IDP_CERTIFICATE, title::IDP_CERTIFICATE, why);
     };
-    let renew = format!(
-        "make a new certificate from your key (openssl req -new -x509 -key <private key> -out \
-         {} -days 730 -subj /CN=qs-jwt) and configure it under a new key ID",
-        typed.certificate
-    );
-    let fix = typed.apply(new_key_id);
-    if now < validity.not_before {
-        return Check::fail(
-            id::IDP_CERTIFICATE,
-            title::IDP_CERTIFICATE,
-            format!(
-                "the certificate is valid only from {}, in {}",
-                iso8601(validity.not_before),
-                span(validity.not_before - now)
-            ),
-        );
-    }
-    if now >= validity.not_after {
-        return Check::fail(
-            id::IDP_CERTIFICATE,
-            title::IDP_CERTIFICATE,
-            format!(
-                "the certificate expired at {}, {} ago: {renew}",
-                iso8601(validity.not_after),
-                span(now - validity.not_after)
-            ),
-        )
-        .with_fix(fix);
-    }
-    let left = validity.not_after - now;
-    if left < EXPIRY_WARNING_SECS {
-        return Check::warn(
-            id::IDP_CERTIFICATE,
-            title::IDP_CERTIFICATE,
-            format!(
-                "the certificate expires at {}, in {}: {renew}",
-                iso8601(validity.not_after),
-                span(left)
-            ),
-        )
-        .with_fix(fix);
-    }
-    Check::pass(
-        id::IDP_CERTIFICATE,
-        title::IDP_CERTIFICATE,
-        format!(
-            "valid from {} to {}",
-            iso8601(validity.not_before),
-            iso8601(validity.not_after)
-        ),
+    super::certificate_dates_check(
+        CertificateLine {
+            id: id::IDP_CERTIFICATE,
+            title: title::IDP_CERTIFICATE,
+            certificate: &typed.certificate,
+            then: "configure it under a new key ID",
+            fix: typed.apply(new_key_id),
+        },
+        &validity,
+        now,
     )
 }
 
@@ -828,6 +763,7 @@ fn random_id() -> String {
 mod tests {
     use super::super::Status;
     use super::*;
+    use crate::commands::doctor::EXPIRY_WARNING_SECS;
     use serde_json::json;
 
     const NOW: u64 = times::EXAMPLE_NOW;
@@ -1000,7 +936,7 @@ mod tests {
         };
         let listed = Listed::Providers(vec![idp("abc", "i", "k", &cert(), true, "jwtAuth")]);
         let report = checks(&typed(), &Ok(short), &listed, NOW);
-        assert_eq!(status_of(&report, id::LOCAL_KEY), Status::Fail);
+        assert_eq!(status_of(&report, "local-key"), Status::Fail);
         let report = checks(
             &typed(),
             &Err(KeyTrouble {
@@ -1010,8 +946,8 @@ mod tests {
             &listed,
             NOW,
         );
-        assert_eq!(status_of(&report, id::LOCAL_KEY), Status::Fail);
-        assert_eq!(check(&report, id::LOCAL_KEY).fix, None);
+        assert_eq!(status_of(&report, "local-key"), Status::Fail);
+        assert_eq!(check(&report, "local-key").fix, None);
         assert_eq!(status_of(&report, id::IDP_KEY), Status::Skip);
     }
 

@@ -284,6 +284,121 @@ impl Report {
     }
 }
 
+/// The line on the local key, alike for both doctors: what it is, or why it cannot sign for
+/// Qlik. `then` says what to do with a new key pair on this platform, `new_pair` is the
+/// command that makes one.
+pub(super) fn local_key_check(
+    local: &Result<LocalKey, KeyTrouble>,
+    then: &str,
+    new_pair: String,
+) -> Check {
+    const ID: &str = "local-key";
+    const TITLE: &str = "local key";
+    match local {
+        // A key of a size qs-jwt cannot sign with needs a new pair; any other failure says its
+        // own fix (a passphrase, a format to convert) in its words.
+        Err(trouble) if trouble.new_pair => {
+            Check::fail(ID, TITLE, trouble.said.clone()).with_fix(new_pair)
+        }
+        Err(trouble) => Check::fail(ID, TITLE, trouble.said.clone()),
+        Ok(key) if key.bits < MIN_KEY_BITS => Check::fail(
+            ID,
+            TITLE,
+            format!(
+                "a {}-bit RSA key; Qlik needs {MIN_KEY_BITS} bits or more: make a new key pair and \
+                 {then}",
+                key.bits
+            ),
+        )
+        .with_fix(new_pair),
+        Ok(key) => Check::pass(
+            ID,
+            TITLE,
+            format!(
+                "a {}-bit RSA key, thumbprint {}",
+                key.bits,
+                key.public.thumbprint()
+            ),
+        ),
+    }
+}
+
+/// The line on the dates of the certificate Qlik holds: failed before its start or after its
+/// end, a warning within `EXPIRY_WARNING_SECS` of the end, with `fix` (configure a renewed one)
+/// for the last two. `certificate` is the file a renewed certificate goes to, `then` what to
+/// do with it on this platform.
+pub(super) struct CertificateLine<'a> {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub certificate: &'a str,
+    pub then: &'a str,
+    pub fix: String,
+}
+
+pub(super) fn certificate_dates_check(
+    line: CertificateLine<'_>,
+    validity: &keys::Validity,
+    now: u64,
+) -> Check {
+    use crate::times::{iso8601, span};
+    let CertificateLine {
+        id,
+        title,
+        certificate,
+        then,
+        fix,
+    } = line;
+    let renew = format!(
+        "make a new certificate from your key (openssl req -new -x509 -key <private key> -out \
+         {certificate} -days 730 -subj /CN=qs-jwt) and {then}"
+    );
+    if now < validity.not_before {
+        return Check::fail(
+            id,
+            title,
+            format!(
+                "the certificate is valid only from {}, in {}",
+                iso8601(validity.not_before),
+                span(validity.not_before - now)
+            ),
+        );
+    }
+    if now >= validity.not_after {
+        return Check::fail(
+            id,
+            title,
+            format!(
+                "the certificate expired at {}, {} ago: {renew}",
+                iso8601(validity.not_after),
+                span(now - validity.not_after)
+            ),
+        )
+        .with_fix(fix);
+    }
+    let left = validity.not_after - now;
+    if left < EXPIRY_WARNING_SECS {
+        return Check::warn(
+            id,
+            title,
+            format!(
+                "the certificate expires at {}, in {}: {renew}",
+                iso8601(validity.not_after),
+                span(left)
+            ),
+        )
+        .with_fix(fix);
+    }
+    Check::pass(
+        id,
+        title,
+        format!(
+            "valid from {} to {}",
+            iso8601(validity.not_before),
+            iso8601(validity.not_after)
+        ),
+    )
+}
+
 /// Qlik verifies RS256 with keys of 2048 bits or more (aws-lc, qs-jwt's signer, too).
 pub const MIN_KEY_BITS: usize = 2048;
 

@@ -18,8 +18,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use super::{
-    Check, EXPIRY_WARNING_SECS, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, MIN_KEY_BITS, Report,
-    certificate_beside, quoted, read_local_key, said,
+    CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
+    quoted, read_local_key, said,
 };
 use crate::Output;
 use crate::claims::{self, QseowUser, User};
@@ -30,17 +30,13 @@ use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::qrs::{
     self, JWT_AUTHENTICATION, ProxyService, QrsFailure, Repository, ServerNode, VirtualProxy,
 };
+use crate::qlik::rules::{QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
 use crate::render;
 use crate::secret::SecretText;
-use crate::times::{self, iso8601, span};
+use crate::times;
 use crate::token;
 
-/// The claim names create-qseow writes the user in: what the virtual proxy must read.
-pub const USER_ID_CLAIM: &str = "userId";
-pub const USER_DIRECTORY_CLAIM: &str = "userDirectory";
-
 mod id {
-    pub const LOCAL_KEY: &str = "local-key";
     pub const REPOSITORY: &str = "repository";
     pub const CLIENT_CERTIFICATE: &str = "client-certificate";
     pub const VP: &str = "virtual-proxy";
@@ -55,7 +51,6 @@ mod id {
 }
 
 mod title {
-    pub const LOCAL_KEY: &str = "local key";
     pub const REPOSITORY: &str = "repository reachable";
     pub const CLIENT_CERTIFICATE: &str = "client certificate accepted";
     pub const VP: &str = "virtual proxy";
@@ -464,34 +459,11 @@ fn new_key_pair(typed: &Typed) -> String {
 }
 
 fn local_key_check(typed: &Typed, local: &Result<LocalKey, KeyTrouble>) -> Check {
-    match local {
-        // A key of a size qs-jwt cannot sign with needs a new pair; any other failure says its
-        // own fix (a passphrase, a format to convert) in its words.
-        Err(trouble) if trouble.new_pair => {
-            Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone())
-                .with_fix(new_key_pair(typed))
-        }
-        Err(trouble) => Check::fail(id::LOCAL_KEY, title::LOCAL_KEY, trouble.said.clone()),
-        Ok(key) if key.bits < MIN_KEY_BITS => Check::fail(
-            id::LOCAL_KEY,
-            title::LOCAL_KEY,
-            format!(
-                "a {}-bit RSA key; Qlik needs {MIN_KEY_BITS} bits or more: make a new key pair and \
-                 give the virtual proxy its certificate (setup-qseow --apply)",
-                key.bits
-            ),
-        )
-        .with_fix(new_key_pair(typed)),
-        Ok(key) => Check::pass(
-            id::LOCAL_KEY,
-            title::LOCAL_KEY,
-            format!(
-                "a {}-bit RSA key, thumbprint {}",
-                key.bits,
-                key.public.thumbprint()
-            ),
-        ),
-    }
+    super::local_key_check(
+        local,
+        "give the virtual proxy its certificate (setup-qseow --apply)",
+        new_key_pair(typed),
+    )
 }
 
 /// Whether the certificate is of the local key's public half; None when it cannot be told.
@@ -666,55 +638,16 @@ fn certificate_check(
         };
         return Check::skip(id::VP_CERTIFICATE, title::VP_CERTIFICATE, why);
     };
-    let renew = format!(
-        "make a new certificate from your key (openssl req -new -x509 -key <private key> -out \
-         {} -days 730 -subj /CN=qs-jwt) and give it to the virtual proxy",
-        typed.certificate
-    );
-    if now < validity.not_before {
-        return Check::fail(
-            id::VP_CERTIFICATE,
-            title::VP_CERTIFICATE,
-            format!(
-                "the certificate is valid only from {}, in {}",
-                iso8601(validity.not_before),
-                span(validity.not_before - now)
-            ),
-        );
-    }
-    if now >= validity.not_after {
-        return Check::fail(
-            id::VP_CERTIFICATE,
-            title::VP_CERTIFICATE,
-            format!(
-                "the certificate expired at {}, {} ago: {renew}",
-                iso8601(validity.not_after),
-                span(now - validity.not_after)
-            ),
-        )
-        .with_fix(typed.apply());
-    }
-    let left = validity.not_after - now;
-    if left < EXPIRY_WARNING_SECS {
-        return Check::warn(
-            id::VP_CERTIFICATE,
-            title::VP_CERTIFICATE,
-            format!(
-                "the certificate expires at {}, in {}: {renew}",
-                iso8601(validity.not_after),
-                span(left)
-            ),
-        )
-        .with_fix(typed.apply());
-    }
-    Check::pass(
-        id::VP_CERTIFICATE,
-        title::VP_CERTIFICATE,
-        format!(
-            "valid from {} to {}",
-            iso8601(validity.not_before),
-            iso8601(validity.not_after)
-        ),
+    super::certificate_dates_check(
+        CertificateLine {
+            id: id::VP_CERTIFICATE,
+            title: title::VP_CERTIFICATE,
+            certificate: &typed.certificate,
+            then: "give it to the virtual proxy",
+            fix: typed.apply(),
+        },
+        &validity,
+        now,
     )
 }
 
@@ -755,11 +688,11 @@ fn attributes_check(typed: &Typed, vp: &VirtualProxy) -> Check {
     let user_directory = field("jwtAttributeUserDirectory");
     let mut differ = Vec::new();
     for (name, held, written) in [
-        ("jwtAttributeUserId", &user_id, USER_ID_CLAIM),
+        ("jwtAttributeUserId", &user_id, QSEOW_USER_ID_CLAIM),
         (
             "jwtAttributeUserDirectory",
             &user_directory,
-            USER_DIRECTORY_CLAIM,
+            QSEOW_USER_DIRECTORY_CLAIM,
         ),
     ] {
         if held != written {
@@ -920,6 +853,7 @@ fn login_result(
 mod tests {
     use super::super::Status;
     use super::*;
+    use crate::commands::doctor::EXPIRY_WARNING_SECS;
     use serde_json::json;
     use std::path::Path;
 
@@ -1121,7 +1055,7 @@ mod tests {
             &Read::CertificateRefused("refused".into()),
             NOW,
         );
-        assert_eq!(check(&report, id::LOCAL_KEY).status, Status::Fail);
+        assert_eq!(check(&report, "local-key").status, Status::Fail);
         assert_eq!(check(&report, id::REPOSITORY).status, Status::Pass);
         assert_eq!(check(&report, id::CLIENT_CERTIFICATE).status, Status::Fail);
         assert_eq!(check(&report, id::VP_NODES).status, Status::Skip);
