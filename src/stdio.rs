@@ -76,19 +76,16 @@ pub struct ProductLines {
 
 impl ProductLines {
     pub fn open() -> Result<Self> {
-        let descriptor = descriptor().context(CANNOT_WRITE)?;
-        Ok(Self {
-            out: BufWriter::with_capacity(
-                64 * 1024,
-                Counted {
-                    inner: descriptor,
-                    bytes: 0,
-                },
-            ),
+        Ok(Self::to(descriptor().context(CANNOT_WRITE)?))
+    }
+
+    fn to(inner: Descriptor) -> Self {
+        Self {
+            out: BufWriter::with_capacity(64 * 1024, Counted { inner, bytes: 0 }),
             ends: VecDeque::new(),
             queued: 0,
             delivered: 0,
-        })
+        }
     }
 
     /// Writes `text` and a newline; they reach standard output when the buffer fills or at
@@ -104,7 +101,12 @@ impl ProductLines {
 
     /// Sends what is buffered, so that a reader of a long run sees lines as they are made.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().context(CANNOT_WRITE)
+        self.out.flush().context(CANNOT_WRITE)?;
+        // The lines the system took are counted now, so that `ends` holds only those still in
+        // the buffer: kept for the whole run, it grew by 8 bytes a token (80 MB for 10,000,000
+        // users, found by the 10,000,000-user run of issue 21).
+        self.delivered();
+        Ok(())
     }
 
     /// Sends the rest; dropping a `ProductLines` instead would lose a failure.
@@ -165,4 +167,28 @@ type Descriptor = io::StdoutLock<'static>;
 #[cfg(not(unix))]
 fn descriptor() -> io::Result<Descriptor> {
     Ok(io::stdout().lock())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_sent_are_counted_at_each_flush_and_not_held() {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = ProductLines::to(file);
+        for chunk in 0..100 {
+            for _ in 0..64 {
+                out.line("a token").unwrap();
+            }
+            out.flush().unwrap();
+            assert!(
+                out.ends.is_empty(),
+                "chunk {chunk}: {} ends held",
+                out.ends.len()
+            );
+        }
+        assert_eq!(out.delivered(), 6400);
+        out.finish().unwrap();
+    }
 }
