@@ -887,24 +887,49 @@ pub fn url_shown(url: &str) -> String {
     }
 }
 
-/// Where the user info of `rest` (a URL after its `scheme://`) ends: the index of its '@'. A
-/// password may hold a '/' (`user:pa/ss@host`), so a ':' followed by more than a port's digits
-/// before the first '/' marks user info too.
+/// Where the user info of `rest` (a URL after its `scheme://`) ends: the LAST '@' before the
+/// host, since a password may hold '/' and '@' (`svc:Sup3r/Secret@Passw0rd-2024xyz@proxy:3128`).
+/// There is user info when what comes before the first '/' holds an '@', or a ':' followed by
+/// more than a port's digits; an '@' in a path (`https://host:443/users/a@b.example`) is not.
 fn user_info_end(rest: &str) -> Option<usize> {
     let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if let Some(at) = authority.rfind('@') {
-        return Some(at);
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let has_user_info = authority.contains('@')
+        || matches!(authority.split_once(':'),
+            Some((host, after)) if !host.starts_with('[') && !after.chars().all(|c| c.is_ascii_digit()));
+    if !has_user_info {
+        return None;
     }
-    match (rest.find('@'), authority.split_once(':')) {
-        (Some(at), Some((host, after)))
-            if !host.starts_with('[') && !after.chars().all(|c| c.is_ascii_digit()) =>
-        {
-            Some(at)
-        }
-        _ => None,
-    }
+    let host_after = |at: usize| {
+        let after = &rest[at + 1..];
+        is_host_and_port(&after[..after.find('/').unwrap_or(after.len())])
+    };
+    rest.match_indices('@')
+        .map(|(at, _)| at)
+        .filter(|&at| host_after(at))
+        .last()
+        // No host stands after any '@': all of it is hidden rather than a piece shown.
+        .or_else(|| rest.rfind('@'))
+}
+
+/// Whether `text` is a host name or address with an optional port: `proxy.corp:3128`,
+/// `[::1]:8080`.
+fn is_host_and_port(text: &str) -> bool {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) if !text.starts_with('[') || host.ends_with(']') => (host, Some(port)),
+        _ => (text, None),
+    };
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'))
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    host_ok && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A proxy URL as it may be shown: without a user name or password.
@@ -1151,5 +1176,18 @@ mod tests {
         );
         assert_eq!(proxy_shown("http://proxy:3128"), "http://proxy:3128");
         assert_eq!(proxy_shown("u:p@proxy:3128"), "proxy:3128");
+        // A password holding '/' and '@': split at the last '@' before the host.
+        for url in [
+            "http://svc:Sup3r/Secret@Passw0rd-2024xyz@proxy.corp:3128",
+            "http://svc:p@ss/w0rd@proxy.corp:3128",
+            "http://svc:a/b/c@d@e@proxy.corp:3128/",
+        ] {
+            let shown = proxy_shown(url);
+            assert!(shown.starts_with("http://proxy.corp:3128"), "{url}: {shown}");
+        }
+        assert_eq!(
+            url_shown("https://host:443/users/a@b.example"),
+            "https://host:443/users/a@b.example"
+        );
     }
 }

@@ -283,7 +283,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         }
         if !(200..300).contains(&reply.status) {
             let error = TokenError::from_body(&reply.body);
-            let message = refusal_message(reply.status, &error, &[&proof, &body]);
+            let message = refusal_message(reply.status, &error);
             let hint = hint(&error, &credential, grant, &audience, attempt_now);
             let mut err = UserError::runtime(message);
             if let Some(hint) = hint {
@@ -313,7 +313,14 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         );
         let stdout = match args.output {
             OauthFormat::Token => token.access_token.expose().to_owned(),
-            OauthFormat::Json => token.json.expose().to_owned(),
+            // The answer as Qlik gave it, its tokens (the product) as they are and anything
+            // else through the one redaction: a server that echoes the secret back shows none
+            // of it.
+            OauthFormat::Json => {
+                let answer: serde_json::Value =
+                    serde_json::from_str(token.json.expose()).unwrap_or_default();
+                render::json_for_people(&answer, &oauth::REPLY_TOKENS)
+            }
         };
         return Ok(Output::product(stdout));
     }
@@ -484,20 +491,16 @@ fn assertion(
     Ok(SecretText::new(token::sign(&header, &claims, key)?))
 }
 
-/// Qlik's refusal in one line, with any secret the server quoted back taken out.
-fn refusal_message(status: u16, error: &TokenError, secrets: &[&SecretText]) -> String {
+/// Qlik's refusal in one line, with any secret the server quoted back taken out (the one
+/// redaction: the secret, the assertion and the key are registered, so a piece of them goes too).
+fn refusal_message(status: u16, error: &TokenError) -> String {
     let mut text = match (&error.error, &error.description) {
         (Some(code), Some(description)) => format!("{code}: {description}"),
         (Some(code), None) => code.clone(),
         (None, Some(description)) => description.clone(),
         (None, None) => "no error in the answer".to_owned(),
     };
-    for secret in secrets {
-        let secret = secret.expose();
-        if !secret.is_empty() && text.contains(secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-    }
+    text = crate::secret::redact(&text).into_owned();
     format!(
         "Qlik Cloud refused the token request (HTTP {status}): {}",
         render::escape(&render::shorten(&text))
@@ -593,7 +596,7 @@ fn refused(
             );
             Ok(Output {
                 failure: Some(err.to_string()),
-                ..Output::product(render::json_for_terminal(&object.to_string()).into_owned())
+                ..Output::product(render::json_for_people(&object, &[]))
             })
         }
     }
@@ -625,7 +628,7 @@ pub fn failure_json(
     match command {
         crate::cli::Command::OauthQscloud(args) if args.output == OauthFormat::Json => {
             let object = failure_object(None, None, detail, hint);
-            Some(render::json_for_terminal(&object.to_string()).into_owned())
+            Some(render::json_for_people(&object, &[]))
         }
         _ => None,
     }

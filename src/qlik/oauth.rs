@@ -133,8 +133,9 @@ impl Grant<'_> {
     }
 }
 
-/// The JSON body of `POST /oauth/token`. It holds the secret or the assertion, so it is a
-/// secret itself.
+/// The JSON body of `POST /oauth/token`. It holds the secret or the assertion, so it is held
+/// as a secret; but only those are registered (they are, where they are made): its client ID,
+/// grant, scope and subject are names, shown as typed in Qlik's errors and our log lines.
 pub fn token_request(
     client_id: &str,
     auth: &ClientAuth<'_>,
@@ -169,8 +170,11 @@ pub fn token_request(
             );
         }
     }
-    SecretText::new(Value::Object(body).to_string())
+    SecretText::composed(Value::Object(body).to_string())
 }
+
+/// The fields of a token answer that hold a token: the product, printed as they came.
+pub const REPLY_TOKENS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
 /// A 2xx answer: the access token, and the whole answer for `--output json`.
 pub struct TokenReply {
@@ -213,7 +217,16 @@ pub fn token_reply(body: &[u8]) -> Result<TokenReply, String> {
             .get("scope")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        json: SecretText::new(Value::Object(object).to_string()),
+        // Its tokens are registered, not the whole answer: its scope and token type are words
+        // for the log.
+        json: {
+            for name in REPLY_TOKENS {
+                if let Some(Value::String(token)) = object.get(name) {
+                    crate::secret::register(token);
+                }
+            }
+            SecretText::composed(Value::Object(object).to_string())
+        },
     })
 }
 

@@ -10,7 +10,7 @@ use crate::qlik::rules::{
     Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
 };
 use crate::qlik::{cloud, qrs};
-use crate::render::{escape, json_for_terminal};
+use crate::render::{json_for_people, redacted};
 
 /// The outcome of one login, and `--output json`'s object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -354,12 +354,12 @@ pub fn failure_line(report: &LoginReport, who: &str) -> String {
 pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String {
     let mut lines = vec![format!(
         "Accepted: {who} made a session at {} (HTTP {})",
-        escape(&report.server),
+        redacted(&report.server),
         report.status
     )];
     let mut field = |label: &str, value: Option<String>| {
         if let Some(value) = value {
-            lines.push(format!("{label:<16}{}", escape(&value)));
+            lines.push(format!("{label:<16}{}", redacted(&value)));
         }
     };
     match &report.user {
@@ -406,14 +406,14 @@ pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) ->
             "hint": hint,
         },
     });
-    json_for_terminal(&json.to_string()).into_owned()
+    json_for_people(&json, &[])
 }
 
 /// `--output json`: one line, safe for a terminal.
 pub fn render_json(report: &LoginReport) -> String {
     // A struct of strings, numbers and options always serializes.
-    let json = serde_json::to_string(report).unwrap_or_default();
-    json_for_terminal(&json).into_owned()
+    let json = serde_json::to_value(report).unwrap_or_default();
+    json_for_people(&json, &[])
 }
 
 #[cfg(test)]
