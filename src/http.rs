@@ -53,6 +53,17 @@ impl Server {
     /// one is fine (`--tenant mytenant.eu.qlikcloud.com`). http is refused: the token would
     /// cross the network in clear text.
     pub fn parse(text: &str, flag: &str, bare_host: bool) -> Result<Self, UserError> {
+        Self::parse_sending(text, flag, bare_host, "the token")
+    }
+
+    /// [`Server::parse`] for a server that is sent `sends` (the API key, the client's
+    /// credentials), which an http URL's refusal names.
+    pub fn parse_sending(
+        text: &str,
+        flag: &str,
+        bare_host: bool,
+        sends: &str,
+    ) -> Result<Self, UserError> {
         let trimmed = text.trim();
         let with_scheme = if trimmed.contains("://") {
             trimmed.to_owned()
@@ -87,12 +98,14 @@ impl Server {
         match uri.scheme_str() {
             Some(scheme) if scheme.eq_ignore_ascii_case("https") => {}
             Some(scheme) if scheme.eq_ignore_ascii_case("http") => {
-                return Err(bad(if flag == "--qrs" {
+                let why = if flag == "--qrs" {
                     "is http: the repository API takes only https with the client certificate; \
                      use https"
+                        .to_owned()
                 } else {
-                    "is http: the token would cross the network in clear text; use https"
-                }));
+                    format!("is http: {sends} would cross the network in clear text; use https")
+                };
+                return Err(bad(&why));
             }
             _ => return Err(bad("is not an https URL")),
         }

@@ -39,7 +39,7 @@ pub struct TenantConnection<'a> {
 /// The client for --tenant and the API key, read before anything is sent.
 pub fn connect(args: &TenantConnection<'_>) -> Result<(Client, SecretText), UserError> {
     let tenant = args.tenant;
-    let mut server = Server::parse(tenant, "--tenant", true)?;
+    let mut server = Server::parse_sending(tenant, "--tenant", true, "the API key")?;
     if !server.base_path.is_empty() {
         warn!(
             "--tenant: the path '{}' is ignored; Qlik Cloud's API is at the tenant's root",
@@ -97,7 +97,7 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
             }
             Err(std::env::VarError::NotPresent) => {
                 return Err(UserError::usage(format!(
-                    "{needed_by} need a tenant admin's API key: set {API_KEY_VARIABLE} or give \
+                    "{needed_by} needs a tenant admin's API key: set {API_KEY_VARIABLE} or give \
                      --api-key-file <file|->"
                 )));
             }
@@ -124,12 +124,18 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
 }
 
 /// Whether `path` is a Qlik Cloud API key rather than a file's name: a JWT, three base64url
-/// parts whose header starts as every JSON object does (`{"` is `eyJ`).
+/// parts whose header starts as every JSON object does (`{"` is `eyJ`), with or without the
+/// `Bearer ` of an Authorization header.
 fn looks_like_api_key(path: &Path) -> bool {
     let Some(text) = path.to_str() else {
         return false;
     };
-    let parts: Vec<&str> = text.trim().split('.').collect();
+    let text = text.trim();
+    let text = match text.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => text[7..].trim_start(),
+        _ => text,
+    };
+    let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 3
         && parts[0].starts_with("eyJ")
         && parts.iter().all(|p| {

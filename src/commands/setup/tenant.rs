@@ -177,7 +177,7 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         cacert: args.cacert.as_deref(),
         insecure: args.insecure,
         timeout: args.timeout,
-        needed_by: "--apply and --remove",
+        needed_by: "setup-qscloud --apply or --remove",
     }
 }
 
