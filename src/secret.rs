@@ -1022,6 +1022,32 @@ mod tests {
         }
     }
 
+    /// With every secret kind of a run registered (a key, an API key, a client secret, a
+    /// passphrase, a token), every real-world name (Qlik's scopes, grants, subjects and client
+    /// ids among them) still shows whole, in any message around it.
+    #[test]
+    fn real_world_names_survive_every_secret_kind() {
+        let mut known = Known::default();
+        known.add(PKCS8);
+        known.add("Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6InFsaWsifQ.eyJzdWIiOiJhZG1pbiJ9.Xq7pL2vN9kR4sT6wY8zAb3Cd5Ef0Gh1Ij2Kl");
+        known.add("Zk8vQ2xp4RnT7wYs1BdFg6HjK9mLc3NqW5eR0tY2uI4oP6aS");
+        known.add("correct horse battery staple 2024");
+        known.add("hunter2024");
+        for name in names() {
+            for text in [
+                name.to_owned(),
+                format!("error: user {name} not found"),
+                format!("client {name} may not use grant {name}"),
+                format!("INFO Qlik Cloud issued an access token (scope {name})"),
+                format!("{{\"detail\":\"{name}\"}}"),
+            ] {
+                assert!(known.spans(&text).is_empty(), "{text}");
+                assert!(bearer_spans(&text).is_empty(), "{text}");
+                assert!(key_text_spans(&text).is_empty(), "{text}");
+            }
+        }
+    }
+
     /// A value in an Authorization header's form is the key it holds, registered or not.
     #[test]
     fn a_bearer_value_is_the_key_it_holds() {
