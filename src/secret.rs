@@ -369,6 +369,18 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     let mut spans = known_spans(text);
     spans.extend(key_text_spans(text));
     spans.extend(bearer_spans(text));
+    redact_spans(text, spans)
+}
+
+/// [`redact`] for text that holds public key text by design (a certificate Qlik returns in an
+/// identity provider): only what the run registered, and a `Bearer ` token.
+pub fn redact_registered(text: &str) -> Cow<'_, str> {
+    let mut spans = known_spans(text);
+    spans.extend(bearer_spans(text));
+    redact_spans(text, spans)
+}
+
+fn redact_spans(text: &str, mut spans: Vec<(usize, usize)>) -> Cow<'_, str> {
     if spans.is_empty() {
         return Cow::Borrowed(text);
     }

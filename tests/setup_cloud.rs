@@ -588,3 +588,40 @@ fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
     assert!(stderr.contains("cannot compare"), "{stderr}");
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }
+
+/// Issue 27: the identity provider --apply prints is the one Qlik returned by its documented
+/// fields only, and anything the run holds as a secret (the API key) is redacted from them; a
+/// server that put the API key into the object, whole or in a piece, gets none of it printed.
+/// The certificate and the names show as they are.
+#[test]
+fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets() {
+    let tenant = Tenant::new();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut idp = jwt_idp("64d0f0a7a1b2c3d4e5f60718", "i", "k", &pem, true);
+    let piece = &ADMIN_API_KEY[4..32];
+    idp["apiKey"] = Value::from(ADMIN_API_KEY);
+    idp["description"] = Value::from(format!("made with {piece} by auth0|a08D000001DVHcIIAX"));
+    idp["options"]["clientSecret"] = Value::from(ADMIN_API_KEY);
+    idp["options"]["staticKeys"][0]["token"] = Value::from(ADMIN_API_KEY);
+    tenant.server.add_identity_provider(idp);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(piece), "{text}");
+    }
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["id"], "64d0f0a7a1b2c3d4e5f60718");
+    assert!(shown.get("apiKey").is_none(), "{stdout}");
+    assert!(shown["options"].get("clientSecret").is_none(), "{stdout}");
+    assert_eq!(
+        shown["options"]["staticKeys"][0],
+        serde_json::json!({"kid": "k", "pem": pem})
+    );
+    assert_eq!(
+        shown["description"],
+        "made with [key text redacted] by auth0|a08D000001DVHcIIAX"
+    );
+    assert_eq!(shown["protocol"], "jwtAuth");
+    assert_eq!(shown["options"]["issuer"], "i");
+}
