@@ -625,3 +625,31 @@ fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets()
     assert_eq!(shown["protocol"], "jwtAuth");
     assert_eq!(shown["options"]["issuer"], "i");
 }
+
+/// Issue 27: an API key file in UTF-16 without a byte order mark (as some Windows tools write
+/// it) is read as the key, found by its NUL bytes; before, it was "more than one word".
+#[test]
+fn an_api_key_file_in_utf16_without_a_byte_order_mark_is_read() {
+    let tenant = Tenant::new();
+    let utf16: Vec<u8> = format!("{ADMIN_API_KEY}\r\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    fs::write(tenant.path().join("apikey.txt"), utf16).unwrap();
+    owner_only(&tenant.path().join("apikey.txt"));
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "apikey.txt"]));
+    assert_eq!(code, 0, "{stderr}");
+    let post = tenant
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {ADMIN_API_KEY}").as_str())
+    );
+}
