@@ -917,10 +917,9 @@ fn user_info_end(rest: &str) -> Option<usize> {
         let after = &rest[at + 1..];
         is_host_and_port(&after[..after.find('/').unwrap_or(after.len())])
     };
-    rest.match_indices('@')
+    rest.rmatch_indices('@')
         .map(|(at, _)| at)
-        .filter(|&at| host_after(at))
-        .last()
+        .find(|&at| host_after(at))
         // No host stands after any '@': all of it is hidden rather than a piece shown.
         .or_else(|| rest.rfind('@'))
 }
@@ -933,9 +932,10 @@ fn is_host_and_port(text: &str) -> bool {
         _ => (text, None),
     };
     let host_ok = if let Some(inner) = host.strip_prefix('[') {
-        inner
-            .strip_suffix(']')
-            .is_some_and(|ip| ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'))
+        inner.strip_suffix(']').is_some_and(|ip| {
+            ip.chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        })
     } else {
         !host.is_empty()
             && host
@@ -1196,7 +1196,10 @@ mod tests {
             "http://svc:a/b/c@d@e@proxy.corp:3128/",
         ] {
             let shown = proxy_shown(url);
-            assert!(shown.starts_with("http://proxy.corp:3128"), "{url}: {shown}");
+            assert!(
+                shown.starts_with("http://proxy.corp:3128"),
+                "{url}: {shown}"
+            );
         }
         assert_eq!(
             url_shown("https://host:443/users/a@b.example"),

@@ -902,7 +902,11 @@ mod tests {
             }
         }
         // A DER key and short or odd-length bytes are left as they are.
-        for bytes in [vec![0x30, 0x82, 0x04, 0xbd, 0x02, 0x01, 0x00, 0x30], vec![b'a', 0], vec![b'a', 0, b'b']] {
+        for bytes in [
+            vec![0x30, 0x82, 0x04, 0xbd, 0x02, 0x01, 0x00, 0x30],
+            vec![b'a', 0],
+            vec![b'a', 0, b'b'],
+        ] {
             assert_eq!(utf8_bytes(bytes.clone()), Ok(bytes));
         }
     }

@@ -589,9 +589,15 @@ fn assert_nothing_of(secret: &str, text: &str, what: &str) {
     let chars: Vec<char> = secret.to_ascii_lowercase().chars().collect();
     for window in chars.windows(16) {
         let window: String = window.iter().collect();
-        assert!(!shown.contains(&window), "{what}: '{window}' shows in:\n{text}");
+        assert!(
+            !shown.contains(&window),
+            "{what}: '{window}' shows in:\n{text}"
+        );
         let encoded = percent_encoded(&window).to_ascii_lowercase();
-        assert!(!shown.contains(&encoded), "{what}: '{encoded}' shows in:\n{text}");
+        assert!(
+            !shown.contains(&encoded),
+            "{what}: '{encoded}' shows in:\n{text}"
+        );
     }
 }
 
@@ -606,44 +612,108 @@ fn a_secret_of_the_environment_given_to_another_flag_is_not_shown() {
         (
             "QLIK_API_KEY",
             API_KEY,
-            vec!["setup-qscloud", "--issuer", "i", "--keyid", "k", "--cert-publickey-file", API_KEY],
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+                API_KEY,
+            ],
             "--cert-publickey-file",
         ),
         (
             "QSJWTPASSPHRASE",
             PASSPHRASE,
-            vec!["create-qscloud", "--issuer", "i", "--keyid", "k", "--sub", "s", "--name", "n", "--email", "e@x", "--expires", PASSPHRASE],
+            vec![
+                "create-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--sub",
+                "s",
+                "--name",
+                "n",
+                "--email",
+                "e@x",
+                "--expires",
+                PASSPHRASE,
+            ],
             "--expires",
         ),
         (
             "QSJWTPASSPHRASE",
             PASSPHRASE,
-            vec!["login-qscloud", "--tenant", "t.eu.qlikcloud.com", "--jwt-file", PASSPHRASE],
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                PASSPHRASE,
+            ],
             "--jwt-file",
         ),
         (
             "QLIK_CLIENT_SECRET",
             CLIENT_SECRET,
-            vec!["login-qscloud", "--tenant", "t.eu.qlikcloud.com", "--jwt-file", "t.jwt", "--timeout", CLIENT_SECRET],
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                "t.jwt",
+                "--timeout",
+                CLIENT_SECRET,
+            ],
             "--timeout",
         ),
         (
             "QLIK_CLIENT_SECRET",
             CLIENT_SECRET,
-            vec!["login-qscloud", "--tenant", "t.eu.qlikcloud.com", "--jwt-file", "t.jwt", "--output", CLIENT_SECRET],
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                "t.jwt",
+                "--output",
+                CLIENT_SECRET,
+            ],
             "--output",
         ),
         (
             "QLIK_API_KEY",
             API_KEY,
-            vec!["doctor-qscloud", "--tenant", "t.eu.qlikcloud.com", "--issuer", "i", "--keyid", "k", "--cert-privatekey-file", "k.pem", "--api-key-file", &bearer],
+            vec![
+                "doctor-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-privatekey-file",
+                "k.pem",
+                "--api-key-file",
+                &bearer,
+            ],
             "--api-key-file",
         ),
         // Not in the environment at all: the Bearer value is the key it holds.
         (
             "UNSET_HERE",
             API_KEY,
-            vec!["setup-qscloud", "--issuer", "i", "--keyid", "k", "--cert-publickey-file", &bearer],
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+                &bearer,
+            ],
             "--cert-publickey-file",
         ),
     ];
@@ -663,6 +733,9 @@ fn a_secret_of_the_environment_given_to_another_flag_is_not_shown() {
 const SUBJECT: &str = "auth0|a08D000001DVHcIIAX";
 const CLIENT_ID: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const SCOPE: &str = "user_default admin_classic";
+
+/// A command line, its environment, and the names it sends that must show.
+type Run<'a> = (Vec<&'a str>, Vec<(&'a str, String)>, &'a [&'a str]);
 
 /// Every secret kind (an API key, a client secret, a client assertion, a token sent to log in,
 /// a private key and a passphrase from the environment) through every output path (text on
@@ -692,11 +765,16 @@ fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
         "--scope",
         SCOPE,
     ];
-    let runs: Vec<(Vec<&str>, Vec<(&str, String)>, &[&str])> = vec![
+    let runs: Vec<Run> = vec![
         (
             oauth.to_vec(),
             vec![("QLIK_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
-            &[SUBJECT, CLIENT_ID, SCOPE, "urn:qlik:oauth:user-impersonation"],
+            &[
+                SUBJECT,
+                CLIENT_ID,
+                SCOPE,
+                "urn:qlik:oauth:user-impersonation",
+            ],
         ),
         (
             oauth.to_vec(),
@@ -704,20 +782,52 @@ fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
                 ("QSJWTPRIVKEY", fixture_text("rsa2048-pkcs8.pem")),
                 ("QLIK_API_KEY", API_KEY.to_owned()),
             ],
-            &[SUBJECT, CLIENT_ID, SCOPE, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+            &[
+                SUBJECT,
+                CLIENT_ID,
+                SCOPE,
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ],
         ),
         (
-            vec!["login-qscloud", "--tenant", &url, "--cacert", "ca.pem", "--jwt-file", "token.jwt"],
+            vec![
+                "login-qscloud",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+                "--jwt-file",
+                "token.jwt",
+            ],
             vec![("QSJWTPASSPHRASE", PASSPHRASE.to_owned())],
             &[],
         ),
         (
-            vec!["setup-qscloud", "--issuer", "i", "--keyid", "k", "--cert-publickey-file"],
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+            ],
             vec![("QLIK_API_KEY", API_KEY.to_owned())],
             &[],
         ),
         (
-            vec!["doctor-qscloud", "--tenant", &url, "--cacert", "ca.pem", "--issuer", "i", "--keyid", "k", "--cert-privatekey-file", "k.pem"],
+            vec![
+                "doctor-qscloud",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-privatekey-file",
+                "k.pem",
+            ],
             vec![("QLIK_API_KEY", API_KEY.to_owned())],
             &[],
         ),
@@ -726,13 +836,25 @@ fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
     for (args, env, names) in runs {
         let mut args = args.clone();
         if args[0] == "setup-qscloud" {
-            args.extend([cert.as_str(), "--apply", "--tenant", &url, "--cacert", "ca.pem"]);
+            args.extend([
+                cert.as_str(),
+                "--apply",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+            ]);
         }
         let json = ["--output", "json"];
         let debug = ["--loglevel", "debug"];
         let shapes: Vec<Vec<&str>> = match args[0] {
             "setup-qscloud" => vec![vec![], debug.to_vec()],
-            _ => vec![vec![], json.to_vec(), [&json[..], &debug[..]].concat(), debug.to_vec()],
+            _ => vec![
+                vec![],
+                json.to_vec(),
+                [&json[..], &debug[..]].concat(),
+                debug.to_vec(),
+            ],
         };
         for shape in shapes {
             let before = server.requests().len();
@@ -746,7 +868,10 @@ fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
             let what = format!("{} {}", args[0], shape.join(" "));
             assert_eq!(code, Some(1), "{what}: {stderr}");
             let all = format!("{stdout}\n{stderr}");
-            assert!(all.contains("you sent"), "{what}: the echo is not shown: {all}");
+            assert!(
+                all.contains("you sent"),
+                "{what}: the echo is not shown: {all}"
+            );
             let mut secrets = vec![
                 API_KEY.to_owned(),
                 CLIENT_SECRET.to_owned(),

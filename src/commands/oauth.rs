@@ -154,7 +154,8 @@ enum Credential {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse_sending(&args.tenant, "--tenant", true, "the client's credentials")?;
+    let mut server =
+        Server::parse_sending(&args.tenant, "--tenant", true, "the client's credentials")?;
     if !server.base_path.is_empty() {
         warn!(
             "--tenant: the path '{}' is ignored; Qlik Cloud's token endpoint is at the tenant's \
