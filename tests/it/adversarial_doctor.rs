@@ -2,17 +2,15 @@
 //! its identity-providers API) and broken key sources: one line a check, one JSON object with
 //! --output json, exit 0 only without a failed check. Nothing here reaches the network.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::identity_providers::{ADMIN_API_KEY, PAGES_LOOP_BACK, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer, silent_listener};
-use common::{fixture, fixture_text, qs_jwt};
+use crate::common::identity_providers::{ADMIN_API_KEY, PAGES_LOOP_BACK, jwt_idp};
+use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
     "https_proxy",

@@ -7,15 +7,13 @@
 // The shells are driven on Unix only; elsewhere their helpers go unused.
 #![cfg_attr(not(unix), allow(dead_code))]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use clap::CommandFactory;
-use common::*;
 use qs_jwt::cli::Cli;
 
 const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");

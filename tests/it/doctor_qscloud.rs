@@ -3,7 +3,7 @@
 //! fails the line that names it, with the value the tenant holds and a fix. Nothing here reaches
 //! the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,9 +11,9 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer};
-use common::{fixture, fixture_text, qs_jwt};
+use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::qlik_server::{Behaviour, QlikServer};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
     "https_proxy",

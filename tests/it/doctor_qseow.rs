@@ -3,7 +3,7 @@
 //! each broken virtual proxy fails the line that names it, with the value the repository holds
 //! and a fix that, run as printed, makes the doctor pass. Nothing here reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,10 +11,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::qrs_server::{
+use crate::common::qrs_server::{
     QrsServer, foreign_client_certificate, jwt_virtual_proxy, other_jwt_certificate,
 };
-use common::{fixture, fixture_text, qs_jwt};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
     "https_proxy",

@@ -8,12 +8,10 @@
 
 #![cfg(unix)]
 
-mod common;
-
-use common::identity_providers::ADMIN_API_KEY;
-use common::oauth_server::{OauthClient, OauthConfig};
-use common::qlik_server::{Behaviour, QlikServer, Trust};
-use common::qrs_server::QrsServer;
+use crate::common::identity_providers::ADMIN_API_KEY;
+use crate::common::oauth_server::{OauthClient, OauthConfig};
+use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::qrs_server::QrsServer;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

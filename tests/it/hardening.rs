@@ -5,7 +5,7 @@
 // Many of these tests use Unix shells and file modes; elsewhere some helpers go unused.
 #![cfg_attr(not(unix), allow(unused_imports, dead_code))]
 
-mod common;
+use crate::common;
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -13,12 +13,12 @@ use std::process::{Command as StdCommand, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{
+use crate::common::{
     Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
     single_token, snapshot, succeeds,
 };
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 

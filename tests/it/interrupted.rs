@@ -5,14 +5,14 @@
 //! delivered.
 #![cfg(target_os = "linux")]
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use common::{Create, qs_jwt, single_token};
+use crate::common::{Create, qs_jwt, single_token};
 
 const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");
 

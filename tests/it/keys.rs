@@ -1,12 +1,10 @@
 //! Key sources and formats, and the key pair and certificate --cert-create writes.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 const AUDIENCE: &str = QSEOW_AUDIENCE;

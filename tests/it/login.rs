@@ -2,7 +2,7 @@
 //! a real HTTPS server on 127.0.0.1 that answers as Qlik's published API does). Nothing here
 //! reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,10 +11,10 @@ use assert_cmd::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use common::qlik_server::{
+use crate::common::qlik_server::{
     Behaviour, ConnectProxy, ISSUER, KEY_ID, QlikServer, closed_port, silent_listener,
 };
-use common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
+use crate::common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
     "https_proxy",
@@ -1134,7 +1134,7 @@ fn a_password_or_a_query_in_a_url_is_never_shown() {
 /// server's pinned certificate: the login works, and its name and dates are still checked.
 #[test]
 fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
-    use common::qlik_server::{TestCa, Trust};
+    use crate::common::qlik_server::{TestCa, Trust};
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),
@@ -1195,7 +1195,7 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
 /// An expired server certificate says since when, in words; no TLS error is a debug string.
 #[test]
 fn an_expired_server_certificate_says_since_when() {
-    use common::qlik_server::{TestCa, Trust};
+    use crate::common::qlik_server::{TestCa, Trust};
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),

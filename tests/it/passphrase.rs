@@ -3,15 +3,15 @@
 //! formats qs-jwt refuses; keys qs-jwt writes encrypted, read back by openssl; and nothing of a
 //! passphrase or a key in any output at any log level.
 
-mod common;
+use crate::common;
 
 use std::fs;
 #[cfg(target_os = "linux")]
 use std::process::Command as Process;
 
 #[cfg(target_os = "linux")]
-use common::verify_with_certificate;
-use common::{
+use crate::common::verify_with_certificate;
+use crate::common::{
     Create, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text, owner_only,
     single_token, succeeds, verify_with_public_key,
 };

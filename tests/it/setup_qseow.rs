@@ -2,7 +2,7 @@
 //! (tests/common/qrs_server.rs: HTTPS on 127.0.0.1, a client certificate from its test CA).
 //! Nothing here reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -10,11 +10,11 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::qrs_server::{
+use crate::common::qrs_server::{
     NODE_ID, PROXY_SERVICE_ID, QrsServer, foreign_client_certificate, jwt_virtual_proxy,
     other_jwt_certificate,
 };
-use common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt};
+use crate::common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt};
 
 const PROXY_VARIABLES: [&str; 8] = [
     "https_proxy",

@@ -6,12 +6,12 @@
 // Most of these tests use Unix shells, FIFOs and file modes; elsewhere helpers go unused.
 #![cfg_attr(not(unix), allow(unused_imports, dead_code))]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use common::{
+use crate::common::{
     Create, error_lines, fixture, fixture_text, folder_with_key, qs_jwt, single_token,
     verify_with_public_key,
 };

@@ -1,6 +1,5 @@
 //! Helpers for the integration tests: run the built binary as a user would, and read back
 //! what it printed and wrote.
-#![allow(dead_code)] // each test file uses its own subset
 
 pub mod identity_providers;
 pub mod oauth_server;
