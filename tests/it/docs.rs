@@ -1,6 +1,6 @@
 //! docs/commands.md shows the exact `--help` of each command: it is the snapshot of every help
 //! text, kept by snapbox. After a change to the help, `SNAPSHOTS=overwrite cargo test --test
-//! docs` rewrites the blocks from the binary, and the diff of docs/commands.md is the review.
+//! it docs::` rewrites the blocks from the binary, and the diff of docs/commands.md is the review.
 
 use std::fs;
 use std::path::Path;

@@ -76,8 +76,7 @@ fn no_panic(stderr: &str) {
 #[cfg(target_os = "linux")]
 #[test]
 fn force_keeps_every_old_file_when_one_cannot_be_replaced_sticky_folder() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give files to another user (CI runs as root)");
+    if !crate::common::skip::require(is_root(), "root, to give files to another user") {
         return;
     }
     use std::os::unix::fs::{PermissionsExt, chown};
@@ -118,9 +117,14 @@ fn force_keeps_every_old_file_when_one_is_immutable() {
     let dir = tempfile::tempdir().unwrap();
     first_key_pair(dir.path());
     let cer = dir.path().join("publickey.cer");
+    if !crate::common::skip::require_tool("chattr") {
+        return;
+    }
     let immutable = StdCommand::new("chattr").arg("+i").arg(&cer).output();
-    if !immutable.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: chattr +i does not work here (needs root and ext4 or the like)");
+    if !crate::common::skip::require(
+        immutable.is_ok_and(|o| o.status.success()),
+        "chattr +i, which needs root and a file system such as ext4",
+    ) {
         return;
     }
     let before = snapshot(dir.path());

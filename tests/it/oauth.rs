@@ -1,6 +1,6 @@
 //! setup-qscloud-oauth, oauth-qscloud, create-qseow --alg and decode --check qscloud-oauth, run
 //! as a user runs them; the token requests go to the local stand-in of Qlik Cloud's
-//! `POST /oauth/token` (tests/common/oauth_server.rs), which verifies assertions by Qlik's
+//! `POST /oauth/token` (tests/it/common/oauth_server.rs), which verifies assertions by Qlik's
 //! published rules with jsonwebtoken, not with qs-jwt's code.
 
 use crate::common;
@@ -88,6 +88,9 @@ fn independent_thumbprint(certificate: &str) -> (String, String, String) {
 #[test]
 #[cfg(unix)]
 fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_key() {
+    if !crate::common::skip::require_tool("python3") {
+        return;
+    }
     let (thumbprint, n, e) = independent_thumbprint(&fixture_text("rsa2048-cert.pem"));
     let jwk = fixture_jwk("RS256");
     assert_eq!(

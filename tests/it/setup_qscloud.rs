@@ -1,5 +1,5 @@
 //! setup-qscloud --apply and --remove against the local stand-in for Qlik Cloud's
-//! identity-providers API (tests/common/identity_providers.rs, served by qlik_server.rs over
+//! identity-providers API (tests/it/common/identity_providers.rs, served by qlik_server.rs over
 //! HTTPS on 127.0.0.1). Nothing here reaches the network.
 
 use crate::common;
@@ -10,20 +10,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
+use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
 use crate::common::qlik_server::{Behaviour, QlikServer};
 use crate::common::{error_lines, fails_cleanly, fixture, fixture_text, owner_only, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
 
 /// The fixture certificate on one line, as setup-qscloud sends it.
 fn one_line(pem: &str) -> String {
