@@ -32,7 +32,7 @@ pub fn require_tool(tool: &str) -> bool {
         );
     }
     skip(&format!(
-        "{tool} is not installed (.ci/install-test-tools.sh installs it)"
+        "{tool}, which is not installed (.ci/install-test-tools.sh installs it)"
     ));
     false
 }
@@ -52,7 +52,7 @@ pub fn require(has: bool, what: &str) -> bool {
 fn skip(what: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("a test");
-    eprintln!("skipped: {test}: lacks {what}");
+    eprintln!("skipped: {test}: needs {what}");
     let dir = skips_dir();
     fs::create_dir_all(&dir).unwrap();
     let file: String = test
@@ -71,7 +71,7 @@ fn skip(what: &str) {
         .append(true)
         .open(dir.join(file))
         .unwrap();
-    writeln!(record, "{test}: lacks {what}").unwrap();
+    writeln!(record, "{test}: needs {what}").unwrap();
 }
 
 /// This run's record of skips: cargo's folder for test files (target/tmp), in a folder named
