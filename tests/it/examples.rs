@@ -2,25 +2,23 @@
 //! order in one bash (`set -euo pipefail`), in a new folder, with the built `qs-jwt` on PATH, so
 //! a document is one story: what its first example makes, the later ones use. `curl` is a stand-in
 //! that reaches no server and says so; a block that cannot run here (it builds qs-jwt, needs a
-//! Vault server, takes minutes) carries `<!-- not run by tests/examples.rs: why -->` right above
+//! Vault server, takes minutes) carries `<!-- not run by tests/it/examples.rs: why -->` right above
 //! its fence. In the README's quick start, `cargo run --release --` is the built binary and
 //! `cargo test` is this test run itself, so it is left out.
 
 #![cfg(unix)]
 
-mod common;
-
-use common::identity_providers::ADMIN_API_KEY;
-use common::oauth_server::{OauthClient, OauthConfig};
-use common::qlik_server::{Behaviour, QlikServer, Trust};
-use common::qrs_server::QrsServer;
+use crate::common::identity_providers::ADMIN_API_KEY;
+use crate::common::oauth_server::{OauthClient, OauthConfig};
+use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::qrs_server::QrsServer;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-const SKIP: &str = "<!-- not run by tests/examples.rs:";
+const SKIP: &str = "<!-- not run by tests/it/examples.rs:";
 
 /// The bash blocks of a Markdown text, each with its line number, less the marked ones.
 fn bash_blocks(markdown: &str) -> Vec<(usize, String)> {
@@ -54,7 +52,7 @@ fn tools(dir: &Path) -> String {
     let curl = bin.join("curl");
     fs::write(
         &curl,
-        "#!/bin/sh\necho 'curl (a stand-in in tests/examples.rs) reached no server' >&2\n\
+        "#!/bin/sh\necho 'curl (a stand-in in tests/it/examples.rs) reached no server' >&2\n\
          echo '{}'\n",
     )
     .unwrap();
@@ -137,6 +135,13 @@ fn runs_in(
 
 #[test]
 fn the_readme_runs_as_written() {
+    if !["jq", "openssl"]
+        .map(crate::common::skip::require_tool)
+        .iter()
+        .all(|has| *has)
+    {
+        return;
+    }
     runs_as_written("README.md");
 }
 
@@ -148,6 +153,9 @@ const OAUTH_SECRET: &str = "walk-client-secret-0f6a";
 /// and the certificate the walk's first step makes).
 #[test]
 fn qlik_setup_runs_as_written_to_a_proven_login() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     fs::create_dir(&work).unwrap();

@@ -3,15 +3,15 @@
 //! formats qs-jwt refuses; keys qs-jwt writes encrypted, read back by openssl; and nothing of a
 //! passphrase or a key in any output at any log level.
 
-mod common;
+use crate::common;
 
 use std::fs;
 #[cfg(target_os = "linux")]
 use std::process::Command as Process;
 
 #[cfg(target_os = "linux")]
-use common::verify_with_certificate;
-use common::{
+use crate::common::verify_with_certificate;
+use crate::common::{
     Create, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture, fixture_text, owner_only,
     single_token, succeeds, verify_with_public_key,
 };
@@ -325,6 +325,9 @@ fn passphrase_source_mistakes() {
 #[cfg(target_os = "linux")]
 #[test]
 fn old_formats_are_refused_with_the_command_that_converts_them() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     for (name, expected) in [
         (
             "rsa2048-encrypted-pkcs1.pem",
@@ -379,6 +382,9 @@ fn old_formats_are_refused_with_the_command_that_converts_them() {
 #[cfg(target_os = "linux")]
 #[test]
 fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("pass.txt"), "new pässphrase\n").unwrap();
     // Readable by its owner only, as a passphrase file should be (others get a warning).
@@ -471,6 +477,9 @@ fn cert_create_writes_an_encrypted_key_that_openssl_and_qs_jwt_read() {
 #[cfg(target_os = "linux")]
 #[test]
 fn no_passphrase_and_no_key_in_any_output_at_any_level() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     let secret_passphrase = "Zq7-hunter2-passphrase";
     let key_text = fixture_text("rsa2048-pkcs8.pem");
     // Windows of the key's base64, and the passphrase.
@@ -521,6 +530,9 @@ fn no_passphrase_and_no_key_in_any_output_at_any_level() {
 #[cfg(target_os = "linux")]
 #[test]
 fn schemes_qs_jwt_does_not_read_are_named_and_damage_is_not_a_wrong_passphrase() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // PBES2 with Triple DES: named, with the command that re-encrypts it reading the passphrase
     // file qs-jwt was given.

@@ -1,9 +1,9 @@
-//! doctor-qscloud against the local stand-in for Qlik Cloud (tests/common/qlik_server.rs with
-//! its identity-providers API, tests/common/identity_providers.rs): each broken configuration
+//! doctor-qscloud against the local stand-in for Qlik Cloud (tests/it/common/qlik_server.rs with
+//! its identity-providers API, tests/it/common/identity_providers.rs): each broken configuration
 //! fails the line that names it, with the value the tenant holds and a fix. Nothing here reaches
 //! the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,20 +11,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer};
-use common::{fixture, fixture_text, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::PROXY_VARIABLES;
+use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::qlik_server::{Behaviour, QlikServer};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 fn one_line(pem: &str) -> String {
     pem.lines().map(str::trim).collect()

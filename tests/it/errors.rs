@@ -1,13 +1,11 @@
 //! Every error case: its exit code, a message that names the problem, nothing on stdout, and
 //! no file created or changed.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::sync::LazyLock;
 
-use common::*;
+use crate::common::*;
 
 /// Runs a command that must fail with `code` (see `fails_cleanly`) and records what the user
 /// saw in the test's transcript, which its snapshot in tests/snapshots/errors/ pins word for
@@ -80,7 +78,7 @@ fn missing_and_unknown_options_exit_2_and_name_the_option() {
     assert!(stderr.contains("create-nothing"), "{stderr}");
     let stderr = fails(&mut seen, dir.path(), &[], 2);
     assert!(stderr.contains("Usage: qs-jwt <COMMAND>"), "{stderr}");
-    seen.assert_eq(snapbox::file!["snapshots/errors/missing_and_unknown_options_exit_2_and_name_the_option.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/missing_and_unknown_options_exit_2_and_name_the_option.txt"]);
 }
 
 #[test]
@@ -108,7 +106,7 @@ fn bad_expires_values_are_usage_errors_with_an_example() {
     let stderr = fails(&mut seen, dir.path(), &[&base[..], &["--expires", "3600000"]].concat(), 2);
     assert!(stderr.contains("qs-jwt 1.x read a bare number as milliseconds: for the validity 1.x gave, write 60m"), "{stderr}");
     assert!(!stderr.contains("3600000m"), "{stderr}");
-    seen.assert_eq(snapbox::file!["snapshots/errors/bad_expires_values_are_usage_errors_with_an_example.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/bad_expires_values_are_usage_errors_with_an_example.txt"]);
 }
 
 #[test]
@@ -133,7 +131,7 @@ fn key_source_mistakes_are_usage_errors() {
         (&["--cert-create", "--cert-create-expires-days", "-3"], "--cert-create-expires-days <days>': must be 1 or more"),
         (&["--cert-create", "--cert-create-expires-days", "many"], "expected a whole number of days"),
     ], 2);
-    seen.assert_eq(snapbox::file!["snapshots/errors/key_source_mistakes_are_usage_errors.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/key_source_mistakes_are_usage_errors.txt"]);
 }
 
 #[test]
@@ -151,7 +149,7 @@ fn qscloud_option_mistakes_are_usage_errors() {
         (&["--claim", "groups=[]"], "sets claim groups itself"),
         (&["--claim", "email_verified=true"], "sets claim email_verified itself"),
     ], 2);
-    seen.assert_eq(snapbox::file!["snapshots/errors/qscloud_option_mistakes_are_usage_errors.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/qscloud_option_mistakes_are_usage_errors.txt"]);
 }
 
 #[test]
@@ -168,7 +166,7 @@ fn claim_mistakes_are_usage_errors() {
         (&["--claim", "exp=1"], "sets claim exp itself"),
         (&["--claim", "a=1", "--claim", "a=2"], "--claim a is given twice"),
     ], 2);
-    seen.assert_eq(snapbox::file!["snapshots/errors/claim_mistakes_are_usage_errors.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/claim_mistakes_are_usage_errors.txt"]);
 }
 
 /// Errors of our own (not clap's) are one line, plus at most one hint line.
@@ -186,7 +184,7 @@ fn our_own_usage_errors_are_one_line() {
     .concat();
     error_lines(fails(&mut seen, dir.path(), &args, 2).as_bytes());
     seen.assert_eq(snapbox::file![
-        "snapshots/errors/our_own_usage_errors_are_one_line.txt"
+        "../snapshots/errors/our_own_usage_errors_are_one_line.txt"
     ]);
 }
 
@@ -225,7 +223,7 @@ fn unusable_key_files_exit_1_and_say_what_they_hold() {
         let stderr = error_lines(stderr.as_bytes());
         assert!(stderr.contains(expected), "{file}: {stderr}");
     }
-    seen.assert_eq(snapbox::file!["snapshots/errors/unusable_key_files_exit_1_and_say_what_they_hold.txt"]);
+    seen.assert_eq(snapbox::file!["../snapshots/errors/unusable_key_files_exit_1_and_say_what_they_hold.txt"]);
 }
 
 #[test]
@@ -238,7 +236,7 @@ fn old_encrypted_keys_get_the_openssl_command_that_converts_them() {
     let hint = "hint: openssl pkcs8 -topk8 -v2 aes-256-cbc -in";
     assert!(stderr.contains(hint), "{stderr}");
     seen.assert_eq(snapbox::file![
-        "snapshots/errors/old_encrypted_keys_get_the_openssl_command_that_converts_them.txt"
+        "../snapshots/errors/old_encrypted_keys_get_the_openssl_command_that_converts_them.txt"
     ]);
 }
 
@@ -295,6 +293,6 @@ fn unusable_key_text_names_the_flag_or_the_variable() {
     let expected = "standard input (--cert-privatekey-file -) holds a public key";
     assert!(stderr.contains(expected), "{stderr}");
     seen.assert_eq(snapbox::file![
-        "snapshots/errors/unusable_key_text_names_the_flag_or_the_variable.txt"
+        "../snapshots/errors/unusable_key_text_names_the_flag_or_the_variable.txt"
     ]);
 }

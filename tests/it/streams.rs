@@ -6,12 +6,12 @@
 // Most of these tests use Unix shells, FIFOs and file modes; elsewhere helpers go unused.
 #![cfg_attr(not(unix), allow(unused_imports, dead_code))]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use common::{
+use crate::common::{
     Create, error_lines, fixture, fixture_text, folder_with_key, qs_jwt, single_token,
     verify_with_public_key,
 };
@@ -44,6 +44,9 @@ const NEW_KEY_FILES: [&str; 3] = ["privatekey.pem", "publickey.pem", "publickey.
 #[cfg(unix)]
 #[test]
 fn dev_null_opened_read_write_on_stdout_is_a_sink_and_keeps_new_keys() {
+    if !crate::common::skip::require_tool("python3") {
+        return;
+    }
     for new_key in [false, true] {
         let dir = folder_with_key();
         let create = if new_key {
@@ -324,6 +327,9 @@ fn key_with_empty_passphrase(dir: &Path) {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_key_encrypted_with_an_empty_passphrase_is_read_with_an_empty_file() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     key_with_empty_passphrase(dir.path());
     owner_only_file(dir.path(), "empty.txt", b"");

@@ -5,14 +5,14 @@
 //! delivered.
 #![cfg(target_os = "linux")]
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command as StdCommand;
 
-use common::{Create, qs_jwt, single_token};
+use crate::common::{Create, qs_jwt, single_token};
 
 const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");
 
@@ -29,31 +29,22 @@ const LOCK: &str = ".k_privatekey.pem.lock";
 /// Every syscall qs-jwt might rename or delete a file with; strace counts each on its own.
 const SYSCALLS: [&str; 5] = ["rename", "renameat", "renameat2", "unlink", "unlinkat"];
 
-/// Whether strace can trace here. Not installed is a failure (`.ci/install-test-tools.sh`
-/// installs it); installed but not allowed to trace (a container without ptrace) is a skip.
+/// Whether strace can trace here: a missing strace is a skip, or a failure under CI=true
+/// (`.ci/install-test-tools.sh` installs it); installed but not allowed to trace (a container
+/// without ptrace) is a skip.
 fn strace_runs() -> bool {
+    if !crate::common::skip::require_tool("strace") {
+        return false;
+    }
     let probe = StdCommand::new("strace")
         .args(["-f", "-o", "/dev/null", "true"])
         .output();
-    match probe {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            panic!(
-                "strace is not installed; run .ci/install-test-tools.sh (or apt-get install strace)"
-            )
-        }
-        Err(e) => {
-            eprintln!("skipped: strace cannot run here ({e})");
-            false
-        }
-        Ok(output) if !output.status.success() => {
-            eprintln!(
-                "skipped: strace cannot trace here (no ptrace?): {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-            false
-        }
-        Ok(_) => true,
-    }
+    let traces = probe.as_ref().is_ok_and(|output| output.status.success());
+    let why = match &probe {
+        Err(e) => e.to_string(),
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    };
+    crate::common::skip::require(traces, &format!("ptrace, for strace ({why})"))
 }
 
 fn create(force: bool) -> Create {

@@ -2,12 +2,10 @@
 //! issuer, key id and audience placeholders: one JWT on stdout, every header field and claim as
 //! documented, and a signature that verifies with the public key and with the certificate.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const ISSUER: &str = "mytenant.eu.qlikcloud.com";

@@ -3,11 +3,9 @@
 //! QSJWTPRIVKEY set. Exactly one source signs; none is a usage error unless QSJWTPRIVKEY is set;
 //! two or three are a usage error that names them all and leaves the folder as it was.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const FILE: &str = "--cert-privatekey-file";
 const TEXT: &str = "--cert-privatekey";

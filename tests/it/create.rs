@@ -1,9 +1,7 @@
 //! What a script sees: the token alone on stdout at every log level, log lines on stderr in
 //! `LEVEL message` form, help and version, and the options that shape the claims.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
 

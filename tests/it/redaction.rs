@@ -3,15 +3,15 @@
 //! (a corpus of real-world values, tests/fixtures/real-world-names.txt); key text given where a
 //! name belongs is refused, naming the flag or the column and never quoting the key.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
 
-use common::qlik_server::{Behaviour, QlikServer, closed_port};
-use common::{Create, fixture, fixture_text, qs_jwt, single_token, succeeds};
+use crate::common::qlik_server::{Behaviour, QlikServer, closed_port};
+use crate::common::{Create, fixture, fixture_text, qs_jwt, single_token, succeeds};
 
-const NAMES: &str = include_str!("fixtures/real-world-names.txt");
+const NAMES: &str = include_str!("../fixtures/real-world-names.txt");
 
 fn names() -> Vec<&'static str> {
     NAMES

@@ -1,6 +1,6 @@
 //! `qs-jwt decode`: what a user sees for good tokens, bad tokens and bad input.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use qs_jwt::qlik::rules::Profile;
 use serde_json::{Value, json};
 
-use common::{
+use crate::common::{
     Create, NOW, QLIK_CLOUD_AUDIENCE, QSEOW_AUDIENCE, error_lines, fails_cleanly, fixture,
     fixture_text, folder_with_key, now, qs_jwt, single_token,
 };
@@ -619,10 +619,13 @@ fn the_report_people_read_is_pinned() {
         }),
     );
     let (human, json) = report_at_now(&cloud, true, None, Some(Profile::Qscloud));
-    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/qscloud-valid.txt"]);
+    snapbox::assert_data_eq!(
+        human,
+        snapbox::file!["../snapshots/decode/qscloud-valid.txt"]
+    );
     snapbox::assert_data_eq!(
         json,
-        snapbox::file!["snapshots/decode/qscloud-valid.json.txt"]
+        snapbox::file!["../snapshots/decode/qscloud-valid.json.txt"]
     );
 
     let expired = fixed_token(
@@ -633,12 +636,15 @@ fn the_report_people_read_is_pinned() {
         }),
     );
     let (human, json) = report_at_now(&expired, true, Some("hdJh34wkK"), Some(Profile::Qseow));
-    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/qseow-failing.txt"]);
+    snapbox::assert_data_eq!(
+        human,
+        snapbox::file!["../snapshots/decode/qseow-failing.txt"]
+    );
     snapbox::assert_data_eq!(
         json,
-        snapbox::file!["snapshots/decode/qseow-failing.json.txt"]
+        snapbox::file!["../snapshots/decode/qseow-failing.json.txt"]
     );
 
     let (human, _) = report_at_now(&expired, false, None, None);
-    snapbox::assert_data_eq!(human, snapbox::file!["snapshots/decode/without-key.txt"]);
+    snapbox::assert_data_eq!(human, snapbox::file!["../snapshots/decode/without-key.txt"]);
 }

@@ -1,8 +1,8 @@
 //! setup-qscloud --apply and --remove against the local stand-in for Qlik Cloud's
-//! identity-providers API (tests/common/identity_providers.rs, served by qlik_server.rs over
+//! identity-providers API (tests/it/common/identity_providers.rs, served by qlik_server.rs over
 //! HTTPS on 127.0.0.1). Nothing here reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -10,20 +10,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer};
-use common::{error_lines, fails_cleanly, fixture, fixture_text, owner_only, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::PROXY_VARIABLES;
+use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::qlik_server::{Behaviour, QlikServer};
+use crate::common::{error_lines, fails_cleanly, fixture, fixture_text, owner_only, qs_jwt};
 
 /// The fixture certificate on one line, as setup-qscloud sends it.
 fn one_line(pem: &str) -> String {
@@ -515,7 +505,7 @@ fn anna() -> common::Create {
 /// so that no test can pass by swapping a key in place.
 #[test]
 fn the_stand_in_patches_the_description_only() {
-    use common::identity_providers::handle;
+    use crate::common::identity_providers::handle;
     let pem = one_line(&fixture_text("rsa2048-cert.pem"));
     let mut idps = vec![jwt_idp("a1", "i", "k", &pem, true)];
     let patch = |body: &str, idps: &mut Vec<Value>| {

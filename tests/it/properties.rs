@@ -3,9 +3,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-mod common;
-
-use common::{NOW, fixture_text};
+use crate::common::{NOW, fixture_text};
 use proptest::prelude::*;
 use qs_jwt::claims::{parse_claim, qseow_claims, qseow_header};
 use qs_jwt::cli::create::CreateQseowArgs;

@@ -1,9 +1,9 @@
 //! setup-qscloud-oauth, oauth-qscloud, create-qseow --alg and decode --check qscloud-oauth, run
 //! as a user runs them; the token requests go to the local stand-in of Qlik Cloud's
-//! `POST /oauth/token` (tests/common/oauth_server.rs), which verifies assertions by Qlik's
+//! `POST /oauth/token` (tests/it/common/oauth_server.rs), which verifies assertions by Qlik's
 //! published rules with jsonwebtoken, not with qs-jwt's code.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;
@@ -16,9 +16,9 @@ use assert_cmd::Command;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
-use common::oauth_server::{OauthClient, OauthConfig};
-use common::qlik_server::{Behaviour, QlikServer, Trust};
-use common::{Create, decode_parts, fixture, fixture_text, now, qs_jwt, single_token};
+use crate::common::oauth_server::{OauthClient, OauthConfig};
+use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::{Create, decode_parts, fixture, fixture_text, now, qs_jwt, single_token};
 
 const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
 const SECRET: &str = "s3cr3t-client-secret-value-of-qlik";
@@ -88,6 +88,9 @@ fn independent_thumbprint(certificate: &str) -> (String, String, String) {
 #[test]
 #[cfg(unix)]
 fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_key() {
+    if !crate::common::skip::require_tool("python3") {
+        return;
+    }
     let (thumbprint, n, e) = independent_thumbprint(&fixture_text("rsa2048-cert.pem"));
     let jwk = fixture_jwk("RS256");
     assert_eq!(

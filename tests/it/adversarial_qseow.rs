@@ -1,8 +1,6 @@
-//! setup-qseow --apply against repositories that lie or break (tests/common/qrs_server.rs, and
-//! tests/common/qlik_server.rs's fixed answers for a server that is not a repository): what
+//! setup-qseow --apply against repositories that lie or break (tests/it/common/qrs_server.rs, and
+//! tests/it/common/qlik_server.rs's fixed answers for a server that is not a repository): what
 //! reaches the repository, what the user sees, the exit code. Nothing here reaches the network.
-
-mod common;
 
 use std::fs;
 use std::path::Path;
@@ -10,20 +8,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::json;
 
-use common::qlik_server::{Behaviour, QlikServer, silent_listener};
-use common::qrs_server::{QrsServer, jwt_virtual_proxy};
-use common::{fixture, fixture_text, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::PROXY_VARIABLES;
+use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
+use crate::common::qrs_server::{QrsServer, jwt_virtual_proxy};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 struct Site {
     server: QrsServer,

@@ -2,20 +2,18 @@
 //! fish load it and are asked to complete a command line. The long options expected come from
 //! clap (the types that parse the command line), so an option that stops completing fails here.
 //!
-//! A shell that is not installed fails its test with a note to run .ci/run, which installs them;
-//! QS_JWT_SKIP_SHELLS=1 turns that into a skip (CI sets it on macOS and Windows).
+//! A shell that is not installed is a skip, listed at the end of the run, and a failure under
+//! CI=true (common/skip.rs); CI on macOS and Windows names fish and zsh in QS_JWT_MAY_SKIP.
 // The shells are driven on Unix only; elsewhere their helpers go unused.
 #![cfg_attr(not(unix), allow(dead_code))]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use clap::CommandFactory;
-use common::*;
 use qs_jwt::cli::Cli;
 
 const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");
@@ -134,21 +132,6 @@ fn script(shell: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Whether to drive `shell`: a missing shell fails the test, unless QS_JWT_SKIP_SHELLS=1.
-fn installed(shell: &str) -> bool {
-    match Command::new(shell).arg("--version").output() {
-        Ok(output) if output.status.success() => true,
-        _ if std::env::var_os("QS_JWT_SKIP_SHELLS").is_some_and(|v| v == "1") => {
-            eprintln!("skipped: {shell} is not installed and QS_JWT_SKIP_SHELLS=1");
-            false
-        }
-        result => panic!(
-            "{shell} is not installed ({result:?}): run .ci/run, which installs bash, zsh and \
-             fish, or set QS_JWT_SKIP_SHELLS=1 to skip the tests that need them"
-        ),
-    }
-}
-
 /// Runs `shell` in `work` with a clean HOME and returns stdout; a shell that hangs (zsh waiting
 /// on its pseudo-terminal) is killed so the test fails instead of blocking the suite.
 fn run(mut cmd: Command, home: &Path, work: &Path) -> (String, String) {
@@ -228,7 +211,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 #[cfg(unix)]
 #[test]
 fn bash_completes_every_option_value_list_and_file() {
-    if !installed("bash") {
+    if !crate::common::skip::require_tool("bash") {
         return;
     }
     let (scripts, work) = folders();
@@ -273,7 +256,7 @@ zpty -d qs
 #[cfg(unix)]
 #[test]
 fn zsh_completes_every_option_value_list_and_file() {
-    if !installed("zsh") {
+    if !crate::common::skip::require_tool("zsh") {
         return;
     }
     let (scripts, work) = folders();
@@ -298,7 +281,7 @@ fn zsh_completes_every_option_value_list_and_file() {
 #[cfg(unix)]
 #[test]
 fn fish_completes_every_option_value_list_and_file() {
-    if !installed("fish") {
+    if !crate::common::skip::require_tool("fish") {
         return;
     }
     let (scripts, work) = folders();

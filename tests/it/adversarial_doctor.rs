@@ -1,8 +1,6 @@
-//! doctor-qscloud against tenants that lie (tests/common/qlik_server.rs's fixed answers and
+//! doctor-qscloud against tenants that lie (tests/it/common/qlik_server.rs's fixed answers and
 //! its identity-providers API) and broken key sources: one line a check, one JSON object with
 //! --output json, exit 0 only without a failed check. Nothing here reaches the network.
-
-mod common;
 
 use std::fs;
 use std::path::Path;
@@ -10,20 +8,10 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::identity_providers::{ADMIN_API_KEY, PAGES_LOOP_BACK, jwt_idp};
-use common::qlik_server::{Behaviour, QlikServer, silent_listener};
-use common::{fixture, fixture_text, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::PROXY_VARIABLES;
+use crate::common::identity_providers::{ADMIN_API_KEY, PAGES_LOOP_BACK, jwt_idp};
+use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 fn one_line(pem: &str) -> String {
     pem.lines().map(str::trim).collect()

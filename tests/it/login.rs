@@ -1,8 +1,8 @@
-//! login-qscloud and login-qseow against a local stand-in for Qlik (tests/common/qlik_server.rs:
+//! login-qscloud and login-qseow against a local stand-in for Qlik (tests/it/common/qlik_server.rs:
 //! a real HTTPS server on 127.0.0.1 that answers as Qlik's published API does). Nothing here
 //! reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,21 +11,11 @@ use assert_cmd::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use common::qlik_server::{
+use crate::common::PROXY_VARIABLES;
+use crate::common::qlik_server::{
     Behaviour, ConnectProxy, ISSUER, KEY_ID, QlikServer, closed_port, silent_listener,
 };
-use common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
 
 /// The binary, run in `dir`, with no proxy from the developer's environment.
 fn without_proxy(dir: &Path) -> Command {
@@ -587,11 +577,9 @@ fn the_cookie_jar_is_owner_only_and_curl_reads_it() {
         "{names:?}"
     );
 
-    let Ok(version) = std::process::Command::new("curl").arg("--version").output() else {
-        eprintln!("curl is not installed: the cookie jar is not tried with curl");
+    if !crate::common::skip::require_tool("curl") {
         return;
-    };
-    assert!(version.status.success());
+    }
     let mut curl = std::process::Command::new("curl");
     for name in PROXY_VARIABLES {
         curl.env_remove(name);
@@ -1134,7 +1122,7 @@ fn a_password_or_a_query_in_a_url_is_never_shown() {
 /// server's pinned certificate: the login works, and its name and dates are still checked.
 #[test]
 fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
-    use common::qlik_server::{TestCa, Trust};
+    use crate::common::qlik_server::{TestCa, Trust};
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),
@@ -1195,7 +1183,7 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
 /// An expired server certificate says since when, in words; no TLS error is a debug string.
 #[test]
 fn an_expired_server_certificate_says_since_when() {
-    use common::qlik_server::{TestCa, Trust};
+    use crate::common::qlik_server::{TestCa, Trust};
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),

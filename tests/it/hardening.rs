@@ -5,7 +5,7 @@
 // Many of these tests use Unix shells and file modes; elsewhere some helpers go unused.
 #![cfg_attr(not(unix), allow(unused_imports, dead_code))]
 
-mod common;
+use crate::common;
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -13,12 +13,12 @@ use std::process::{Command as StdCommand, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{
+use crate::common::{
     Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
     single_token, snapshot, succeeds,
 };
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
@@ -76,8 +76,7 @@ fn no_panic(stderr: &str) {
 #[cfg(target_os = "linux")]
 #[test]
 fn force_keeps_every_old_file_when_one_cannot_be_replaced_sticky_folder() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give files to another user (CI runs as root)");
+    if !crate::common::skip::require(is_root(), "root, to give files to another user") {
         return;
     }
     use std::os::unix::fs::{PermissionsExt, chown};
@@ -118,9 +117,14 @@ fn force_keeps_every_old_file_when_one_is_immutable() {
     let dir = tempfile::tempdir().unwrap();
     first_key_pair(dir.path());
     let cer = dir.path().join("publickey.cer");
+    if !crate::common::skip::require_tool("chattr") {
+        return;
+    }
     let immutable = StdCommand::new("chattr").arg("+i").arg(&cer).output();
-    if !immutable.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: chattr +i does not work here (needs root and ext4 or the like)");
+    if !crate::common::skip::require(
+        immutable.is_ok_and(|o| o.status.success()),
+        "chattr +i, which needs root and a file system such as ext4",
+    ) {
         return;
     }
     let before = snapshot(dir.path());

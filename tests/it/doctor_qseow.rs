@@ -1,9 +1,9 @@
 //! doctor-qseow against the local stand-in for a QSEoW site's repository API and proxy
-//! (tests/common/qrs_server.rs: HTTPS on 127.0.0.1, a client certificate from its test CA):
+//! (tests/it/common/qrs_server.rs: HTTPS on 127.0.0.1, a client certificate from its test CA):
 //! each broken virtual proxy fails the line that names it, with the value the repository holds
 //! and a fix that, run as printed, makes the doctor pass. Nothing here reaches the network.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -11,21 +11,11 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use common::qrs_server::{
+use crate::common::PROXY_VARIABLES;
+use crate::common::qrs_server::{
     QrsServer, foreign_client_certificate, jwt_virtual_proxy, other_jwt_certificate,
 };
-use common::{fixture, fixture_text, qs_jwt};
-
-const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
+use crate::common::{fixture, fixture_text, qs_jwt};
 
 const AUDIENCE: &str = "qlik-jwt";
 

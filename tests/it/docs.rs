@@ -1,13 +1,11 @@
 //! docs/commands.md shows the exact `--help` of each command: it is the snapshot of every help
 //! text, kept by snapbox. After a change to the help, `SNAPSHOTS=overwrite cargo test --test
-//! docs` rewrites the blocks from the binary, and the diff of docs/commands.md is the review.
-
-mod common;
+//! it docs::` rewrites the blocks from the binary, and the diff of docs/commands.md is the review.
 
 use std::fs;
 use std::path::Path;
 
-use common::qs_jwt;
+use crate::common::qs_jwt;
 
 const DOC: &str = "docs/commands.md";
 
