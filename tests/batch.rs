@@ -1235,3 +1235,35 @@ fn a_fifo_and_standard_input_are_read_twice_from_a_private_copy() {
         "{stderr}"
     );
 }
+
+/// Issue 31: a last row that opens a quote and never closes it was read as a user (`bjorn`) and
+/// signed: the csv reader takes the end of the file as closing the quote.
+#[test]
+fn a_quote_never_closed_on_the_last_line_is_refused_with_its_line() {
+    let dir = folder_with_key();
+    for (file, text) in [
+        ("comma.csv", "sub\nanna\n\"bjorn"),
+        ("crlf.csv", "sub,name\r\nanna,A\r\n\"bjorn,B\r\n"),
+        ("semicolon.csv", "sub;name\nanna;A\n\"bjorn;B\n"),
+        ("tab.csv", "sub\tname\nanna\tA\nbjorn\t\"B"),
+    ] {
+        fs::write(dir.path().join(file), text).unwrap();
+        let stderr = fails_cleanly(
+            &mut Create::qscloud()
+                .key_file("privatekey.pem")
+                .args(["--users", file])
+                .run_in(dir.path()),
+            dir.path(),
+            1,
+        );
+        assert_eq!(
+            stderr,
+            format!(
+                "error: '{file}': a quote (\") on line 3 is not closed, so everything from there \
+                 to the end of the file is one value; close it, or write a quote inside a quoted \
+                 value as \"\"\n"
+            ),
+            "{text:?}"
+        );
+    }
+}
