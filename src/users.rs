@@ -1672,7 +1672,10 @@ mod tests {
             ("sub;name\nanna;A\nbjorn;\"B\n", 3),
             ("sub\tname\nanna\tA\n\"bjorn\tB", 3),
             ("sub,name\nanna,A\n\"bjorn,B", 3),
-            ("#TYPE x\n\"sub\";\"name\"\n\"anna\";\"A\"\n\"bjorn\";\"B\n", 4),
+            (
+                "#TYPE x\n\"sub\";\"name\"\n\"anna\";\"A\"\n\"bjorn\";\"B\n",
+                4,
+            ),
             // Escaped quotes inside do not close it; the line is the opening quote's.
             ("sub,name\nanna,\"A \"\"x\"\"\nstill\nopen\n", 2),
         ] {
