@@ -627,7 +627,7 @@ fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
 #[test]
 fn the_repository_client_reads_the_site() {
     use qs_jwt::http::{Client, ClientCertificate, ClientOptions, Server};
-    use qs_jwt::qlik::qrs::{self, DEFAULT_QRS_USER, Repository};
+    use qs_jwt::qlik::qseow::{self as qrs, DEFAULT_QRS_USER, Repository};
     use qs_jwt::secret::SecretText;
 
     let site = Site::new();

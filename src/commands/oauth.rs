@@ -1,9 +1,9 @@
 //! setup-qscloud-oauth and oauth-qscloud: a Qlik Cloud OAuth client's public key as a JWK, and
 //! an access token from `POST /oauth/token`, with a private key (a signed client assertion) or
-//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::oauth`;
+//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::cloud::oauth`;
 //! `http` does the talking; `token` signs.
 //!
-//! Sources (see `qlik::oauth` for the rules): qlik.dev "Private Key JWT reference"
+//! Sources (see `qlik::cloud::oauth` for the rules): qlik.dev "Private Key JWT reference"
 //! (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt-reference/), "Authenticate with
 //! Private Key JWT" (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt/), "Retrieve and
 //! use OAuth impersonation tokens"
@@ -28,7 +28,7 @@ use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
 use crate::keys::{self, PublicKeyKind, SigningKey};
-use crate::qlik::oauth::{
+use crate::qlik::cloud::oauth::{
     self, Cause, ClientAuth, Grant, MAX_ASSERTION_LIFETIME, MIN_RSA_BITS, TokenError,
 };
 use crate::render;

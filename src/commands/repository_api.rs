@@ -10,7 +10,7 @@ use crate::error::UserError;
 use crate::http::{ClientCertificate, ClientOptions, Server};
 use crate::input::{self, FileFlag};
 use crate::keys;
-use crate::qlik::qrs::Repository;
+use crate::qlik::qseow::Repository;
 use crate::secret::SecretText;
 
 const QRS_KEY_FILE: FileFlag = FileFlag {

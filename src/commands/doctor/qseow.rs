@@ -1,5 +1,5 @@
 //! doctor-qseow: the virtual proxy with --prefix, as QSEoW's repository API holds it (port
-//! 4242, with the QMC's client certificate: `qlik::qrs`), compared with the audience and the
+//! 4242, with the QMC's client certificate: `qlik::qseow`), compared with the audience and the
 //! private key the tokens are signed with; with `--login`, a fresh token sent through the
 //! proxy (`GET /<prefix>/qrs/about`, as login-qseow does).
 //!
@@ -27,7 +27,7 @@ use crate::cli::doctor::DoctorQseowArgs;
 use crate::commands::repository_api::{self, RepositoryConnection};
 use crate::http::{Client, ClientOptions, Server};
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
-use crate::qlik::qrs::{
+use crate::qlik::qseow::{
     self, JWT_AUTHENTICATION, ProxyService, QrsFailure, Repository, ServerNode, VirtualProxy,
 };
 use crate::qlik::rules::{QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
@@ -208,18 +208,18 @@ fn read_site(repository: &Repository) -> Read {
         }
         other => Read::Failed(said(&other.into_user_error(action, repository).into())),
     };
-    if let Err(failure) = qrs::repository_about(repository) {
+    if let Err(failure) = qseow::repository_about(repository) {
         return failed(failure, "read its about");
     }
-    let virtual_proxies = match qrs::virtual_proxies(repository) {
+    let virtual_proxies = match qseow::virtual_proxies(repository) {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the virtual proxies"),
     };
-    let proxy_services = match qrs::proxy_services(repository) {
+    let proxy_services = match qseow::proxy_services(repository) {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the proxy services"),
     };
-    let server_nodes = match qrs::server_nodes(repository) {
+    let server_nodes = match qseow::server_nodes(repository) {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the server nodes"),
     };
@@ -259,7 +259,7 @@ fn typed(args: &DoctorQseowArgs, source: &KeySource<'_>, repository: &Repository
     if let Some(file) = &c.cacert {
         connection.push(format!("--cacert {}", quoted(&file.display().to_string())));
     }
-    if repository.user() != qrs::DEFAULT_QRS_USER {
+    if repository.user() != qseow::DEFAULT_QRS_USER {
         connection.push(format!("--qrs-user {}", quoted(repository.user())));
     }
     if c.insecure {
@@ -818,8 +818,8 @@ fn login_result(
     .map_err(|e| fail(said(&e.into())))?;
     let shown = client.server().to_string();
     let who = format!("{user_directory}\\{user_id}");
-    let reply =
-        qrs::about(&client, &token, &qrs::Xrfkey::random()).map_err(|e| fail(said(&e.into())))?;
+    let reply = qseow::about(&client, &token, &qseow::Xrfkey::random())
+        .map_err(|e| fail(said(&e.into())))?;
     if (300..400).contains(&reply.status) {
         return Err(fail(format!(
             "{shown} sent a fresh token for '{who}' to a login page (HTTP {}): no linked JWT \

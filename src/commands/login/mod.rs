@@ -2,9 +2,9 @@
 //! Qlik made a session and for whom. `login-qscloud` posts it to Qlik Cloud's
 //! `/login/jwt-session`; `login-qseow` sends it through a QSEoW virtual proxy. This module reads
 //! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `qlik::cloud` and
-//! `qlik::qrs` make the requests, `cookies` keeps the session, `report` decides what is shown.
+//! `qlik::qseow` make the requests, `cookies` keeps the session, `report` decides what is shown.
 //!
-//! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qrs`'s (sources there).
+//! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qseow`'s (sources there).
 
 mod cookies;
 mod report;
@@ -25,7 +25,7 @@ use crate::http::{Client, ClientOptions, Reply, Server, url_shown};
 use crate::input;
 use crate::keys;
 use crate::qlik::rules::Profile;
-use crate::qlik::{check, cloud, qrs};
+use crate::qlik::{check, cloud, qseow};
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
@@ -84,8 +84,8 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
     let client = client(server, &args.connection)?;
 
-    let xrfkey = qrs::Xrfkey::random();
-    let reply = qrs::about(&client, &token, &xrfkey)?;
+    let xrfkey = qseow::Xrfkey::random();
+    let reply = qseow::about(&client, &token, &xrfkey)?;
     let mut report = LoginReport::new(reply.status, client.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
@@ -113,7 +113,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     }
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
-        Some(header) => qrs::qps_user(&client, header, &xrfkey).map(User::from),
+        Some(header) => qseow::qps_user(&client, header, &xrfkey).map(User::from),
         None => None,
     };
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;

@@ -38,9 +38,9 @@ use rand::RngExt;
 use rand::distr::Alphanumeric;
 use serde_json::Value;
 
-use super::{session_user, text};
 use crate::error::UserError;
 use crate::http::{Client, Method, Reply, Request, Server};
+use crate::qlik::{session_user, text};
 use crate::secret::SecretText;
 
 const ABOUT_PATH: &str = "/qrs/about";

@@ -18,9 +18,11 @@
 
 use serde_json::Value;
 
-use super::{session_user, text};
+pub mod oauth;
+
 use crate::error::UserError;
 use crate::http::{Client, Method, Reply, Request};
+use crate::qlik::{session_user, text};
 use crate::secret::SecretText;
 
 /// Where a JWT is exchanged for a session.
