@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{self, completions, create, decode, doctor, login, oauth, setup};
-use qs_jwt::{Output, error, input, log, stdio};
+use qs_jwt::commands::{self, Output, completions, create, decode, doctor, login, oauth, setup};
+use qs_jwt::{error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
 /// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
@@ -145,10 +145,10 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
         };
     }
     let args: Vec<_> = std::env::args_os().collect();
-    let text = error::render_clap_for(err, colour, &args);
+    let text = cli::render_clap_for(err, colour, &args);
     if !stdout_closed
         && let Some(json) =
-            commands::usage_failure_json(&args, &error::render_clap_for(err, false, &args))
+            commands::usage_failure_json(&args, &cli::render_clap_for(err, false, &args))
     {
         // As after parsing: a script that asked for JSON reads one object, whatever stderr gets.
         let _ = stdio::print_product(&json);

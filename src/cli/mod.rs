@@ -10,6 +10,7 @@ use clap_complete::Shell;
 use crate::log::Verbosity;
 use crate::secret::{self, SecretText};
 
+mod clap_error;
 pub mod connection;
 pub mod create;
 pub mod decode;
@@ -29,6 +30,8 @@ use oauth::{
 };
 use output::LogLevel;
 use setup::{SetupQscloudArgs, SetupQseowArgs};
+
+pub use clap_error::{render_clap, render_clap_for};
 
 /// Create signed JWTs for Qlik Sense.
 ///

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+mod output;
 pub mod repository_api;
 pub mod setup;
 
@@ -17,6 +18,8 @@ use crate::cli::Command;
 use crate::cli::create::TokenFormat;
 use crate::cli::doctor::DoctorFormat;
 use crate::error;
+
+pub use output::Output;
 
 /// With JSON output asked for (`--output json`; decode's `--minimal-output`), a failure is a JSON
 /// object on stdout too: a login's has the keys of a refused login's report, the others

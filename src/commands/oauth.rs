@@ -21,9 +21,9 @@ use rand::RngExt;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
 use crate::cli::setup::SetupFormat;
+use crate::commands::Output;
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 use tracing::{Level, info, warn};
 
 use super::{Created, json_object, random_id, warn_about_unused_key_options};
-use crate::Output;
 use crate::claims::{self, User};
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
+use crate::commands::Output;
 use crate::error::UserError;
 use crate::input;
 use crate::keys::{self, KeySource, PendingKeyFiles};

@@ -16,10 +16,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::claims;
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat};
 use crate::cli::key::KeyArgs;
+use crate::commands::Output;
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;

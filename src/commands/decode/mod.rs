@@ -15,8 +15,8 @@ use tracing::{info, warn};
 pub use report::{DecodeReport, Verification, report};
 pub use text::render;
 
-use crate::Output;
 use crate::cli::decode::DecodeArgs;
+use crate::commands::Output;
 use crate::input;
 use crate::keys;
 use crate::times::unix_seconds;

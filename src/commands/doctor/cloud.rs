@@ -21,9 +21,9 @@ use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
     quoted, read_local_key, said,
 };
-use crate::Output;
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
+use crate::commands::Output;
 use crate::commands::cloud_api::{self, TenantConnection};
 use crate::error::UserError;
 use crate::http::Client;

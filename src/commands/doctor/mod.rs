@@ -19,8 +19,8 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
-use crate::Output;
 use crate::cli::doctor::DoctorFormat;
+use crate::commands::Output;
 use crate::error::{self, UserError};
 use crate::keys::{self, RsaPublic};
 use crate::render;

@@ -21,9 +21,9 @@ use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
     quoted, read_local_key, said,
 };
-use crate::Output;
 use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
+use crate::commands::Output;
 use crate::commands::repository_api::{self, RepositoryConnection};
 use crate::http::{Client, ClientOptions, Server};
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};

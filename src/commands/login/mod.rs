@@ -17,9 +17,9 @@ use tracing::{info, warn};
 
 pub use report::{LoginError, LoginReport, PreCheck, User};
 
-use crate::Output;
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::commands::Output;
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Reply, Server, url_shown};
 use crate::input;

@@ -21,8 +21,8 @@ use anyhow::Result;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::cli::setup::{SetupFormat, SetupQscloudArgs, SetupQseowArgs};
+use crate::commands::Output;
 use crate::error::UserError;
 use crate::keys::{self, PublicKeyKind, VerifyingKey};
 use crate::qlik::rules::{QSEOW_GROUP_CLAIM, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};

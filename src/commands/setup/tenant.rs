@@ -8,8 +8,8 @@ use anyhow::Result;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::cli::setup::TenantArgs;
+use crate::commands::Output;
 use crate::commands::cloud_api::{TenantConnection, connect, failure};
 use crate::error::UserError;
 use crate::qlik::cloud::{self, IdentityProvider};
