@@ -164,7 +164,7 @@ fn add_powershell_values(script: &str, command: &Command) -> String {
         }
     }
     let block = [
-        "    # Added by qs-jwt (src/completions.rs): value lists, and paths after a file option.\n",
+        "    # Added by qs-jwt: value lists, and paths after a file option.\n",
         "    $previous = ''\n",
         "    foreach ($element in $commandElements) {\n",
         "        if ($element.Extent.EndOffset -lt $cursorPosition) { $previous = $element.Extent.Text }\n",

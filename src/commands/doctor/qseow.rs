@@ -4,7 +4,7 @@
 //! proxy (`GET /<prefix>/qrs/about`, as login-qseow does).
 //!
 //! Qlik's rules, with their sources (help.qlik.com, QRS API reference, sources in
-//! src/qlik/qrs.rs): a virtual proxy takes JWTs when its `authenticationMethod` is 4; it
+//! src/qlik/qseow/mod.rs): a virtual proxy takes JWTs when its `authenticationMethod` is 4; it
 //! verifies a token's signature with its one `jwtPublicKeyCertificate`, and reads the user from
 //! the claims its `jwtAttributeUserId` and `jwtAttributeUserDirectory` name, and requires the
 //! token's `aud` to be its `jwtAudience` ("Creating a virtual proxy", JWT authentication,
