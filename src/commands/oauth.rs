@@ -22,8 +22,9 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
+use crate::cli::output::LogLevel;
 use crate::cli::setup::SetupFormat;
-use crate::commands::Output;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
@@ -614,19 +615,40 @@ fn failure_object(
     })
 }
 
-/// With `--output json`, the object for a failure that came before Qlik answered (a usage
-/// error found after parsing, an unreadable key, a tenant that cannot be reached); None for
-/// the other formats and commands.
-pub fn failure_json(
-    command: &crate::cli::Command,
-    detail: &str,
-    hint: Option<&str>,
-) -> Option<String> {
-    match command {
-        crate::cli::Command::OauthQscloud(args) if args.output == OauthFormat::Json => {
-            let object = failure_object(None, None, detail, hint);
-            Some(render::json_for_terminal(&object.to_string()).into_owned())
-        }
-        _ => None,
+impl Run for SetupQscloudOauthArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn run(&self, _now: SystemTime) -> Result<Output> {
+        setup_qscloud_oauth(self)
+    }
+}
+
+impl Run for OauthQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output == OauthFormat::Json
+    }
+
+    /// The keys of the token's report, as a script reads either.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let object = failure_object(None, None, detail, hint);
+        render::json_for_terminal(&object.to_string()).into_owned()
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        oauth_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }

@@ -19,7 +19,8 @@ use tracing::{info, warn};
 use crate::claims;
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat};
 use crate::cli::key::KeyArgs;
-use crate::commands::Output;
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;
@@ -205,4 +206,48 @@ fn random_id() -> String {
         .take(RANDOM_ID_LEN)
         .map(char::from)
         .collect()
+}
+
+impl Run for CreateQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.output.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == TokenFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        create_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for CreateQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.output.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == TokenFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        create_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
 }

@@ -16,11 +16,13 @@ pub use cloud::doctor_qscloud;
 pub use qseow::doctor_qseow;
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::cli::doctor::DoctorFormat;
-use crate::commands::Output;
+use crate::cli::doctor::{DoctorFormat, DoctorQscloudArgs, DoctorQseowArgs};
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::{self, UserError};
 use crate::keys::{self, RsaPublic};
 use crate::render;
@@ -501,6 +503,50 @@ pub fn quoted(value: &str) -> String {
         value.to_owned()
     } else {
         render::shell_quoted(value)
+    }
+}
+
+impl Run for DoctorQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == DoctorFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> anyhow::Result<Output> {
+        doctor_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for DoctorQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == DoctorFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> anyhow::Result<Output> {
+        doctor_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }
 

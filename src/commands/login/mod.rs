@@ -10,7 +10,7 @@ mod cookies;
 mod report;
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use tracing::{info, warn};
@@ -19,7 +19,8 @@ pub use report::{LoginError, LoginReport, PreCheck, User};
 
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
-use crate::commands::Output;
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Reply, Server, url_shown};
 use crate::input;
@@ -118,34 +119,6 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     };
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
-}
-
-/// `--output json`'s object for a login that failed with an error (`detail`, `hint`), or None
-/// when the output is text. The server as the report names it, when `--tenant` or `--server`
-/// reads as one.
-pub fn failure_json(
-    command: &crate::cli::Command,
-    detail: &str,
-    hint: Option<&str>,
-) -> Option<String> {
-    use crate::cli::Command;
-    let server = match command {
-        Command::LoginQscloud(args) if args.output.output == LoginFormat::Json => {
-            Server::parse(&args.tenant, "--tenant", true)
-                .ok()
-                .map(|mut server| {
-                    server.base_path.clear();
-                    server.to_string()
-                })
-        }
-        Command::LoginQseow(args) if args.output.output == LoginFormat::Json => {
-            Server::parse(&args.server, "--server", false)
-                .ok()
-                .map(|server| server.to_string())
-        }
-        _ => return None,
-    };
-    Some(report::failure_json(server, detail, hint))
 }
 
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
@@ -429,5 +402,68 @@ fn cookie_names(names: &[String]) -> String {
         [] => "no cookie".to_owned(),
         [one] => format!("the cookie {one}"),
         many => format!("the cookies {}", many.join(", ")),
+    }
+}
+
+impl Run for LoginQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == LoginFormat::Json
+    }
+
+    /// The keys of a refused login's report.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let server = Server::parse(&self.tenant, "--tenant", true)
+            .ok()
+            .map(|mut server| {
+                server.base_path.clear();
+                server.to_string()
+            });
+        report::failure_json(server, detail, hint)
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        login_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for LoginQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == LoginFormat::Json
+    }
+
+    /// The keys of a refused login's report.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let server = Server::parse(&self.server, "--server", false)
+            .ok()
+            .map(|server| server.to_string());
+        report::failure_json(server, detail, hint)
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        login_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }
