@@ -1,15 +1,14 @@
 //! The commands, one module each: parse's plain inputs in, the lower modules asked, the product
 //! out. No command imports another; `main` dispatches here.
 
-pub mod cloud_api;
 pub mod completions;
+pub mod connect;
 pub mod create;
 pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
 mod output;
-pub mod repository_api;
 pub mod setup;
 
 use std::ffi::OsString;

@@ -24,9 +24,9 @@ use tracing::{info, warn};
 use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
 use crate::cli::output::LogLevel;
 use crate::cli::setup::SetupFormat;
+use crate::commands::connect::{self, Connection};
 use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
 use crate::keys::{self, PublicKeyKind, SigningKey};
 use crate::qlik::cloud::oauth::{
@@ -155,15 +155,7 @@ enum Credential {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's token endpoint is at the tenant's \
-             root",
-            render::escape(&server.base_path)
-        );
-        server.base_path.clear();
-    }
+    let server = connect::tenant_server(&args.tenant, "Qlik Cloud's token endpoint")?;
     let audience = oauth::token_endpoint(&server.origin());
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
@@ -205,14 +197,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         });
     }
 
-    let client = Client::new(
+    let tenant = connect::tenant(
         server,
-        &ClientOptions {
+        &Connection {
             cacert: args.cacert.as_deref(),
             insecure: args.insecure,
             timeout: args.timeout,
             sends: "the client's credentials and the token",
-            client_certificate: None,
         },
     )?;
     let started = Instant::now();
@@ -230,16 +221,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             Credential::Secret(_) => ClientAuth::Secret(&proof),
         };
         let body = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
-        let reply = client.send_json(
-            &Request {
-                method: Method::Post,
-                path: oauth::TOKEN_PATH.to_owned(),
-                bearer: None,
-                cookies: None,
-                headers: vec![("Accept", "application/json".to_owned())],
-            },
-            body.expose().as_bytes(),
-        )?;
+        let reply = tenant.oauth_token(&body)?;
         if reply.status == 429 {
             let wait = reply
                 .retry_after

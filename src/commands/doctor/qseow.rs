@@ -24,8 +24,8 @@ use super::{
 use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
 use crate::commands::Output;
-use crate::commands::repository_api::{self, RepositoryConnection};
-use crate::http::{Client, ClientOptions, Server};
+use crate::commands::connect::{self, Connection, RepositoryConnection, qrs_failure};
+use crate::http::Server;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::qseow::{
     self, JWT_AUTHENTICATION, ProxyService, QrsFailure, Repository, ServerNode, VirtualProxy,
@@ -157,7 +157,7 @@ pub fn doctor_qseow(args: &DoctorQseowArgs, now: SystemTime) -> Result<Output> {
         _ => None,
     };
     let connection = &args.connection;
-    let repository = repository_api::connect(&RepositoryConnection {
+    let repository = connect::repository(&RepositoryConnection {
         qrs: &connection.qrs,
         qrs_cert: Some(&connection.qrs_cert),
         qrs_key: Some(&connection.qrs_key),
@@ -200,26 +200,26 @@ fn read_site(repository: &Repository) -> Read {
             }
         }
         QrsFailure::Refused { status, .. } if status == 401 || status == 403 => {
-            let err = failure.into_user_error(action, repository);
+            let err = qrs_failure(failure, action, repository);
             Read::Refused {
                 status,
                 said: said(&err.into()),
             }
         }
-        other => Read::Failed(said(&other.into_user_error(action, repository).into())),
+        other => Read::Failed(said(&qrs_failure(other, action, repository).into())),
     };
-    if let Err(failure) = qseow::repository_about(repository) {
+    if let Err(failure) = repository.about() {
         return failed(failure, "read its about");
     }
-    let virtual_proxies = match qseow::virtual_proxies(repository) {
+    let virtual_proxies = match repository.virtual_proxies() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the virtual proxies"),
     };
-    let proxy_services = match qseow::proxy_services(repository) {
+    let proxy_services = match repository.proxy_services() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the proxy services"),
     };
-    let server_nodes = match qseow::server_nodes(repository) {
+    let server_nodes = match repository.server_nodes() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the server nodes"),
     };
@@ -805,21 +805,19 @@ fn login_result(
     let payload = claims::qseow_claims(&user, now).map_err(|e| fail(e.to_string()))?;
     let token = token::sign(&claims::qseow_header(), &payload, key).map_err(|e| fail(said(&e)))?;
     let token = SecretText::new(token);
-    let client = Client::new(
+    let proxy = connect::proxy(
         server,
-        &ClientOptions {
+        &Connection {
             cacert: args.connection.cacert.as_deref(),
             insecure: args.connection.insecure,
             timeout: args.connection.timeout,
             sends: "the token",
-            client_certificate: None,
         },
     )
     .map_err(|e| fail(said(&e.into())))?;
-    let shown = client.server().to_string();
+    let shown = proxy.server().to_string();
     let who = format!("{user_directory}\\{user_id}");
-    let reply = qseow::about(&client, &token, &qseow::Xrfkey::random())
-        .map_err(|e| fail(said(&e.into())))?;
+    let reply = proxy.login(&token).map_err(|e| fail(said(&e.into())))?;
     if (300..400).contains(&reply.status) {
         return Err(fail(format!(
             "{shown} sent a fresh token for '{who}' to a login page (HTTP {}): no linked JWT \
