@@ -23,6 +23,17 @@ use crate::error;
 
 pub use output::Output;
 
+/// A random id of 24 letters and digits: a Qlik Cloud token's `jti`, and its `sub` when none
+/// is given.
+pub fn random_id() -> String {
+    use rand::RngExt;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
+}
+
 /// What `main` asks of a command, implemented by its clap args type in the command's module.
 /// A new command is its args type, its module, and one line in `cli`'s list of commands.
 pub trait Run {

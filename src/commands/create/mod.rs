@@ -10,8 +10,6 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use jsonwebtoken::Header;
-use rand::RngExt;
-use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
@@ -20,7 +18,7 @@ use crate::claims;
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat};
 use crate::cli::key::KeyArgs;
 use crate::cli::output::LogLevel;
-use crate::commands::{JsonAskedBy, Output, Run};
+use crate::commands::{JsonAskedBy, Output, Run, random_id};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;
@@ -31,7 +29,6 @@ use crate::token;
 use crate::verbose;
 
 /// 24 characters from 62: about 143 bits, URL-safe as they are.
-const RANDOM_ID_LEN: usize = 24;
 
 /// A signed token and what went into it, for `--output json`.
 pub struct Created {
@@ -198,14 +195,6 @@ fn warn_about_unused_key_options(args: &KeyArgs) {
     if !args.cert_create && args.cert_create_expires_days.is_some() {
         warn!("--cert-create-expires-days is ignored without --cert-create true");
     }
-}
-
-fn random_id() -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(RANDOM_ID_LEN)
-        .map(char::from)
-        .collect()
 }
 
 impl Run for CreateQseowArgs {

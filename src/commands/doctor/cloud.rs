@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    quoted, read_local_key, said,
+    command_line, holds_local_key, quoted, read_local_key, said,
 };
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
@@ -99,35 +99,29 @@ pub struct Typed {
 
 impl Typed {
     fn doctor(&self, issuer: &str, key_id: &str) -> String {
-        let mut line = format!(
-            "qs-jwt doctor-qscloud --tenant {} --issuer {} --keyid {}",
-            quoted(&self.tenant),
-            quoted(issuer),
-            quoted(key_id)
-        );
-        for more in [&self.key_source, &self.connection] {
-            if !more.is_empty() {
-                line.push(' ');
-                line.push_str(more);
-            }
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt doctor-qscloud --tenant {} --issuer {} --keyid {}",
+                quoted(&self.tenant),
+                quoted(issuer),
+                quoted(key_id)
+            ),
+            &[&self.key_source, &self.connection],
+        )
     }
 
     fn apply(&self, key_id: &str) -> String {
-        let mut line = format!(
-            "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
-             --tenant {}",
-            quoted(&self.issuer),
-            quoted(key_id),
-            self.certificate,
-            quoted(&self.tenant)
-        );
-        if !self.connection.is_empty() {
-            line.push(' ');
-            line.push_str(&self.connection);
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
+                 --tenant {}",
+                quoted(&self.issuer),
+                quoted(key_id),
+                self.certificate,
+                quoted(&self.tenant)
+            ),
+            &[&self.connection],
+        )
     }
 }
 
@@ -388,13 +382,6 @@ fn find<'a>(
         .find(|k| k.kid == key_id)
         .and_then(|k| k.pem.as_deref());
     Some((best, pem))
-}
-
-/// Whether the identity provider's key is the public half of the local key; None when it
-/// cannot be told (no local key, an unreadable key).
-fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server = keys::verifying_key_from(pem?, &PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
 }
 
 /// No identity provider has this issuer and key ID: those that have one of the two, with the
@@ -702,7 +689,7 @@ fn login_result(
             extra: Vec::new(),
         },
     };
-    let mut random = random_id;
+    let mut random = crate::commands::random_id;
     let payload =
         claims::qscloud_claims(&user, now, &mut random).map_err(|e| fail(e.to_string()))?;
     let header = claims::qscloud_header(&args.keyid);
@@ -748,15 +735,6 @@ fn login_result(
             args.sub, reply.status
         ),
     ))
-}
-
-fn random_id() -> String {
-    use rand::RngExt;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use anyhow::Result;
 
 use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    quoted, read_local_key, said,
+    command_line, holds_local_key, quoted, read_local_key, said,
 };
 use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
@@ -111,30 +111,29 @@ pub struct Typed {
 
 impl Typed {
     fn doctor(&self, prefix: &str, audience: &str) -> String {
-        let mut line = format!(
-            "qs-jwt doctor-qseow --qrs {} --prefix {} --audience {}",
-            quoted(&self.qrs),
-            quoted(prefix),
-            quoted(audience)
-        );
-        for more in [&self.key_source, &self.connection] {
-            if !more.is_empty() {
-                line.push(' ');
-                line.push_str(more);
-            }
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt doctor-qseow --qrs {} --prefix {} --audience {}",
+                quoted(&self.qrs),
+                quoted(prefix),
+                quoted(audience)
+            ),
+            &[&self.key_source, &self.connection],
+        )
     }
 
+    /// The connection's options are never empty here: --qrs-cert and --qrs-key are required.
     fn apply(&self) -> String {
-        format!(
-            "qs-jwt setup-qseow --audience {} --prefix {} --cert-publickey-file {} --apply \
-             --qrs {} {}",
-            quoted(&self.audience),
-            quoted(&self.prefix),
-            self.certificate,
-            quoted(&self.qrs),
-            self.connection
+        command_line(
+            format!(
+                "qs-jwt setup-qseow --audience {} --prefix {} --cert-publickey-file {} --apply \
+                 --qrs {}",
+                quoted(&self.audience),
+                quoted(&self.prefix),
+                self.certificate,
+                quoted(&self.qrs)
+            ),
+            &[&self.connection],
         )
     }
 }
@@ -464,12 +463,6 @@ fn local_key_check(typed: &Typed, local: &Result<LocalKey, KeyTrouble>) -> Check
         "give the virtual proxy its certificate (setup-qseow --apply)",
         new_key_pair(typed),
     )
-}
-
-/// Whether the certificate is of the local key's public half; None when it cannot be told.
-fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server = keys::verifying_key_from(pem?, &PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
 }
 
 /// No virtual proxy has this prefix: the prefixes the repository holds, and the JWT virtual
