@@ -1,5 +1,7 @@
 //! The commands, one module each: parse's plain inputs in, the lower modules asked, the product
-//! out. No command imports another; `main` dispatches here.
+//! out. No command imports another; each command's args type implements [`Run`], which `main`
+//! calls. `connect` (flags and environment made into Qlik clients, Qlik's refusals in words) and
+//! `Output` are shared, not commands.
 
 pub mod completions;
 pub mod connect;

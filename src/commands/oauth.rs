@@ -1,7 +1,8 @@
 //! setup-qscloud-oauth and oauth-qscloud: a Qlik Cloud OAuth client's public key as a JWK, and
 //! an access token from `POST /oauth/token`, with a private key (a signed client assertion) or
 //! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::cloud::oauth`;
-//! `http` does the talking; `token` signs.
+//! the tenant's client (`qlik::cloud::Tenant`, made by `connect`) sends the request; `token`
+//! signs.
 //!
 //! Sources (see `qlik::cloud::oauth` for the rules): qlik.dev "Private Key JWT reference"
 //! (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt-reference/), "Authenticate with

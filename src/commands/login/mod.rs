@@ -1,8 +1,8 @@
 //! The login commands: send a token to Qlik the way a real integration does, and say whether
 //! Qlik made a session and for whom. `login-qscloud` posts it to Qlik Cloud's
 //! `/login/jwt-session`; `login-qseow` sends it through a QSEoW virtual proxy. This module reads
-//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `qlik::cloud` and
-//! `qlik::qseow` make the requests, `cookies` keeps the session, `report` decides what is shown.
+//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `connect` makes the
+//! clients (a `qlik::cloud::Tenant`, a `qlik::qseow::Proxy`), which make the requests, `cookies` keeps the session, `report` decides what is shown.
 //!
 //! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qseow`'s (sources there).
 

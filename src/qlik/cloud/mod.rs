@@ -1,5 +1,7 @@
-//! Qlik Cloud's REST API, as typed requests and replies: the JWT login (`POST
-//! /login/jwt-session`), the session's user (`GET /api/v1/users/me`), and Qlik's error body.
+//! Qlik Cloud's REST API, as typed requests and replies: a [`Tenant`] (its origin and its
+//! credential) with a method per endpoint: the JWT login (`POST /login/jwt-session`), the
+//! session's user (`GET /api/v1/users/me`), the identity providers, the OAuth token request
+//! (`POST /oauth/token`, its shapes and rules in `oauth`); and Qlik's error body.
 //!
 //! Sources (see docs/research notes of issue 10): qlik.dev's Login API (`POST
 //! /login/jwt-session`: 200 and the cookies `eas.sid`, `_csrfToken` and their signatures, or

@@ -1,4 +1,5 @@
-//! QSEoW's repository (QRS) and proxy (QPS) APIs, as typed requests and replies: through a
+//! QSEoW's repository (QRS) and proxy (QPS) APIs, as typed requests and replies, a client for
+//! each: a [`Proxy`] (a virtual proxy, as a browser reaches it) and a [`Repository`]. Through a
 //! virtual proxy, the xrfkey pair every call carries, `GET /qrs/about` (the call a JWT login goes
 //! with) and `GET /qps/user` (the session's user); on the repository's own port (4242, with a
 //! client certificate), the virtual proxies, proxy services and engine nodes that
