@@ -28,8 +28,6 @@ use crate::times;
 use crate::token;
 use crate::verbose;
 
-/// 24 characters from 62: about 143 bits, URL-safe as they are.
-
 /// A signed token and what went into it, for `--output json`.
 pub struct Created {
     pub token: String,
