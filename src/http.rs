@@ -867,6 +867,20 @@ fn in_cidr(ip: IpAddr, network: &str, bits: &str) -> bool {
     }
 }
 
+/// `text` as a query value or path segment: unreserved characters as they are, the rest
+/// %-encoded (a filter's spaces and quotes, an id from a server).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// A URL as it may be shown to anyone: scheme, host, port and path, never its user info (a
 /// password) nor its query or fragment (an API key, a token). The host and the path are never
 /// hidden. Text that is not a URL is read as one without a scheme.
@@ -1141,6 +1155,13 @@ mod tests {
         );
         assert_eq!(presented_name("IpAddress(10.0.0.1)"), "10.0.0.1");
         assert_eq!(presented_name("plain"), "plain");
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_characters_only() {
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(percent_encode("prefix eq 'j'"), "prefix%20eq%20%27j%27");
+        assert_eq!(percent_encode("A-z_0.9~"), "A-z_0.9~");
     }
 
     #[test]

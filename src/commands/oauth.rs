@@ -1,9 +1,10 @@
 //! setup-qscloud-oauth and oauth-qscloud: a Qlik Cloud OAuth client's public key as a JWK, and
 //! an access token from `POST /oauth/token`, with a private key (a signed client assertion) or
-//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::oauth`;
-//! `http` does the talking; `token` signs.
+//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::cloud::oauth`;
+//! the tenant's client (`qlik::cloud::Tenant`, made by `connect`) sends the request; `token`
+//! signs.
 //!
-//! Sources (see `qlik::oauth` for the rules): qlik.dev "Private Key JWT reference"
+//! Sources (see `qlik::cloud::oauth` for the rules): qlik.dev "Private Key JWT reference"
 //! (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt-reference/), "Authenticate with
 //! Private Key JWT" (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt/), "Retrieve and
 //! use OAuth impersonation tokens"
@@ -21,14 +22,15 @@ use rand::RngExt;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
+use crate::cli::output::LogLevel;
 use crate::cli::setup::SetupFormat;
+use crate::commands::connect::{self, Connection};
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
 use crate::keys::{self, PublicKeyKind, SigningKey};
-use crate::qlik::oauth::{
+use crate::qlik::cloud::oauth::{
     self, Cause, ClientAuth, Grant, MAX_ASSERTION_LIFETIME, MIN_RSA_BITS, TokenError,
 };
 use crate::render;
@@ -154,15 +156,7 @@ enum Credential {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's token endpoint is at the tenant's \
-             root",
-            render::escape(&server.base_path)
-        );
-        server.base_path.clear();
-    }
+    let server = connect::tenant_server(&args.tenant, "Qlik Cloud's token endpoint")?;
     let audience = oauth::token_endpoint(&server.origin());
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
@@ -204,14 +198,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         });
     }
 
-    let client = Client::new(
+    let tenant = connect::tenant(
         server,
-        &ClientOptions {
+        &Connection {
             cacert: args.cacert.as_deref(),
             insecure: args.insecure,
             timeout: args.timeout,
             sends: "the client's credentials and the token",
-            client_certificate: None,
         },
     )?;
     let started = Instant::now();
@@ -229,16 +222,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             Credential::Secret(_) => ClientAuth::Secret(&proof),
         };
         let body = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
-        let reply = client.send_json(
-            &Request {
-                method: Method::Post,
-                path: oauth::TOKEN_PATH.to_owned(),
-                bearer: None,
-                cookies: None,
-                headers: vec![("Accept", "application/json".to_owned())],
-            },
-            body.expose().as_bytes(),
-        )?;
+        let reply = tenant.oauth_token(&body)?;
         if reply.status == 429 {
             let wait = reply
                 .retry_after
@@ -614,19 +598,40 @@ fn failure_object(
     })
 }
 
-/// With `--output json`, the object for a failure that came before Qlik answered (a usage
-/// error found after parsing, an unreadable key, a tenant that cannot be reached); None for
-/// the other formats and commands.
-pub fn failure_json(
-    command: &crate::cli::Command,
-    detail: &str,
-    hint: Option<&str>,
-) -> Option<String> {
-    match command {
-        crate::cli::Command::OauthQscloud(args) if args.output == OauthFormat::Json => {
-            let object = failure_object(None, None, detail, hint);
-            Some(render::json_for_terminal(&object.to_string()).into_owned())
-        }
-        _ => None,
+impl Run for SetupQscloudOauthArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn run(&self, _now: SystemTime) -> Result<Output> {
+        setup_qscloud_oauth(self)
+    }
+}
+
+impl Run for OauthQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output == OauthFormat::Json
+    }
+
+    /// The keys of the token's report, as a script reads either.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let object = failure_object(None, None, detail, hint);
+        render::json_for_terminal(&object.to_string()).into_owned()
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        oauth_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::qlik::oauth;
+use crate::qlik::cloud::oauth;
 use crate::qlik::rules::{
     CLOCK_SKEW, Profile, QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY, not_yet_valid,
 };
@@ -190,7 +190,7 @@ fn qseow_rules(
 }
 
 /// A client assertion for Qlik Cloud's `POST /oauth/token` (private key JWT), by the rules of
-/// qlik.dev's "Private Key JWT reference" (see `qlik::oauth`). `expected_audience` tightens the
+/// qlik.dev's "Private Key JWT reference" (see `qlik::cloud::oauth`). `expected_audience` tightens the
 /// audience rule from "a token endpoint URL" to "this URL".
 fn qscloud_oauth_rules(
     header: &Map<String, Value>,

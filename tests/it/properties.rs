@@ -345,7 +345,7 @@ fn argv_with_key(option: usize, key: &str) -> Vec<String> {
 fn error_text(argv: &[String]) -> Option<String> {
     let cli = match try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(err) => return Some(qs_jwt::error::render_clap(&err, false)),
+        Err(err) => return Some(qs_jwt::cli::render_clap(&err, false)),
     };
     let now = UNIX_EPOCH + Duration::from_secs(NOW);
     let result = match &cli.command {

@@ -592,8 +592,9 @@ fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
 /// The repository client's public calls, as doctor-qseow will use them, against the stand-in.
 #[test]
 fn the_repository_client_reads_the_site() {
+    use qs_jwt::commands::connect::qrs_failure;
     use qs_jwt::http::{Client, ClientCertificate, ClientOptions, Server};
-    use qs_jwt::qlik::qrs::{self, DEFAULT_QRS_USER, Repository};
+    use qs_jwt::qlik::qseow::{DEFAULT_QRS_USER, Repository};
     use qs_jwt::secret::SecretText;
 
     let site = new_site();
@@ -624,38 +625,38 @@ fn the_repository_client_reads_the_site() {
     )
     .unwrap();
     let repository = Repository::new(client, DEFAULT_QRS_USER);
-    assert!(qrs::repository_about(&repository).unwrap()["buildVersion"].is_string());
-    let found = qrs::virtual_proxies_by_prefix(&repository, "jwt").unwrap();
+    assert!(repository.about().unwrap()["buildVersion"].is_string());
+    let found = repository.virtual_proxies_by_prefix("jwt").unwrap();
     assert_eq!(found.len(), 1);
     assert!(found[0].is_jwt());
     assert_eq!(found[0].id, id);
     assert_eq!(found[0].jwt_audience.as_deref(), Some(AUDIENCE));
     assert_eq!(found[0].load_balancing_nodes, [NODE_ID]);
     assert!(
-        qrs::virtual_proxies_by_prefix(&repository, "other")
+        repository
+            .virtual_proxies_by_prefix("other")
             .unwrap()
             .is_empty()
     );
-    let services = qrs::proxy_services(&repository).unwrap();
+    let services = repository.proxy_services().unwrap();
     assert_eq!(services.len(), 1);
     assert!(!services[0].links(&id));
     assert_eq!(services[0].shown(), "central");
-    let linked = qrs::link_virtual_proxy(&repository, &services[0], &id).unwrap();
+    let linked = repository.link_virtual_proxy(&services[0], &id).unwrap();
     assert!(linked.links(&id));
-    let engines: Vec<String> = qrs::engine_nodes(&repository)
+    let engines: Vec<String> = repository
+        .engine_nodes()
         .unwrap()
         .iter()
         .map(|n| n.id.clone())
         .collect();
     assert_eq!(engines, [NODE_ID, "rim-1-id"]);
-    assert_eq!(qrs::server_nodes(&repository).unwrap().len(), 2);
+    assert_eq!(repository.server_nodes().unwrap().len(), 2);
     // A stale modifiedDate: 409, in words.
     let mut stale = found[0].json.clone();
     stale["modifiedDate"] = json!("2000-01-01T00:00:00.000Z");
-    let failure = qrs::update_virtual_proxy(&repository, &stale).unwrap_err();
-    let text = failure
-        .into_user_error("update it", &repository)
-        .to_string();
+    let failure = repository.update_virtual_proxy(&stale).unwrap_err();
+    let text = qrs_failure(failure, "update it", &repository).to_string();
     assert!(text.contains("HTTP 409"), "{text}");
 }
 

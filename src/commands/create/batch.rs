@@ -19,10 +19,11 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 use tracing::{Level, info, warn};
 
-use super::{Created, json_object, random_id, warn_about_unused_key_options};
-use crate::Output;
+use super::{Created, json_object, warn_about_unused_key_options};
 use crate::claims::{self, User};
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat, UsersArgs, UsersFormat};
+use crate::commands::Output;
+use crate::commands::random_id;
 use crate::error::UserError;
 use crate::input;
 use crate::keys::{self, KeySource, PendingKeyFiles};

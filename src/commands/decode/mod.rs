@@ -15,8 +15,9 @@ use tracing::{info, warn};
 pub use report::{DecodeReport, Verification, report};
 pub use text::render;
 
-use crate::Output;
 use crate::cli::decode::DecodeArgs;
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::input;
 use crate::keys;
 use crate::times::unix_seconds;
@@ -61,4 +62,26 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
 fn looks_like_access_token(payload: &Map<String, Value>) -> bool {
     payload.get("client_id").is_some_and(Value::is_string)
         && payload.get("scope").is_some_and(Value::is_string)
+}
+
+impl Run for DecodeArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.minimal_output
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        decode(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::Flag("--minimal-output")
+    }
 }
