@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::warn;
-
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Server};
 use crate::input::{self, FileFlag};
@@ -39,14 +37,7 @@ pub struct TenantConnection<'a> {
 /// The client for --tenant and the API key, read before anything is sent.
 pub fn connect(args: &TenantConnection<'_>) -> Result<(Client, SecretText), UserError> {
     let tenant = args.tenant;
-    let mut server = Server::parse(tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's API is at the tenant's root",
-            server.base_path
-        );
-        server.base_path.clear();
-    }
+    let server = Server::parse_tenant(tenant)?;
     let api_key = api_key(args.api_key_file, args.needed_by)?;
     let client = Client::new(
         server,

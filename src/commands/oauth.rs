@@ -154,15 +154,7 @@ enum Credential {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's token endpoint is at the tenant's \
-             root",
-            render::escape(&server.base_path)
-        );
-        server.base_path.clear();
-    }
+    let server = Server::parse_tenant(&args.tenant)?;
     let audience = oauth::token_endpoint(&server.origin());
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
@@ -197,10 +189,16 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
                  --scope are for the token request, which the tool you give the assertion makes"
             );
         }
-        let assertion = assertion(key, kid, *alg, &args.client_id, &audience, now)?;
+        let (assertion, claims) = assertion(key, kid, *alg, &args.client_id, &audience, now)?;
+        let stdout = match args.output {
+            OauthFormat::Token => assertion.expose().to_owned(),
+            OauthFormat::Json => {
+                oauth::assertion_json(&assertion, kid, &format!("{alg:?}"), &claims)
+            }
+        };
         return Ok(Output {
             pending_files,
-            ..Output::product(assertion.expose().to_owned())
+            ..Output::product(stdout)
         });
     }
 
@@ -220,7 +218,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         let proof = match &credential {
             // A new assertion each attempt: Qlik takes a jti once only.
             Credential::Key { key, kid, alg, .. } => {
-                assertion(key, kid, *alg, &args.client_id, &audience, attempt_now)?
+                assertion(key, kid, *alg, &args.client_id, &audience, attempt_now)?.0
             }
             Credential::Secret(secret) => secret.clone(),
         };
@@ -228,17 +226,19 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             Credential::Key { .. } => ClientAuth::Assertion(&proof),
             Credential::Secret(_) => ClientAuth::Secret(&proof),
         };
-        let body = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
-        let reply = client.send_json(
-            &Request {
-                method: Method::Post,
-                path: oauth::TOKEN_PATH.to_owned(),
-                bearer: None,
-                cookies: None,
-                headers: vec![("Accept", "application/json".to_owned())],
-            },
-            body.expose().as_bytes(),
-        )?;
+        let request = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
+        let body = request.body;
+        let http_request = Request {
+            method: Method::Post,
+            path: oauth::TOKEN_PATH.to_owned(),
+            bearer: None,
+            cookies: None,
+            headers: vec![("Accept", "application/json".to_owned())],
+        };
+        let reply = match request.content_type {
+            oauth::FORM => client.send_form(&http_request, body.expose().as_bytes())?,
+            _ => client.send_json(&http_request, body.expose().as_bytes())?,
+        };
         if reply.status == 429 {
             let wait = reply
                 .retry_after
@@ -457,7 +457,7 @@ fn client_secret(file: Option<&Path>, env: Option<OsString>) -> Result<SecretTex
     Ok(SecretText::new(trimmed))
 }
 
-/// A signed client assertion made at `now`.
+/// A signed client assertion made at `now`, and its claims.
 fn assertion(
     key: &SigningKey,
     kid: &str,
@@ -465,7 +465,7 @@ fn assertion(
     client_id: &str,
     audience: &str,
     now: SystemTime,
-) -> Result<SecretText> {
+) -> Result<(SecretText, oauth::AssertionClaims)> {
     let now = times::unix_seconds(now)?;
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
@@ -481,7 +481,8 @@ fn assertion(
         claims.jti,
         iso8601(claims.exp)
     );
-    Ok(SecretText::new(token::sign(&header, &claims, key)?))
+    let assertion = SecretText::new(token::sign(&header, &claims, key)?);
+    Ok((assertion, claims))
 }
 
 /// Qlik's refusal in one line, with any secret the server quoted back taken out.

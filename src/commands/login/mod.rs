@@ -35,14 +35,7 @@ const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
 
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's login is at the tenant's root",
-            server.base_path
-        );
-        server.base_path.clear();
-    }
+    let server = Server::parse_tenant(&args.tenant)?;
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
     check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
@@ -131,12 +124,9 @@ pub fn failure_json(
     use crate::cli::Command;
     let server = match command {
         Command::LoginQscloud(args) if args.output.output == LoginFormat::Json => {
-            Server::parse(&args.tenant, "--tenant", true)
+            Server::parse_tenant(&args.tenant)
                 .ok()
-                .map(|mut server| {
-                    server.base_path.clear();
-                    server.to_string()
-                })
+                .map(|server| server.to_string())
         }
         Command::LoginQseow(args) if args.output.output == LoginFormat::Json => {
             Server::parse(&args.server, "--server", false)
