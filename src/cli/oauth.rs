@@ -45,9 +45,10 @@ pub struct SetupQscloudOauthArgs {
     #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: Option<String>,
 
-    /// The algorithm the client signs its assertions with (the JWK's alg)
-    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
-    pub alg: OauthAlg,
+    /// The algorithm the client signs its assertions with (the JWK's alg) [default: RS256 for an
+    /// RSA key, ES384 for an EC P-384 key]
+    #[arg(long, value_name = "alg", value_enum)]
+    pub alg: Option<OauthAlg>,
 
     /// json: the JWK for the OAuth client's publicKeys; console: the management console's fields
     #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
@@ -57,13 +58,16 @@ pub struct SetupQscloudOauthArgs {
     pub log: LogArgs,
 }
 
-/// The algorithms Qlik Cloud takes for an OAuth client assertion that qs-jwt signs.
+/// The algorithms Qlik Cloud takes for an OAuth client assertion: RS256 and RS512 with an RSA
+/// key, ES384 with an EC P-384 key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OauthAlg {
     #[value(name = "RS256")]
     Rs256,
     #[value(name = "RS512")]
     Rs512,
+    #[value(name = "ES384")]
+    Es384,
 }
 
 impl From<OauthAlg> for jsonwebtoken::Algorithm {
@@ -71,6 +75,25 @@ impl From<OauthAlg> for jsonwebtoken::Algorithm {
         match alg {
             OauthAlg::Rs256 => Self::RS256,
             OauthAlg::Rs512 => Self::RS512,
+            OauthAlg::Es384 => Self::ES384,
+        }
+    }
+}
+
+/// The kind of key `--cert-create` makes for an OAuth client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CreateKeyType {
+    /// A 4096-bit RSA key (RS256, RS512)
+    Rsa,
+    /// An EC key on P-384 (ES384)
+    EcP384,
+}
+
+impl From<CreateKeyType> for crate::keys::NewKeyType {
+    fn from(key_type: CreateKeyType) -> Self {
+        match key_type {
+            CreateKeyType::Rsa => Self::Rsa,
+            CreateKeyType::EcP384 => Self::EcP384,
         }
     }
 }
@@ -98,8 +121,9 @@ pub struct OauthQscloudArgs {
     pub keyid: Option<String>,
 
     /// The assertion's signing algorithm; must be the alg of the key in the client's publicKeys
-    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
-    pub alg: OauthAlg,
+    /// [default: RS256 for an RSA key, ES384 for an EC P-384 key]
+    #[arg(long, value_name = "alg", value_enum)]
+    pub alg: Option<OauthAlg>,
 
     /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
     /// grant); the client must be allowed to impersonate
@@ -115,12 +139,18 @@ pub struct OauthQscloudArgs {
           value_parser = NonEmptyStringValueParser::new())]
     pub scope: String,
 
-    /// Print the signed client assertion and send nothing (for other tools); needs a key
+    /// Print the signed client assertion and send nothing (for other tools); needs a key. With
+    /// --output json, one object {"assertion", "kid", "alg", "jti", "exp", "token_url"}
     #[arg(long)]
     pub assertion_only: bool,
 
     #[command(flatten)]
     pub key: KeyArgs,
+
+    /// The kind of key --cert-create makes: rsa (4096 bits) or ec-p384 (for ES384)
+    #[arg(long, value_name = "type", value_enum, default_value_t = CreateKeyType::Rsa,
+          help_heading = "Signing key (exactly one source)")]
+    pub cert_create_key_type: CreateKeyType,
 
     /// File with the certificate (PEM) of a certificate authority to trust besides the operating
     /// system's

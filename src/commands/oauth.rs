@@ -22,7 +22,9 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::Output;
-use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
+use crate::cli::oauth::{
+    CreateKeyType, OauthAlg, OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs,
+};
 use crate::cli::setup::SetupFormat;
 use crate::error::UserError;
 use crate::http::{Client, ClientOptions, Method, Request, Server};
@@ -51,6 +53,9 @@ const SECRET_FILE: FileFlag = FileFlag {
 const MAKE_KEY: &str = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out \
                         privatekey.pem";
 
+const MAKE_EC_KEY: &str = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out \
+                           privatekey.pem";
+
 pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
     let origin = args.key.origin();
     let key = keys::verifying_key(
@@ -68,34 +73,47 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
         ))
         .into());
     }
-    let rsa = match (key.kind, &key.rsa) {
-        (PublicKeyKind::Rsa { .. }, Some(rsa)) => rsa,
-        (other, _) => {
+    let (jwk, kid, alg) = match (key.kind, &key.rsa, &key.ec_p384) {
+        (PublicKeyKind::Rsa { .. }, Some(rsa), _) => {
+            if rsa.bits() < MIN_RSA_BITS {
+                return Err(UserError::runtime(format!(
+                    "{origin} holds a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at \
+                     least for an OAuth client (4096 recommended)",
+                    rsa.bits()
+                ))
+                .with_hint(format!("make a new key: {MAKE_KEY}"))
+                .into());
+            }
+            let alg = key_alg(args.alg, true, &origin, &key.kind.to_string())?;
+            let kid = match &args.keyid {
+                Some(kid) => checked_key_id(kid)?.to_owned(),
+                None => rsa.thumbprint(),
+            };
+            let alg = format!("{alg:?}");
+            (rsa.jwk(&alg, &kid), kid, alg)
+        }
+        (PublicKeyKind::EcP384, _, Some(ec)) => {
+            let alg = key_alg(args.alg, false, &origin, &key.kind.to_string())?;
+            let kid = match &args.keyid {
+                Some(kid) => checked_key_id(kid)?.to_owned(),
+                None => ec.thumbprint(),
+            };
+            (ec.jwk(&kid), kid, format!("{alg:?}"))
+        }
+        (other, _, _) => {
             return Err(UserError::runtime(format!(
-                "{origin} holds {other}; qs-jwt signs OAuth client assertions with RSA keys \
-                 (RS256 or RS512)"
+                "{origin} holds {other}; {}",
+                keys::OAUTH_KEYS
             ))
-            .with_hint(format!("make an RSA key: {MAKE_KEY}"))
+            .with_hint(format!(
+                "make an RSA key ({MAKE_KEY}) or an EC P-384 key ({MAKE_EC_KEY})"
+            ))
             .into());
         }
     };
-    if rsa.bits() < MIN_RSA_BITS {
-        return Err(UserError::runtime(format!(
-            "{origin} holds a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at least for \
-             an OAuth client (4096 recommended)",
-            rsa.bits()
-        ))
-        .with_hint(format!("make a new key: {MAKE_KEY}"))
-        .into());
-    }
-    let kid = match &args.keyid {
-        Some(kid) => checked_key_id(kid)?.to_owned(),
-        None => rsa.thumbprint(),
-    };
-    let alg = format!("{:?}", Algorithm::from(args.alg));
-    let jwk = Value::Object(rsa.jwk(&alg, &kid));
+    let jwk = Value::Object(jwk);
     let stdout = match args.output {
-        // A JWK of an RSA key holds nothing a terminal would act on, but it is shown as JSON
+        // A JWK of a public key holds nothing a terminal would act on, but it is shown as JSON
         // from outside all the same.
         SetupFormat::Json => {
             render::json_for_terminal(&serde_json::to_string_pretty(&jwk)?).into_owned()
@@ -120,6 +138,30 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
         }
     );
     Ok(Output::product(stdout))
+}
+
+/// The assertion's algorithm: `--alg` when it fits the key, else the key's own default (RS256
+/// for RSA, ES384 for EC P-384). A mismatch is refused before anything is sent, naming what
+/// Qlik takes: Qlik would refuse it, and a JWK with a wrong alg would be refused at every
+/// request.
+fn key_alg(
+    alg: Option<OauthAlg>,
+    rsa: bool,
+    origin: &str,
+    kind: &str,
+) -> Result<Algorithm, UserError> {
+    match (alg, rsa) {
+        (None, true) => Ok(Algorithm::RS256),
+        (None, false) => Ok(Algorithm::ES384),
+        (Some(OauthAlg::Es384), true) | (Some(OauthAlg::Rs256 | OauthAlg::Rs512), false) => {
+            let alg = Algorithm::from(alg.unwrap_or(OauthAlg::Rs256));
+            Err(UserError::usage(format!(
+                "--alg {alg:?} does not fit the key from {origin}, {kind}; {}",
+                keys::OAUTH_KEYS
+            )))
+        }
+        (Some(alg), _) => Ok(Algorithm::from(alg)),
+    }
 }
 
 /// Whether a value given where an ID belongs holds PEM dashes or blanks, which no key ID or
@@ -370,12 +412,23 @@ fn credential(
         let secret = client_secret(args.client_secret_file.as_deref(), env_secret)?;
         return Ok((Credential::Secret(secret), None));
     }
-    let options = key_args.options();
+    let mut options = key_args.options();
+    options.key_type = args.cert_create_key_type.into();
+    if args.cert_create_key_type != CreateKeyType::Rsa && !options.create {
+        warn!("--cert-create-key-type is ignored without --cert-create true");
+    }
     let source = keys::key_source(&options, env_key.as_deref())?;
     let passphrase = keys::passphrase(&options, std::env::var_os(keys::PASSPHRASE_VARIABLE))?;
-    let loaded = keys::signing_key(&source, passphrase.as_ref(), now)?;
+    let loaded =
+        keys::signing_key_of(&source, passphrase.as_ref(), now, keys::Accept::RsaOrEcP384)?;
     let key = loaded.key;
-    if key.bits < MIN_RSA_BITS {
+    let kind = if key.is_rsa() {
+        format!("a {}-bit RSA key", key.bits)
+    } else {
+        "an EC P-384 key".to_owned()
+    };
+    let alg = key_alg(args.alg, key.is_rsa(), &key.origin, &kind)?;
+    if key.is_rsa() && key.bits < MIN_RSA_BITS {
         return Err(UserError::runtime(format!(
             "the key from {} is a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at least \
              for an OAuth client (4096 recommended)",
@@ -386,9 +439,8 @@ fn credential(
     }
     let kid = match &args.keyid {
         Some(kid) => kid.clone(),
-        None => key.public()?.thumbprint(),
+        None => key.thumbprint()?,
     };
-    let alg = Algorithm::from(args.alg);
     let thumbprint = args.keyid.is_none();
     Ok((
         Credential::Key {
