@@ -129,7 +129,7 @@ fn setup_refuses_small_and_non_rsa_keys_and_private_keys() {
         ),
         (
             "ec-p256-public.pem",
-            "qs-jwt signs OAuth client assertions with RSA keys",
+            "holds an EC P-256 key; Qlik Cloud takes RS256 or RS512 with an RSA key",
         ),
         ("rsa2048-pkcs8.pem", "holds a private key"),
     ] {
@@ -1146,4 +1146,312 @@ fn decode_checks_the_audience_the_lifetime_and_the_algorithm_as_qlik_does() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--check qscloud-oauth"));
+}
+
+/// RFC 7638 for an EC key, computed here from the certificate's point: SHA-256 over
+/// `{"crv":"P-384","kty":"EC","x":..,"y":..}` (members in that order, no blanks), base64url.
+/// Returns the thumbprint, x and y.
+fn independent_ec_thumbprint(certificate: &str) -> (String, String, String) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let point = cert.public_key().subject_public_key.data.to_vec();
+    assert_eq!(
+        (point.len(), point[0]),
+        (97, 4),
+        "an uncompressed P-384 point"
+    );
+    let (x, y) = (b64.encode(&point[1..49]), b64.encode(&point[49..]));
+    let canonical = format!(r#"{{"crv":"P-384","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    (b64.encode(digest.as_ref()), x, y)
+}
+
+#[test]
+fn an_es384_client_end_to_end() {
+    // The key, made by --cert-create as a user makes it (an assertion is made on the way).
+    let keys = tempfile::tempdir().unwrap();
+    let out = run(keys.path())
+        .args(["oauth-qscloud", "--tenant", "mytenant.eu.qlikcloud.com"])
+        .args(["--client-id", CLIENT_ID, "--assertion-only"])
+        .args(["--cert-create", "--cert-create-key-type", "ec-p384"])
+        .args(["--cert-create-expires-days", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (header, _) = decode_parts(&single_token(&out.stdout));
+    assert_eq!(header["alg"], "ES384");
+    let pem = fs::read_to_string(keys.path().join("privatekey.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8");
+
+    // Its JWK, from setup-qscloud-oauth, checked against RFC 7638 computed here.
+    let out = run(keys.path())
+        .args([
+            "setup-qscloud-oauth",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let jwk: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let certificate = fs::read_to_string(keys.path().join("publickey.cer")).unwrap();
+    let (thumbprint, x, y) = independent_ec_thumbprint(&certificate);
+    assert_eq!(
+        jwk,
+        json!({"kty": "EC", "crv": "P-384", "x": x, "y": y, "alg": "ES384", "use": "sig",
+               "kid": thumbprint})
+    );
+    assert_eq!(header["kid"], thumbprint);
+    fs::write(keys.path().join("jwk.json"), &out.stdout).unwrap();
+
+    // The client holds that JWK alone; the stand-in verifies with jsonwebtoken.
+    let jwk_file = keys.path().join("jwk.json");
+    let (server, dir) = tenant(|config| {
+        config.clients[0].public_keys.clear();
+        config.clients[0].public_key_file = Some(jwk_file);
+    });
+    let key = keys.path().join("privatekey.pem").display().to_string();
+    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(access_token_payload(&out.stdout)["sub"], "client");
+    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+        .args(["--impersonate-sub", "anna"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(access_token_payload(&out.stdout)["sub"], "anna");
+    let sent = sent(&server.requests()[1]);
+    assert_eq!(
+        sent["user_lookup"],
+        json!({"field": "subject", "value": "anna"})
+    );
+    let (header, payload) = decode_parts(sent["client_assertion"].as_str().unwrap());
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("ES384"), Some(thumbprint.as_str()))
+    );
+    assert_eq!(
+        payload["aud"],
+        format!("https://127.0.0.1:{}/oauth/token", server.port)
+    );
+    // With the key RSA-keyed, the same client refuses: the ES384 key is what it holds.
+    let stderr = refused(&mut token_request(
+        &server,
+        dir.path(),
+        &with_key(&[]).iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(stderr.contains("no public key with kid"), "{stderr}");
+}
+
+#[test]
+fn ec_p384_keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
+    let public = fixture("ec-p384-public.pem");
+    for (file, passphrase) in [
+        ("ec-p384-pkcs8.pem", None),
+        ("ec-p384-sec1.pem", None),
+        ("ec-p384-encrypted-pkcs8.pem", Some("fixture")),
+    ] {
+        let mut cmd = run(Path::new("."));
+        cmd.args([
+            "oauth-qscloud",
+            "--tenant",
+            "t.example.com",
+            "--client-id",
+            CLIENT_ID,
+        ])
+        .args(["--assertion-only", "--cert-privatekey-file"])
+        .arg(fixture(file));
+        if let Some(passphrase) = passphrase {
+            cmd.env("QSJWTPASSPHRASE", passphrase);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{file}: {out:?}");
+        let token = single_token(&out.stdout);
+        let out = run(Path::new("."))
+            .args(["decode", "--minimal-output", "--check", "qscloud-oauth"])
+            .args([
+                "--tenant",
+                "t.example.com",
+                "--jwt",
+                &token,
+                "--cert-publickey-file",
+            ])
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {out:?}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verification"]["algorithm"], "ES384", "{file}");
+        assert_eq!(report["check"]["passed"], true, "{file}");
+    }
+}
+
+#[test]
+fn what_qlik_does_not_take_is_refused_before_any_request() {
+    let (server, dir) = tenant(|_| {});
+    let ec = fixture("ec-p384-pkcs8.pem").display().to_string();
+    let rsa = fixture("rsa2048-pkcs8.pem").display().to_string();
+    let qlik_takes = "Qlik Cloud takes RS256 or RS512 with an RSA key of 2048 bits or more, or \
+                      ES384 with an EC P-384 key";
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                rsa.clone(),
+                "--alg".into(),
+                "RS384".into(),
+            ],
+            2,
+            "[possible values: RS256, RS512, ES384]",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                rsa.clone(),
+                "--alg".into(),
+                "ES384".into(),
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                ec.clone(),
+                "--alg".into(),
+                "RS256".into(),
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("rsa1024.pem").display().to_string(),
+            ],
+            1,
+            "1024-bit RSA key; Qlik needs at least 2048 bits",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ec-p256-pkcs8.pem").display().to_string(),
+            ],
+            1,
+            "an EC key on curve P-256",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ec-p256-sec1.pem").display().to_string(),
+            ],
+            1,
+            "an EC key on curve P-256",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ed25519.pem").display().to_string(),
+            ],
+            1,
+            "Ed25519",
+        ),
+    ];
+    for (args, code, expected) in cases {
+        let out = token_request(&server, dir.path(), &[])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        if expected.contains("P-256") {
+            assert!(stderr.contains(qlik_takes), "{stderr}");
+        }
+        assert!(out.stdout.is_empty());
+    }
+    assert!(server.requests().is_empty(), "nothing was sent");
+
+    // setup-qscloud-oauth: the same words for a public key Qlik does not take.
+    for (args, code, expected) in [
+        (
+            vec!["--cert-publickey-file", "ec-p256-public.pem"],
+            1,
+            "an EC P-256 key",
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "ec-p384-public.pem",
+                "--alg",
+                "RS512",
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "rsa2048-public.pem",
+                "--alg",
+                "ES384",
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "rsa2048-public.pem",
+                "--alg",
+                "RS384",
+            ],
+            2,
+            "possible values",
+        ),
+        (
+            vec!["--cert-publickey-file", "rsa1024-public.pem"],
+            1,
+            "2048 bits at least",
+        ),
+    ] {
+        let out = run(&fixture(""))
+            .arg("setup-qscloud-oauth")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        if code == 1 && expected.contains("EC") {
+            assert!(stderr.contains(qlik_takes), "{stderr}");
+        }
+    }
+
+    // QSEoW and Qlik Cloud JWT logins keep RSA, and say what an EC key is for.
+    for create in [Create::qscloud(), Create::qseow()] {
+        let out = create
+            .key_file(fixture("ec-p384-pkcs8.pem"))
+            .run_in(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("need an RSA private key (an EC P-384 key signs only Qlik Cloud OAuth client assertions"),
+            "{stderr}"
+        );
+    }
 }
