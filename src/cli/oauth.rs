@@ -18,8 +18,8 @@ Examples:
   qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.pem --alg RS512 --output console
 
 The key ID (kid) is the key's RFC 7638 thumbprint unless --keyid gives one: the same key always
-gets the same ID, and oauth-qscloud writes the same kid by default. RSA keys of 2048 bits or
-more only (Qlik's minimum).";
+gets the same ID, and oauth-qscloud writes the same kid by default. Qlik Cloud takes RSA keys of
+2048 bits or more (RS256, RS512) and EC P-384 keys (ES384).";
 
 pub(super) const OAUTH_QSCLOUD_EXAMPLE: &str = "\
 Examples:
@@ -30,8 +30,9 @@ Examples:
   qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
     --cert-privatekey-file privatekey.pem --assertion-only
 
-With a key, qs-jwt signs a client assertion (private key JWT: iss and sub the client id, aud
-https://<tenant>/oauth/token, a new UUID jti, five minutes) and posts it to POST /oauth/token;
+With a key (RSA: RS256 or RS512; EC P-384: ES384), qs-jwt signs a client assertion (private
+key JWT: iss and sub the client id, aud https://<tenant>/oauth/token from the tenant's canonical
+origin, a new UUID jti, five minutes) and posts it form-encoded to POST /oauth/token;
 with a secret (--client-secret-file or QLIK_CLIENT_SECRET) it posts the secret. Exit code 0: a
 token is on standard output. 1: Qlik refused (its error is shown, with a hint) or the tenant
 could not be reached. 2: a usage error.";

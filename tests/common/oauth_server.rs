@@ -33,6 +33,8 @@ pub struct OauthClient {
     /// A file holding one more JWK, read at each request (the walk writes it with
     /// setup-qscloud-oauth).
     pub public_key_file: Option<PathBuf>,
+    /// More such files (the walk's ES384 key beside its RSA key).
+    pub more_key_files: Vec<PathBuf>,
     pub client_credentials: bool,
     pub impersonation: bool,
 }
@@ -264,11 +266,12 @@ pub fn token(
 
 fn client_keys(client: &OauthClient) -> Vec<Value> {
     let mut keys = client.public_keys.clone();
-    if let Some(path) = &client.public_key_file
-        && let Ok(text) = std::fs::read_to_string(path)
-        && let Ok(jwk) = serde_json::from_str(&text)
-    {
-        keys.push(jwk);
+    for path in client.public_key_file.iter().chain(&client.more_key_files) {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(jwk) = serde_json::from_str(&text)
+        {
+            keys.push(jwk);
+        }
     }
     keys
 }
