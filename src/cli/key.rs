@@ -67,6 +67,7 @@ impl KeyArgs {
             prefix: &self.cert_file_prefix,
             days: self.cert_create_expires_days,
             force: self.force,
+            key_type: crate::keys::NewKeyType::Rsa,
         }
     }
 }
@@ -104,6 +105,7 @@ impl PrivateKeyArgs {
             prefix: "",
             days: None,
             force: false,
+            key_type: crate::keys::NewKeyType::Rsa,
         }
     }
 }

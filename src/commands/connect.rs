@@ -8,15 +8,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tracing::warn;
-
 use crate::error::UserError;
 use crate::http::{Client, ClientCertificate, ClientOptions, Server};
 use crate::input::{self, FileFlag};
 use crate::keys;
 use crate::qlik::cloud::{ApiFailure, Tenant};
 use crate::qlik::qseow::{Proxy, QrsFailure, Repository};
-use crate::render;
 use crate::secret::SecretText;
 
 /// The environment variable that holds the API key when --api-key-file is not given.
@@ -47,16 +44,8 @@ pub struct Connection<'a> {
 
 /// --tenant as a server at the tenant's root: a path given is said and dropped. `what` names
 /// what is at the root ("Qlik Cloud's login").
-pub fn tenant_server(tenant: &str, what: &str) -> Result<Server, UserError> {
-    let mut server = Server::parse(tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; {what} is at the tenant's root",
-            render::escape(&server.base_path)
-        );
-        server.base_path.clear();
-    }
-    Ok(server)
+pub fn tenant_server(tenant: &str) -> Result<Server, UserError> {
+    Server::parse_tenant(tenant)
 }
 
 /// The tenant at `server`, reached without an API key: the login and the OAuth token request
@@ -101,7 +90,7 @@ pub struct TenantConnection<'a> {
 
 /// The tenant of --tenant with its API key, read before anything is sent.
 pub fn tenant_with_api_key(args: &TenantConnection<'_>) -> Result<Tenant, UserError> {
-    let server = tenant_server(args.tenant, "Qlik Cloud's API")?;
+    let server = tenant_server(args.tenant)?;
     let api_key = api_key(args.api_key_file, args.needed_by)?;
     let connection = Connection {
         cacert: args.cacert,

@@ -137,7 +137,7 @@ proptest! {
             signing_input: "e30.e30".to_owned(),
             signature: "c2ln".to_owned(),
         };
-        let report = report(parts, key.as_ref(), now, audience.as_deref(), Some(Profile::Qscloud));
+        let report = report(parts, key.as_ref(), now, audience.as_deref(), None, Some(Profile::Qscloud));
         prop_assert!(report.failure().is_some(), "a made-up signature never verifies");
         prop_assert!(serde_json::to_string(&report).is_ok());
     }

@@ -30,12 +30,29 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
         args.cert_publickey_file.as_deref(),
         args.cert_publickey.as_deref(),
     )?;
+    let rules = args.check.map(crate::qlik::check::Rules::from);
+    let token_url = match (&args.tenant, rules) {
+        (None, _) => None,
+        (Some(tenant), Some(crate::qlik::check::Rules::QscloudOauth)) => {
+            Some(crate::qlik::cloud::oauth::token_endpoint(
+                &crate::http::Server::parse_tenant(tenant)?.origin(),
+            ))
+        }
+        (Some(_), _) => {
+            return Err(crate::error::UserError::usage(
+                "--tenant names the tenant whose token endpoint an OAuth client assertion must \
+                 name; it goes with --check qscloud-oauth",
+            )
+            .into());
+        }
+    };
     let report = report(
         parts,
         key.as_ref(),
         unix_seconds(now)?,
         args.expected_audience.as_deref(),
-        args.check.map(crate::qlik::check::Rules::from),
+        token_url.as_deref(),
+        rules,
     );
     if looks_like_access_token(&report.payload) {
         info!(

@@ -37,7 +37,7 @@ const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
 
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
-    let server = connect::tenant_server(&args.tenant, "Qlik Cloud's login")?;
+    let server = connect::tenant_server(&args.tenant)?;
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
     check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;

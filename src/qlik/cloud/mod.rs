@@ -76,19 +76,21 @@ impl Tenant {
         })
     }
 
-    /// Sends `body` (`oauth::token_request`, a secret) to `POST /oauth/token`; the reply as it
+    /// Sends ``request` (`oauth::token_request`: a form or JSON body, a secret) to `POST /oauth/token`; the reply as it
     /// came (a token, Qlik's error, a 429 with Retry-After), for the caller to read.
-    pub fn oauth_token(&self, body: &SecretText) -> Result<Reply, UserError> {
-        self.client.send_json(
-            &Request {
-                method: Method::Post,
-                path: oauth::TOKEN_PATH.to_owned(),
-                bearer: None,
-                cookies: None,
-                headers: vec![("Accept", "application/json".to_owned())],
-            },
-            body.expose().as_bytes(),
-        )
+    pub fn oauth_token(&self, request: &oauth::TokenRequest) -> Result<Reply, UserError> {
+        let http_request = Request {
+            method: Method::Post,
+            path: oauth::TOKEN_PATH.to_owned(),
+            bearer: None,
+            cookies: None,
+            headers: vec![("Accept", "application/json".to_owned())],
+        };
+        let body = request.body.expose().as_bytes();
+        match request.content_type {
+            oauth::FORM => self.client.send_form(&http_request, body),
+            _ => self.client.send_json(&http_request, body),
+        }
     }
 
     fn api_request(&self, method: Method, path: String) -> Request<'_> {
