@@ -68,6 +68,7 @@ impl KeyArgs {
             days: self.cert_create_expires_days,
             force: self.force,
             offers_create: true,
+            key_type: crate::keys::NewKeyType::Rsa,
         }
     }
 }
@@ -106,6 +107,7 @@ impl PrivateKeyArgs {
             days: None,
             force: false,
             offers_create: false,
+            key_type: crate::keys::NewKeyType::Rsa,
         }
     }
 }

@@ -7,9 +7,10 @@ use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::log::Verbosity;
+use crate::commands::{JsonAskedBy, Run};
 use crate::secret::{self, SecretText};
 
+mod clap_error;
 pub mod connection;
 pub mod create;
 pub mod decode;
@@ -27,8 +28,9 @@ use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
 };
-use output::LogLevel;
 use setup::{SetupQscloudArgs, SetupQseowArgs};
+
+pub use clap_error::{render_clap, render_clap_for};
 
 /// Create signed JWTs for Qlik Sense.
 ///
@@ -51,8 +53,35 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+/// Registers the commands: each line is a subcommand (its doc comment is its `--help`), its clap
+/// args type, which implements [`Run`] in its module under `commands/`.
+macro_rules! commands {
+    ($($(#[$attribute:meta])* $variant:ident($args:ty),)*) => {
+        #[derive(Debug, Subcommand)]
+        pub enum Command {
+            $($(#[$attribute])* $variant($args),)*
+        }
+
+        impl Command {
+            /// The command's args, as `main` runs them.
+            pub fn runner(&self) -> &dyn Run {
+                match self {
+                    $(Command::$variant(args) => args,)*
+                }
+            }
+
+            /// What asks for JSON failures in the subcommand clap names `name`.
+            pub fn json_asked_by(name: &str) -> JsonAskedBy {
+                $(if name == subcommand_name(stringify!($variant)) {
+                    return <$args as Run>::json_asked_by();
+                })*
+                JsonAskedBy::Nothing
+            }
+        }
+    };
+}
+
+commands! {
     /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
     #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
     CreateQseow(CreateQseowArgs),
@@ -93,6 +122,18 @@ pub enum Command {
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLE)]
     Completions(CompletionsArgs),
+}
+
+/// The name clap derives for a variant: `CreateQseow` is `create-qseow`.
+fn subcommand_name(variant: &str) -> String {
+    let mut name = String::new();
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() && !name.is_empty() {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
 }
 
 const SETUP_QSCLOUD_EXAMPLE: &str = "\
@@ -227,40 +268,6 @@ const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
   qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
   qs-jwt completions powershell | Out-String | Invoke-Expression";
-
-impl Command {
-    /// The log level asked for, and whether --minimal-output hides info lines.
-    pub fn log_settings(&self) -> (Verbosity, bool) {
-        let (level, minimal) = match self {
-            Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
-            Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
-            Command::Decode(args) => (args.log.loglevel, args.minimal_output),
-            Command::SetupQscloud(args) => (args.log.loglevel, false),
-            Command::SetupQseow(args) => (args.log.loglevel, false),
-            Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
-            Command::OauthQscloud(args) => (args.log.loglevel, false),
-            Command::DoctorQscloud(args) => (args.output.log.loglevel, false),
-            Command::DoctorQseow(args) => (args.output.log.loglevel, false),
-            Command::LoginQscloud(args) => (args.output.log.loglevel, false),
-            Command::LoginQseow(args) => (args.output.log.loglevel, false),
-            Command::Completions(_) => (LogLevel::Info, false),
-        };
-        (level.into(), minimal)
-    }
-
-    /// The command's --timeout, which bounds its reads of files too; None for commands that
-    /// have none (their reads get input's own limit).
-    pub fn timeout(&self) -> Option<std::time::Duration> {
-        match self {
-            Command::LoginQscloud(args) => Some(args.connection.timeout),
-            Command::LoginQseow(args) => Some(args.connection.timeout),
-            Command::OauthQscloud(args) => Some(args.timeout),
-            Command::DoctorQscloud(args) => Some(args.connection.timeout),
-            Command::DoctorQseow(args) => Some(args.connection.timeout),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -417,6 +424,30 @@ mod tests {
     #[test]
     fn clap_configuration_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_registered_command_is_found_by_its_name() {
+        let cli = Cli::command();
+        let names: Vec<&str> = cli.get_subcommands().map(clap::Command::get_name).collect();
+        for name in [
+            "create-qseow",
+            "decode",
+            "setup-qscloud-oauth",
+            "doctor-qseow",
+        ] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+        assert_eq!(
+            Command::json_asked_by("decode"),
+            JsonAskedBy::Flag("--minimal-output")
+        );
+        assert_eq!(
+            Command::json_asked_by("login-qseow"),
+            JsonAskedBy::OutputJson
+        );
+        assert_eq!(Command::json_asked_by("setup-qseow"), JsonAskedBy::Nothing);
+        assert_eq!(subcommand_name("SetupQscloudOauth"), "setup-qscloud-oauth");
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use rand::RngExt;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, RsaKeySize,
-    SerialNumber,
+    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+    RsaKeySize, SerialNumber,
 };
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -62,11 +62,26 @@ pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
     })
 }
 
-/// Makes a 4096-bit RSA key with aws-lc-rs and a self-signed X.509 v3 certificate for it,
-/// subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA.
-pub fn new_key_pair(validity: Validity) -> Result<NewKeyPair> {
-    let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
-        .context("could not generate a new RSA key")?;
+/// The kind of key `--cert-create` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewKeyType {
+    /// 4096-bit RSA: every token.
+    #[default]
+    Rsa,
+    /// EC on P-384: a Qlik Cloud OAuth client's ES384 assertions.
+    EcP384,
+}
+
+/// Makes a key with aws-lc-rs (4096-bit RSA, or EC P-384) and a self-signed X.509 v3
+/// certificate for it, subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA, or with
+/// ECDSA and SHA-384.
+pub fn new_key_pair(validity: Validity, key_type: NewKeyType) -> Result<NewKeyPair> {
+    let key = match key_type {
+        NewKeyType::Rsa => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
+            .context("could not generate a new RSA key")?,
+        NewKeyType::EcP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)
+            .context("could not generate a new EC P-384 key")?,
+    };
 
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();

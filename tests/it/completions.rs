@@ -72,8 +72,11 @@ fn cases() -> Vec<Case> {
             &["qseow", "qscloud", "qscloud-oauth"],
         ),
         case("qs-jwt create-qseow --alg ", &["RS256", "RS384", "RS512"]),
-        case("qs-jwt oauth-qscloud --alg ", &["RS256", "RS512"]),
-        case("qs-jwt setup-qscloud-oauth --alg ", &["RS256", "RS512"]),
+        case("qs-jwt oauth-qscloud --alg ", &["RS256", "RS512", "ES384"]),
+        case(
+            "qs-jwt setup-qscloud-oauth --alg ",
+            &["RS256", "RS512", "ES384"],
+        ),
         case("qs-jwt oauth-qscloud --output ", &["token", "json"]),
         case("qs-jwt setup-qscloud-oauth --output ", &["json", "console"]),
         case("qs-jwt decode --loglevel ", LOG_LEVELS),
@@ -342,7 +345,10 @@ fn powershell_script_lists_every_option_and_value_list() {
             "'qs-jwt;create-qseow;--alg' {}",
             list(&["RS256", "RS384", "RS512"])
         ),
-        format!("'qs-jwt;oauth-qscloud;--alg' {}", list(&["RS256", "RS512"])),
+        format!(
+            "'qs-jwt;oauth-qscloud;--alg' {}",
+            list(&["RS256", "RS512", "ES384"])
+        ),
         format!(
             "'qs-jwt;oauth-qscloud;--output' {}",
             list(&["token", "json"])

@@ -1235,3 +1235,66 @@ fn a_fifo_and_standard_input_are_read_twice_from_a_private_copy() {
         "{stderr}"
     );
 }
+
+/// Issue 31: a last row that opens a quote and never closes it was read as a user (`bjorn`) and
+/// signed: the csv reader takes the end of the file as closing the quote.
+#[test]
+fn a_quote_never_closed_on_the_last_line_is_refused_with_its_line() {
+    let dir = folder_with_key();
+    for (file, text) in [
+        ("comma.csv", "sub\nanna\n\"bjorn"),
+        ("crlf.csv", "sub,name\r\nanna,A\r\n\"bjorn,B\r\n"),
+        ("semicolon.csv", "sub;name\nanna;A\n\"bjorn;B\n"),
+        ("tab.csv", "sub\tname\nanna\tA\nbjorn\t\"B"),
+    ] {
+        fs::write(dir.path().join(file), text).unwrap();
+        let stderr = fails_cleanly(
+            &mut Create::qscloud()
+                .key_file("privatekey.pem")
+                .args(["--users", file])
+                .run_in(dir.path()),
+            dir.path(),
+            1,
+        );
+        assert_eq!(
+            stderr,
+            format!(
+                "error: '{file}': a quote (\") on line 3 is not closed, so everything from there \
+                 to the end of the file is one value; close it, or write a quote inside a quoted \
+                 value as \"\"\n"
+            ),
+            "{text:?}"
+        );
+    }
+}
+
+/// Issue 31: rows alike but for their id share one payload check; each row still counts, on its
+/// own line, whether the row before it was alike or not.
+#[test]
+fn rows_alike_but_for_their_id_are_each_counted_with_their_line() {
+    let dir = folder_with_key();
+    fs::write(
+        dir.path().join("users.csv"),
+        "sub,name\na,\nb,\nc,C\nd,C\ne,\nf,\n",
+    )
+    .unwrap();
+    let output = Create::qscloud()
+        .key_file("privatekey.pem")
+        .args(["--users", "users.csv"])
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("WARN ")).collect();
+    assert_eq!(
+        warnings,
+        [
+            "WARN Qlik Cloud will reject the tokens of 4 of 6 users: the rule \"name is \
+             present\" fails (seen: not present); fill column name (lines 2, 3, 6, 7)",
+            "WARN Qlik Cloud will reject every token: the rule \"email is present\" fails \
+             (seen: not present); fill columns email and email_verified",
+        ]
+    );
+    assert_eq!(lines(&output.stdout).len(), 6);
+}

@@ -593,7 +593,8 @@ fn report_at_now(
             .unwrap()
             .unwrap()
     });
-    let report = qs_jwt::commands::decode::report(parts, key.as_ref(), NOW, audience, profile);
+    let report =
+        qs_jwt::commands::decode::report(parts, key.as_ref(), NOW, audience, None, profile);
     let mut human = qs_jwt::commands::decode::render(&report, key.as_ref(), false).unwrap();
     if let Some(failure) = report.failure() {
         human.push_str(&format!(

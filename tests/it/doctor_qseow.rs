@@ -6,99 +6,50 @@
 use crate::common;
 
 use std::fs;
-use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use crate::common::PROXY_VARIABLES;
-use crate::common::qrs_server::{
-    QrsServer, foreign_client_certificate, jwt_virtual_proxy, other_jwt_certificate,
-};
-use crate::common::{fixture, fixture_text, qs_jwt};
+use crate::common::ca::{foreign_client_certificate, other_jwt_certificate};
+use crate::common::fixture_text;
+use crate::common::qrs_server::jwt_virtual_proxy;
+use crate::common::site::{Site, SiteBuilder};
 
 const AUDIENCE: &str = "qlik-jwt";
 
-struct Site {
-    server: QrsServer,
-    dir: tempfile::TempDir,
+/// A site stand-in without a virtual proxy for JWT; the signing key in keys/, beside its
+/// certificate as --cert-create names them, and a 1024-bit key (keys/short.pem).
+fn stand_in() -> SiteBuilder {
+    SiteBuilder::new()
+        .private_file("keys/qsjwt_privatekey.pem", "rsa2048-pkcs1.pem")
+        .file("keys/qsjwt_publickey.cer", "rsa2048-cert.pem")
+        .private_file("keys/short.pem", "rsa1024.pem")
+}
+
+/// A site with the virtual proxy `vp` (linked unless `linked` is false).
+fn site_with(vp: Value, linked: bool) -> Site {
+    stand_in().virtual_proxy(vp, linked).start()
+}
+
+/// A sound site: the virtual proxy 'jwt' as qs-jwt's tokens need it, linked.
+fn sound_site() -> Site {
+    site_with(
+        jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
+        true,
+    )
 }
 
 impl Site {
-    /// A site without a virtual proxy for JWT; the signing key in keys/, beside its
-    /// certificate as --cert-create names them.
-    fn bare() -> Self {
-        let server = QrsServer::start();
-        let dir = tempfile::tempdir().unwrap();
-        server.write_certificates(dir.path());
-        fs::create_dir(dir.path().join("keys")).unwrap();
-        let key = dir.path().join("keys/qsjwt_privatekey.pem");
-        fs::copy(fixture("rsa2048-pkcs1.pem"), &key).unwrap();
-        common::owner_only(&key);
-        fs::copy(
-            fixture("rsa2048-cert.pem"),
-            dir.path().join("keys/qsjwt_publickey.cer"),
-        )
-        .unwrap();
-        let short = dir.path().join("keys/short.pem");
-        fs::copy(fixture("rsa1024.pem"), &short).unwrap();
-        common::owner_only(&short);
-        Self { server, dir }
-    }
-
-    /// A site with the virtual proxy `vp` (linked unless `linked` is false).
-    fn with(vp: Value, linked: bool) -> Self {
-        let site = Self::bare();
-        let id = site.server.add_virtual_proxy(vp);
-        if linked {
-            site.server.link(&id);
-        }
-        site
-    }
-
-    /// A sound site: the virtual proxy 'jwt' as qs-jwt's tokens need it, linked.
-    fn sound() -> Self {
-        Self::with(
-            jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
-            true,
-        )
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd
-    }
-
     /// `doctor-qseow --qrs <stand-in> --qrs-cert client.pem --qrs-key client_key.pem --cacert
     /// root.pem --prefix jwt --audience qlik-jwt --cert-privatekey-file
     /// keys/qsjwt_privatekey.pem`, then `extra` (which may repeat an option to replace it).
     fn doctor(&self, extra: &[&str]) -> Command {
         let mut cmd = self.command();
-        cmd.args([
-            "doctor-qseow",
-            "--qrs",
-            &self.server.qrs_url(),
-            "--qrs-cert",
-            "client.pem",
-            "--qrs-key",
-            "client_key.pem",
-            "--cacert",
-            "root.pem",
-            "--prefix",
-            "jwt",
-            "--audience",
-            AUDIENCE,
-            "--cert-privatekey-file",
-            "keys/qsjwt_privatekey.pem",
-        ])
-        .args(extra);
+        cmd.arg("doctor-qseow")
+            .args(self.connection())
+            .args(["--prefix", "jwt", "--audience", AUDIENCE])
+            .args(["--cert-privatekey-file", "keys/qsjwt_privatekey.pem"])
+            .args(extra);
         cmd
     }
 
@@ -159,7 +110,7 @@ const TITLES: [&str; 11] = [
 
 #[test]
 fn a_sound_configuration_passes_every_check_and_exits_0() {
-    let site = Site::sound();
+    let site = sound_site();
     let (code, stdout, stderr) = run(&mut site.doctor(&[]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for title in TITLES {
@@ -246,7 +197,7 @@ const APPLY: &str = "qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-
 
 #[test]
 fn no_virtual_proxy_fails_with_the_prefixes_held_and_the_apply_that_makes_it() {
-    let site = Site::bare();
+    let site = stand_in().start();
     fails_then_fix_passes(
         &site,
         "virtual proxy",
@@ -260,7 +211,7 @@ fn no_virtual_proxy_fails_with_the_prefixes_held_and_the_apply_that_makes_it() {
 
 #[test]
 fn another_prefix_with_this_audience_is_named_and_is_the_fix() {
-    let site = Site::with(
+    let site = site_with(
         jwt_virtual_proxy("sso", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
         true,
     );
@@ -287,7 +238,7 @@ fn another_prefix_with_this_audience_is_named_and_is_the_fix() {
 fn a_virtual_proxy_that_is_not_jwt_fails() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     vp["authenticationMethod"] = json!(0);
-    let site = Site::with(vp, true);
+    let site = site_with(vp, true);
     fails_then_fix_passes(
         &site,
         "JWT authentication",
@@ -298,7 +249,7 @@ fn a_virtual_proxy_that_is_not_jwt_fails() {
 
 #[test]
 fn another_certificate_fails_the_key_check_and_apply_replaces_it() {
-    let site = Site::with(
+    let site = site_with(
         jwt_virtual_proxy("jwt", AUDIENCE, &other_jwt_certificate()),
         true,
     );
@@ -312,7 +263,7 @@ fn another_certificate_fails_the_key_check_and_apply_replaces_it() {
 
 #[test]
 fn another_audience_shows_the_servers_and_the_fix_signs_with_it() {
-    let site = Site::with(
+    let site = site_with(
         jwt_virtual_proxy("jwt", "their-audience", &fixture_text("rsa2048-cert.pem")),
         true,
     );
@@ -330,7 +281,7 @@ fn other_attribute_names_are_shown_and_fixed_by_apply() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     vp["jwtAttributeUserId"] = json!("sub");
     vp["jwtAttributeUserDirectory"] = json!("dir");
-    let site = Site::with(vp, true);
+    let site = site_with(vp, true);
     fails_then_fix_passes(
         &site,
         "attribute names",
@@ -344,7 +295,7 @@ fn other_attribute_names_are_shown_and_fixed_by_apply() {
 
 #[test]
 fn an_unlinked_virtual_proxy_names_the_proxy_services() {
-    let site = Site::with(
+    let site = site_with(
         jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
         false,
     );
@@ -360,7 +311,7 @@ fn an_unlinked_virtual_proxy_names_the_proxy_services() {
 fn no_load_balancing_node_fails_and_apply_adds_the_engine_nodes() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     vp["loadBalancingServerNodes"] = json!([]);
-    let site = Site::with(vp, true);
+    let site = site_with(vp, true);
     fails_then_fix_passes(
         &site,
         "load balancing",
@@ -371,7 +322,7 @@ fn no_load_balancing_node_fails_and_apply_adds_the_engine_nodes() {
 
 #[test]
 fn a_short_local_key_fails_with_the_command_that_makes_a_new_pair() {
-    let site = Site::sound();
+    let site = sound_site();
     let (code, stdout, stderr) =
         run(&mut site.doctor(&["--cert-privatekey-file", "keys/short.pem"]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
@@ -385,7 +336,7 @@ fn a_short_local_key_fails_with_the_command_that_makes_a_new_pair() {
 
 #[test]
 fn a_refused_client_certificate_fails_its_line_naming_qrs_cert() {
-    let site = Site::sound();
+    let site = sound_site();
     let (cert, key) = foreign_client_certificate();
     fs::write(site.path().join("other.pem"), cert).unwrap();
     fs::write(site.path().join("other_key.pem"), key).unwrap();
@@ -416,7 +367,7 @@ fn a_refused_client_certificate_fails_its_line_naming_qrs_cert() {
 
 #[test]
 fn an_unreachable_repository_fails_its_line() {
-    let site = Site::sound();
+    let site = sound_site();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
@@ -432,7 +383,7 @@ fn an_unreachable_repository_fails_its_line() {
 
 #[test]
 fn json_is_one_object_for_success_failure_and_usage_errors() {
-    let site = Site::sound();
+    let site = sound_site();
     let (code, stdout, _) = run(site.doctor(&["--output", "json"]).args(site.login_args()));
     assert_eq!(code, 0, "{stdout}");
     let value: Value = serde_json::from_str(&stdout).unwrap();
@@ -495,7 +446,7 @@ fn json_is_one_object_for_success_failure_and_usage_errors() {
 
 #[test]
 fn login_without_server_is_a_usage_error() {
-    let site = Site::sound();
+    let site = sound_site();
     let (code, _, stderr) = run(&mut site.doctor(&["--login"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--server"), "{stderr}");
@@ -503,7 +454,7 @@ fn login_without_server_is_a_usage_error() {
 
 #[test]
 fn no_client_key_private_key_token_or_cookie_is_shown_at_debug() {
-    let site = Site::sound();
+    let site = sound_site();
     let key_text = fixture_text("rsa2048-pkcs1.pem");
     for extra in [&[][..], &["--output", "json"][..]] {
         let (code, stdout, stderr) = run(site
@@ -543,7 +494,7 @@ fn no_client_key_private_key_token_or_cookie_is_shown_at_debug() {
 
 #[test]
 fn the_repositorys_values_are_shown_escaped_and_quoted_in_fixes() {
-    let site = Site::with(
+    let site = site_with(
         jwt_virtual_proxy(
             "jwt",
             "their \u{1b}[2J audience",

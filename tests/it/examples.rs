@@ -171,6 +171,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
                 id: "0123456789abcdef0123456789abcdef".to_owned(),
                 secret: Some(OAUTH_SECRET.to_owned()),
                 public_key_file: Some(work.join("jwk.json")),
+                more_key_files: vec![work.join("jwk-es384.json")],
                 client_credentials: true,
                 impersonation: true,
                 ..OauthClient::default()
@@ -308,11 +309,12 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
         vps[0]["websocketCrossOriginWhiteList"],
         serde_json::json!(["qlik.example.com"])
     );
-    // Three token requests (the key, Anna by subject, a user by ID with the secret), each
+    // Four token requests (the key, Anna by subject, Anna with the ES384 key, a user by ID with
+    // the secret), each
     // answered with a token: a refusal would have stopped the walk (set -e).
     assert_eq!(
         logins(&cloud, "/oauth/token"),
-        3,
+        4,
         "the OAuth walk's token requests"
     );
     assert!(

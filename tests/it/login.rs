@@ -1122,11 +1122,12 @@ fn a_password_or_a_query_in_a_url_is_never_shown() {
 /// server's pinned certificate: the login works, and its name and dates are still checked.
 #[test]
 fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
-    use crate::common::qlik_server::{TestCa, Trust};
+    use crate::common::ca::ServerCertificate;
+    use crate::common::qlik_server::Trust;
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),
-        TestCa::self_signed(&["127.0.0.1", "localhost"], false),
+        ServerCertificate::self_signed(&["127.0.0.1", "localhost"], false),
     );
     let folder = Folder::new(&server);
     let token = folder.created(anna());
@@ -1163,7 +1164,7 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
     let other_name = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),
-        TestCa::self_signed(&["qlik.example.com"], false),
+        ServerCertificate::self_signed(&["qlik.example.com"], false),
     );
     let folder = Folder::new(&other_name);
     let wrong_name = run(&mut folder.login_qscloud(&other_name, &token, &[]));
@@ -1183,11 +1184,12 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
 /// An expired server certificate says since when, in words; no TLS error is a debug string.
 #[test]
 fn an_expired_server_certificate_says_since_when() {
-    use crate::common::qlik_server::{TestCa, Trust};
+    use crate::common::ca::ServerCertificate;
+    use crate::common::qlik_server::Trust;
     let server = QlikServer::start_with_ca(
         Behaviour::QlikCloud,
         Trust::default(),
-        TestCa::self_signed(&["127.0.0.1"], true),
+        ServerCertificate::self_signed(&["127.0.0.1"], true),
     );
     let folder = Folder::new(&server);
     let token = signed(KEY_ID, &cloud_claims());

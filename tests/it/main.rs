@@ -5,8 +5,6 @@
 
 mod common;
 
-mod adversarial_doctor;
-mod adversarial_qseow;
 mod completions;
 mod create;
 mod create_users;
@@ -26,7 +24,6 @@ mod passphrase;
 mod properties;
 mod redaction;
 mod seed_examples;
-mod setup;
 mod setup_qscloud;
 mod setup_qseow;
 mod streams;

@@ -132,7 +132,7 @@ fn setup_refuses_small_and_non_rsa_keys_and_private_keys() {
         ),
         (
             "ec-p256-public.pem",
-            "qs-jwt signs OAuth client assertions with RSA keys",
+            "holds an EC P-256 key; Qlik Cloud takes RS256 or RS512 with an RSA key",
         ),
         ("rsa2048-pkcs8.pem", "holds a private key"),
     ] {
@@ -289,7 +289,7 @@ fn decode_checks_an_assertion_against_the_same_rules() {
     for rule in [
         "sub is the same as iss",
         "jti is a UUID",
-        "aud is the tenant's token endpoint",
+        "aud is a tenant's token endpoint",
     ] {
         assert!(stderr.contains(rule), "{rule}: {stderr}");
     }
@@ -427,7 +427,7 @@ fn a_machine_token_with_a_key_or_a_secret() {
         (payload["sub"].as_str(), payload["scope"].as_str()),
         (Some("client"), Some("user_default"))
     );
-    let sent: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
+    let sent: Value = sent(&server.requests()[0]);
     assert_eq!(sent["grant_type"], "client_credentials");
     assert_eq!(
         sent["client_assertion_type"],
@@ -481,7 +481,7 @@ fn impersonation_by_subject_or_user_id_and_json_output() {
         decode_parts(answer["access_token"].as_str().unwrap()).1["sub"],
         "anna"
     );
-    let sent: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
+    let sent: Value = sent(&server.requests()[0]);
     assert_eq!(sent["grant_type"], "urn:qlik:oauth:user-impersonation");
     assert_eq!(
         sent["user_lookup"],
@@ -646,7 +646,7 @@ fn a_429_is_waited_for_within_the_timeout() {
     assert_eq!(requests.len(), 2);
     // The second request carries a new assertion: Qlik takes a jti once.
     let jti = |i: usize| {
-        let body: Value = serde_json::from_str(&requests[i].body).unwrap();
+        let body = sent(&requests[i]);
         decode_parts(body["client_assertion"].as_str().unwrap()).1["jti"].clone()
     };
     assert_ne!(jti(0), jti(1));
@@ -784,7 +784,7 @@ fn no_secret_assertion_or_token_in_any_output_at_debug() {
         assert!(stderr.contains("DEBUG"), "{stderr}");
         let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
         let token = answer["access_token"].as_str().unwrap();
-        let sent: Value = serde_json::from_str(&server.requests().last().unwrap().body).unwrap();
+        let sent: Value = sent(server.requests().last().unwrap());
         for secret in [
             SECRET,
             token,
@@ -927,4 +927,534 @@ fn the_stand_in_takes_a_form_body_with_an_assertion_made_offline() {
     let again = common::oauth_server::token(&config, form, &body, 9, &mut used, 1);
     assert_eq!(again.status, 401);
     assert_eq!(again.body["error_description"], "jti was used before");
+}
+
+/// The fields of a token request as the stand-in read them (a form body's `user_lookup[...]`
+/// as one object), and its media type checked: an assertion form-encoded, a secret JSON.
+fn sent(request: &common::qlik_server::Recorded) -> Value {
+    let content_type = request.header("content-type").unwrap_or_default();
+    let fields = common::oauth_server::body_fields(content_type, &request.body)
+        .expect("a JSON or form body");
+    let expected = if fields.contains_key("client_assertion") {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    assert_eq!(content_type, expected, "{fields:?}");
+    Value::Object(fields)
+}
+
+// Issue 29: OAuth by the letter.
+
+#[test]
+fn the_assertion_names_the_tenants_canonical_token_url() {
+    let aud = |tenant: &str| {
+        let out = run(Path::new("."))
+            .args([
+                "oauth-qscloud",
+                "--tenant",
+                tenant,
+                "--client-id",
+                CLIENT_ID,
+            ])
+            .args(["--assertion-only", "--cert-privatekey-file"])
+            .arg(fixture("rsa2048-pkcs8.pem"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{tenant}: {out:?}");
+        decode_parts(&single_token(&out.stdout)).1["aud"].clone()
+    };
+    for tenant in [
+        "MyTenant.EU.QlikCloud.com",
+        "https://mytenant.eu.qlikcloud.com:443",
+        "mytenant.eu.qlikcloud.com.",
+        "HTTPS://MYTENANT.EU.QLIKCLOUD.COM.:443/",
+    ] {
+        assert_eq!(
+            aud(tenant),
+            "https://mytenant.eu.qlikcloud.com/oauth/token",
+            "{tenant}"
+        );
+    }
+    assert_eq!(
+        aud("mytenant.eu.qlikcloud.com:8443"),
+        "https://mytenant.eu.qlikcloud.com:8443/oauth/token"
+    );
+}
+
+#[test]
+fn a_path_on_tenant_is_a_usage_error_naming_it_in_every_qlik_cloud_command() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("token.jwt"), "a.b.c").unwrap();
+    let key = fixture("rsa2048-pkcs8.pem").display().to_string();
+    let cert = fixture("rsa2048-cert.pem").display().to_string();
+    let commands: [Vec<&str>; 3] = [
+        vec![
+            "oauth-qscloud",
+            "--client-id",
+            CLIENT_ID,
+            "--assertion-only",
+            "--cert-privatekey-file",
+            &key,
+        ],
+        vec!["login-qscloud", "--jwt-file", "token.jwt"],
+        vec![
+            "setup-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--apply",
+            "--cert-publickey-file",
+            &cert,
+        ],
+    ];
+    for args in commands {
+        let mut cmd = run(dir.path());
+        cmd.args(&args);
+        let out = cmd
+            .args(["--tenant", "https://mytenant.eu.qlikcloud.com/x"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--tenant 'https://mytenant.eu.qlikcloud.com/x' has a path ('/x')"),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn assertion_only_with_json_output_is_one_object() {
+    let out = assertion(&["--output", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let object: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        ["assertion", "kid", "alg", "jti", "exp", "token_url"]
+    );
+    let (header, payload) = decode_parts(object["assertion"].as_str().unwrap());
+    assert_eq!(object["kid"], header["kid"]);
+    assert_eq!(object["kid"], fixture_jwk("RS256")["kid"]);
+    assert_eq!(object["alg"], "RS256");
+    assert_eq!(object["jti"], payload["jti"]);
+    assert_eq!(object["exp"], payload["exp"]);
+    assert_eq!(
+        object["token_url"],
+        "https://mytenant.eu.qlikcloud.com/oauth/token"
+    );
+    assert_eq!(object["token_url"], payload["aud"]);
+}
+
+/// An unsigned token of this header and payload (decode --check needs no signature).
+fn unsigned(header: &Value, payload: &Value) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.c2ln", b64(header), b64(payload))
+}
+
+/// decode --check qscloud-oauth's report as JSON, and its exit code.
+fn oauth_check(token: &str, extra: &[&str]) -> (Option<i32>, Value) {
+    let out = run(Path::new("."))
+        .args(["decode", "--check", "qscloud-oauth", "--minimal-output"])
+        .args(["--jwt", token])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+fn failed_rules(report: &Value) -> Vec<String> {
+    report["check"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["passed"] == false)
+        .map(|r| r["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn decode_checks_the_audience_the_lifetime_and_the_algorithm_as_qlik_does() {
+    let now = now();
+    let claims = |aud: &str, iat: u64, exp: u64| {
+        json!({"iss": CLIENT_ID, "sub": CLIENT_ID, "aud": aud,
+               "jti": "0f8fad5b-d9cb-469f-a165-70867728950e", "iat": iat, "exp": exp})
+    };
+    let header = json!({"alg": "RS256", "kid": "k"});
+    let good = "https://mytenant.eu.qlikcloud.com/oauth/token";
+    let (code, report) = oauth_check(&unsigned(&header, &claims(good, now, now + 300)), &[]);
+    assert_eq!(code, Some(0), "{report}");
+
+    let audience = "aud is a tenant's token endpoint, https://<tenant>/oauth/token";
+    for aud in [
+        "https:///oauth/token",
+        "https://evil.example.com/x/oauth/token",
+        "https://MyTenant.eu.qlikcloud.com/oauth/token",
+        "https://mytenant.eu.qlikcloud.com:443/oauth/token",
+    ] {
+        let (code, report) = oauth_check(&unsigned(&header, &claims(aud, now, now + 60)), &[]);
+        assert_eq!(code, Some(1), "{aud}");
+        assert_eq!(failed_rules(&report), [audience], "{aud}");
+    }
+
+    // With --tenant, that tenant's token URL exactly, however the tenant is typed.
+    let token = unsigned(&header, &claims(good, now, now + 60));
+    let (code, _) = oauth_check(&token, &["--tenant", "MyTenant.EU.QlikCloud.com:443"]);
+    assert_eq!(code, Some(0));
+    let (code, report) = oauth_check(&token, &["--tenant", "other.eu.qlikcloud.com"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        failed_rules(&report),
+        ["aud is https://other.eu.qlikcloud.com/oauth/token"]
+    );
+
+    let lifetime = "exp is after iat, at most 300 seconds";
+    for (iat, exp) in [(now, now - 1), (now, now), (now - 10, now + 300)] {
+        let (code, report) = oauth_check(&unsigned(&header, &claims(good, iat, exp)), &[]);
+        assert_eq!(code, Some(1));
+        assert!(
+            failed_rules(&report).contains(&lifetime.to_owned()),
+            "{report}"
+        );
+    }
+
+    for alg in ["RS384", "ES256", "PS256", "HS256"] {
+        let header = json!({"alg": alg, "kid": "k"});
+        let (code, report) = oauth_check(&unsigned(&header, &claims(good, now, now + 60)), &[]);
+        assert_eq!(code, Some(1), "{alg}");
+        assert_eq!(
+            failed_rules(&report),
+            ["alg is RS256, RS512, ES384"],
+            "{alg}"
+        );
+    }
+
+    // --tenant is for this check only.
+    let out = run(Path::new("."))
+        .args(["decode", "--check", "qscloud", "--tenant", "t.example.com"])
+        .args(["--jwt", &token])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--check qscloud-oauth"));
+}
+
+/// RFC 7638 for an EC key, computed here from the certificate's point: SHA-256 over
+/// `{"crv":"P-384","kty":"EC","x":..,"y":..}` (members in that order, no blanks), base64url.
+/// Returns the thumbprint, x and y.
+fn independent_ec_thumbprint(certificate: &str) -> (String, String, String) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(certificate.as_bytes()).unwrap();
+    let cert = pem.parse_x509().unwrap();
+    let point = cert.public_key().subject_public_key.data.to_vec();
+    assert_eq!(
+        (point.len(), point[0]),
+        (97, 4),
+        "an uncompressed P-384 point"
+    );
+    let (x, y) = (b64.encode(&point[1..49]), b64.encode(&point[49..]));
+    let canonical = format!(r#"{{"crv":"P-384","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    (b64.encode(digest.as_ref()), x, y)
+}
+
+#[test]
+fn an_es384_client_end_to_end() {
+    // The key, made by --cert-create as a user makes it (an assertion is made on the way).
+    let keys = tempfile::tempdir().unwrap();
+    let out = run(keys.path())
+        .args(["oauth-qscloud", "--tenant", "mytenant.eu.qlikcloud.com"])
+        .args(["--client-id", CLIENT_ID, "--assertion-only"])
+        .args(["--cert-create", "--cert-create-key-type", "ec-p384"])
+        .args(["--cert-create-expires-days", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (header, _) = decode_parts(&single_token(&out.stdout));
+    assert_eq!(header["alg"], "ES384");
+    let pem = fs::read_to_string(keys.path().join("privatekey.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8");
+
+    // Its JWK, from setup-qscloud-oauth, checked against RFC 7638 computed here.
+    let out = run(keys.path())
+        .args([
+            "setup-qscloud-oauth",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let jwk: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let certificate = fs::read_to_string(keys.path().join("publickey.cer")).unwrap();
+    let (thumbprint, x, y) = independent_ec_thumbprint(&certificate);
+    assert_eq!(
+        jwk,
+        json!({"kty": "EC", "crv": "P-384", "x": x, "y": y, "alg": "ES384", "use": "sig",
+               "kid": thumbprint})
+    );
+    assert_eq!(header["kid"], thumbprint);
+    fs::write(keys.path().join("jwk.json"), &out.stdout).unwrap();
+
+    // The client holds that JWK alone; the stand-in verifies with jsonwebtoken.
+    let jwk_file = keys.path().join("jwk.json");
+    let (server, dir) = tenant(|config| {
+        config.clients[0].public_keys.clear();
+        config.clients[0].public_key_file = Some(jwk_file);
+    });
+    let key = keys.path().join("privatekey.pem").display().to_string();
+    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(access_token_payload(&out.stdout)["sub"], "client");
+    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+        .args(["--impersonate-sub", "anna"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(access_token_payload(&out.stdout)["sub"], "anna");
+    let sent = sent(&server.requests()[1]);
+    assert_eq!(
+        sent["user_lookup"],
+        json!({"field": "subject", "value": "anna"})
+    );
+    let (header, payload) = decode_parts(sent["client_assertion"].as_str().unwrap());
+    assert_eq!(
+        (header["alg"].as_str(), header["kid"].as_str()),
+        (Some("ES384"), Some(thumbprint.as_str()))
+    );
+    assert_eq!(
+        payload["aud"],
+        format!("https://127.0.0.1:{}/oauth/token", server.port)
+    );
+    // With the key RSA-keyed, the same client refuses: the ES384 key is what it holds.
+    let stderr = refused(&mut token_request(
+        &server,
+        dir.path(),
+        &with_key(&[]).iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(stderr.contains("no public key with kid"), "{stderr}");
+}
+
+#[test]
+fn ec_p384_keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
+    let public = fixture("ec-p384-public.pem");
+    for (file, passphrase) in [
+        ("ec-p384-pkcs8.pem", None),
+        ("ec-p384-sec1.pem", None),
+        ("ec-p384-encrypted-pkcs8.pem", Some("fixture")),
+    ] {
+        let mut cmd = run(Path::new("."));
+        cmd.args([
+            "oauth-qscloud",
+            "--tenant",
+            "t.example.com",
+            "--client-id",
+            CLIENT_ID,
+        ])
+        .args(["--assertion-only", "--cert-privatekey-file"])
+        .arg(fixture(file));
+        if let Some(passphrase) = passphrase {
+            cmd.env("QSJWTPASSPHRASE", passphrase);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{file}: {out:?}");
+        let token = single_token(&out.stdout);
+        let out = run(Path::new("."))
+            .args(["decode", "--minimal-output", "--check", "qscloud-oauth"])
+            .args([
+                "--tenant",
+                "t.example.com",
+                "--jwt",
+                &token,
+                "--cert-publickey-file",
+            ])
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {out:?}");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["verification"]["algorithm"], "ES384", "{file}");
+        assert_eq!(report["check"]["passed"], true, "{file}");
+    }
+}
+
+#[test]
+fn what_qlik_does_not_take_is_refused_before_any_request() {
+    let (server, dir) = tenant(|_| {});
+    let ec = fixture("ec-p384-pkcs8.pem").display().to_string();
+    let rsa = fixture("rsa2048-pkcs8.pem").display().to_string();
+    let qlik_takes = "Qlik Cloud takes RS256 or RS512 with an RSA key of 2048 bits or more, or \
+                      ES384 with an EC P-384 key";
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                rsa.clone(),
+                "--alg".into(),
+                "RS384".into(),
+            ],
+            2,
+            "[possible values: RS256, RS512, ES384]",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                rsa.clone(),
+                "--alg".into(),
+                "ES384".into(),
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                ec.clone(),
+                "--alg".into(),
+                "RS256".into(),
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("rsa1024.pem").display().to_string(),
+            ],
+            1,
+            "1024-bit RSA key; Qlik needs at least 2048 bits",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ec-p256-pkcs8.pem").display().to_string(),
+            ],
+            1,
+            "an EC key on curve P-256",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ec-p256-sec1.pem").display().to_string(),
+            ],
+            1,
+            "an EC key on curve P-256",
+        ),
+        (
+            vec![
+                "--cert-privatekey-file".into(),
+                fixture("ed25519.pem").display().to_string(),
+            ],
+            1,
+            "Ed25519",
+        ),
+    ];
+    for (args, code, expected) in cases {
+        let out = token_request(&server, dir.path(), &[])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        if expected.contains("P-256") {
+            assert!(stderr.contains(qlik_takes), "{stderr}");
+        }
+        assert!(out.stdout.is_empty());
+    }
+    assert!(server.requests().is_empty(), "nothing was sent");
+
+    // setup-qscloud-oauth: the same words for a public key Qlik does not take.
+    for (args, code, expected) in [
+        (
+            vec!["--cert-publickey-file", "ec-p256-public.pem"],
+            1,
+            "an EC P-256 key",
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "ec-p384-public.pem",
+                "--alg",
+                "RS512",
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "rsa2048-public.pem",
+                "--alg",
+                "ES384",
+            ],
+            2,
+            qlik_takes,
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "rsa2048-public.pem",
+                "--alg",
+                "RS384",
+            ],
+            2,
+            "possible values",
+        ),
+        (
+            vec!["--cert-publickey-file", "rsa1024-public.pem"],
+            1,
+            "2048 bits at least",
+        ),
+    ] {
+        let out = run(&fixture(""))
+            .arg("setup-qscloud-oauth")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        if code == 1 && expected.contains("EC") {
+            assert!(stderr.contains(qlik_takes), "{stderr}");
+        }
+    }
+
+    // QSEoW and Qlik Cloud JWT logins keep RSA, and say what an EC key is for.
+    for create in [Create::qscloud(), Create::qseow()] {
+        let out = create
+            .key_file(fixture("ec-p384-pkcs8.pem"))
+            .run_in(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("need an RSA private key (an EC P-384 key signs only Qlik Cloud OAuth client assertions"),
+            "{stderr}"
+        );
+    }
 }

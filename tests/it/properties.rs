@@ -137,7 +137,7 @@ proptest! {
             signing_input: "e30.e30".to_owned(),
             signature: "c2ln".to_owned(),
         };
-        let report = report(parts, key.as_ref(), now, audience.as_deref(), Some(Profile::Qscloud));
+        let report = report(parts, key.as_ref(), now, audience.as_deref(), None, Some(Profile::Qscloud));
         prop_assert!(report.failure().is_some(), "a made-up signature never verifies");
         prop_assert!(serde_json::to_string(&report).is_ok());
     }
@@ -345,7 +345,7 @@ fn argv_with_key(option: usize, key: &str) -> Vec<String> {
 fn error_text(argv: &[String]) -> Option<String> {
     let cli = match try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(err) => return Some(qs_jwt::error::render_clap(&err, false)),
+        Err(err) => return Some(qs_jwt::cli::render_clap(&err, false)),
     };
     let now = UNIX_EPOCH + Duration::from_secs(NOW);
     let result = match &cli.command {

@@ -12,47 +12,31 @@ use serde_json::Value;
 
 use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
-use crate::common::qlik_server::{Behaviour, QlikServer};
-use crate::common::{error_lines, fails_cleanly, fixture, fixture_text, owner_only, qs_jwt};
+use crate::common::qlik_server::Behaviour;
+use crate::common::tenant::{Tenant, TenantBuilder};
+use crate::common::{
+    Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
+    owner_only, printed, qlik_schema, qs_jwt, single_token,
+};
 
 /// The fixture certificate on one line, as setup-qscloud sends it.
 fn one_line(pem: &str) -> String {
     pem.lines().map(str::trim).collect()
 }
 
-struct Tenant {
-    server: QlikServer,
-    dir: tempfile::TempDir,
+/// A tenant stand-in whose folder holds the certificate to register (publickey.cer).
+fn stand_in() -> TenantBuilder {
+    TenantBuilder::new().file("publickey.cer", "rsa2048-cert.pem")
 }
 
 impl Tenant {
-    fn new() -> Self {
-        let server = QlikServer::start(Behaviour::QlikCloud);
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-        fs::copy(
-            fixture("rsa2048-cert.pem"),
-            dir.path().join("publickey.cer"),
-        )
-        .unwrap();
-        Self { server, dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// `setup-qscloud --issuer <issuer> --keyid <kid> <action...> --tenant <stand-in>
     /// --cacert ca.pem`, with the admin's API key in QLIK_API_KEY.
     fn setup(&self, issuer: &str, kid: &str, action: &[&str]) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd.env("QLIK_API_KEY", ADMIN_API_KEY)
-            .args(["setup-qscloud", "--issuer", issuer, "--keyid", kid])
+        let mut cmd = self.command();
+        cmd.args(["setup-qscloud", "--issuer", issuer, "--keyid", kid])
             .args(action)
-            .args(["--tenant", &self.server.url(), "--cacert", "ca.pem"]);
+            .args(self.connection());
         cmd
     }
 
@@ -80,7 +64,7 @@ fn run(cmd: &mut Command) -> (i32, String, String) {
 
 #[test]
 fn apply_creates_the_identity_provider_and_a_second_run_changes_nothing() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
     assert_eq!(code, 0, "{stderr}");
     let created: Value = serde_json::from_str(&stdout).unwrap();
@@ -126,7 +110,7 @@ fn apply_creates_the_identity_provider_and_a_second_run_changes_nothing() {
 
 #[test]
 fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_the_rotation() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let other = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
     tenant
         .server
@@ -150,7 +134,7 @@ fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_th
 
 #[test]
 fn apply_beside_other_identity_providers_adds_a_second_one() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let other = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
     tenant
         .server
@@ -167,7 +151,7 @@ fn apply_beside_other_identity_providers_adds_a_second_one() {
 
 #[test]
 fn qliks_refusals_are_said_in_words_with_a_hint() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     // 401: a key Qlik does not know.
     let stderr = fails_cleanly(
         tenant.apply("i", "k").env("QLIK_API_KEY", "not-a-key"),
@@ -197,31 +181,8 @@ fn qliks_refusals_are_said_in_words_with_a_hint() {
 
 #[test]
 fn a_400_names_qliks_errors() {
-    let server = QlikServer::start(Behaviour::Fixed(
-        400,
-        r#"{"errors": [{"code": "IDPS-400", "title": "Invalid request body", "detail": "options.issuer is invalid"}], "traceId": "abc123"}"#,
-    ));
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    let mut cmd = qs_jwt(dir.path());
-    cmd.env("QLIK_API_KEY", ADMIN_API_KEY).args([
-        "setup-qscloud",
-        "--issuer",
-        "i",
-        "--keyid",
-        "k",
-        "--cert-publickey-file",
-        &fixture("rsa2048-cert.pem").display().to_string(),
-        "--apply",
-        "--tenant",
-        &server.url(),
-        "--cacert",
-        "ca.pem",
-    ]);
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
-    let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+    let tenant = stand_in().behaviour(Behaviour::Fixed(400, r#"{"errors": [{"code": "IDPS-400", "title": "Invalid request body", "detail": "options.issuer is invalid"}], "traceId": "abc123"}"#)).start();
+    let stderr = fails_cleanly(&mut tenant.apply("i", "k"), tenant.path(), 1);
     let lines = error_lines(stderr.as_bytes());
     assert!(
         lines.contains("HTTP 400")
@@ -233,7 +194,7 @@ fn a_400_names_qliks_errors() {
 
 #[test]
 fn the_api_key_comes_from_a_file_or_standard_input_and_is_warned_about() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let key_file = tenant.path().join("apikey.txt");
     fs::write(&key_file, format!("{ADMIN_API_KEY}\n")).unwrap();
     #[cfg(unix)]
@@ -281,7 +242,7 @@ fn the_api_key_comes_from_a_file_or_standard_input_and_is_warned_about() {
 
 #[test]
 fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let pem = one_line(&fixture_text("rsa2048-cert.pem"));
     for idp in [
         jwt_idp("old", "i", "k1", &pem, true),
@@ -333,7 +294,7 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
 
 #[test]
 fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_forced() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let pem = one_line(&fixture_text("rsa2048-cert.pem"));
     tenant
         .server
@@ -359,7 +320,7 @@ fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_for
 
 #[test]
 fn usage_errors_for_the_tenant_options() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     for (args, needle) in [
         (
             vec!["--apply", "--cert-publickey-file", "publickey.cer"],
@@ -404,7 +365,7 @@ fn usage_errors_for_the_tenant_options() {
 
 #[test]
 fn no_api_key_or_private_key_text_at_debug() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let private_key = fixture_text("rsa2048-pkcs8.pem");
     let key_body: Vec<&str> = private_key
         .lines()
@@ -439,7 +400,7 @@ fn no_api_key_or_private_key_text_at_debug() {
 
 #[test]
 fn a_login_works_through_the_identity_provider_that_apply_made() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
     assert_eq!(code, 0, "{stderr}");
     let token = anna()
@@ -550,7 +511,7 @@ fn the_stand_in_patches_the_description_only() {
 
 #[test]
 fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let pem = one_line(&fixture_text("rsa2048-cert.pem"));
     tenant
         .server
@@ -566,7 +527,7 @@ fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
 
     // A tenant that does not give the key back: nothing changed, and qs-jwt says it could not
     // compare.
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let mut idp = jwt_idp("keyless", "i", "k", &pem, true);
     idp["options"]["staticKeys"][0]
         .as_object_mut()
@@ -585,7 +546,7 @@ fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
 /// The certificate and the names show as they are.
 #[test]
 fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let pem = one_line(&fixture_text("rsa2048-cert.pem"));
     let mut idp = jwt_idp("64d0f0a7a1b2c3d4e5f60718", "i", "k", &pem, true);
     let piece = &ADMIN_API_KEY[4..32];
@@ -620,13 +581,13 @@ fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets()
 /// it) is read as the key, found by its NUL bytes; before, it was "more than one word".
 #[test]
 fn an_api_key_file_in_utf16_without_a_byte_order_mark_is_read() {
-    let tenant = Tenant::new();
+    let tenant = stand_in().start();
     let utf16: Vec<u8> = format!("{ADMIN_API_KEY}\r\n")
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
         .collect();
     fs::write(tenant.path().join("apikey.txt"), utf16).unwrap();
-    owner_only(&tenant.path().join("apikey.txt"));
+    common::owner_only(&tenant.path().join("apikey.txt"));
     let (code, _, stderr) = run(tenant
         .apply("i", "k")
         .env_remove("QLIK_API_KEY")
@@ -642,4 +603,282 @@ fn an_api_key_file_in_utf16_without_a_byte_order_mark_is_read() {
         post.header("authorization"),
         Some(format!("Bearer {ADMIN_API_KEY}").as_str())
     );
+}
+
+// setup-qscloud without --apply: the body field by field and against the schema Qlik
+// publishes (tests/fixtures/qlik/), the console fields word for word, the refusals, and the
+// round trip (a token made with the same issuer and key id passes decode with the certificate
+// the body carries). The last two run setup-qseow too, for the same refusals and round trip.
+
+#[test]
+fn qscloud_body_is_what_the_identity_providers_api_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            &certificate_path(),
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    assert_valid(
+        &qlik_schema("identity-providers-create-jwt.schema.json"),
+        &body,
+    );
+    assert_eq!(body["provider"], "external");
+    assert_eq!(body["protocol"], "jwtAuth");
+    assert_eq!(body["interactive"], false);
+    assert_eq!(body["active"], true);
+    assert_eq!(
+        body["description"],
+        "JWT login for t.example, key k1 (qs-jwt)"
+    );
+    assert_eq!(body["options"]["jwtLoginEnabled"], true);
+    assert_eq!(body["options"]["issuer"], "t.example");
+    let keys = body["options"]["staticKeys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], "k1");
+    // One line, as Qlik Cloud wants it: the certificate with its line breaks taken out.
+    let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
+    assert_eq!(keys[0]["pem"], one_line.as_str());
+    assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+}
+
+#[test]
+fn qscloud_console_shows_the_form_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            &certificate_path(),
+            "--output",
+            "console",
+            "--description",
+            "Web app",
+        ],
+    );
+    snapbox::assert_data_eq!(
+        stdout,
+        snapbox::file!["../snapshots/setup/qscloud-console.txt"]
+    );
+    // The API's curl line goes with --output json only: the console's fields are pasted.
+    assert!(
+        !stderr.contains("curl") && !stderr.contains("/api/v1/identity-providers"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn what_qlik_cannot_use_is_refused_or_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = fixture("rsa2048-public.pem").display().to_string();
+    // QSEoW needs a certificate: refused, with the command that makes one.
+    let mut cmd = qs_jwt(dir.path());
+    cmd.args([
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        &public,
+    ]);
+    let stderr = error_lines(fails_cleanly(&mut cmd, dir.path(), 1).as_bytes());
+    assert!(
+        stderr.contains(
+            "is a public key, but a QSEoW virtual proxy verifies tokens with an X.509 certificate"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: make one from the private key: openssl req -new -x509"),
+        "{stderr}"
+    );
+    // Qlik Cloud's schema says public key, its console and examples certificate: a warning.
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--cert-publickey-file",
+            &public,
+        ],
+    );
+    assert!(stdout.contains("-----BEGIN PUBLIC KEY-----MII"), "{stdout}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("openssl req -new -x509"),
+        "{stderr}"
+    );
+
+    let cert = certificate_path();
+    let long = "d".repeat(129);
+    for (args, expected) in [
+        (
+            vec![
+                "setup-qseow",
+                "--audience",
+                "a",
+                "--prefix",
+                "Bad/Prefix",
+                "--cert-publickey-file",
+                &cert,
+            ],
+            "is not a virtual proxy prefix",
+        ),
+        (
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--description",
+                &long,
+                "--cert-publickey-file",
+                &cert,
+            ],
+            "Qlik Cloud takes at most 128",
+        ),
+        (
+            vec!["setup-qscloud", "--issuer", "i", "--keyid", "k"],
+            "--cert-publickey-file",
+        ),
+    ] {
+        let mut cmd = qs_jwt(dir.path());
+        cmd.args(&args);
+        let stderr = fails_cleanly(&mut cmd, dir.path(), 2);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    for (file, expected) in [
+        (
+            "ec-p256-public.pem",
+            "holds an EC P-256 key; Qlik verifies qs-jwt's tokens (RS256) with an RSA key",
+        ),
+        ("rsa2048-pkcs8.pem", "holds a private key"),
+    ] {
+        let path = fixture(file).display().to_string();
+        let mut cmd = qs_jwt(dir.path());
+        cmd.args([
+            "setup-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--cert-publickey-file",
+            &path,
+        ]);
+        let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+    }
+}
+
+/// What setup gives Qlik and what create signs belong together: a token made with the same
+/// issuer and key id (or audience) passes decode's checks against the certificate in the body.
+#[test]
+fn a_token_from_create_verifies_with_the_certificate_in_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    Create::qseow()
+        .new_key()
+        .run_in(dir.path())
+        .assert()
+        .success();
+
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    let pem = body["options"]["staticKeys"][0]["pem"].as_str().unwrap();
+    fs::write(dir.path().join("from-body.pem"), pem).unwrap();
+    let token = Create::qscloud()
+        .args([
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--sub",
+            "anna",
+            "--username",
+            "A",
+        ])
+        .args(["--useremail", "a@b.c", "--useremail-verified", "true"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let token = single_token(&token.stdout);
+    qs_jwt(dir.path())
+        .args([
+            "decode",
+            "--jwt",
+            &token,
+            "--cert-publickey-file",
+            "from-body.pem",
+            "--check",
+            "qscloud",
+        ])
+        .assert()
+        .success();
+
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "aud-1",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    fs::write(
+        dir.path().join("vp.pem"),
+        body["jwtPublicKeyCertificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let token = Create::qseow()
+        .args(["--audience", "aud-1"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let token = single_token(&token.stdout);
+    let (_, payload) = common::decode_parts(&token);
+    for attribute in ["jwtAttributeUserId", "jwtAttributeUserDirectory"] {
+        let claim = body[attribute].as_str().unwrap();
+        assert!(
+            payload.get(claim).is_some(),
+            "{attribute} names claim {claim}: {payload}"
+        );
+    }
+    qs_jwt(dir.path())
+        .args(["decode", "--jwt", &token, "--cert-publickey-file", "vp.pem"])
+        .args([
+            "--expected-audience",
+            body["jwtAudience"].as_str().unwrap(),
+            "--check",
+            "qseow",
+        ])
+        .assert()
+        .success();
 }

@@ -5,78 +5,57 @@
 use crate::common;
 
 use std::fs;
-use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use crate::common::PROXY_VARIABLES;
-use crate::common::qrs_server::{
-    NODE_ID, PROXY_SERVICE_ID, QrsServer, foreign_client_certificate, jwt_virtual_proxy,
-    other_jwt_certificate,
+use crate::common::ca::{foreign_client_certificate, other_jwt_certificate};
+use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
+use crate::common::qrs_server::{NODE_ID, PROXY_SERVICE_ID, jwt_virtual_proxy};
+use crate::common::site::{Site, SiteBuilder};
+use crate::common::{
+    Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
+    printed, qlik_schema, qs_jwt,
 };
-use crate::common::{Create, error_lines, fails_cleanly, fixture, fixture_text, qs_jwt};
+// For the test that runs openssl as qs-jwt's hint prints it (Linux only).
+#[cfg(target_os = "linux")]
+use crate::common::{single_token, succeeds, verify_with_certificate};
 
 const AUDIENCE: &str = "qlik-jwt";
 
-struct Site {
-    server: QrsServer,
-    dir: tempfile::TempDir,
+/// A site stand-in whose folder holds the certificate to register (publickey.cer).
+fn new_site() -> Site {
+    SiteBuilder::new()
+        .file("publickey.cer", "rsa2048-cert.pem")
+        .start()
 }
 
 impl Site {
-    fn new() -> Self {
-        let server = QrsServer::start();
-        let dir = tempfile::tempdir().unwrap();
-        server.write_certificates(dir.path());
-        fs::copy(
-            fixture("rsa2048-cert.pem"),
-            dir.path().join("publickey.cer"),
-        )
-        .unwrap();
-        Self { server, dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// `setup-qseow --audience qlik-jwt --cert-publickey-file publickey.cer --apply --qrs
-    /// <stand-in> --qrs-cert client.pem --qrs-key client_key.pem --cacert root.pem`, then `more`.
-    fn apply(&self, more: &[&str]) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd.args([
-            "setup-qseow",
-            "--audience",
-            AUDIENCE,
-            "--cert-publickey-file",
-            "publickey.cer",
-            "--apply",
-            "--qrs",
-            &self.server.qrs_url(),
-            "--qrs-cert",
-            "client.pem",
-            "--qrs-key",
-            "client_key.pem",
-            "--cacert",
-            "root.pem",
-        ])
-        .args(more);
+    /// <qrs> --qrs-cert client.pem --qrs-key client_key.pem --cacert root.pem`, then `more`.
+    fn apply_to(&self, qrs: &str, more: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(["setup-qseow", "--audience", AUDIENCE])
+            .args(["--cert-publickey-file", "publickey.cer", "--apply"])
+            .args(self.connection_to(qrs))
+            .args(more);
         cmd
     }
 
-    /// The PUT and POST requests the repository received.
-    fn writes(&self) -> Vec<String> {
-        self.server
-            .requests()
-            .iter()
-            .filter(|r| r.method == "PUT" || r.method == "POST")
-            .map(|r| format!("{} {}", r.method, r.target.split('?').next().unwrap()))
-            .collect()
+    /// As `apply_to`, `--qrs` the stand-in's repository.
+    fn apply(&self, more: &[&str]) -> Command {
+        self.apply_to(&self.server.qrs_url(), more)
     }
+}
+
+/// Exit code, stdout and stderr.
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let output = cmd.output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -98,7 +77,7 @@ fn bare(pem: &str) -> String {
 
 #[test]
 fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
-    let site = Site::new();
+    let site = new_site();
     let output = site
         .apply(&["--allow-host", "qlik.example.com"])
         .output()
@@ -153,7 +132,7 @@ fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
 
 #[test]
 fn a_second_run_changes_nothing_and_sends_no_put_or_post() {
-    let site = Site::new();
+    let site = new_site();
     let first = stdout_json(
         &site
             .apply(&["--allow-host", "a.example.com"])
@@ -182,7 +161,7 @@ fn a_second_run_changes_nothing_and_sends_no_put_or_post() {
 /// repository's "Prefix must be unique" and a hint about its body.
 #[test]
 fn a_virtual_proxy_made_meanwhile_by_another_run_is_set_not_failed() {
-    let site = Site::new();
+    let site = new_site();
     site.server.with(|repository| {
         repository.made_meanwhile = Some(jwt_virtual_proxy("jwt", "another-audience", "x"));
     });
@@ -200,7 +179,7 @@ fn a_virtual_proxy_made_meanwhile_by_another_run_is_set_not_failed() {
 
 #[test]
 fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
-    let site = Site::new();
+    let site = new_site();
     let mut by_hand = jwt_virtual_proxy("jwt", "old-audience", "not a certificate");
     by_hand["description"] = json!("the admin's words");
     by_hand["sessionInactivityTimeout"] = json!(90);
@@ -249,7 +228,7 @@ fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
 
 #[test]
 fn load_balancing_nodes_are_filled_only_when_the_list_is_empty() {
-    let site = Site::new();
+    let site = new_site();
     let mut by_hand = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     by_hand["jwtAttributeMap"] = json!([{"jwtAttribute": "group", "senseAttribute": "group",
                                          "isMandatory": false, "id": "x"}]);
@@ -265,7 +244,7 @@ fn load_balancing_nodes_are_filled_only_when_the_list_is_empty() {
 
 #[test]
 fn a_virtual_proxy_changed_meanwhile_is_reported_not_overwritten() {
-    let site = Site::new();
+    let site = new_site();
     let id = site
         .server
         .add_virtual_proxy(jwt_virtual_proxy("jwt", "old-audience", "x"));
@@ -286,7 +265,7 @@ fn a_virtual_proxy_changed_meanwhile_is_reported_not_overwritten() {
 
 #[test]
 fn a_missing_or_refused_client_certificate_names_qrs_cert() {
-    let site = Site::new();
+    let site = new_site();
     // No --qrs-cert at all: a usage error that names it.
     let output = qs_jwt(site.path())
         .args([
@@ -352,7 +331,7 @@ fn a_missing_or_refused_client_certificate_names_qrs_cert() {
 
 #[test]
 fn a_pkcs8_client_key_works_as_the_qmcs_pkcs1_one() {
-    let site = Site::new();
+    let site = new_site();
     fs::copy(
         fixture("rsa2048-pkcs8.pem"),
         site.path().join("client_key8.pem"),
@@ -368,7 +347,7 @@ fn a_pkcs8_client_key_works_as_the_qmcs_pkcs1_one() {
 
 #[test]
 fn a_user_the_repository_refuses_is_said_with_the_user() {
-    let site = Site::new();
+    let site = new_site();
     let mut cmd = site.apply(&["--qrs-user", "UserDirectory=CORP; UserId=anna"]);
     let err = fails_cleanly(&mut cmd, site.path(), 1);
     let text = error_lines(err.as_bytes());
@@ -380,7 +359,7 @@ fn a_user_the_repository_refuses_is_said_with_the_user() {
 
 #[test]
 fn apply_with_console_output_is_a_usage_error() {
-    let site = Site::new();
+    let site = new_site();
     let mut cmd = site.apply(&["--output", "console"]);
     let err = fails_cleanly(&mut cmd, site.path(), 2);
     assert!(err.contains("--output console"), "{err}");
@@ -405,7 +384,7 @@ fn apply_with_console_output_is_a_usage_error() {
 #[test]
 fn a_client_key_others_can_read_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
-    let site = Site::new();
+    let site = new_site();
     let key = site.path().join("client_key.pem");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
     let output = site.apply(&[]).output().unwrap();
@@ -419,7 +398,7 @@ fn a_client_key_others_can_read_is_warned_about() {
 
 #[test]
 fn no_client_key_or_token_in_any_output_at_debug() {
-    let site = Site::new();
+    let site = new_site();
     let key = fixture_text("rsa2048-pkcs1.pem");
     let body_lines: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
     let mut outputs = Vec::new();
@@ -468,10 +447,7 @@ fn login(site: &Site) -> std::process::Output {
         .output()
         .unwrap();
     assert!(token.status.success());
-    let mut cmd = qs_jwt(site.path());
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
+    let mut cmd = site.command();
     cmd.args([
         "login-qseow",
         "--server",
@@ -511,7 +487,7 @@ fn the_proxy_takes_tokens_only_through_a_linked_jwt_virtual_proxy_with_nodes() {
         ("not JWT", json!({"authenticationMethod": 0}), true),
     ];
     for (what, change, linked) in broken {
-        let site = Site::new();
+        let site = new_site();
         let mut vp = whole.clone();
         for (field, value) in change.as_object().unwrap() {
             vp[field] = value.clone();
@@ -523,7 +499,7 @@ fn the_proxy_takes_tokens_only_through_a_linked_jwt_virtual_proxy_with_nodes() {
         let output = login(&site);
         assert_eq!(output.status.code(), Some(1), "{what}: {}", stderr(&output));
     }
-    let site = Site::new();
+    let site = new_site();
     let id = site.server.add_virtual_proxy(whole);
     site.server.link(&id);
     let output = login(&site);
@@ -534,7 +510,7 @@ fn the_proxy_takes_tokens_only_through_a_linked_jwt_virtual_proxy_with_nodes() {
 /// it, create-qseow and login-qseow make a session.
 #[test]
 fn login_qseow_succeeds_only_after_apply() {
-    let site = Site::new();
+    let site = new_site();
     let before = login(&site);
     assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
     let output = site.apply(&[]).output().unwrap();
@@ -549,7 +525,7 @@ fn login_qseow_succeeds_only_after_apply() {
 
 #[test]
 fn an_encrypted_client_key_or_a_bad_user_or_the_hubs_port_is_said_so() {
-    let site = Site::new();
+    let site = new_site();
     for name in ["rsa2048-encrypted-pkcs1.pem", "rsa2048-encrypted-pkcs8.pem"] {
         fs::copy(fixture(name), site.path().join(name)).unwrap();
         common::owner_only(&site.path().join(name));
@@ -577,7 +553,7 @@ fn an_encrypted_client_key_or_a_bad_user_or_the_hubs_port_is_said_so() {
 
 #[test]
 fn the_client_keys_text_in_place_of_its_path_is_refused_unquoted() {
-    let site = Site::new();
+    let site = new_site();
     let key = fixture_text("rsa2048-pkcs1.pem");
     let mut cmd = site.apply(&["--qrs-key", &key]);
     let err = fails_cleanly(&mut cmd, site.path(), 2);
@@ -590,7 +566,7 @@ fn the_client_keys_text_in_place_of_its_path_is_refused_unquoted() {
 
 #[test]
 fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
-    let site = Site::new();
+    let site = new_site();
     site.server
         .with(|r| r.refuse_writes = Some((400, "jwtAudience: \u{1b}[31mbad value\nsee the log")));
     let mut cmd = site.apply(&[]);
@@ -616,11 +592,12 @@ fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
 /// The repository client's public calls, as doctor-qseow will use them, against the stand-in.
 #[test]
 fn the_repository_client_reads_the_site() {
+    use qs_jwt::commands::connect::qrs_failure;
     use qs_jwt::http::{Client, ClientCertificate, ClientOptions, Server};
-    use qs_jwt::qlik::qrs::{self, DEFAULT_QRS_USER, Repository};
+    use qs_jwt::qlik::qseow::{DEFAULT_QRS_USER, Repository};
     use qs_jwt::secret::SecretText;
 
-    let site = Site::new();
+    let site = new_site();
     let id = site.server.add_virtual_proxy(jwt_virtual_proxy(
         "jwt",
         AUDIENCE,
@@ -648,44 +625,44 @@ fn the_repository_client_reads_the_site() {
     )
     .unwrap();
     let repository = Repository::new(client, DEFAULT_QRS_USER);
-    assert!(qrs::repository_about(&repository).unwrap()["buildVersion"].is_string());
-    let found = qrs::virtual_proxies_by_prefix(&repository, "jwt").unwrap();
+    assert!(repository.about().unwrap()["buildVersion"].is_string());
+    let found = repository.virtual_proxies_by_prefix("jwt").unwrap();
     assert_eq!(found.len(), 1);
     assert!(found[0].is_jwt());
     assert_eq!(found[0].id, id);
     assert_eq!(found[0].jwt_audience.as_deref(), Some(AUDIENCE));
     assert_eq!(found[0].load_balancing_nodes, [NODE_ID]);
     assert!(
-        qrs::virtual_proxies_by_prefix(&repository, "other")
+        repository
+            .virtual_proxies_by_prefix("other")
             .unwrap()
             .is_empty()
     );
-    let services = qrs::proxy_services(&repository).unwrap();
+    let services = repository.proxy_services().unwrap();
     assert_eq!(services.len(), 1);
     assert!(!services[0].links(&id));
     assert_eq!(services[0].shown(), "central");
-    let linked = qrs::link_virtual_proxy(&repository, &services[0], &id).unwrap();
+    let linked = repository.link_virtual_proxy(&services[0], &id).unwrap();
     assert!(linked.links(&id));
-    let engines: Vec<String> = qrs::engine_nodes(&repository)
+    let engines: Vec<String> = repository
+        .engine_nodes()
         .unwrap()
         .iter()
         .map(|n| n.id.clone())
         .collect();
     assert_eq!(engines, [NODE_ID, "rim-1-id"]);
-    assert_eq!(qrs::server_nodes(&repository).unwrap().len(), 2);
+    assert_eq!(repository.server_nodes().unwrap().len(), 2);
     // A stale modifiedDate: 409, in words.
     let mut stale = found[0].json.clone();
     stale["modifiedDate"] = json!("2000-01-01T00:00:00.000Z");
-    let failure = qrs::update_virtual_proxy(&repository, &stale).unwrap_err();
-    let text = failure
-        .into_user_error("update it", &repository)
-        .to_string();
+    let failure = repository.update_virtual_proxy(&stale).unwrap_err();
+    let text = qrs_failure(failure, "update it", &repository).to_string();
     assert!(text.contains("HTTP 409"), "{text}");
 }
 
 #[test]
 fn replacing_another_jwt_certificate_is_warned_about() {
-    let site = Site::new();
+    let site = new_site();
     let id =
         site.server
             .add_virtual_proxy(jwt_virtual_proxy("jwt", AUDIENCE, &other_jwt_certificate()));
@@ -711,7 +688,7 @@ fn replacing_another_jwt_certificate_is_warned_about() {
     assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
 
     // A virtual proxy without a certificate gets one: nothing replaced.
-    let site = Site::new();
+    let site = new_site();
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, "");
     vp["authenticationMethod"] = json!(0);
     let id = site.server.add_virtual_proxy(vp);
@@ -719,4 +696,277 @@ fn replacing_another_jwt_certificate_is_warned_about() {
     let output = site.apply(&[]).output().unwrap();
     stdout_json(&output);
     assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
+}
+
+// setup-qseow --apply against repositories that lie or break (and common/qlik_server.rs's
+// fixed answers for a server that is not a repository): what reaches the repository, what the
+// user sees, the exit code.
+
+/// A server that answers every request with `status` and `body` (not a repository), its CA
+/// as root.pem in the site's folder.
+fn liar(site: &Site, status: u16, body: String) -> QlikServer {
+    let server = QlikServer::start(Behaviour::Fixed(status, Box::leak(body.into_boxed_str())));
+    fs::write(site.path().join("root.pem"), &server.ca_pem).unwrap();
+    server
+}
+
+#[test]
+fn a_virtual_proxy_without_modified_date_is_not_overwritten() {
+    let site = new_site();
+    let mut vp = jwt_virtual_proxy("jwt", "another-audience", &fixture_text("rsa2048-cert.pem"));
+    vp["id"] = json!("11111111-0000-4000-8000-000000000001");
+    site.server.with(|r| r.virtual_proxies.push(vp.clone()));
+    let (code, out, err) = run(&mut site.apply(&[]));
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out, "");
+    assert!(
+        err.contains("cannot update the virtual proxy 'jwt'") && err.contains("no modifiedDate"),
+        "{err}"
+    );
+    assert_eq!(site.writes(), Vec::<String>::new());
+    assert_eq!(site.server.virtual_proxies(), [vp]);
+}
+
+#[test]
+fn a_repository_that_gives_no_ids_gets_no_put_to_its_lists() {
+    let site = new_site();
+    // Every answer is one virtual proxy without an id: the list, the engine and proxy
+    // services, and the reply to a PUT.
+    let server = liar(
+        &site,
+        200,
+        json!([{"prefix": "jwt", "authenticationMethod": 0, "modifiedDate": "2026-01-01"}])
+            .to_string(),
+    );
+    let (code, out, err) = run(&mut site.apply_to(&server.url(), &[]));
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out, "");
+    assert!(err.contains("a virtual proxy listed has no id"), "{err}");
+    let writes: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new());
+}
+
+#[test]
+fn a_proxy_service_without_a_list_of_virtual_proxies_is_not_linked_again_and_again() {
+    let site = new_site();
+    site.server
+        .with(|r| r.proxy_services[0]["settings"]["virtualProxies"] = json!("none"));
+    let (code, out, err) = run(&mut site.apply(&[]));
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains("settings.virtualProxies is not a list"),
+        "{err}"
+    );
+    assert!(
+        !site
+            .writes()
+            .iter()
+            .any(|w| w.starts_with("PUT /qrs/proxyservice")),
+        "{:?}",
+        site.writes()
+    );
+}
+
+#[test]
+fn a_qrs_url_that_is_not_one_is_said_with_the_repositorys_example() {
+    let site = new_site();
+    let port = site.server.qrs_port;
+    let (code, _, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("for example https://qlikserver.example.com:4242"),
+        "{err}"
+    );
+    let (code, _, err) = run(&mut site.apply_to(&format!("http://127.0.0.1:{port}"), &[]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--qrs 'http://127.0.0.1:"), "{err}");
+    assert!(!err.contains("token"), "{err}");
+    assert_eq!(site.writes(), Vec::<String>::new());
+}
+
+/// What held: each lie is one error line naming --qrs or the repository, exit 1 or 2, nothing
+/// written, the server's words escaped, the client key never shown (at debug too).
+#[test]
+fn lying_or_broken_repositories_fail_cleanly_and_change_nothing() {
+    let site = new_site();
+    let key = fs::read_to_string(site.path().join("client_key.pem")).unwrap();
+    let key_line = key.lines().nth(2).unwrap().to_owned();
+    let cases: Vec<(u16, String, &str)> = vec![
+        (200, "not json".to_owned(), "is not a JSON array"),
+        (500, "boom \u{1b}[31mred".to_owned(), "HTTP 500"),
+        (200, "x".repeat(3 << 20), "larger than 1 MiB"),
+        (
+            200,
+            json!([{"prefix": "JWT", "id": "a", "modifiedDate": "d"},
+                   {"prefix": "jwt", "id": "b\u{1b}[2J", "modifiedDate": "d"}])
+            .to_string(),
+            "2 virtual proxies with the prefix 'jwt' (a, b\\x1b[2J)",
+        ),
+    ];
+    for (status, body, said) in cases {
+        let server = liar(&site, status, body);
+        let (code, out, err) = run(&mut site.apply_to(&server.url(), &["--loglevel", "debug"]));
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(out, "");
+        assert!(err.contains(said), "{said}: {err}");
+        assert!(!err.contains('\u{1b}'), "{err:?}");
+        assert!(!err.contains(&key_line), "{err}");
+        assert!(server.requests().iter().all(|r| r.method == "GET"));
+    }
+    let (_listener, port) = silent_listener();
+    let (code, _, err) =
+        run(&mut site.apply_to(&format!("https://127.0.0.1:{port}"), &["--timeout", "2s"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("within 2s (--timeout)"), "{err}");
+}
+
+#[test]
+fn a_closed_stdout_is_refused_before_the_repository_is_changed() {
+    let site = new_site();
+    let cmd = format!(
+        "{} setup-qseow --audience qlik-jwt --cert-publickey-file publickey.cer --apply --qrs {} \
+         --qrs-cert client.pem --qrs-key client_key.pem --cacert root.pem >&-",
+        assert_cmd::cargo::cargo_bin("qs-jwt").display(),
+        site.server.qrs_url()
+    );
+    let output = std::process::Command::new("bash")
+        .current_dir(site.path())
+        .args(["-c", &cmd])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("standard output is closed"));
+    assert_eq!(site.writes(), Vec::<String>::new());
+}
+
+// setup-qseow without --apply: the body field by field and against the schema Qlik publishes
+// (tests/fixtures/qlik/), the QMC fields word for word, and the command printed for a private
+// key given for the certificate.
+
+#[test]
+fn qseow_body_is_what_the_repository_api_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "hdJh34wkK",
+            "--prefix",
+            "/corp-jwt",
+            "--cert-publickey-file",
+            &certificate_path(),
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    assert_valid(&qlik_schema("virtualproxyconfig-jwt.schema.json"), &body);
+    assert_eq!(body["prefix"], "corp-jwt");
+    assert_eq!(body["sessionCookieHeaderName"], "X-Qlik-Session-corp-jwt");
+    assert_eq!(body["authenticationMethod"], 4);
+    assert_eq!(body["jwtAudience"], "hdJh34wkK");
+    assert_eq!(body["jwtAttributeUserId"], "userId");
+    assert_eq!(body["jwtAttributeUserDirectory"], "userDirectory");
+    assert_eq!(
+        body["jwtAttributeMap"],
+        serde_json::json!([{"jwtAttribute": "group", "senseAttribute": "group", "isMandatory": false}])
+    );
+    assert_eq!(
+        body["jwtPublicKeyCertificate"],
+        fixture_text("rsa2048-cert.pem").trim_end()
+    );
+    // What only the admin can fill in is named on stderr.
+    for still_to_do in [
+        "loadBalancingServerNodes",
+        "PUT /qrs/proxyservice",
+        "Host allow list",
+    ] {
+        assert!(stderr.contains(still_to_do), "{still_to_do}: {stderr}");
+    }
+}
+
+#[test]
+fn qseow_console_shows_the_qmc_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "hdJh34wkK",
+            "--cert-publickey-file",
+            &certificate_path(),
+            "--output",
+            "console",
+        ],
+    );
+    snapbox::assert_data_eq!(
+        stdout,
+        snapbox::file!["../snapshots/setup/qseow-console.txt"]
+    );
+}
+
+/// `setup-qseow --cert-publickey-file signing.pem` given the private key: the hint names the
+/// user's file, and its command, run as printed, makes the certificate setup-qseow takes and
+/// that verifies the tokens the key signs.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_private_key_given_for_the_certificate_gets_the_command_that_makes_one() {
+    if !crate::common::skip::require_tool("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("rsa2048-pkcs8.pem"), dir.path().join("signing.pem")).unwrap();
+    let args = [
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        "signing.pem",
+    ];
+    let stderr =
+        error_lines(fails_cleanly(qs_jwt(dir.path()).args(args), dir.path(), 1).as_bytes());
+    assert!(
+        stderr.contains("--cert-publickey-file 'signing.pem' holds a private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("privatekey.pem"), "{stderr}");
+    let command = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("hint: make the certificate from it, and give that: "))
+        .unwrap_or_else(|| panic!("no command in: {stderr}"));
+    assert_eq!(
+        command,
+        "openssl req -new -x509 -key 'signing.pem' -out 'signing.cer' -days 730 -subj /CN=qs-jwt"
+    );
+    let made = std::process::Command::new("bash")
+        .args(["-c", command])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "a",
+            "--cert-publickey-file",
+            "signing.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    let certificate = body["jwtPublicKeyCertificate"].as_str().unwrap();
+    let output = succeeds(
+        &mut Create::qseow()
+            .args(["--audience", "a"])
+            .key_file("signing.pem")
+            .run_in(dir.path()),
+    );
+    verify_with_certificate(&single_token(&output.stdout), certificate, "a");
 }

@@ -1,11 +1,14 @@
 //! Helpers for the integration tests: run the built binary as a user would, and read back
 //! what it printed and wrote.
 
+pub mod ca;
 pub mod identity_providers;
 pub mod oauth_server;
 pub mod qlik_server;
 pub mod qrs_server;
+pub mod site;
 pub mod skip;
+pub mod tenant;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -282,6 +285,32 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     files
+}
+
+/// The schema Qlik publishes for a body (tests/fixtures/qlik/`name`).
+pub fn qlik_schema(name: &str) -> jsonschema::Validator {
+    let text = fixture_text(&format!("qlik/{name}"));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+pub fn assert_valid(validator: &jsonschema::Validator, body: &Value) {
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{body:#}");
+}
+
+/// Runs a command in `dir` that must succeed (a setup command printing its body); returns
+/// stdout and stderr.
+pub fn printed(dir: &Path, args: &[&str]) -> (String, String) {
+    let output = qs_jwt(dir).args(args).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(output.status.success(), "{stderr}");
+    (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
+/// The path of the fixture certificate rsa2048-cert.pem, as a word of a command line.
+pub fn certificate_path() -> String {
+    fixture("rsa2048-cert.pem").display().to_string()
 }
 
 /// Runs a command that must succeed, and returns what it printed; a failure shows its stderr.

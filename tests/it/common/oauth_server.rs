@@ -8,8 +8,9 @@
 //! iat` is 300 seconds at most and `exp` not past by the server's clock; `jti` is a UUID never
 //! used before. Or the client's secret. Grants: `client_credentials`, and Qlik's
 //! `urn:qlik:oauth:user-impersonation` with `user_lookup` `{field: subject | userId, value}` for
-//! an existing user; the client must be allowed the grant. Bodies: JSON, or form-urlencoded
-//! (what RFC 6749 tools send).
+//! an existing user; the client must be allowed the grant. Bodies: an assertion form-urlencoded
+//! only (RFC 7523 2.2, Qlik's tutorial); a secret JSON or form-urlencoded. Keys: RSA JWKs and
+//! EC P-384 JWKs (ES384).
 //!
 //! Answers: 200 `{"access_token", "token_type": "bearer", "expires_in", "scope"}`; errors as
 //! RFC 6749 5.2 `{"error", "error_description"}` with 400 or 401. Qlik publishes no wording for
@@ -32,6 +33,8 @@ pub struct OauthClient {
     /// A file holding one more JWK, read at each request (the walk writes it with
     /// setup-qscloud-oauth).
     pub public_key_file: Option<PathBuf>,
+    /// More such files (the walk's ES384 key beside its RSA key).
+    pub more_key_files: Vec<PathBuf>,
     pub client_credentials: bool,
     pub impersonation: bool,
 }
@@ -68,7 +71,7 @@ fn error(status: u16, error: &str, description: &str) -> TokenAnswer {
 
 /// The request body as a JSON object: JSON, or form fields (a `user_lookup` given as
 /// `user_lookup[field]`/`user_lookup[value]`).
-fn body_fields(content_type: &str, body: &str) -> Option<Map<String, Value>> {
+pub fn body_fields(content_type: &str, body: &str) -> Option<Map<String, Value>> {
     if content_type.starts_with("application/json") {
         return match serde_json::from_str(body) {
             Ok(Value::Object(object)) => Some(object),
@@ -166,6 +169,14 @@ pub fn token(
 
     // Who the client is: an assertion, or its secret.
     if fields.contains_key("client_assertion") {
+        // RFC 7523 2.2 and Qlik's tutorial: an assertion comes as form parameters.
+        if !content_type.starts_with("application/x-www-form-urlencoded") {
+            return error(
+                400,
+                "invalid_request",
+                "a client_assertion must be sent form-urlencoded",
+            );
+        }
         if text("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         {
             return error(
@@ -255,11 +266,12 @@ pub fn token(
 
 fn client_keys(client: &OauthClient) -> Vec<Value> {
     let mut keys = client.public_keys.clone();
-    if let Some(path) = &client.public_key_file
-        && let Ok(text) = std::fs::read_to_string(path)
-        && let Ok(jwk) = serde_json::from_str(&text)
-    {
-        keys.push(jwk);
+    for path in client.public_key_file.iter().chain(&client.more_key_files) {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(jwk) = serde_json::from_str(&text)
+        {
+            keys.push(jwk);
+        }
     }
     keys
 }
@@ -287,11 +299,13 @@ fn check_assertion(
             "alg {alg} is not the alg of the key {kid}"
         )));
     }
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-    )
-    .map_err(|_| invalid("the client's key is not an RSA JWK"))?;
+    let text = |name: &str| jwk[name].as_str().unwrap_or_default();
+    let key = match (text("kty"), text("crv")) {
+        ("RSA", _) => DecodingKey::from_rsa_components(text("n"), text("e")),
+        ("EC", "P-384") => DecodingKey::from_ec_components(text("x"), text("y")),
+        _ => return Err(invalid("the client's key is not an RSA or EC P-384 JWK")),
+    }
+    .map_err(|_| invalid("the client's key is not a valid JWK"))?;
     let mut validation = Validation::new(header.alg);
     validation.validate_exp = false;
     validation.validate_aud = false;

@@ -1,5 +1,5 @@
 //! A local stand-in for Qlik, for the login tests: a real HTTPS server on 127.0.0.1 (rustls on
-//! aws-lc-rs, a certificate authority made at test time with rcgen) that answers as Qlik's
+//! aws-lc-rs, a certificate from `ca`'s test certificate authority) that answers as Qlik's
 //! published API does, and validates tokens by Qlik's documented rules. It is not Qlik: where
 //! Qlik publishes no wording (the reasons of a refused JWT beyond "Missing required claim"),
 //! the stand-in writes its own in Qlik's published shape, and the tests check qs-jwt's hints
@@ -29,10 +29,9 @@ use std::thread;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
 
+use super::ca::{ServerCertificate, TestCa};
 use super::{QLIK_CLOUD_AUDIENCE, fixture_text, identity_providers, now};
 
 /// The identity provider the Qlik Cloud stand-in trusts, as `Create::qscloud()` makes tokens.
@@ -131,86 +130,6 @@ impl Recorded {
     }
 }
 
-/// A test certificate authority and a server certificate it signed for 127.0.0.1 and localhost.
-pub struct TestCa {
-    pub ca_pem: String,
-    config: Arc<rustls::ServerConfig>,
-}
-
-impl TestCa {
-    pub fn new() -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "qs-jwt test CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let server_key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "qs-jwt test server");
-        let server_cert = params.signed_by(&server_key, &issuer).unwrap();
-
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![server_cert.der().clone(), ca_cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-            )
-            .unwrap();
-        Self {
-            ca_pem: ca_cert.pem(),
-            config: Arc::new(config),
-        }
-    }
-
-    /// A self-signed server certificate for `names`, as `openssl req -x509` makes one: it says
-    /// it is a certificate authority (CA:TRUE). `ca_pem` is that certificate itself. With
-    /// `expired`, it was valid in 2020 only.
-    pub fn self_signed(names: &[&str], expired: bool) -> Self {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-                .unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "qs-jwt self-signed test server");
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let cert = params.self_signed(&key).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
-        Self {
-            ca_pem: cert.pem(),
-            config: Arc::new(config),
-        }
-    }
-}
-
 /// What the stand-in is configured with, as an admin configures Qlik: the identity provider
 /// (issuer, key ID) or the virtual proxy (prefix, audience), and the certificate that verifies
 /// tokens (the fixture's, or a file read at each request, for a walk that makes its key first).
@@ -267,11 +186,19 @@ impl QlikServer {
     }
 
     pub fn start_with(behaviour: Behaviour, trust: Trust) -> Self {
-        Self::start_with_ca(behaviour, trust, TestCa::new())
+        Self::start_with_ca(
+            behaviour,
+            trust,
+            TestCa::new("qs-jwt test CA").server("qs-jwt test server"),
+        )
     }
 
-    /// A stand-in that presents `ca`'s server certificate (a self-signed one, say).
-    pub fn start_with_ca(behaviour: Behaviour, trust: Trust, ca: TestCa) -> Self {
+    /// A stand-in that presents `certificate` (a self-signed one, say).
+    pub fn start_with_ca(
+        behaviour: Behaviour,
+        trust: Trust,
+        certificate: ServerCertificate,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -279,7 +206,7 @@ impl QlikServer {
             trust,
             ..State::default()
         }));
-        let config = ca.config.clone();
+        let config = certificate.config();
         let recorded = requests.clone();
         let kept = state.clone();
         thread::spawn(move || {
@@ -298,7 +225,7 @@ impl QlikServer {
         });
         Self {
             port,
-            ca_pem: ca.ca_pem,
+            ca_pem: certificate.ca_pem,
             requests,
             state: kept,
         }

@@ -1,7 +1,7 @@
 //! A local stand-in for a QSEoW site's repository API (QRS, port 4242) and its proxy (port
 //! 443), for `setup-qseow --apply` and the tests of what reads the repository: two HTTPS
-//! listeners on 127.0.0.1 (rustls on aws-lc-rs, a certificate authority made at test time with
-//! rcgen, which also issues the client certificate the tests give qs-jwt, as the QMC exports
+//! listeners on 127.0.0.1 (rustls on aws-lc-rs, a certificate authority of its own from `ca`,
+//! which also issues the client certificate the tests give qs-jwt, as the QMC exports
 //! client.pem, client_key.pem and root.pem).
 //!
 //! Qlik's published behaviour it follows (help.qlik.com, Repository Service API: "Connecting
@@ -38,12 +38,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::RootCertStore;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rcgen::KeyPair;
 use serde_json::{Value, json};
 
+use super::ca::TestCa;
 use super::fixture_text;
 use super::qlik_server::{
     Answer, Recorded, bearer, cookie, jwt_certificate_key, qseow_user_with, random, read_request,
@@ -113,60 +111,13 @@ pub const PROXY_SERVICE_ID: &str = "6c9b5d2f-0000-4000-8000-00000000beef";
 
 impl QrsServer {
     pub fn start() -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "qs-jwt test site CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let server_key = KeyPair::generate().unwrap();
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "qs-jwt test site");
-        let server_cert = params.signed_by(&server_key, &issuer).unwrap();
-
+        let ca = TestCa::new("qs-jwt test site CA");
+        let server = ca.server("qs-jwt test site");
         // The QMC's client certificate: CN=QlikClient, for an RSA key in PKCS#1.
         let client_key = KeyPair::from_pem(&fixture_text("rsa2048-pkcs8.pem")).unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "QlikClient");
-        let client_cert = params.signed_by(&client_key, &issuer).unwrap();
-
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let chain = vec![server_cert.der().clone(), ca_cert.der().clone()];
-        let server_key_der =
-            || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(ca_cert.der().to_vec()))
-            .unwrap();
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .unwrap();
-        let qrs_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(chain.clone(), server_key_der())
-            .unwrap();
-        let proxy_config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, server_key_der())
-            .unwrap();
+        let client_pem = ca.client_certificate(&client_key, "QlikClient");
+        let qrs_config = server.config_for_clients_of(&ca);
+        let proxy_config = server.config();
 
         let mut repository = Repository {
             admins: vec![ADMIN_USER.to_owned()],
@@ -189,14 +140,9 @@ impl QrsServer {
         let state = Arc::new(Mutex::new(repository));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let proxy_requests = Arc::new(Mutex::new(Vec::new()));
-        let qrs_port = listen(
-            Arc::new(qrs_config),
-            requests.clone(),
-            state.clone(),
-            Port::Qrs,
-        );
+        let qrs_port = listen(qrs_config, requests.clone(), state.clone(), Port::Qrs);
         let proxy_port = listen(
-            Arc::new(proxy_config),
+            proxy_config,
             proxy_requests.clone(),
             state.clone(),
             Port::Proxy,
@@ -204,8 +150,8 @@ impl QrsServer {
         Self {
             qrs_port,
             proxy_port,
-            root_pem: ca_cert.pem(),
-            client_pem: client_cert.pem(),
+            root_pem: ca.pem().to_owned(),
+            client_pem,
             client_key_pem: fixture_text("rsa2048-pkcs1.pem"),
             requests,
             proxy_requests,
@@ -666,27 +612,4 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
         },
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
     }
-}
-
-/// A client certificate and key that the site's CA did not sign (PKCS#8, `BEGIN PRIVATE
-/// KEY`): what another site's QMC exported.
-pub fn foreign_client_certificate() -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "QlikClient");
-    let cert = params.self_signed(&key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
-/// A certificate for another RSA key than the fixture's: a virtual proxy that holds it refuses
-/// tokens signed by the fixture key.
-pub fn other_jwt_certificate() -> String {
-    let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "another key");
-    params.self_signed(&key).unwrap().pem()
 }

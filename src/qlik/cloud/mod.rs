@@ -1,5 +1,7 @@
-//! Qlik Cloud's REST API, as typed requests and replies: the JWT login (`POST
-//! /login/jwt-session`), the session's user (`GET /api/v1/users/me`), and Qlik's error body.
+//! Qlik Cloud's REST API, as typed requests and replies: a [`Tenant`] (its origin and its
+//! credential) with a method per endpoint: the JWT login (`POST /login/jwt-session`), the
+//! session's user (`GET /api/v1/users/me`), the identity providers, the OAuth token request
+//! (`POST /oauth/token`, its shapes and rules in `oauth`); and Qlik's error body.
 //!
 //! Sources (see docs/research notes of issue 10): qlik.dev's Login API (`POST
 //! /login/jwt-session`: 200 and the cookies `eas.sid`, `_csrfToken` and their signatures, or
@@ -18,9 +20,11 @@
 
 use serde_json::Value;
 
-use super::{session_user, text};
+pub mod oauth;
+
 use crate::error::UserError;
-use crate::http::{Client, Method, Reply, Request};
+use crate::http::{Client, Method, Reply, Request, Server, percent_encode};
+use crate::qlik::{session_user, text};
 use crate::secret::SecretText;
 
 /// Where a JWT is exchanged for a session.
@@ -28,24 +32,76 @@ pub const JWT_SESSION_PATH: &str = "/login/jwt-session";
 
 const USERS_ME_PATH: &str = "/api/v1/users/me";
 
-/// Sends `token` to `POST /login/jwt-session`; the reply as it came (a session's cookies, or
-/// Qlik's error), for the caller to read.
-pub fn jwt_session(client: &Client, token: &SecretText) -> Result<Reply, UserError> {
-    client.send(&Request {
-        method: Method::Post,
-        path: JWT_SESSION_PATH.to_owned(),
-        bearer: Some(token),
-        cookies: None,
-        headers: vec![("Accept", "application/json".to_owned())],
-    })
+/// A Qlik Cloud tenant: its origin (the client's server, at the tenant's root) and the
+/// credential its API calls carry (a tenant admin's API key), with a method per endpoint.
+pub struct Tenant {
+    client: Client,
+    credential: Option<SecretText>,
 }
 
-/// The session's user (`GET /api/v1/users/me` with the session's cookies), or none with a
-/// warning: the session is made either way.
-pub fn users_me(client: &Client, cookies: Option<&SecretText>) -> Option<Me> {
-    session_user(client, USERS_ME_PATH, cookies, &[], |v| {
-        Some(Me::from_json(v))
-    })
+impl Tenant {
+    /// A tenant reached through `client`; `credential` is the API key (or access token) its
+    /// API calls send as `Authorization: Bearer`, None for the calls that carry their own.
+    pub fn new(client: Client, credential: Option<SecretText>) -> Self {
+        Self { client, credential }
+    }
+
+    /// The API key (or access token) the API calls carry.
+    pub fn credential(&self) -> Option<&SecretText> {
+        self.credential.as_ref()
+    }
+
+    /// The tenant's origin.
+    pub fn server(&self) -> &Server {
+        self.client.server()
+    }
+
+    /// Sends `token` to `POST /login/jwt-session`; the reply as it came (a session's cookies,
+    /// or Qlik's error), for the caller to read.
+    pub fn jwt_session(&self, token: &SecretText) -> Result<Reply, UserError> {
+        self.client.send(&Request {
+            method: Method::Post,
+            path: JWT_SESSION_PATH.to_owned(),
+            bearer: Some(token),
+            cookies: None,
+            headers: vec![("Accept", "application/json".to_owned())],
+        })
+    }
+
+    /// The session's user (`GET /api/v1/users/me` with the session's cookies), or none with a
+    /// warning: the session is made either way.
+    pub fn users_me(&self, cookies: Option<&SecretText>) -> Option<Me> {
+        session_user(&self.client, USERS_ME_PATH, cookies, &[], |v| {
+            Some(Me::from_json(v))
+        })
+    }
+
+    /// Sends ``request` (`oauth::token_request`: a form or JSON body, a secret) to `POST /oauth/token`; the reply as it
+    /// came (a token, Qlik's error, a 429 with Retry-After), for the caller to read.
+    pub fn oauth_token(&self, request: &oauth::TokenRequest) -> Result<Reply, UserError> {
+        let http_request = Request {
+            method: Method::Post,
+            path: oauth::TOKEN_PATH.to_owned(),
+            bearer: None,
+            cookies: None,
+            headers: vec![("Accept", "application/json".to_owned())],
+        };
+        let body = request.body.expose().as_bytes();
+        match request.content_type {
+            oauth::FORM => self.client.send_form(&http_request, body),
+            _ => self.client.send_json(&http_request, body),
+        }
+    }
+
+    fn api_request(&self, method: Method, path: String) -> Request<'_> {
+        Request {
+            method,
+            path,
+            bearer: self.credential.as_ref(),
+            cookies: None,
+            headers: vec![("Accept", "application/json".to_owned())],
+        }
+    }
 }
 
 /// Qlik Cloud's User object, the fields qs-jwt shows, each only when the tenant gave it.
@@ -263,16 +319,6 @@ pub fn all_errors(body: &[u8]) -> (Vec<ErrorBody>, Option<String>) {
     (errors, json.as_ref().and_then(|v| text(v, "traceId")))
 }
 
-fn api_request(method: Method, path: String, api_key: &SecretText) -> Request<'_> {
-    Request {
-        method,
-        path,
-        bearer: Some(api_key),
-        cookies: None,
-        headers: vec![("Accept", "application/json".to_owned())],
-    }
-}
-
 fn refused(reply: &Reply) -> ApiFailure {
     let (errors, trace_id) = all_errors(&reply.body);
     ApiFailure::Refused {
@@ -282,106 +328,88 @@ fn refused(reply: &Reply) -> ApiFailure {
     }
 }
 
-/// Every identity provider of the tenant (`GET /api/v1/identity-providers`, following
-/// `links.next` on the same server).
-pub fn list_identity_providers(
-    client: &Client,
-    api_key: &SecretText,
-) -> Result<Vec<IdentityProvider>, ApiFailure> {
-    let mut providers: Vec<IdentityProvider> = Vec::new();
-    let mut path = IDENTITY_PROVIDERS_PATH.to_owned();
-    // Pages already read: a next link back to one of them ends the list instead of reading it
-    // again (and counting its identity providers twice).
-    let mut read = vec![path.clone()];
-    for _ in 0..MAX_PAGES {
-        let reply = client.send(&api_request(Method::Get, path.clone(), api_key))?;
+impl Tenant {
+    /// Every identity provider of the tenant (`GET /api/v1/identity-providers`, following
+    /// `links.next` on the same server).
+    pub fn identity_providers(&self) -> Result<Vec<IdentityProvider>, ApiFailure> {
+        let mut providers: Vec<IdentityProvider> = Vec::new();
+        let mut path = IDENTITY_PROVIDERS_PATH.to_owned();
+        // Pages already read: a next link back to one of them ends the list instead of reading it
+        // again (and counting its identity providers twice).
+        let mut read = vec![path.clone()];
+        for _ in 0..MAX_PAGES {
+            let reply = self
+                .client
+                .send(&self.api_request(Method::Get, path.clone()))?;
+            if !(200..300).contains(&reply.status) {
+                return Err(refused(&reply));
+            }
+            let page: Value =
+                serde_json::from_slice(&reply.body).map_err(|_| ApiFailure::Unreadable {
+                    status: reply.status,
+                    what: "the list of identity providers is not JSON",
+                })?;
+            let data =
+                page.get("data")
+                    .and_then(Value::as_array)
+                    .ok_or(ApiFailure::Unreadable {
+                        status: reply.status,
+                        what: "the list of identity providers has no \"data\"",
+                    })?;
+            for provider in data.iter().map(IdentityProvider::from_json) {
+                // A page that repeats one (a server that pages wrong) does not make it two.
+                let known =
+                    !provider.id.is_empty() && providers.iter().any(|p| p.id == provider.id);
+                if !known {
+                    providers.push(provider);
+                }
+            }
+            let next = page
+                .pointer("/links/next/href")
+                .and_then(Value::as_str)
+                .and_then(|href| crate::qlik::same_server_path(self.server(), href));
+            match next {
+                Some(next) if !read.contains(&next) => {
+                    read.push(next.clone());
+                    path = next;
+                }
+                _ => return Ok(providers),
+            }
+        }
+        // Still a next page after MAX_PAGES: a list cut short would be taken for the whole one.
+        Err(ApiFailure::Unreadable {
+            status: 200,
+            what: "the list of identity providers goes on past 50 pages",
+        })
+    }
+
+    /// Creates an identity provider (`POST /api/v1/identity-providers`); Qlik's answer.
+    pub fn create_identity_provider(&self, body: &Value) -> Result<IdentityProvider, ApiFailure> {
+        let reply = self.client.send_json(
+            &self.api_request(Method::Post, IDENTITY_PROVIDERS_PATH.to_owned()),
+            body.to_string().as_bytes(),
+        )?;
         if !(200..300).contains(&reply.status) {
             return Err(refused(&reply));
         }
-        let page: Value =
+        let value: Value =
             serde_json::from_slice(&reply.body).map_err(|_| ApiFailure::Unreadable {
                 status: reply.status,
-                what: "the list of identity providers is not JSON",
+                what: "the identity provider created is not JSON",
             })?;
-        let data = page
-            .get("data")
-            .and_then(Value::as_array)
-            .ok_or(ApiFailure::Unreadable {
-                status: reply.status,
-                what: "the list of identity providers has no \"data\"",
-            })?;
-        for provider in data.iter().map(IdentityProvider::from_json) {
-            // A page that repeats one (a server that pages wrong) does not make it two.
-            let known = !provider.id.is_empty() && providers.iter().any(|p| p.id == provider.id);
-            if !known {
-                providers.push(provider);
-            }
-        }
-        let next = page
-            .pointer("/links/next/href")
-            .and_then(Value::as_str)
-            .and_then(|href| super::same_server_path(client.server(), href));
-        match next {
-            Some(next) if !read.contains(&next) => {
-                read.push(next.clone());
-                path = next;
-            }
-            _ => return Ok(providers),
+        Ok(IdentityProvider::from_json(&value))
+    }
+
+    /// Deletes the identity provider `id` (`DELETE /api/v1/identity-providers/{id}`).
+    pub fn delete_identity_provider(&self, id: &str) -> Result<(), ApiFailure> {
+        let path = format!("{IDENTITY_PROVIDERS_PATH}/{}", percent_encode(id));
+        let reply = self.client.send(&self.api_request(Method::Delete, path))?;
+        if (200..300).contains(&reply.status) {
+            Ok(())
+        } else {
+            Err(refused(&reply))
         }
     }
-    // Still a next page after MAX_PAGES: a list cut short would be taken for the whole one.
-    Err(ApiFailure::Unreadable {
-        status: 200,
-        what: "the list of identity providers goes on past 50 pages",
-    })
-}
-
-/// Creates an identity provider (`POST /api/v1/identity-providers`); Qlik's answer.
-pub fn create_identity_provider(
-    client: &Client,
-    api_key: &SecretText,
-    body: &Value,
-) -> Result<IdentityProvider, ApiFailure> {
-    let reply = client.send_json(
-        &api_request(Method::Post, IDENTITY_PROVIDERS_PATH.to_owned(), api_key),
-        body.to_string().as_bytes(),
-    )?;
-    if !(200..300).contains(&reply.status) {
-        return Err(refused(&reply));
-    }
-    let value: Value = serde_json::from_slice(&reply.body).map_err(|_| ApiFailure::Unreadable {
-        status: reply.status,
-        what: "the identity provider created is not JSON",
-    })?;
-    Ok(IdentityProvider::from_json(&value))
-}
-
-/// Deletes the identity provider `id` (`DELETE /api/v1/identity-providers/{id}`).
-pub fn delete_identity_provider(
-    client: &Client,
-    api_key: &SecretText,
-    id: &str,
-) -> Result<(), ApiFailure> {
-    let path = format!("{IDENTITY_PROVIDERS_PATH}/{}", path_segment(id));
-    let reply = client.send(&api_request(Method::Delete, path, api_key))?;
-    if (200..300).contains(&reply.status) {
-        Ok(())
-    } else {
-        Err(refused(&reply))
-    }
-}
-
-/// `id` as one path segment: Qlik's ids are hex, but one from a server goes in escaped.
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn strings(value: Option<&Value>) -> Option<Vec<String>> {
@@ -425,7 +453,6 @@ mod tests {
             "id": "o", "protocol": "OIDC", "options": {"issuer": "i", "staticKeys": [{"kid": "k"}]}
         }));
         assert!(oidc.key_for("i", "k").is_none());
-        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
     }
 
     #[test]

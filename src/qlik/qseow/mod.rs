@@ -1,4 +1,5 @@
-//! QSEoW's repository (QRS) and proxy (QPS) APIs, as typed requests and replies: through a
+//! QSEoW's repository (QRS) and proxy (QPS) APIs, as typed requests and replies, a client for
+//! each: a [`Proxy`] (a virtual proxy, as a browser reaches it) and a [`Repository`]. Through a
 //! virtual proxy, the xrfkey pair every call carries, `GET /qrs/about` (the call a JWT login goes
 //! with) and `GET /qps/user` (the session's user); on the repository's own port (4242, with a
 //! client certificate), the virtual proxies, proxy services and engine nodes that
@@ -38,9 +39,9 @@ use rand::RngExt;
 use rand::distr::Alphanumeric;
 use serde_json::Value;
 
-use super::{session_user, text};
 use crate::error::UserError;
-use crate::http::{Client, Method, Reply, Request, Server};
+use crate::http::{Client, Method, Reply, Request, Server, percent_encode};
+use crate::qlik::{session_user, text};
 use crate::secret::SecretText;
 
 const ABOUT_PATH: &str = "/qrs/about";
@@ -63,9 +64,7 @@ impl Xrfkey {
         )
     }
 
-    /// `GET /qrs/about`'s path and query, below the virtual proxy: where the session's cookies
-    /// are set.
-    pub fn about_path(&self) -> String {
+    fn about_path(&self) -> String {
         self.query(ABOUT_PATH)
     }
 
@@ -79,28 +78,55 @@ impl Xrfkey {
     }
 }
 
-/// Sends `token` with `GET /qrs/about`; the reply as it came (a session's cookies, a refusal or
-/// a redirect to a login page), for the caller to read.
-pub fn about(client: &Client, token: &SecretText, xrfkey: &Xrfkey) -> Result<Reply, UserError> {
-    client.send(&Request {
-        method: Method::Get,
-        path: xrfkey.about_path(),
-        bearer: Some(token),
-        cookies: None,
-        headers: xrfkey.headers(),
-    })
+/// A virtual proxy, as a user's browser reaches it: the login a token makes through it and the
+/// session's user, with one xrfkey for both.
+pub struct Proxy {
+    client: Client,
+    xrfkey: Xrfkey,
 }
 
-/// The session's user (`GET /qps/user` with the session's cookies), or none with a warning:
-/// the session is made either way.
-pub fn qps_user(client: &Client, cookies: &SecretText, xrfkey: &Xrfkey) -> Option<QpsUser> {
-    session_user(
-        client,
-        &xrfkey.query(QPS_USER_PATH),
-        Some(cookies),
-        &xrfkey.headers(),
-        QpsUser::from_json,
-    )
+impl Proxy {
+    /// The virtual proxy at `client`'s server (its prefix the server's path).
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            xrfkey: Xrfkey::random(),
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.client.server()
+    }
+
+    /// Where a login's session cookies are set: `GET /qrs/about`'s path and query below the
+    /// virtual proxy's prefix.
+    pub fn login_path(&self) -> String {
+        format!("{}{}", self.server().base_path, self.xrfkey.about_path())
+    }
+
+    /// Sends `token` with `GET /qrs/about`; the reply as it came (a session's cookies, a
+    /// refusal or a redirect to a login page), for the caller to read.
+    pub fn login(&self, token: &SecretText) -> Result<Reply, UserError> {
+        self.client.send(&Request {
+            method: Method::Get,
+            path: self.xrfkey.about_path(),
+            bearer: Some(token),
+            cookies: None,
+            headers: self.xrfkey.headers(),
+        })
+    }
+
+    /// The session's user (`GET /qps/user` with the session's cookies), or none with a
+    /// warning: the session is made either way.
+    pub fn user(&self, cookies: &SecretText) -> Option<QpsUser> {
+        session_user(
+            &self.client,
+            &self.xrfkey.query(QPS_USER_PATH),
+            Some(cookies),
+            &self.xrfkey.headers(),
+            QpsUser::from_json,
+        )
+    }
 }
 
 /// QPS's user of a session, the fields qs-jwt shows, each only when the proxy gave it.
@@ -166,87 +192,6 @@ impl From<UserError> for QrsFailure {
     fn from(err: UserError) -> Self {
         Self::Transport(err)
     }
-}
-
-impl QrsFailure {
-    /// The failure in words: `action` ("update the virtual proxy 'jwt'") on `repository`, what
-    /// the status means for a repository call, and how to fix it.
-    pub fn into_user_error(self, action: &str, repository: &Repository) -> UserError {
-        let server = repository.server().to_string();
-        let (status, body) = match self {
-            Self::Transport(err) => return err,
-            Self::Unreadable { status, what } => {
-                return UserError::runtime(format!(
-                    "cannot {action}: {server} answered HTTP {status}, but {what}"
-                ))
-                .with_hint(
-                    "check that --qrs is the repository API (https://<server>:4242), not the \
-                     hub or a virtual proxy",
-                );
-            }
-            Self::Refused { status, body } => (status, body),
-        };
-        let said = said(&body);
-        match status {
-            401 | 403 => UserError::runtime(format!(
-                "{server} did not let qs-jwt {action} (HTTP {status}) as --qrs-user '{}'{said}",
-                repository.user
-            ))
-            .with_hint(
-                "the repository takes the client certificate the QMC exported from this site \
-                 (--qrs-cert, --qrs-key) and an X-Qlik-User with admin rights (--qrs-user, \
-                 default UserDirectory=INTERNAL; UserId=sa_repository)",
-            ),
-            409 => UserError::runtime(format!(
-                "cannot {action}: someone changed it since qs-jwt read it (HTTP 409); nothing \
-                 was overwritten{said}"
-            ))
-            .with_hint(
-                "run the same command again: it reads the new version and changes only what \
-                 it must",
-            ),
-            300..400 => UserError::runtime(format!(
-                "cannot {action}: {server} answered with a redirect (HTTP {status}), as the hub \
-                 does to a login page"
-            ))
-            .with_hint(
-                "--qrs must be the repository API on its own port, such as \
-                 https://qlikserver.example.com:4242, not the hub or a virtual proxy",
-            ),
-            404 => UserError::runtime(format!("cannot {action}: HTTP 404 from {server}{said}"))
-                .with_hint(
-                    "check --qrs: the repository API's URL with its port, such as \
-                     https://qlikserver.example.com:4242 (no virtual proxy prefix)",
-                ),
-            400 => UserError::runtime(format!("{server} refused to {action} (HTTP 400){said}"))
-                .with_hint(
-                    "qs-jwt setup-qseow without --apply prints the body it sends; check the value \
-                 the repository names",
-                ),
-            _ => UserError::runtime(format!(
-                "cannot {action}: HTTP {status} from {server}{said}"
-            ))
-            .with_hint("try again later; the repository's log says why"),
-        }
-    }
-}
-
-/// The most of a refusal's body that an error quotes.
-const MAX_SAID: usize = 300;
-
-/// A refusal's body as a clause (`: <text>`), cut; empty for none. Shown through
-/// `error::for_people`, which escapes it.
-fn said(body: &str) -> String {
-    let text = body.trim();
-    if text.is_empty() || text.starts_with('<') {
-        return String::new();
-    }
-    let cut: String = text.chars().take(MAX_SAID).collect();
-    let more = if cut.len() < text.len() { "..." } else { "" };
-    format!(
-        ": {}{more}",
-        cut.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
 }
 
 impl Repository {
@@ -415,93 +360,184 @@ const VIRTUAL_PROXY_PATH: &str = "/qrs/virtualproxyconfig";
 const PROXY_SERVICE_PATH: &str = "/qrs/proxyservice";
 const ENGINE_SERVICE_PATH: &str = "/qrs/engineservice";
 
-/// The virtual proxies with this prefix (`GET /qrs/virtualproxyconfig/full?filter=prefix eq
-/// '<prefix>'`): none, one, or (a repository that let two share it) several.
-pub fn virtual_proxies_by_prefix(
-    repository: &Repository,
-    prefix: &str,
-) -> Result<Vec<VirtualProxy>, QrsFailure> {
-    // QRS's filter quotes a string in '', and doubles a ' inside it.
-    let filter = format!("prefix eq '{}'", prefix.replace('\'', "''"));
-    let path = format!(
-        "{VIRTUAL_PROXY_PATH}/full?filter={}",
-        percent_encode(&filter)
-    );
-    let items = repository.list(&path, "the list of virtual proxies is not a JSON array")?;
-    // The repository filters; a stand-in or an old version that does not is filtered here.
-    let found: Vec<VirtualProxy> = items
-        .iter()
-        .map(VirtualProxy::from_json)
-        .filter(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(prefix))
-        .collect();
-    if found.iter().any(|vp| vp.id.trim().is_empty()) {
-        // Without its id it can be neither updated nor linked.
-        return Err(QrsFailure::Unreadable {
-            status: 200,
-            what: "a virtual proxy listed has no id",
-        });
+impl Repository {
+    /// The virtual proxies with this prefix (`GET /qrs/virtualproxyconfig/full?filter=prefix eq
+    /// '<prefix>'`): none, one, or (a repository that let two share it) several.
+    pub fn virtual_proxies_by_prefix(&self, prefix: &str) -> Result<Vec<VirtualProxy>, QrsFailure> {
+        // QRS's filter quotes a string in '', and doubles a ' inside it.
+        let filter = format!("prefix eq '{}'", prefix.replace('\'', "''"));
+        let path = format!(
+            "{VIRTUAL_PROXY_PATH}/full?filter={}",
+            percent_encode(&filter)
+        );
+        let items = self.list(&path, "the list of virtual proxies is not a JSON array")?;
+        // The repository filters; a stand-in or an old version that does not is filtered here.
+        let found: Vec<VirtualProxy> = items
+            .iter()
+            .map(VirtualProxy::from_json)
+            .filter(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(prefix))
+            .collect();
+        if found.iter().any(|vp| vp.id.trim().is_empty()) {
+            // Without its id it can be neither updated nor linked.
+            return Err(QrsFailure::Unreadable {
+                status: 200,
+                what: "a virtual proxy listed has no id",
+            });
+        }
+        Ok(found)
     }
-    Ok(found)
-}
 
-/// Every virtual proxy of the site (`GET /qrs/virtualproxyconfig/full`): what doctor-qseow
-/// names when none has the prefix asked for.
-pub fn virtual_proxies(repository: &Repository) -> Result<Vec<VirtualProxy>, QrsFailure> {
-    let path = format!("{VIRTUAL_PROXY_PATH}/full");
-    let items = repository.list(&path, "the list of virtual proxies is not a JSON array")?;
-    Ok(items.iter().map(VirtualProxy::from_json).collect())
-}
-
-/// Creates a virtual proxy (`POST /qrs/virtualproxyconfig`); the repository's answer.
-pub fn create_virtual_proxy(
-    repository: &Repository,
-    body: &Value,
-) -> Result<VirtualProxy, QrsFailure> {
-    let value = repository.call(
-        Method::Post,
-        VIRTUAL_PROXY_PATH,
-        Some(body),
-        "the virtual proxy created is not JSON",
-    )?;
-    let created = VirtualProxy::from_json(&value);
-    if created.id.is_empty() {
-        // Without its id it can be neither linked nor found again.
-        return Err(QrsFailure::Unreadable {
-            status: 201,
-            what: "the virtual proxy created has no id",
-        });
+    /// Every virtual proxy of the site (`GET /qrs/virtualproxyconfig/full`): what doctor-qseow
+    /// names when none has the prefix asked for.
+    pub fn virtual_proxies(&self) -> Result<Vec<VirtualProxy>, QrsFailure> {
+        let path = format!("{VIRTUAL_PROXY_PATH}/full");
+        let items = self.list(&path, "the list of virtual proxies is not a JSON array")?;
+        Ok(items.iter().map(VirtualProxy::from_json).collect())
     }
-    Ok(created)
-}
 
-/// Replaces the virtual proxy `body` names by its `id` (`PUT /qrs/virtualproxyconfig/{id}`),
-/// with the `modifiedDate` the body holds: a 409 means it changed meanwhile.
-pub fn update_virtual_proxy(
-    repository: &Repository,
-    body: &Value,
-) -> Result<VirtualProxy, QrsFailure> {
-    let id = writable(
-        body,
-        "the virtual proxy read has no id",
-        "the virtual proxy read has no modifiedDate (which guards an update against a change \
+    /// Creates a virtual proxy (`POST /qrs/virtualproxyconfig`); the repository's answer.
+    pub fn create_virtual_proxy(&self, body: &Value) -> Result<VirtualProxy, QrsFailure> {
+        let value = self.call(
+            Method::Post,
+            VIRTUAL_PROXY_PATH,
+            Some(body),
+            "the virtual proxy created is not JSON",
+        )?;
+        let created = VirtualProxy::from_json(&value);
+        if created.id.is_empty() {
+            // Without its id it can be neither linked nor found again.
+            return Err(QrsFailure::Unreadable {
+                status: 201,
+                what: "the virtual proxy created has no id",
+            });
+        }
+        Ok(created)
+    }
+
+    /// Replaces the virtual proxy `body` names by its `id` (`PUT /qrs/virtualproxyconfig/{id}`),
+    /// with the `modifiedDate` the body holds: a 409 means it changed meanwhile.
+    pub fn update_virtual_proxy(&self, body: &Value) -> Result<VirtualProxy, QrsFailure> {
+        let id = writable(
+            body,
+            "the virtual proxy read has no id",
+            "the virtual proxy read has no modifiedDate (which guards an update against a change \
          made meanwhile)",
-    )?;
-    let path = format!("{VIRTUAL_PROXY_PATH}/{}", percent_encode(&id));
-    let value = repository.call(
-        Method::Put,
-        &path,
-        Some(body),
-        "the virtual proxy updated is not JSON",
-    )?;
-    let updated = VirtualProxy::from_json(&value);
-    if updated.id.is_empty() {
-        // Without its id it can be neither linked nor found again.
-        return Err(QrsFailure::Unreadable {
-            status: 200,
-            what: "the virtual proxy updated has no id",
-        });
+        )?;
+        let path = format!("{VIRTUAL_PROXY_PATH}/{}", percent_encode(&id));
+        let value = self.call(
+            Method::Put,
+            &path,
+            Some(body),
+            "the virtual proxy updated is not JSON",
+        )?;
+        let updated = VirtualProxy::from_json(&value);
+        if updated.id.is_empty() {
+            // Without its id it can be neither linked nor found again.
+            return Err(QrsFailure::Unreadable {
+                status: 200,
+                what: "the virtual proxy updated has no id",
+            });
+        }
+        Ok(updated)
     }
-    Ok(updated)
+
+    /// Every proxy service with the virtual proxies linked to it (`GET /qrs/proxyservice/full`).
+    pub fn proxy_services(&self) -> Result<Vec<ProxyService>, QrsFailure> {
+        let path = format!("{PROXY_SERVICE_PATH}/full");
+        let items = self.list(&path, "the list of proxy services is not a JSON array")?;
+        Ok(items.iter().map(ProxyService::from_json).collect())
+    }
+
+    /// Links the virtual proxy `virtual_proxy_id` to `service` ("Virtual Proxy: Link": `PUT
+    /// /qrs/proxyservice/{id}` with it added to `settings.virtualProxies`, the service's
+    /// `modifiedDate` as read); the service as the repository returned it.
+    pub fn link_virtual_proxy(
+        &self,
+        service: &ProxyService,
+        virtual_proxy_id: &str,
+    ) -> Result<ProxyService, QrsFailure> {
+        if virtual_proxy_id.trim().is_empty() {
+            return Err(QrsFailure::Unreadable {
+                status: 200,
+                what: "the virtual proxy to link has no id",
+            });
+        }
+        let mut body = service.json.clone();
+        let settings = body.as_object_mut().map(|o| {
+            o.entry("settings")
+                .or_insert_with(|| Value::Object(Default::default()))
+        });
+        let mut added = false;
+        if let Some(Value::Object(settings)) = settings {
+            let list = settings
+                .entry("virtualProxies")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if list.is_null() {
+                *list = Value::Array(Vec::new());
+            }
+            if let Value::Array(list) = list {
+                list.push(serde_json::json!({"id": virtual_proxy_id}));
+                added = true;
+            }
+        }
+        if !added {
+            // Sent as it is, the PUT would link nothing and each run would "link" it again.
+            return Err(QrsFailure::Unreadable {
+                status: 200,
+                what: "a proxy service's settings.virtualProxies is not a list",
+            });
+        }
+        let id = writable(
+            &body,
+            "a proxy service read has no id",
+            "a proxy service read has no modifiedDate (which guards an update against a change \
+         made meanwhile)",
+        )?;
+        let path = format!("{PROXY_SERVICE_PATH}/{}", percent_encode(&id));
+        let value = self.call(
+            Method::Put,
+            &path,
+            Some(&body),
+            "the proxy service updated is not JSON",
+        )?;
+        Ok(ProxyService::from_json(&value))
+    }
+
+    /// The server nodes that run an engine (`GET /qrs/engineservice/full`, each service's
+    /// `serverNodeConfiguration`), once each: what a virtual proxy load-balances to.
+    pub fn engine_nodes(&self) -> Result<Vec<ServerNode>, QrsFailure> {
+        let path = format!("{ENGINE_SERVICE_PATH}/full");
+        let items = self.list(&path, "the list of engine services is not a JSON array")?;
+        let mut nodes: Vec<ServerNode> = Vec::new();
+        for node in items
+            .iter()
+            .filter_map(|e| e.get("serverNodeConfiguration"))
+            .filter_map(ServerNode::from_json)
+        {
+            if !nodes.iter().any(|n| n.id == node.id) {
+                nodes.push(node);
+            }
+        }
+        Ok(nodes)
+    }
+
+    /// Every server node of the site (`GET /qrs/servernodeconfiguration/full`).
+    pub fn server_nodes(&self) -> Result<Vec<ServerNode>, QrsFailure> {
+        let path = "/qrs/servernodeconfiguration/full";
+        let items = self.list(path, "the list of server nodes is not a JSON array")?;
+        Ok(items.iter().filter_map(ServerNode::from_json).collect())
+    }
+
+    /// The repository's `GET /qrs/about` (its version, among others): the cheapest call that
+    /// proves the repository is reached and takes the certificate and the user.
+    pub fn about(&self) -> Result<Value, QrsFailure> {
+        self.call(
+            Method::Get,
+            ABOUT_PATH,
+            None,
+            "the repository's about is not JSON",
+        )
+    }
 }
 
 /// The `id` of an entity to be sent back with PUT, which must also hold the `modifiedDate` it
@@ -526,104 +562,6 @@ fn writable(
         });
     }
     Ok(id)
-}
-
-/// Every proxy service with the virtual proxies linked to it (`GET /qrs/proxyservice/full`).
-pub fn proxy_services(repository: &Repository) -> Result<Vec<ProxyService>, QrsFailure> {
-    let path = format!("{PROXY_SERVICE_PATH}/full");
-    let items = repository.list(&path, "the list of proxy services is not a JSON array")?;
-    Ok(items.iter().map(ProxyService::from_json).collect())
-}
-
-/// Links the virtual proxy `virtual_proxy_id` to `service` ("Virtual Proxy: Link": `PUT
-/// /qrs/proxyservice/{id}` with it added to `settings.virtualProxies`, the service's
-/// `modifiedDate` as read); the service as the repository returned it.
-pub fn link_virtual_proxy(
-    repository: &Repository,
-    service: &ProxyService,
-    virtual_proxy_id: &str,
-) -> Result<ProxyService, QrsFailure> {
-    if virtual_proxy_id.trim().is_empty() {
-        return Err(QrsFailure::Unreadable {
-            status: 200,
-            what: "the virtual proxy to link has no id",
-        });
-    }
-    let mut body = service.json.clone();
-    let settings = body.as_object_mut().map(|o| {
-        o.entry("settings")
-            .or_insert_with(|| Value::Object(Default::default()))
-    });
-    let mut added = false;
-    if let Some(Value::Object(settings)) = settings {
-        let list = settings
-            .entry("virtualProxies")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if list.is_null() {
-            *list = Value::Array(Vec::new());
-        }
-        if let Value::Array(list) = list {
-            list.push(serde_json::json!({"id": virtual_proxy_id}));
-            added = true;
-        }
-    }
-    if !added {
-        // Sent as it is, the PUT would link nothing and each run would "link" it again.
-        return Err(QrsFailure::Unreadable {
-            status: 200,
-            what: "a proxy service's settings.virtualProxies is not a list",
-        });
-    }
-    let id = writable(
-        &body,
-        "a proxy service read has no id",
-        "a proxy service read has no modifiedDate (which guards an update against a change \
-         made meanwhile)",
-    )?;
-    let path = format!("{PROXY_SERVICE_PATH}/{}", percent_encode(&id));
-    let value = repository.call(
-        Method::Put,
-        &path,
-        Some(&body),
-        "the proxy service updated is not JSON",
-    )?;
-    Ok(ProxyService::from_json(&value))
-}
-
-/// The server nodes that run an engine (`GET /qrs/engineservice/full`, each service's
-/// `serverNodeConfiguration`), once each: what a virtual proxy load-balances to.
-pub fn engine_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailure> {
-    let path = format!("{ENGINE_SERVICE_PATH}/full");
-    let items = repository.list(&path, "the list of engine services is not a JSON array")?;
-    let mut nodes: Vec<ServerNode> = Vec::new();
-    for node in items
-        .iter()
-        .filter_map(|e| e.get("serverNodeConfiguration"))
-        .filter_map(ServerNode::from_json)
-    {
-        if !nodes.iter().any(|n| n.id == node.id) {
-            nodes.push(node);
-        }
-    }
-    Ok(nodes)
-}
-
-/// Every server node of the site (`GET /qrs/servernodeconfiguration/full`).
-pub fn server_nodes(repository: &Repository) -> Result<Vec<ServerNode>, QrsFailure> {
-    let path = "/qrs/servernodeconfiguration/full";
-    let items = repository.list(path, "the list of server nodes is not a JSON array")?;
-    Ok(items.iter().filter_map(ServerNode::from_json).collect())
-}
-
-/// The repository's `GET /qrs/about` (its version, among others): the cheapest call that
-/// proves the repository is reached and takes the certificate and the user.
-pub fn repository_about(repository: &Repository) -> Result<Value, QrsFailure> {
-    repository.call(
-        Method::Get,
-        ABOUT_PATH,
-        None,
-        "the repository's about is not JSON",
-    )
 }
 
 /// A virtual proxy made to take qs-jwt's tokens, and what that changed.
@@ -753,20 +691,6 @@ fn ids(list: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `text` as a query value or path segment: unreserved characters as they are, the rest
-/// %-encoded (a filter's spaces and quotes).
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -894,13 +818,5 @@ mod tests {
         assert_eq!(percent_encode("prefix eq 'jwt'"), "prefix%20eq%20%27jwt%27");
         let key = Xrfkey::random();
         assert_eq!(key.query("/a?b=c"), format!("/a?b=c&xrfkey={}", key.0));
-    }
-
-    #[test]
-    fn a_refusals_body_is_quoted_cut_and_without_html() {
-        assert_eq!(said(""), "");
-        assert_eq!(said("<html>x</html>"), "");
-        assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
-        assert!(said(&"x".repeat(1000)).ends_with("..."));
     }
 }

@@ -57,6 +57,20 @@ pub fn token_endpoint(origin: &str) -> String {
     format!("{}{TOKEN_PATH}", origin.trim_end_matches('/'))
 }
 
+/// Whether `aud` is a tenant's token endpoint URL as Qlik compares it: https, a host, no path
+/// before `/oauth/token`, and the tenant's canonical origin (host in lower case, no trailing
+/// dot, no port 443), which is the only form qs-jwt signs.
+pub fn is_token_url(aud: &str) -> bool {
+    let Some(origin) = aud.strip_suffix(TOKEN_PATH) else {
+        return false;
+    };
+    if !origin.starts_with("https://") {
+        return false;
+    }
+    crate::http::Server::parse_tenant(origin)
+        .is_ok_and(|server| token_endpoint(&server.origin()) == aud)
+}
+
 /// The payload of a client assertion.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssertionClaims {
@@ -79,6 +93,26 @@ pub fn assertion_claims(client_id: &str, audience: &str, now: u64, jti: String) 
         iat: now,
         exp: now.saturating_add(MAX_ASSERTION_LIFETIME),
     }
+}
+
+/// `--assertion-only --output json`: the assertion and what a tool that sends it needs to know,
+/// one JSON object `{"assertion", "kid", "alg", "jti", "exp", "token_url"}`. The assertion is
+/// the product here, as the access token is for a token request.
+pub fn assertion_json(
+    assertion: &SecretText,
+    kid: &str,
+    alg: &str,
+    claims: &AssertionClaims,
+) -> String {
+    json!({
+        "assertion": assertion.expose(),
+        "kid": kid,
+        "alg": alg,
+        "jti": claims.jti,
+        "exp": claims.exp,
+        "token_url": claims.aud,
+    })
+    .to_string()
 }
 
 /// A random (version 4) UUID from 16 random bytes, as RFC 9562 writes it.
@@ -133,44 +167,92 @@ impl Grant<'_> {
     }
 }
 
-/// The JSON body of `POST /oauth/token`. It holds the secret or the assertion, so it is held
-/// as a secret; but only those are registered (they are, where they are made): its client ID,
-/// grant, scope and subject are names, shown as typed in Qlik's errors and our log lines.
+/// The body of `POST /oauth/token` and its media type. It holds the secret or the assertion,
+/// so it is held as a secret; but only those are registered (they are, where they are made):
+/// its client ID, grant, scope and subject are names, shown as typed in Qlik's errors and our
+/// log lines.
+pub struct TokenRequest {
+    pub content_type: &'static str,
+    pub body: SecretText,
+}
+
+pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const JSON: &str = "application/json";
+
+/// The token request. With an assertion, form-encoded, as RFC 7523 2.2 and Qlik's private key
+/// JWT tutorial send it (`user_lookup` as `user_lookup[field]` and `user_lookup[value]`); with
+/// a secret, JSON, as Qlik's own library sends it.
 pub fn token_request(
     client_id: &str,
     auth: &ClientAuth<'_>,
     grant: Grant<'_>,
     scope: &str,
-) -> SecretText {
-    let mut body = Map::new();
-    body.insert("client_id".into(), json!(client_id));
-    body.insert("grant_type".into(), json!(grant.grant_type()));
-    body.insert("scope".into(), json!(scope));
+) -> TokenRequest {
+    let mut fields: Vec<(&str, &str)> = vec![("grant_type", grant.grant_type())];
     match auth {
         ClientAuth::Assertion(assertion) => {
-            body.insert("client_assertion_type".into(), json!(CLIENT_ASSERTION_TYPE));
-            body.insert("client_assertion".into(), json!(assertion.expose()));
+            fields.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+            fields.push(("client_assertion", assertion.expose()));
         }
-        ClientAuth::Secret(secret) => {
-            body.insert("client_secret".into(), json!(secret.expose()));
+        ClientAuth::Secret(secret) => fields.push(("client_secret", secret.expose())),
+    }
+    fields.push(("client_id", client_id));
+    fields.push(("scope", scope));
+    let lookup = match grant {
+        Grant::ClientCredentials => None,
+        Grant::ImpersonateSubject(subject) => Some(("subject", subject)),
+        Grant::ImpersonateUserId(id) => Some(("userId", id)),
+    };
+    match auth {
+        ClientAuth::Assertion(_) => {
+            if let Some((field, value)) = lookup {
+                fields.push(("user_lookup[field]", field));
+                fields.push(("user_lookup[value]", value));
+            }
+            TokenRequest {
+                content_type: FORM,
+                body: SecretText::composed(form_encode(&fields)),
+            }
+        }
+        ClientAuth::Secret(_) => {
+            let mut body = Map::new();
+            for (name, value) in fields {
+                body.insert(name.into(), json!(value));
+            }
+            if let Some((field, value)) = lookup {
+                body.insert(
+                    "user_lookup".into(),
+                    json!({"field": field, "value": value}),
+                );
+            }
+            TokenRequest {
+                content_type: JSON,
+                body: SecretText::composed(Value::Object(body).to_string()),
+            }
         }
     }
-    match grant {
-        Grant::ClientCredentials => {}
-        Grant::ImpersonateSubject(subject) => {
-            body.insert(
-                "user_lookup".into(),
-                json!({"field": "subject", "value": subject}),
-            );
-        }
-        Grant::ImpersonateUserId(id) => {
-            body.insert(
-                "user_lookup".into(),
-                json!({"field": "userId", "value": id}),
-            );
-        }
-    }
-    SecretText::composed(Value::Object(body).to_string())
+}
+
+/// `application/x-www-form-urlencoded` (the WHATWG URL standard's serializer): every byte but
+/// ASCII letters, digits and `*-._` percent-encoded.
+fn form_encode(fields: &[(&str, &str)]) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const FORM_SET: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(name, FORM_SET),
+                utf8_percent_encode(value, FORM_SET)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The fields of a token answer that hold a token: the product, printed as they came.
@@ -334,6 +416,30 @@ mod tests {
     }
 
     #[test]
+    fn a_token_url_is_https_a_host_and_the_path() {
+        for good in [
+            "https://t.eu.qlikcloud.com/oauth/token",
+            "https://127.0.0.1:8443/oauth/token",
+        ] {
+            assert!(is_token_url(good), "{good}");
+        }
+        for bad in [
+            "https:///oauth/token",
+            "https://evil.example.com/x/oauth/token",
+            "http://t.example.com/oauth/token",
+            "https://t.example.com/oauth/token/",
+            "https://T.example.com/oauth/token",
+            "https://t.example.com:443/oauth/token",
+            "https://t.example.com./oauth/token",
+            "https://u@t.example.com/oauth/token",
+            "t.example.com/oauth/token",
+            "",
+        ] {
+            assert!(!is_token_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn an_assertion_lives_five_minutes() {
         let claims = assertion_claims("c", "https://t/oauth/token", 1_000, "j".into());
         assert_eq!((claims.iss.as_str(), claims.sub.as_str()), ("c", "c"));
@@ -365,14 +471,34 @@ mod tests {
             Grant::ImpersonateSubject("anna"),
             DEFAULT_SCOPE,
         );
-        let value: Value = serde_json::from_str(body.expose()).unwrap();
+        assert_eq!(body.content_type, JSON);
+        let value: Value = serde_json::from_str(body.body.expose()).unwrap();
         assert_eq!(
             value,
             json!({"client_id": "c", "grant_type": GRANT_USER_IMPERSONATION,
                    "scope": "user_default", "client_secret": "s3",
                    "user_lookup": {"field": "subject", "value": "anna"}})
         );
-        assert_eq!(format!("{body:?}"), "SecretText([redacted])");
+        assert_eq!(format!("{:?}", body.body), "SecretText([redacted])");
+    }
+
+    #[test]
+    fn an_assertion_is_sent_form_encoded() {
+        let assertion = SecretText::new("eyJ.a-b_c.d");
+        let request = token_request(
+            "my client",
+            &ClientAuth::Assertion(&assertion),
+            Grant::ImpersonateSubject("anna+b@x"),
+            DEFAULT_SCOPE,
+        );
+        assert_eq!(request.content_type, FORM);
+        assert_eq!(
+            request.body.expose(),
+            "grant_type=urn%3Aqlik%3Aoauth%3Auser-impersonation\
+             &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+             &client_assertion=eyJ.a-b_c.d&client_id=my%20client&scope=user_default\
+             &user_lookup%5Bfield%5D=subject&user_lookup%5Bvalue%5D=anna%2Bb%40x"
+        );
     }
 
     #[test]
