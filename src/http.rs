@@ -524,7 +524,7 @@ impl Client {
                 ))
                 .with_hint("check the host and the port: nothing accepts connections there");
             }
-            ureq::Error::Io(e) => format!("the connection to {host}{via} failed: {e}"),
+            ureq::Error::Io(e) => return connection_failure(&host, &via, e),
             ureq::Error::ConnectProxyFailed(why) => {
                 format!("the proxy did not connect to {host}{via}: {why}")
             }
@@ -549,6 +549,33 @@ impl Client {
             self.server.bare_host()
         ))
         .with_hint("check the host name, and the network or VPN that serves it")
+    }
+}
+
+/// A connection that broke, in words. An operating system's words are for people and are
+/// quoted; a library's (rustls' "peer closed connection without sending TLS close_notify" with
+/// a link to its manual) go to the verbose log only.
+fn connection_failure(host: &str, via: &str, e: &std::io::Error) -> UserError {
+    use std::io::ErrorKind as K;
+    verbose!("the connection to {host}{via}: {e}");
+    let retry = "try again; if it persists, a proxy, a load balancer or a firewall on the way \
+                 may cut the connection (run again with --loglevel verbose for the details)";
+    match e.kind() {
+        K::UnexpectedEof => UserError::runtime(format!(
+            "{host}{via} closed the connection before its answer was complete"
+        ))
+        .with_hint(retry),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+            UserError::runtime(format!("{host}{via} broke off the connection")).with_hint(retry)
+        }
+        _ if e.raw_os_error().is_some() => {
+            UserError::runtime(format!("the connection to {host}{via} failed: {e}"))
+        }
+        kind => UserError::runtime(format!(
+            "the connection to {host}{via} failed ({})",
+            kind.to_string().to_lowercase()
+        ))
+        .with_hint(retry),
     }
 }
 

@@ -423,6 +423,28 @@ fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
     }
 }
 
+/// Issue 27: a server that hangs up is said in words, not in rustls' own (a docs.rs link).
+#[test]
+fn a_server_that_hangs_up_is_said_in_words() {
+    let server = QlikServer::start(Behaviour::HangUp);
+    let folder = Folder::new(&server);
+    let refused = run(&mut folder.login_qscloud(&server, &folder.created(anna()), &[]));
+    let text = error_lines(refused.stderr.as_bytes());
+    assert_eq!(refused.code, 1, "{text}");
+    assert!(
+        text.contains("closed the connection before its answer was complete")
+            && text.contains("\nhint: try again"),
+        "{text}"
+    );
+    for library in ["docs.rs", "close_notify", "rustls", "peer closed"] {
+        assert!(
+            !refused.stderr.contains(library),
+            "{library}: {}",
+            refused.stderr
+        );
+    }
+}
+
 #[test]
 fn qscloud_takes_a_token_once() {
     let server = QlikServer::start(Behaviour::QlikCloud);

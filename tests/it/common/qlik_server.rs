@@ -57,6 +57,9 @@ pub enum Behaviour {
     /// together) that quotes back everything the request sent, each value whole, a piece of
     /// it, the piece in upper case and the whole URL-encoded: a server that echoes secrets.
     Echo(u16),
+    /// Every request read, then the connection closed without an answer and without TLS's
+    /// close_notify: a server or a proxy that hangs up.
+    HangUp,
 }
 
 /// `Behaviour::Echo`'s answer to `request`.
@@ -264,7 +267,11 @@ fn serve(
     let mut tls = rustls::StreamOwned::new(connection, stream);
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
+    if matches!(behaviour, Behaviour::HangUp) {
+        return Ok(());
+    }
     let answer = match behaviour {
+        Behaviour::HangUp => unreachable!("answered above"),
         Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
         Behaviour::RateLimited(after) => Answer::json(
