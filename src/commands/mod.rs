@@ -10,6 +10,7 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+pub mod oauth_client;
 mod output;
 pub mod setup;
 
