@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod oauth_client;
 mod output;
 pub mod setup;
+pub mod stop;
 
 use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
