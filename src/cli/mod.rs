@@ -19,6 +19,7 @@ pub mod key;
 pub mod login;
 pub mod oauth;
 pub mod output;
+pub mod serve;
 pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
@@ -27,6 +28,10 @@ use doctor::{DoctorQscloudArgs, DoctorQseowArgs};
 use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
+};
+use serve::{
+    SERVE_QSCLOUD_EXAMPLE, SERVE_QSCLOUD_OAUTH_EXAMPLE, SERVE_QSEOW_EXAMPLE, ServeQscloudArgs,
+    ServeQscloudOauthArgs, ServeQseowArgs,
 };
 use setup::{SetupQscloudArgs, SetupQseowArgs};
 
@@ -119,6 +124,16 @@ commands! {
     /// Send a JWT through a QSEoW virtual proxy and show the session's user
     #[command(after_help = LOGIN_QSEOW_EXAMPLE)]
     LoginQseow(LoginQseowArgs),
+    /// Serve QSEoW virtual proxy JWTs to a web page on this machine, for the allowed users
+    #[command(after_help = SERVE_QSEOW_EXAMPLE)]
+    ServeQseow(ServeQseowArgs),
+    /// Serve Qlik Cloud JWTs (for POST /login/jwt-session) to a web page on this machine
+    #[command(after_help = SERVE_QSCLOUD_EXAMPLE)]
+    ServeQscloud(ServeQscloudArgs),
+    /// Serve Qlik Cloud OAuth impersonation access tokens to a web page (qlik-embed) on this
+    /// machine
+    #[command(after_help = SERVE_QSCLOUD_OAUTH_EXAMPLE)]
+    ServeQscloudOauth(ServeQscloudOauthArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLE)]
     Completions(CompletionsArgs),

@@ -12,6 +12,7 @@ pub mod login;
 pub mod oauth;
 pub mod oauth_client;
 mod output;
+pub mod serve;
 pub mod setup;
 pub mod stop;
 

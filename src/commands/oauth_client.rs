@@ -483,4 +483,3 @@ fn hint(
         None => return None,
     })
 }
-

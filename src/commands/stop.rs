@@ -56,4 +56,3 @@ pub fn requested() -> Arc<AtomicBool> {
 pub fn requested() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
-
