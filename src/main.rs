@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{self, completions, create, decode, doctor, login, oauth, setup};
+use qs_jwt::commands::{self, completions, create, decode, doctor, key, login, oauth, setup};
 use qs_jwt::{Output, error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
@@ -73,6 +73,7 @@ fn run(command: &Command, now: SystemTime) -> Result<Output> {
         input::set_time_limit(args.tenant.timeout);
     }
     Ok(match command {
+        Command::CreateKey(args) => key::create_key(args, now)?,
         Command::CreateQseow(args) => create::create_qseow(args, now)?,
         Command::CreateQscloud(args) => create::create_qscloud(args, now)?,
         Command::Decode(args) => decode::decode(args, now)?,

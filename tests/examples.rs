@@ -116,8 +116,6 @@ fn runs_in(
         bash.env(name, value);
     }
     let output = bash
-        // The documents' one placeholder variable: a tenant admin's API key, for curl.
-        .env("API_KEY", "placeholder-api-key")
         .env_remove("QSJWTPRIVKEY")
         .env_remove("NO_COLOR")
         .output()

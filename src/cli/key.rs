@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, ValueHint};
+use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
+use super::output::LogArgs;
 use super::{parse_true_false, secret_text};
-use crate::keys::KeyOptions;
+use crate::keys::{KeyOptions, KeyType};
 use crate::secret::SecretText;
 
 /// Where the signing key comes from. Exactly one source: a file, the text, a new key, or
@@ -131,6 +132,84 @@ impl PublicKeyArgs {
             None => "--cert-publickey".to_owned(),
         }
     }
+}
+
+/// `create-key`: a new key pair and its certificate, and nothing signed.
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    /// The kind of key: rsa-4096 (the default, what Qlik's own guide makes) or rsa-2048 (the
+    /// least Qlik takes)
+    #[arg(long, value_name = "type", value_enum, default_value_t = KeyTypeArg::Rsa4096, ignore_case = true)]
+    pub key_type: KeyTypeArg,
+
+    /// Days the certificate is valid
+    #[arg(long, value_name = "days", value_parser = parse_days, allow_hyphen_values = true)]
+    pub cert_create_expires_days: u32,
+
+    /// Prefix of the file names; may include a folder, such as keys/qsjwt_. An existing folder
+    /// given without a trailing / (keys) means the files go into it
+    #[arg(long, value_name = "prefix", default_value = "")]
+    pub cert_file_prefix: String,
+
+    /// File with a passphrase to encrypt the private key with (one trailing newline is dropped);
+    /// - reads standard input. Without it, the passphrase comes from QSJWTPASSPHRASE, if set;
+    /// with neither, the key is not encrypted. Never the passphrase itself
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_privatekey_passphrase_file: Option<PathBuf>,
+
+    /// Replace existing key files of the prefix (Qlik then rejects tokens until it has the new
+    /// certificate)
+    #[arg(long)]
+    pub force: bool,
+
+    /// What to print on standard output: the paths written, a line each (text), or one JSON
+    /// object (json)
+    #[arg(long, value_name = "format", value_enum, default_value_t = KeyFormat::Text, ignore_case = true)]
+    pub output: KeyFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl CreateKeyArgs {
+    /// The options as the passphrase reader takes them.
+    pub fn options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            file: None,
+            text: None,
+            passphrase_file: self.cert_privatekey_passphrase_file.as_deref(),
+            create: true,
+            prefix: &self.cert_file_prefix,
+            days: Some(self.cert_create_expires_days),
+            force: self.force,
+        }
+    }
+}
+
+/// `--key-type`. EC P-384 (`ec-p384`) joins these once its generator is on main (see
+/// `keys::KeyType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(arg: KeyTypeArg) -> Self {
+        match arg {
+            KeyTypeArg::Rsa4096 => KeyType::Rsa4096,
+            KeyTypeArg::Rsa2048 => KeyType::Rsa2048,
+        }
+    }
+}
+
+/// `create-key --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    Text,
+    Json,
 }
 
 /// A whole number of days, at least one.

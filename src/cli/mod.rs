@@ -22,6 +22,7 @@ pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
 use decode::DecodeArgs;
+use key::CreateKeyArgs;
 use doctor::{DoctorQscloudArgs, DoctorQseowArgs};
 use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
@@ -53,6 +54,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make a key pair and its self-signed certificate, the files you give Qlik, and sign nothing
+    #[command(after_help = CREATE_KEY_EXAMPLE)]
+    CreateKey(CreateKeyArgs),
     /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
     #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
     CreateQseow(CreateQseowArgs),
@@ -95,12 +99,23 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+const CREATE_KEY_EXAMPLE: &str = "\
+Examples:
+  mkdir -p keys
+  qs-jwt create-key --cert-create-expires-days 730 --cert-file-prefix keys/qsjwt_
+  qs-jwt create-key --key-type rsa-2048 --cert-create-expires-days 365 --output json
+
+Writes <prefix>privatekey.pem (PKCS#8, owner-only), <prefix>publickey.pem and <prefix>publickey.cer
+(the certificate for Qlik: CN=qs-jwt, SHA-256 with RSA), all three or none; existing files only
+with --force. Prints the three paths, a line each. Exit code 0: the files are written. 1: they
+exist, or cannot be written. 2: a usage error.";
+
 const SETUP_QSCLOUD_EXAMPLE: &str = "\
 Examples:
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
     --cert-publickey-file publickey.cer > idp.json
   curl -X POST \"https://mytenant.eu.qlikcloud.com/api/v1/identity-providers\" \\
-    -H \"Authorization: Bearer $API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
+    -H \"Authorization: Bearer $QLIK_API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
     --cert-publickey-file publickey.cer --output console
   QLIK_API_KEY=... qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
@@ -232,6 +247,7 @@ impl Command {
     /// The log level asked for, and whether --minimal-output hides info lines.
     pub fn log_settings(&self) -> (Verbosity, bool) {
         let (level, minimal) = match self {
+            Command::CreateKey(args) => (args.log.loglevel, false),
             Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
             Command::Decode(args) => (args.log.loglevel, args.minimal_output),

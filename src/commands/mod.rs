@@ -6,6 +6,7 @@ pub mod completions;
 pub mod create;
 pub mod decode;
 pub mod doctor;
+pub mod key;
 pub mod login;
 pub mod oauth;
 pub mod repository_api;
@@ -31,6 +32,7 @@ pub fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
         return Some(json);
     }
     let json_asked = match command {
+        Command::CreateKey(args) => args.output == crate::cli::key::KeyFormat::Json,
         Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
         Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
         Command::Decode(args) => args.minimal_output,
@@ -50,7 +52,8 @@ pub fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
 }
 
 /// The commands whose `--output json` makes a failure a JSON object (decode: `--minimal-output`).
-const JSON_FAILURE_COMMANDS: [&str; 7] = [
+const JSON_FAILURE_COMMANDS: [&str; 8] = [
+    "create-key",
     "create-qseow",
     "create-qscloud",
     "login-qscloud",
