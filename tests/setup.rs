@@ -71,6 +71,13 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
     let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
     assert_eq!(keys[0]["pem"], one_line.as_str());
     assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+    // The curl line reads the variable the tool reads, and the file docs/qlik-setup.md writes.
+    assert!(
+        stderr.contains("save the body in idp.json")
+            && stderr.contains("\"Authorization: Bearer $QLIK_API_KEY\"")
+            && stderr.contains("--data @idp.json;"),
+        "{stderr}"
+    );
 }
 
 #[test]
