@@ -331,14 +331,24 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
             .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
     );
 
-    // Gone: an error naming the key IDs that are there; nothing removed.
-    let stderr = fails_cleanly(&mut tenant.remove("i", "k1"), tenant.path(), 1);
-    let lines = error_lines(stderr.as_bytes());
+    // Gone: a second run finds nothing to do, says so with the key IDs that are there, and
+    // exits 0, as a second --apply does; nothing is deleted.
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
     assert!(
-        lines.contains("no JWT identity provider with issuer 'i' and key ID 'k1'"),
-        "{lines}"
+        stderr.contains(
+            "has no JWT identity provider with issuer 'i' and key ID 'k1': nothing to remove, \
+             nothing changed (its identity providers with issuer 'i' have the key IDs 'k2')"
+        ),
+        "{stderr}"
     );
-    assert!(lines.contains("'k2'"), "{lines}");
+    let deletes = tenant
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "the first run's DELETE alone");
 }
 
 #[test]

@@ -104,11 +104,10 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                 .filter(of_issuer)
                 .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
                 .collect();
-            let hint = if key_ids.is_empty() {
-                format!(
-                    "the tenant has no JWT identity provider with issuer '{}'",
-                    wanted.issuer
-                )
+            // Already gone (a second run, or one that overlapped): what --remove asks for is
+            // true, so the rerun converges with exit 0, as --apply's does.
+            let others = if key_ids.is_empty() {
+                format!("it has no JWT identity provider with issuer '{}'", wanted.issuer)
             } else {
                 format!(
                     "its identity providers with issuer '{}' have the key IDs {}",
@@ -116,13 +115,12 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                     key_ids.join(", ")
                 )
             };
-            return Err(UserError::runtime(format!(
-                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}'; nothing \
-                 removed",
+            info!(
+                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
+                 to remove, nothing changed ({others})",
                 wanted.issuer, wanted.key_id
-            ))
-            .with_hint(hint)
-            .into());
+            );
+            return Ok(Output::streamed(None));
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|p| p.id.as_str()).collect();
