@@ -166,20 +166,23 @@ fn a_proxy_service_without_a_list_of_virtual_proxies_is_not_linked_again_and_aga
 }
 
 #[test]
-fn a_qrs_url_that_is_not_one_is_said_with_the_repositorys_example() {
+fn qrs_takes_host_and_port_as_tenant_does_and_refuses_http() {
     let site = Site::new();
     let port = site.server.qrs_port;
-    let (code, _, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("for example https://qlikserver.example.com:4242"),
-        "{err}"
-    );
+    // host:port, as --tenant takes a bare host: https to that port.
+    let (code, out, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"prefix\""), "{out}");
+    // A bare host is the repository's own port, 4242: where nothing of the test listens.
+    let (code, _, err) = run(&mut site.apply_to("127.0.0.1", &["--timeout", "5s"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("127.0.0.1:4242"), "{err}");
+    let writes = site.writes().len();
     let (code, _, err) = run(&mut site.apply_to(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--qrs 'http://127.0.0.1:"), "{err}");
     assert!(!err.contains("token"), "{err}");
-    assert_eq!(site.writes(), Vec::<String>::new());
+    assert_eq!(site.writes().len(), writes);
 }
 
 /// What held: each lie is one error line naming --qrs or the repository, exit 1 or 2, nothing
