@@ -3,8 +3,10 @@
 //! a document is one story: what its first example makes, the later ones use. `curl` is a stand-in
 //! that reaches no server and says so; a block that cannot run here (it builds qs-jwt, needs a
 //! Vault server, takes minutes) carries `<!-- not run by tests/examples.rs: why -->` right above
-//! its fence. In the README's quick start, `cargo run --release --` is the built binary and
-//! `cargo test` is this test run itself, so it is left out.
+//! its fence. A line that starts with `cargo` (the quick start's `cargo install`, `cargo test`)
+//! is left out: the built binary is on PATH, and the tests are this run itself. README.md and
+//! docs/qlik-setup.md run against local stand-ins for Qlik Cloud and a QSEoW site, their host
+//! names replaced by the stand-ins' addresses.
 
 #![cfg(unix)]
 
@@ -101,7 +103,7 @@ fn runs_in(
         let block = block
             .replace("cargo run --release -- ", "qs-jwt ")
             .lines()
-            .filter(|l| !l.starts_with("cargo test"))
+            .filter(|l| !l.starts_with("cargo "))
             .collect::<Vec<_>>()
             .join("\n");
         script.push_str(&format!("echo '>>> {document}:{line}' >&2\n{block}\n"));
@@ -133,9 +135,85 @@ fn runs_in(
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// The README from its first line to its last, as a newcomer follows it: the quick start's key,
+/// the three commands to a login on each platform, and every later example, against stand-ins
+/// configured as the README tells an admin to configure Qlik.
 #[test]
 fn the_readme_runs_as_written() {
-    runs_as_written("README.md");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let trust = Trust {
+        issuer: "mytenant.eu.qlikcloud.com".to_owned(),
+        key_id: "my-key-id".to_owned(),
+        prefix: "jwt".to_owned(),
+        audience: "hdJh34wkK".to_owned(),
+        certificate: Some(work.join("publickey.cer")),
+        oauth: OauthConfig {
+            clients: vec![OauthClient {
+                id: "0123456789abcdef".to_owned(),
+                public_key_file: Some(work.join("jwk.json")),
+                client_credentials: true,
+                impersonation: true,
+                ..OauthClient::default()
+            }],
+            users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+            ..OauthConfig::default()
+        },
+    };
+    let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
+    let qseow = QrsServer::start();
+    // The QMC's export, where the README's commands read it.
+    qseow.write_certificates(&work);
+    let authorities = dir.path().join("test-ca.pem");
+    fs::write(&authorities, format!("{}{}", cloud.ca_pem, qseow.root_pem)).unwrap();
+    let bare = |url: String| url.trim_start_matches("https://").to_owned();
+
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks = bash_blocks(&markdown);
+    runs_in(
+        "README.md",
+        &blocks,
+        dir.path(),
+        &work,
+        &[
+            ("https://mytenant.eu.qlikcloud.com", cloud.url()),
+            // A bare host, as the README gives --tenant and --qrs: host:port here.
+            (
+                "--tenant mytenant.eu.qlikcloud.com",
+                format!("--tenant {}", bare(cloud.url())),
+            ),
+            ("https://qlikserver.example.com:4242", qseow.qrs_url()),
+            (
+                "--qrs qlikserver.example.com",
+                format!("--qrs {}", bare(qseow.qrs_url())),
+            ),
+            ("https://qlikserver.example.com", qseow.proxy_url()),
+            ("https://qlik.example.com", qseow.proxy_url()),
+        ],
+        &[
+            ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
+        ],
+    );
+    let requests = |server: &QlikServer, path: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.target.starts_with(path))
+            .count()
+    };
+    assert!(requests(&cloud, "/login/jwt-session") >= 2, "the logins");
+    assert!(requests(&cloud, "/oauth/token") >= 1, "the OAuth token");
+    assert_eq!(cloud.identity_providers().len(), 1);
+    assert!(
+        qseow
+            .proxy_requests()
+            .iter()
+            .any(|r| r.target.starts_with("/jwt/qrs/about")),
+        "a login through the virtual proxy"
+    );
 }
 
 /// The OAuth client's secret in the walk, from "the secret store" (the environment).
