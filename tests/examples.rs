@@ -48,6 +48,40 @@ fn bash_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// Marks a sample of output: the `text` block below it is what the bash block above printed.
+const SAMPLE: &str = "<!-- output of the bash block above, pinned by tests/examples.rs -->";
+
+/// The document with each marked sample replaced by `output(line)`, the standard output of the
+/// bash block that starts on `line` (as `bash_blocks` numbers it).
+fn with_samples(markdown: &str, output: impl Fn(usize) -> String) -> String {
+    let mut out = String::new();
+    let mut last_bash = None;
+    let mut lines = markdown.lines().enumerate();
+    let mut samples = 0;
+    while let Some((number, line)) = lines.next() {
+        out.push_str(line);
+        out.push('\n');
+        if line.trim() == "```bash" {
+            last_bash = Some(number + 1);
+        }
+        if line.trim() == SAMPLE {
+            let (_, open) = lines.next().expect("a text block follows the marker");
+            assert_eq!(open, "```text", "a text block follows the marker");
+            out.push_str("```text\n");
+            for (_, inner) in lines.by_ref() {
+                if inner == "```" {
+                    break;
+                }
+            }
+            out.push_str(&output(last_bash.expect("a bash block above the sample")));
+            out.push_str("```\n");
+            samples += 1;
+        }
+    }
+    assert!(samples > 0, "no sample is pinned");
+    out
+}
+
 /// A folder of stand-ins for what reaches the network, and `qs-jwt` itself.
 fn tools(dir: &Path) -> String {
     let bin = dir.join("bin");
@@ -106,7 +140,11 @@ fn runs_in(
             .filter(|l| !l.starts_with("cargo "))
             .collect::<Vec<_>>()
             .join("\n");
-        script.push_str(&format!("echo '>>> {document}:{line}' >&2\n{block}\n"));
+        // Each block's standard output in a file of its own, for the samples that show it.
+        script.push_str(&format!(
+            "echo '>>> {document}:{line}' >&2\n{{\n{block}\n}} > '{}/out-{line}.txt'\n",
+            dir.display()
+        ));
     }
     let mut bash = Command::new("bash");
     bash.arg("-c")
@@ -204,6 +242,36 @@ fn the_readme_runs_as_written() {
             .filter(|r| r.target.starts_with(path))
             .count()
     };
+    // The samples of output the README shows are what the blocks above them printed, with the
+    // stand-ins' addresses back to the README's hosts and the values of this run's key and
+    // Qlik's ids as the README shows them. `SNAPSHOTS=overwrite` rewrites them.
+    let thumbprint: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(work.join("jwk.json")).unwrap()).unwrap();
+    let idp = cloud.identity_providers()[0]["id"].as_str().unwrap().to_owned();
+    let vp = qseow.virtual_proxies()[0]["id"].as_str().unwrap().to_owned();
+    let shown: Vec<(String, &str)> = vec![
+        (cloud.url(), "https://mytenant.eu.qlikcloud.com"),
+        (bare(cloud.url()), "mytenant.eu.qlikcloud.com"),
+        (qseow.qrs_url(), "https://qlikserver.example.com:4242"),
+        (qseow.proxy_url(), "https://qlikserver.example.com"),
+        (
+            thumbprint["kid"].as_str().unwrap().to_owned(),
+            "3rUm1BJ2mCPwGmgUyn3AImRrI3Tr3LQ8k5nLpSfxxAQ",
+        ),
+        (idp, "6752e3f1a0b1c2d3e4f50617"),
+        (vp, "0b3c5f0e-7d1a-4c2b-9e8f-1a2b3c4d5e6f"),
+    ];
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let regenerated = with_samples(&markdown, |line| {
+        let output = fs::read_to_string(dir.path().join(format!("out-{line}.txt"))).unwrap();
+        shown
+            .iter()
+            .fold(output, |text, (from, to)| text.replace(from.as_str(), to))
+    });
+    snapbox::Assert::new()
+        .action_env("SNAPSHOTS")
+        .normalize_paths(false)
+        .eq(regenerated, snapbox::Data::read_from(&readme, None));
     assert!(requests(&cloud, "/login/jwt-session") >= 2, "the logins");
     assert!(requests(&cloud, "/oauth/token") >= 1, "the OAuth token");
     assert_eq!(cloud.identity_providers().len(), 1);
