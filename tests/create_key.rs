@@ -149,7 +149,10 @@ fn mistakes_are_usage_errors_that_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // No days: the certificate's validity is the caller's to choose, as with --cert-create.
     let stderr = fails_cleanly(qs_jwt(dir.path()).arg("create-key"), dir.path(), 2);
-    assert!(stderr.contains("--cert-create-expires-days <days>"), "{stderr}");
+    assert!(
+        stderr.contains("--cert-create-expires-days <days>"),
+        "{stderr}"
+    );
     let stderr = fails_cleanly(
         &mut create_key(dir.path(), &["--key-type", "rsa-1024"]),
         dir.path(),

@@ -247,8 +247,14 @@ fn the_readme_runs_as_written() {
     // Qlik's ids as the README shows them. `SNAPSHOTS=overwrite` rewrites them.
     let thumbprint: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(work.join("jwk.json")).unwrap()).unwrap();
-    let idp = cloud.identity_providers()[0]["id"].as_str().unwrap().to_owned();
-    let vp = qseow.virtual_proxies()[0]["id"].as_str().unwrap().to_owned();
+    let idp = cloud.identity_providers()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vp = qseow.virtual_proxies()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let shown: Vec<(String, &str)> = vec![
         (cloud.url(), "https://mytenant.eu.qlikcloud.com"),
         (bare(cloud.url()), "mytenant.eu.qlikcloud.com"),

@@ -109,6 +109,10 @@ fn bare(pem: &str) -> String {
 #[test]
 fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
     let site = Site::new();
+    // The proxy service's node as the repository's condensed form may give it: its id alone.
+    site.server.with(|r| {
+        r.proxy_services[0]["serverNodeConfiguration"] = json!({ "id": NODE_ID });
+    });
     let output = site
         .apply(&["--allow-host", "qlik.example.com"])
         .output()
@@ -129,7 +133,12 @@ fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
         json!(["qlik.example.com"])
     );
     assert!(err.contains("created the virtual proxy 'jwt'"), "{err}");
-    assert!(err.contains("linked the virtual proxy 'jwt'"), "{err}");
+    // Named by its node, as doctor-qseow names it, not by the service's id.
+    assert!(
+        err.contains("INFO linked the virtual proxy 'jwt' to the proxy service of central\n"),
+        "{err}"
+    );
+    assert!(!err.contains(PROXY_SERVICE_ID), "{err}");
     let services = site.server.proxy_services();
     let linked = services[0]["settings"]["virtualProxies"]
         .as_array()

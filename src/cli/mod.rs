@@ -22,8 +22,8 @@ pub mod setup;
 
 use create::{CreateQscloudArgs, CreateQseowArgs};
 use decode::DecodeArgs;
-use key::CreateKeyArgs;
 use doctor::{DoctorQscloudArgs, DoctorQseowArgs};
+use key::CreateKeyArgs;
 use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,

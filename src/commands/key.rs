@@ -14,10 +14,8 @@ use crate::keys::{self, NewKeyFiles, NewKeyOptions};
 use crate::render;
 
 pub fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
-    let passphrase = keys::passphrase(
-        &args.options(),
-        std::env::var_os(keys::PASSPHRASE_VARIABLE),
-    )?;
+    let passphrase =
+        keys::passphrase(&args.options(), std::env::var_os(keys::PASSPHRASE_VARIABLE))?;
     let made = keys::create_key_files(
         &NewKeyOptions {
             prefix: &args.cert_file_prefix,

@@ -133,8 +133,14 @@ mod tests {
         assert_eq!(server.port, Some(4242));
         let server = repository_server("https://qlikserver.example.com").unwrap();
         assert_eq!(server.port, None);
-        for refused in ["http://qlikserver.example.com", "qlikserver.example.com/jwt"] {
-            assert!(repository_server(refused).unwrap_err().is_usage(), "{refused}");
+        for refused in [
+            "http://qlikserver.example.com",
+            "qlikserver.example.com/jwt",
+        ] {
+            assert!(
+                repository_server(refused).unwrap_err().is_usage(),
+                "{refused}"
+            );
         }
     }
 }

@@ -167,13 +167,12 @@ impl KeyFiles {
                     "keep that key and sign with it: --cert-privatekey-file '{private_key}'"
                 ),
             };
-            return Err(UserError::runtime(format!(
-                "{names} already {verb}; {advice}"
-            ))
-            .with_hint(
-                "--force replaces the key files, and Qlik then rejects tokens until it has the \
+            return Err(
+                UserError::runtime(format!("{names} already {verb}; {advice}")).with_hint(
+                    "--force replaces the key files, and Qlik then rejects tokens until it has the \
                  new certificate; or choose another --cert-file-prefix",
-            ));
+                ),
+            );
         }
         Ok(())
     }

@@ -107,7 +107,10 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
             // Already gone (a second run, or one that overlapped): what --remove asks for is
             // true, so the rerun converges with exit 0, as --apply's does.
             let others = if key_ids.is_empty() {
-                format!("it has no JWT identity provider with issuer '{}'", wanted.issuer)
+                format!(
+                    "it has no JWT identity provider with issuer '{}'",
+                    wanted.issuer
+                )
             } else {
                 format!(
                     "its identity providers with issuer '{}' have the key IDs {}",
