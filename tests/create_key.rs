@@ -64,7 +64,7 @@ fn makes_a_4096_bit_rsa_key_its_certificate_and_prints_the_paths() {
     }
     // The key signs, and Qlik's certificate verifies what it signs.
     let output = succeeds(
-        &mut Create::qseow()
+        Create::qseow()
             .run_in(dir.path())
             .args(["--cert-privatekey-file", "keys/qsjwt_privatekey.pem"]),
     );

@@ -102,25 +102,6 @@ fn tools(dir: &Path) -> String {
     )
 }
 
-/// Runs the document's blocks in order and fails with the block that failed.
-fn runs_as_written(document: &str) {
-    runs_with(document, &[], &[]);
-}
-
-/// As `runs_as_written`, with these host names replaced (a document's Qlik servers by the local
-/// stand-ins) and these variables set.
-fn runs_with(document: &str, hosts: &[(&str, String)], vars: &[(&str, String)]) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(document);
-    let markdown = fs::read_to_string(&path).unwrap();
-    let blocks = bash_blocks(&markdown);
-    assert!(!blocks.is_empty(), "{document} has no bash example");
-
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    fs::create_dir(&work).unwrap();
-    runs_in(document, &blocks, dir.path(), &work, hosts, vars);
-}
-
 fn runs_in(
     document: &str,
     blocks: &[(usize, String)],

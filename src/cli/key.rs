@@ -151,8 +151,8 @@ pub struct CreateKeyArgs {
     #[arg(long, value_name = "prefix", default_value = "")]
     pub cert_file_prefix: String,
 
-    /// File with a passphrase to encrypt the private key with (one trailing newline is dropped);
-    /// - reads standard input. Without it, the passphrase comes from QSJWTPASSPHRASE, if set;
+    /// File with a passphrase to encrypt the private key with (one trailing newline is dropped;
+    /// standard input for -). Without it, the passphrase comes from QSJWTPASSPHRASE, if set;
     /// with neither, the key is not encrypted. Never the passphrase itself
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cert_privatekey_passphrase_file: Option<PathBuf>,
