@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Installs the programs the tests run when they are missing: bash, zsh and fish
-# (tests/completions.rs drives them on the completion scripts qs-jwt prints), jq and openssl
-# (tests/examples.rs runs the README's and docs' examples, which use them), ssh-keygen and
-# puttygen (tests/keys.rs runs the commands qs-jwt gives for SSH and PuTTY keys), strace
-# (tests/interrupted.rs kills --cert-create at each rename and unlink with its fault
-# injection). Quiet and idempotent; Debian and Ubuntu only (apt-get), as on the Linux CI
-# runner. Runs apt-get with sudo when not root.
+# (tests/it/completions.rs drives them on the completion scripts qs-jwt prints), jq and openssl
+# (tests/it/examples.rs runs the README's and docs' examples, which use them; passphrase.rs,
+# setup.rs and streams.rs run openssl too), ssh-keygen and puttygen (tests/it/keys.rs runs the
+# commands qs-jwt gives for SSH and PuTTY keys), strace (tests/it/interrupted.rs kills
+# --cert-create at each rename and unlink with its fault injection), curl (tests/it/login.rs
+# reads a cookie jar with it), python3 (oauth.rs and streams.rs) and chattr (hardening.rs).
+# Without them `cargo test` skips those tests and lists them at its end; under CI=true a missing
+# tool fails its test (tests/it/common/skip.rs). Quiet and idempotent; Debian and Ubuntu only
+# (apt-get), as on the Linux CI runner. Runs apt-get with sudo when not root.
 set -euo pipefail
 
 missing=()
-for shell in bash zsh fish jq openssl strace; do
+for shell in bash zsh fish jq openssl strace curl python3; do
     command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
 done
 # Programs whose package has another name.
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v puttygen >/dev/null 2>&1 || missing+=(putty-tools)
+command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "error: ${missing[*]} not installed and apt-get not found; install them, or set QS_JWT_SKIP_SHELLS=1 to skip the tests that drive them" >&2
+    echo "error: ${missing[*]} not installed and apt-get not found; install them, or run cargo test without CI=true to skip the tests that need them" >&2
     exit 1
 fi
 sudo=()
@@ -36,6 +40,7 @@ for shell in "${missing[@]}"; do
     case "$shell" in
         openssh-client) shell=ssh-keygen ;;
         putty-tools) shell=puttygen ;;
+        e2fsprogs) shell=chattr ;;
     esac
     command -v "$shell" >/dev/null 2>&1 || {
         echo "error: $shell is still not on PATH after apt-get install" >&2

@@ -8,7 +8,10 @@
 #      -multi <cores> (signatures a second on every core), and vs a shell loop of one qs-jwt
 #      process a user, as scripts do it without --users
 #   6. --users at scale: peak memory and tokens a second for 1,000,000 users, and for 64 MiB of
-#      short rows with one bad row at the end (refused)
+#      short rows with one bad row at the end (refused); and the checking pass of issue 31: 64 MiB
+#      of one-column rows (7,600,001, the last a duplicate of the first: refused), and the same
+#      without the duplicate, checked and stopped at a key file that is not there (the key is read
+#      after the check), each beside 642aa5c's figures from issue 31
 #   5. signing with the static (musl) build, which the release ships for Linux, vs the glibc one
 #      (needs musl-tools and the x86_64-unknown-linux-musl target: scripts/linux-static.sh
 #      installs both; skipped, and said so, without them)
@@ -189,14 +192,46 @@ PY
 }
 scale() { # scale <name> <users file>: "name users peak_kib seconds exit"
   local report
-  report=$( { /usr/bin/time -v "$bin" create-qscloud --issuer i --keyid k --expires 60m \
-    --cert-privatekey-file key2048.pem --users "$2" --loglevel error >/dev/null 2>/dev/null; } 2>&1 || true)
+  # GNU time's report to a file of its own: the run's stderr is dropped.
+  /usr/bin/time -v -o time.txt "$bin" create-qscloud --issuer i --keyid k --expires 60m \
+    --cert-privatekey-file key2048.pem --users "$2" --loglevel error >/dev/null 2>/dev/null || true
+  report=$(cat time.txt)
   local kib seconds
   kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' <<<"$report")
   seconds=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' <<<"$report" |
     awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
   echo "$1 $(($(wc -l < "$2") - 1)) $kib $seconds"
 }
+one_column() { # 7,600,000 one-column rows u0 ... and, with "dup", u0 again at the end
+  python3 - "$1" <<'PY'
+import sys
+out = sys.stdout
+out.write("sub\n")
+for n in range(7_600_000):
+    out.write(f"u{n}\n")
+if sys.argv[1] == "dup":
+    out.write("u0\n")
+PY
+}
+check() { # check <name> <users file> <key>: "name users peak_kib seconds", exit 1 expected
+  local report
+  /usr/bin/time -v -o time.txt "$bin" create-qscloud --issuer i --keyid k --expires 60m \
+    --cert-privatekey-file "$3" --users "$2" --loglevel error >/dev/null 2>/dev/null || true
+  report=$(cat time.txt)
+  local kib seconds
+  kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' <<<"$report")
+  seconds=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' <<<"$report" |
+    awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }')
+  echo "$1 $(($(wc -l < "$2") - 1)) $kib $seconds"
+}
+{
+  one_column dup > dup.csv
+  for run in 1 2 3; do check dup64mib dup.csv key2048.pem; done
+  rm -f dup.csv
+  one_column valid > valid.csv
+  for run in 1 2 3; do check valid64mib valid.csv no-such-key.pem; done
+  rm -f valid.csv
+} > "$out/check.txt"
 {
   big_users 1000000 > users1m.csv
   scale users1m users1m.csv
@@ -262,6 +297,20 @@ for line in open(f"{out}/scale.txt"):
         tokens = rows / seconds
         rate = f", {tokens:.0f} tokens/s ({tokens / speed.get('2048', float('nan')):.2f} of openssl -multi)"
     print(f"{name:<11} {rows:>9} rows: peak {mib:.1f} MiB ({targets[name]}), {seconds:.1f} s{rate}")
+print(f"\n--users, the checking pass (issue 31), 3 runs each: min / median wall time, peak memory")
+runs = {}
+for line in open(f"{out}/check.txt"):
+    name, rows, kib, seconds = line.split()
+    runs.setdefault(name, []).append((float(seconds), int(kib) / 1024, int(rows)))
+reference = {
+    "dup64mib": "refused; 642aa5c: 4.9 to 5.4 s, 1,762 MiB; 62db7ff: 27.1 to 27.8 s, 64 MiB",
+    "valid64mib": "checked, stopped at the missing key",
+}
+for name, results in runs.items():
+    times = sorted(t for t, _, _ in results)
+    peak = max(m for _, m, _ in results)
+    print(f"{name:<11} {results[0][2]:>9} rows: {times[0]:.1f} / {times[len(times) // 2]:.1f} s, "
+          f"peak {peak:.1f} MiB ({reference[name]})")
 try:
     results = {r["command"]: r for r in json.load(open(f"{out}/static.json"))["results"]}
 except FileNotFoundError:

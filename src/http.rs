@@ -141,6 +141,34 @@ impl Server {
         })
     }
 
+    /// A Qlik Cloud tenant from `--tenant` (a host name or an https URL), as its canonical
+    /// origin: the host in lower case without a trailing dot, no port 443. The one reading of
+    /// `--tenant` for every Qlik Cloud command, so that the tenant a token names (the OAuth
+    /// assertion's `aud`) is the exact URL Qlik compares it with, and tenants compare equal
+    /// however they were typed. A path is refused: Qlik Cloud's API is at the tenant's root, and
+    /// a path dropped silently would send the request elsewhere than the user meant.
+    pub fn parse_tenant(text: &str) -> Result<Self, UserError> {
+        let mut server = Self::parse(text, "--tenant", true)?;
+        if !server.base_path.is_empty() {
+            return Err(UserError::usage(format!(
+                "--tenant '{}' has a path ('{}'); Qlik Cloud's API and token endpoint are at the \
+                 tenant's root: give the host alone, such as mytenant.eu.qlikcloud.com",
+                url_shown(text.trim()),
+                crate::render::escape(&server.base_path)
+            )));
+        }
+        server.host = server.host.to_ascii_lowercase();
+        if let Some(host) = server.host.strip_suffix('.')
+            && !host.is_empty()
+        {
+            server.host = host.to_owned();
+        }
+        if server.port == Some(443) {
+            server.port = None;
+        }
+        Ok(server)
+    }
+
     /// `https://host[:port]`, for messages and for the start of every request's URL.
     pub fn origin(&self) -> String {
         match self.port {
@@ -328,10 +356,19 @@ impl Client {
     /// The body is never logged: it may hold secrets (a client secret, an assertion), and it is
     /// for the caller to say what it sends.
     pub fn send_json(&self, request: &Request<'_>, body: &[u8]) -> Result<Reply, UserError> {
-        self.send_body(request, Some(body))
+        self.send_body(request, Some(("application/json", body)))
     }
 
-    fn send_body(&self, request: &Request<'_>, body: Option<&[u8]>) -> Result<Reply, UserError> {
+    /// The same with an `application/x-www-form-urlencoded` body (RFC 6749's token requests).
+    pub fn send_form(&self, request: &Request<'_>, body: &[u8]) -> Result<Reply, UserError> {
+        self.send_body(request, Some(("application/x-www-form-urlencoded", body)))
+    }
+
+    fn send_body(
+        &self,
+        request: &Request<'_>,
+        body: Option<(&'static str, &[u8])>,
+    ) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
         // At debug, whose lines are not redacted: a path may hold a random user id, which the
@@ -376,14 +413,17 @@ impl Client {
             Method::Get => with_headers(self.agent.get(&url), &headers).call(),
             Method::Delete => with_headers(self.agent.delete(&url), &headers).call(),
             Method::Post => match body {
-                Some(body) => with_headers(self.agent.post(&url), &headers)
-                    .header("Content-Type", "application/json")
+                Some((content_type, body)) => with_headers(self.agent.post(&url), &headers)
+                    .header("Content-Type", content_type)
                     .send(body),
                 None => with_headers(self.agent.post(&url), &headers).send_empty(),
             },
-            Method::Put => with_headers(self.agent.put(&url), &headers)
-                .header("Content-Type", "application/json")
-                .send(body.unwrap_or_default()),
+            Method::Put => {
+                let (content_type, body) = body.unwrap_or(("application/json", &[]));
+                with_headers(self.agent.put(&url), &headers)
+                    .header("Content-Type", content_type)
+                    .send(body)
+            }
         };
         let mut response = result.map_err(|e| self.failure(&e))?;
         let header = |name: &str| {
@@ -867,6 +907,20 @@ fn in_cidr(ip: IpAddr, network: &str, bits: &str) -> bool {
     }
 }
 
+/// `text` as a query value or path segment: unreserved characters as they are, the rest
+/// %-encoded (a filter's spaces and quotes, an id from a server).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// A URL as it may be shown to anyone: scheme, host, port and path, never its user info (a
 /// password) nor its query or fragment (an API key, a token). The host and the path are never
 /// hidden. Text that is not a URL is read as one without a scheme.
@@ -1141,6 +1195,13 @@ mod tests {
         );
         assert_eq!(presented_name("IpAddress(10.0.0.1)"), "10.0.0.1");
         assert_eq!(presented_name("plain"), "plain");
+    }
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_characters_only() {
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+        assert_eq!(percent_encode("prefix eq 'j'"), "prefix%20eq%20%27j%27");
+        assert_eq!(percent_encode("A-z_0.9~"), "A-z_0.9~");
     }
 
     #[test]

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use qs_jwt::cli::{self, Command};
-use qs_jwt::commands::{self, completions, create, decode, doctor, key, login, oauth, setup};
-use qs_jwt::{Output, error, input, log, stdio};
+use qs_jwt::cli;
+use qs_jwt::commands::{self, Output, Run};
+use qs_jwt::{error, input, log, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
 /// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
@@ -41,16 +41,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err, colour, stdout_closed),
     };
-    let (level, minimal_output) = cli.command.log_settings();
-    log::init(level, minimal_output);
+    let command = cli.command.runner();
+    log::init(command.log_level().into(), command.minimal_output());
 
     if stdout_closed {
         return stdout_is_closed(colour);
     }
-    match run(&cli.command, SystemTime::now()) {
+    match run(command, SystemTime::now()) {
         Ok(output) => deliver(output, colour),
         Err(err) => {
-            if let Some(json) = commands::failure_json(&cli.command, &err) {
+            if let Some(json) = commands::failure_json(command, &err) {
                 // Scripts branch on this object ($login.error.detail): it goes out whatever
                 // stderr gets. A standard output that cannot take it changes nothing more.
                 let _ = stdio::print_product(&json);
@@ -62,31 +62,12 @@ fn main() -> ExitCode {
 }
 
 /// Runs the command; what it prints is delivered by `deliver`.
-fn run(command: &Command, now: SystemTime) -> Result<Output> {
+fn run(command: &dyn Run, now: SystemTime) -> Result<Output> {
     // A command's --timeout bounds its reads too (a --cacert or --jwt-file FIFO nobody writes).
     if let Some(limit) = command.timeout() {
         input::set_time_limit(limit);
     }
-    if let Command::SetupQscloud(args) = command
-        && (args.tenant.apply || args.tenant.remove)
-    {
-        input::set_time_limit(args.tenant.timeout);
-    }
-    Ok(match command {
-        Command::CreateKey(args) => key::create_key(args, now)?,
-        Command::CreateQseow(args) => create::create_qseow(args, now)?,
-        Command::CreateQscloud(args) => create::create_qscloud(args, now)?,
-        Command::Decode(args) => decode::decode(args, now)?,
-        Command::SetupQscloud(args) => setup::setup_qscloud(args)?,
-        Command::SetupQseow(args) => setup::setup_qseow(args)?,
-        Command::SetupQscloudOauth(args) => oauth::setup_qscloud_oauth(args)?,
-        Command::OauthQscloud(args) => oauth::oauth_qscloud(args, now)?,
-        Command::DoctorQscloud(args) => doctor::doctor_qscloud(args, now)?,
-        Command::DoctorQseow(args) => doctor::doctor_qseow(args, now)?,
-        Command::LoginQscloud(args) => login::login_qscloud(args, now)?,
-        Command::LoginQseow(args) => login::login_qseow(args, now)?,
-        Command::Completions(args) => Output::product(completions::script(args.shell)),
-    })
+    command.run(now)
 }
 
 /// Prints the product; new key files stay only if it reached standard output, so that a token
@@ -146,10 +127,10 @@ fn report_clap_error(err: &clap::Error, colour: bool, stdout_closed: bool) -> Ex
         };
     }
     let args: Vec<_> = std::env::args_os().collect();
-    let text = error::render_clap_for(err, colour, &args);
+    let text = cli::render_clap_for(err, colour, &args);
     if !stdout_closed
         && let Some(json) =
-            commands::usage_failure_json(&args, &error::render_clap_for(err, false, &args))
+            commands::usage_failure_json(&args, &cli::render_clap_for(err, false, &args))
     {
         // As after parsing: a script that asked for JSON reads one object, whatever stderr gets.
         let _ = stdio::print_product(&json);

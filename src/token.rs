@@ -13,20 +13,23 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::UserError;
-use crate::keys::{SigningKey, VerifyingKey};
+use crate::keys::{SigningKey, SigningKeyPair, VerifyingKey};
 
-/// Signs `claims` under `header` (RS256, RS384 or RS512: RSASSA-PKCS1-v1_5, RFC 7518 3.3) and
-/// returns the compact JWT: the same bytes jsonwebtoken's `encode` makes, with the key parsed
-/// once (`SigningKey`) instead of once per token. `key` may sign from many threads at once
-/// (`--users`).
+/// Signs `claims` under `header` (RS256, RS384 or RS512: RSASSA-PKCS1-v1_5, RFC 7518 3.3;
+/// ES384 with an EC P-384 key: ECDSA, RFC 7518 3.4) and returns the compact JWT: the same bytes
+/// jsonwebtoken's `encode` makes, with the key parsed once (`SigningKey`) instead of once per
+/// token. `key` may sign from many threads at once (`--users`).
 pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Result<String> {
-    let encoding: &'static dyn RsaEncoding = match header.alg {
-        Algorithm::RS256 => &RSA_PKCS1_SHA256,
-        Algorithm::RS384 => &RSA_PKCS1_SHA384,
-        Algorithm::RS512 => &RSA_PKCS1_SHA512,
-        other => {
-            anyhow::bail!("internal error: qs-jwt signs RS256, RS384 and RS512, not {other:?}")
-        }
+    let encoding: Option<&'static dyn RsaEncoding> = match (header.alg, &key.key_pair) {
+        (Algorithm::RS256, SigningKeyPair::Rsa(_)) => Some(&RSA_PKCS1_SHA256),
+        (Algorithm::RS384, SigningKeyPair::Rsa(_)) => Some(&RSA_PKCS1_SHA384),
+        (Algorithm::RS512, SigningKeyPair::Rsa(_)) => Some(&RSA_PKCS1_SHA512),
+        (Algorithm::ES384, SigningKeyPair::EcP384(_)) => None,
+        (other, _) => anyhow::bail!(
+            "internal error: qs-jwt signs RS256, RS384 and RS512 with an RSA key and ES384 with an \
+             EC P-384 key, not {other:?} with the key from {}",
+            key.origin
+        ),
     };
     let header_json = serde_json::to_string(header)?;
     let claims_json = serde_json::to_string(claims)?;
@@ -38,21 +41,41 @@ pub fn sign(header: &Header, claims: &impl Serialize, key: &SigningKey) -> Resul
     BASE64URL_NO_PAD.encode_string(header_json, &mut token);
     token.push('.');
     BASE64URL_NO_PAD.encode_string(claims_json, &mut token);
-    let mut signature = vec![0; key.key_pair.public_modulus_len()];
-    key.key_pair
-        .sign(
-            encoding,
-            &SystemRandom::new(),
-            token.as_bytes(),
-            &mut signature,
-        )
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "the crypto library (aws-lc) could not sign with the {}-bit RSA key from {}",
-                key.bits,
-                key.origin
-            )
-        })?;
+    let signature = match (&key.key_pair, encoding) {
+        (SigningKeyPair::Rsa(key_pair), Some(encoding)) => {
+            let mut signature = vec![0; key_pair.public_modulus_len()];
+            key_pair
+                .sign(
+                    encoding,
+                    &SystemRandom::new(),
+                    token.as_bytes(),
+                    &mut signature,
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the crypto library (aws-lc) could not sign with the {}-bit RSA key from {}",
+                        key.bits,
+                        key.origin
+                    )
+                })?;
+            signature
+        }
+        // ECDSA_P384_SHA384_FIXED_SIGNING: r and s, 48 bytes each, as JWS wants them.
+        (SigningKeyPair::EcP384(key_pair), _) => key_pair
+            .sign(&SystemRandom::new(), token.as_bytes())
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the crypto library (aws-lc) could not sign with the EC P-384 key from {}",
+                    key.origin
+                )
+            })?
+            .as_ref()
+            .to_vec(),
+        // The match above pairs an RSA key with its encoding.
+        (SigningKeyPair::Rsa(_), None) => {
+            anyhow::bail!("internal error: no RSA encoding for {:?}", header.alg)
+        }
+    };
     token.push('.');
     BASE64URL_NO_PAD.encode_string(signature, &mut token);
     Ok(token)

@@ -870,19 +870,28 @@ fn read_csv(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError
     // Lines end at CR alone in a file whose header row does (old Mac line ends, which the csv
     // crate reads too). Elsewhere a lone CR is a character inside a value.
     let cr_lines = header_line.ends_with(b"\r");
-    let tap = LineCounter::new(io::Cursor::new(header_line).chain(input), skipped, cr_lines);
+    let tap = LineCounter::new(
+        io::Cursor::new(header_line).chain(input),
+        skipped,
+        cr_lines,
+        delimiter.byte(),
+    );
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter.byte())
         .has_headers(true)
         .flexible(true)
-        .trim(csv::Trim::All)
+        // Values are trimmed here, as they are used: the csv reader's own trimming makes two
+        // new records a row (issue 31).
+        .trim(csv::Trim::None)
         .from_reader(tap);
     let csv_failed = |err: csv::Error| match err.kind() {
         csv::ErrorKind::Io(err) => TableError::File(read_failure(rules, err)),
         _ => TableError::File(format!("{}: {err}", rules.file)),
     };
     let header = match reader.headers() {
-        Ok(header) if header.iter().any(|name| !name.trim().is_empty()) => header.clone(),
+        Ok(header) if header.iter().any(|name| !name.trim().is_empty()) => {
+            header.iter().map(str::trim).collect::<csv::StringRecord>()
+        }
         Ok(_) => {
             return Err(TableError::File(format!(
                 "{} is empty; the first row names the columns, such as {}",
@@ -894,8 +903,6 @@ fn read_csv(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError
     };
     let columns = header_columns(&header, rules).map_err(TableError::File)?;
     let mut record = csv::StringRecord::new();
-    // The last row read: its line, and whether its last value spans lines (see below).
-    let mut last: Option<(u64, bool)> = None;
     while !table.stopped {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -914,14 +921,9 @@ fn read_csv(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError
         }
         let at = record.position().map_or(0, csv::Position::byte);
         let line = reader.get_mut().line_at(at);
-        let spans_lines = record
-            .iter()
-            .next_back()
-            .is_some_and(|v| v.contains(['\n', '\r']));
-        last = Some((line, spans_lines));
         // A row of empty values (a blank line, spaces, commas only, as a spreadsheet writes
         // below its data) is no user.
-        if record.iter().all(str::is_empty) {
+        if record.iter().all(|value| value.trim().is_empty()) {
             continue;
         }
         if record.len() != columns.len() {
@@ -940,16 +942,15 @@ fn read_csv(mut input: impl BufRead, table: &mut Table) -> Result<(), TableError
         let values = columns
             .iter()
             .cloned()
-            .zip(record.iter().map(Cell::Csv))
+            .zip(record.iter().map(|value| Cell::Csv(value.trim())))
             .collect();
         table.add(Cells { line, values });
     }
-    // A quote opened and never closed takes everything to the end of the file into one value:
-    // the last row's last value then spans lines, and the file does not end with the quote that
-    // would close it. Said as such, not as a user whose name runs over a thousand lines.
-    if let Some((line, true)) = last
+    // A quote opened and never closed takes everything to the end of the file into one value,
+    // which the csv reader takes as closed: a user `bjorn` from a last line `"bjorn`, or one
+    // whose name runs over a thousand lines. Said as such, with the quote's line.
+    if let Some(line) = reader.get_ref().unclosed_quote()
         && !table.stopped
-        && reader.get_ref().last_visible != Some(b'"')
     {
         return Err(TableError::File(format!(
             "{}: a quote (\") on line {line} is not closed, so everything from there to the end \
@@ -1023,20 +1024,49 @@ struct LineCounter<R> {
     /// How many bytes were read.
     read: u64,
     line: u64,
-    /// The last byte read that is not white space: the file ends with a closing quote or not.
-    last_visible: Option<u8>,
+    /// Where the text read so far stands in RFC 4180's quoting, as the csv reader reads it.
+    quote: QuoteState,
+    /// Line ends read so far (CR in a file of CR lines, else LF), for the line a quote opens on.
+    lines_read: u64,
+    /// The line of the last quote that opened a value.
+    open_quote: Option<u64>,
+    delimiter: u8,
+}
+
+/// Where a CSV text stands in its quoting, as csv-core reads it (double quotes escaped by
+/// doubling, a quote quoting only at the start of a value, a CR or LF ending a row). The csv
+/// reader takes an unclosed quote at the end of the input as closed; this notes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    /// At the start of a value.
+    Start,
+    /// Inside a value that is not quoted: a quote here is a character of it.
+    Unquoted,
+    /// Inside a quoted value.
+    Quoted,
+    /// A quote inside a quoted value: it closes the value, or a second quote follows.
+    QuoteInQuoted,
 }
 
 impl<R: Read> LineCounter<R> {
-    fn new(inner: R, skipped: u64, cr_lines: bool) -> Self {
+    fn new(inner: R, skipped: u64, cr_lines: bool, delimiter: u8) -> Self {
         Self {
             inner,
             cr_lines,
             ends: VecDeque::new(),
             read: 0,
             line: 1 + skipped,
-            last_visible: None,
+            quote: QuoteState::Start,
+            lines_read: skipped,
+            open_quote: None,
+            delimiter,
         }
+    }
+
+    /// The line a quote opened on that the text read so far never closed: the whole text read,
+    /// a quote still open at its end.
+    fn unclosed_quote(&self) -> Option<u64> {
+        self.open_quote.filter(|_| self.quote == QuoteState::Quoted)
     }
 
     /// Offsets only grow, so each line end is counted once.
@@ -1063,14 +1093,30 @@ impl<R: Read> LineCounter<R> {
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buf)?;
-        for (index, byte) in buf[..read].iter().enumerate() {
-            if matches!(byte, b'\r' | b'\n') {
-                self.ends.push_back((self.read + index as u64, *byte));
+        let line_end = if self.cr_lines { b'\r' } else { b'\n' };
+        let mut quote = self.quote;
+        for (index, &byte) in buf[..read].iter().enumerate() {
+            let is_end = matches!(byte, b'\r' | b'\n');
+            if is_end {
+                self.ends.push_back((self.read + index as u64, byte));
             }
-            if !byte.is_ascii_whitespace() {
-                self.last_visible = Some(*byte);
+            quote = match (quote, byte) {
+                (QuoteState::Start, b'"') => {
+                    self.open_quote = Some(1 + self.lines_read);
+                    QuoteState::Quoted
+                }
+                (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+                (_, b'\r' | b'\n') => QuoteState::Start,
+                (_, byte) if byte == self.delimiter => QuoteState::Start,
+                _ => QuoteState::Unquoted,
+            };
+            if byte == line_end {
+                self.lines_read += 1;
             }
         }
+        self.quote = quote;
         self.read += read as u64;
         Ok(read)
     }
@@ -1612,6 +1658,48 @@ mod tests {
         // A blank id in JSON is empty, as it is in CSV.
         let bad = listed(cloud_lines("{\"sub\":\"   \"}\n"));
         assert!(bad[0].contains("is empty"), "{bad:?}");
+    }
+
+    #[test]
+    fn a_quote_opened_on_the_last_line_and_never_closed_is_refused() {
+        // The csv reader takes the end of the text as closing the quote: `"bjorn` would be read
+        // as a user bjorn, with or without a line end after it, in any separator.
+        for (text, line) in [
+            ("sub\nanna\n\"bjorn", 3),
+            ("sub\nanna\n\"bjorn\n", 3),
+            ("sub\r\nanna\r\n\"bjorn\r\n", 3),
+            ("sub\ranna\r\"bjorn\r", 3),
+            ("sub;name\nanna;A\nbjorn;\"B\n", 3),
+            ("sub\tname\nanna\tA\n\"bjorn\tB", 3),
+            ("sub,name\nanna,A\n\"bjorn,B", 3),
+            (
+                "#TYPE x\n\"sub\";\"name\"\n\"anna\";\"A\"\n\"bjorn\";\"B\n",
+                4,
+            ),
+            // Escaped quotes inside do not close it; the line is the opening quote's.
+            ("sub,name\nanna,\"A \"\"x\"\"\nstill\nopen\n", 2),
+        ] {
+            let message = file_error(cloud(text));
+            assert_eq!(
+                message,
+                format!(
+                    "'users.csv': a quote (\") on line {line} is not closed, so everything from \
+                     there to the end of the file is one value; close it, or write a quote \
+                     inside a quoted value as \"\""
+                ),
+                "{text:?}"
+            );
+        }
+        // Closed quotes, escaped quotes and a quote inside an unquoted value are fine.
+        for text in [
+            "sub\nanna\n\"bjorn\"",
+            "sub\nanna\n\"bj\"\"orn\"\n",
+            "sub\nanna\n\"bjorn\"\"\"\n",
+            "sub\nan\"na\nbjorn\n",
+            "sub;name\nanna;\"A;\nB\"\r\n",
+        ] {
+            assert!(cloud(text).is_ok(), "{text:?}: {:?}", cloud(text));
+        }
     }
 
     #[test]

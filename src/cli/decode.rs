@@ -59,6 +59,17 @@ pub struct DecodeArgs {
     )]
     pub check: Option<CheckProfile>,
 
+    /// With --check qscloud-oauth: the tenant (host name or https URL) whose token endpoint the
+    /// assertion's aud must be, exactly
+    #[arg(
+        long,
+        value_name = "host or URL",
+        requires = "check",
+        value_parser = clap::builder::NonEmptyStringValueParser::new(),
+        help_heading = "Verification"
+    )]
+    pub tenant: Option<String>,
+
     #[command(flatten)]
     pub log: LogArgs,
 

@@ -7,7 +7,8 @@ use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
 use super::output::LogArgs;
 use super::{parse_true_false, secret_text};
-use crate::keys::{KeyOptions, KeyType};
+use crate::error::UserError;
+use crate::keys::{KeyOptions, NewKeyType};
 use crate::secret::SecretText;
 
 /// Where the signing key comes from. Exactly one source: a file, the text, a new key, or
@@ -68,6 +69,7 @@ impl KeyArgs {
             prefix: &self.cert_file_prefix,
             days: self.cert_create_expires_days,
             force: self.force,
+            key_type: NewKeyType::Rsa4096,
         }
     }
 }
@@ -105,6 +107,7 @@ impl PrivateKeyArgs {
             prefix: "",
             days: None,
             force: false,
+            key_type: NewKeyType::Rsa4096,
         }
     }
 }
@@ -137,10 +140,16 @@ impl PublicKeyArgs {
 /// `create-key`: a new key pair and its certificate, and nothing signed.
 #[derive(Debug, Args)]
 pub struct CreateKeyArgs {
-    /// The kind of key: rsa-4096 (the default, what Qlik's own guide makes) or rsa-2048 (the
-    /// least Qlik takes)
-    #[arg(long, value_name = "type", value_enum, default_value_t = KeyTypeArg::Rsa4096, ignore_case = true)]
+    /// The kind of key: rsa (the default; tokens, and OAuth's RS256, RS512) or ec-p384 (a Qlik
+    /// Cloud OAuth client's ES384 assertions only), the words of oauth-qscloud's
+    /// --cert-create-key-type
+    #[arg(long, value_name = "type", value_enum, default_value_t = KeyTypeArg::Rsa, ignore_case = true)]
     pub key_type: KeyTypeArg,
+
+    /// An RSA key's size in bits: 4096 (the default, what Qlik's own guide makes) or 2048 (the
+    /// least Qlik takes)
+    #[arg(long, value_name = "bits", value_enum)]
+    pub key_size: Option<KeySizeArg>,
 
     /// Days the certificate is valid
     #[arg(long, value_name = "days", value_parser = parse_days, allow_hyphen_values = true)]
@@ -182,25 +191,41 @@ impl CreateKeyArgs {
             prefix: &self.cert_file_prefix,
             days: Some(self.cert_create_expires_days),
             force: self.force,
+            // The passphrase reader reads no key type; create-key's is new_key_type's.
+            key_type: NewKeyType::default(),
         }
     }
 }
 
-/// `--key-type`. EC P-384 (`ec-p384`) joins these once its generator is on main (see
-/// `keys::KeyType`).
+/// `create-key --key-type`: the words of oauth-qscloud's `--cert-create-key-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KeyTypeArg {
-    #[value(name = "rsa-4096")]
-    Rsa4096,
-    #[value(name = "rsa-2048")]
-    Rsa2048,
+    // No doc comments on the values: clap would print the help in its long form.
+    Rsa,
+    EcP384,
 }
 
-impl From<KeyTypeArg> for KeyType {
-    fn from(arg: KeyTypeArg) -> Self {
-        match arg {
-            KeyTypeArg::Rsa4096 => KeyType::Rsa4096,
-            KeyTypeArg::Rsa2048 => KeyType::Rsa2048,
+/// `create-key --key-size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeySizeArg {
+    #[value(name = "4096")]
+    Bits4096,
+    #[value(name = "2048")]
+    Bits2048,
+}
+
+impl CreateKeyArgs {
+    /// The key asked for by --key-type and --key-size; a size given for an EC key is a usage
+    /// error, since its curve fixes it.
+    pub fn new_key_type(&self) -> Result<NewKeyType, UserError> {
+        match (self.key_type, self.key_size) {
+            (KeyTypeArg::Rsa, None | Some(KeySizeArg::Bits4096)) => Ok(NewKeyType::Rsa4096),
+            (KeyTypeArg::Rsa, Some(KeySizeArg::Bits2048)) => Ok(NewKeyType::Rsa2048),
+            (KeyTypeArg::EcP384, None) => Ok(NewKeyType::EcP384),
+            (KeyTypeArg::EcP384, Some(_)) => Err(UserError::usage(
+                "--key-size is an RSA key's; an EC P-384 key's size is its curve's: leave \
+                 --key-size out with --key-type ec-p384",
+            )),
         }
     }
 }

@@ -7,9 +7,10 @@ use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::log::Verbosity;
+use crate::commands::{JsonAskedBy, Run};
 use crate::secret::{self, SecretText};
 
+mod clap_error;
 pub mod connection;
 pub mod create;
 pub mod decode;
@@ -28,8 +29,9 @@ use login::{LoginQscloudArgs, LoginQseowArgs};
 use oauth::{
     OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
 };
-use output::LogLevel;
 use setup::{SetupQscloudArgs, SetupQseowArgs};
+
+pub use clap_error::{render_clap, render_clap_for};
 
 /// Create signed JWTs for Qlik Sense.
 ///
@@ -52,8 +54,35 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
+/// Registers the commands: each line is a subcommand (its doc comment is its `--help`), its clap
+/// args type, which implements [`Run`] in its module under `commands/`.
+macro_rules! commands {
+    ($($(#[$attribute:meta])* $variant:ident($args:ty),)*) => {
+        #[derive(Debug, Subcommand)]
+        pub enum Command {
+            $($(#[$attribute])* $variant($args),)*
+        }
+
+        impl Command {
+            /// The command's args, as `main` runs them.
+            pub fn runner(&self) -> &dyn Run {
+                match self {
+                    $(Command::$variant(args) => args,)*
+                }
+            }
+
+            /// What asks for JSON failures in the subcommand clap names `name`.
+            pub fn json_asked_by(name: &str) -> JsonAskedBy {
+                $(if name == subcommand_name(stringify!($variant)) {
+                    return <$args as Run>::json_asked_by();
+                })*
+                JsonAskedBy::Nothing
+            }
+        }
+    };
+}
+
+commands! {
     /// Make a key pair and its self-signed certificate, the files you give Qlik, and sign nothing
     #[command(after_help = CREATE_KEY_EXAMPLE)]
     CreateKey(CreateKeyArgs),
@@ -99,16 +128,29 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// The name clap derives for a variant: `CreateQseow` is `create-qseow`.
+fn subcommand_name(variant: &str) -> String {
+    let mut name = String::new();
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() && !name.is_empty() {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
 const CREATE_KEY_EXAMPLE: &str = "\
 Examples:
   mkdir -p keys
   qs-jwt create-key --cert-create-expires-days 730 --cert-file-prefix keys/qsjwt_
-  qs-jwt create-key --key-type rsa-2048 --cert-create-expires-days 365 --output json
+  qs-jwt create-key --key-size 2048 --cert-create-expires-days 365 --output json
+  qs-jwt create-key --key-type ec-p384 --cert-create-expires-days 365 --cert-file-prefix oauth_
 
 Writes <prefix>privatekey.pem (PKCS#8, owner-only), <prefix>publickey.pem and <prefix>publickey.cer
-(the certificate for Qlik: CN=qs-jwt, SHA-256 with RSA), all three or none; existing files only
-with --force. Prints the three paths, a line each. Exit code 0: the files are written. 1: they
-exist, or cannot be written. 2: a usage error.";
+(the certificate for Qlik: CN=qs-jwt, SHA-256 with RSA, or ECDSA with SHA-384 for ec-p384), all
+three or none; existing files only with --force. Prints the three paths, a line each. Exit code 0:
+the files are written. 1: they exist, or cannot be written. 2: a usage error.";
 
 const SETUP_QSCLOUD_EXAMPLE: &str = "\
 Examples:
@@ -242,41 +284,6 @@ const COMPLETIONS_EXAMPLE: &str = "\
 Examples:
   qs-jwt completions bash > ~/.local/share/bash-completion/completions/qs-jwt
   qs-jwt completions powershell | Out-String | Invoke-Expression";
-
-impl Command {
-    /// The log level asked for, and whether --minimal-output hides info lines.
-    pub fn log_settings(&self) -> (Verbosity, bool) {
-        let (level, minimal) = match self {
-            Command::CreateKey(args) => (args.log.loglevel, false),
-            Command::CreateQseow(args) => (args.output.log.loglevel, args.output.minimal_output),
-            Command::CreateQscloud(args) => (args.output.log.loglevel, args.output.minimal_output),
-            Command::Decode(args) => (args.log.loglevel, args.minimal_output),
-            Command::SetupQscloud(args) => (args.log.loglevel, false),
-            Command::SetupQseow(args) => (args.log.loglevel, false),
-            Command::SetupQscloudOauth(args) => (args.log.loglevel, false),
-            Command::OauthQscloud(args) => (args.log.loglevel, false),
-            Command::DoctorQscloud(args) => (args.output.log.loglevel, false),
-            Command::DoctorQseow(args) => (args.output.log.loglevel, false),
-            Command::LoginQscloud(args) => (args.output.log.loglevel, false),
-            Command::LoginQseow(args) => (args.output.log.loglevel, false),
-            Command::Completions(_) => (LogLevel::Info, false),
-        };
-        (level.into(), minimal)
-    }
-
-    /// The command's --timeout, which bounds its reads of files too; None for commands that
-    /// have none (their reads get input's own limit).
-    pub fn timeout(&self) -> Option<std::time::Duration> {
-        match self {
-            Command::LoginQscloud(args) => Some(args.connection.timeout),
-            Command::LoginQseow(args) => Some(args.connection.timeout),
-            Command::OauthQscloud(args) => Some(args.timeout),
-            Command::DoctorQscloud(args) => Some(args.connection.timeout),
-            Command::DoctorQseow(args) => Some(args.connection.timeout),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -433,6 +440,30 @@ mod tests {
     #[test]
     fn clap_configuration_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_registered_command_is_found_by_its_name() {
+        let cli = Cli::command();
+        let names: Vec<&str> = cli.get_subcommands().map(clap::Command::get_name).collect();
+        for name in [
+            "create-qseow",
+            "decode",
+            "setup-qscloud-oauth",
+            "doctor-qseow",
+        ] {
+            assert!(names.contains(&name), "{names:?}");
+        }
+        assert_eq!(
+            Command::json_asked_by("decode"),
+            JsonAskedBy::Flag("--minimal-output")
+        );
+        assert_eq!(
+            Command::json_asked_by("login-qseow"),
+            JsonAskedBy::OutputJson
+        );
+        assert_eq!(Command::json_asked_by("setup-qseow"), JsonAskedBy::Nothing);
+        assert_eq!(subcommand_name("SetupQscloudOauth"), "setup-qscloud-oauth");
     }
 
     #[test]

@@ -18,8 +18,8 @@ Examples:
   qs-jwt setup-qscloud-oauth --cert-publickey-file publickey.pem --alg RS512 --output console
 
 The key ID (kid) is the key's RFC 7638 thumbprint unless --keyid gives one: the same key always
-gets the same ID, and oauth-qscloud writes the same kid by default. RSA keys of 2048 bits or
-more only (Qlik's minimum).";
+gets the same ID, and oauth-qscloud writes the same kid by default. Qlik Cloud takes RSA keys of
+2048 bits or more (RS256, RS512) and EC P-384 keys (ES384).";
 
 pub(super) const OAUTH_QSCLOUD_EXAMPLE: &str = "\
 Examples:
@@ -30,8 +30,9 @@ Examples:
   qs-jwt oauth-qscloud --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
     --cert-privatekey-file privatekey.pem --assertion-only
 
-With a key, qs-jwt signs a client assertion (private key JWT: iss and sub the client id, aud
-https://<tenant>/oauth/token, a new UUID jti, five minutes) and posts it to POST /oauth/token;
+With a key (RSA: RS256 or RS512; EC P-384: ES384), qs-jwt signs a client assertion (private
+key JWT: iss and sub the client id, aud https://<tenant>/oauth/token from the tenant's canonical
+origin, a new UUID jti, five minutes) and posts it form-encoded to POST /oauth/token;
 with a secret (--client-secret-file or QLIK_CLIENT_SECRET) it posts the secret. Exit code 0: a
 token is on standard output. 1: Qlik refused (its error is shown, with a hint) or the tenant
 could not be reached. 2: a usage error.";
@@ -45,9 +46,10 @@ pub struct SetupQscloudOauthArgs {
     #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub keyid: Option<String>,
 
-    /// The algorithm the client signs its assertions with (the JWK's alg)
-    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
-    pub alg: OauthAlg,
+    /// The algorithm the client signs its assertions with (the JWK's alg) [default: RS256 for an
+    /// RSA key, ES384 for an EC P-384 key]
+    #[arg(long, value_name = "alg", value_enum)]
+    pub alg: Option<OauthAlg>,
 
     /// json: the JWK for the OAuth client's publicKeys; console: the management console's fields
     #[arg(long, value_name = "format", value_enum, default_value_t = SetupFormat::Json)]
@@ -57,13 +59,16 @@ pub struct SetupQscloudOauthArgs {
     pub log: LogArgs,
 }
 
-/// The algorithms Qlik Cloud takes for an OAuth client assertion that qs-jwt signs.
+/// The algorithms Qlik Cloud takes for an OAuth client assertion: RS256 and RS512 with an RSA
+/// key, ES384 with an EC P-384 key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OauthAlg {
     #[value(name = "RS256")]
     Rs256,
     #[value(name = "RS512")]
     Rs512,
+    #[value(name = "ES384")]
+    Es384,
 }
 
 impl From<OauthAlg> for jsonwebtoken::Algorithm {
@@ -71,6 +76,25 @@ impl From<OauthAlg> for jsonwebtoken::Algorithm {
         match alg {
             OauthAlg::Rs256 => Self::RS256,
             OauthAlg::Rs512 => Self::RS512,
+            OauthAlg::Es384 => Self::ES384,
+        }
+    }
+}
+
+/// The kind of key `--cert-create` makes for an OAuth client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CreateKeyType {
+    /// A 4096-bit RSA key (RS256, RS512)
+    Rsa,
+    /// An EC key on P-384 (ES384)
+    EcP384,
+}
+
+impl From<CreateKeyType> for crate::keys::NewKeyType {
+    fn from(key_type: CreateKeyType) -> Self {
+        match key_type {
+            CreateKeyType::Rsa => Self::Rsa4096,
+            CreateKeyType::EcP384 => Self::EcP384,
         }
     }
 }
@@ -98,8 +122,9 @@ pub struct OauthQscloudArgs {
     pub keyid: Option<String>,
 
     /// The assertion's signing algorithm; must be the alg of the key in the client's publicKeys
-    #[arg(long, value_name = "alg", value_enum, default_value_t = OauthAlg::Rs256)]
-    pub alg: OauthAlg,
+    /// [default: RS256 for an RSA key, ES384 for an EC P-384 key]
+    #[arg(long, value_name = "alg", value_enum)]
+    pub alg: Option<OauthAlg>,
 
     /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
     /// grant); the client must be allowed to impersonate
@@ -115,12 +140,18 @@ pub struct OauthQscloudArgs {
           value_parser = NonEmptyStringValueParser::new())]
     pub scope: String,
 
-    /// Print the signed client assertion and send nothing (for other tools); needs a key
+    /// Print the signed client assertion and send nothing (for other tools); needs a key. With
+    /// --output json, one object {"assertion", "kid", "alg", "jti", "exp", "token_url"}
     #[arg(long)]
     pub assertion_only: bool,
 
     #[command(flatten)]
     pub key: KeyArgs,
+
+    /// The kind of key --cert-create makes: rsa (4096 bits) or ec-p384 (for ES384)
+    #[arg(long, value_name = "type", value_enum, default_value_t = CreateKeyType::Rsa,
+          help_heading = "Signing key (exactly one source)")]
+    pub cert_create_key_type: CreateKeyType,
 
     /// File with the certificate (PEM) of a certificate authority to trust besides the operating
     /// system's

@@ -6,10 +6,14 @@
 
 use std::collections::HashSet;
 
+use std::time::SystemTime;
+
 use clap::{Arg, Command, CommandFactory, ValueHint};
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::output::LogLevel;
+use crate::cli::{Cli, CompletionsArgs};
+use crate::commands::{Output, Run};
 
 /// The name the scripts complete: the installed binary's.
 const BIN_NAME: &str = "qs-jwt";
@@ -164,7 +168,7 @@ fn add_powershell_values(script: &str, command: &Command) -> String {
         }
     }
     let block = [
-        "    # Added by qs-jwt (src/completions.rs): value lists, and paths after a file option.\n",
+        "    # Added by qs-jwt: value lists, and paths after a file option.\n",
         "    $previous = ''\n",
         "    foreach ($element in $commandElements) {\n",
         "        if ($element.Extent.EndOffset -lt $cursorPosition) { $previous = $element.Extent.Text }\n",
@@ -229,6 +233,16 @@ fn is_plain_word(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Run for CompletionsArgs {
+    fn log_level(&self) -> LogLevel {
+        LogLevel::Info
+    }
+
+    fn run(&self, _now: SystemTime) -> anyhow::Result<Output> {
+        Ok(Output::product(script(self.shell)))
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,31 @@ use anyhow::Result;
 use serde_json::json;
 use tracing::info;
 
-use crate::Output;
 use crate::cli::key::{CreateKeyArgs, KeyFormat};
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::keys::{self, NewKeyFiles, NewKeyOptions};
 use crate::render;
 
-pub fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
+impl Run for CreateKeyArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output == KeyFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        create_key(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
     let passphrase =
         keys::passphrase(&args.options(), std::env::var_os(keys::PASSPHRASE_VARIABLE))?;
     let made = keys::create_key_files(
@@ -21,7 +40,7 @@ pub fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
             prefix: &args.cert_file_prefix,
             days: args.cert_create_expires_days,
             force: args.force,
-            key_type: args.key_type.into(),
+            key_type: args.new_key_type()?,
         },
         passphrase.as_ref(),
         now,
@@ -56,6 +75,7 @@ fn render_new_key(made: &NewKeyFiles, format: KeyFormat) -> String {
                 "publicKey": public_key,
                 "certificate": certificate,
                 "keyType": made.key_type.name(),
+                "keySize": made.key_type.bits(),
                 "encrypted": made.encrypted,
                 "thumbprint": made.thumbprint,
                 "notBefore": humantime::format_rfc3339_seconds(made.not_before).to_string(),

@@ -1,84 +1,150 @@
 //! The commands, one module each: parse's plain inputs in, the lower modules asked, the product
-//! out. No command imports another; `main` dispatches here.
+//! out. No command imports another; each command's args type implements [`Run`], which `main`
+//! calls. `connect` (flags and environment made into Qlik clients, Qlik's refusals in words) and
+//! `Output` are shared, not commands.
 
-pub mod cloud_api;
 pub mod completions;
+pub mod connect;
 pub mod create;
 pub mod decode;
 pub mod doctor;
 pub mod key;
 pub mod login;
 pub mod oauth;
-pub mod repository_api;
+mod output;
 pub mod setup;
 
 use std::ffi::OsString;
+use std::time::{Duration, SystemTime};
 
-use crate::cli::Command;
-use crate::cli::create::TokenFormat;
-use crate::cli::doctor::DoctorFormat;
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::output::LogLevel;
+use crate::cli::{Cli, Command};
 use crate::error;
 
-/// With JSON output asked for (`--output json`; decode's `--minimal-output`), a failure is a JSON
-/// object on stdout too: a login's has the keys of a refused login's report, the others
-/// `{"error": {"detail", "hint"}}` (and `details`, the lines said before the error, when there
-/// are any). None for text output.
-pub fn failure_json(command: &Command, err: &anyhow::Error) -> Option<String> {
-    let (detail, hint, details) = error::parts_for_json(err);
-    if let Some(json) = login::failure_json(command, &detail, hint.as_deref()) {
-        return Some(json);
+pub use output::Output;
+
+/// A random id of 24 letters and digits (from 62: about 143 bits, URL-safe as they are): a
+/// Qlik Cloud token's `jti`, and its `sub` when none is given.
+pub fn random_id() -> String {
+    use rand::RngExt;
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
+}
+
+/// What `main` asks of a command, implemented by its clap args type in the command's module.
+/// A new command is its args type, its module, and one line in `cli`'s list of commands.
+pub trait Run {
+    /// --loglevel.
+    fn log_level(&self) -> LogLevel;
+
+    /// Whether --minimal-output hides info lines.
+    fn minimal_output(&self) -> bool {
+        false
     }
-    if let Some(json) = oauth::failure_json(command, &detail, hint.as_deref()) {
-        return Some(json);
+
+    /// The command's --timeout, which bounds its reads of files too; None for commands that
+    /// have none (their reads get input's own limit).
+    fn timeout(&self) -> Option<Duration> {
+        None
     }
-    let json_asked = match command {
-        Command::CreateKey(args) => args.output == crate::cli::key::KeyFormat::Json,
-        Command::CreateQseow(args) => args.output.output == TokenFormat::Json,
-        Command::CreateQscloud(args) => args.output.output == TokenFormat::Json,
-        Command::Decode(args) => args.minimal_output,
-        Command::DoctorQscloud(args) => args.output.output == DoctorFormat::Json,
-        Command::DoctorQseow(args) => args.output.output == DoctorFormat::Json,
-        _ => false,
-    };
-    if !json_asked {
+
+    /// Whether a failure is a JSON object on stdout too (`--output json`; decode's
+    /// `--minimal-output`).
+    fn json_failure(&self) -> bool {
+        false
+    }
+
+    /// The failure object when [`Run::json_failure`]: `{"error": {"detail", "hint"}}` (and
+    /// `details`, the lines said before the error, when there are any); a login's and an OAuth
+    /// request's have the keys of their reports.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, details: &[String]) -> String {
+        error_object(detail, hint, details)
+    }
+
+    /// Runs the command; `main` delivers what it prints.
+    fn run(&self, now: SystemTime) -> Result<Output>;
+
+    /// What asks for JSON failures on the command line, for a usage error clap finds before
+    /// the args exist.
+    fn json_asked_by() -> JsonAskedBy
+    where
+        Self: Sized,
+    {
+        JsonAskedBy::Nothing
+    }
+}
+
+/// What, on the command line, makes a command's failures JSON objects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum JsonAskedBy {
+    Nothing,
+    /// `--output json` (`--output=json`), where the command's `--output` takes `json`.
+    OutputJson,
+    /// A flag of its own: decode's `--minimal-output`.
+    Flag(&'static str),
+}
+
+/// With JSON output asked for, a failure as the JSON object on stdout; None for text output.
+pub fn failure_json(command: &dyn Run, err: &anyhow::Error) -> Option<String> {
+    if !command.json_failure() {
         return None;
     }
+    let (detail, hint, details) = error::parts_for_json(err);
+    Some(command.failure_object(&detail, hint.as_deref(), &details))
+}
+
+fn error_object(detail: &str, hint: Option<&str>, details: &[String]) -> String {
     let mut error = serde_json::json!({ "detail": detail, "hint": hint });
     if !details.is_empty() {
         error["details"] = serde_json::json!(details);
     }
     let json = serde_json::json!({ "error": error }).to_string();
-    Some(crate::render::json_for_terminal(&json).into_owned())
+    crate::render::json_for_terminal(&json).into_owned()
 }
 
-/// The commands whose `--output json` makes a failure a JSON object (decode: `--minimal-output`).
-const JSON_FAILURE_COMMANDS: [&str; 8] = [
-    "create-key",
-    "create-qseow",
-    "create-qscloud",
-    "login-qscloud",
-    "login-qseow",
-    "oauth-qscloud",
-    "doctor-qscloud",
-    "doctor-qseow",
-];
+/// Whether the words typed ask for JSON failures: the command clap finds among them, what its
+/// [`Run::json_asked_by`] says, and its `--output`'s possible values as clap defines them.
+fn json_asked_in(words: &[&str]) -> bool {
+    let cli = Cli::command();
+    let Some(sub) = words
+        .iter()
+        .filter(|w| !w.starts_with('-'))
+        .take(1)
+        .find_map(|w| cli.find_subcommand(w))
+    else {
+        return false;
+    };
+    match Command::json_asked_by(sub.get_name()) {
+        JsonAskedBy::Nothing => false,
+        JsonAskedBy::Flag(flag) => words.contains(&flag),
+        JsonAskedBy::OutputJson => {
+            let takes_json = sub.get_arguments().any(|arg| {
+                arg.get_long() == Some("output")
+                    && arg
+                        .get_possible_values()
+                        .iter()
+                        .any(|value| value.matches("json", false))
+            });
+            takes_json
+                && (words.contains(&"--output=json")
+                    || words.windows(2).any(|pair| pair == ["--output", "json"]))
+        }
+    }
+}
 
 /// A usage error that clap found before the command existed, as the JSON object a script that
 /// asked for JSON reads (`error.detail`, `error.hint`, as every failure object has), when the
-/// words typed ask for it: the command is one of those above with `--output json`, or decode
-/// with `--minimal-output`. `message` is the error as shown on stderr (redacted, escaped); its
+/// words typed ask for it ([`Run::json_asked_by`]). `message` is the error as shown on stderr (redacted, escaped); its
 /// first line is the detail, a `tip:` line the hint.
 pub fn usage_failure_json(args: &[OsString], message: &str) -> Option<String> {
     let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
-    let command = *words.iter().find(|w| !w.starts_with('-'))?;
-    let json_asked = if command == "decode" {
-        words.contains(&"--minimal-output")
-    } else {
-        JSON_FAILURE_COMMANDS.contains(&command)
-            && (words.contains(&"--output=json")
-                || words.windows(2).any(|pair| pair == ["--output", "json"]))
-    };
-    if !json_asked {
+    if !json_asked_in(&words) {
         return None;
     }
     // The first paragraph is the error (a list of missing options goes on below its first

@@ -1,9 +1,10 @@
 //! setup-qscloud-oauth and oauth-qscloud: a Qlik Cloud OAuth client's public key as a JWK, and
 //! an access token from `POST /oauth/token`, with a private key (a signed client assertion) or
-//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::oauth`;
-//! `http` does the talking; `token` signs.
+//! the client's secret. Qlik's request and reply shapes and its rules are in `qlik::cloud::oauth`;
+//! the tenant's client (`qlik::cloud::Tenant`, made by `connect`) sends the request; `token`
+//! signs.
 //!
-//! Sources (see `qlik::oauth` for the rules): qlik.dev "Private Key JWT reference"
+//! Sources (see `qlik::cloud::oauth` for the rules): qlik.dev "Private Key JWT reference"
 //! (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt-reference/), "Authenticate with
 //! Private Key JWT" (https://qlik.dev/authenticate/oauth/oauth-private-key-jwt/), "Retrieve and
 //! use OAuth impersonation tokens"
@@ -21,14 +22,17 @@ use rand::RngExt;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::Output;
-use crate::cli::oauth::{OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
+use crate::cli::oauth::{
+    CreateKeyType, OauthAlg, OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs,
+};
+use crate::cli::output::LogLevel;
 use crate::cli::setup::SetupFormat;
+use crate::commands::connect::{self, Connection};
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Method, Request, Server};
 use crate::input::{self, FileFlag};
 use crate::keys::{self, PublicKeyKind, SigningKey};
-use crate::qlik::oauth::{
+use crate::qlik::cloud::oauth::{
     self, Cause, ClientAuth, Grant, MAX_ASSERTION_LIFETIME, MIN_RSA_BITS, TokenError,
 };
 use crate::render;
@@ -51,6 +55,9 @@ const SECRET_FILE: FileFlag = FileFlag {
 const MAKE_KEY: &str = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out \
                         privatekey.pem";
 
+const MAKE_EC_KEY: &str = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out \
+                           privatekey.pem";
+
 pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
     let origin = args.key.origin();
     let key = keys::verifying_key(
@@ -68,34 +75,47 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
         ))
         .into());
     }
-    let rsa = match (key.kind, &key.rsa) {
-        (PublicKeyKind::Rsa { .. }, Some(rsa)) => rsa,
-        (other, _) => {
+    let (jwk, kid, alg) = match (key.kind, &key.rsa, &key.ec_p384) {
+        (PublicKeyKind::Rsa { .. }, Some(rsa), _) => {
+            if rsa.bits() < MIN_RSA_BITS {
+                return Err(UserError::runtime(format!(
+                    "{origin} holds a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at \
+                     least for an OAuth client (4096 recommended)",
+                    rsa.bits()
+                ))
+                .with_hint(format!("make a new key: {MAKE_KEY}"))
+                .into());
+            }
+            let alg = key_alg(args.alg, true, &origin, &key.kind.to_string())?;
+            let kid = match &args.keyid {
+                Some(kid) => checked_key_id(kid)?.to_owned(),
+                None => rsa.thumbprint(),
+            };
+            let alg = format!("{alg:?}");
+            (rsa.jwk(&alg, &kid), kid, alg)
+        }
+        (PublicKeyKind::EcP384, _, Some(ec)) => {
+            let alg = key_alg(args.alg, false, &origin, &key.kind.to_string())?;
+            let kid = match &args.keyid {
+                Some(kid) => checked_key_id(kid)?.to_owned(),
+                None => ec.thumbprint(),
+            };
+            (ec.jwk(&kid), kid, format!("{alg:?}"))
+        }
+        (other, _, _) => {
             return Err(UserError::runtime(format!(
-                "{origin} holds {other}; qs-jwt signs OAuth client assertions with RSA keys \
-                 (RS256 or RS512)"
+                "{origin} holds {other}; {}",
+                keys::OAUTH_KEYS
             ))
-            .with_hint(format!("make an RSA key: {MAKE_KEY}"))
+            .with_hint(format!(
+                "make an RSA key ({MAKE_KEY}) or an EC P-384 key ({MAKE_EC_KEY})"
+            ))
             .into());
         }
     };
-    if rsa.bits() < MIN_RSA_BITS {
-        return Err(UserError::runtime(format!(
-            "{origin} holds a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at least for \
-             an OAuth client (4096 recommended)",
-            rsa.bits()
-        ))
-        .with_hint(format!("make a new key: {MAKE_KEY}"))
-        .into());
-    }
-    let kid = match &args.keyid {
-        Some(kid) => checked_key_id(kid)?.to_owned(),
-        None => rsa.thumbprint(),
-    };
-    let alg = format!("{:?}", Algorithm::from(args.alg));
-    let jwk = Value::Object(rsa.jwk(&alg, &kid));
+    let jwk = Value::Object(jwk);
     let stdout = match args.output {
-        // A JWK of an RSA key holds nothing a terminal would act on, but it is shown as JSON
+        // A JWK of a public key holds nothing a terminal would act on, but it is shown as JSON
         // from outside all the same.
         SetupFormat::Json => {
             render::json_for_terminal(&serde_json::to_string_pretty(&jwk)?).into_owned()
@@ -120,6 +140,30 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
         }
     );
     Ok(Output::product(stdout))
+}
+
+/// The assertion's algorithm: `--alg` when it fits the key, else the key's own default (RS256
+/// for RSA, ES384 for EC P-384). A mismatch is refused before anything is sent, naming what
+/// Qlik takes: Qlik would refuse it, and a JWK with a wrong alg would be refused at every
+/// request.
+fn key_alg(
+    alg: Option<OauthAlg>,
+    rsa: bool,
+    origin: &str,
+    kind: &str,
+) -> Result<Algorithm, UserError> {
+    match (alg, rsa) {
+        (None, true) => Ok(Algorithm::RS256),
+        (None, false) => Ok(Algorithm::ES384),
+        (Some(OauthAlg::Es384), true) | (Some(OauthAlg::Rs256 | OauthAlg::Rs512), false) => {
+            let alg = Algorithm::from(alg.unwrap_or(OauthAlg::Rs256));
+            Err(UserError::usage(format!(
+                "--alg {alg:?} does not fit the key from {origin}, {kind}; {}",
+                keys::OAUTH_KEYS
+            )))
+        }
+        (Some(alg), _) => Ok(Algorithm::from(alg)),
+    }
 }
 
 /// Whether a value given where an ID belongs holds PEM dashes or blanks, which no key ID or
@@ -154,15 +198,7 @@ enum Credential {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's token endpoint is at the tenant's \
-             root",
-            render::escape(&server.base_path)
-        );
-        server.base_path.clear();
-    }
+    let server = connect::tenant_server(&args.tenant)?;
     let audience = oauth::token_endpoint(&server.origin());
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
@@ -197,21 +233,26 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
                  --scope are for the token request, which the tool you give the assertion makes"
             );
         }
-        let assertion = assertion(key, kid, *alg, &args.client_id, &audience, now)?;
+        let (assertion, claims) = assertion(key, kid, *alg, &args.client_id, &audience, now)?;
+        let stdout = match args.output {
+            OauthFormat::Token => assertion.expose().to_owned(),
+            OauthFormat::Json => {
+                oauth::assertion_json(&assertion, kid, &format!("{alg:?}"), &claims)
+            }
+        };
         return Ok(Output {
             pending_files,
-            ..Output::product(assertion.expose().to_owned())
+            ..Output::product(stdout)
         });
     }
 
-    let client = Client::new(
+    let tenant = connect::tenant(
         server,
-        &ClientOptions {
+        &Connection {
             cacert: args.cacert.as_deref(),
             insecure: args.insecure,
             timeout: args.timeout,
             sends: "the client's credentials and the token",
-            client_certificate: None,
         },
     )?;
     let started = Instant::now();
@@ -220,7 +261,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         let proof = match &credential {
             // A new assertion each attempt: Qlik takes a jti once only.
             Credential::Key { key, kid, alg, .. } => {
-                assertion(key, kid, *alg, &args.client_id, &audience, attempt_now)?
+                assertion(key, kid, *alg, &args.client_id, &audience, attempt_now)?.0
             }
             Credential::Secret(secret) => secret.clone(),
         };
@@ -228,17 +269,8 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             Credential::Key { .. } => ClientAuth::Assertion(&proof),
             Credential::Secret(_) => ClientAuth::Secret(&proof),
         };
-        let body = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
-        let reply = client.send_json(
-            &Request {
-                method: Method::Post,
-                path: oauth::TOKEN_PATH.to_owned(),
-                bearer: None,
-                cookies: None,
-                headers: vec![("Accept", "application/json".to_owned())],
-            },
-            body.expose().as_bytes(),
-        )?;
+        let request = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
+        let reply = tenant.oauth_token(&request)?;
         if reply.status == 429 {
             let wait = reply
                 .retry_after
@@ -283,7 +315,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         }
         if !(200..300).contains(&reply.status) {
             let error = TokenError::from_body(&reply.body);
-            let message = refusal_message(reply.status, &error, &[&proof, &body]);
+            let message = refusal_message(reply.status, &error, &[&proof, &request.body]);
             let hint = hint(&error, &credential, grant, &audience, attempt_now);
             let mut err = UserError::runtime(message);
             if let Some(hint) = hint {
@@ -370,12 +402,23 @@ fn credential(
         let secret = client_secret(args.client_secret_file.as_deref(), env_secret)?;
         return Ok((Credential::Secret(secret), None));
     }
-    let options = key_args.options();
+    let mut options = key_args.options();
+    options.key_type = args.cert_create_key_type.into();
+    if args.cert_create_key_type != CreateKeyType::Rsa && !options.create {
+        warn!("--cert-create-key-type is ignored without --cert-create true");
+    }
     let source = keys::key_source(&options, env_key.as_deref())?;
     let passphrase = keys::passphrase(&options, std::env::var_os(keys::PASSPHRASE_VARIABLE))?;
-    let loaded = keys::signing_key(&source, passphrase.as_ref(), now)?;
+    let loaded =
+        keys::signing_key_of(&source, passphrase.as_ref(), now, keys::Accept::RsaOrEcP384)?;
     let key = loaded.key;
-    if key.bits < MIN_RSA_BITS {
+    let kind = if key.is_rsa() {
+        format!("a {}-bit RSA key", key.bits)
+    } else {
+        "an EC P-384 key".to_owned()
+    };
+    let alg = key_alg(args.alg, key.is_rsa(), &key.origin, &kind)?;
+    if key.is_rsa() && key.bits < MIN_RSA_BITS {
         return Err(UserError::runtime(format!(
             "the key from {} is a {}-bit RSA key; Qlik Cloud takes {MIN_RSA_BITS} bits at least \
              for an OAuth client (4096 recommended)",
@@ -386,9 +429,8 @@ fn credential(
     }
     let kid = match &args.keyid {
         Some(kid) => kid.clone(),
-        None => key.public()?.thumbprint(),
+        None => key.thumbprint()?,
     };
-    let alg = Algorithm::from(args.alg);
     let thumbprint = args.keyid.is_none();
     Ok((
         Credential::Key {
@@ -457,7 +499,7 @@ fn client_secret(file: Option<&Path>, env: Option<OsString>) -> Result<SecretTex
     Ok(SecretText::new(trimmed))
 }
 
-/// A signed client assertion made at `now`.
+/// A signed client assertion made at `now`, and its claims.
 fn assertion(
     key: &SigningKey,
     kid: &str,
@@ -465,7 +507,7 @@ fn assertion(
     client_id: &str,
     audience: &str,
     now: SystemTime,
-) -> Result<SecretText> {
+) -> Result<(SecretText, oauth::AssertionClaims)> {
     let now = times::unix_seconds(now)?;
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
@@ -481,7 +523,8 @@ fn assertion(
         claims.jti,
         iso8601(claims.exp)
     );
-    Ok(SecretText::new(token::sign(&header, &claims, key)?))
+    let assertion = SecretText::new(token::sign(&header, &claims, key)?);
+    Ok((assertion, claims))
 }
 
 /// Qlik's refusal in one line, with any secret the server quoted back taken out.
@@ -614,19 +657,40 @@ fn failure_object(
     })
 }
 
-/// With `--output json`, the object for a failure that came before Qlik answered (a usage
-/// error found after parsing, an unreadable key, a tenant that cannot be reached); None for
-/// the other formats and commands.
-pub fn failure_json(
-    command: &crate::cli::Command,
-    detail: &str,
-    hint: Option<&str>,
-) -> Option<String> {
-    match command {
-        crate::cli::Command::OauthQscloud(args) if args.output == OauthFormat::Json => {
-            let object = failure_object(None, None, detail, hint);
-            Some(render::json_for_terminal(&object.to_string()).into_owned())
-        }
-        _ => None,
+impl Run for SetupQscloudOauthArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn run(&self, _now: SystemTime) -> Result<Output> {
+        setup_qscloud_oauth(self)
+    }
+}
+
+impl Run for OauthQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output == OauthFormat::Json
+    }
+
+    /// The keys of the token's report, as a script reads either.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let object = failure_object(None, None, detail, hint);
+        render::json_for_terminal(&object.to_string()).into_owned()
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        oauth_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }

@@ -1,12 +1,12 @@
-//! A new RSA key pair and the self-signed certificate an admin gives Qlik.
+//! A new key pair (RSA or EC P-384) and the self-signed certificate an admin gives Qlik.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use rand::RngExt;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, RsaKeySize,
-    SerialNumber,
+    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+    RsaKeySize, SerialNumber,
 };
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -14,33 +14,43 @@ use zeroize::Zeroizing;
 use crate::error::UserError;
 use crate::expires::MAX_TIMESTAMP;
 
-/// The kinds of key qs-jwt makes. `--cert-create` makes the default; `create-key --key-type`
-/// chooses. EC P-384 (`ec-p384`, for Qlik Cloud OAuth clients) is to join this list once the
-/// OAuth work's generator is on main: a variant here, its arm in [`new_key_pair`], and its
-/// value in `cli::key::KeyTypeArg`.
+/// The kinds of key qs-jwt makes: `--cert-create` makes the default (or, for oauth-qscloud,
+/// what `--cert-create-key-type` says); `create-key --key-type` and `--key-size` choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KeyType {
-    /// 4096 bits: what Qlik's own guide generates (`openssl genrsa 4096`).
+pub enum NewKeyType {
+    /// 4096-bit RSA: what Qlik's own guide generates (`openssl genrsa 4096`); every token.
     #[default]
     Rsa4096,
-    /// 2048 bits: the least Qlik takes; quicker to make and to sign with.
+    /// 2048-bit RSA: the least Qlik takes; quicker to make and to sign with.
     Rsa2048,
+    /// EC on P-384: a Qlik Cloud OAuth client's ES384 assertions.
+    EcP384,
 }
 
-impl KeyType {
-    /// The name `--key-type` takes and `--output json` shows.
+impl NewKeyType {
+    /// The name `--key-type` and `--cert-create-key-type` take, and `--output json` shows.
     pub fn name(self) -> &'static str {
         match self {
-            KeyType::Rsa4096 => "rsa-4096",
-            KeyType::Rsa2048 => "rsa-2048",
+            NewKeyType::Rsa4096 | NewKeyType::Rsa2048 => "rsa",
+            NewKeyType::EcP384 => "ec-p384",
+        }
+    }
+
+    /// The key's size in bits (an EC key's, its curve's).
+    pub fn bits(self) -> u32 {
+        match self {
+            NewKeyType::Rsa4096 => 4096,
+            NewKeyType::Rsa2048 => 2048,
+            NewKeyType::EcP384 => 384,
         }
     }
 
     /// For people: "a 4096-bit RSA key".
     pub fn described(self) -> &'static str {
         match self {
-            KeyType::Rsa4096 => "a 4096-bit RSA key",
-            KeyType::Rsa2048 => "a 2048-bit RSA key",
+            NewKeyType::Rsa4096 => "a 4096-bit RSA key",
+            NewKeyType::Rsa2048 => "a 2048-bit RSA key",
+            NewKeyType::EcP384 => "an EC P-384 key",
         }
     }
 }
@@ -91,14 +101,16 @@ pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
 }
 
 /// Makes a key of `key_type` with aws-lc-rs and a self-signed X.509 v3 certificate for it,
-/// subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA.
-pub fn new_key_pair(key_type: KeyType, validity: Validity) -> Result<NewKeyPair> {
-    let size = match key_type {
-        KeyType::Rsa4096 => RsaKeySize::_4096,
-        KeyType::Rsa2048 => RsaKeySize::_2048,
+/// subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA, or with ECDSA and SHA-384.
+pub fn new_key_pair(key_type: NewKeyType, validity: Validity) -> Result<NewKeyPair> {
+    let key = match key_type {
+        NewKeyType::Rsa4096 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
+            .context("could not generate a new RSA key")?,
+        NewKeyType::Rsa2048 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
+            .context("could not generate a new RSA key")?,
+        NewKeyType::EcP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)
+            .context("could not generate a new EC P-384 key")?,
     };
-    let key = KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, size)
-        .context("could not generate a new RSA key")?;
 
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();

@@ -74,6 +74,61 @@ impl RsaPublic {
     }
 }
 
+/// An EC P-384 public key's point (RFC 7518 section 6.2.1): x and y, 48 bytes each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcP384Public {
+    pub x: Vec<u8>,
+    pub y: Vec<u8>,
+}
+
+impl EcP384Public {
+    /// The size of a P-384 coordinate in bytes.
+    const COORDINATE: usize = 48;
+
+    /// From an uncompressed point (SEC 1, 2.3.3: 0x04, x, y), what an SPKI and aws-lc hold.
+    pub fn from_uncompressed(point: &[u8]) -> Result<Self, String> {
+        match point {
+            [0x04, rest @ ..] if rest.len() == 2 * Self::COORDINATE => {
+                let (x, y) = rest.split_at(Self::COORDINATE);
+                Ok(Self {
+                    x: x.to_vec(),
+                    y: y.to_vec(),
+                })
+            }
+            _ => Err("not an uncompressed P-384 point".to_owned()),
+        }
+    }
+
+    /// RFC 7638: SHA-256 over `{"crv":"P-384","kty":"EC","x":"..","y":".."}`, base64url
+    /// without padding.
+    pub fn thumbprint(&self) -> String {
+        let canonical = format!(
+            r#"{{"crv":"P-384","kty":"EC","x":"{}","y":"{}"}}"#,
+            URL_SAFE_NO_PAD.encode(&self.x),
+            URL_SAFE_NO_PAD.encode(&self.y)
+        );
+        URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
+    }
+
+    /// The JWK Qlik's OAuth client takes for an ES384 key.
+    pub fn jwk(&self, kid: &str) -> Map<String, Value> {
+        let value = json!({
+            "kty": "EC",
+            "crv": "P-384",
+            "x": URL_SAFE_NO_PAD.encode(&self.x),
+            "y": URL_SAFE_NO_PAD.encode(&self.y),
+            "alg": "ES384",
+            "use": "sig",
+            "kid": kid,
+        });
+        match value {
+            Value::Object(map) => map,
+            // json! of an object literal is an object.
+            _ => Map::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

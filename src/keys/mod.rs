@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
-use aws_lc_rs::signature::RsaKeyPair;
+use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair};
 use tracing::info;
 
 use crate::error::UserError;
@@ -29,11 +29,11 @@ use crate::verbose;
 pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
 use files::{KeyFileContents, KeyFiles, Maker};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
-pub use generate::KeyType;
-pub use jwk::RsaPublic;
+pub use generate::NewKeyType;
+pub use jwk::{EcP384Public, RsaPublic};
 pub use pem::normalise as normalise_pem;
-pub use private::NEW_KEY_HINT;
-use private::{Origin, RsaPrivateKey};
+pub use private::{Accept, NEW_EC_KEY_HINT, NEW_KEY_HINT, OAUTH_KEYS};
+use private::{Origin, PrivateKey};
 pub use public::{PublicKeyKind, PublicKeyOrigin, Validity, VerifyingKey, certificate_validity};
 use zeroize::Zeroizing;
 
@@ -70,6 +70,8 @@ pub struct KeyOptions<'a> {
     pub prefix: &'a str,
     pub days: Option<u32>,
     pub force: bool,
+    /// The kind of key `--cert-create` makes.
+    pub key_type: NewKeyType,
 }
 
 /// The one place the signing key was asked to come from.
@@ -83,6 +85,7 @@ pub enum KeySource<'a> {
         prefix: &'a str,
         days: u32,
         force: bool,
+        key_type: NewKeyType,
     },
 }
 
@@ -98,33 +101,63 @@ impl std::fmt::Debug for KeySource<'_> {
                 prefix,
                 days,
                 force,
+                key_type,
             } => f
                 .debug_struct("Create")
                 .field("prefix", prefix)
                 .field("days", days)
                 .field("force", force)
+                .field("key_type", key_type)
                 .finish(),
         }
     }
 }
 
-/// An RSA private key, parsed once into the crypto library's own form, ready for the signer
+/// A private key, parsed once into the crypto library's own form, ready for the signer
 /// (`token::sign`), which may use it from many threads at once. Its bytes never reach a log
-/// line: `RsaKeyPair`'s Debug shows only the public key, and aws-lc wipes the private numbers
+/// line: the key pairs' Debug shows only the public key, and aws-lc wipes the private numbers
 /// when it is dropped.
 pub struct SigningKey {
-    pub key_pair: RsaKeyPair,
+    pub key_pair: SigningKeyPair,
+    /// The RSA modulus's size, or 384 for an EC P-384 key.
     pub bits: usize,
     /// Where the key came from, as the user named it (`--cert-privatekey-file 'key.pem'`), for
     /// the signer's messages.
     pub origin: String,
 }
 
+/// The two kinds of key qs-jwt signs with.
+pub enum SigningKeyPair {
+    /// Every token: RS256, RS384, RS512.
+    Rsa(RsaKeyPair),
+    /// A Qlik Cloud OAuth client's assertion only: ES384.
+    EcP384(EcdsaKeyPair),
+}
+
 impl SigningKey {
     /// Parsed here, once: jsonwebtoken's `encode` parses the key again for every token, which
     /// costs a third of an RSA signature (120 µs of 330 µs for 2048 bits, 450 µs of 1.4 ms for
     /// 4096 here) and would cap `--users` well below what the cores can sign.
-    fn new(key: RsaPrivateKey, origin: Origin) -> Result<Self> {
+    fn new(key: PrivateKey, origin: Origin) -> Result<Self> {
+        let key = match key {
+            PrivateKey::Rsa(key) => key,
+            PrivateKey::EcP384(key) => {
+                let key_pair =
+                    EcdsaKeyPair::from_private_key_der(&ECDSA_P384_SHA384_FIXED_SIGNING, &key.der)
+                        .map_err(|_| {
+                            UserError::runtime(format!(
+                                "the crypto library (aws-lc) refuses the EC P-384 key from \
+                                 {origin}: the key is damaged; check it with: openssl pkey \
+                                 -check -noout -in <key file>"
+                            ))
+                        })?;
+                return Ok(Self {
+                    key_pair: SigningKeyPair::EcP384(key_pair),
+                    bits: 384,
+                    origin: origin.to_string(),
+                });
+            }
+        };
         // The reader already refused what aws-lc is known to refuse (size, exponent); what is
         // left here is a key whose numbers do not fit together.
         let key_pair = RsaKeyPair::from_der(&key.pkcs1_der).map_err(|_| {
@@ -136,21 +169,51 @@ impl SigningKey {
             ))
         })?;
         Ok(Self {
-            key_pair,
+            key_pair: SigningKeyPair::Rsa(key_pair),
             bits: key.bits,
             origin: origin.to_string(),
         })
     }
 
-    /// The public half, for the key ID (its RFC 7638 thumbprint) and the JWK.
+    /// Whether it is an RSA key (the only kind every command takes).
+    pub fn is_rsa(&self) -> bool {
+        matches!(self.key_pair, SigningKeyPair::Rsa(_))
+    }
+
+    /// The public half of an RSA key, for the key ID (its RFC 7638 thumbprint) and the JWK.
     pub fn public(&self) -> Result<RsaPublic> {
         use aws_lc_rs::signature::KeyPair;
-        RsaPublic::from_pkcs1_der(self.key_pair.public_key().as_ref()).map_err(|why| {
+        let SigningKeyPair::Rsa(key_pair) = &self.key_pair else {
+            anyhow::bail!(
+                "internal error: the key from {} is not an RSA key",
+                self.origin
+            );
+        };
+        RsaPublic::from_pkcs1_der(key_pair.public_key().as_ref()).map_err(|why| {
             anyhow::anyhow!(
                 "internal error: the public half of the key from {} cannot be read: {why}",
                 self.origin
             )
         })
+    }
+
+    /// The key's RFC 7638 thumbprint, RSA or EC: the key ID qs-jwt gives it by default.
+    pub fn thumbprint(&self) -> Result<String> {
+        use aws_lc_rs::signature::KeyPair;
+        match &self.key_pair {
+            SigningKeyPair::Rsa(_) => Ok(self.public()?.thumbprint()),
+            SigningKeyPair::EcP384(key_pair) => {
+                EcP384Public::from_uncompressed(key_pair.public_key().as_ref())
+                    .map(|public| public.thumbprint())
+                    .map_err(|why| {
+                        anyhow::anyhow!(
+                            "internal error: the public half of the key from {} cannot be read: \
+                             {why}",
+                            self.origin
+                        )
+                    })
+            }
+        }
     }
 }
 
@@ -312,6 +375,7 @@ pub fn key_source<'a>(
                 prefix: options.prefix,
                 days,
                 force: options.force,
+                key_type: options.key_type,
             },
         ));
     }
@@ -347,6 +411,16 @@ pub fn signing_key(
     passphrase: Option<&Passphrase>,
     now: SystemTime,
 ) -> Result<LoadedKey> {
+    signing_key_of(source, passphrase, now, Accept::Rsa)
+}
+
+/// The same, taking the keys `accept` names (oauth-qscloud: RSA or EC P-384).
+pub fn signing_key_of(
+    source: &KeySource,
+    passphrase: Option<&Passphrase>,
+    now: SystemTime,
+    accept: Accept,
+) -> Result<LoadedKey> {
     let (text, origin): (Cow<str>, _) = match source {
         KeySource::File(path) => (
             {
@@ -371,24 +445,47 @@ pub fn signing_key(
             prefix,
             days,
             force,
-        } => return create(prefix, *days, *force, passphrase, now),
+            key_type,
+        } => {
+            if *key_type == NewKeyType::EcP384 && accept == Accept::Rsa {
+                return Err(UserError::usage(
+                    "--cert-create-key-type ec-p384 makes a key for Qlik Cloud OAuth clients \
+                     (ES384); this command's tokens are RS256 and need an RSA key: leave \
+                     --cert-create-key-type out",
+                )
+                .into());
+            }
+            return create(prefix, *days, *force, *key_type, passphrase, now);
+        }
     };
     // The key's text is wiped once read, whatever happens next; until the run ends, it is
     // redacted from whatever is shown, whole or in pieces, and so is its DER however its PEM
     // was written.
     let text = Zeroizing::new(text.into_owned());
     secret::register(&text);
-    let key = private::rsa_private_key(&text, &origin, passphrase)?;
+    let key = private::private_key(&text, &origin, passphrase, accept)?;
     drop(text);
-    secret::register_der(&key.pkcs1_der);
-    match (key.was_encrypted, passphrase) {
-        (true, _) => verbose!("decrypted a {}-bit RSA private key from {origin}", key.bits),
+    let (der, was_encrypted, kind) = match &key {
+        PrivateKey::Rsa(key) => (
+            &key.pkcs1_der,
+            key.was_encrypted,
+            format!("a {}-bit RSA private key", key.bits),
+        ),
+        PrivateKey::EcP384(key) => (
+            &key.der,
+            key.was_encrypted,
+            "an EC P-384 private key".to_owned(),
+        ),
+    };
+    secret::register_der(der);
+    match (was_encrypted, passphrase) {
+        (true, _) => verbose!("decrypted {kind} from {origin}"),
         (false, Some(passphrase)) => tracing::warn!(
             "a passphrase is given ({}), but the key from {origin} is not encrypted; the \
              passphrase is not used",
             passphrase.source
         ),
-        (false, None) => verbose!("loaded a {}-bit RSA private key from {origin}", key.bits),
+        (false, None) => verbose!("loaded {kind} from {origin}"),
     }
     if let KeySource::File(path) = source {
         warn_if_others_can_read(path, PRIVATE_KEY_FILE.flag);
@@ -454,6 +551,7 @@ fn create(
     prefix: &str,
     days: u32,
     force: bool,
+    key_type: NewKeyType,
     passphrase: Option<&Passphrase>,
     now: SystemTime,
 ) -> Result<LoadedKey> {
@@ -462,7 +560,7 @@ fn create(
             prefix,
             days,
             force,
-            key_type: KeyType::default(),
+            key_type,
         },
         Maker::CertCreate,
         passphrase,
@@ -480,7 +578,7 @@ pub struct NewKeyOptions<'a> {
     pub prefix: &'a str,
     pub days: u32,
     pub force: bool,
-    pub key_type: KeyType,
+    pub key_type: NewKeyType,
 }
 
 /// The files `create-key` wrote, still pending (see [`PendingKeyFiles`]): they stay once their
@@ -489,7 +587,7 @@ pub struct NewKeyFiles {
     pub private_key: PathBuf,
     pub public_key: PathBuf,
     pub certificate: PathBuf,
-    pub key_type: KeyType,
+    pub key_type: NewKeyType,
     pub encrypted: bool,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
@@ -553,7 +651,12 @@ fn write_key_files(
     secret::register_der(&pair.private_key_der);
     // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
-    let key = private::private_key_block("PRIVATE KEY", &pair.private_key_der, &origin)?;
+    let accept = match key_type {
+        NewKeyType::Rsa4096 | NewKeyType::Rsa2048 => Accept::Rsa,
+        NewKeyType::EcP384 => Accept::RsaOrEcP384,
+    };
+    let key =
+        private::any_private_key_block("PRIVATE KEY", &pair.private_key_der, &origin, accept)?;
     // With a passphrase, the file holds the key encrypted (PKCS#8, PBES2); the signer takes the
     // key as it is in memory.
     let private_key_pem = match passphrase {
@@ -606,7 +709,7 @@ fn write_key_files(
         humantime::format_rfc3339_seconds(validity.not_after)
     );
     let key = SigningKey::new(key, origin)?;
-    let thumbprint = key.public()?.thumbprint();
+    let thumbprint = key.thumbprint()?;
     Ok(MadeKey {
         key,
         files: NewKeyFiles {
@@ -673,6 +776,7 @@ mod tests {
             prefix: "",
             days: None,
             force: false,
+            key_type: NewKeyType::Rsa4096,
         };
         let mut words = extra.iter().copied().peekable();
         while let Some(word) = words.next() {
@@ -724,7 +828,8 @@ mod tests {
             Ok(KeySource::Create {
                 prefix: "",
                 days: 30,
-                force: true
+                force: true,
+                key_type: NewKeyType::Rsa4096,
             })
         );
         assert_eq!(

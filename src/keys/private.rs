@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use pkcs8::PrivateKeyInfoRef;
+use pkcs8::der::asn1::ObjectIdentifier;
 
 use super::encrypted::{self, DecryptError};
 use super::pem::{
@@ -64,13 +65,59 @@ impl fmt::Debug for RsaPrivateKey {
     }
 }
 
+/// An EC private key on P-384 (ES384, which Qlik Cloud takes for an OAuth client), as the DER
+/// it was read in (PKCS#8 or SEC1), wiped when dropped.
+pub struct EcP384PrivateKey {
+    pub der: Zeroizing<Vec<u8>>,
+    pub was_encrypted: bool,
+}
+
+/// Shows the kind only.
+impl fmt::Debug for EcP384PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcP384PrivateKey([redacted])")
+    }
+}
+
+/// A private key qs-jwt signs with: RSA for every token, EC P-384 for an OAuth client's
+/// assertion only.
+#[derive(Debug)]
+pub enum PrivateKey {
+    Rsa(RsaPrivateKey),
+    EcP384(EcP384PrivateKey),
+}
+
+/// Which keys a command takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// RSA only: the tokens of QSEoW and of Qlik Cloud's JWT login are RS256.
+    Rsa,
+    /// RSA or EC P-384: a Qlik Cloud OAuth client's assertion (RS256, RS512 or ES384).
+    RsaOrEcP384,
+}
+
 /// Finds the private key in PEM text, decrypts it with `passphrase` if it is encrypted, and
 /// checks it is an RSA key Qlik can use.
+#[cfg(test)]
 pub fn rsa_private_key(
     text: &str,
     origin: &Origin,
     passphrase: Option<&Passphrase>,
 ) -> Result<RsaPrivateKey, UserError> {
+    match private_key(text, origin, passphrase, Accept::Rsa)? {
+        PrivateKey::Rsa(key) => Ok(key),
+        // Accept::Rsa refuses an EC key before it gets here.
+        PrivateKey::EcP384(_) => Err(not_rsa(origin, "an EC (ECDSA) P-384 key")),
+    }
+}
+
+/// The same, taking the keys `accept` names.
+pub fn private_key(
+    text: &str,
+    origin: &Origin,
+    passphrase: Option<&Passphrase>,
+    accept: Accept,
+) -> Result<PrivateKey, UserError> {
     let text = Zeroizing::new(normalise(text).into_owned());
     if text.is_empty() {
         let err = UserError::runtime(format!("{origin} is empty; it must hold a PEM private key"));
@@ -118,17 +165,92 @@ pub fn rsa_private_key(
         };
         let plain = encrypted::decrypt(&der, passphrase.expose())
             .map_err(|err| decrypt_error(err, origin, passphrase))?;
-        let mut key = private_key_block("PRIVATE KEY", &plain, origin)?;
-        key.was_encrypted = true;
+        let mut key = any_private_key_block("PRIVATE KEY", &plain, origin, accept)?;
+        match &mut key {
+            PrivateKey::Rsa(key) => key.was_encrypted = true,
+            PrivateKey::EcP384(key) => key.was_encrypted = true,
+        }
         return Ok(key);
     }
     if legacy_encrypted {
         return Err(legacy_encrypted_key(origin, passphrase));
     }
-    private_key_block(&label, &der, origin)
+    any_private_key_block(&label, &der, origin, accept)
 }
 
 /// Classifies DER by its PEM label; also used for the PKCS#8 key --cert-create makes.
+pub fn any_private_key_block(
+    label: &str,
+    der: &[u8],
+    origin: &Origin,
+    accept: Accept,
+) -> Result<PrivateKey, UserError> {
+    let ec = accept == Accept::RsaOrEcP384;
+    match label {
+        "PRIVATE KEY" if ec => {
+            if let Ok(info) = PrivateKeyInfoRef::try_from(der)
+                && info.algorithm.oid == EC_PUBLIC_KEY
+            {
+                let curve = info.algorithm.parameters_oid().ok();
+                return ec_p384(der, curve, origin);
+            }
+            private_key_block(label, der, origin).map(PrivateKey::Rsa)
+        }
+        "EC PRIVATE KEY" if ec => ec_p384(der, None, origin),
+        _ => private_key_block(label, der, origin).map(PrivateKey::Rsa),
+    }
+}
+
+/// What Qlik Cloud takes for an OAuth client's key, for the errors that refuse another.
+pub const OAUTH_KEYS: &str = "Qlik Cloud takes RS256 or RS512 with an RSA key of 2048 bits or \
+                              more, or ES384 with an EC P-384 key";
+
+const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// An EC key (PKCS#8 or SEC1 DER) that must be on P-384; `curve` is the PKCS#8 header's, when
+/// there is one. A key on another curve is named with its curve.
+fn ec_p384(
+    der: &[u8],
+    curve: Option<ObjectIdentifier>,
+    origin: &Origin,
+) -> Result<PrivateKey, UserError> {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P256K1_SHA256_FIXED_SIGNING,
+        ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair,
+    };
+    if EcdsaKeyPair::from_private_key_der(&ECDSA_P384_SHA384_FIXED_SIGNING, der).is_ok() {
+        return Ok(PrivateKey::EcP384(EcP384PrivateKey {
+            der: Zeroizing::new(der.to_vec()),
+            was_encrypted: false,
+        }));
+    }
+    let named = [
+        (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256"),
+        (&ECDSA_P521_SHA512_FIXED_SIGNING, "P-521"),
+        (&ECDSA_P256K1_SHA256_FIXED_SIGNING, "secp256k1"),
+    ]
+    .into_iter()
+    .find(|(alg, _)| EcdsaKeyPair::from_private_key_der(alg, der).is_ok())
+    .map(|(_, name)| name.to_owned())
+    .or_else(|| curve.filter(|c| *c != P384).map(|c| c.to_string()));
+    Err(match named {
+        Some(curve) => UserError::runtime(format!(
+            "{origin} holds an EC key on curve {curve}; {OAUTH_KEYS}"
+        )),
+        None => UserError::runtime(format!(
+            "{origin} holds an EC private key the crypto library (aws-lc) cannot read; check it \
+             with: openssl pkey -check -noout -in <key file>"
+        )),
+    })
+    .map_err(|err| err.with_hint(NEW_EC_KEY_HINT))
+}
+
+/// How to make a key of the kind Qlik Cloud's OAuth clients take.
+pub const NEW_EC_KEY_HINT: &str = "make one with --cert-create true --cert-create-key-type \
+     ec-p384, or with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out \
+     privatekey.pem";
+
+/// Classifies DER by its PEM label, for an RSA key.
 pub fn private_key_block(
     label: &str,
     der: &[u8],
@@ -293,8 +415,14 @@ fn convert_command(origin: &Origin, passphrase: Option<&Passphrase>) -> String {
 }
 
 fn not_rsa(origin: &Origin, what: &str) -> UserError {
+    // An EC key is fine for one thing: a Qlik Cloud OAuth client's assertion.
+    let ec = if what.contains("EC (ECDSA)") {
+        " (an EC P-384 key signs only Qlik Cloud OAuth client assertions, with oauth-qscloud)"
+    } else {
+        ""
+    };
     UserError::runtime(format!(
-        "{origin} holds {what}; Qlik's RS256 tokens need an RSA private key"
+        "{origin} holds {what}; Qlik's RS256 tokens need an RSA private key{ec}"
     ))
     .with_hint(NEW_KEY_HINT)
 }

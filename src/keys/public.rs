@@ -99,6 +99,8 @@ pub struct VerifyingKey {
     pub blocks: usize,
     /// An RSA key's numbers, for its JWK (setup-qscloud-oauth); `None` for an EC key.
     pub rsa: Option<super::RsaPublic>,
+    /// An EC P-384 key's point, for its JWK; `None` for the others.
+    pub ec_p384: Option<super::EcP384Public>,
 }
 
 /// Reads the first public key or certificate in PEM text.
@@ -319,6 +321,11 @@ fn spki_key(
             pem: String::new(),
             blocks: 1,
             rsa: None,
+            ec_p384: if curve == P384 {
+                super::EcP384Public::from_uncompressed(key_bytes).ok()
+            } else {
+                None
+            },
         }),
         (EC_PUBLIC_KEY, curve) => Err(UserError::runtime(format!(
             "{origin} holds an EC key on curve {}; qs-jwt verifies P-256 (ES256) and P-384 (ES384)",
@@ -359,6 +366,7 @@ fn rsa_pkcs1_key(
             key.modulus.as_bytes(),
             key.public_exponent.as_bytes(),
         )),
+        ec_p384: None,
     })
 }
 

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::qlik::oauth;
+use crate::qlik::cloud::oauth;
 use crate::qlik::rules::{
     CLOCK_SKEW, Profile, QLIK_CLOUD_AUDIENCE, QLIK_CLOUD_MAX_VALIDITY, not_yet_valid,
 };
@@ -190,7 +190,7 @@ fn qseow_rules(
 }
 
 /// A client assertion for Qlik Cloud's `POST /oauth/token` (private key JWT), by the rules of
-/// qlik.dev's "Private Key JWT reference" (see `qlik::oauth`). `expected_audience` tightens the
+/// qlik.dev's "Private Key JWT reference" (see `qlik::cloud::oauth`). `expected_audience` tightens the
 /// audience rule from "a token endpoint URL" to "this URL".
 fn qscloud_oauth_rules(
     header: &Map<String, Value>,
@@ -205,19 +205,16 @@ fn qscloud_oauth_rules(
         }),
         None => rule(
             &format!(
-                "aud is the tenant's token endpoint, https://<tenant>{}",
+                "aud is a tenant's token endpoint, https://<tenant>{}",
                 oauth::TOKEN_PATH
             ),
             claim("aud"),
-            |v| {
-                v.as_str().is_some_and(|aud| {
-                    aud.starts_with("https://") && aud.ends_with(oauth::TOKEN_PATH)
-                })
-            },
+            |v| v.as_str().is_some_and(oauth::is_token_url),
         ),
     }
     .fix(Fix::same(
-        "the audience is the tenant's https://<tenant>/oauth/token exactly, no trailing slash",
+        "the audience is the tenant's https://<tenant>/oauth/token exactly: the host in lower \
+         case, no port 443, no path before /oauth/token, no trailing slash",
     ));
     let iss = claim("iss");
     let lifetime = match (
@@ -253,8 +250,8 @@ fn qscloud_oauth_rules(
         rule("iat is a number", claim("iat"), Value::is_number),
         rule("exp is a number", claim("exp"), Value::is_number),
         RuleResult {
-            rule: format!("exp - iat is at most {max} seconds"),
-            passed: lifetime.0 <= max as f64,
+            rule: format!("exp is after iat, at most {max} seconds"),
+            passed: lifetime.0 > 0.0 && lifetime.0 <= max as f64,
             detail: lifetime.1,
             fix: None,
         },

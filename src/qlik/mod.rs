@@ -1,12 +1,11 @@
 //! Qlik's half: its published rules (`rules`), a token checked against them (`check`), and its
 //! two APIs as typed requests and replies: Qlik Cloud's (`cloud`) and QSEoW's repository and
-//! proxy (`qrs`). They talk through `http` and know neither the command line nor how a result
+//! proxy (`qseow`). They talk through `http` and know neither the command line nor how a result
 //! is shown.
 
 pub mod check;
 pub mod cloud;
-pub mod oauth;
-pub mod qrs;
+pub mod qseow;
 pub mod rules;
 
 use serde_json::Value;

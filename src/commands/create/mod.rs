@@ -10,16 +10,15 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use jsonwebtoken::Header;
-use rand::RngExt;
-use rand::distr::Alphanumeric;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::claims;
 use crate::cli::create::{CreateQscloudArgs, CreateQseowArgs, TokenFormat};
 use crate::cli::key::KeyArgs;
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run, random_id};
 use crate::keys::{self, LoadedKey, PendingKeyFiles};
 use crate::qlik::check;
 use crate::qlik::rules::Profile;
@@ -28,9 +27,6 @@ use crate::secret::Passphrase;
 use crate::times;
 use crate::token;
 use crate::verbose;
-
-/// 24 characters from 62: about 143 bits, URL-safe as they are.
-const RANDOM_ID_LEN: usize = 24;
 
 /// A signed token and what went into it, for `--output json`.
 pub struct Created {
@@ -199,10 +195,46 @@ fn warn_about_unused_key_options(args: &KeyArgs) {
     }
 }
 
-fn random_id() -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(RANDOM_ID_LEN)
-        .map(char::from)
-        .collect()
+impl Run for CreateQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.output.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == TokenFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        create_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for CreateQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.output.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == TokenFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        create_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
 }

@@ -15,8 +15,9 @@ use tracing::{info, warn};
 pub use report::{DecodeReport, Verification, report};
 pub use text::render;
 
-use crate::Output;
 use crate::cli::decode::DecodeArgs;
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::input;
 use crate::keys;
 use crate::times::unix_seconds;
@@ -29,12 +30,29 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
         args.cert_publickey_file.as_deref(),
         args.cert_publickey.as_deref(),
     )?;
+    let rules = args.check.map(crate::qlik::check::Rules::from);
+    let token_url = match (&args.tenant, rules) {
+        (None, _) => None,
+        (Some(tenant), Some(crate::qlik::check::Rules::QscloudOauth)) => {
+            Some(crate::qlik::cloud::oauth::token_endpoint(
+                &crate::http::Server::parse_tenant(tenant)?.origin(),
+            ))
+        }
+        (Some(_), _) => {
+            return Err(crate::error::UserError::usage(
+                "--tenant names the tenant whose token endpoint an OAuth client assertion must \
+                 name; it goes with --check qscloud-oauth",
+            )
+            .into());
+        }
+    };
     let report = report(
         parts,
         key.as_ref(),
         unix_seconds(now)?,
         args.expected_audience.as_deref(),
-        args.check.map(crate::qlik::check::Rules::from),
+        token_url.as_deref(),
+        rules,
     );
     if looks_like_access_token(&report.payload) {
         info!(
@@ -61,4 +79,26 @@ pub fn decode(args: &DecodeArgs, now: SystemTime) -> Result<Output> {
 fn looks_like_access_token(payload: &Map<String, Value>) -> bool {
     payload.get("client_id").is_some_and(Value::is_string)
         && payload.get("scope").is_some_and(Value::is_string)
+}
+
+impl Run for DecodeArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn minimal_output(&self) -> bool {
+        self.minimal_output
+    }
+
+    fn json_failure(&self) -> bool {
+        self.minimal_output
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        decode(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::Flag("--minimal-output")
+    }
 }

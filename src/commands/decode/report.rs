@@ -76,16 +76,18 @@ pub fn report<P: Into<check::Rules>>(
     key: Option<&VerifyingKey>,
     now: u64,
     expected_audience: Option<&str>,
+    token_url: Option<&str>,
     profile: Option<P>,
 ) -> DecodeReport {
     let verification = key.map(|key| verification(&parts, key, now, expected_audience));
+    // The tenant's token endpoint (--tenant) is the audience an OAuth assertion must name.
     let check = profile.map(|profile| {
         check::evaluate(
             profile,
             &parts.header,
             &parts.payload,
             now,
-            expected_audience,
+            token_url.or(expected_audience),
         )
     });
     DecodeReport {
@@ -246,7 +248,7 @@ mod tests {
             signing_input: String::new(),
             signature: String::new(),
         };
-        let report = report(parts, None, NOW, None, None::<check::Rules>);
+        let report = report(parts, None, NOW, None, None, None::<check::Rules>);
         assert!(report.verification.is_none() && report.check.is_none());
         assert_eq!(report.failure(), None);
         assert_eq!(

@@ -19,16 +19,15 @@ use serde_json::Value;
 
 use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    quoted, read_local_key, said,
+    command_line, holds_local_key, quoted, read_local_key, said,
 };
-use crate::Output;
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
-use crate::commands::cloud_api::{self, TenantConnection};
+use crate::commands::Output;
+use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
-use crate::http::Client;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
-use crate::qlik::cloud::{self, ApiFailure, IdentityProvider};
+use crate::qlik::cloud::{self, ApiFailure, IdentityProvider, Tenant};
 use crate::secret::SecretText;
 use crate::times;
 use crate::token;
@@ -100,35 +99,29 @@ pub struct Typed {
 
 impl Typed {
     fn doctor(&self, issuer: &str, key_id: &str) -> String {
-        let mut line = format!(
-            "qs-jwt doctor-qscloud --tenant {} --issuer {} --keyid {}",
-            quoted(&self.tenant),
-            quoted(issuer),
-            quoted(key_id)
-        );
-        for more in [&self.key_source, &self.connection] {
-            if !more.is_empty() {
-                line.push(' ');
-                line.push_str(more);
-            }
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt doctor-qscloud --tenant {} --issuer {} --keyid {}",
+                quoted(&self.tenant),
+                quoted(issuer),
+                quoted(key_id)
+            ),
+            &[&self.key_source, &self.connection],
+        )
     }
 
     fn apply(&self, key_id: &str) -> String {
-        let mut line = format!(
-            "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
-             --tenant {}",
-            quoted(&self.issuer),
-            quoted(key_id),
-            self.certificate,
-            quoted(&self.tenant)
-        );
-        if !self.connection.is_empty() {
-            line.push(' ');
-            line.push_str(&self.connection);
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
+                 --tenant {}",
+                quoted(&self.issuer),
+                quoted(key_id),
+                self.certificate,
+                quoted(&self.tenant)
+            ),
+            &[&self.connection],
+        )
     }
 }
 
@@ -155,7 +148,7 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
         )
         .into());
     }
-    let (client, api_key) = cloud_api::connect(&TenantConnection {
+    let client = tenant_with_api_key(&TenantConnection {
         tenant: &args.tenant,
         api_key_file: args.connection.api_key_file.as_deref(),
         cacert: args.connection.cacert.as_deref(),
@@ -163,14 +156,13 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
         timeout: args.connection.timeout,
         needed_by: "doctor-qscloud",
     })?;
-    let tenant = client.server().to_string();
     let typed = typed(args, &source);
 
     let (local, signing) = read_local_key(&source, passphrase.as_ref(), now);
 
-    let listed = match cloud::list_identity_providers(&client, &api_key) {
+    let listed = match client.identity_providers() {
         Ok(providers) => Listed::Providers(providers),
-        Err(failure) => listed_failure(failure, &tenant, &api_key),
+        Err(failure) => listed_failure(failure, &client),
     };
     let now_seconds = times::unix_seconds(now)?;
     let mut report = checks(&typed, &local, &listed, now_seconds);
@@ -190,18 +182,18 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
     Ok(report.into_output(args.output.output))
 }
 
-fn listed_failure(failure: ApiFailure, tenant: &str, api_key: &SecretText) -> Listed {
+fn listed_failure(failure: ApiFailure, tenant: &Tenant) -> Listed {
     match failure {
         ApiFailure::Transport(err) => Listed::Unreachable(said(&err.into())),
         ApiFailure::Refused { status, .. } if status == 401 || status == 403 => {
-            let err = cloud_api::failure(failure, "list the identity providers", tenant, api_key);
+            let err = cloud_failure(failure, "list the identity providers", tenant);
             Listed::KeyRefused {
                 status,
                 said: said(&err.into()),
             }
         }
         other => Listed::Failed(said(
-            &cloud_api::failure(other, "list the identity providers", tenant, api_key).into(),
+            &cloud_failure(other, "list the identity providers", tenant).into(),
         )),
     }
 }
@@ -390,13 +382,6 @@ fn find<'a>(
         .find(|k| k.kid == key_id)
         .and_then(|k| k.pem.as_deref());
     Some((best, pem))
-}
-
-/// Whether the identity provider's key is the public half of the local key; None when it
-/// cannot be told (no local key, an unreadable key).
-fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server = keys::verifying_key_from(pem?, &PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
 }
 
 /// No identity provider has this issuer and key ID: those that have one of the two, with the
@@ -678,14 +663,14 @@ fn options_check(provider: &IdentityProvider) -> Check {
 
 /// `--login`: a fresh token from the one place that signs, sent to /login/jwt-session. Neither
 /// the token nor the session's cookies are shown; Qlik's error is, with the token cut out.
-fn login(client: &Client, args: &DoctorQscloudArgs, key: &keys::SigningKey, now: u64) -> Check {
+fn login(client: &Tenant, args: &DoctorQscloudArgs, key: &keys::SigningKey, now: u64) -> Check {
     match login_result(client, args, key, now) {
         Ok(check) | Err(check) => check,
     }
 }
 
 fn login_result(
-    client: &Client,
+    client: &Tenant,
     args: &DoctorQscloudArgs,
     key: &keys::SigningKey,
     now: u64,
@@ -704,13 +689,15 @@ fn login_result(
             extra: Vec::new(),
         },
     };
-    let mut random = random_id;
+    let mut random = crate::commands::random_id;
     let payload =
         claims::qscloud_claims(&user, now, &mut random).map_err(|e| fail(e.to_string()))?;
     let header = claims::qscloud_header(&args.keyid);
     let token = token::sign(&header, &payload, key).map_err(|e| fail(said(&e)))?;
     let token = SecretText::new(token);
-    let reply = cloud::jwt_session(client, &token).map_err(|e| fail(said(&e.into())))?;
+    let reply = client
+        .jwt_session(&token)
+        .map_err(|e| fail(said(&e.into())))?;
     if !(200..300).contains(&reply.status) {
         let body = cloud::ErrorBody::parse(&reply.body);
         let words: Vec<&str> = [&body.title, &body.detail, &body.code]
@@ -748,15 +735,6 @@ fn login_result(
             args.sub, reply.status
         ),
     ))
-}
-
-fn random_id() -> String {
-    use rand::RngExt;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
 }
 
 #[cfg(test)]

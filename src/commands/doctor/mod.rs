@@ -16,11 +16,13 @@ pub use cloud::doctor_qscloud;
 pub use qseow::doctor_qseow;
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::Output;
-use crate::cli::doctor::DoctorFormat;
+use crate::cli::doctor::{DoctorFormat, DoctorQscloudArgs, DoctorQseowArgs};
+use crate::cli::output::LogLevel;
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::{self, UserError};
 use crate::keys::{self, RsaPublic};
 use crate::render;
@@ -415,6 +417,26 @@ pub struct LocalKey {
     pub public: RsaPublic,
 }
 
+/// Whether the public key in `pem` (a certificate or a public key a server holds) is the
+/// local key's public half; None when either cannot be read.
+pub fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
+    let server =
+        keys::verifying_key_from(pem?, &keys::PublicKeyOrigin::Named(String::new())).ok()?;
+    Some(server.rsa.as_ref()? == &local?.public)
+}
+
+/// A fix's command line: `command` (the qs-jwt command and the values the check named), then
+/// each of `typed` that is not empty (the key's source and the connection's options, as the
+/// user typed them).
+pub fn command_line(command: String, typed: &[&str]) -> String {
+    let mut line = command;
+    for more in typed.iter().filter(|more| !more.is_empty()) {
+        line.push(' ');
+        line.push_str(more);
+    }
+    line
+}
+
 /// Why the private key could not be used, in words; `new_pair` when only a new key pair helps
 /// (a size qs-jwt cannot sign with).
 #[derive(Debug, Clone, PartialEq)]
@@ -501,6 +523,50 @@ pub fn quoted(value: &str) -> String {
         value.to_owned()
     } else {
         render::shell_quoted(value)
+    }
+}
+
+impl Run for DoctorQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == DoctorFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> anyhow::Result<Output> {
+        doctor_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for DoctorQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == DoctorFormat::Json
+    }
+
+    fn run(&self, now: SystemTime) -> anyhow::Result<Output> {
+        doctor_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }
 

@@ -1,10 +1,10 @@
 //! doctor-qseow: the virtual proxy with --prefix, as QSEoW's repository API holds it (port
-//! 4242, with the QMC's client certificate: `qlik::qrs`), compared with the audience and the
+//! 4242, with the QMC's client certificate: `qlik::qseow`), compared with the audience and the
 //! private key the tokens are signed with; with `--login`, a fresh token sent through the
 //! proxy (`GET /<prefix>/qrs/about`, as login-qseow does).
 //!
 //! Qlik's rules, with their sources (help.qlik.com, QRS API reference, sources in
-//! src/qlik/qrs.rs): a virtual proxy takes JWTs when its `authenticationMethod` is 4; it
+//! src/qlik/qseow/mod.rs): a virtual proxy takes JWTs when its `authenticationMethod` is 4; it
 //! verifies a token's signature with its one `jwtPublicKeyCertificate`, and reads the user from
 //! the claims its `jwtAttributeUserId` and `jwtAttributeUserDirectory` name, and requires the
 //! token's `aud` to be its `jwtAudience` ("Creating a virtual proxy", JWT authentication,
@@ -19,15 +19,15 @@ use anyhow::Result;
 
 use super::{
     CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    quoted, read_local_key, said,
+    command_line, holds_local_key, quoted, read_local_key, said,
 };
-use crate::Output;
 use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
-use crate::commands::repository_api::{self, RepositoryConnection};
-use crate::http::{Client, ClientOptions, Server};
+use crate::commands::Output;
+use crate::commands::connect::{self, Connection, RepositoryConnection, qrs_failure};
+use crate::http::Server;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
-use crate::qlik::qrs::{
+use crate::qlik::qseow::{
     self, JWT_AUTHENTICATION, ProxyService, QrsFailure, Repository, ServerNode, VirtualProxy,
 };
 use crate::qlik::rules::{QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
@@ -111,30 +111,29 @@ pub struct Typed {
 
 impl Typed {
     fn doctor(&self, prefix: &str, audience: &str) -> String {
-        let mut line = format!(
-            "qs-jwt doctor-qseow --qrs {} --prefix {} --audience {}",
-            quoted(&self.qrs),
-            quoted(prefix),
-            quoted(audience)
-        );
-        for more in [&self.key_source, &self.connection] {
-            if !more.is_empty() {
-                line.push(' ');
-                line.push_str(more);
-            }
-        }
-        line
+        command_line(
+            format!(
+                "qs-jwt doctor-qseow --qrs {} --prefix {} --audience {}",
+                quoted(&self.qrs),
+                quoted(prefix),
+                quoted(audience)
+            ),
+            &[&self.key_source, &self.connection],
+        )
     }
 
+    /// The connection's options are never empty here: --qrs-cert and --qrs-key are required.
     fn apply(&self) -> String {
-        format!(
-            "qs-jwt setup-qseow --audience {} --prefix {} --cert-publickey-file {} --apply \
-             --qrs {} {}",
-            quoted(&self.audience),
-            quoted(&self.prefix),
-            self.certificate,
-            quoted(&self.qrs),
-            self.connection
+        command_line(
+            format!(
+                "qs-jwt setup-qseow --audience {} --prefix {} --cert-publickey-file {} --apply \
+                 --qrs {}",
+                quoted(&self.audience),
+                quoted(&self.prefix),
+                self.certificate,
+                quoted(&self.qrs)
+            ),
+            &[&self.connection],
         )
     }
 }
@@ -157,7 +156,7 @@ pub fn doctor_qseow(args: &DoctorQseowArgs, now: SystemTime) -> Result<Output> {
         _ => None,
     };
     let connection = &args.connection;
-    let repository = repository_api::connect(&RepositoryConnection {
+    let repository = connect::repository(&RepositoryConnection {
         qrs: &connection.qrs,
         qrs_cert: Some(&connection.qrs_cert),
         qrs_key: Some(&connection.qrs_key),
@@ -200,26 +199,26 @@ fn read_site(repository: &Repository) -> Read {
             }
         }
         QrsFailure::Refused { status, .. } if status == 401 || status == 403 => {
-            let err = failure.into_user_error(action, repository);
+            let err = qrs_failure(failure, action, repository);
             Read::Refused {
                 status,
                 said: said(&err.into()),
             }
         }
-        other => Read::Failed(said(&other.into_user_error(action, repository).into())),
+        other => Read::Failed(said(&qrs_failure(other, action, repository).into())),
     };
-    if let Err(failure) = qrs::repository_about(repository) {
+    if let Err(failure) = repository.about() {
         return failed(failure, "read its about");
     }
-    let virtual_proxies = match qrs::virtual_proxies(repository) {
+    let virtual_proxies = match repository.virtual_proxies() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the virtual proxies"),
     };
-    let proxy_services = match qrs::proxy_services(repository) {
+    let proxy_services = match repository.proxy_services() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the proxy services"),
     };
-    let server_nodes = match qrs::server_nodes(repository) {
+    let server_nodes = match repository.server_nodes() {
         Ok(list) => list,
         Err(failure) => return failed(failure, "read the server nodes"),
     };
@@ -259,7 +258,7 @@ fn typed(args: &DoctorQseowArgs, source: &KeySource<'_>, repository: &Repository
     if let Some(file) = &c.cacert {
         connection.push(format!("--cacert {}", quoted(&file.display().to_string())));
     }
-    if repository.user() != qrs::DEFAULT_QRS_USER {
+    if repository.user() != qseow::DEFAULT_QRS_USER {
         connection.push(format!("--qrs-user {}", quoted(repository.user())));
     }
     if c.insecure {
@@ -469,12 +468,6 @@ fn local_key_check(typed: &Typed, local: &Result<LocalKey, KeyTrouble>) -> Check
         "give the virtual proxy its certificate (setup-qseow --apply)",
         new_key_pair(typed),
     )
-}
-
-/// Whether the certificate is of the local key's public half; None when it cannot be told.
-fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server = keys::verifying_key_from(pem?, &PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
 }
 
 /// No virtual proxy has this prefix: the prefixes the repository holds, and the JWT virtual
@@ -728,7 +721,7 @@ fn linked_check(
     nodes: &[ServerNode],
 ) -> Check {
     // Named as setup-qseow --apply names them: by node, the id only to tell two apart.
-    let all = qrs::proxy_service_names(services, nodes);
+    let all = qseow::proxy_service_names(services, nodes);
     let linked: Vec<&String> = services
         .iter()
         .zip(&all)
@@ -824,21 +817,19 @@ fn login_result(
     let payload = claims::qseow_claims(&user, now).map_err(|e| fail(e.to_string()))?;
     let token = token::sign(&claims::qseow_header(), &payload, key).map_err(|e| fail(said(&e)))?;
     let token = SecretText::new(token);
-    let client = Client::new(
+    let proxy = connect::proxy(
         server,
-        &ClientOptions {
+        &Connection {
             cacert: args.connection.cacert.as_deref(),
             insecure: args.connection.insecure,
             timeout: args.connection.timeout,
             sends: "the token",
-            client_certificate: None,
         },
     )
     .map_err(|e| fail(said(&e.into())))?;
-    let shown = client.server().to_string();
+    let shown = proxy.server().to_string();
     let who = format!("{user_directory}\\{user_id}");
-    let reply =
-        qrs::about(&client, &token, &qrs::Xrfkey::random()).map_err(|e| fail(said(&e.into())))?;
+    let reply = proxy.login(&token).map_err(|e| fail(said(&e.into())))?;
     if (300..400).contains(&reply.status) {
         return Err(fail(format!(
             "{shown} sent a fresh token for '{who}' to a login page (HTTP {}): no linked JWT \

@@ -1,31 +1,33 @@
 //! The login commands: send a token to Qlik the way a real integration does, and say whether
 //! Qlik made a session and for whom. `login-qscloud` posts it to Qlik Cloud's
 //! `/login/jwt-session`; `login-qseow` sends it through a QSEoW virtual proxy. This module reads
-//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `qlik::cloud` and
-//! `qlik::qrs` make the requests, `cookies` keeps the session, `report` decides what is shown.
+//! the input, runs `--check`'s rules as warnings, and reads Qlik's answers; `connect` makes the
+//! clients (a `qlik::cloud::Tenant`, a `qlik::qseow::Proxy`), which make the requests, `cookies` keeps the session, `report` decides what is shown.
 //!
-//! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qrs`'s (sources there).
+//! Qlik's requests and replies are `qlik::cloud`'s and `qlik::qseow`'s (sources there).
 
 mod cookies;
 mod report;
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use tracing::{info, warn};
 
 pub use report::{LoginError, LoginReport, PreCheck, User};
 
-use crate::Output;
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::cli::output::LogLevel;
+use crate::commands::connect::{self, Connection};
+use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
-use crate::http::{Client, ClientOptions, Reply, Server, url_shown};
+use crate::http::{Reply, Server, url_shown};
 use crate::input;
 use crate::keys;
 use crate::qlik::rules::Profile;
-use crate::qlik::{check, cloud, qrs};
+use crate::qlik::{check, cloud};
 use crate::secret::SecretText;
 use crate::times::{self, iso8601, numeric_date, span};
 use crate::token::{self, TokenParts};
@@ -35,22 +37,15 @@ const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
 
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
-    let mut server = Server::parse(&args.tenant, "--tenant", true)?;
-    if !server.base_path.is_empty() {
-        warn!(
-            "--tenant: the path '{}' is ignored; Qlik Cloud's login is at the tenant's root",
-            server.base_path
-        );
-        server.base_path.clear();
-    }
+    let server = connect::tenant_server(&args.tenant)?;
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
     check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
     let pre = pre_check(&token, Profile::Qscloud, now, QLIK_CLOUD)?;
-    let client = client(server, &args.connection)?;
+    let tenant = connect::tenant(server, &connection(&args.connection))?;
 
-    let reply = cloud::jwt_session(&client, &token)?;
-    let mut report = LoginReport::new(reply.status, client.server().to_string());
+    let reply = tenant.jwt_session(&token)?;
+    let mut report = LoginReport::new(reply.status, tenant.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
         if error.location.is_none() && reply.status != 429 {
@@ -60,12 +55,12 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
 
-    let session = session_cookies(&reply, &client, cloud::JWT_SESSION_PATH, now);
+    let session = session_cookies(&reply, tenant.server(), cloud::JWT_SESSION_PATH, now);
     if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
         return finish(report, args.output.output, QLIK_CLOUD, None);
     }
     let cookie_header = cookies::header(&session);
-    report.user = cloud::users_me(&client, cookie_header.as_ref()).map(User::from);
+    report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     finish(report, args.output.output, QLIK_CLOUD, jar.as_deref())
 }
@@ -82,11 +77,10 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
     let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
-    let client = client(server, &args.connection)?;
+    let proxy = connect::proxy(server, &connection(&args.connection))?;
 
-    let xrfkey = qrs::Xrfkey::random();
-    let reply = qrs::about(&client, &token, &xrfkey)?;
-    let mut report = LoginReport::new(reply.status, client.server().to_string());
+    let reply = proxy.login(&token)?;
+    let mut report = LoginReport::new(reply.status, proxy.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
         if error.location.is_some() {
@@ -102,50 +96,17 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None);
     }
 
-    let session = session_cookies(
-        &reply,
-        &client,
-        &format!("{}{}", client.server().base_path, xrfkey.about_path()),
-        now,
-    );
+    let session = session_cookies(&reply, proxy.server(), &proxy.login_path(), now);
     if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
         return finish(report, args.output.output, VIRTUAL_PROXY, None);
     }
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
-        Some(header) => qrs::qps_user(&client, header, &xrfkey).map(User::from),
+        Some(header) => proxy.user(header).map(User::from),
         None => None,
     };
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
-}
-
-/// `--output json`'s object for a login that failed with an error (`detail`, `hint`), or None
-/// when the output is text. The server as the report names it, when `--tenant` or `--server`
-/// reads as one.
-pub fn failure_json(
-    command: &crate::cli::Command,
-    detail: &str,
-    hint: Option<&str>,
-) -> Option<String> {
-    use crate::cli::Command;
-    let server = match command {
-        Command::LoginQscloud(args) if args.output.output == LoginFormat::Json => {
-            Server::parse(&args.tenant, "--tenant", true)
-                .ok()
-                .map(|mut server| {
-                    server.base_path.clear();
-                    server.to_string()
-                })
-        }
-        Command::LoginQseow(args) if args.output.output == LoginFormat::Json => {
-            Server::parse(&args.server, "--server", false)
-                .ok()
-                .map(|server| server.to_string())
-        }
-        _ => return None,
-    };
-    Some(report::failure_json(server, detail, hint))
 }
 
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
@@ -210,30 +171,26 @@ fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Resul
     })
 }
 
-fn client(server: Server, connection: &ConnectionArgs) -> Result<Client, UserError> {
-    Client::new(
-        server,
-        &ClientOptions {
-            cacert: connection.cacert.as_deref(),
-            insecure: connection.insecure,
-            timeout: connection.timeout,
-            sends: "the token",
-            client_certificate: None,
-        },
-    )
+fn connection(connection: &ConnectionArgs) -> Connection<'_> {
+    Connection {
+        cacert: connection.cacert.as_deref(),
+        insecure: connection.insecure,
+        timeout: connection.timeout,
+        sends: "the token",
+    }
 }
 
 /// The cookies a reply set; a cookie that a cookie file cannot hold is named in a warning.
 fn session_cookies(
     reply: &Reply,
-    client: &Client,
+    server: &Server,
     request_path: &str,
     now: u64,
 ) -> Vec<cookies::SessionCookie> {
     let mut skipped = Vec::new();
     let session = cookies::parse(
         &reply.set_cookies,
-        client.server().bare_host(),
+        server.bare_host(),
         request_path,
         now,
         &mut skipped,
@@ -429,5 +386,68 @@ fn cookie_names(names: &[String]) -> String {
         [] => "no cookie".to_owned(),
         [one] => format!("the cookie {one}"),
         many => format!("the cookies {}", many.join(", ")),
+    }
+}
+
+impl Run for LoginQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == LoginFormat::Json
+    }
+
+    /// The keys of a refused login's report.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let server = Server::parse(&self.tenant, "--tenant", true)
+            .ok()
+            .map(|mut server| {
+                server.base_path.clear();
+                server.to_string()
+            });
+        report::failure_json(server, detail, hint)
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        login_qscloud(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
+    }
+}
+
+impl Run for LoginQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.output.log.loglevel
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        Some(self.connection.timeout)
+    }
+
+    fn json_failure(&self) -> bool {
+        self.output.output == LoginFormat::Json
+    }
+
+    /// The keys of a refused login's report.
+    fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
+        let server = Server::parse(&self.server, "--server", false)
+            .ok()
+            .map(|server| server.to_string());
+        report::failure_json(server, detail, hint)
+    }
+
+    fn run(&self, now: SystemTime) -> Result<Output> {
+        login_qseow(self, now)
+    }
+
+    fn json_asked_by() -> JsonAskedBy {
+        JsonAskedBy::OutputJson
     }
 }

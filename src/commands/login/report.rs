@@ -9,7 +9,7 @@ use crate::qlik::check::RuleResult;
 use crate::qlik::rules::{
     Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
 };
-use crate::qlik::{cloud, qrs};
+use crate::qlik::{cloud, qseow};
 use crate::render::{escape, json_for_terminal};
 
 /// The outcome of one login, and `--output json`'s object.
@@ -98,8 +98,8 @@ impl From<cloud::Me> for User {
     }
 }
 
-impl From<qrs::QpsUser> for User {
-    fn from(user: qrs::QpsUser) -> Self {
+impl From<qseow::QpsUser> for User {
+    fn from(user: qseow::QpsUser) -> Self {
         Self {
             name: user.name,
             user_directory: user.user_directory,

@@ -17,12 +17,15 @@
 mod repository;
 mod tenant;
 
+use std::time::{Duration, SystemTime};
+
 use anyhow::Result;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::Output;
+use crate::cli::output::LogLevel;
 use crate::cli::setup::{SetupFormat, SetupQscloudArgs, SetupQseowArgs};
+use crate::commands::{Output, Run};
 use crate::error::UserError;
 use crate::keys::{self, PublicKeyKind, VerifyingKey};
 use crate::qlik::rules::{QSEOW_GROUP_CLAIM, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM};
@@ -316,6 +319,31 @@ fn json_text(value: &Value) -> String {
     // A serde_json Value always serializes.
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     render::json_for_terminal(&text).into_owned()
+}
+
+impl Run for SetupQscloudArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    /// --apply's and --remove's --timeout bounds the reads of files too.
+    fn timeout(&self) -> Option<Duration> {
+        (self.tenant.apply || self.tenant.remove).then_some(self.tenant.timeout)
+    }
+
+    fn run(&self, _now: SystemTime) -> Result<Output> {
+        setup_qscloud(self)
+    }
+}
+
+impl Run for SetupQseowArgs {
+    fn log_level(&self) -> LogLevel {
+        self.log.loglevel
+    }
+
+    fn run(&self, _now: SystemTime) -> Result<Output> {
+        setup_qseow(self)
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! setup-qseow --apply: the virtual proxy configured through QSEoW's repository API on its own
-//! port (4242), with the client certificate the QMC exports (`qlik::qrs`, sources there). The
+//! port (4242), with the client certificate the QMC exports (`qlik::qseow`, sources there). The
 //! plan-then-apply habit: read the virtual proxy, the engine nodes and the proxy services,
 //! change only what differs from what qs-jwt's tokens need, and send nothing when nothing does.
 
@@ -8,20 +8,25 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::cli::setup::RepositoryArgs;
-use crate::commands::repository_api::{self, RepositoryConnection};
+use crate::commands::connect::{self, RepositoryConnection, qrs_failure};
 use crate::error::UserError;
-use crate::qlik::qrs::{self, Repository, VirtualProxy};
+use crate::qlik::qseow::{self, Repository, VirtualProxy};
 
 /// `--apply`: the virtual proxy with `prefix` made to take tokens as `body` (the body
 /// setup-qseow prints) says; the virtual proxy as the repository returned it, as JSON.
 pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String> {
     let repository = connect(args)?;
     let server = repository.server().to_string();
-    let found = qrs::virtual_proxies_by_prefix(&repository, prefix).map_err(|f| {
-        f.into_user_error(&format!("read the virtual proxy '{prefix}'"), &repository)
+    let found = repository.virtual_proxies_by_prefix(prefix).map_err(|f| {
+        qrs_failure(
+            f,
+            &format!("read the virtual proxy '{prefix}'"),
+            &repository,
+        )
     })?;
-    let nodes = qrs::engine_nodes(&repository)
-        .map_err(|f| f.into_user_error("read the engine services' nodes", &repository))?;
+    let nodes = repository
+        .engine_nodes()
+        .map_err(|f| qrs_failure(f, "read the engine services' nodes", &repository))?;
     let wanted = Wanted {
         prefix,
         body,
@@ -56,7 +61,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
 struct Wanted<'a> {
     prefix: &'a str,
     body: &'a Value,
-    nodes: &'a [qrs::ServerNode],
+    nodes: &'a [qseow::ServerNode],
     allow_hosts: &'a [String],
 }
 
@@ -68,8 +73,8 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
     let merged =
-        qrs::merge_virtual_proxy(wanted.body, wanted.body, wanted.nodes, wanted.allow_hosts);
-    match qrs::create_virtual_proxy(repository, &merged.json) {
+        qseow::merge_virtual_proxy(wanted.body, wanted.body, wanted.nodes, wanted.allow_hosts);
+    match repository.create_virtual_proxy(&merged.json) {
         Ok(created) => {
             info!(
                 "created the virtual proxy '{prefix}' ({}) on {server}{}",
@@ -78,8 +83,8 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
             );
             Ok((created, true))
         }
-        Err(refused @ qrs::QrsFailure::Refused { .. }) => {
-            let made_meanwhile = qrs::virtual_proxies_by_prefix(repository, prefix).ok();
+        Err(refused @ qseow::QrsFailure::Refused { .. }) => {
+            let made_meanwhile = repository.virtual_proxies_by_prefix(prefix).ok();
             match made_meanwhile.as_deref() {
                 Some([existing]) => {
                     info!(
@@ -90,14 +95,20 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
                     );
                     update(repository, existing, wanted)
                 }
-                _ => Err(refused
-                    .into_user_error(&format!("create the virtual proxy '{prefix}'"), repository)
-                    .into()),
+                _ => Err(qrs_failure(
+                    refused,
+                    &format!("create the virtual proxy '{prefix}'"),
+                    repository,
+                )
+                .into()),
             }
         }
-        Err(failure) => Err(failure
-            .into_user_error(&format!("create the virtual proxy '{prefix}'"), repository)
-            .into()),
+        Err(failure) => Err(qrs_failure(
+            failure,
+            &format!("create the virtual proxy '{prefix}'"),
+            repository,
+        )
+        .into()),
     }
 }
 
@@ -110,7 +121,7 @@ fn update(
 ) -> Result<(VirtualProxy, bool)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
-    let merged = qrs::merge_virtual_proxy(
+    let merged = qseow::merge_virtual_proxy(
         &existing.json,
         wanted.body,
         wanted.nodes,
@@ -119,8 +130,9 @@ fn update(
     if merged.changes.is_empty() {
         return Ok((existing.clone(), false));
     }
-    let updated = qrs::update_virtual_proxy(repository, &merged.json).map_err(|f| {
-        f.into_user_error(
+    let updated = repository.update_virtual_proxy(&merged.json).map_err(|f| {
+        qrs_failure(
+            f,
             &format!("update the virtual proxy '{prefix}' ({})", existing.id),
             repository,
         )
@@ -159,29 +171,33 @@ fn link(
     repository: &Repository,
     virtual_proxy: &VirtualProxy,
     prefix: &str,
-    nodes: &[qrs::ServerNode],
+    nodes: &[qseow::ServerNode],
 ) -> Result<usize> {
     let server = repository.server().to_string();
-    let services = qrs::proxy_services(repository)
-        .map_err(|f| f.into_user_error("read the proxy services", repository))?;
+    let services = repository
+        .proxy_services()
+        .map_err(|f| qrs_failure(f, "read the proxy services", repository))?;
     if services.is_empty() {
         warn!(
             "{server} lists no proxy service: the virtual proxy '{prefix}' serves nobody until \
              one links it (QMC: Proxies)"
         );
     }
-    let names = qrs::proxy_service_names(&services, nodes);
+    let names = qseow::proxy_service_names(&services, nodes);
     let mut linked = 0;
     for (service, name) in services.iter().zip(&names) {
         if service.links(&virtual_proxy.id) {
             continue;
         }
-        qrs::link_virtual_proxy(repository, service, &virtual_proxy.id).map_err(|f| {
-            f.into_user_error(
-                &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
-                repository,
-            )
-        })?;
+        repository
+            .link_virtual_proxy(service, &virtual_proxy.id)
+            .map_err(|f| {
+                qrs_failure(
+                    f,
+                    &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
+                    repository,
+                )
+            })?;
         info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
         linked += 1;
     }
@@ -215,7 +231,7 @@ fn with_changes(changes: &[String]) -> String {
 
 /// The repository client for --apply.
 fn connect(args: &RepositoryArgs) -> Result<Repository, UserError> {
-    repository_api::connect(&RepositoryConnection {
+    connect::repository(&RepositoryConnection {
         qrs: args.qrs.as_deref().unwrap_or_default(),
         qrs_cert: args.qrs_cert.as_deref(),
         qrs_key: args.qrs_key.as_deref(),

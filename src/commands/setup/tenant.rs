@@ -8,11 +8,11 @@ use anyhow::Result;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::Output;
 use crate::cli::setup::TenantArgs;
-use crate::commands::cloud_api::{TenantConnection, connect, failure};
+use crate::commands::Output;
+use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
-use crate::qlik::cloud::{self, IdentityProvider};
+use crate::qlik::cloud::IdentityProvider;
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -28,16 +28,18 @@ pub fn apply(
     body: &Value,
     one_line_pem: &str,
 ) -> Result<String> {
-    let (client, api_key) = connect(&tenant_connection(args))?;
+    let client = tenant_with_api_key(&tenant_connection(args))?;
     let tenant = client.server().to_string();
-    let providers = cloud::list_identity_providers(&client, &api_key)
-        .map_err(|f| failure(f, "list the identity providers", &tenant, &api_key))?;
+    let providers = client
+        .identity_providers()
+        .map_err(|f| cloud_failure(f, "list the identity providers", &client))?;
     let existing = providers
         .iter()
         .find_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)));
     let Some((provider, key)) = existing else {
-        let created = cloud::create_identity_provider(&client, &api_key, body)
-            .map_err(|f| failure(f, "create the identity provider", &tenant, &api_key))?;
+        let created = client
+            .create_identity_provider(body)
+            .map_err(|f| cloud_failure(f, "create the identity provider", &client))?;
         info!(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
@@ -86,10 +88,11 @@ pub fn apply(
 /// `--remove`: deletes the identity provider with this issuer and key ID, and nothing else;
 /// the last active JWT identity provider of the issuer only with `--force`.
 pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
-    let (client, api_key) = connect(&tenant_connection(args))?;
+    let client = tenant_with_api_key(&tenant_connection(args))?;
     let tenant = client.server().to_string();
-    let providers = cloud::list_identity_providers(&client, &api_key)
-        .map_err(|f| failure(f, "list the identity providers", &tenant, &api_key))?;
+    let providers = client
+        .identity_providers()
+        .map_err(|f| cloud_failure(f, "list the identity providers", &client))?;
     let matching: Vec<&IdentityProvider> = providers
         .iter()
         .filter(|p| p.key_for(wanted.issuer, wanted.key_id).is_some())
@@ -156,12 +159,11 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         )
         .into());
     }
-    cloud::delete_identity_provider(&client, &api_key, &target.id).map_err(|f| {
-        failure(
+    client.delete_identity_provider(&target.id).map_err(|f| {
+        cloud_failure(
             f,
             &format!("delete the identity provider {}", target.id),
-            &tenant,
-            &api_key,
+            &client,
         )
     })?;
     info!(

@@ -1,0 +1,836 @@
+//! setup-qscloud --apply and --remove against the local stand-in for Qlik Cloud's
+//! identity-providers API (tests/it/common/identity_providers.rs, served by qlik_server.rs over
+//! HTTPS on 127.0.0.1). Nothing here reaches the network.
+
+use crate::common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+use crate::common::PROXY_VARIABLES;
+use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::qlik_server::Behaviour;
+use crate::common::tenant::{Tenant, TenantBuilder};
+use crate::common::{
+    Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
+    owner_only, printed, qlik_schema, qs_jwt, single_token,
+};
+
+/// The fixture certificate on one line, as setup-qscloud sends it.
+fn one_line(pem: &str) -> String {
+    pem.lines().map(str::trim).collect()
+}
+
+/// A tenant stand-in whose folder holds the certificate to register (publickey.cer).
+fn stand_in() -> TenantBuilder {
+    TenantBuilder::new().file("publickey.cer", "rsa2048-cert.pem")
+}
+
+impl Tenant {
+    /// `setup-qscloud --issuer <issuer> --keyid <kid> <action...> --tenant <stand-in>
+    /// --cacert ca.pem`, with the admin's API key in QLIK_API_KEY.
+    fn setup(&self, issuer: &str, kid: &str, action: &[&str]) -> Command {
+        let mut cmd = self.command();
+        cmd.args(["setup-qscloud", "--issuer", issuer, "--keyid", kid])
+            .args(action)
+            .args(self.connection());
+        cmd
+    }
+
+    fn apply(&self, issuer: &str, kid: &str) -> Command {
+        self.setup(
+            issuer,
+            kid,
+            &["--cert-publickey-file", "publickey.cer", "--apply"],
+        )
+    }
+
+    fn remove(&self, issuer: &str, kid: &str) -> Command {
+        self.setup(issuer, kid, &["--remove"])
+    }
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let output = cmd.output().unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn apply_creates_the_identity_provider_and_a_second_run_changes_nothing() {
+    let tenant = stand_in().start();
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["options"]["issuer"], "i");
+    assert_eq!(created["options"]["staticKeys"][0]["kid"], "k");
+    assert_eq!(
+        created["options"]["staticKeys"][0]["pem"],
+        one_line(&fixture_text("rsa2048-cert.pem"))
+    );
+    assert!(stderr.contains("created the identity provider"), "{stderr}");
+    assert_eq!(tenant.server.identity_providers().len(), 1);
+    let post = tenant
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(post.target, "/api/v1/identity-providers");
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {ADMIN_API_KEY}").as_str())
+    );
+    assert_eq!(post.header("content-type"), Some("application/json"));
+
+    // Idempotent: the same command again finds it, changes nothing, prints it.
+    let (code, again, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    let again: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(tenant.server.identity_providers().len(), 1);
+    assert_eq!(
+        tenant
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_the_rotation() {
+    let tenant = stand_in().start();
+    let other = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old0001", "i", "k", &other, true));
+    let stderr = fails_cleanly(&mut tenant.apply("i", "k"), tenant.path(), 1);
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("old0001") && lines.contains("another key"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("Rotating the key") && lines.contains("--keyid <new id>"),
+        "{lines}"
+    );
+    assert_eq!(
+        tenant.server.identity_providers(),
+        vec![jwt_idp("old0001", "i", "k", &other, true)]
+    );
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn apply_beside_other_identity_providers_adds_a_second_one() {
+    let tenant = stand_in().start();
+    let other = one_line(&fixture_text("rsa2048-genpkey-public.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old0001", "i", "k1", &other, true));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("elsewhere", "j", "k2", &other, true));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k2"));
+    assert_eq!(code, 0, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    assert_ne!(created["id"], "old0001");
+    assert_eq!(tenant.server.identity_providers().len(), 3);
+}
+
+#[test]
+fn qliks_refusals_are_said_in_words_with_a_hint() {
+    let tenant = stand_in().start();
+    // 401: a key Qlik does not know.
+    let stderr = fails_cleanly(
+        tenant.apply("i", "k").env("QLIK_API_KEY", "not-a-key"),
+        tenant.path(),
+        1,
+    );
+    let lines = error_lines(stderr.as_bytes());
+    assert!(lines.contains("refused the API key (HTTP 401)"), "{lines}");
+    assert!(
+        lines.contains("hint: ") && lines.contains("API keys"),
+        "{lines}"
+    );
+    assert!(!stderr.contains("not-a-key"), "{stderr}");
+    // 403: a user who is not a tenant admin.
+    let stderr = fails_cleanly(
+        tenant.apply("i", "k").env("QLIK_API_KEY", USER_API_KEY),
+        tenant.path(),
+        1,
+    );
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("HTTP 403") && lines.contains("TenantAdmin"),
+        "{lines}"
+    );
+    assert!(tenant.server.identity_providers().is_empty());
+}
+
+#[test]
+fn a_400_names_qliks_errors() {
+    let tenant = stand_in().behaviour(Behaviour::Fixed(400, r#"{"errors": [{"code": "IDPS-400", "title": "Invalid request body", "detail": "options.issuer is invalid"}], "traceId": "abc123"}"#)).start();
+    let stderr = fails_cleanly(&mut tenant.apply("i", "k"), tenant.path(), 1);
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("HTTP 400")
+            && lines.contains("options.issuer is invalid")
+            && lines.contains("traceId abc123"),
+        "{lines}"
+    );
+}
+
+#[test]
+fn the_api_key_comes_from_a_file_or_standard_input_and_is_warned_about() {
+    let tenant = stand_in().start();
+    let key_file = tenant.path().join("apikey.txt");
+    fs::write(&key_file, format!("{ADMIN_API_KEY}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&key_file, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "apikey.txt"]));
+    assert_eq!(code, 0, "{stderr}");
+    #[cfg(unix)]
+    assert!(
+        stderr.contains("--api-key-file 'apikey.txt' can be read by every user"),
+        "{stderr}"
+    );
+    owner_only(&key_file);
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "apikey.txt"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("can be read"), "{stderr}");
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "-"])
+        .write_stdin(format!("{ADMIN_API_KEY}\r\n")));
+    assert_eq!(code, 0, "{stderr}");
+
+    // None: a usage error naming both ways, before anything is sent.
+    let before = tenant.server.requests().len();
+    let stderr = fails_cleanly(
+        tenant.apply("i", "k").env_remove("QLIK_API_KEY"),
+        tenant.path(),
+        2,
+    );
+    assert!(
+        stderr.contains("QLIK_API_KEY") && stderr.contains("--api-key-file"),
+        "{stderr}"
+    );
+    assert_eq!(tenant.server.requests().len(), before);
+}
+
+#[test]
+fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    for idp in [
+        jwt_idp("old", "i", "k1", &pem, true),
+        jwt_idp("new", "i", "k2", &pem, true),
+        jwt_idp("otherissuer", "j", "k1", &pem, true),
+    ] {
+        tenant.server.add_identity_provider(idp);
+    }
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!(code, 0, "{stderr}");
+    let removed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(removed["id"], "old");
+    assert!(
+        stderr.contains("removed the identity provider old"),
+        "{stderr}"
+    );
+    let left: Vec<Value> = tenant
+        .server
+        .identity_providers()
+        .into_iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(left, ["new", "otherissuer"]);
+    let delete = tenant
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert_eq!(delete.target, "/api/v1/identity-providers/old");
+    // Three identity providers are two pages: links.next was followed.
+    assert!(
+        tenant
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
+    );
+
+    // Gone: a second run finds nothing to do, says so with the key IDs that are there, and
+    // exits 0, as a second --apply does; nothing is deleted.
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+    assert!(
+        stderr.contains(
+            "has no JWT identity provider with issuer 'i' and key ID 'k1': nothing to remove, \
+             nothing changed (its identity providers with issuer 'i' have the key IDs 'k2')"
+        ),
+        "{stderr}"
+    );
+    let deletes = tenant
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "the first run's DELETE alone");
+}
+
+#[test]
+fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_forced() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("only", "i", "k", &pem, true));
+    // An inactive one of the same issuer does not count.
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("inactive", "i", "k0", &pem, false));
+    let stderr = fails_cleanly(&mut tenant.remove("i", "k"), tenant.path(), 1);
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("last active JWT identity provider of issuer 'i'"),
+        "{lines}"
+    );
+    assert!(lines.contains("--force"), "{lines}");
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+
+    let (code, _, stderr) = run(tenant.remove("i", "k").arg("--force"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(tenant.server.identity_providers().len(), 1);
+    assert_eq!(tenant.server.identity_providers()[0]["id"], "inactive");
+}
+
+#[test]
+fn usage_errors_for_the_tenant_options() {
+    let tenant = stand_in().start();
+    for (args, needle) in [
+        (
+            vec!["--apply", "--cert-publickey-file", "publickey.cer"],
+            "--tenant",
+        ),
+        (vec!["--remove"], "--tenant"),
+        (vec!["--force", "--tenant", "t.example.com"], "--remove"),
+        (
+            vec![
+                "--cert-publickey-file",
+                "publickey.cer",
+                "--tenant",
+                "t.example.com",
+            ],
+            "--apply or --remove",
+        ),
+        (
+            vec!["--apply", "--remove", "--tenant", "t.example.com"],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--cert-publickey-file",
+                "publickey.cer",
+                "--apply",
+                "--output",
+                "console",
+                "--tenant",
+                "t.example.com",
+            ],
+            "--output console",
+        ),
+    ] {
+        let mut cmd = qs_jwt(tenant.path());
+        cmd.env("QLIK_API_KEY", ADMIN_API_KEY)
+            .args(["setup-qscloud", "--issuer", "i", "--keyid", "k"])
+            .args(&args);
+        let stderr = fails_cleanly(&mut cmd, tenant.path(), 2);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn no_api_key_or_private_key_text_at_debug() {
+    let tenant = stand_in().start();
+    let private_key = fixture_text("rsa2048-pkcs8.pem");
+    let key_body: Vec<&str> = private_key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let mut outputs = Vec::new();
+    let mut remove = tenant.remove("i", "k");
+    remove.arg("--force");
+    for mut cmd in [tenant.apply("i", "k"), tenant.apply("i", "k"), remove] {
+        let output = cmd.args(["--loglevel", "debug"]).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("DEBUG"));
+        outputs.push(output);
+    }
+    let mut bad_key = tenant.apply("i", "k2");
+    bad_key
+        .env("QLIK_API_KEY", "secret-wrong-key-123")
+        .args(["--loglevel", "debug"]);
+    outputs.push(bad_key.output().unwrap());
+    for output in outputs {
+        for text in [&output.stdout, &output.stderr] {
+            let text = String::from_utf8_lossy(text);
+            assert!(!text.contains(ADMIN_API_KEY), "{text}");
+            assert!(!text.contains("admin-api-key-for-tests"), "{text}");
+            assert!(!text.contains("secret-wrong-key-123"), "{text}");
+            for line in &key_body {
+                assert!(!text.contains(line), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_login_works_through_the_identity_provider_that_apply_made() {
+    let tenant = stand_in().start();
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    let token = anna()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(tenant.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    fs::write(tenant.path().join("token.txt"), &token.stdout).unwrap();
+    let login = |dir: &Path| {
+        let mut cmd = qs_jwt(dir);
+        for name in PROXY_VARIABLES {
+            cmd.env_remove(name);
+        }
+        cmd.args([
+            "login-qscloud",
+            "--tenant",
+            &tenant.server.url(),
+            "--jwt-file",
+            "token.txt",
+            "--cacert",
+            "ca.pem",
+        ]);
+        cmd
+    };
+    let (code, _, stderr) = run(&mut login(tenant.path()));
+    assert_eq!(code, 0, "{stderr}");
+    // Removed (it is the last one: --force), the next token is refused.
+    let (code, _, stderr) = run(tenant.remove("i", "k").arg("--force"));
+    assert_eq!(code, 0, "{stderr}");
+    tenant.server.add_identity_provider(jwt_idp(
+        "unrelated",
+        "j",
+        "x",
+        "-----BEGIN CERTIFICATE-----x-----END CERTIFICATE-----",
+        true,
+    ));
+    let token = anna()
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(tenant.path())
+        .output()
+        .unwrap();
+    fs::write(tenant.path().join("token.txt"), &token.stdout).unwrap();
+    let (code, _, _) = run(&mut login(tenant.path()));
+    assert_eq!(code, 1);
+}
+
+/// A Qlik Cloud token's command for Anna, with every claim Qlik Cloud requires.
+fn anna() -> common::Create {
+    common::Create::qscloud().args([
+        "--sub",
+        "anna",
+        "--username",
+        "Anna Anderson",
+        "--useremail",
+        "anna@example.com",
+        "--useremail-verified",
+        "true",
+    ])
+}
+
+/// The stand-in itself: PATCH changes the description and nothing else, as Qlik's API does,
+/// so that no test can pass by swapping a key in place.
+#[test]
+fn the_stand_in_patches_the_description_only() {
+    use crate::common::identity_providers::handle;
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut idps = vec![jwt_idp("a1", "i", "k", &pem, true)];
+    let patch = |body: &str, idps: &mut Vec<Value>| {
+        handle(
+            "PATCH",
+            "https://127.0.0.1:1/api/v1/identity-providers/a1",
+            Some(ADMIN_API_KEY),
+            body.as_bytes(),
+            idps,
+        )
+        .0
+    };
+    assert_eq!(
+        patch(
+            r#"[{"op": "replace", "path": "/description", "value": "new"}]"#,
+            &mut idps
+        ),
+        204
+    );
+    assert_eq!(idps[0]["description"], "new");
+    let before = idps.clone();
+    assert_eq!(
+        patch(
+            r#"[{"op": "replace", "path": "/options/staticKeys", "value": []}]"#,
+            &mut idps
+        ),
+        400
+    );
+    assert_eq!(idps, before);
+    assert_eq!(
+        handle(
+            "PATCH",
+            "https://127.0.0.1:1/api/v1/identity-providers/a1",
+            Some(USER_API_KEY),
+            b"[]",
+            &mut idps
+        )
+        .0,
+        403
+    );
+}
+
+#[test]
+fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("sleeping", "i", "k", &pem, false));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert!(stderr.contains("is not active"), "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["id"],
+        "sleeping"
+    );
+
+    // A tenant that does not give the key back: nothing changed, and qs-jwt says it could not
+    // compare.
+    let tenant = stand_in().start();
+    let mut idp = jwt_idp("keyless", "i", "k", &pem, true);
+    idp["options"]["staticKeys"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("pem");
+    tenant.server.add_identity_provider(idp);
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("cannot compare"), "{stderr}");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+// setup-qscloud without --apply: the body field by field and against the schema Qlik
+// publishes (tests/fixtures/qlik/), the console fields word for word, the refusals, and the
+// round trip (a token made with the same issuer and key id passes decode with the certificate
+// the body carries). The last two run setup-qseow too, for the same refusals and round trip.
+
+#[test]
+fn qscloud_body_is_what_the_identity_providers_api_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            &certificate_path(),
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    assert_valid(
+        &qlik_schema("identity-providers-create-jwt.schema.json"),
+        &body,
+    );
+    assert_eq!(body["provider"], "external");
+    assert_eq!(body["protocol"], "jwtAuth");
+    assert_eq!(body["interactive"], false);
+    assert_eq!(body["active"], true);
+    assert_eq!(
+        body["description"],
+        "JWT login for t.example, key k1 (qs-jwt)"
+    );
+    assert_eq!(body["options"]["jwtLoginEnabled"], true);
+    assert_eq!(body["options"]["issuer"], "t.example");
+    let keys = body["options"]["staticKeys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], "k1");
+    // One line, as Qlik Cloud wants it: the certificate with its line breaks taken out.
+    let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
+    assert_eq!(keys[0]["pem"], one_line.as_str());
+    assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+    // The curl line reads the variable the tool reads, and the file docs/qlik-setup.md writes.
+    assert!(
+        stderr.contains("save the body in idp.json")
+            && stderr.contains("\"Authorization: Bearer $QLIK_API_KEY\"")
+            && stderr.contains("--data @idp.json;"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn qscloud_console_shows_the_form_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            &certificate_path(),
+            "--output",
+            "console",
+            "--description",
+            "Web app",
+        ],
+    );
+    snapbox::assert_data_eq!(
+        stdout,
+        snapbox::file!["../snapshots/setup/qscloud-console.txt"]
+    );
+    // The API's curl line goes with --output json only: the console's fields are pasted.
+    assert!(
+        !stderr.contains("curl") && !stderr.contains("/api/v1/identity-providers"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn what_qlik_cannot_use_is_refused_or_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = fixture("rsa2048-public.pem").display().to_string();
+    // QSEoW needs a certificate: refused, with the command that makes one.
+    let mut cmd = qs_jwt(dir.path());
+    cmd.args([
+        "setup-qseow",
+        "--audience",
+        "a",
+        "--cert-publickey-file",
+        &public,
+    ]);
+    let stderr = error_lines(fails_cleanly(&mut cmd, dir.path(), 1).as_bytes());
+    assert!(
+        stderr.contains(
+            "is a public key, but a QSEoW virtual proxy verifies tokens with an X.509 certificate"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: make one from the private key: openssl req -new -x509"),
+        "{stderr}"
+    );
+    // Qlik Cloud's schema says public key, its console and examples certificate: a warning.
+    let (stdout, stderr) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--cert-publickey-file",
+            &public,
+        ],
+    );
+    assert!(stdout.contains("-----BEGIN PUBLIC KEY-----MII"), "{stdout}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("openssl req -new -x509"),
+        "{stderr}"
+    );
+
+    let cert = certificate_path();
+    let long = "d".repeat(129);
+    for (args, expected) in [
+        (
+            vec![
+                "setup-qseow",
+                "--audience",
+                "a",
+                "--prefix",
+                "Bad/Prefix",
+                "--cert-publickey-file",
+                &cert,
+            ],
+            "is not a virtual proxy prefix",
+        ),
+        (
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--description",
+                &long,
+                "--cert-publickey-file",
+                &cert,
+            ],
+            "Qlik Cloud takes at most 128",
+        ),
+        (
+            vec!["setup-qscloud", "--issuer", "i", "--keyid", "k"],
+            "--cert-publickey-file",
+        ),
+    ] {
+        let mut cmd = qs_jwt(dir.path());
+        cmd.args(&args);
+        let stderr = fails_cleanly(&mut cmd, dir.path(), 2);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    for (file, expected) in [
+        (
+            "ec-p256-public.pem",
+            "holds an EC P-256 key; Qlik verifies qs-jwt's tokens (RS256) with an RSA key",
+        ),
+        ("rsa2048-pkcs8.pem", "holds a private key"),
+    ] {
+        let path = fixture(file).display().to_string();
+        let mut cmd = qs_jwt(dir.path());
+        cmd.args([
+            "setup-qscloud",
+            "--issuer",
+            "i",
+            "--keyid",
+            "k",
+            "--cert-publickey-file",
+            &path,
+        ]);
+        let stderr = fails_cleanly(&mut cmd, dir.path(), 1);
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+    }
+}
+
+/// What setup gives Qlik and what create signs belong together: a token made with the same
+/// issuer and key id (or audience) passes decode's checks against the certificate in the body.
+#[test]
+fn a_token_from_create_verifies_with_the_certificate_in_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    Create::qseow()
+        .new_key()
+        .run_in(dir.path())
+        .assert()
+        .success();
+
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qscloud",
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    let pem = body["options"]["staticKeys"][0]["pem"].as_str().unwrap();
+    fs::write(dir.path().join("from-body.pem"), pem).unwrap();
+    let token = Create::qscloud()
+        .args([
+            "--issuer",
+            "t.example",
+            "--keyid",
+            "k1",
+            "--sub",
+            "anna",
+            "--username",
+            "A",
+        ])
+        .args(["--useremail", "a@b.c", "--useremail-verified", "true"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let token = single_token(&token.stdout);
+    qs_jwt(dir.path())
+        .args([
+            "decode",
+            "--jwt",
+            &token,
+            "--cert-publickey-file",
+            "from-body.pem",
+            "--check",
+            "qscloud",
+        ])
+        .assert()
+        .success();
+
+    let (stdout, _) = printed(
+        dir.path(),
+        &[
+            "setup-qseow",
+            "--audience",
+            "aud-1",
+            "--cert-publickey-file",
+            "publickey.cer",
+        ],
+    );
+    let body: Value = serde_json::from_str(&stdout).unwrap();
+    fs::write(
+        dir.path().join("vp.pem"),
+        body["jwtPublicKeyCertificate"].as_str().unwrap(),
+    )
+    .unwrap();
+    let token = Create::qseow()
+        .args(["--audience", "aud-1"])
+        .key_file("privatekey.pem")
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    let token = single_token(&token.stdout);
+    let (_, payload) = common::decode_parts(&token);
+    for attribute in ["jwtAttributeUserId", "jwtAttributeUserDirectory"] {
+        let claim = body[attribute].as_str().unwrap();
+        assert!(
+            payload.get(claim).is_some(),
+            "{attribute} names claim {claim}: {payload}"
+        );
+    }
+    qs_jwt(dir.path())
+        .args(["decode", "--jwt", &token, "--cert-publickey-file", "vp.pem"])
+        .args([
+            "--expected-audience",
+            body["jwtAudience"].as_str().unwrap(),
+            "--check",
+            "qseow",
+        ])
+        .assert()
+        .success();
+}
