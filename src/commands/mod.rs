@@ -11,8 +11,11 @@ pub mod doctor;
 pub mod key;
 pub mod login;
 pub mod oauth;
+pub mod oauth_client;
 mod output;
+pub mod serve;
 pub mod setup;
+pub mod stop;
 
 use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
