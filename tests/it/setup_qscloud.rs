@@ -328,6 +328,44 @@ fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_for
     assert_eq!(tenant.server.identity_providers()[0]["id"], "inactive");
 }
 
+/// Two --remove runs at once: both read the identity provider, both ask to delete it, and the
+/// one whose DELETE finds it gone (404) converges as a rerun does: exit 0, nothing on stdout.
+#[test]
+fn two_removes_at_once_both_converge() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old", "i", "k1", &pem, false));
+    tenant.server.hold_identity_provider_lists_for(2);
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        let second = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let requests = tenant.server.requests();
+    let deletes = requests.iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 2, "both runs asked to delete: {requests:?}");
+    let mut outcomes = [first, second];
+    outcomes.sort_by_key(|(_, stdout, _)| stdout.is_empty());
+    let [
+        (code, stdout, stderr),
+        (late_code, late_stdout, late_stderr),
+    ] = outcomes;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["id"], "old");
+    assert_eq!((late_code, late_stdout.as_str()), (0, ""), "{late_stderr}");
+    assert!(
+        late_stderr.contains(
+            "the identity provider old was removed meanwhile (by another run?): nothing to \
+             remove, nothing changed"
+        ),
+        "{late_stderr}"
+    );
+    assert!(!late_stderr.contains("error"), "{late_stderr}");
+    assert!(tenant.server.identity_providers().is_empty());
+}
+
 #[test]
 fn usage_errors_for_the_tenant_options() {
     let tenant = stand_in().start();
