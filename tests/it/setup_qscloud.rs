@@ -282,14 +282,24 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
             .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
     );
 
-    // Gone: an error naming the key IDs that are there; nothing removed.
-    let stderr = fails_cleanly(&mut tenant.remove("i", "k1"), tenant.path(), 1);
-    let lines = error_lines(stderr.as_bytes());
+    // Gone: a second run finds nothing to do, says so with the key IDs that are there, and
+    // exits 0, as a second --apply does; nothing is deleted.
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
     assert!(
-        lines.contains("no JWT identity provider with issuer 'i' and key ID 'k1'"),
-        "{lines}"
+        stderr.contains(
+            "has no JWT identity provider with issuer 'i' and key ID 'k1': nothing to remove, \
+             nothing changed (its identity providers with issuer 'i' have the key IDs 'k2')"
+        ),
+        "{stderr}"
     );
-    assert!(lines.contains("'k2'"), "{lines}");
+    let deletes = tenant
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "the first run's DELETE alone");
 }
 
 #[test]
@@ -316,6 +326,44 @@ fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_for
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(tenant.server.identity_providers().len(), 1);
     assert_eq!(tenant.server.identity_providers()[0]["id"], "inactive");
+}
+
+/// Two --remove runs at once: both read the identity provider, both ask to delete it, and the
+/// one whose DELETE finds it gone (404) converges as a rerun does: exit 0, nothing on stdout.
+#[test]
+fn two_removes_at_once_both_converge() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old", "i", "k1", &pem, false));
+    tenant.server.hold_identity_provider_lists_for(2);
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        let second = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let requests = tenant.server.requests();
+    let deletes = requests.iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 2, "both runs asked to delete: {requests:?}");
+    let mut outcomes = [first, second];
+    outcomes.sort_by_key(|(_, stdout, _)| stdout.is_empty());
+    let [
+        (code, stdout, stderr),
+        (late_code, late_stdout, late_stderr),
+    ] = outcomes;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["id"], "old");
+    assert_eq!((late_code, late_stdout.as_str()), (0, ""), "{late_stderr}");
+    assert!(
+        late_stderr.contains(
+            "the identity provider old was removed meanwhile (by another run?): nothing to \
+             remove, nothing changed"
+        ),
+        "{late_stderr}"
+    );
+    assert!(!late_stderr.contains("error"), "{late_stderr}");
+    assert!(tenant.server.identity_providers().is_empty());
 }
 
 #[test]
@@ -647,6 +695,13 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
     let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
     assert_eq!(keys[0]["pem"], one_line.as_str());
     assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+    // The curl line reads the variable the tool reads, and the file docs/qlik-setup.md writes.
+    assert!(
+        stderr.contains("save the body in idp.json")
+            && stderr.contains("\"Authorization: Bearer $QLIK_API_KEY\"")
+            && stderr.contains("--data @idp.json;"),
+        "{stderr}"
+    );
 }
 
 #[test]

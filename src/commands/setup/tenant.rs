@@ -12,7 +12,7 @@ use crate::cli::setup::TenantArgs;
 use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
-use crate::qlik::cloud::IdentityProvider;
+use crate::qlik::cloud::{ApiFailure, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -133,9 +133,11 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                 .filter(of_issuer)
                 .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
                 .collect();
-            let hint = if key_ids.is_empty() {
+            // Already gone (a second run, or one that overlapped): what --remove asks for is
+            // true, so the rerun converges with exit 0, as --apply's does.
+            let others = if key_ids.is_empty() {
                 format!(
-                    "the tenant has no JWT identity provider with issuer '{}'",
+                    "it has no JWT identity provider with issuer '{}'",
                     wanted.issuer
                 )
             } else {
@@ -145,13 +147,12 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                     key_ids.join(", ")
                 )
             };
-            return Err(UserError::runtime(format!(
-                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}'; nothing \
-                 removed",
+            info!(
+                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
+                 to remove, nothing changed ({others})",
                 wanted.issuer, wanted.key_id
-            ))
-            .with_hint(hint)
-            .into());
+            );
+            return Ok(Output::streamed(None));
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|p| p.id.as_str()).collect();
@@ -184,13 +185,28 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         )
         .into());
     }
-    client.delete_identity_provider(&target.id).map_err(|f| {
-        cloud_failure(
-            f,
+    if let Err(failure) = client.delete_identity_provider(&target.id) {
+        // Not found: another run that overlapped this one removed it after it was read. When
+        // the list confirms it is gone, what --remove asks for is true: converge as a rerun does.
+        let gone = matches!(failure, ApiFailure::Refused { status: 404, .. })
+            && client
+                .identity_providers()
+                .is_ok_and(|now| now.iter().all(|p| p.id != target.id));
+        if gone {
+            info!(
+                "the identity provider {} was removed meanwhile (by another run?): nothing to \
+                 remove, nothing changed",
+                target.id
+            );
+            return Ok(Output::streamed(None));
+        }
+        return Err(cloud_failure(
+            failure,
             &format!("delete the identity provider {}", target.id),
             &client,
         )
-    })?;
+        .into());
+    }
     info!(
         "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
         target.id, wanted.issuer, wanted.key_id
