@@ -132,6 +132,38 @@ fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_th
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }
 
+/// Issue 26: keys are compared by their public key. The identity provider holds the
+/// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
+/// as the doctor says.
+#[test]
+fn apply_with_the_bare_public_key_of_the_certificate_held_changes_nothing() {
+    let tenant = TenantBuilder::new()
+        .file("public.pem", "rsa2048-public.pem")
+        .file("keys/qsjwt_privatekey.pem", "rsa2048-pkcs1.pem")
+        .start();
+    let held = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("cert001", "i", "k", &held, true));
+    let (code, stdout, stderr) = run(&mut tenant.setup(
+        "i",
+        "k",
+        &["--cert-publickey-file", "public.pem", "--apply"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("this key already: nothing changed"),
+        "{stderr}"
+    );
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["id"], "cert001");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        tenant.server.identity_providers(),
+        vec![jwt_idp("cert001", "i", "k", &held, true)]
+    );
+}
+
 #[test]
 fn apply_beside_other_identity_providers_adds_a_second_one() {
     let tenant = stand_in().start();

@@ -698,6 +698,28 @@ fn replacing_another_jwt_certificate_is_warned_about() {
     assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
 }
 
+/// Issue 26: keys are compared by their public key. A renewed certificate of the key the
+/// virtual proxy holds replaces nobody's key: sent (its new dates), with no lock-out warning.
+#[test]
+fn a_renewed_certificate_of_the_same_key_is_no_replacement() {
+    let key = rcgen::KeyPair::from_pem(&fixture_text("rsa2048-pkcs8.pem")).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "renewed");
+    let renewed = params.self_signed(&key).unwrap().pem();
+    let site = new_site();
+    let id = site
+        .server
+        .add_virtual_proxy(jwt_virtual_proxy("jwt", AUDIENCE, &renewed));
+    site.server.link(&id);
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    let err = stderr(&output);
+    assert!(!err.contains("replaced"), "{err}");
+    assert!(!err.contains("refused from now on"), "{err}");
+}
+
 // setup-qseow --apply against repositories that lie or break (and common/qlik_server.rs's
 // fixed answers for a server that is not a repository): what reaches the repository, what the
 // user sees, the exit code.

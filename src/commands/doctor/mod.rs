@@ -521,9 +521,7 @@ pub struct LocalKey {
 /// Whether the public key in `pem` (a certificate or a public key a server holds) is the
 /// local key's public half; None when either cannot be read.
 pub fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server =
-        keys::verifying_key_from(pem?, &keys::PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
+    Some(keys::rsa_public_of(pem?)? == local?.public)
 }
 
 /// A fix's command line: `command` (the qs-jwt command and the values the check named), then

@@ -201,21 +201,22 @@ fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> 
     Ok(linked)
 }
 
-/// Whether `body` gives the virtual proxy another JWT certificate than the one it holds (one
-/// held, compared without white space as the repository may keep CRLF).
+/// Whether `body` gives the virtual proxy another key than the one it holds: compared by the
+/// public key (`keys::same_public_key`), so a renewed certificate of the same key replaces
+/// nobody's key. A held certificate that cannot be read counts as another key.
 fn replaces_certificate(existing: &VirtualProxy, body: &Value) -> bool {
-    let bare = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
     let held = existing
         .jwt_certificate
         .as_deref()
-        .map(bare)
-        .unwrap_or_default();
+        .filter(|t| !t.trim().is_empty());
     let wanted = body
         .get("jwtPublicKeyCertificate")
         .and_then(Value::as_str)
-        .map(bare)
-        .unwrap_or_default();
-    !held.is_empty() && !wanted.is_empty() && held != wanted
+        .filter(|t| !t.trim().is_empty());
+    match (held, wanted) {
+        (Some(held), Some(wanted)) => crate::keys::same_public_key(held, wanted) != Some(true),
+        _ => false,
+    }
 }
 
 fn with_changes(changes: &[String]) -> String {

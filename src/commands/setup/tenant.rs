@@ -12,6 +12,7 @@ use crate::cli::setup::TenantArgs;
 use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
+use crate::keys;
 use crate::qlik::cloud::IdentityProvider;
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
@@ -47,7 +48,7 @@ pub fn apply(
         return Ok(super::json_text(&created.json));
     };
     match &key.pem {
-        Some(pem) if same_pem(pem, one_line_pem) => {
+        Some(pem) if same_key(pem, one_line_pem) => {
             info!(
                 "{tenant} has the identity provider {} with issuer '{}', key ID '{}' and this key \
                  already: nothing changed",
@@ -181,6 +182,13 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         timeout: args.timeout,
         needed_by: "--apply and --remove",
     }
+}
+
+/// Whether the identity provider's key is the one given: by the public key (the one
+/// comparison, `keys::same_public_key`), so that a renewed certificate of the key, or its bare
+/// public key, is the same key; text compared without white space only when one cannot be read.
+fn same_key(held: &str, given: &str) -> bool {
+    keys::same_public_key(held, given).unwrap_or_else(|| same_pem(held, given))
 }
 
 /// Whether two PEM texts hold the same thing: Qlik may give back line breaks or spaces.
