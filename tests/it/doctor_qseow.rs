@@ -236,11 +236,12 @@ fn a_virtual_proxy_that_is_not_jwt_fails() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     vp["authenticationMethod"] = json!(0);
     let site = site_with(vp, true);
+    // The fix converts it, and says so: with --convert-to-jwt, after a note on its users.
     fails_then_fix_passes(
         &site,
         "JWT authentication",
         &["authenticationMethod 0, Ticket, not 4 (JWT)"],
-        APPLY,
+        "--apply --convert-to-jwt --qrs",
     );
 }
 

@@ -146,7 +146,15 @@ impl Typed {
     /// need: a certificate made from the private key when no file here holds it, then
     /// setup-qseow --apply, marked as replacing the key when the proxy holds another one.
     /// Without a readable local key, no file can be vouched for: words only.
-    fn apply(&self, local: Option<&LocalKey>, replaces: bool, now: u64) -> Vec<Fix> {
+    /// `converts`: the proxy uses another authentication method, which the command ends (with
+    /// --convert-to-jwt, said first).
+    fn apply(
+        &self,
+        local: Option<&LocalKey>,
+        replaces: bool,
+        converts: Option<i64>,
+        now: u64,
+    ) -> Vec<Fix> {
         let Some(local) = local else {
             return vec![Fix::advice(
                 "the local key could not be read: fix it first (its line above), then run the \
@@ -167,7 +175,20 @@ impl Typed {
         } else {
             Effect::ChangesQlik
         };
-        steps.push(Fix::new(effect, self.apply_with(&key.file)));
+        let mut apply = self.apply_with(&key.file);
+        if let Some(method) = converts {
+            steps.insert(
+                0,
+                Fix::advice(format!(
+                    "converting '{}' to JWT ends the login of its users, who {}; a JWT virtual \
+                     proxy of its own (another --prefix) leaves them be",
+                    self.prefix,
+                    qseow::authentication_method_users(Some(method))
+                )),
+            );
+            apply = apply.replacen(" --apply ", " --apply --convert-to-jwt ", 1);
+        }
+        steps.push(Fix::new(effect, apply));
         steps
     }
 }
@@ -456,7 +477,8 @@ pub fn checks(
         .and_then(|p| keys::verifying_key_from(p, &PublicKeyOrigin::Named(String::new())).ok())
         .and_then(|k| k.rsa);
     let replaces = matches!((&server_rsa, local), (Some(held), Some(l)) if *held != l.public);
-    let apply = typed.apply(local, replaces, now);
+    let converts = vp.authentication_method.filter(|_| !vp.is_jwt());
+    let apply = typed.apply(local, replaces, converts, now);
     report.push(jwt_check(typed, vp, &apply));
     report.push(key_check(typed, vp, pem, local, &apply));
     report.push(certificate_check(
@@ -567,21 +589,7 @@ fn missing(typed: &Typed, site: &Site, local: Option<&LocalKey>, now: u64) -> Ch
     let check = Check::fail(id::VP, title::VP, found);
     match fix {
         Some(fix) => check.with_fix(fix),
-        None => check.with_fixes(typed.apply(local, false, now)),
-    }
-}
-
-/// The name of an `authenticationMethod` (the QRS reference's enumeration).
-fn method_name(method: Option<i64>) -> String {
-    match method {
-        Some(0) => "0, Ticket".to_owned(),
-        Some(1) => "1, Header static user directory".to_owned(),
-        Some(2) => "2, Header dynamic user directory".to_owned(),
-        Some(3) => "3, SAML".to_owned(),
-        Some(4) => "4, JWT".to_owned(),
-        Some(5) => "5, OIDC".to_owned(),
-        Some(other) => other.to_string(),
-        None => "none".to_owned(),
+        None => check.with_fixes(typed.apply(local, false, None, now)),
     }
 }
 
@@ -599,7 +607,7 @@ fn jwt_check(typed: &Typed, vp: &VirtualProxy, apply: &[Fix]) -> Check {
         format!(
             "'{}' has authenticationMethod {}, not {JWT_AUTHENTICATION} (JWT): it takes no token",
             typed.prefix,
-            method_name(vp.authentication_method)
+            qseow::authentication_method_name(vp.authentication_method)
         ),
     )
     .with_fixes(apply.to_vec())

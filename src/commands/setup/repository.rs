@@ -32,6 +32,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
         body,
         nodes: &nodes,
         allow_hosts: &args.allow_host,
+        convert: args.convert_to_jwt,
     };
     let (virtual_proxy, changed) = match found.as_slice() {
         [] => create(&repository, &wanted)?,
@@ -63,6 +64,8 @@ struct Wanted<'a> {
     body: &'a Value,
     nodes: &'a [qseow::ServerNode],
     allow_hosts: &'a [String],
+    /// --convert-to-jwt: a virtual proxy of another authentication method may be converted.
+    convert: bool,
 }
 
 /// A new virtual proxy, and true (something changed). When the repository refuses it because
@@ -121,6 +124,9 @@ fn update(
 ) -> Result<(VirtualProxy, bool)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
+    if !wanted.convert {
+        refuse_other_method(&server, prefix, existing)?;
+    }
     let merged = qseow::merge_virtual_proxy(
         &existing.json,
         wanted.body,
@@ -153,6 +159,29 @@ fn update(
         );
     }
     Ok((updated, true))
+}
+
+/// Nothing of another kind is converted silently: a virtual proxy that uses another
+/// authentication method than JWT is refused, naming it and who loses their login, unless
+/// --convert-to-jwt says to convert it.
+fn refuse_other_method(server: &str, prefix: &str, existing: &VirtualProxy) -> Result<()> {
+    let method = existing.authentication_method;
+    if method.is_none() || existing.is_jwt() {
+        return Ok(());
+    }
+    Err(UserError::runtime(format!(
+        "{server} has the virtual proxy '{prefix}' ({}) with authenticationMethod {}: --apply \
+         would make it a JWT virtual proxy, and its users, who {}, could log in through it no \
+         more; nothing changed",
+        existing.id,
+        qseow::authentication_method_name(method),
+        qseow::authentication_method_users(method),
+    ))
+    .with_hint(format!(
+        "give the JWT virtual proxy a prefix of its own (--prefix jwt), or add --convert-to-jwt \
+         to convert '{prefix}'"
+    ))
+    .into())
 }
 
 fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
