@@ -257,6 +257,7 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
     )?;
     let started = Instant::now();
     let mut attempt_now = now;
+    let mut attempt = 0u32;
     loop {
         let proof = match &credential {
             // A new assertion each attempt: Qlik takes a jti once only.
@@ -272,31 +273,33 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         let request = oauth::token_request(&args.client_id, &auth, grant, &args.scope);
         let reply = tenant.oauth_token(&request)?;
         if reply.status == 429 {
-            let wait = reply
-                .retry_after
-                .as_deref()
-                .and_then(|after| after.trim().parse::<u64>().ok());
             let after = reply.retry_after.as_deref().unwrap_or("(not given)");
-            match wait.map(Duration::from_secs) {
-                Some(wait) if started.elapsed() + wait < args.timeout => {
+            let left = args.timeout.saturating_sub(started.elapsed());
+            match crate::http::retry_wait(reply.retry_after.as_deref(), attempt, left) {
+                Ok(wait) => {
                     info!(
-                        "Qlik Cloud is limiting requests (HTTP 429); waiting {}s, as its \
-                         Retry-After says, then asking again",
-                        wait.as_secs()
+                        "Qlik Cloud is limiting requests (HTTP 429); waiting {}s (its Retry-After: \
+                         {}), then asking again",
+                        wait.as_secs(),
+                        render::escape(after)
                     );
                     std::thread::sleep(wait);
-                    attempt_now += wait;
+                    attempt = attempt.saturating_add(1);
+                    attempt_now = attempt_now.checked_add(wait).unwrap_or(attempt_now);
                     continue;
                 }
-                _ => {
-                    let why = match wait {
-                        Some(_) => format!(
-                            "asks to wait {}, more than --timeout {} leaves",
+                Err(no) => {
+                    let why = match no {
+                        crate::http::NoRetry::TooLong(wait) => format!(
+                            "asks to wait {} (Retry-After: {}), more than --timeout {} leaves \
+                             or than qs-jwt waits ({})",
+                            humantime::format_duration(wait),
                             render::escape(after),
-                            humantime::format_duration(args.timeout)
+                            humantime::format_duration(args.timeout),
+                            humantime::format_duration(crate::http::RETRY_CAP)
                         ),
                         // An HTTP date, or nothing: qs-jwt waits only for a number of seconds.
-                        None => format!(
+                        crate::http::NoRetry::NoSeconds => format!(
                             "gives no number of seconds to wait (Retry-After: {})",
                             render::escape(after)
                         ),
