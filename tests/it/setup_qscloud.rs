@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::common::PROXY_VARIABLES;
-use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::identity_providers::{self, ADMIN_API_KEY, USER_API_KEY, jwt_idp};
 use crate::common::qlik_server::Behaviour;
 use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{
@@ -130,6 +130,32 @@ fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_th
         vec![jwt_idp("old0001", "i", "k", &other, true)]
     );
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+/// Issue 26: a create whose answer holds no id (`{}`) is a failure, and the error says Qlik may
+/// have changed and that a rerun converges; the rerun finds the identity provider made and
+/// changes nothing.
+#[test]
+fn a_create_answered_without_an_id_says_qlik_may_have_changed_and_a_rerun_converges() {
+    let tenant = stand_in().start();
+    let mut marker = jwt_idp("other01", "someone-else", "x", "-----BEGIN X-----", true);
+    marker[identity_providers::CREATE_ANSWERS] = serde_json::json!({});
+    tenant.server.add_identity_provider(marker);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("has no id")
+            && lines.contains("Qlik may have changed")
+            && lines.contains("a rerun converges"),
+        "{lines}"
+    );
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert_eq!(tenant.server.identity_providers().len(), 2);
 }
 
 /// Issue 26: keys are compared by their public key. The identity provider holds the

@@ -106,12 +106,11 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
                 .into()),
             }
         }
-        Err(failure) => Err(qrs_failure(
-            failure,
-            &format!("create the virtual proxy '{prefix}'"),
-            repository,
-        )
-        .into()),
+        Err(failure) => {
+            let action = format!("create the virtual proxy '{prefix}'");
+            let err = qrs_failure(failure, &action, repository);
+            Err(super::outcome_unknown(&err, &action, &server).into())
+        }
     }
 }
 
@@ -137,11 +136,14 @@ fn update(
         return Ok((existing.clone(), false));
     }
     let updated = repository.update_virtual_proxy(&merged.json).map_err(|f| {
-        qrs_failure(
-            f,
-            &format!("update the virtual proxy '{prefix}' ({})", existing.id),
-            repository,
-        )
+        let action = format!("update the virtual proxy '{prefix}' ({})", existing.id);
+        let unknown = !matches!(f, qseow::QrsFailure::Refused { .. });
+        let err = qrs_failure(f, &action, repository);
+        if unknown {
+            super::outcome_unknown(&err, &action, &server)
+        } else {
+            err
+        }
     })?;
     info!(
         "updated the virtual proxy '{prefix}' ({}) on {server}: {}",

@@ -13,7 +13,7 @@ use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
 use crate::keys;
-use crate::qlik::cloud::IdentityProvider;
+use crate::qlik::cloud::{ApiFailure, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -38,9 +38,15 @@ pub fn apply(
         .iter()
         .find_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)));
     let Some((provider, key)) = existing else {
-        let created = client
-            .create_identity_provider(body)
-            .map_err(|f| cloud_failure(f, "create the identity provider", &client))?;
+        let created = client.create_identity_provider(body).map_err(|f| {
+            let unknown = !matches!(f, ApiFailure::Refused { .. });
+            let err = cloud_failure(f, "create the identity provider", &client);
+            if unknown {
+                super::outcome_unknown(&err, "create the identity provider", &tenant)
+            } else {
+                err
+            }
+        })?;
         info!(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
@@ -160,11 +166,14 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         .into());
     }
     client.delete_identity_provider(&target.id).map_err(|f| {
-        cloud_failure(
-            f,
-            &format!("delete the identity provider {}", target.id),
-            &client,
-        )
+        let action = format!("delete the identity provider {}", target.id);
+        let unknown = !matches!(f, ApiFailure::Refused { .. });
+        let err = cloud_failure(f, &action, &client);
+        if unknown {
+            super::outcome_unknown(&err, &action, &tenant)
+        } else {
+            err
+        }
     })?;
     info!(
         "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",

@@ -359,7 +359,15 @@ impl Tenant {
                 status: reply.status,
                 what: "the identity provider created is not JSON",
             })?;
-        Ok(IdentityProvider::from_json(&value))
+        let created = IdentityProvider::from_json(&value);
+        if created.id.is_empty() {
+            // `{}` or an answer without its id: it can be neither printed nor found again.
+            return Err(ApiFailure::Unreadable {
+                status: reply.status,
+                what: "the identity provider created has no id",
+            });
+        }
+        Ok(created)
     }
 
     /// Deletes the identity provider `id` (`DELETE /api/v1/identity-providers/{id}`).

@@ -28,6 +28,11 @@ fn error(status: u16, code: &str, title: &str, detail: &str) -> (u16, Value) {
 /// back to the first one (a tenant whose paging loops).
 pub const PAGES_LOOP_BACK: &str = "pagesLoopBack";
 
+/// A field of an identity provider seeded by a test: a tenant that creates the identity
+/// provider asked for, and answers the POST with this field's value instead (`{}`, an answer
+/// without the id): Qlik changed, the answer lost.
+pub const CREATE_ANSWERS: &str = "createAnswers";
+
 /// Identity providers a page of the list holds: few, so that the tests see `links.next` followed.
 pub const PAGE: usize = 2;
 
@@ -140,6 +145,9 @@ fn create(body: &[u8], idps: &mut Vec<Value>) -> (u16, Value) {
     idp["tenantIds"] = json!(["stand-in-tenant"]);
     idp["meta"] = json!({"upgradeSubjects": false});
     idps.push(idp.clone());
+    if let Some(answer) = idps.iter().find_map(|p| p.get(CREATE_ANSWERS)) {
+        return (201, answer.clone());
+    }
     (201, idp)
 }
 
