@@ -18,9 +18,11 @@ pub mod key;
 pub mod login;
 pub mod oauth;
 pub mod output;
+pub mod serve;
 pub mod setup;
 
 use oauth::{OAUTH_QSCLOUD_EXAMPLE, SETUP_QSCLOUD_OAUTH_EXAMPLE};
+use serve::{SERVE_QSCLOUD_EXAMPLE, SERVE_QSCLOUD_OAUTH_EXAMPLE, SERVE_QSEOW_EXAMPLE};
 
 pub use clap_error::{render_clap, render_clap_for};
 
@@ -89,6 +91,16 @@ macro_rules! for_each_command {
             /// Send a JWT through a QSEoW virtual proxy and show the session's user
             #[command(after_help = LOGIN_QSEOW_EXAMPLE)]
             LoginQseow(crate::cli::login::LoginQseowArgs),
+            /// Serve QSEoW virtual proxy JWTs to a web page on this machine, for the allowed users
+            #[command(after_help = SERVE_QSEOW_EXAMPLE)]
+            ServeQseow(crate::cli::serve::ServeQseowArgs),
+            /// Serve Qlik Cloud JWTs (for POST /login/jwt-session) to a web page on this machine
+            #[command(after_help = SERVE_QSCLOUD_EXAMPLE)]
+            ServeQscloud(crate::cli::serve::ServeQscloudArgs),
+            /// Serve Qlik Cloud OAuth impersonation access tokens to a web page (qlik-embed) on
+            /// this machine
+            #[command(after_help = SERVE_QSCLOUD_OAUTH_EXAMPLE)]
+            ServeQscloudOauth(crate::cli::serve::ServeQscloudOauthArgs),
             /// Print a shell completion script
             #[command(after_help = COMPLETIONS_EXAMPLE)]
             Completions(crate::cli::CompletionsArgs),
@@ -105,6 +117,7 @@ macro_rules! command_enum {
         }
     };
 }
+
 for_each_command!(command_enum);
 
 /// The name clap derives for a variant: `CreateQseow` is `create-qseow`.

@@ -10,8 +10,11 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+pub mod oauth_client;
 mod output;
+pub mod serve;
 pub mod setup;
+pub mod stop;
 
 use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
