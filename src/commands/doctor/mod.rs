@@ -696,7 +696,8 @@ pub fn wrong_key_advice(held_by: &str, server: &RsaPublic, files: &[PublicFile])
     let file = if here.is_empty() {
         String::new()
     } else {
-        format!(" (as {} here does)", here.join(", "))
+        let verb = if here.len() == 1 { "does" } else { "do" };
+        format!(" (as {} here {verb})", here.join(", "))
     };
     Fix::advice(format!(
         "you may be signing with the wrong key: {held_by} holds the key with thumbprint {}{file}; \
