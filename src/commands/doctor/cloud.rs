@@ -928,12 +928,7 @@ mod tests {
             "{}",
             c.found
         );
-        assert!(
-            c.fix()
-                .as_deref()
-                .unwrap()
-                .contains("--issuer other --keyid k")
-        );
+        assert!(c.fix().unwrap().contains("--issuer other --keyid k"));
     }
 
     #[test]

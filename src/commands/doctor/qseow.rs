@@ -1043,12 +1043,7 @@ mod tests {
             "{}",
             c.found
         );
-        assert!(
-            c.fix()
-                .as_deref()
-                .unwrap()
-                .contains("--prefix sso --audience aud")
-        );
+        assert!(c.fix().unwrap().contains("--prefix sso --audience aud"));
         assert_eq!(check(&report, id::VP_KEY).status, Status::Skip);
         let report = checks(&typed(), &Ok(local("rsa2048-cert.pem")), &site(vec![]), NOW);
         let steps: Vec<&str> = check(&report, id::VP)

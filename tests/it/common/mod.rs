@@ -440,5 +440,5 @@ pub fn doctor_fix<'a>(lines: &[&'a str], at: usize) -> Option<&'a str> {
         .into_iter()
         .filter(|(label, _)| label.starts_with("fix"))
         .map(|(_, text)| text)
-        .last()
+        .next_back()
 }
