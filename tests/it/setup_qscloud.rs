@@ -158,6 +158,31 @@ fn a_create_answered_without_an_id_says_qlik_may_have_changed_and_a_rerun_conver
     assert_eq!(tenant.server.identity_providers().len(), 2);
 }
 
+/// Issue 26: a next page on another origin is an error, not the end of the list: taking the
+/// first page for the whole list created a duplicate of the identity provider on page two.
+#[test]
+fn a_next_page_on_another_origin_is_an_error_and_nothing_is_created() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut liar = jwt_idp("a01", "other", "x", &pem, true);
+    liar[identity_providers::PAGES_ELSEWHERE] = serde_json::json!(true);
+    tenant.server.add_identity_provider(liar);
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("b02", "other", "y", &pem, true));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("c03", "i", "k", &pem, true));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("a next page on another origin, or one that cannot be followed"),
+        "{stderr}"
+    );
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(tenant.server.identity_providers().len(), 3);
+}
+
 /// Issue 26: keys are compared by their public key. The identity provider holds the
 /// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
 /// as the doctor says.
