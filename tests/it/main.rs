@@ -15,6 +15,7 @@ mod doctor_qseow;
 mod errors;
 mod examples;
 mod hardening;
+mod hints;
 mod interrupted;
 mod key_sources;
 mod keys;
