@@ -163,6 +163,12 @@ pub struct RepositoryArgs {
           value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub allow_host: Vec<String>,
 
+    /// Lets --apply turn the virtual proxy with --prefix into a JWT one when it uses another
+    /// authentication method (Ticket, header, SAML, OIDC): its users then log in with tokens
+    /// only. Without it, such a virtual proxy is refused and nothing changes
+    #[arg(long, requires = "apply")]
+    pub convert_to_jwt: bool,
+
     /// Do not verify the repository's certificate: anyone on the way could read what is sent.
     /// For a test server only
     #[arg(long, requires = "apply")]

@@ -739,6 +739,21 @@ pub fn verifying_key_from(text: &str, origin: &PublicKeyOrigin) -> Result<Verify
     public::verifying_key(text, origin)
 }
 
+/// The RSA public key a certificate or public key PEM holds (one line, as Qlik Cloud keeps
+/// it, or many); None when the text holds none qs-jwt can read.
+pub fn rsa_public_of(pem: &str) -> Option<RsaPublic> {
+    public::verifying_key(pem, &PublicKeyOrigin::Named(String::new()))
+        .ok()?
+        .rsa
+}
+
+/// The one comparison of keys for setup, --remove and the doctors: whether two certificates or
+/// public keys hold the same public key (a renewed certificate of a key, or its bare public
+/// key, is the same key); None when either cannot be read.
+pub fn same_public_key(a: &str, b: &str) -> Option<bool> {
+    Some(rsa_public_of(a)? == rsa_public_of(b)?)
+}
+
 /// Loads decode's public key or certificate from the file or the text, whichever was given.
 pub fn verifying_key(file: Option<&Path>, text: Option<&str>) -> Result<Option<VerifyingKey>> {
     let (text, origin): (Cow<str>, _) = match (file, text) {

@@ -440,7 +440,9 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     let rotate = fs::read_to_string(work.join("rotate-qseow.txt")).unwrap();
     assert!(
         rotate.contains("FAIL  same key  ")
-            && rotate.contains("fix: qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-publickey-file keys/qsjwt2_publickey.cer --apply")
+            && rotate.contains("      note: you may be signing with the wrong key: the virtual proxy 'jwt' holds the key with thumbprint ")
+            && rotate.contains("(as keys/qsjwt_publickey.cer, keys/qsjwt_publickey.pem here do)")
+            && rotate.contains("fix (changes Qlik, replaces its key and locks out every signer of the old one): qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-publickey-file keys/qsjwt2_publickey.cer --apply")
             && rotate.ends_with("11 checks: 10 passed, 1 failed\n"),
         "{rotate}"
     );

@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::common::PROXY_VARIABLES;
-use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::identity_providers::{self, ADMIN_API_KEY, USER_API_KEY, jwt_idp};
 use crate::common::qlik_server::Behaviour;
 use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{
@@ -130,6 +130,89 @@ fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_th
         vec![jwt_idp("old0001", "i", "k", &other, true)]
     );
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+/// Issue 26: a create whose answer holds no id (`{}`) is a failure, and the error says Qlik may
+/// have changed and that a rerun converges; the rerun finds the identity provider made and
+/// changes nothing.
+#[test]
+fn a_create_answered_without_an_id_says_qlik_may_have_changed_and_a_rerun_converges() {
+    let tenant = stand_in().start();
+    let mut marker = jwt_idp("other01", "someone-else", "x", "-----BEGIN X-----", true);
+    marker[identity_providers::CREATE_ANSWERS] = serde_json::json!({});
+    tenant.server.add_identity_provider(marker);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("has no id")
+            && lines.contains("Qlik may have changed")
+            && lines.contains("a rerun converges"),
+        "{lines}"
+    );
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+}
+
+/// Issue 26: a next page on another origin is an error, not the end of the list: taking the
+/// first page for the whole list created a duplicate of the identity provider on page two.
+#[test]
+fn a_next_page_on_another_origin_is_an_error_and_nothing_is_created() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut liar = jwt_idp("a01", "other", "x", &pem, true);
+    liar[identity_providers::PAGES_ELSEWHERE] = serde_json::json!(true);
+    tenant.server.add_identity_provider(liar);
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("b02", "other", "y", &pem, true));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("c03", "i", "k", &pem, true));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("a next page on another origin, or one that cannot be followed"),
+        "{stderr}"
+    );
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(tenant.server.identity_providers().len(), 3);
+}
+
+/// Issue 26: keys are compared by their public key. The identity provider holds the
+/// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
+/// as the doctor says.
+#[test]
+fn apply_with_the_bare_public_key_of_the_certificate_held_changes_nothing() {
+    let tenant = TenantBuilder::new()
+        .file("public.pem", "rsa2048-public.pem")
+        .file("keys/qsjwt_privatekey.pem", "rsa2048-pkcs1.pem")
+        .start();
+    let held = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("cert001", "i", "k", &held, true));
+    let (code, stdout, stderr) = run(&mut tenant.setup(
+        "i",
+        "k",
+        &["--cert-publickey-file", "public.pem", "--apply"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("this key already: nothing changed"),
+        "{stderr}"
+    );
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["id"], "cert001");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        tenant.server.identity_providers(),
+        vec![jwt_idp("cert001", "i", "k", &held, true)]
+    );
 }
 
 #[test]

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::common::ca::{foreign_client_certificate, other_jwt_certificate};
 use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
-use crate::common::qrs_server::{NODE_ID, PROXY_SERVICE_ID, jwt_virtual_proxy};
+use crate::common::qrs_server::{
+    NODE_ID, PROXY_SERVICE_ID, header_virtual_proxy, jwt_virtual_proxy, saml_virtual_proxy,
+};
 use crate::common::site::{Site, SiteBuilder};
 use crate::common::{
     Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
@@ -198,12 +200,14 @@ fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
     let id = site.server.add_virtual_proxy(by_hand);
     site.server.link(&id);
     site.server.add_engine_node("rim-1-id", "rim1");
+    // A Ticket virtual proxy: converted only when asked.
     let output = site
         .apply(&[
             "--allow-host",
             "kept.example.com",
             "--allow-host",
             "new.example.com",
+            "--convert-to-jwt",
         ])
         .output()
         .unwrap();
@@ -702,9 +706,72 @@ fn replacing_another_jwt_certificate_is_warned_about() {
     vp["authenticationMethod"] = json!(0);
     let id = site.server.add_virtual_proxy(vp);
     site.server.link(&id);
-    let output = site.apply(&[]).output().unwrap();
+    let output = site.apply(&["--convert-to-jwt"]).output().unwrap();
     stdout_json(&output);
     assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
+}
+
+/// Issue 26: a virtual proxy found by --prefix that uses another authentication method (SAML,
+/// header) is refused, naming the method and who loses their login, and nothing is sent;
+/// --convert-to-jwt converts it.
+#[test]
+fn a_saml_or_header_virtual_proxy_is_refused_unless_converted_explicitly() {
+    for (vp, method, users) in [
+        (
+            saml_virtual_proxy("sso"),
+            "authenticationMethod 3, SAML",
+            "sign in through its SAML identity provider",
+        ),
+        (
+            header_virtual_proxy("sso"),
+            "authenticationMethod 1, Header static user directory",
+            "are named by the header a front-end server sets",
+        ),
+    ] {
+        let site = new_site();
+        let id = site.server.add_virtual_proxy(vp.clone());
+        site.server.link(&id);
+        let stderr = fails_cleanly(&mut site.apply(&["--prefix", "sso"]), site.path(), 1);
+        let lines = error_lines(stderr.as_bytes());
+        assert!(
+            lines.contains(&format!("the virtual proxy 'sso' ({id}) with {method}"))
+                && lines.contains(users)
+                && lines.contains("nothing changed")
+                && lines.contains("--convert-to-jwt"),
+            "{lines}"
+        );
+        assert!(site.writes().is_empty(), "{:?}", site.writes());
+
+        let output = site
+            .apply(&["--prefix", "sso", "--convert-to-jwt"])
+            .output()
+            .unwrap();
+        let converted = stdout_json(&output);
+        assert_eq!(converted["authenticationMethod"], 4);
+        assert_eq!(converted["id"], id.as_str());
+    }
+}
+
+/// Issue 26: keys are compared by their public key. A renewed certificate of the key the
+/// virtual proxy holds replaces nobody's key: sent (its new dates), with no lock-out warning.
+#[test]
+fn a_renewed_certificate_of_the_same_key_is_no_replacement() {
+    let key = rcgen::KeyPair::from_pem(&fixture_text("rsa2048-pkcs8.pem")).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "renewed");
+    let renewed = params.self_signed(&key).unwrap().pem();
+    let site = new_site();
+    let id = site
+        .server
+        .add_virtual_proxy(jwt_virtual_proxy("jwt", AUDIENCE, &renewed));
+    site.server.link(&id);
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    let err = stderr(&output);
+    assert!(!err.contains("replaced"), "{err}");
+    assert!(!err.contains("refused from now on"), "{err}");
 }
 
 // setup-qseow --apply against repositories that lie or break (and common/qlik_server.rs's

@@ -152,6 +152,20 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
     Ok(Output::product(stdout))
 }
 
+/// A request that changes Qlik was sent, and its answer was lost, late, empty or unreadable:
+/// Qlik may have changed. Said so, with the cause, and that a rerun converges (it reads what
+/// Qlik holds and changes only what still differs).
+pub(crate) fn outcome_unknown(cause: &UserError, action: &str, server: &str) -> UserError {
+    UserError::runtime(format!(
+        "{action} on {server}: no usable answer ({cause}); Qlik may have changed, as the request \
+         was sent"
+    ))
+    .with_hint(
+        "run the same command again: it reads what Qlik holds now and changes only what still \
+         differs, so a rerun converges",
+    )
+}
+
 /// The public key or certificate, which must be RSA: both kinds of Qlik verify RS256 tokens.
 fn rsa_key(args: &crate::cli::key::PublicKeyArgs) -> Result<VerifyingKey> {
     let key = keys::verifying_key(

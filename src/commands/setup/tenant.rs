@@ -12,6 +12,7 @@ use crate::cli::setup::TenantArgs;
 use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
+use crate::keys;
 use crate::qlik::cloud::{ApiFailure, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
@@ -37,9 +38,15 @@ pub fn apply(
         .iter()
         .find_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)));
     let Some((provider, key)) = existing else {
-        let created = client
-            .create_identity_provider(body)
-            .map_err(|f| cloud_failure(f, "create the identity provider", &client))?;
+        let created = client.create_identity_provider(body).map_err(|f| {
+            let unknown = !matches!(f, ApiFailure::Refused { .. });
+            let err = cloud_failure(f, "create the identity provider", &client);
+            if unknown {
+                super::outcome_unknown(&err, "create the identity provider", &tenant)
+            } else {
+                err
+            }
+        })?;
         info!(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
@@ -47,7 +54,7 @@ pub fn apply(
         return Ok(super::json_text(&shown(&created)));
     };
     match &key.pem {
-        Some(pem) if same_pem(pem, one_line_pem) => {
+        Some(pem) if same_key(pem, one_line_pem) => {
             info!(
                 "{tenant} has the identity provider {} with issuer '{}', key ID '{}' and this key \
                  already: nothing changed",
@@ -200,11 +207,14 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
             );
             return Ok(Output::streamed(None));
         }
-        return Err(cloud_failure(
-            failure,
-            &format!("delete the identity provider {}", target.id),
-            &client,
-        )
+        let action = format!("delete the identity provider {}", target.id);
+        let unknown = !matches!(failure, ApiFailure::Refused { .. });
+        let err = cloud_failure(failure, &action, &client);
+        return Err(if unknown {
+            super::outcome_unknown(&err, &action, &tenant)
+        } else {
+            err
+        }
         .into());
     }
     info!(
@@ -223,6 +233,13 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         timeout: args.timeout,
         needed_by: "setup-qscloud --apply or --remove",
     }
+}
+
+/// Whether the identity provider's key is the one given: by the public key (the one
+/// comparison, `keys::same_public_key`), so that a renewed certificate of the key, or its bare
+/// public key, is the same key; text compared without white space only when one cannot be read.
+fn same_key(held: &str, given: &str) -> bool {
+    keys::same_public_key(held, given).unwrap_or_else(|| same_pem(held, given))
 }
 
 fn static_keys(value: &mut Value) -> Option<&mut Vec<Value>> {

@@ -158,6 +158,34 @@ pub const DEFAULT_QRS_USER: &str = "UserDirectory=INTERNAL; UserId=sa_repository
 /// `authenticationMethod` of a virtual proxy that takes JWTs.
 pub const JWT_AUTHENTICATION: i64 = 4;
 
+/// The name of an `authenticationMethod` (the QRS reference's enumeration for
+/// VirtualProxyConfig: 0 Ticket, 1 HeaderStaticUserDirectory, 2 HeaderDynamicUserDirectory,
+/// 3 SAML, 4 JWT, 5 OIDC).
+pub fn authentication_method_name(method: Option<i64>) -> String {
+    match method {
+        Some(0) => "0, Ticket".to_owned(),
+        Some(1) => "1, Header static user directory".to_owned(),
+        Some(2) => "2, Header dynamic user directory".to_owned(),
+        Some(3) => "3, SAML".to_owned(),
+        Some(4) => "4, JWT".to_owned(),
+        Some(5) => "5, OIDC".to_owned(),
+        Some(other) => other.to_string(),
+        None => "none".to_owned(),
+    }
+}
+
+/// How the users of a virtual proxy with another authentication method log in, which a
+/// conversion to JWT ends for them.
+pub fn authentication_method_users(method: Option<i64>) -> &'static str {
+    match method {
+        Some(0) => "log in with Windows or forms authentication (tickets)",
+        Some(1 | 2) => "are named by the header a front-end server sets",
+        Some(3) => "sign in through its SAML identity provider",
+        Some(5) => "sign in through its OpenID Connect provider",
+        _ => "log in the way it is set up now",
+    }
+}
+
 /// The fields of a virtual proxy that say how it verifies a JWT: what `setup-qseow --apply`
 /// sets on an existing virtual proxy, and nothing else of what the admin set.
 pub const JWT_FIELDS: [&str; 6] = [
