@@ -117,21 +117,27 @@ pub const MIN_PIECE: usize = 16;
 const MIN_WHOLE: usize = 8;
 
 /// The secrets a run has loaded, as what finds them: for a long secret, its skeleton (its
-/// base64 characters in lower case, without line breaks or PEM markers) and a hash of each
-/// [`MIN_PIECE`]-character window of it; a short one as written. The text is wiped when the
-/// list is dropped or cleared ([`forget_all`]); the run's own list lives as long as the
-/// process, whose memory the operating system clears when it ends.
+/// base64 characters in lower case, without line breaks or PEM markers) and, when it holds other
+/// characters too (`"`, `\\`, `%`, `@`, `.`, a space), its bytes in lower case; a hash of each
+/// [`MIN_PIECE`]-byte window of both; a short one as written. The text is wiped when the list is
+/// dropped or cleared ([`forget_all`]); the run's own list lives as long as the process, whose
+/// memory the operating system clears when it ends.
 #[derive(Default)]
 pub struct Known {
     skeletons: Vec<Zeroizing<Vec<u8>>>,
-    /// Hashes (with a key chosen at random for the run) of every window of every skeleton: a
-    /// fast first test, so that a log line costs a hash per character, not a search per secret.
-    /// Made when a text is first looked at, not when a secret is registered: a run that shows
-    /// no message (a token created at `--loglevel error`) never pays for the 6,000 hashes of a
-    /// 4096-bit key's two forms.
+    /// Secrets that hold characters outside base64's alphabet, as their bytes in lower case:
+    /// found by those bytes in the text as written, URL-decoded or JSON-unescaped
+    /// ([`decoded_forms`]), since their skeleton alone breaks at every such character.
+    literals: Vec<Zeroizing<Vec<u8>>>,
+    /// Hashes (with a key chosen at random for the run) of every window of every skeleton and
+    /// literal: a fast first test, so that a log line costs a hash per character, not a search
+    /// per secret. Made when a text is first looked at, not when a secret is registered: a run
+    /// that shows no message (a token created at `--loglevel error`) never pays for the 6,000
+    /// hashes of a 4096-bit key's two forms.
     windows: OnceCell<HashSet<u64>>,
     hasher: RandomState,
-    whole: Vec<Zeroizing<String>>,
+    /// Secrets shorter than [`MIN_PIECE`] bytes, in lower case: found whole.
+    whole: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl Known {
@@ -141,7 +147,8 @@ impl Known {
         // A value in an Authorization header's form (`Bearer eyJ...`) is the key it holds.
         let text = text.trim();
         let text = strip_bearer(text).unwrap_or(text);
-        let skeleton: Zeroizing<Vec<u8>> = if text.contains("-----") {
+        let pem = text.contains("-----");
+        let skeleton: Zeroizing<Vec<u8>> = if pem {
             Zeroizing::new(
                 text.lines()
                     .filter(|line| !line.contains("-----") && !line.contains(':'))
@@ -151,51 +158,69 @@ impl Known {
         } else {
             Zeroizing::new(text.bytes().filter_map(skeleton_byte).collect())
         };
-        if skeleton.len() >= MIN_PIECE {
-            if self.skeletons.iter().any(|known| **known == *skeleton) {
-                return;
-            }
+        let literal: Zeroizing<Vec<u8>> =
+            Zeroizing::new(text.bytes().map(|b| b.to_ascii_lowercase()).collect());
+        // A PEM's lines are found by its skeleton, whatever happened to its line breaks.
+        let foreign =
+            !(pem && text.contains('\n')) && text.bytes().any(|b| skeleton_byte(b).is_none());
+        let long = skeleton.len() >= MIN_PIECE;
+        if long && !self.skeletons.iter().any(|k| **k == *skeleton) {
             self.windows.take();
             self.skeletons.push(skeleton);
-        } else if text.chars().count() >= MIN_WHOLE && !self.whole.iter().any(|w| **w == text) {
-            self.whole.push(Zeroizing::new(text.to_owned()));
+        }
+        if foreign && literal.len() >= MIN_PIECE {
+            if !self.literals.iter().any(|k| **k == *literal) {
+                self.windows.take();
+                self.literals.push(literal);
+            }
+        } else if !long
+            && text.chars().count() >= MIN_WHOLE
+            && !self.whole.iter().any(|w| **w == *literal)
+        {
+            self.whole.push(literal);
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.skeletons.is_empty() && self.whole.is_empty()
+        self.skeletons.is_empty() && self.literals.is_empty() && self.whole.is_empty()
     }
 
     /// The byte ranges of `text` that hold a known secret: a short secret as written, a long
     /// one in any piece of [`MIN_PIECE`] characters or more, in any letter case, with line
-    /// breaks written out (`\n`, `%0A`) or URL-encoded characters (`%2F`) inside.
+    /// breaks written out (`\n`, `%0A`), URL-encoded (`%2F`, `%22`) or JSON-escaped (`\"`,
+    /// `\\`, `\u0040`), whatever characters it holds.
     pub fn spans(&self, text: &str) -> Vec<(usize, usize)> {
         let mut spans = Vec::new();
-        if !self.whole.is_empty() {
-            // In any case (ASCII folding keeps every byte where it was), and URL-encoded.
-            let folded = text.to_ascii_lowercase();
-            for secret in &self.whole {
-                let secret = Zeroizing::new(secret.to_ascii_lowercase());
-                let encoded = Zeroizing::new(url_encoded(&secret).to_ascii_lowercase());
-                for form in [secret.as_str(), encoded.as_str()] {
-                    spans.extend(
-                        folded
-                            .match_indices(form)
-                            .map(|(at, found)| (at, at + found.len())),
-                    );
+        if self.is_empty() {
+            return spans;
+        }
+        let windows = self.windows.get_or_init(|| {
+            self.skeletons
+                .iter()
+                .chain(&self.literals)
+                .flat_map(|secret| secret.windows(MIN_PIECE))
+                .map(|window| self.hasher.hash_one(window))
+                .collect()
+        });
+        if !self.whole.is_empty() || !self.literals.is_empty() {
+            for form in decoded_forms(text) {
+                let bytes: Vec<u8> = form.iter().map(|unit| unit.0).collect();
+                for secret in &self.whole {
+                    let mut from = 0;
+                    while let Some(at) = find(&bytes[from..], secret) {
+                        let at = from + at;
+                        spans.push((form[at].1, form[at + secret.len() - 1].2));
+                        from = at + 1;
+                    }
+                }
+                if !self.literals.is_empty() {
+                    self.literal_spans(windows, &form, &bytes, &mut spans);
                 }
             }
         }
         if self.skeletons.is_empty() {
             return spans;
         }
-        let windows = self.windows.get_or_init(|| {
-            self.skeletons
-                .iter()
-                .flat_map(|skeleton| skeleton.windows(MIN_PIECE))
-                .map(|window| self.hasher.hash_one(window))
-                .collect()
-        });
         let shown = text_skeleton(text);
         let chars: Vec<u8> = shown.iter().map(|unit| unit.0).collect();
         let mut i = 0;
@@ -229,6 +254,49 @@ impl Known {
             }
         }
         spans
+    }
+
+    /// The pieces of literal secrets in one decoded form of a text (see [`decoded_forms`]).
+    fn literal_spans(
+        &self,
+        windows: &HashSet<u64>,
+        form: &[(u8, usize, usize)],
+        bytes: &[u8],
+        spans: &mut Vec<(usize, usize)>,
+    ) {
+        let mut i = 0;
+        while i + MIN_PIECE <= bytes.len() {
+            let window = &bytes[i..i + MIN_PIECE];
+            let mut same = 0;
+            if windows.contains(&self.hasher.hash_one(window)) {
+                for literal in &self.literals {
+                    for (at, _) in literal
+                        .windows(MIN_PIECE)
+                        .enumerate()
+                        .filter(|(_, w)| *w == window)
+                    {
+                        let run = bytes[i..]
+                            .iter()
+                            .zip(&literal[at..])
+                            .take_while(|(a, b)| a == b)
+                            .count();
+                        same = same.max(run);
+                    }
+                }
+            }
+            if same >= MIN_PIECE {
+                // A blank at either end may be the text's own, between words: it stays.
+                let run = &form[i..i + same];
+                let first = run.iter().position(|u| !u.0.is_ascii_whitespace());
+                let last = run.iter().rposition(|u| !u.0.is_ascii_whitespace());
+                if let (Some(first), Some(last)) = (first, last) {
+                    spans.push((run[first].1, run[last].2));
+                }
+                i += same;
+            } else {
+                i += 1;
+            }
+        }
     }
 }
 
@@ -282,17 +350,131 @@ fn strip_bearer(text: &str) -> Option<&str> {
         .then(|| text[7..].trim_start())
 }
 
-/// `text` as a form or a query string carries it: every byte but letters, digits and `-._~`
-/// as `%XX`, a space as `+`.
-fn url_encoded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(char::from(b));
+/// Where `needle` first appears in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A text's bytes in lower case, each with the byte range of its character in `text`, in the
+/// forms a secret's copy may have taken: as written, URL-decoded (`%XX`, `+` for a space),
+/// JSON-unescaped, and JSON-unescaped twice (a server's JSON quoted inside ours). The forms
+/// that would equal the text as written are not made.
+fn decoded_forms(text: &str) -> Vec<Vec<(u8, usize, usize)>> {
+    let mut raw = Vec::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        let end = at + c.len_utf8();
+        raw.extend(
+            text.as_bytes()[at..end]
+                .iter()
+                .map(|b| (b.to_ascii_lowercase(), at, end)),
+        );
+    }
+    let mut forms = Vec::with_capacity(4);
+    if text.contains(['%', '+']) {
+        forms.push(url_decoded(&raw));
+    }
+    if text.contains('\\') {
+        let once = json_unescaped(&raw);
+        if once.iter().any(|unit| unit.0 == b'\\') {
+            forms.push(json_unescaped(&once));
+        }
+        forms.push(once);
+    }
+    forms.push(raw);
+    forms
+}
+
+fn hex_value(b: u8) -> Option<u32> {
+    char::from(b).to_digit(16)
+}
+
+/// `form` with `%XX` read as the byte it encodes and `+` as a space.
+fn url_decoded(form: &[(u8, usize, usize)]) -> Vec<(u8, usize, usize)> {
+    let mut out = Vec::with_capacity(form.len());
+    let mut i = 0;
+    while i < form.len() {
+        let (b, start, end) = form[i];
+        if b == b'%'
+            && let (Some(hi), Some(lo)) = (
+                form.get(i + 1).and_then(|u| hex_value(u.0)),
+                form.get(i + 2).and_then(|u| hex_value(u.0)),
+            )
+        {
+            // Two hex digits make a byte.
+            let byte = u8::try_from(hi * 16 + lo).unwrap_or(b'%');
+            out.push((byte.to_ascii_lowercase(), start, form[i + 2].2));
+            i += 3;
+            continue;
+        }
+        out.push((if b == b'+' { b' ' } else { b }, start, end));
+        i += 1;
+    }
+    out
+}
+
+/// `form` with JSON's escapes (`\"`, `\\`, `\/`, `\n`, `\uXXXX` and its surrogate pairs) read
+/// as the character they stand for.
+fn json_unescaped(form: &[(u8, usize, usize)]) -> Vec<(u8, usize, usize)> {
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = form.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0, |n, unit| Some(n * 16 + hex_value(unit.0)?))
+    };
+    let mut out = Vec::with_capacity(form.len());
+    let mut i = 0;
+    while i < form.len() {
+        let (b, start, end) = form[i];
+        let next = form.get(i + 1).map(|unit| unit.0);
+        if b != b'\\' || next.is_none() {
+            out.push((b, start, end));
+            i += 1;
+            continue;
+        }
+        let simple = match next {
+            Some(c @ (b'"' | b'\\' | b'/')) => Some(c),
+            Some(b'n') => Some(b'\n'),
+            Some(b'r') => Some(b'\r'),
+            Some(b't') => Some(b'\t'),
+            Some(b'b') => Some(8),
+            Some(b'f') => Some(12),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            out.push((c, start, form[i + 1].2));
+            i += 2;
+            continue;
+        }
+        let unicode = (next == Some(b'u'))
+            .then(|| hex4(i + 2))
+            .flatten()
+            .and_then(|unit| {
+                if (0xD800..0xDC00).contains(&unit)
+                    && form.get(i + 6).map(|u| u.0) == Some(b'\\')
+                    && form.get(i + 7).map(|u| u.0) == Some(b'u')
+                    && let Some(low) = hex4(i + 8).filter(|low| (0xDC00..0xE000).contains(low))
+                {
+                    let c = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    return char::from_u32(c).map(|c| (c, 12));
+                }
+                char::from_u32(unit).map(|c| (c, 6))
+            });
+        match unicode {
+            Some((c, len)) => {
+                let mut buf = [0; 4];
+                let range_end = form[i + len - 1].2;
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push((byte.to_ascii_lowercase(), start, range_end));
+                }
+                i += len;
             }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
+            None => {
+                out.push((b, start, end));
+                i += 1;
+            }
         }
     }
     out
@@ -1031,6 +1213,74 @@ mod tests {
             format!("a {} b", &long[3..24].to_ascii_uppercase()),
         ] {
             assert_eq!(cut(&text, known.spans(&text)), "a [R] b", "{text}");
+        }
+    }
+
+    /// A secret that holds characters outside base64's alphabet (`"`, `\\`, `%`, `@`, `.`, a
+    /// space) is found whole and in any piece of 16 characters, in any case, URL-encoded or
+    /// JSON-escaped (once, or twice: a server's JSON inside ours); its skeleton alone broke at
+    /// every such character.
+    #[test]
+    fn a_secret_with_any_characters_is_found_whole_and_in_pieces() {
+        let secrets = [
+            r#"Sup3r/Secret+"q"\Passw0rd-2024xyz"#,
+            "anna.berg@example.com pass 100% sure",
+            "Pässwört mit Ümlaut & \"Zitat\" 2024",
+        ];
+        let mut known = Known::default();
+        for secret in secrets {
+            known.add(secret);
+        }
+        // A JSON string's inside, without its quotes.
+        let json = |text: &str| {
+            let quoted = serde_json::to_string(text).unwrap();
+            quoted[1..quoted.len() - 1].to_owned()
+        };
+        let percent =
+            |text: &str| -> String { text.bytes().map(|b| format!("%{b:02X}")).collect() };
+        let form = |text: &str| -> String {
+            text.bytes()
+                .map(|b| match b {
+                    b' ' => "+".to_owned(),
+                    b if b.is_ascii_alphanumeric() => char::from(b).to_string(),
+                    b => format!("%{b:02x}"),
+                })
+                .collect()
+        };
+        for secret in secrets {
+            let chars: Vec<char> = secret.chars().collect();
+            let mut quoted = vec![
+                secret.to_owned(),
+                secret.to_ascii_uppercase(),
+                json(secret),
+                json(&json(secret)),
+                percent(secret),
+                form(secret),
+            ];
+            // A piece that starts or ends with a blank leaves the blank shown.
+            for piece in chars.windows(MIN_PIECE) {
+                let piece: String = piece.iter().collect();
+                if piece.trim() != piece {
+                    continue;
+                }
+                quoted.extend([piece.to_ascii_uppercase(), json(&piece), form(&piece)]);
+            }
+            for quoted in quoted {
+                for text in [
+                    format!("a {quoted} b"),
+                    format!("{{\"detail\":\"a {quoted} b\"}}"),
+                ] {
+                    let shown = cut(&text, known.spans(&text));
+                    assert!(
+                        shown == "a [R] b" || shown == "{\"detail\":\"a [R] b\"}",
+                        "{text} -> {shown}"
+                    );
+                }
+            }
+        }
+        for name in names() {
+            let text = format!("error: user {name} not found");
+            assert!(known.spans(&text).is_empty(), "{text}");
         }
     }
 
