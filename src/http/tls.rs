@@ -58,16 +58,59 @@ pub(super) fn client_config(
             provider: provider.clone(),
         })
     };
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::ALL_VERSIONS)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    // A client certificate (QSEoW's repository API): rustls checks that the key is the
-    // certificate's (InconsistentKeys) before anything is sent.
+    // A client certificate (QSEoW's repository API). rustls' own check that the key is the
+    // certificate's (`with_client_auth_cert`, `keys_match`) reads the certificate with webpki,
+    // which refuses an X.509 v1 certificate (what `openssl x509 -req` makes without
+    // extensions) that TLS can send and curl takes: the key is compared with the
+    // certificate's public key here, by the certificate's DER (x509-cert reads every version).
     Ok(Arc::new(match identity {
-        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        Some((chain, key)) => {
+            let key = provider.key_provider.load_private_key(key)?;
+            if let Some(first) = chain.first()
+                && let Some(spki) = key.public_key()
+                && certificate_spki(first).is_some_and(|theirs| theirs != spki.as_ref())
+            {
+                return Err(rustls::Error::InconsistentKeys(
+                    rustls::InconsistentKeys::KeyMismatch,
+                ));
+            }
+            let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, key));
+            builder.with_client_cert_resolver(Arc::new(ClientIdentity(certified)))
+        }
         None => builder.with_no_client_auth(),
     }))
+}
+
+/// A certificate's SubjectPublicKeyInfo, as DER; `None` when x509-cert cannot read it.
+fn certificate_spki(cert: &CertificateDer<'_>) -> Option<Vec<u8>> {
+    use x509_cert::der::Encode as _;
+    let cert = Certificate::from_der(cert.as_ref()).ok()?;
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()
+}
+
+/// The one client certificate of a run, sent whenever a server asks for one.
+#[derive(Debug)]
+struct ClientIdentity(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for ClientIdentity {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// webpki for certificates signed by a trusted authority; for a certificate that `--cacert`
@@ -317,5 +360,36 @@ impl Transport for TlsTransport {
 
     fn is_tls(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject as _;
+
+    fn identity(cert: &str, key: &str) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        (
+            chain,
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+    }
+
+    /// An X.509 v1 client certificate (`openssl x509 -req` without extensions) with its key is
+    /// taken: webpki, which rustls' own key check used, refuses v1. Another key is still refused
+    /// as not the certificate's.
+    #[test]
+    fn a_v1_client_certificate_with_its_key_is_taken() {
+        let cert = include_str!("../../tests/fixtures/client-v1.pem");
+        let key = include_str!("../../tests/fixtures/rsa2048-pkcs1.pem");
+        let other = include_str!("../../tests/fixtures/ec-p256-pkcs8.pem");
+        assert!(client_config(true, vec![], vec![], Some(identity(cert, key))).is_ok());
+        assert!(matches!(
+            client_config(true, vec![], vec![], Some(identity(cert, other))),
+            Err(rustls::Error::InconsistentKeys(_))
+        ));
     }
 }
