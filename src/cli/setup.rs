@@ -59,7 +59,7 @@ pub struct TenantArgs {
     #[arg(long, requires = "tenant")]
     pub remove: bool,
 
-    /// With --apply or --remove: print the plan (what would be created or removed) as JSON and
+    /// With --apply or --remove, print the plan (what would be created or removed) as JSON and
     /// change nothing
     #[arg(long)]
     pub dry_run: bool,
