@@ -477,7 +477,10 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
 
     let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains(line), "the real run says the plan's line: {stderr}");
+    assert!(
+        stderr.contains(line),
+        "the real run says the plan's line: {stderr}"
+    );
     assert_eq!(tenant.server.identity_providers().len(), 1);
 
     let (code, stdout, stderr) = run(tenant.apply("i", "k").arg("--dry-run"));
@@ -491,13 +494,19 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(code, 0, "{stderr}");
     let plan: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(plan["changes"][0]["action"], "remove");
-    assert!(stderr.contains("plan: remove the identity provider"), "{stderr}");
+    assert!(
+        stderr.contains("plan: remove the identity provider"),
+        "{stderr}"
+    );
     assert_eq!(writes(&tenant), before, "a dry run sends no DELETE");
     assert_eq!(tenant.server.identity_providers().len(), 1);
 
     let (code, _, stderr) = run(&mut tenant.setup("i", "k", &["--dry-run"]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--dry-run shows what --apply or --remove"), "{stderr}");
+    assert!(
+        stderr.contains("--dry-run shows what --apply or --remove"),
+        "{stderr}"
+    );
 }
 
 /// Four --apply runs at once, each reading the empty list before any creates: each creates
@@ -518,7 +527,10 @@ fn four_applies_at_once_end_with_one_identity_provider() {
     for (code, stdout, stderr) in &outcomes {
         assert_eq!(*code, 0, "{stderr}");
         let printed: Value = serde_json::from_str(stdout).unwrap();
-        assert_eq!(printed["id"], left[0]["id"], "every run prints the one kept: {stderr}");
+        assert_eq!(
+            printed["id"], left[0]["id"],
+            "every run prints the one kept: {stderr}"
+        );
     }
     let posts = tenant
         .server
@@ -547,7 +559,12 @@ fn twins_are_made_one_by_apply_and_all_removed_by_remove() {
         stderr.contains("plan: remove the identity provider b2: a twin of a1, which stays"),
         "{stderr}"
     );
-    let ids: Vec<Value> = tenant.server.identity_providers().iter().map(|p| p["id"].clone()).collect();
+    let ids: Vec<Value> = tenant
+        .server
+        .identity_providers()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
     assert_eq!(ids, ["a1"]);
 
     for id in ["b2", "c3"] {

@@ -223,7 +223,11 @@ pub(crate) fn shown_value(value: Option<&Value>) -> String {
         None | Some(Value::Null) => "(none)".to_owned(),
         Some(Value::String(text)) if text.chars().count() > 40 => {
             let head: String = text.chars().take(30).collect();
-            format!("\"{}...\" ({} characters)", render::escape(&head), text.chars().count())
+            format!(
+                "\"{}...\" ({} characters)",
+                render::escape(&head),
+                text.chars().count()
+            )
         }
         Some(other) => render::escape(&other.to_string()).into_owned(),
     }

@@ -70,10 +70,11 @@ pub fn apply(
         let kept = converge(&client, wanted, one_line_pem, created)?;
         return Ok(super::json_text(&shown(&kept)));
     }
-    if let Some((provider, _)) = matching
-        .iter()
-        .find(|(_, k)| k.pem.as_deref().is_some_and(|pem| !same_key(pem, one_line_pem)))
-    {
+    if let Some((provider, _)) = matching.iter().find(|(_, k)| {
+        k.pem
+            .as_deref()
+            .is_some_and(|pem| !same_key(pem, one_line_pem))
+    }) {
         return Err(UserError::runtime(format!(
             "{tenant} has the identity provider {} with issuer '{}' and key ID '{}', but \
              with another key; nothing changed (Qlik does not replace an identity \
@@ -188,9 +189,10 @@ fn plan_remove_own(created: &IdentityProvider, kept: &IdentityProvider) {
 /// so that runs that overlap agree without talking: an active one before an inactive one, then
 /// the earliest made (`createdAt`, when Qlik gives it), then the smallest id.
 fn keeper<'a>(twins: &[&'a IdentityProvider]) -> Option<&'a IdentityProvider> {
-    twins.iter().copied().min_by(|a, b| {
-        (!a.active, created_at(a), &a.id).cmp(&(!b.active, created_at(b), &b.id))
-    })
+    twins
+        .iter()
+        .copied()
+        .min_by(|a, b| (!a.active, created_at(a), &a.id).cmp(&(!b.active, created_at(b), &b.id)))
 }
 
 /// When the identity provider was made, as Qlik gives it (`createdAt`, or `meta.createdAt`);
