@@ -509,3 +509,292 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
         "{stderr}"
     );
 }
+
+/// The JWK setup-qscloud-oauth prints for the fixture's key, as an admin registers it.
+fn fixture_jwk() -> Value {
+    let out = crate::common::qs_jwt(Path::new("."))
+        .args(["setup-qscloud-oauth", "--cert-publickey-file"])
+        .arg(fixture("rsa2048-public.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A tenant stand-in whose OAuth client holds the fixture's public key and no secret.
+fn key_tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::TempDir) {
+    let mut config = OauthConfig {
+        clients: vec![OauthClient {
+            id: CLIENT_ID.to_owned(),
+            public_keys: vec![fixture_jwk()],
+            impersonation: true,
+            ..OauthClient::default()
+        }],
+        users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+        ..OauthConfig::default()
+    };
+    configure(&mut config);
+    let server = QlikServer::start_with(
+        Behaviour::QlikCloud,
+        Trust {
+            oauth: config,
+            ..Trust::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    (server, dir)
+}
+
+fn serve_with_key(tenant: &QlikServer, dir: &Path, extra: &[&str]) -> Served {
+    let key = fixture("rsa2048-pkcs8.pem");
+    let url = tenant.url();
+    let mut args = vec![
+        "serve-qscloud-oauth",
+        "--tenant",
+        &url,
+        "--cacert",
+        "ca.pem",
+        "--client-id",
+        CLIENT_ID,
+        "--cert-privatekey-file",
+        key.to_str().unwrap(),
+        "--user",
+        "anna",
+        "--origin",
+        PAGE,
+    ];
+    args.extend_from_slice(extra);
+    start(dir, &args)
+}
+
+/// The token requests the tenant stand-in received, as form fields.
+fn token_requests(tenant: &QlikServer) -> Vec<serde_json::Map<String, Value>> {
+    tenant
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/oauth/token"))
+        .map(|r| {
+            let content_type = r.header("content-type").unwrap_or_default();
+            assert_eq!(content_type, "application/x-www-form-urlencoded");
+            crate::common::oauth_server::body_fields(content_type, &r.body).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
+    let (tenant, dir) = key_tenant(|_| {});
+    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/access-token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(decode_parts(&answer.body).1["sub"], "anna");
+
+    let sent = token_requests(&tenant);
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].contains_key("client_secret"), "{:?}", sent[0]);
+    assert_eq!(sent[0]["grant_type"], "urn:qlik:oauth:user-impersonation");
+    assert_eq!(sent[0]["user_lookup"]["value"], "anna");
+    let assertion = sent[0]["client_assertion"].as_str().unwrap().to_owned();
+    let (header, claims) = decode_parts(&assertion);
+    // The key's RFC 7638 thumbprint, as setup-qscloud-oauth gave it to the admin.
+    assert_eq!(header["kid"], fixture_jwk()["kid"]);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], CLIENT_ID);
+    assert_eq!(claims["aud"], format!("{}/oauth/token", tenant.url()));
+
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(&assertion) && !stderr.contains(&answer.body),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
+    // Retry-After: 1 within --timeout: waited for, asked again with a new assertion.
+    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "1")));
+    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.json()["access_token"].is_string());
+    let sent = token_requests(&tenant);
+    assert_eq!(sent.len(), 2);
+    let jti =
+        |i: usize| decode_parts(sent[i]["client_assertion"].as_str().unwrap()).1["jti"].clone();
+    assert_ne!(jti(0), jti(1), "Qlik takes a jti once");
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 429") && stderr.contains("waiting 1s"),
+        "{stderr}"
+    );
+
+    // Retry-After: 120, more than --timeout 5s leaves: the page is told, at once.
+    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "120")));
+    let served = serve_with_key(&tenant, dir.path(), &["--timeout", "5s"]);
+    let refused = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    let error = &refused.json()["error"];
+    assert!(
+        error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 429) and asks to wait 120, more than --timeout 5s leaves"),
+        "{error}"
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("raise --timeout"),
+        "{error}"
+    );
+    assert_eq!(token_requests(&tenant).len(), 1);
+    assert_eq!(served.stop().0, Some(0));
+}
+
+#[test]
+fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("staff.csv"),
+        "userid,userdir,name\nanna,ACME,Anna of ACME\nanna,PARTNER,Anna of PARTNER\nben,,Ben\n",
+    )
+    .unwrap();
+    let served = qseow(dir.path(), &["--users", "staff.csv"]);
+    let token_of = |path: &str, body: &str| {
+        let answer = ask(&served.url, "POST", path, Some(PAGE), Some(body));
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        decode_parts(answer.json()["token"].as_str().unwrap()).1
+    };
+    // A row without a directory takes --userdir.
+    let ben = token_of("/token", r#"{"user": "ben"}"#);
+    assert_eq!(
+        (&ben["userId"], &ben["userDirectory"]),
+        (&json!("ben"), &json!("ACME"))
+    );
+    let partner = token_of("/token", r#"{"user": "anna", "userdir": "PARTNER"}"#);
+    assert_eq!(partner["userDirectory"], "PARTNER");
+    assert_eq!(partner["name"], "Anna of PARTNER");
+    let acme = token_of("/token?user=anna&userdir=ACME", "");
+    assert_eq!(acme["userDirectory"], "ACME");
+    assert_eq!(acme["name"], "Anna of ACME");
+
+    // Two rows and no directory asked: which one is not guessed.
+    let ambiguous = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(ambiguous.status, 400, "{}", ambiguous.body);
+    let error = &ambiguous.json()["error"];
+    assert!(
+        error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than one user directory")
+            && error["hint"].as_str().unwrap().contains(r#""userdir""#),
+        "{error}"
+    );
+    // A directory the file does not give anna: refused.
+    let elsewhere = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna", "userdir": "OTHER"}"#),
+    );
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(!elsewhere.body.contains("eyJ"));
+    assert_eq!(served.stop().0, Some(0));
+}
+
+#[test]
+fn any_user_on_qseow_needs_a_directory_from_the_request_or_userdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture("rsa2048-pkcs8.pem");
+    let served = start(
+        dir.path(),
+        &[
+            "serve-qseow",
+            "--audience",
+            "test-audience",
+            "--cert-privatekey-file",
+            key.to_str().unwrap(),
+            "--allow-any-user",
+            "--origin",
+            PAGE,
+        ],
+    );
+    let nowhere = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "zoe"}"#),
+    );
+    assert_eq!(nowhere.status, 400, "{}", nowhere.body);
+    assert!(
+        nowhere.json()["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("names no user directory")
+    );
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "zoe", "userdir": "GUESTS"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let (_, payload) = decode_parts(answer.json()["token"].as_str().unwrap());
+    assert_eq!(
+        (&payload["userId"], &payload["userDirectory"]),
+        (&json!("zoe"), &json!("GUESTS"))
+    );
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("--allow-any-user"), "{stderr}");
+
+    // --user names an id, and an id needs its directory.
+    let out = crate::common::qs_jwt(dir.path())
+        .args([
+            "serve-qseow",
+            "--audience",
+            "a",
+            "--user",
+            "anna",
+            "--port",
+            "0",
+        ])
+        .args(["--cert-privatekey-file"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give --userdir <directory>"),
+        "{out:?}"
+    );
+}
