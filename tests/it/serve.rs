@@ -798,3 +798,128 @@ fn any_user_on_qseow_needs_a_directory_from_the_request_or_userdir() {
         "{out:?}"
     );
 }
+
+/// A page server for the browser test: every GET on 127.0.0.1:<its port> answers `page`.
+/// Its port makes its origin, http://127.0.0.1:<port>.
+fn page_server(page: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                request.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \
+                 {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    port
+}
+
+/// What a headless Chromium shows of `url` once its scripts ran: its DOM. Nothing reaches
+/// further than 127.0.0.1 (every other name resolves to nothing).
+fn browser_dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args([
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .env_remove("https_proxy")
+        .env_remove("http_proxy")
+        .env_remove("all_proxy")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_real_browser_gets_a_token_from_an_allowed_origin_and_none_from_another() {
+    if !crate::common::skip::require_tool("chromium") {
+        return;
+    }
+    // The page asks as examples/qlik-embed.html does (a POST with credentials and JSON, so a
+    // preflight first) the server its address names (?serve=<URL>), and shows what it got.
+    let page = r#"<!doctype html><html><body><p id="result">not asked</p><script>
+const shown = (text) => { document.getElementById("result").textContent = text; };
+const serve = new URLSearchParams(location.search).get("serve");
+fetch(serve + "/token", {
+  method: "POST",
+  credentials: "include",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ user: "anna" }),
+})
+  .then((response) => response.json())
+  .then((answer) => shown("token " + answer.token))
+  .catch((error) => shown("refused " + error.name));
+</script></body></html>"#;
+    // One page from two origins: two ports.
+    let allowed = format!("http://127.0.0.1:{}", page_server(page.to_owned()));
+    let refused = format!("http://127.0.0.1:{}", page_server(page.to_owned()));
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture("rsa2048-pkcs8.pem");
+    let served = start(
+        dir.path(),
+        &[
+            "serve-qseow",
+            "--userdir",
+            "ACME",
+            "--audience",
+            "test-audience",
+            "--cert-privatekey-file",
+            key.to_str().unwrap(),
+            "--user",
+            "anna",
+            "--origin",
+            &allowed,
+        ],
+    );
+
+    let dom = browser_dom(&format!("{allowed}/?serve={}", served.url));
+    let token = dom
+        .split(r#"<p id="result">token "#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no token in the page: {dom}"));
+    verify_with_public_key(token, &fixture_text("rsa2048-public.pem"), "test-audience");
+    assert_eq!(decode_parts(token).1["userId"], "anna");
+
+    let dom = browser_dom(&format!("{refused}/?serve={}", served.url));
+    assert!(
+        dom.contains(r#"<p id="result">refused TypeError</p>"#),
+        "{dom}"
+    );
+    assert!(!dom.contains("eyJ"), "{dom}");
+
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    // The allowed page's preflight and POST, the other's preflight refused: no POST from it.
+    assert!(
+        stderr.contains("OPTIONS /token 204") && stderr.contains("POST /token 200 for user anna"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("OPTIONS /token 403"), "{stderr}");
+    assert_eq!(stderr.matches("INFO POST /token").count(), 1, "{stderr}");
+}
