@@ -131,8 +131,9 @@ pub struct RepositoryArgs {
     #[arg(long, requires_all = ["qrs", "qrs_cert", "qrs_key"])]
     pub apply: bool,
 
-    /// The repository API's URL, with its port: https://qlikserver.example.com:4242
-    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new(),
+    /// The repository API: its host (https on port 4242), host:port, or https URL, such as
+    /// qlikserver.example.com or https://qlikserver.example.com:4242
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new(),
           requires = "apply")]
     pub qrs: Option<String>,
 

@@ -14,6 +14,7 @@ use crate::input::{self, FileFlag};
 use crate::keys;
 use crate::qlik::cloud::{ApiFailure, Tenant};
 use crate::qlik::qseow::{Proxy, QrsFailure, Repository};
+use crate::qlik::rules::QSEOW_REPOSITORY_PORT;
 use crate::secret::SecretText;
 
 /// The environment variable that holds the API key when --api-key-file is not given.
@@ -42,10 +43,10 @@ pub struct Connection<'a> {
     pub sends: &'static str,
 }
 
-/// --tenant as a server at the tenant's root: a path given is said and dropped. `what` names
-/// what is at the root ("Qlik Cloud's login").
-pub fn tenant_server(tenant: &str) -> Result<Server, UserError> {
-    Server::parse_tenant(tenant)
+/// --tenant as the tenant's canonical origin (a path is refused). `sends` names what the
+/// command sends there ("the API key"), for the refusal of an http URL.
+pub fn tenant_server(tenant: &str, sends: &str) -> Result<Server, UserError> {
+    Server::parse_tenant_sending(tenant, sends)
 }
 
 /// The tenant at `server`, reached without an API key: the login and the OAuth token request
@@ -90,7 +91,7 @@ pub struct TenantConnection<'a> {
 
 /// The tenant of --tenant with its API key, read before anything is sent.
 pub fn tenant_with_api_key(args: &TenantConnection<'_>) -> Result<Tenant, UserError> {
-    let server = tenant_server(args.tenant)?;
+    let server = tenant_server(args.tenant, "the API key")?;
     let api_key = api_key(args.api_key_file, args.needed_by)?;
     let connection = Connection {
         cacert: args.cacert,
@@ -140,7 +141,7 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
             }
             Err(std::env::VarError::NotPresent) => {
                 return Err(UserError::usage(format!(
-                    "{needed_by} need a tenant admin's API key: set {API_KEY_VARIABLE} or give \
+                    "{needed_by} needs a tenant admin's API key: set {API_KEY_VARIABLE} or give \
                      --api-key-file <file|->"
                 )));
             }
@@ -167,12 +168,18 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
 }
 
 /// Whether `path` is a Qlik Cloud API key rather than a file's name: a JWT, three base64url
-/// parts whose header starts as every JSON object does (`{"` is `eyJ`).
+/// parts whose header starts as every JSON object does (`{"` is `eyJ`), with or without the
+/// `Bearer ` of an Authorization header.
 fn looks_like_api_key(path: &Path) -> bool {
     let Some(text) = path.to_str() else {
         return false;
     };
-    let parts: Vec<&str> = text.trim().split('.').collect();
+    let text = text.trim();
+    let text = match text.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => text[7..].trim_start(),
+        _ => text,
+    };
+    let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 3
         && parts[0].starts_with("eyJ")
         && parts.iter().all(|p| {
@@ -298,15 +305,25 @@ pub struct RepositoryConnection<'a> {
     pub needed_by: &'a str,
 }
 
-/// The repository client: --qrs, the client certificate and key, --cacert.
-pub fn repository(args: &RepositoryConnection<'_>) -> Result<Repository, UserError> {
-    let server = Server::parse(args.qrs, "--qrs", false)?;
+/// `--qrs`: an https URL, or a bare `host` or `host:port` as `--tenant` takes one, which means
+/// https and, without a port, the repository's own 4242.
+fn repository_server(qrs: &str) -> Result<Server, UserError> {
+    let mut server = Server::parse(qrs, "--qrs", true)?;
     if !server.base_path.is_empty() {
         return Err(UserError::usage(format!(
             "--qrs '{server}' has a path; give the repository API's URL alone, such as \
              https://qlikserver.example.com:4242 (the repository has no virtual proxy prefix)"
         )));
     }
+    if server.port.is_none() && !qrs.contains("://") {
+        server.port = Some(QSEOW_REPOSITORY_PORT);
+    }
+    Ok(server)
+}
+
+/// The repository client: --qrs, the client certificate and key, --cacert.
+pub fn repository(args: &RepositoryConnection<'_>) -> Result<Repository, UserError> {
+    let server = repository_server(args.qrs)?;
     let (cert_path, key_path) = match (args.qrs_cert, args.qrs_key) {
         (Some(cert), Some(key)) => (cert, key),
         // clap requires both.
@@ -493,5 +510,27 @@ mod tests {
         assert_eq!(said("<html>x</html>"), "");
         assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
         assert!(said(&"x".repeat(1000)).ends_with("..."));
+    }
+
+    #[test]
+    fn qrs_takes_a_host_and_a_host_with_a_port_as_https_on_4242_by_default() {
+        let server = repository_server("qlikserver.example.com").unwrap();
+        assert_eq!(server.to_string(), "https://qlikserver.example.com:4242");
+        let server = repository_server("qlikserver.example.com:4343").unwrap();
+        assert_eq!(server.to_string(), "https://qlikserver.example.com:4343");
+        // A URL means what it says: its port, or https's own.
+        let server = repository_server("https://qlikserver.example.com:4242").unwrap();
+        assert_eq!(server.port, Some(4242));
+        let server = repository_server("https://qlikserver.example.com").unwrap();
+        assert_eq!(server.port, None);
+        for refused in [
+            "http://qlikserver.example.com",
+            "qlikserver.example.com/jwt",
+        ] {
+            assert!(
+                repository_server(refused).unwrap_err().is_usage(),
+                "{refused}"
+            );
+        }
     }
 }

@@ -307,6 +307,41 @@ fn an_unlinked_virtual_proxy_names_the_proxy_services() {
     );
 }
 
+/// The repository's condensed node may carry its id alone: the proxy service is named by the
+/// node's name all the same (from the server nodes), as setup-qseow --apply names it, never by
+/// the service's GUID.
+#[test]
+fn a_proxy_service_whose_node_is_given_by_id_alone_is_named_by_the_nodes_name() {
+    use crate::common::qrs_server::{NODE_ID, PROXY_SERVICE_ID};
+    let by_id = |site: &Site| {
+        site.server.with(|r| {
+            r.proxy_services[0]["serverNodeConfiguration"] = json!({ "id": NODE_ID });
+        })
+    };
+    let site = sound_site();
+    by_id(&site);
+    let (code, stdout, stderr) = run(&mut site.doctor(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (linked, _) = line(&stdout, "linked to a proxy");
+    assert!(
+        linked.starts_with("PASS  ") && linked.ends_with("linked to the proxy service of central"),
+        "{linked}"
+    );
+    assert!(!stdout.contains(PROXY_SERVICE_ID), "{stdout}");
+
+    let site = site_with(
+        jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
+        false,
+    );
+    by_id(&site);
+    fails_then_fix_passes(
+        &site,
+        "linked to a proxy",
+        &["no proxy service links 'jwt'", "proxy services: central"],
+        APPLY,
+    );
+}
+
 #[test]
 fn no_load_balancing_node_fails_and_apply_adds_the_engine_nodes() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));

@@ -7,6 +7,7 @@ mod common;
 
 mod completions;
 mod create;
+mod create_key;
 mod create_users;
 mod decode;
 mod docs;
@@ -15,6 +16,7 @@ mod doctor_qseow;
 mod errors;
 mod examples;
 mod hardening;
+mod hints;
 mod interrupted;
 mod key_sources;
 mod keys;

@@ -282,14 +282,24 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
             .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
     );
 
-    // Gone: an error naming the key IDs that are there; nothing removed.
-    let stderr = fails_cleanly(&mut tenant.remove("i", "k1"), tenant.path(), 1);
-    let lines = error_lines(stderr.as_bytes());
+    // Gone: a second run finds nothing to do, says so with the key IDs that are there, and
+    // exits 0, as a second --apply does; nothing is deleted.
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
     assert!(
-        lines.contains("no JWT identity provider with issuer 'i' and key ID 'k1'"),
-        "{lines}"
+        stderr.contains(
+            "has no JWT identity provider with issuer 'i' and key ID 'k1': nothing to remove, \
+             nothing changed (its identity providers with issuer 'i' have the key IDs 'k2')"
+        ),
+        "{stderr}"
     );
-    assert!(lines.contains("'k2'"), "{lines}");
+    let deletes = tenant
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "the first run's DELETE alone");
 }
 
 #[test]
@@ -316,6 +326,44 @@ fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_for
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(tenant.server.identity_providers().len(), 1);
     assert_eq!(tenant.server.identity_providers()[0]["id"], "inactive");
+}
+
+/// Two --remove runs at once: both read the identity provider, both ask to delete it, and the
+/// one whose DELETE finds it gone (404) converges as a rerun does: exit 0, nothing on stdout.
+#[test]
+fn two_removes_at_once_both_converge() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old", "i", "k1", &pem, false));
+    tenant.server.hold_identity_provider_lists_for(2);
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        let second = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let requests = tenant.server.requests();
+    let deletes = requests.iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 2, "both runs asked to delete: {requests:?}");
+    let mut outcomes = [first, second];
+    outcomes.sort_by_key(|(_, stdout, _)| stdout.is_empty());
+    let [
+        (code, stdout, stderr),
+        (late_code, late_stdout, late_stderr),
+    ] = outcomes;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["id"], "old");
+    assert_eq!((late_code, late_stdout.as_str()), (0, ""), "{late_stderr}");
+    assert!(
+        late_stderr.contains(
+            "the identity provider old was removed meanwhile (by another run?): nothing to \
+             remove, nothing changed"
+        ),
+        "{late_stderr}"
+    );
+    assert!(!late_stderr.contains("error"), "{late_stderr}");
+    assert!(tenant.server.identity_providers().is_empty());
 }
 
 #[test]
@@ -540,6 +588,71 @@ fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }
 
+/// Issue 27: the identity provider --apply prints is the one Qlik returned by its documented
+/// fields only, and anything the run holds as a secret (the API key) is redacted from them; a
+/// server that put the API key into the object, whole or in a piece, gets none of it printed.
+/// The certificate and the names show as they are.
+#[test]
+fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut idp = jwt_idp("64d0f0a7a1b2c3d4e5f60718", "i", "k", &pem, true);
+    let piece = &ADMIN_API_KEY[4..32];
+    idp["apiKey"] = Value::from(ADMIN_API_KEY);
+    idp["description"] = Value::from(format!("made with {piece} by auth0|a08D000001DVHcIIAX"));
+    idp["options"]["clientSecret"] = Value::from(ADMIN_API_KEY);
+    idp["options"]["staticKeys"][0]["token"] = Value::from(ADMIN_API_KEY);
+    tenant.server.add_identity_provider(idp);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(piece), "{text}");
+    }
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["id"], "64d0f0a7a1b2c3d4e5f60718");
+    assert!(shown.get("apiKey").is_none(), "{stdout}");
+    assert!(shown["options"].get("clientSecret").is_none(), "{stdout}");
+    assert_eq!(
+        shown["options"]["staticKeys"][0],
+        serde_json::json!({"kid": "k", "pem": pem})
+    );
+    assert_eq!(
+        shown["description"],
+        "made with [key text redacted] by auth0|a08D000001DVHcIIAX"
+    );
+    assert_eq!(shown["protocol"], "jwtAuth");
+    assert_eq!(shown["options"]["issuer"], "i");
+}
+
+/// Issue 27: an API key file in UTF-16 without a byte order mark (as some Windows tools write
+/// it) is read as the key, found by its NUL bytes; before, it was "more than one word".
+#[test]
+fn an_api_key_file_in_utf16_without_a_byte_order_mark_is_read() {
+    let tenant = stand_in().start();
+    let utf16: Vec<u8> = format!("{ADMIN_API_KEY}\r\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    fs::write(tenant.path().join("apikey.txt"), utf16).unwrap();
+    common::owner_only(&tenant.path().join("apikey.txt"));
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "apikey.txt"]));
+    assert_eq!(code, 0, "{stderr}");
+    let post = tenant
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {ADMIN_API_KEY}").as_str())
+    );
+}
+
 // setup-qscloud without --apply: the body field by field and against the schema Qlik
 // publishes (tests/fixtures/qlik/), the console fields word for word, the refusals, and the
 // round trip (a token made with the same issuer and key id passes decode with the certificate
@@ -582,6 +695,13 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
     let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
     assert_eq!(keys[0]["pem"], one_line.as_str());
     assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+    // The curl line reads the variable the tool reads, and the file docs/qlik-setup.md writes.
+    assert!(
+        stderr.contains("save the body in idp.json")
+            && stderr.contains("\"Authorization: Bearer $QLIK_API_KEY\"")
+            && stderr.contains("--data @idp.json;"),
+        "{stderr}"
+    );
 }
 
 #[test]

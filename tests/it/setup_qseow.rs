@@ -78,6 +78,10 @@ fn bare(pem: &str) -> String {
 #[test]
 fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
     let site = new_site();
+    // The proxy service's node as the repository's condensed form may give it: its id alone.
+    site.server.with(|r| {
+        r.proxy_services[0]["serverNodeConfiguration"] = json!({ "id": NODE_ID });
+    });
     let output = site
         .apply(&["--allow-host", "qlik.example.com"])
         .output()
@@ -98,7 +102,12 @@ fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
         json!(["qlik.example.com"])
     );
     assert!(err.contains("created the virtual proxy 'jwt'"), "{err}");
-    assert!(err.contains("linked the virtual proxy 'jwt'"), "{err}");
+    // Named by its node, as doctor-qseow names it, not by the service's id.
+    assert!(
+        err.contains("INFO linked the virtual proxy 'jwt' to the proxy service of central\n"),
+        "{err}"
+    );
+    assert!(!err.contains(PROXY_SERVICE_ID), "{err}");
     let services = site.server.proxy_services();
     let linked = services[0]["settings"]["virtualProxies"]
         .as_array()
@@ -773,20 +782,23 @@ fn a_proxy_service_without_a_list_of_virtual_proxies_is_not_linked_again_and_aga
 }
 
 #[test]
-fn a_qrs_url_that_is_not_one_is_said_with_the_repositorys_example() {
+fn qrs_takes_host_and_port_as_tenant_does_and_refuses_http() {
     let site = new_site();
     let port = site.server.qrs_port;
-    let (code, _, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("for example https://qlikserver.example.com:4242"),
-        "{err}"
-    );
+    // host:port, as --tenant takes a bare host: https to that port.
+    let (code, out, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"prefix\""), "{out}");
+    // A bare host is the repository's own port, 4242: where nothing of the test listens.
+    let (code, _, err) = run(&mut site.apply_to("127.0.0.1", &["--timeout", "5s"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("127.0.0.1:4242"), "{err}");
+    let writes = site.writes().len();
     let (code, _, err) = run(&mut site.apply_to(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--qrs 'http://127.0.0.1:"), "{err}");
     assert!(!err.contains("token"), "{err}");
-    assert_eq!(site.writes(), Vec::<String>::new());
+    assert_eq!(site.writes().len(), writes);
 }
 
 /// What held: each lie is one error line naming --qrs or the repository, exit 1 or 2, nothing

@@ -417,7 +417,12 @@ pub fn checks(
     ));
     report.push(audience_check(typed, vp));
     report.push(attributes_check(typed, vp));
-    report.push(linked_check(typed, vp, &site.proxy_services));
+    report.push(linked_check(
+        typed,
+        vp,
+        &site.proxy_services,
+        &site.server_nodes,
+    ));
     report.push(nodes_check(typed, vp, &site.server_nodes));
     report
 }
@@ -709,20 +714,34 @@ fn attributes_check(typed: &Typed, vp: &VirtualProxy) -> Check {
     .with_fix(typed.apply())
 }
 
-fn linked_check(typed: &Typed, vp: &VirtualProxy, services: &[ProxyService]) -> Check {
-    let linked: Vec<String> = services
+fn linked_check(
+    typed: &Typed,
+    vp: &VirtualProxy,
+    services: &[ProxyService],
+    nodes: &[ServerNode],
+) -> Check {
+    // Named as setup-qseow --apply names them: by node, the id only to tell two apart.
+    let all = qseow::proxy_service_names(services, nodes);
+    let linked: Vec<&String> = services
         .iter()
-        .filter(|s| s.links(&vp.id))
-        .map(ProxyService::shown)
+        .zip(&all)
+        .filter(|(s, _)| s.links(&vp.id))
+        .map(|(_, name)| name)
         .collect();
     if !linked.is_empty() {
         return Check::pass(
             id::VP_LINKED,
             title::VP_LINKED,
-            format!("linked to the proxy service of {}", linked.join(", ")),
+            format!(
+                "linked to the proxy service of {}",
+                linked
+                    .iter()
+                    .map(|name| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
-    let all: Vec<String> = services.iter().map(ProxyService::shown).collect();
     Check::fail(
         id::VP_LINKED,
         title::VP_LINKED,

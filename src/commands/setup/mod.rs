@@ -94,9 +94,10 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
             // How to send the body belongs to the body: the console's fields are pasted by hand,
             // and a curl line beside them would send nothing anyone piped.
             info!(
-                "send the body with a tenant admin's API key: curl -X POST \
+                "save the body in idp.json and send it with a tenant admin's API key: curl -X POST \
                  https://<tenant>/api/v1/identity-providers -H \"Authorization: Bearer \
-                 $API_KEY\" -H \"Content-Type: application/json\" --data @-"
+                 $QLIK_API_KEY\" -H \"Content-Type: application/json\" --data @idp.json; or let \
+                 qs-jwt send it: --apply --tenant <tenant>"
             );
             json_text(&qscloud_body(&args.issuer, &args.keyid, &pem, &description))
         }

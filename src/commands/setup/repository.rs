@@ -45,7 +45,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
              proxies > Load balancing)"
         );
     }
-    let linked = link(&repository, &virtual_proxy, prefix)?;
+    let linked = link(&repository, &virtual_proxy, prefix, &nodes)?;
     if !changed && linked == 0 {
         info!(
             "{server} has the virtual proxy '{prefix}' ({}) as qs-jwt's tokens need it \
@@ -165,8 +165,14 @@ fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
     .with_hint("keep one of them in the QMC (Virtual proxies), then run again")
 }
 
-/// Links the virtual proxy to every proxy service that lacks it; how many were linked.
-fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> Result<usize> {
+/// Links the virtual proxy to every proxy service that lacks it; how many were linked. A
+/// service is named as the doctor names it: by its node (`nodes`, the engine nodes read).
+fn link(
+    repository: &Repository,
+    virtual_proxy: &VirtualProxy,
+    prefix: &str,
+    nodes: &[qseow::ServerNode],
+) -> Result<usize> {
     let server = repository.server().to_string();
     let services = repository
         .proxy_services()
@@ -177,25 +183,22 @@ fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> 
              one links it (QMC: Proxies)"
         );
     }
+    let names = qseow::proxy_service_names(&services, nodes);
     let mut linked = 0;
-    for service in services.iter().filter(|s| !s.links(&virtual_proxy.id)) {
+    for (service, name) in services.iter().zip(&names) {
+        if service.links(&virtual_proxy.id) {
+            continue;
+        }
         repository
             .link_virtual_proxy(service, &virtual_proxy.id)
             .map_err(|f| {
                 qrs_failure(
                     f,
-                    &format!(
-                        "link the virtual proxy '{prefix}' to the proxy service of {}",
-                        service.shown()
-                    ),
+                    &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
                     repository,
                 )
             })?;
-        info!(
-            "linked the virtual proxy '{prefix}' to the proxy service of {} ({})",
-            service.shown(),
-            service.id
-        );
+        info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
         linked += 1;
     }
     Ok(linked)

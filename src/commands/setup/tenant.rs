@@ -12,7 +12,7 @@ use crate::cli::setup::TenantArgs;
 use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
-use crate::qlik::cloud::IdentityProvider;
+use crate::qlik::cloud::{ApiFailure, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -44,7 +44,7 @@ pub fn apply(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
         );
-        return Ok(super::json_text(&created.json));
+        return Ok(super::json_text(&shown(&created)));
     };
     match &key.pem {
         Some(pem) if same_pem(pem, one_line_pem) => {
@@ -82,7 +82,33 @@ pub fn apply(
             provider.id
         );
     }
-    Ok(super::json_text(&provider.json))
+    Ok(super::json_text(&shown(provider)))
+}
+
+/// An identity provider as printed: its documented fields only, each through the one
+/// redaction; its certificates (public key text, the product) through the redaction of what
+/// the run registered only.
+fn shown(provider: &IdentityProvider) -> Value {
+    let mut value = provider.documented();
+    let mut pems = Vec::new();
+    if let Some(keys) = static_keys(&mut value) {
+        for key in keys {
+            if let Some(Value::String(pem)) = key.get_mut("pem") {
+                pems.push(crate::secret::redact_registered(pem).into_owned());
+                *pem = String::new();
+            }
+        }
+    }
+    crate::render::redact_json(&mut value, &[]);
+    if let Some(keys) = static_keys(&mut value) {
+        let mut pems = pems.into_iter();
+        for key in keys {
+            if let Some(Value::String(pem)) = key.get_mut("pem") {
+                *pem = pems.next().unwrap_or_default();
+            }
+        }
+    }
+    value
 }
 
 /// `--remove`: deletes the identity provider with this issuer and key ID, and nothing else;
@@ -107,9 +133,11 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                 .filter(of_issuer)
                 .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
                 .collect();
-            let hint = if key_ids.is_empty() {
+            // Already gone (a second run, or one that overlapped): what --remove asks for is
+            // true, so the rerun converges with exit 0, as --apply's does.
+            let others = if key_ids.is_empty() {
                 format!(
-                    "the tenant has no JWT identity provider with issuer '{}'",
+                    "it has no JWT identity provider with issuer '{}'",
                     wanted.issuer
                 )
             } else {
@@ -119,13 +147,12 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                     key_ids.join(", ")
                 )
             };
-            return Err(UserError::runtime(format!(
-                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}'; nothing \
-                 removed",
+            info!(
+                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
+                 to remove, nothing changed ({others})",
                 wanted.issuer, wanted.key_id
-            ))
-            .with_hint(hint)
-            .into());
+            );
+            return Ok(Output::streamed(None));
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|p| p.id.as_str()).collect();
@@ -158,18 +185,33 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         )
         .into());
     }
-    client.delete_identity_provider(&target.id).map_err(|f| {
-        cloud_failure(
-            f,
+    if let Err(failure) = client.delete_identity_provider(&target.id) {
+        // Not found: another run that overlapped this one removed it after it was read. When
+        // the list confirms it is gone, what --remove asks for is true: converge as a rerun does.
+        let gone = matches!(failure, ApiFailure::Refused { status: 404, .. })
+            && client
+                .identity_providers()
+                .is_ok_and(|now| now.iter().all(|p| p.id != target.id));
+        if gone {
+            info!(
+                "the identity provider {} was removed meanwhile (by another run?): nothing to \
+                 remove, nothing changed",
+                target.id
+            );
+            return Ok(Output::streamed(None));
+        }
+        return Err(cloud_failure(
+            failure,
             &format!("delete the identity provider {}", target.id),
             &client,
         )
-    })?;
+        .into());
+    }
     info!(
         "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
         target.id, wanted.issuer, wanted.key_id
     );
-    Ok(Output::product(super::json_text(&target.json)))
+    Ok(Output::product(super::json_text(&shown(target))))
 }
 
 fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
@@ -179,8 +221,15 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         cacert: args.cacert.as_deref(),
         insecure: args.insecure,
         timeout: args.timeout,
-        needed_by: "--apply and --remove",
+        needed_by: "setup-qscloud --apply or --remove",
     }
+}
+
+fn static_keys(value: &mut Value) -> Option<&mut Vec<Value>> {
+    value
+        .get_mut("options")?
+        .get_mut("staticKeys")?
+        .as_array_mut()
 }
 
 /// Whether two PEM texts hold the same thing: Qlik may give back line breaks or spaces.

@@ -53,6 +53,66 @@ pub enum Behaviour {
     /// Every request: this status and JSON body, and no cookie (a server that is not Qlik, or
     /// a Qlik error whose body says nothing).
     Fixed(u16, &'static str),
+    /// Every request: this status and an error body (Qlik's `errors` and OAuth's `error`
+    /// together) that quotes back everything the request sent, each value whole, a piece of
+    /// it, the piece in upper case and the whole URL-encoded: a server that echoes secrets.
+    Echo(u16),
+    /// Every request read, then the connection closed without an answer and without TLS's
+    /// close_notify: a server or a proxy that hangs up.
+    HangUp,
+}
+
+/// `Behaviour::Echo`'s answer to `request`.
+fn echo(status: u16, request: &Recorded) -> Answer {
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) => out.push(text.clone()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(object) => object.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut sent = Vec::new();
+    match serde_json::from_str::<Value>(&request.body) {
+        Ok(value) => strings(&value, &mut sent),
+        Err(_) if !request.body.is_empty() => sent.push(request.body.clone()),
+        Err(_) => {}
+    }
+    for name in ["authorization", "cookie", "x-qlik-xrfkey"] {
+        if let Some(value) = request.header(name) {
+            sent.push(value.trim_start_matches("Bearer ").to_owned());
+        }
+    }
+    // Short values (names) first: a long line is cut when shown.
+    sent.sort_by_key(String::len);
+    let quoted: Vec<String> = sent
+        .iter()
+        .map(|value| {
+            let chars: Vec<char> = value.chars().collect();
+            // Names (ids, grants, scopes, subjects) whole; secrets (longer) in pieces too.
+            if chars.len() < 40 {
+                return value.clone();
+            }
+            let piece: String = chars[chars.len() / 2 - 12..chars.len() / 2 + 12]
+                .iter()
+                .collect();
+            let encoded: String = piece.bytes().map(|b| format!("%{b:02X}")).collect();
+            format!(
+                "{piece} (in capitals {}, encoded {encoded}), whole {value}",
+                piece.to_ascii_uppercase()
+            )
+        })
+        .collect();
+    let detail = format!("you sent: {}", quoted.join("; "));
+    Answer::json(
+        status,
+        json!({
+            "error": "invalid_request",
+            "error_description": detail,
+            "errors": [{"code": "ECHO-1", "title": "Echo", "detail": detail, "status": status.to_string()}],
+            "traceId": "0c6c4ed7a1f1e5b2d3c4b5a697887766",
+        }),
+    )
 }
 
 /// One request as the server saw it.
@@ -113,6 +173,29 @@ struct State {
     /// validated against them (an active one with the token's issuer and key ID, its key), not
     /// against `trust`.
     idps: Vec<Value>,
+    /// Holds the identity providers' list (its first page) until this many runs have asked
+    /// for it: runs that overlap, each acting on what it read before the others changed it.
+    list_gate: Option<Arc<Gate>>,
+}
+
+/// Arrivals wait until `expected` have come (or ten seconds have passed, so that a run that
+/// never comes fails the test instead of hanging it).
+struct Gate {
+    arrived: Mutex<usize>,
+    all_here: std::sync::Condvar,
+    expected: usize,
+}
+
+impl Gate {
+    fn arrive_and_wait(&self) {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let _ = self
+            .all_here
+            .wait_timeout_while(arrived, Duration::from_secs(10), |n| *n < self.expected)
+            .unwrap();
+    }
 }
 
 /// A running stand-in; it serves until the test process ends.
@@ -187,6 +270,16 @@ impl QlikServer {
         self.state.lock().unwrap().idps.clone()
     }
 
+    /// From now on, the first page of the identity providers' list is answered only once
+    /// `runs` requests for it have come: that many runs read the same list before any acts.
+    pub fn hold_identity_provider_lists_for(&self, runs: usize) {
+        self.state.lock().unwrap().list_gate = Some(Arc::new(Gate {
+            arrived: Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+            expected: runs,
+        }));
+    }
+
     /// Adds an identity provider, as an admin would in the console.
     pub fn add_identity_provider(&self, idp: Value) {
         self.state.lock().unwrap().idps.push(idp);
@@ -207,7 +300,19 @@ fn serve(
     let mut tls = rustls::StreamOwned::new(connection, stream);
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
+    if matches!(behaviour, Behaviour::HangUp) {
+        return Ok(());
+    }
+    let gate = state.lock().unwrap().list_gate.clone();
+    if let Some(gate) = gate
+        && request.method == "GET"
+        && request.target.starts_with(identity_providers::PATH)
+        && !request.target.contains("page=")
+    {
+        gate.arrive_and_wait();
+    }
     let answer = match behaviour {
+        Behaviour::HangUp => unreachable!("answered above"),
         Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
         Behaviour::RateLimited(after) => Answer::json(
@@ -218,6 +323,7 @@ fn serve(
         .header("Retry-After", after),
         Behaviour::RedirectTo(url) => Answer::new(302, "text/html", "").header("Location", url),
         Behaviour::Fixed(status, body) => Answer::new(*status, "application/json", body),
+        Behaviour::Echo(status) => echo(*status, &request),
     };
     tls.write_all(&answer.bytes())?;
     tls.flush()?;
