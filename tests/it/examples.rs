@@ -10,6 +10,7 @@
 
 #![cfg(unix)]
 
+use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::ADMIN_API_KEY;
 use crate::common::oauth_server::{OauthClient, OauthConfig};
 use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
@@ -17,8 +18,9 @@ use crate::common::qrs_server::QrsServer;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const SKIP: &str = "<!-- not run by tests/it/examples.rs:";
 
@@ -80,11 +82,26 @@ fn with_samples(markdown: &str, output: impl Fn(usize) -> String) -> String {
     out
 }
 
+/// Whether a document's `curl` is the stand-in that reaches no server, or the real one (for
+/// docs/serve.md, whose curl asks qs-jwt's own server on 127.0.0.1).
+#[derive(Clone, Copy, PartialEq)]
+enum Curl {
+    StandIn,
+    Real,
+}
+
 /// A folder of stand-ins for what reaches the network, and `qs-jwt` itself.
-fn tools(dir: &Path) -> String {
+fn tools(dir: &Path, curl: Curl) -> String {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qs-jwt"), bin.join("qs-jwt")).unwrap();
+    if curl == Curl::Real {
+        return format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+    }
     let curl = bin.join("curl");
     fs::write(
         &curl,
@@ -100,6 +117,10 @@ fn tools(dir: &Path) -> String {
     )
 }
 
+/// Runs the blocks in one bash, each block's standard output in `dir`/out-<line>.txt. Bash
+/// leads a process group of its own, and whatever a block left running in the background (a
+/// server of a failed block) is killed with the group when bash ends; its output goes to
+/// files, so that nothing left holding a pipe keeps the test waiting.
 fn runs_in(
     document: &str,
     blocks: &[(usize, String)],
@@ -107,6 +128,7 @@ fn runs_in(
     work: &Path,
     hosts: &[(&str, String)],
     vars: &[(&str, String)],
+    curl: Curl,
 ) {
     let mut script = String::from("set -euo pipefail\n");
     for (line, block) in blocks {
@@ -126,28 +148,42 @@ fn runs_in(
         ));
     }
     let mut bash = Command::new("bash");
+    let stderr_file = dir.join("stderr.txt");
     bash.arg("-c")
         .arg(&script)
         .current_dir(work)
-        .env("PATH", tools(dir))
-        .env("HOME", dir);
+        .env("PATH", tools(dir, curl))
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr_file).unwrap())
+        .process_group(0);
+    for name in PROXY_VARIABLES {
+        bash.env_remove(name);
+    }
     for (name, value) in vars {
         bash.env(name, value);
     }
-    let output = bash
+    let mut child = bash
         .env_remove("QSJWTPRIVKEY")
         .env_remove("NO_COLOR")
-        .output()
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let status = child.wait().unwrap();
+    // The group bash led: what its blocks left running, if anything (an error: none left).
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let stderr = fs::read_to_string(&stderr_file).unwrap();
     let last = stderr
         .lines()
         .rfind(|l| l.starts_with(">>> "))
         .unwrap_or("before the first block");
     assert!(
-        output.status.success(),
+        status.success(),
         "{last} fails (exit {:?}):\n{stderr}",
-        output.status.code()
+        status.code()
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -220,6 +256,7 @@ fn the_readme_runs_as_written() {
             ("SSL_CERT_FILE", authorities.display().to_string()),
             ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
         ],
+        Curl::StandIn,
     );
     let requests = |server: &QlikServer, path: &str| {
         server
@@ -351,6 +388,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
             ("QLIK_CLIENT_SECRET", OAUTH_SECRET.to_owned()),
         ],
+        Curl::StandIn,
     );
     let logins = |server: &QlikServer, path: &str| {
         server
@@ -496,7 +534,111 @@ fn every_document_with_bash_examples_is_run() {
     with_examples.sort();
     assert_eq!(
         with_examples,
-        ["qlik-setup.md"],
+        ["qlik-setup.md", "serve.md"],
         "run the new document's examples in a test here"
     );
+}
+
+/// The serve walk: its servers started in the background, asked with the real curl on
+/// 127.0.0.1, and stopped by the block that says so; the OAuth client is the tenant
+/// stand-in's, the page server (python3) listens on a free port in place of 5173, and the
+/// walk's token server on `--port 0` in place of 8765 (the page's).
+#[test]
+fn serve_runs_as_written_against_a_tenant_stand_in() {
+    if !["jq", "curl", "python3"]
+        .map(crate::common::skip::require_tool)
+        .iter()
+        .all(|has| *has)
+    {
+        return;
+    }
+    let client_id = "0123456789abcdef0123456789abcdef";
+    let cloud = QlikServer::start_with(
+        Behaviour::QlikCloud,
+        Trust {
+            oauth: OauthConfig {
+                clients: vec![OauthClient {
+                    id: client_id.to_owned(),
+                    secret: Some(OAUTH_SECRET.to_owned()),
+                    impersonation: true,
+                    ..OauthClient::default()
+                }],
+                users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+                ..OauthConfig::default()
+            },
+            ..Trust::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    // The key the walk says the virtual proxy and the identity provider trust.
+    fs::copy(
+        crate::common::fixture("rsa2048-pkcs8.pem"),
+        work.join("privatekey.pem"),
+    )
+    .unwrap();
+    let authorities = dir.path().join("test-ca.pem");
+    fs::write(&authorities, &cloud.ca_pem).unwrap();
+    let page_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve.md")).unwrap();
+    let replaced = [
+        (
+            "--tenant mytenant.eu.qlikcloud.com",
+            format!("--tenant {}", cloud.url()),
+        ),
+        ("--port 8765", "--port 0".to_owned()),
+        ("5173", page_port.to_string()),
+    ];
+    for (text, _) in &replaced {
+        assert!(
+            markdown.contains(text),
+            "docs/serve.md no longer says {text}"
+        );
+    }
+    runs_in(
+        "docs/serve.md",
+        &bash_blocks(&markdown),
+        dir.path(),
+        &work,
+        &replaced,
+        &[
+            ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("CLIENT_ID", client_id.to_owned()),
+            ("CLIENT_SECRET", OAUTH_SECRET.to_owned()),
+        ],
+        Curl::Real,
+    );
+    // Each block's standard output: anna's access token's expires_in; ben's directory, then
+    // the decoded Qlik Cloud JWT.
+    let outputs: Vec<String> = bash_blocks(&markdown)
+        .iter()
+        .map(|(line, _)| fs::read_to_string(dir.path().join(format!("out-{line}.txt"))).unwrap())
+        .collect();
+    assert_eq!(outputs[0], "21600\n", "{outputs:?}");
+    assert!(
+        outputs[2].starts_with("\"PARTNER\"\n") && outputs[2].contains("\"sub\": \"anna\""),
+        "{outputs:?}"
+    );
+    let token_requests = cloud
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/oauth/token"))
+        .count();
+    assert_eq!(
+        token_requests, 1,
+        "the walk's curl got anna's token from Qlik"
+    );
+    // The secret file the walk writes is the owner's alone.
+    let mode = fs::metadata(work.join("secret.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
 }
