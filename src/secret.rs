@@ -160,9 +160,11 @@ impl Known {
         };
         let literal: Zeroizing<Vec<u8>> =
             Zeroizing::new(text.bytes().map(|b| b.to_ascii_lowercase()).collect());
-        // A PEM's lines are found by its skeleton, whatever happened to its line breaks.
-        let foreign =
-            !(pem && text.contains('\n')) && text.bytes().any(|b| skeleton_byte(b).is_none());
+        // A text of several lines (a key file, PEM or not: PuTTY's `---- BEGIN SSH2 PUBLIC KEY
+        // ----`) is found by its skeleton, whatever happened to its line breaks; its header
+        // lines are the words our own messages use. The literal form is for one-line values
+        // (API keys, client secrets, passphrases) that hold other characters.
+        let foreign = !text.contains('\n') && text.bytes().any(|b| skeleton_byte(b).is_none());
         let long = skeleton.len() >= MIN_PIECE;
         if long && !self.skeletons.iter().any(|k| **k == *skeleton) {
             self.windows.take();
