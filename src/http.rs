@@ -263,6 +263,9 @@ pub struct Reply {
     pub content_type: Option<String>,
     /// Every `Set-Cookie` header, raw: they hold session secrets.
     pub set_cookies: Vec<SecretText>,
+    /// The `qlik-csrf-token` header (QSEoW's `/qps/csrftoken`, Qlik Cloud's
+    /// `/api/v1/csrf-token`): bound to the session, so a secret.
+    pub csrf_token: Option<SecretText>,
     pub body: Vec<u8>,
 }
 
@@ -437,6 +440,7 @@ impl Client {
         let location = header("location");
         let retry_after = header("retry-after");
         let content_type = header("content-type");
+        let csrf_token = header("qlik-csrf-token").map(SecretText::new);
         let set_cookies = response
             .headers()
             .get_all("set-cookie")
@@ -457,6 +461,7 @@ impl Client {
             retry_after,
             content_type,
             set_cookies,
+            csrf_token,
             body,
         })
     }

@@ -62,7 +62,8 @@ pub struct LoginTokenArgs {
 #[command(next_help_heading = "Output")]
 pub struct LoginOutputArgs {
     /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
-    /// "user", "cookies", "error"}, also when the login fails
+    /// "user", "cookies", "session", "error"}, also when the login fails. The session is ended
+    /// before exit ("session": "ended") unless --cookie-jar keeps it ("kept")
     #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
     pub output: LoginFormat,
 

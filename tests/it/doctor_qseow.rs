@@ -135,6 +135,16 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
         "{login}"
     );
     assert!(stdout.ends_with("12 checks: 12 passed\n"), "{stdout}");
+    // The probe ended the session it made (the Personal API's DELETE /jwt/qps/user).
+    assert!(login.contains(", ended again"), "{login}");
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+    assert!(
+        site.server
+            .proxy_requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.target.starts_with("/jwt/qps/user"))
+    );
     // The token went through /jwt/qrs/about, signed for five minutes with the audience.
     let sent = site
         .server

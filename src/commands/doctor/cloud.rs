@@ -24,7 +24,7 @@ use super::{
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
 use crate::commands::Output;
-use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
+use crate::commands::connect::{self, TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::cloud::{self, ApiFailure, IdentityProvider, Tenant};
@@ -661,6 +661,12 @@ fn options_check(provider: &IdentityProvider) -> Check {
     )
 }
 
+/// The user `--login` signs in without `--sub`: its own, so that no existing user's name or
+/// email is rewritten from a probe's claims (a JWT login updates the user it names).
+pub const PROBE_SUBJECT: &str = "qs-jwt-doctor";
+const PROBE_NAME: &str = "qs-jwt doctor probe";
+const PROBE_EMAIL: &str = "qs-jwt-doctor@qs-jwt-doctor.invalid";
+
 /// `--login`: a fresh token from the one place that signs, sent to /login/jwt-session. Neither
 /// the token nor the session's cookies are shown; Qlik's error is, with the token cut out.
 fn login(client: &Tenant, args: &DoctorQscloudArgs, key: &keys::SigningKey, now: u64) -> Check {
@@ -676,14 +682,22 @@ fn login_result(
     now: u64,
 ) -> Result<Check, Check> {
     let fail = |why: String| Check::fail(id::LOGIN, title::LOGIN, why);
+    let (sub, name, email) = match (&args.sub, &args.name, &args.email) {
+        (Some(sub), Some(name), Some(email)) => (sub.clone(), name.clone(), email.clone()),
+        _ => (
+            PROBE_SUBJECT.to_owned(),
+            PROBE_NAME.to_owned(),
+            PROBE_EMAIL.to_owned(),
+        ),
+    };
     let user = QscloudUser {
         issuer: args.issuer.clone(),
         key_id: args.keyid.clone(),
-        sub: Some(args.sub.clone()),
+        sub: Some(sub.clone()),
         email_verified: Some(false),
         user: User {
-            name: Some(args.sub.clone()),
-            email: Some(format!("{}@qs-jwt-doctor.invalid", args.sub)),
+            name: Some(name),
+            email: Some(email),
             groups: Vec::new(),
             expires: std::time::Duration::from_secs(LOGIN_TOKEN_SECS),
             extra: Vec::new(),
@@ -717,8 +731,8 @@ fn login_result(
         // The token is registered as a secret: error::redact_keys cuts it out of Qlik's words
         // when they are shown.
         return Err(fail(format!(
-            "Qlik Cloud refused a fresh token for '{}' (HTTP {}){words}{trace}",
-            args.sub, reply.status
+            "Qlik Cloud refused a fresh token for '{sub}' (HTTP {}){words}{trace}",
+            reply.status
         )));
     }
     if reply.set_cookies.is_empty() {
@@ -727,12 +741,19 @@ fn login_result(
             reply.status
         )));
     }
+    let ended = connect::cookie_header(&reply.set_cookies)
+        .is_some_and(|cookies| connect::end_qscloud_session(client, &cookies));
     Ok(Check::pass(
         id::LOGIN,
         title::LOGIN,
         format!(
-            "a fresh token for '{}' made a session (HTTP {})",
-            args.sub, reply.status
+            "a fresh token for '{sub}' made a session (HTTP {}){}",
+            reply.status,
+            if ended {
+                ", ended again"
+            } else {
+                ", left open (see the warning)"
+            }
         ),
     ))
 }

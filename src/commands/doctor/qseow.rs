@@ -830,12 +830,19 @@ fn login_result(
             reply.status
         )));
     }
+    let ended = connect::cookie_header(&reply.set_cookies)
+        .is_some_and(|cookies| connect::end_qseow_session(&proxy, &cookies));
     Ok(Check::pass(
         id::LOGIN,
         title::LOGIN,
         format!(
-            "a fresh token for '{who}' made a session at {shown} (HTTP {})",
-            reply.status
+            "a fresh token for '{who}' made a session at {shown} (HTTP {}){}",
+            reply.status,
+            if ended {
+                ", ended again"
+            } else {
+                ", left open (see the warning)"
+            }
         ),
     ))
 }

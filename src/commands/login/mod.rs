@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use tracing::{info, warn};
 
-pub use report::{LoginError, LoginReport, PreCheck, User};
+pub use report::{LoginError, LoginReport, PreCheck, SessionEnd, User};
 
 use crate::cli::connection::ConnectionArgs;
 use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
@@ -62,6 +62,11 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     let cookie_header = cookies::header(&session);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    report.session = Some(match (&jar, &cookie_header) {
+        (Some(_), _) => SessionEnd::Kept,
+        (None, Some(header)) => session_end(connect::end_qscloud_session(&tenant, header)),
+        (None, None) => SessionEnd::LeftOpen,
+    });
     finish(report, args.output.output, QLIK_CLOUD, jar.as_deref())
 }
 
@@ -106,7 +111,20 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         None => None,
     };
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    report.session = Some(match (&jar, &cookie_header) {
+        (Some(_), _) => SessionEnd::Kept,
+        (None, Some(header)) => session_end(connect::end_qseow_session(&proxy, header)),
+        (None, None) => SessionEnd::LeftOpen,
+    });
     finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
+}
+
+fn session_end(ended: bool) -> SessionEnd {
+    if ended {
+        SessionEnd::Ended
+    } else {
+        SessionEnd::LeftOpen
+    }
 }
 
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.

@@ -26,7 +26,19 @@ pub struct LoginReport {
     pub user: Option<User>,
     /// The names of the cookies the server set (never their values).
     pub cookies: Vec<String>,
+    /// What became of the session: ended before exit (a probe leaves none behind), kept (a
+    /// cookie jar asked for it), or left open (ending it failed); none without a session.
+    pub session: Option<SessionEnd>,
     pub error: Option<LoginError>,
+}
+
+/// What became of a login's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionEnd {
+    Ended,
+    Kept,
+    LeftOpen,
 }
 
 impl LoginReport {
@@ -39,6 +51,7 @@ impl LoginReport {
             server,
             user: None,
             cookies: Vec::new(),
+            session: None,
             error: None,
         }
     }
@@ -382,6 +395,19 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         (!report.cookies.is_empty()).then(|| report.cookies.join(", ")),
     );
     field("Cookie jar:", jar.map(|path| format!("'{path}'")));
+    field(
+        "Session:",
+        report.session.map(|end| {
+            match end {
+                SessionEnd::Ended => "ended (a probe leaves no session behind)",
+                SessionEnd::Kept => "kept open, for the cookies to use",
+                SessionEnd::LeftOpen => {
+                    "left open (see the warning above); it ends when it times out"
+                }
+            }
+            .to_owned()
+        }),
+    );
     lines.join("\n")
 }
 
@@ -395,6 +421,7 @@ pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) ->
         "server": server,
         "user": null,
         "cookies": [],
+        "session": null,
         "error": {
             "status": null,
             "code": null,
@@ -554,6 +581,7 @@ mod tests {
                 ..User::default()
             }),
             cookies: vec!["eas.sid".to_owned()],
+            session: None,
             error: None,
         };
         let text = render_text(&report, "Qlik Cloud", None);

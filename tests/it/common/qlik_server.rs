@@ -108,11 +108,30 @@ struct State {
     oauth_requests: usize,
     /// Session cookie value → the user.
     sessions: HashMap<String, Value>,
+    /// Sessions made and ended so far (a probe ends each it makes).
+    counts: SessionCounts,
+    /// Session cookie value → its CSRF token (`/qps/csrftoken`, `/api/v1/csrf-token`).
+    csrf_tokens: HashMap<String, String>,
     trust: Trust,
     /// The identity providers of `identity_providers`' API. When there are any, a login is
     /// validated against them (an active one with the token's issuer and key ID, its key), not
     /// against `trust`.
     idps: Vec<Value>,
+}
+
+/// How many sessions a stand-in made and how many were ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCounts {
+    pub opened: usize,
+    pub ended: usize,
+}
+
+/// The CSRF token of the session `sid`, made at the first ask and kept with the session.
+pub fn csrf_token_of(tokens: &mut HashMap<String, String>, sid: &str) -> String {
+    tokens
+        .entry(sid.to_owned())
+        .or_insert_with(|| random(24))
+        .clone()
 }
 
 /// A running stand-in; it serves until the test process ends.
@@ -185,6 +204,11 @@ impl QlikServer {
     /// The identity providers the Qlik Cloud stand-in holds now.
     pub fn identity_providers(&self) -> Vec<Value> {
         self.state.lock().unwrap().idps.clone()
+    }
+
+    /// The sessions made and ended so far.
+    pub fn sessions(&self) -> SessionCounts {
+        self.state.lock().unwrap().counts
     }
 
     /// Adds an identity provider, as an admin would in the console.
@@ -432,6 +456,32 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Answer::json(status, body)
             }
         }
+        ("GET", "/api/v1/csrf-token") => match cookie(request, "eas.sid") {
+            Some(sid) if state.sessions.contains_key(sid) => {
+                let token = csrf_token_of(&mut state.csrf_tokens, sid);
+                Answer::new(204, "application/json", "").header("qlik-csrf-token", &token)
+            }
+            _ => unauthorized(),
+        },
+        // The tenant's sign-out: the session's cookie and its CSRF token.
+        ("POST", "/logout") => match cookie(request, "eas.sid") {
+            Some(sid) if state.sessions.contains_key(sid) => {
+                let sid = sid.to_owned();
+                if state.csrf_tokens.get(&sid).map(String::as_str)
+                    != request.header("qlik-csrf-token")
+                {
+                    return Answer::json(
+                        403,
+                        json!({"errors": [{"code": "CSRF-1", "title": "Invalid CSRF token"}]}),
+                    );
+                }
+                state.sessions.remove(&sid);
+                state.csrf_tokens.remove(&sid);
+                state.counts.ended += 1;
+                Answer::new(200, "application/json", "{}")
+            }
+            _ => unauthorized(),
+        },
         ("GET", "/api/v1/users/me") => match session_user(request, state, "eas.sid") {
             Some(user) => Answer::new(301, "text/html", "").header(
                 "Location",
@@ -573,6 +623,7 @@ fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, Str
         "assignedGroups": groups, "assignedRoles": [],
     });
     state.sessions.insert(sid.clone(), user);
+    state.counts.opened += 1;
     Ok(Answer::json(200, json!({}))
         .header(
             "Set-Cookie",
@@ -635,6 +686,7 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Ok(user) => {
                     let sid = random(36);
                     state.sessions.insert(sid.clone(), user);
+                    state.counts.opened += 1;
                     Answer::json(200, about).header(
                         "Set-Cookie",
                         &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
@@ -643,11 +695,60 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
             }
         }
+        "qps/user" if request.method == "DELETE" => {
+            end_qps_session(
+                request,
+                &cookie_name,
+                &mut state.sessions,
+                &mut state.counts,
+            );
+            state
+                .csrf_tokens
+                .retain(|sid, _| state.sessions.contains_key(sid));
+            Answer::json(200, json!({"session": "inactive"}))
+        }
         "qps/user" => match session_user(request, state, &cookie_name) {
             Some(user) => Answer::json(200, user),
             None => Answer::json(200, json!({"session": "inactive"})),
         },
+        "qps/csrftoken" => qps_csrf_token(
+            request,
+            &cookie_name,
+            &state.sessions,
+            &mut state.csrf_tokens,
+        ),
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
+    }
+}
+
+/// The Personal API's logout (`DELETE /{prefix}/qps/user`): the session of the cookie ends.
+pub fn end_qps_session(
+    request: &Recorded,
+    cookie_name: &str,
+    sessions: &mut HashMap<String, Value>,
+    counts: &mut SessionCounts,
+) {
+    if let Some(sid) = cookie(request, cookie_name)
+        && sessions.remove(sid).is_some()
+    {
+        counts.ended += 1;
+    }
+}
+
+/// `GET /{prefix}/qps/csrftoken`: the session's CSRF token in the `qlik-csrf-token` header,
+/// 401 without a session.
+pub fn qps_csrf_token(
+    request: &Recorded,
+    cookie_name: &str,
+    sessions: &HashMap<String, Value>,
+    tokens: &mut HashMap<String, String>,
+) -> Answer {
+    match cookie(request, cookie_name).filter(|sid| sessions.contains_key(*sid)) {
+        Some(sid) => {
+            let token = csrf_token_of(tokens, sid);
+            Answer::new(200, "application/json", "{}").header("qlik-csrf-token", &token)
+        }
+        None => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
     }
 }
 

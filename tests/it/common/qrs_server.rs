@@ -44,7 +44,8 @@ use serde_json::{Value, json};
 use super::ca::TestCa;
 use super::fixture_text;
 use super::qlik_server::{
-    Answer, Recorded, bearer, cookie, jwt_certificate_key, qseow_user_with, random, read_request,
+    Answer, Recorded, SessionCounts, bearer, cookie, end_qps_session, jwt_certificate_key,
+    qps_csrf_token, qseow_user_with, random, read_request,
 };
 
 /// The repository's service account, which the stand-in takes as an admin.
@@ -71,6 +72,10 @@ pub struct Repository {
     pub made_meanwhile: Option<Value>,
     /// Session cookie value → the user, for the proxy.
     sessions: HashMap<String, Value>,
+    /// Session cookie value → its CSRF token.
+    csrf_tokens: HashMap<String, String>,
+    /// Sessions the proxy made and ended.
+    pub counts: SessionCounts,
     stamps: u64,
 }
 
@@ -598,6 +603,7 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
                 Ok(user) => {
                     let sid = random(36);
                     repository.sessions.insert(sid.clone(), user);
+                    repository.counts.opened += 1;
                     Answer::json(200, about).header(
                         "Set-Cookie",
                         &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
@@ -606,10 +612,27 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
                 Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
             }
         }
+        "qps/user" if request.method == "DELETE" => {
+            let Repository {
+                sessions,
+                csrf_tokens,
+                counts,
+                ..
+            } = repository;
+            end_qps_session(request, &cookie_name, sessions, counts);
+            csrf_tokens.retain(|sid, _| sessions.contains_key(sid));
+            Answer::json(200, json!({"session": "inactive"}))
+        }
         "qps/user" => match session {
             Some(user) => Answer::json(200, user),
             None => Answer::json(200, json!({"session": "inactive"})),
         },
+        "qps/csrftoken" => qps_csrf_token(
+            request,
+            &cookie_name,
+            &repository.sessions,
+            &mut repository.csrf_tokens,
+        ),
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
     }
 }
