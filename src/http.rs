@@ -14,6 +14,9 @@
 //! - Nothing here logs a header's value: the token and the cookies are secrets.
 
 mod tls;
+mod websocket;
+
+pub use websocket::{MAX_MESSAGE_BYTES, Opened, Socket, Upgrade};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -228,6 +231,8 @@ pub struct ClientCertificate<'a> {
 /// An HTTPS client for one server.
 pub struct Client {
     agent: Agent,
+    /// The TLS configuration, for the engine's WebSocket too.
+    tls: std::sync::Arc<rustls::ClientConfig>,
     server: Server,
     timeout: Duration,
     proxy: Option<String>,
@@ -332,10 +337,13 @@ impl Client {
         let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(tls::TlsConnector { config: tls });
+                .chain(tls::TlsConnector {
+                    config: tls.clone(),
+                });
         let agent = Agent::with_parts(config, connector, DefaultResolver::default());
         Ok(Self {
             agent,
+            tls,
             server,
             timeout: options.timeout,
             proxy,

@@ -21,6 +21,9 @@ pub struct LoginQscloudArgs {
     pub token: LoginTokenArgs,
 
     #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
@@ -38,10 +41,31 @@ pub struct LoginQseowArgs {
     pub token: LoginTokenArgs,
 
     #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
     pub output: LoginOutputArgs,
+}
+
+/// The engine proof after the HTTP login: the CSRF token, the WebSocket, the engine's answers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Engine")]
+pub struct EngineArgs {
+    /// Also open this app (its id) on the engine and show its title: the user may open it
+    #[arg(long, value_name = "app id", value_parser = NonEmptyStringValueParser::new())]
+    pub app: Option<String>,
+
+    /// The Origin the WebSocket sends (a host name or https://host), when clients use another
+    /// name than the server URL's host; the default is the server URL's origin
+    #[arg(long, value_name = "origin", value_parser = NonEmptyStringValueParser::new())]
+    pub origin: Option<String>,
+
+    /// Prove the HTTP login only, not the engine's WebSocket
+    #[arg(long, conflicts_with_all = ["app", "origin"])]
+    pub no_engine: bool,
 }
 
 /// The token a login sends: exactly one source.

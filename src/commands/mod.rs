@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod login;
 pub mod oauth;
 mod output;
+pub mod prove;
 pub mod setup;
 
 use std::ffi::OsString;

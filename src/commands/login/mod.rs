@@ -18,9 +18,12 @@ use tracing::{info, warn};
 pub use report::{LoginError, LoginReport, PreCheck, SessionEnd, User};
 
 use crate::cli::connection::ConnectionArgs;
-use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::cli::login::{
+    EngineArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs,
+};
 use crate::cli::output::LogLevel;
 use crate::commands::connect::{self, Connection};
+use crate::commands::prove;
 use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
 use crate::http::{Reply, Server, url_shown};
@@ -61,6 +64,19 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     }
     let cookie_header = cookies::header(&session);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
+    if !args.engine.no_engine {
+        let expected = report.user.as_ref().and_then(|u| u.id.clone());
+        report.engine = Some(
+            prove::qscloud(
+                &tenant,
+                cookie_header.as_ref(),
+                None,
+                &target(&args.engine),
+                expected.as_deref(),
+            )
+            .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
+        );
+    }
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -110,6 +126,25 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         Some(header) => proxy.user(header).map(User::from),
         None => None,
     };
+    if !args.engine.no_engine
+        && let Some(header) = &cookie_header
+    {
+        let claims = token::parts(token.expose()).ok().map(|parts| parts.payload);
+        let claim = |name: &str| {
+            claims
+                .as_ref()
+                .and_then(|c| c.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let (directory, id) = (claim("userDirectory"), claim("userId"));
+        let expected = directory.as_deref().zip(id.as_deref());
+        report.engine = Some(
+            prove::qseow(&proxy, header, &target(&args.engine), expected).unwrap_or_else(|e| {
+                prove::EngineReport::unreachable(&e, args.engine.app.as_deref())
+            }),
+        );
+    }
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -117,6 +152,13 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         (None, None) => SessionEnd::LeftOpen,
     });
     finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
+}
+
+fn target(args: &EngineArgs) -> prove::EngineTarget<'_> {
+    prove::EngineTarget {
+        origin: args.origin.as_deref(),
+        app: args.app.as_deref(),
+    }
 }
 
 fn session_end(ended: bool) -> SessionEnd {
@@ -374,6 +416,24 @@ fn finish(
     who: &str,
     jar: Option<&str>,
 ) -> Result<Output> {
+    let engine_failure = report
+        .engine
+        .as_ref()
+        .and_then(|e| e.failure())
+        .map(|(found, fix)| (found.to_owned(), fix.map(str::to_owned)));
+    if let Some((found, fix)) = engine_failure {
+        let line = format!("{who} made a session, but the engine refused it: {found}");
+        // The report goes to stdout all the same: the steps that passed are the diagnosis too.
+        let _ = fix;
+        let stdout = match format {
+            LoginFormat::Text => report::render_text(&report, who, jar),
+            LoginFormat::Json => report::render_json(&report),
+        };
+        return Ok(Output {
+            failure: Some(line),
+            ..Output::product(stdout)
+        });
+    }
     if report.accepted {
         let stdout = match format {
             LoginFormat::Text => report::render_text(&report, who, jar),

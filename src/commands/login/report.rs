@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::commands::prove::EngineReport;
 use crate::qlik::check::RuleResult;
 use crate::qlik::rules::{
     Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
@@ -29,6 +30,8 @@ pub struct LoginReport {
     /// What became of the session: ended before exit (a probe leaves none behind), kept (a
     /// cookie jar asked for it), or left open (ending it failed); none without a session.
     pub session: Option<SessionEnd>,
+    /// The engine proof: each step, the engine's version, the first step that failed.
+    pub engine: Option<EngineReport>,
     pub error: Option<LoginError>,
 }
 
@@ -52,6 +55,7 @@ impl LoginReport {
             user: None,
             cookies: Vec::new(),
             session: None,
+            engine: None,
             error: None,
         }
     }
@@ -370,11 +374,12 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         escape(&report.server),
         report.status
     )];
-    let mut field = |label: &str, value: Option<String>| {
+    fn add(lines: &mut Vec<String>, label: &str, value: Option<String>) {
         if let Some(value) = value {
             lines.push(format!("{label:<16}{}", escape(&value)));
         }
-    };
+    }
+    let mut field = |label: &str, value: Option<String>| add(&mut lines, label, value);
     match &report.user {
         Some(user) => {
             field("Name:", user.name.clone());
@@ -395,7 +400,27 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         (!report.cookies.is_empty()).then(|| report.cookies.join(", ")),
     );
     field("Cookie jar:", jar.map(|path| format!("'{path}'")));
-    field(
+    if let Some(engine) = &report.engine {
+        field(
+            "Engine:",
+            Some(match (&engine.version, engine.proven) {
+                (Some(version), true) => format!("proven, engine {version}"),
+                (None, true) => "proven".to_owned(),
+                (_, false) => format!(
+                    "not proven: the step {} failed",
+                    engine.failed_step.unwrap_or_default()
+                ),
+            }),
+        );
+        if let Some(title) = &engine.app_title {
+            field("App:", Some(title.clone()));
+        }
+    }
+    if let Some(engine) = &report.engine {
+        lines.extend(engine.text_lines());
+    }
+    add(
+        &mut lines,
         "Session:",
         report.session.map(|end| {
             match end {
@@ -422,6 +447,7 @@ pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) ->
         "user": null,
         "cookies": [],
         "session": null,
+        "engine": null,
         "error": {
             "status": null,
             "code": null,
@@ -582,6 +608,7 @@ mod tests {
             }),
             cookies: vec!["eas.sid".to_owned()],
             session: None,
+            engine: None,
             error: None,
         };
         let text = render_text(&report, "Qlik Cloud", None);
