@@ -162,7 +162,11 @@ pub enum EngineFailure {
     /// OpenDoc refused: the error's code and message.
     OpenDoc { code: i64, message: String },
     /// Another request refused.
-    Refused { method: &'static str, code: i64, message: String },
+    Refused {
+        method: &'static str,
+        code: i64,
+        message: String,
+    },
     /// The engine's answers ran out before the replies came.
     NoAnswer,
 }
@@ -174,7 +178,12 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
     socket.send(&request(USER_ID, -1, "GetAuthenticatedUser", json!({})))?;
     socket.send(&request(VERSION_ID, -1, "EngineVersion", json!({})))?;
     if let Some(app) = app {
-        socket.send(&request(OPEN_DOC_ID, -1, "OpenDoc", json!({"qDocName": app})))?;
+        socket.send(&request(
+            OPEN_DOC_ID,
+            -1,
+            "OpenDoc",
+            json!({"qDocName": app}),
+        ))?;
     }
     let mut waiting: Vec<u64> = vec![USER_ID, VERSION_ID];
     if app.is_some() {
@@ -263,18 +272,30 @@ mod tests {
     #[test]
     fn messages_are_read_as_replies_errors_and_notifications() {
         assert_eq!(
-            parse(r#"{"jsonrpc":"2.0","method":"OnConnected","params":{"qSessionState":"SESSION_CREATED"}}"#),
+            parse(
+                r#"{"jsonrpc":"2.0","method":"OnConnected","params":{"qSessionState":"SESSION_CREATED"}}"#
+            ),
             Some(Incoming::Notification {
                 method: "OnConnected".into(),
                 params: json!({"qSessionState": "SESSION_CREATED"})
             })
         );
         assert_eq!(
-            parse(r#"{"jsonrpc":"2.0","id":3,"error":{"code":5,"parameter":"","message":"Access denied"}}"#),
-            Some(Incoming::Error { id: 3, code: 5, message: "Access denied".into() })
+            parse(
+                r#"{"jsonrpc":"2.0","id":3,"error":{"code":5,"parameter":"","message":"Access denied"}}"#
+            ),
+            Some(Incoming::Error {
+                id: 3,
+                code: 5,
+                message: "Access denied".into()
+            })
         );
-        let reply = parse(r#"{"jsonrpc":"2.0","id":2,"result":{"qVersion":{"qComponentVersion":"12.2044.0"}}}"#);
-        let Some(Incoming::Reply { id: 2, result }) = reply else { panic!() };
+        let reply = parse(
+            r#"{"jsonrpc":"2.0","id":2,"result":{"qVersion":{"qComponentVersion":"12.2044.0"}}}"#,
+        );
+        let Some(Incoming::Reply { id: 2, result }) = reply else {
+            panic!()
+        };
         assert_eq!(engine_version(&result).as_deref(), Some("12.2044.0"));
         assert_eq!(parse("not json"), None);
     }
@@ -289,8 +310,16 @@ mod tests {
 
     #[test]
     fn the_qseow_user_is_compared_without_letter_case() {
-        assert!(same_qseow_user("UserDirectory=CORP; UserId=anna", "corp", "Anna"));
-        assert!(!same_qseow_user("UserDirectory=CORP; UserId=anna", "CORP", "bob"));
+        assert!(same_qseow_user(
+            "UserDirectory=CORP; UserId=anna",
+            "corp",
+            "Anna"
+        ));
+        assert!(!same_qseow_user(
+            "UserDirectory=CORP; UserId=anna",
+            "CORP",
+            "bob"
+        ));
         assert!(!same_qseow_user("UserId=anna", "CORP", "anna"));
     }
 }

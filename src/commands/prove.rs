@@ -157,7 +157,10 @@ pub fn qseow(
     let reply = proxy.csrf_token(cookies)?;
     let csrf = match (reply.status, reply.csrf_token) {
         (200..=299, Some(token)) => {
-            report.pass(CSRF_TOKEN, "the session's CSRF token from /qps/csrftoken".to_owned());
+            report.pass(
+                CSRF_TOKEN,
+                "the session's CSRF token from /qps/csrftoken".to_owned(),
+            );
             Some(token)
         }
         (404, _) => {
@@ -185,7 +188,11 @@ pub fn qseow(
         Some(app) => format!("/app/{}", percent_encode(app)),
         None => "/app/engineData".to_owned(),
     };
-    let shown = format!("wss://{}{}{path}", server.origin().trim_start_matches("https://"), server.base_path);
+    let shown = format!(
+        "wss://{}{}{path}",
+        server.origin().trim_start_matches("https://"),
+        server.base_path
+    );
     let query = csrf
         .as_ref()
         .map(|t| format!("?qlik-csrf-token={}", percent_encode(t.expose())))
@@ -202,7 +209,9 @@ pub fn qseow(
             let said = qlik_said(&body);
             let (found, fix) = match status {
                 403 if csrf.is_none() => (
-                    format!("the handshake at {shown} got HTTP 403{said}: the CSRF token is missing"),
+                    format!(
+                        "the handshake at {shown} got HTTP 403{said}: the CSRF token is missing"
+                    ),
                     "this QSEoW checks a CSRF token but /qps/csrftoken gave none: update the \
                      proxy, or check the prefix"
                         .to_owned(),
@@ -222,13 +231,17 @@ pub fn qseow(
                     ),
                 ),
                 400 => (
-                    format!("the handshake at {shown} got HTTP 400{said}: the virtual proxy is not linked to the central proxy"),
+                    format!(
+                        "the handshake at {shown} got HTTP 400{said}: the virtual proxy is not linked to the central proxy"
+                    ),
                     "link the virtual proxy to the proxy service: qs-jwt setup-qseow --apply (or \
                      QMC > Virtual proxies > Associated items > Proxies)"
                         .to_owned(),
                 ),
                 401 => (
-                    format!("the handshake at {shown} got HTTP 401{said}: the proxy did not take the JWT session's cookie"),
+                    format!(
+                        "the handshake at {shown} got HTTP 401{said}: the proxy did not take the JWT session's cookie"
+                    ),
                     "the session the JWT made is not the one the WebSocket carries: check the \
                      virtual proxy's session cookie header name and that the token is valid"
                         .to_owned(),
@@ -248,10 +261,16 @@ pub fn qseow(
     let said = engine::prove(&mut socket, target.app);
     socket.close();
     let said = said?;
-    Ok(conversation(report, said, target.app, |user| match expected {
-        Some((directory, id)) => engine::same_qseow_user(user, directory, id),
-        None => true,
-    }, expected.map(|(d, i)| format!("UserDirectory={d}; UserId={i}"))))
+    Ok(conversation(
+        report,
+        said,
+        target.app,
+        |user| match expected {
+            Some((directory, id)) => engine::same_qseow_user(user, directory, id),
+            None => true,
+        },
+        expected.map(|(d, i)| format!("UserDirectory={d}; UserId={i}")),
+    ))
 }
 
 /// The Qlik Cloud proof on `tenant` with the session's `cookies` (or an OAuth access token as
@@ -272,7 +291,10 @@ pub fn qscloud(
     let reply = tenant.csrf_token(cookies, bearer)?;
     let csrf = match (reply.status, reply.csrf_token) {
         (200..=299, Some(token)) => {
-            report.pass(CSRF_TOKEN, "the session's CSRF token from /api/v1/csrf-token".to_owned());
+            report.pass(
+                CSRF_TOKEN,
+                "the session's CSRF token from /api/v1/csrf-token".to_owned(),
+            );
             token
         }
         (status, _) => {
@@ -288,7 +310,10 @@ pub fn qscloud(
         .map(str::to_owned)
         .unwrap_or_else(|| format!("SessionApp_{}", crate::commands::random_id()));
     let path = format!("/app/{}", percent_encode(&app));
-    let shown = format!("wss://{}{path}", server.origin().trim_start_matches("https://"));
+    let shown = format!(
+        "wss://{}{path}",
+        server.origin().trim_start_matches("https://")
+    );
     let opened = tenant.client().websocket(&Upgrade {
         path: format!("{path}?qlik-csrf-token={}", percent_encode(csrf.expose())),
         cookies,
@@ -301,11 +326,18 @@ pub fn qscloud(
             let said = qlik_said(&body);
             let (found, fix) = match status {
                 403 => (
-                    format!("the handshake at {shown} got HTTP 403{said}: the Origin '{origin}' or the CSRF token is refused"),
-                    format!("send the tenant's own origin ({}) as --origin, or add '{origin}' to a web integration's allowed origins", server.origin()),
+                    format!(
+                        "the handshake at {shown} got HTTP 403{said}: the Origin '{origin}' or the CSRF token is refused"
+                    ),
+                    format!(
+                        "send the tenant's own origin ({}) as --origin, or add '{origin}' to a web integration's allowed origins",
+                        server.origin()
+                    ),
                 ),
                 401 => (
-                    format!("the handshake at {shown} got HTTP 401{said}: the session is not accepted"),
+                    format!(
+                        "the handshake at {shown} got HTTP 401{said}: the session is not accepted"
+                    ),
                     "log in again: the session ended or its cookies were not all sent".to_owned(),
                 ),
                 _ => (
@@ -316,11 +348,20 @@ pub fn qscloud(
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
     };
-    report.pass(WEBSOCKET, format!("opened {shown} with the session and Origin {origin}"));
+    report.pass(
+        WEBSOCKET,
+        format!("opened {shown} with the session and Origin {origin}"),
+    );
     let said = engine::prove(&mut socket, target.app);
     socket.close();
     let said = said?;
-    Ok(conversation(report, said, target.app, |user| expected.is_none_or(|e| e == user), expected.map(str::to_owned)))
+    Ok(conversation(
+        report,
+        said,
+        target.app,
+        |user| expected.is_none_or(|e| e == user),
+        expected.map(str::to_owned),
+    ))
 }
 
 /// The engine's conversation as steps.
@@ -337,7 +378,10 @@ fn conversation(
     if let Some(EngineFailure::Closed(reason)) = &said.failure
         && said.session_state.is_none()
     {
-        let reason = reason.as_deref().map(|r| format!(" ({})", escape(r))).unwrap_or_default();
+        let reason = reason
+            .as_deref()
+            .map(|r| format!(" ({})", escape(r)))
+            .unwrap_or_default();
         return report.fail(
             ON_CONNECTED,
             format!("the engine closed the socket before OnConnected{reason}"),
@@ -346,7 +390,9 @@ fn conversation(
     }
     match &said.session_state {
         Some(state) => match engine::session_state_problem(state) {
-            Some((words, fix)) => return report.fail(ON_CONNECTED, format!("OnConnected: {words}"), fix),
+            Some((words, fix)) => {
+                return report.fail(ON_CONNECTED, format!("OnConnected: {words}"), fix);
+            }
             None => report.pass(ON_CONNECTED, format!("OnConnected: {state}")),
         },
         None => {
@@ -357,7 +403,12 @@ fn conversation(
             );
         }
     }
-    if let Some(EngineFailure::Refused { method, code, message }) = &said.failure {
+    if let Some(EngineFailure::Refused {
+        method,
+        code,
+        message,
+    }) = &said.failure
+    {
         let step = match *method {
             "GetAuthenticatedUser" => AUTHENTICATED_USER,
             "EngineVersion" => ENGINE_VERSION,
@@ -370,7 +421,9 @@ fn conversation(
         );
     }
     match &said.user {
-        Some(user) if same_user(user) => report.pass(AUTHENTICATED_USER, format!("the engine's user is '{user}'")),
+        Some(user) if same_user(user) => {
+            report.pass(AUTHENTICATED_USER, format!("the engine's user is '{user}'"))
+        }
         Some(user) => {
             return report.fail(
                 AUTHENTICATED_USER,
@@ -404,8 +457,10 @@ fn conversation(
         match &said.failure {
             Some(EngineFailure::OpenDoc { code, message }) => {
                 let fix = match code {
-                    5 => "give the user read access to the app: publish it to a stream the user \
-                          can read, or a security rule that grants it (QMC > Security rules)",
+                    5 => {
+                        "give the user read access to the app: publish it to a stream the user \
+                          can read, or a security rule that grants it (QMC > Security rules)"
+                    }
                     1002 => "check the app's id (QMC > Apps, or the hub's URL of the app)",
                     _ => "check the engine's log for this app",
                 };

@@ -69,7 +69,12 @@ impl Client {
                 .complete_io(&mut stream.sock)
                 .map_err(|e| io_failure(&host, &e))?;
         }
-        let url = format!("wss://{}{}{}", server.shown(), server.base_path, upgrade.path);
+        let url = format!(
+            "wss://{}{}{}",
+            server.shown(),
+            server.base_path,
+            upgrade.path
+        );
         let uri: tungstenite::http::Uri = url
             .parse()
             .map_err(|_| UserError::runtime(format!("the engine's URL for {host} is not valid")))?;
@@ -126,14 +131,19 @@ impl Client {
                 } else {
                     format!("{authority}:80")
                 };
-                (authority, format!(" (through the proxy {})", proxy_shown(proxy)))
+                (
+                    authority,
+                    format!(" (through the proxy {})", proxy_shown(proxy)),
+                )
             }
             None => (format!("{}:{port}", server.bare_host()), String::new()),
         };
         let addresses: Vec<_> = target
             .to_socket_addrs()
             .map_err(|_| {
-                UserError::runtime(format!("cannot find the host {host}{via}: the name does not resolve"))
+                UserError::runtime(format!(
+                    "cannot find the host {host}{via}: the name does not resolve"
+                ))
             })?
             .collect();
         let mut last = None;
@@ -240,8 +250,10 @@ fn set_timeouts(tcp: &TcpStream, deadline: Instant, host: &str) -> Result<(), Us
 }
 
 fn timed_out(host: &str) -> UserError {
-    UserError::runtime(format!("the engine at {host} did not answer within --timeout"))
-        .with_hint("check that the engine runs and the proxy reaches it, or raise --timeout")
+    UserError::runtime(format!(
+        "the engine at {host} did not answer within --timeout"
+    ))
+    .with_hint("check that the engine runs and the proxy reaches it, or raise --timeout")
 }
 
 fn io_failure(host: &str, e: &std::io::Error) -> UserError {
@@ -251,7 +263,10 @@ fn io_failure(host: &str, e: &std::io::Error) -> UserError {
     ) {
         return timed_out(host);
     }
-    if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         return tls_failure(host, tls);
     }
     UserError::runtime(format!("the connection to {host} failed: {e}"))

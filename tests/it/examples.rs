@@ -179,6 +179,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
             ..OauthConfig::default()
         },
+        ..Trust::default()
     };
     let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
     // The QSEoW site: a repository with no virtual proxy for JWT, which the walk's

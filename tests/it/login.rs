@@ -1327,7 +1327,7 @@ fn output_json_on_a_transport_failure_is_one_object() {
     assert_eq!(
         keys(&json),
         [
-            "accepted", "status", "server", "user", "cookies", "session", "error"
+            "accepted", "status", "server", "user", "cookies", "session", "engine", "error"
         ]
     );
     assert_eq!(

@@ -85,6 +85,10 @@ pub struct Trust {
     pub certificate: Option<std::path::PathBuf>,
     /// The OAuth clients, users and settings of `POST /oauth/token` (see `oauth_server`).
     pub oauth: super::oauth_server::OauthConfig,
+    /// The QSEoW virtual proxy's host allow list, for the engine's WebSocket.
+    pub allow_hosts: Vec<String>,
+    /// The engine's apps.
+    pub apps: Vec<super::engine::App>,
 }
 
 impl Default for Trust {
@@ -96,6 +100,8 @@ impl Default for Trust {
             audience: QSEOW_AUDIENCE.to_owned(),
             certificate: None,
             oauth: Default::default(),
+            allow_hosts: vec!["127.0.0.1".to_owned()],
+            apps: Vec::new(),
         }
     }
 }
@@ -231,6 +237,19 @@ fn serve(
     let mut tls = rustls::StreamOwned::new(connection, stream);
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
+    if super::engine::is_upgrade(&request)
+        && matches!(behaviour, Behaviour::QlikCloud | Behaviour::Qseow)
+    {
+        let decided = engine_session(&request, &state.lock().unwrap(), behaviour);
+        match decided {
+            Ok(session) => return super::engine::serve(tls, &request, &session),
+            Err(answer) => {
+                tls.write_all(&answer.bytes())?;
+                tls.conn.send_close_notify();
+                return tls.flush();
+            }
+        }
+    }
     let answer = match behaviour {
         Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
@@ -247,6 +266,62 @@ fn serve(
     tls.flush()?;
     tls.conn.send_close_notify();
     tls.flush()
+}
+
+/// The engine's session for a WebSocket, or the refusal: Qlik Cloud's `/app/<id>` with the
+/// `eas.sid` session (the Origin the tenant's own host), QSEoW's `/{prefix}/app/...` with the
+/// virtual proxy's session cookie (the Origin's host in `Trust::allow_hosts`).
+fn engine_session(
+    request: &Recorded,
+    state: &State,
+    behaviour: &Behaviour,
+) -> Result<super::engine::EngineSession, Answer> {
+    use super::engine::{EngineSession, Handshake, check};
+    let cloud = matches!(behaviour, Behaviour::QlikCloud);
+    let cookie_name = if cloud {
+        "eas.sid".to_owned()
+    } else {
+        format!("X-Qlik-Session-{}", state.trust.prefix)
+    };
+    if !cloud
+        && !request
+            .target
+            .starts_with(&format!("/{}/app/", state.trust.prefix))
+    {
+        return Err(Answer::new(404, "text/html", "<html>Not found</html>"));
+    }
+    let sid = cookie(request, &cookie_name).unwrap_or_default();
+    let user = state.sessions.get(sid);
+    let own_host = vec!["127.0.0.1".to_owned()];
+    check(
+        request,
+        &Handshake {
+            linked: true,
+            cookie_name: &cookie_name,
+            session: user.is_some(),
+            csrf_token: state.csrf_tokens.get(sid).map(String::as_str),
+            allow_list: if cloud {
+                &own_host
+            } else {
+                &state.trust.allow_hosts
+            },
+        },
+    )?;
+    let user = user.cloned().unwrap_or_default();
+    let name = if cloud {
+        user["id"].as_str().unwrap_or_default().to_owned()
+    } else {
+        format!(
+            "UserDirectory={}; UserId={}",
+            user["userDirectory"].as_str().unwrap_or_default(),
+            user["userId"].as_str().unwrap_or_default()
+        )
+    };
+    Ok(EngineSession {
+        user: name,
+        state: "SESSION_CREATED".to_owned(),
+        apps: state.trust.apps.clone(),
+    })
 }
 
 pub fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
