@@ -7,7 +7,6 @@ use clap::builder::TypedValueParser;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::commands::{JsonAskedBy, Run};
 use crate::secret::{self, SecretText};
 
 mod clap_error;
@@ -19,16 +18,11 @@ pub mod key;
 pub mod login;
 pub mod oauth;
 pub mod output;
+pub mod serve;
 pub mod setup;
 
-use create::{CreateQscloudArgs, CreateQseowArgs};
-use decode::DecodeArgs;
-use doctor::{DoctorQscloudArgs, DoctorQseowArgs};
-use login::{LoginQscloudArgs, LoginQseowArgs};
-use oauth::{
-    OAUTH_QSCLOUD_EXAMPLE, OauthQscloudArgs, SETUP_QSCLOUD_OAUTH_EXAMPLE, SetupQscloudOauthArgs,
-};
-use setup::{SetupQscloudArgs, SetupQseowArgs};
+use oauth::{OAUTH_QSCLOUD_EXAMPLE, SETUP_QSCLOUD_OAUTH_EXAMPLE};
+use serve::{SERVE_QSCLOUD_EXAMPLE, SERVE_QSCLOUD_OAUTH_EXAMPLE, SERVE_QSEOW_EXAMPLE};
 
 pub use clap_error::{render_clap, render_clap_for};
 
@@ -53,79 +47,81 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Registers the commands: each line is a subcommand (its doc comment is its `--help`), its clap
-/// args type, which implements [`Run`] in its module under `commands/`.
-macro_rules! commands {
+/// The one list of commands: each line is a subcommand (its doc comment is its `--help`) and
+/// its clap args type, which implements `commands::Run` in its module under `commands/`. A new
+/// command is a line here. The list is handed to a macro: `cli` makes the clap enum of it, and
+/// `commands` the dispatch (so that `cli` imports nothing from `commands`).
+macro_rules! for_each_command {
+    ($then:ident) => {
+        $then! {
+            /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
+            #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
+            CreateQseow(crate::cli::create::CreateQseowArgs),
+            /// Create a JWT for a Qlik Cloud JWT identity provider
+            #[command(after_help = QSCLOUD_EXAMPLE, override_usage = QSCLOUD_USAGE)]
+            CreateQscloud(crate::cli::create::CreateQscloudArgs),
+            /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
+            #[command(after_help = DECODE_EXAMPLE)]
+            Decode(crate::cli::decode::DecodeArgs),
+            /// Print what to give Qlik Cloud for a JWT identity provider, or configure it on the tenant
+            /// with --apply and --remove
+            #[command(after_help = SETUP_QSCLOUD_EXAMPLE, override_usage = SETUP_QSCLOUD_USAGE)]
+            SetupQscloud(crate::cli::setup::SetupQscloudArgs),
+            /// Print what to give a QSEoW virtual proxy for JWT (the repository API body, or the QMC's
+            /// fields), or configure it through the repository API (--apply)
+            #[command(after_help = SETUP_QSEOW_EXAMPLE)]
+            SetupQseow(crate::cli::setup::SetupQseowArgs),
+            /// Print an OAuth client's public key as Qlik Cloud takes it: a JWK, or the console's fields
+            #[command(after_help = SETUP_QSCLOUD_OAUTH_EXAMPLE)]
+            SetupQscloudOauth(crate::cli::oauth::SetupQscloudOauthArgs),
+            /// Get a Qlik Cloud OAuth access token: a machine token, or a user's by impersonation
+            #[command(after_help = OAUTH_QSCLOUD_EXAMPLE)]
+            OauthQscloud(crate::cli::oauth::OauthQscloudArgs),
+            /// Check Qlik Cloud's identity provider against the key, key ID and issuer you sign with,
+            /// and say what to fix
+            #[command(after_help = DOCTOR_QSCLOUD_EXAMPLE)]
+            DoctorQscloud(crate::cli::doctor::DoctorQscloudArgs),
+            /// Check a QSEoW virtual proxy against the key, audience and prefix you sign with, and say
+            /// what to fix
+            #[command(after_help = DOCTOR_QSEOW_EXAMPLE)]
+            DoctorQseow(crate::cli::doctor::DoctorQseowArgs),
+            /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
+            #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
+            LoginQscloud(crate::cli::login::LoginQscloudArgs),
+            /// Send a JWT through a QSEoW virtual proxy and show the session's user
+            #[command(after_help = LOGIN_QSEOW_EXAMPLE)]
+            LoginQseow(crate::cli::login::LoginQseowArgs),
+            /// Serve QSEoW virtual proxy JWTs to a web page on this machine, for the allowed users
+            #[command(after_help = SERVE_QSEOW_EXAMPLE)]
+            ServeQseow(crate::cli::serve::ServeQseowArgs),
+            /// Serve Qlik Cloud JWTs (for POST /login/jwt-session) to a web page on this machine
+            #[command(after_help = SERVE_QSCLOUD_EXAMPLE)]
+            ServeQscloud(crate::cli::serve::ServeQscloudArgs),
+            /// Serve Qlik Cloud OAuth impersonation access tokens to a web page (qlik-embed) on
+            /// this machine
+            #[command(after_help = SERVE_QSCLOUD_OAUTH_EXAMPLE)]
+            ServeQscloudOauth(crate::cli::serve::ServeQscloudOauthArgs),
+            /// Print a shell completion script
+            #[command(after_help = COMPLETIONS_EXAMPLE)]
+            Completions(crate::cli::CompletionsArgs),
+        }
+    };
+}
+pub(crate) use for_each_command;
+
+macro_rules! command_enum {
     ($($(#[$attribute:meta])* $variant:ident($args:ty),)*) => {
         #[derive(Debug, Subcommand)]
         pub enum Command {
             $($(#[$attribute])* $variant($args),)*
         }
-
-        impl Command {
-            /// The command's args, as `main` runs them.
-            pub fn runner(&self) -> &dyn Run {
-                match self {
-                    $(Command::$variant(args) => args,)*
-                }
-            }
-
-            /// What asks for JSON failures in the subcommand clap names `name`.
-            pub fn json_asked_by(name: &str) -> JsonAskedBy {
-                $(if name == subcommand_name(stringify!($variant)) {
-                    return <$args as Run>::json_asked_by();
-                })*
-                JsonAskedBy::Nothing
-            }
-        }
     };
 }
 
-commands! {
-    /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
-    #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
-    CreateQseow(CreateQseowArgs),
-    /// Create a JWT for a Qlik Cloud JWT identity provider
-    #[command(after_help = QSCLOUD_EXAMPLE, override_usage = QSCLOUD_USAGE)]
-    CreateQscloud(CreateQscloudArgs),
-    /// Show what a JWT holds, verify its signature, and check it against Qlik's rules
-    #[command(after_help = DECODE_EXAMPLE)]
-    Decode(DecodeArgs),
-    /// Print what to give Qlik Cloud for a JWT identity provider, or configure it on the tenant
-    /// with --apply and --remove
-    #[command(after_help = SETUP_QSCLOUD_EXAMPLE, override_usage = SETUP_QSCLOUD_USAGE)]
-    SetupQscloud(SetupQscloudArgs),
-    /// Print what to give a QSEoW virtual proxy for JWT (the repository API body, or the QMC's
-    /// fields), or configure it through the repository API (--apply)
-    #[command(after_help = SETUP_QSEOW_EXAMPLE)]
-    SetupQseow(SetupQseowArgs),
-    /// Print an OAuth client's public key as Qlik Cloud takes it: a JWK, or the console's fields
-    #[command(after_help = SETUP_QSCLOUD_OAUTH_EXAMPLE)]
-    SetupQscloudOauth(SetupQscloudOauthArgs),
-    /// Get a Qlik Cloud OAuth access token: a machine token, or a user's by impersonation
-    #[command(after_help = OAUTH_QSCLOUD_EXAMPLE)]
-    OauthQscloud(OauthQscloudArgs),
-    /// Check Qlik Cloud's identity provider against the key, key ID and issuer you sign with,
-    /// and say what to fix
-    #[command(after_help = DOCTOR_QSCLOUD_EXAMPLE)]
-    DoctorQscloud(DoctorQscloudArgs),
-    /// Check a QSEoW virtual proxy against the key, audience and prefix you sign with, and say
-    /// what to fix
-    #[command(after_help = DOCTOR_QSEOW_EXAMPLE)]
-    DoctorQseow(DoctorQseowArgs),
-    /// Send a JWT to Qlik Cloud's POST /login/jwt-session and show the session's user
-    #[command(after_help = LOGIN_QSCLOUD_EXAMPLE)]
-    LoginQscloud(LoginQscloudArgs),
-    /// Send a JWT through a QSEoW virtual proxy and show the session's user
-    #[command(after_help = LOGIN_QSEOW_EXAMPLE)]
-    LoginQseow(LoginQseowArgs),
-    /// Print a shell completion script
-    #[command(after_help = COMPLETIONS_EXAMPLE)]
-    Completions(CompletionsArgs),
-}
+for_each_command!(command_enum);
 
 /// The name clap derives for a variant: `CreateQseow` is `create-qseow`.
-fn subcommand_name(variant: &str) -> String {
+pub(crate) fn subcommand_name(variant: &str) -> String {
     let mut name = String::new();
     for c in variant.chars() {
         if c.is_ascii_uppercase() && !name.is_empty() {
@@ -438,15 +434,6 @@ mod tests {
         ] {
             assert!(names.contains(&name), "{names:?}");
         }
-        assert_eq!(
-            Command::json_asked_by("decode"),
-            JsonAskedBy::Flag("--minimal-output")
-        );
-        assert_eq!(
-            Command::json_asked_by("login-qseow"),
-            JsonAskedBy::OutputJson
-        );
-        assert_eq!(Command::json_asked_by("setup-qseow"), JsonAskedBy::Nothing);
         assert_eq!(subcommand_name("SetupQscloudOauth"), "setup-qscloud-oauth");
     }
 

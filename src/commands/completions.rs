@@ -1,6 +1,6 @@
 //! Shell completion scripts. clap_complete writes them from the clap types that parse the
 //! command line, so a new option or value is completed with no change here; this module only
-//! works around what clap_complete 4.6 gets wrong or cannot say for qs-jwt. tests/completions.rs
+//! works around what clap_complete 4.6 gets wrong or cannot say for qs-jwt. tests/it/completions.rs
 //! runs bash, zsh and fish on the scripts, so each workaround can go once a clap_complete
 //! upgrade makes it unneeded and those tests still pass.
 
@@ -135,7 +135,7 @@ fn add_fish_positional_values(script: &str, command: &Command) -> String {
 /// `switch`: the word before the cursor, after the subcommands typed, picks an option's values
 /// (or a subcommand's first positional's, the word before being the subcommand), or nothing
 /// after a file option, so that PowerShell falls back to completing paths. If clap_complete
-/// changes the line this goes before, nothing is added and tests/completions.rs fails.
+/// changes the line this goes before, nothing is added and tests/it/completions.rs fails.
 fn add_powershell_values(script: &str, command: &Command) -> String {
     const ANCHOR: &str = "    $completions = @(switch ($command) {";
     let Some((before, after)) = script.split_once(ANCHOR) else {

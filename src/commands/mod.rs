@@ -10,9 +10,12 @@ pub mod decode;
 pub mod doctor;
 pub mod login;
 pub mod oauth;
+pub mod oauth_client;
 mod output;
 pub mod prove;
+pub mod serve;
 pub mod setup;
+pub mod stop;
 
 use std::ffi::OsString;
 use std::time::{Duration, SystemTime};
@@ -79,6 +82,29 @@ pub trait Run {
         JsonAskedBy::Nothing
     }
 }
+
+/// What `main` runs, and what asks for JSON failures, for each command of `cli`'s list.
+macro_rules! command_dispatch {
+    ($($(#[$attribute:meta])* $variant:ident($args:ty),)*) => {
+        impl Command {
+            /// The command's args, as `main` runs them.
+            pub fn runner(&self) -> &dyn Run {
+                match self {
+                    $(Command::$variant(args) => args,)*
+                }
+            }
+
+            /// What asks for JSON failures in the subcommand clap names `name`.
+            pub fn json_asked_by(name: &str) -> JsonAskedBy {
+                $(if name == crate::cli::subcommand_name(stringify!($variant)) {
+                    return <$args as Run>::json_asked_by();
+                })*
+                JsonAskedBy::Nothing
+            }
+        }
+    };
+}
+crate::cli::for_each_command!(command_dispatch);
 
 /// What, on the command line, makes a command's failures JSON objects.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -169,6 +195,19 @@ pub fn usage_failure_json(args: &[OsString], message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_command_says_what_asks_for_its_json_failures() {
+        assert_eq!(
+            Command::json_asked_by("decode"),
+            JsonAskedBy::Flag("--minimal-output")
+        );
+        assert_eq!(
+            Command::json_asked_by("login-qseow"),
+            JsonAskedBy::OutputJson
+        );
+        assert_eq!(Command::json_asked_by("setup-qseow"), JsonAskedBy::Nothing);
+    }
 
     fn args(words: &[&str]) -> Vec<OsString> {
         std::iter::once("qs-jwt")

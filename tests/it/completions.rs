@@ -310,7 +310,7 @@ fn fish_completes_every_option_value_list_and_file() {
 
 /// Structural only: PowerShell cannot run here, so this checks the script registers a native
 /// completer for qs-jwt, lists every long option in its subcommand's branch, and has qs-jwt's
-/// value-list block (see src/completions.rs) with each list and each file option.
+/// value-list block (see src/commands/completions.rs) with each list and each file option.
 #[test]
 fn powershell_script_lists_every_option_and_value_list() {
     let script = script("powershell");

@@ -479,7 +479,7 @@ fn a_closed_stdout_is_a_failure_with_one_error_line() {
     }
 }
 
-// 5. Key text never appears in an error: see also tests/properties.rs, which mangles keys in
+// 5. Key text never appears in an error: see also tests/it/properties.rs, which mangles keys in
 // many more ways in-process.
 
 /// Every 20-character run of the key's base64.

@@ -25,6 +25,7 @@ mod passphrase;
 mod properties;
 mod redaction;
 mod seed_examples;
+mod serve;
 mod setup_qscloud;
 mod setup_qseow;
 mod streams;

@@ -1,9 +1,9 @@
 # The README's PowerShell examples, run as written, on the GitHub Windows job
 # (.github/workflows/ci.yml), in Windows PowerShell 5.1 and in PowerShell 7: the counterpart of
-# tests/examples.rs, which runs the bash ones. Each ```powershell block of README.md runs in
+# tests/it/examples.rs, which runs the bash ones. Each ```powershell block of README.md runs in
 # order, in one session, in a new folder, with the built qs-jwt.exe on PATH: $env:QSJWTPRIVKEY,
 # backtick continuation, $LASTEXITCODE and the completion script as a user meets them.
-# Invoke-RestMethod is a stand-in that reaches no server (as curl is in tests/examples.rs).
+# Invoke-RestMethod is a stand-in that reaches no server (as curl is in tests/it/examples.rs).
 # Left out, and said so: blocks with a `...` placeholder, and the login commands' and
 # oauth-qscloud's token request blocks, which would reach a real Qlik Cloud host.
 #

@@ -99,12 +99,6 @@ fn query(target: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The app id of `/app/<id>` (None for `engineData` or a session app).
-pub fn app_of(path: &str) -> Option<String> {
-    let id = path.split("/app/").nth(1)?.split('?').next()?;
-    (id != "engineData" && !id.starts_with("SessionApp_")).then(|| id.to_owned())
-}
-
 /// Answers the handshake (101) and serves the engine's conversation until the client closes.
 pub fn serve<S: Read + Write>(
     mut stream: S,

@@ -6,7 +6,7 @@
 //!
 //! Qlik's published behaviour it follows (help.qlik.com, Repository Service API: "Connecting
 //! to the QRS API", "Using Xrfkey headers", "Virtual Proxy: Create", "Virtual Proxy: Link", the
-//! entity reference; sources in src/qlik/qrs.rs):
+//! entity reference; sources in src/qlik/qseow/):
 //! - the repository port demands a client certificate signed by the site's CA (mutual TLS);
 //!   every call carries the same xrfkey in the query (`xrfkey=`) and `X-Qlik-Xrfkey`, else 403
 //!   "XSRF prevention check failed."; and `X-Qlik-User`;
