@@ -175,15 +175,44 @@ pub enum EngineFailure {
 /// A transport failure (time, TLS) is an error; what the engine says is in the conversation.
 pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, UserError> {
     let mut said = Conversation::default();
-    socket.send(&request(USER_ID, -1, "GetAuthenticatedUser", json!({})))?;
-    socket.send(&request(VERSION_ID, -1, "EngineVersion", json!({})))?;
-    if let Some(app) = app {
-        socket.send(&request(
+    // An engine that refuses the session sends OnConnected with its state and closes: a
+    // request sent meanwhile fails, and the state, already received, is the answer to read.
+    let mut sent = socket.send(&request(USER_ID, -1, "GetAuthenticatedUser", json!({})));
+    if sent.is_ok() {
+        sent = socket.send(&request(VERSION_ID, -1, "EngineVersion", json!({})));
+    }
+    if let (Ok(()), Some(app)) = (&sent, app) {
+        sent = socket.send(&request(
             OPEN_DOC_ID,
             -1,
             "OpenDoc",
             json!({"qDocName": app}),
-        ))?;
+        ));
+    }
+    if let Err(err) = sent {
+        return match socket.receive() {
+            Ok(Ok(text)) => match parse(&text) {
+                Some(Incoming::Notification { method, params }) if method == "OnConnected" => {
+                    let state = params
+                        .get("qSessionState")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    said.session_state = Some(state.clone());
+                    said.failure = Some(match session_state_problem(&state) {
+                        Some(_) => EngineFailure::SessionState(state),
+                        None => EngineFailure::Closed(None),
+                    });
+                    Ok(said)
+                }
+                _ => Err(err),
+            },
+            Ok(Err(reason)) => {
+                said.failure = Some(EngineFailure::Closed(reason));
+                Ok(said)
+            }
+            Err(_) => Err(err),
+        };
     }
     let mut waiting: Vec<u64> = vec![USER_ID, VERSION_ID];
     if app.is_some() {

@@ -190,6 +190,11 @@ impl Server {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
+    /// `host[:port]`, as a URL of another scheme (`wss://`) starts.
+    pub fn shown_authority(&self) -> String {
+        self.shown()
+    }
+
     fn shown(&self) -> String {
         match self.port {
             Some(port) => format!("{}:{port}", self.host),

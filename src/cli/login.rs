@@ -101,4 +101,8 @@ pub enum LoginFormat {
     Text,
     /// One JSON object, for jq and PowerShell's ConvertFrom-Json
     Json,
+    /// One JSON object a client opens the engine with itself: {"websocketUrl" (with the CSRF
+    /// token), "cookie" (the Cookie header's value), "origin", "csrfToken", "expires", "ends"}.
+    /// It holds the session's secrets: it goes to stdout only, and the session is kept open
+    Session,
 }

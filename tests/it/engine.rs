@@ -283,3 +283,110 @@ fn qscloud_the_engine_is_proven_through_a_session_app() {
     assert_eq!(upgrade.header("origin"), Some(&*server.url()));
     assert_eq!(upgrade.header("authorization"), None);
 }
+
+/// `--output session` for the site; the bundle (stdout) and stderr.
+fn session_bundle(site: &Site) -> (String, String) {
+    let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_stays() {
+    let site = site(&["127.0.0.1"]);
+    let (stdout, stderr) = session_bundle(&site);
+    let bundle = json_of(&stdout);
+    let url = bundle["websocketUrl"].as_str().unwrap();
+    let prefix = format!(
+        "wss://{}/jwt/app/engineData?qlik-csrf-token=",
+        site.server.proxy_url().trim_start_matches("https://")
+    );
+    assert!(url.starts_with(&prefix), "{url}");
+    assert_eq!(&url[prefix.len()..], bundle["csrfToken"].as_str().unwrap());
+    assert!(
+        bundle["cookie"]
+            .as_str()
+            .unwrap()
+            .starts_with("X-Qlik-Session-jwt=")
+    );
+    assert_eq!(bundle["origin"], site.server.proxy_url());
+    assert!(bundle["ends"].as_str().unwrap().contains("inactivity"));
+    // Nothing of it is logged, and the session is kept open for the client.
+    for secret in [
+        bundle["cookie"].as_str().unwrap(),
+        bundle["csrfToken"].as_str().unwrap(),
+    ] {
+        let value = secret.rsplit('=').next().unwrap();
+        assert!(!stderr.contains(value), "{stderr}");
+    }
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 0));
+
+    // The docs' clients, as written, open the engine with it.
+    let root = site.path().join("root.pem");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    if crate::common::skip::require_python_module("websockets") {
+        let (stdout, _) = session_bundle(&site);
+        let mut python = std::process::Command::new("python3");
+        python
+            .arg(examples.join("engine-session.py"))
+            .env("QLIK_CA", &root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let output = piped(python, &stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "UserDirectory=CORP; UserId=anna"
+        );
+    }
+    if let Some(node_tools) = crate::common::skip::require_node_module("enigma.js") {
+        let (stdout, _) = session_bundle(&site);
+        let mut node = std::process::Command::new("node");
+        node.arg(examples.join("engine-session.js"))
+            .env("QLIK_CA", &root)
+            .env("NODE_PATH", node_tools.join("node_modules"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let output = piped(node, &stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "UserDirectory=CORP; UserId=anna"
+        );
+    }
+}
+
+fn piped(mut command: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_docs_show_the_session_clients_as_the_tests_run_them() {
+    let docs = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/qlik-setup.md"),
+    )
+    .unwrap();
+    for file in ["engine-session.py", "engine-session.js"] {
+        let text = fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(file),
+        )
+        .unwrap();
+        assert!(
+            docs.contains(&text),
+            "docs/qlik-setup.md lacks examples/{file} as it is"
+        );
+    }
+}

@@ -129,8 +129,10 @@ pub fn serve<S: Read + Write>(
         session.state.as_str(),
         "SESSION_CREATED" | "SESSION_ATTACHED"
     ) {
+        // A close handshake, reading what the client sent meanwhile until it answers: closing
+        // with its requests unread would reset the connection and lose OnConnected.
         let _ = socket.close(None);
-        let _ = socket.flush();
+        while socket.read().is_ok() {}
         return Ok(());
     }
     let mut opened: Option<&App> = None;
