@@ -450,52 +450,6 @@ fn said(body: &str) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::http::Server;
-    use crate::qlik::cloud;
-
-    #[test]
-    fn qliks_errors_are_said_without_the_api_key() {
-        let key = SecretText::new("sekrit-api-key");
-        let server = Server::parse("t.example.com", "--tenant", true).unwrap();
-        let connection = Connection {
-            cacert: None,
-            insecure: false,
-            timeout: Duration::from_secs(1),
-            sends: "the API key",
-        };
-        let tenant = Tenant::new(client(server, &connection, None).unwrap(), Some(key));
-        let err = cloud_failure(
-            ApiFailure::Refused {
-                status: 400,
-                errors: cloud::all_errors(
-                    br#"{"errors": [{"title": "Invalid request", "detail": "bad sekrit-api-key"}]}"#,
-                )
-                .0,
-                trace_id: Some("t1".to_owned()),
-            },
-            "create the identity provider",
-            &tenant,
-        );
-        let text = err.to_string();
-        assert!(!text.contains("sekrit"), "{text}");
-        assert!(
-            text.contains("HTTP 400") && text.contains("traceId t1"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn a_refusals_body_is_quoted_cut_and_without_html() {
-        assert_eq!(said(""), "");
-        assert_eq!(said("<html>x</html>"), "");
-        assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
-        assert!(said(&"x".repeat(1000)).ends_with("..."));
-    }
-}
-
 /// Ends a probe's session on a virtual proxy (the Personal API's `DELETE /qps/user`): true when
 /// it ended. A failure is a warning, for what the probe proved stands.
 pub fn end_qseow_session(proxy: &Proxy, cookies: &SecretText) -> bool {
@@ -541,4 +495,50 @@ pub fn cookie_header(set_cookies: &[SecretText]) -> Option<SecretText> {
         .filter(|pair| pair.contains('='))
         .collect();
     (!pairs.is_empty()).then(|| SecretText::composed(pairs.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Server;
+    use crate::qlik::cloud;
+
+    #[test]
+    fn qliks_errors_are_said_without_the_api_key() {
+        let key = SecretText::new("sekrit-api-key");
+        let server = Server::parse("t.example.com", "--tenant", true).unwrap();
+        let connection = Connection {
+            cacert: None,
+            insecure: false,
+            timeout: Duration::from_secs(1),
+            sends: "the API key",
+        };
+        let tenant = Tenant::new(client(server, &connection, None).unwrap(), Some(key));
+        let err = cloud_failure(
+            ApiFailure::Refused {
+                status: 400,
+                errors: cloud::all_errors(
+                    br#"{"errors": [{"title": "Invalid request", "detail": "bad sekrit-api-key"}]}"#,
+                )
+                .0,
+                trace_id: Some("t1".to_owned()),
+            },
+            "create the identity provider",
+            &tenant,
+        );
+        let text = err.to_string();
+        assert!(!text.contains("sekrit"), "{text}");
+        assert!(
+            text.contains("HTTP 400") && text.contains("traceId t1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_refusals_body_is_quoted_cut_and_without_html() {
+        assert_eq!(said(""), "");
+        assert_eq!(said("<html>x</html>"), "");
+        assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
+        assert!(said(&"x".repeat(1000)).ends_with("..."));
+    }
 }

@@ -37,7 +37,7 @@ pub struct Upgrade<'a> {
 
 /// The handshake's outcome: an open socket, or the server's refusal (its status and body).
 pub enum Opened {
-    Open(Socket),
+    Open(Box<Socket>),
     Refused { status: u16, body: Vec<u8> },
 }
 
@@ -99,11 +99,11 @@ impl Client {
             .max_frame_size(Some(MAX_MESSAGE_BYTES));
         set_timeouts(&stream.sock, deadline, &host)?;
         match tungstenite::client::client_with_config(request, stream, Some(config)) {
-            Ok((socket, _)) => Ok(Opened::Open(Socket {
+            Ok((socket, _)) => Ok(Opened::Open(Box::new(Socket {
                 socket,
                 deadline,
                 host,
-            })),
+            }))),
             Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
                 let status = response.status().as_u16();
                 let body = response.body().clone().unwrap_or_default();
