@@ -120,6 +120,7 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
         "certificate dates",
         "options",
         "login",
+        "engine",
     ] {
         let (line, fix) = line(&stdout, title);
         assert!(line.starts_with("PASS  "), "{line}\n{stdout}");
@@ -131,7 +132,14 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
             .contains("'abc123' has issuer 'i' and key ID 'k'"),
         "{stdout}"
     );
-    assert!(stdout.ends_with("10 checks: 10 passed\n"), "{stdout}");
+    assert!(stdout.ends_with("11 checks: 11 passed\n"), "{stdout}");
+    assert!(
+        line(&stdout, "engine").0.contains(
+            "proven (csrfToken, websocket, onConnected, authenticatedUser, engineVersion): \
+             engine 12.2044.0"
+        ),
+        "{stdout}"
+    );
     // The named user, with the name and email the admin gave; the session ended again.
     let (login, _) = line(&stdout, "login");
     assert!(
@@ -159,7 +167,7 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
             &json!("anna@grusgrus.com")
         )
     );
-    // Read only, but for the one login and its logout.
+    // Read only, but for the one login, its engine proof and its logout.
     assert!(
         requests.iter().all(|r| r.method == "GET"
             || r.target == "/login/jwt-session"

@@ -167,17 +167,23 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
     let now_seconds = times::unix_seconds(now)?;
     let mut report = checks(&typed, &local, &listed, now_seconds);
     if args.login {
-        report.push(match (&signing, report.passed(id::TENANT)) {
-            (None, _) => Check::skip(
+        match (&signing, report.passed(id::TENANT)) {
+            (None, _) => report.push(Check::skip(
                 id::LOGIN,
                 title::LOGIN,
                 "no token to log in with: the local key could not be read",
-            ),
-            (Some(_), false) => {
-                Check::skip(id::LOGIN, title::LOGIN, "the tenant could not be reached")
+            )),
+            (Some(_), false) => report.push(Check::skip(
+                id::LOGIN,
+                title::LOGIN,
+                "the tenant could not be reached",
+            )),
+            (Some(key), true) => {
+                let (login, engine) = login(&client, args, key, now_seconds);
+                report.push(login);
+                report.push(engine);
             }
-            (Some(key), true) => login(&client, args, key, now_seconds),
-        });
+        }
     }
     Ok(report.into_output(args.output.output))
 }
@@ -669,9 +675,22 @@ const PROBE_EMAIL: &str = "qs-jwt-doctor@qs-jwt-doctor.invalid";
 
 /// `--login`: a fresh token from the one place that signs, sent to /login/jwt-session. Neither
 /// the token nor the session's cookies are shown; Qlik's error is, with the token cut out.
-fn login(client: &Tenant, args: &DoctorQscloudArgs, key: &keys::SigningKey, now: u64) -> Check {
+fn login(
+    client: &Tenant,
+    args: &DoctorQscloudArgs,
+    key: &keys::SigningKey,
+    now: u64,
+) -> (Check, Check) {
     match login_result(client, args, key, now) {
-        Ok(check) | Err(check) => check,
+        Ok(checks) => checks,
+        Err(check) => (
+            check,
+            Check::skip(
+                super::ENGINE_ID,
+                super::ENGINE_TITLE,
+                "no session to prove the engine with",
+            ),
+        ),
     }
 }
 
@@ -680,7 +699,7 @@ fn login_result(
     args: &DoctorQscloudArgs,
     key: &keys::SigningKey,
     now: u64,
-) -> Result<Check, Check> {
+) -> Result<(Check, Check), Check> {
     let fail = |why: String| Check::fail(id::LOGIN, title::LOGIN, why);
     let (sub, name, email) = match (&args.sub, &args.name, &args.email) {
         (Some(sub), Some(name), Some(email)) => (sub.clone(), name.clone(), email.clone()),
@@ -741,20 +760,38 @@ fn login_result(
             reply.status
         )));
     }
-    let ended = connect::cookie_header(&reply.set_cookies)
-        .is_some_and(|cookies| connect::end_qscloud_session(client, &cookies));
-    Ok(Check::pass(
-        id::LOGIN,
-        title::LOGIN,
-        format!(
-            "a fresh token for '{sub}' made a session (HTTP {}){}",
-            reply.status,
-            if ended {
-                ", ended again"
-            } else {
-                ", left open (see the warning)"
-            }
+    let cookies = connect::cookie_header(&reply.set_cookies);
+    let engine = match &cookies {
+        Some(cookies) => {
+            let target = crate::commands::prove::EngineTarget {
+                origin: None,
+                app: None,
+            };
+            let report =
+                crate::commands::prove::qscloud(client, Some(cookies), None, &target, None)
+                    .unwrap_or_else(|e| {
+                        crate::commands::prove::EngineReport::unreachable(&e, None)
+                    });
+            super::engine_check(&report)
+        }
+        None => Check::skip(super::ENGINE_ID, super::ENGINE_TITLE, "no session cookie"),
+    };
+    let ended = cookies.is_some_and(|cookies| connect::end_qscloud_session(client, &cookies));
+    Ok((
+        Check::pass(
+            id::LOGIN,
+            title::LOGIN,
+            format!(
+                "a fresh token for '{sub}' made a session (HTTP {}){}",
+                reply.status,
+                if ended {
+                    ", ended again"
+                } else {
+                    ", left open (see the warning)"
+                }
+            ),
         ),
+        engine,
     ))
 }
 
