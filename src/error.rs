@@ -138,43 +138,14 @@ fn user_error(err: &anyhow::Error) -> Option<&UserError> {
 }
 
 /// What stands where key material was.
-pub const REDACTED: &str = "[key text redacted]";
+pub use crate::secret::REDACTED;
 
-/// Replaces key material in `text` with [`REDACTED`]: what the run loaded as a secret, whole or
-/// in pieces (redaction by knowledge, [`secret::known_spans`]), and key text it did not load,
-/// by structure alone ([`secret::key_text_spans`]: PEM markers, a base64 body as long as a
-/// key's DER).
+/// The one redaction ([`secret::redact`]), by the name the error paths know it.
 ///
 /// Our own messages never quote key text, but clap quotes the arguments it rejects, and a key
 /// passed to the wrong flag (or a path that is really `$QSJWTPRIVKEY`) would land in an error.
-/// Nothing is guessed: a path, a file name, an id, a key ID or a host is shown as given, however
-/// random it looks, since a value that goes into a token or a file name is refused when it
-/// holds key material ([`secret::holds_key_material`]).
 pub fn redact_keys(text: &str) -> Cow<'_, str> {
-    let mut spans = secret::known_spans(text);
-    spans.extend(secret::key_text_spans(text));
-    if spans.is_empty() {
-        return Cow::Borrowed(text);
-    }
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::new();
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 || secret::is_glue(&text[last.1..start]) => {
-                last.1 = last.1.max(end);
-            }
-            _ => merged.push((start, end)),
-        }
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in merged {
-        out.push_str(&text[at..start]);
-        out.push_str(REDACTED);
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    Cow::Owned(out)
+    secret::redact(text)
 }
 
 #[cfg(test)]

@@ -56,6 +56,17 @@ impl Server {
     /// one is fine (`--tenant mytenant.eu.qlikcloud.com`). http is refused: the token would
     /// cross the network in clear text.
     pub fn parse(text: &str, flag: &str, bare_host: bool) -> Result<Self, UserError> {
+        Self::parse_sending(text, flag, bare_host, "the token")
+    }
+
+    /// [`Server::parse`] for a server that is sent `sends` (the API key, the client's
+    /// credentials), which an http URL's refusal names.
+    pub fn parse_sending(
+        text: &str,
+        flag: &str,
+        bare_host: bool,
+        sends: &str,
+    ) -> Result<Self, UserError> {
         let trimmed = text.trim();
         let with_scheme = if trimmed.contains("://") {
             trimmed.to_owned()
@@ -90,12 +101,14 @@ impl Server {
         match uri.scheme_str() {
             Some(scheme) if scheme.eq_ignore_ascii_case("https") => {}
             Some(scheme) if scheme.eq_ignore_ascii_case("http") => {
-                return Err(bad(if flag == "--qrs" {
+                let why = if flag == "--qrs" {
                     "is http: the repository API takes only https with the client certificate; \
                      use https"
+                        .to_owned()
                 } else {
-                    "is http: the token would cross the network in clear text; use https"
-                }));
+                    format!("is http: {sends} would cross the network in clear text; use https")
+                };
+                return Err(bad(&why));
             }
             _ => return Err(bad("is not an https URL")),
         }
@@ -151,7 +164,13 @@ impl Server {
     /// however they were typed. A path is refused: Qlik Cloud's API is at the tenant's root, and
     /// a path dropped silently would send the request elsewhere than the user meant.
     pub fn parse_tenant(text: &str) -> Result<Self, UserError> {
-        let mut server = Self::parse(text, "--tenant", true)?;
+        Self::parse_tenant_sending(text, "the token")
+    }
+
+    /// [`Server::parse_tenant`] for a tenant that is sent `sends` (the API key, the client's
+    /// credentials), which an http URL's refusal names.
+    pub fn parse_tenant_sending(text: &str, sends: &str) -> Result<Self, UserError> {
+        let mut server = Self::parse_sending(text, "--tenant", true, sends)?;
         if !server.base_path.is_empty() {
             return Err(UserError::usage(format!(
                 "--tenant '{}' has a path ('{}'); Qlik Cloud's API and token endpoint are at the \
@@ -523,7 +542,7 @@ impl Client {
                 ))
                 .with_hint("check the host and the port: nothing accepts connections there");
             }
-            ureq::Error::Io(e) => format!("the connection to {host}{via} failed: {e}"),
+            ureq::Error::Io(e) => return connection_failure(&host, &via, e),
             ureq::Error::ConnectProxyFailed(why) => {
                 format!("the proxy did not connect to {host}{via}: {why}")
             }
@@ -548,6 +567,33 @@ impl Client {
             self.server.bare_host()
         ))
         .with_hint("check the host name, and the network or VPN that serves it")
+    }
+}
+
+/// A connection that broke, in words. An operating system's words are for people and are
+/// quoted; a library's (rustls' "peer closed connection without sending TLS close_notify" with
+/// a link to its manual) go to the verbose log only.
+fn connection_failure(host: &str, via: &str, e: &std::io::Error) -> UserError {
+    use std::io::ErrorKind as K;
+    verbose!("the connection to {host}{via}: {e}");
+    let retry = "try again; if it persists, a proxy, a load balancer or a firewall on the way \
+                 may cut the connection (run again with --loglevel verbose for the details)";
+    match e.kind() {
+        K::UnexpectedEof => UserError::runtime(format!(
+            "{host}{via} closed the connection before its answer was complete"
+        ))
+        .with_hint(retry),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+            UserError::runtime(format!("{host}{via} broke off the connection")).with_hint(retry)
+        }
+        _ if e.raw_os_error().is_some() => {
+            UserError::runtime(format!("the connection to {host}{via} failed: {e}"))
+        }
+        kind => UserError::runtime(format!(
+            "the connection to {host}{via} failed ({})",
+            kind.to_string().to_lowercase()
+        ))
+        .with_hint(retry),
     }
 }
 
@@ -959,24 +1005,49 @@ pub fn url_shown(url: &str) -> String {
     }
 }
 
-/// Where the user info of `rest` (a URL after its `scheme://`) ends: the index of its '@'. A
-/// password may hold a '/' (`user:pa/ss@host`), so a ':' followed by more than a port's digits
-/// before the first '/' marks user info too.
+/// Where the user info of `rest` (a URL after its `scheme://`) ends: the LAST '@' before the
+/// host, since a password may hold '/' and '@' (`svc:Sup3r/Secret@Passw0rd-2024xyz@proxy:3128`).
+/// There is user info when what comes before the first '/' holds an '@', or a ':' followed by
+/// more than a port's digits; an '@' in a path (`https://host:443/users/a@b.example`) is not.
 fn user_info_end(rest: &str) -> Option<usize> {
     let rest = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    if let Some(at) = authority.rfind('@') {
-        return Some(at);
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let has_user_info = authority.contains('@')
+        || matches!(authority.split_once(':'),
+            Some((host, after)) if !host.starts_with('[') && !after.chars().all(|c| c.is_ascii_digit()));
+    if !has_user_info {
+        return None;
     }
-    match (rest.find('@'), authority.split_once(':')) {
-        (Some(at), Some((host, after)))
-            if !host.starts_with('[') && !after.chars().all(|c| c.is_ascii_digit()) =>
-        {
-            Some(at)
-        }
-        _ => None,
-    }
+    let host_after = |at: usize| {
+        let after = &rest[at + 1..];
+        is_host_and_port(&after[..after.find('/').unwrap_or(after.len())])
+    };
+    rest.rmatch_indices('@')
+        .map(|(at, _)| at)
+        .find(|&at| host_after(at))
+        // No host stands after any '@': all of it is hidden rather than a piece shown.
+        .or_else(|| rest.rfind('@'))
+}
+
+/// Whether `text` is a host name or address with an optional port: `proxy.corp:3128`,
+/// `[::1]:8080`.
+fn is_host_and_port(text: &str) -> bool {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) if !text.starts_with('[') || host.ends_with(']') => (host, Some(port)),
+        _ => (text, None),
+    };
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner.strip_suffix(']').is_some_and(|ip| {
+            ip.chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        })
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    };
+    host_ok && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A proxy URL as it may be shown: without a user name or password.
@@ -1230,5 +1301,21 @@ mod tests {
         );
         assert_eq!(proxy_shown("http://proxy:3128"), "http://proxy:3128");
         assert_eq!(proxy_shown("u:p@proxy:3128"), "proxy:3128");
+        // A password holding '/' and '@': split at the last '@' before the host.
+        for url in [
+            "http://svc:Sup3r/Secret@Passw0rd-2024xyz@proxy.corp:3128",
+            "http://svc:p@ss/w0rd@proxy.corp:3128",
+            "http://svc:a/b/c@d@e@proxy.corp:3128/",
+        ] {
+            let shown = proxy_shown(url);
+            assert!(
+                shown.starts_with("http://proxy.corp:3128"),
+                "{url}: {shown}"
+            );
+        }
+        assert_eq!(
+            url_shown("https://host:443/users/a@b.example"),
+            "https://host:443/users/a@b.example"
+        );
     }
 }

@@ -200,10 +200,37 @@ pub fn utf8_bytes(mut bytes: Vec<u8>) -> Result<Vec<u8>, NotText> {
             bytes.drain(..3);
             return Ok(bytes);
         }
-        _ => return Ok(bytes),
+        _ => match utf16_without_bom(&bytes) {
+            Some(big_endian) if big_endian => utf16(&bytes, u16::from_be_bytes),
+            Some(_) => utf16(&bytes, u16::from_le_bytes),
+            None => return Ok(bytes),
+        },
     };
     bytes.zeroize();
     converted
+}
+
+/// Whether `bytes` are UTF-16 written without a byte order mark (`[IO.File]::WriteAllText` with
+/// `[Text.Encoding]::Unicode`, `Out-File -Encoding unicode` after an editor dropped the mark), and
+/// which way (`true` for big endian): key, token, API key and secret files are ASCII, so in
+/// UTF-16 every other byte is a NUL, which no UTF-8 text holds. Nine in ten units with a NUL
+/// half, none all NUL, and the first one ASCII: a binary (DER) file is none of that.
+fn utf16_without_bom(bytes: &[u8]) -> Option<bool> {
+    if bytes.len() < 4 || !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let units = bytes.len() / 2;
+    let high_nul = |at: usize| bytes.chunks_exact(2).filter(|pair| pair[at] == 0).count();
+    let all_nul = bytes.chunks_exact(2).any(|pair| pair == [0, 0]);
+    if all_nul {
+        return None;
+    }
+    let mostly = |count: usize| count * 10 >= units * 9;
+    match bytes {
+        [a, 0, ..] if a.is_ascii() && mostly(high_nul(1)) => Some(false),
+        [0, b, ..] if b.is_ascii() && mostly(high_nul(0)) => Some(true),
+        _ => None,
+    }
 }
 
 /// Text from bytes: UTF-8 (a byte order mark dropped), or UTF-16 with its byte order mark.
@@ -227,7 +254,7 @@ pub struct FileFlag {
 }
 
 /// Reads the text file `path` named by `flag`: UTF-8 with or without a byte order mark, or
-/// UTF-16 with one.
+/// UTF-16 with or without one.
 pub fn read_file(path: &Path, flag: &FileFlag) -> Result<String, UserError> {
     let bytes = read_raw_file(path, flag)?;
     let shown = path.display().to_string();
@@ -861,6 +888,27 @@ mod tests {
             Ok("pä\n".as_bytes().to_vec())
         );
         assert_eq!(utf8_bytes(vec![0xef, 0xbb, 0xbf]), Ok(Vec::new()));
+        // UTF-16 without a byte order mark, found by its NUL bytes (issue 27): an API key, a
+        // client secret, a PEM key, in either byte order.
+        for text in [
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln\r\n",
+            "Zk8vQ2xp4RnT7wYs1BdFg6HjK9mLc3Nq",
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+        ] {
+            for big_endian in [false, true] {
+                let mut bytes = utf16(text, big_endian);
+                bytes.drain(..2);
+                assert_eq!(decode_text(bytes).as_deref(), Ok(text), "{text}");
+            }
+        }
+        // A DER key and short or odd-length bytes are left as they are.
+        for bytes in [
+            vec![0x30, 0x82, 0x04, 0xbd, 0x02, 0x01, 0x00, 0x30],
+            vec![b'a', 0],
+            vec![b'a', 0, b'b'],
+        ] {
+            assert_eq!(utf8_bytes(bytes.clone()), Ok(bytes));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use qs_jwt::cli;
 use qs_jwt::commands::{self, Output, Run};
-use qs_jwt::{error, input, log, stdio};
+use qs_jwt::{error, input, log, secret, stdio};
 
 /// Runs [`stdio::record_stdout_at_start`] before Rust's runtime, which hides a closed standard
 /// output behind `/dev/null`. glibc and musl (static binaries too) run `.init_array` before
@@ -37,6 +37,9 @@ static RECORD_STDOUT_AT_START: extern "C" fn() = stdio::record_stdout_at_start;
 fn main() -> ExitCode {
     let colour = log::colour_on_stderr();
     let stdout_closed = stdio::stdout_was_closed();
+    // Before any flag is parsed or checked: an error quoting a flag's value must not show a
+    // secret of the environment given there by mistake (`--timeout "$QLIK_CLIENT_SECRET"`).
+    secret::register_environment();
     let cli = match cli::try_parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(err) => return report_clap_error(&err, colour, stdout_closed),

@@ -9,6 +9,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use serde_json::Value;
+
+use crate::secret;
+
 /// Whether `c` would drive the terminal instead of being shown: C0 controls, DEL, C1 controls
 /// (U+0080 to U+009F; U+009B is CSI on many terminals), and the Unicode bidirectional controls
 /// that reorder what is shown (the "Trojan Source" characters, CVE-2021-42574).
@@ -79,6 +83,60 @@ pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Text from outside as people may read it: through the one redaction ([`secret::redact`]),
+/// then with control characters escaped. For a report's values (a server's words, a user's
+/// name), on one line.
+pub fn redacted(text: &str) -> String {
+    escape(&secret::redact(text)).into_owned()
+}
+
+/// Puts every string of `value` (the names of fields too) through the one redaction
+/// ([`secret::redact`]), except the values of the top-level fields named in `product` (the
+/// token a command was asked for): a server's answer or Qlik's error quoted in a JSON object is
+/// redacted as it would be on stderr, whole, in pieces, in any case or encoded.
+pub fn redact_json(value: &mut Value, product: &[&str]) {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::String(text) => {
+                if let Cow::Owned(shown) = secret::redact(text) {
+                    *text = shown;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Object(object) => {
+                let fields = std::mem::take(object);
+                for (name, mut field) in fields {
+                    walk(&mut field);
+                    object.insert(secret::redact(&name).into_owned(), field);
+                }
+            }
+            _ => {}
+        }
+    }
+    match value {
+        Value::Object(object) if !product.is_empty() => {
+            let fields = std::mem::take(object);
+            for (name, mut field) in fields {
+                if !product.contains(&name.as_str()) {
+                    walk(&mut field);
+                }
+                object.insert(name, field);
+            }
+        }
+        _ => walk(value),
+    }
+}
+
+/// `value` as one line of JSON for stdout: redacted ([`redact_json`], `product` fields as they
+/// are) and safe for a terminal ([`json_for_terminal`]).
+pub fn json_for_people(value: &Value, product: &[&str]) -> String {
+    let mut value = value.clone();
+    redact_json(&mut value, product);
+    // A Value always serializes.
+    let text = serde_json::to_string(&value).unwrap_or_default();
+    json_for_terminal(&text).into_owned()
 }
 
 /// A quoted value in a message (`'...'`) longer than this many characters is cut: an error that

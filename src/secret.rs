@@ -16,6 +16,7 @@
 //!   so nothing a user named is ever hidden. [`holds_key_material`] is the same test for values
 //!   that go into a token or a setup body, which are refused when it is true.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -137,6 +138,9 @@ impl Known {
     /// Remembers `text` as a secret. A PEM's markers and header lines are left out: they are
     /// the same in every key and are named in our own messages.
     pub fn add(&mut self, text: &str) {
+        // A value in an Authorization header's form (`Bearer eyJ...`) is the key it holds.
+        let text = text.trim();
+        let text = strip_bearer(text).unwrap_or(text);
         let skeleton: Zeroizing<Vec<u8>> = if text.contains("-----") {
             Zeroizing::new(
                 text.lines()
@@ -167,11 +171,20 @@ impl Known {
     /// breaks written out (`\n`, `%0A`) or URL-encoded characters (`%2F`) inside.
     pub fn spans(&self, text: &str) -> Vec<(usize, usize)> {
         let mut spans = Vec::new();
-        for secret in &self.whole {
-            spans.extend(
-                text.match_indices(secret.as_str())
-                    .map(|(at, found)| (at, at + found.len())),
-            );
+        if !self.whole.is_empty() {
+            // In any case (ASCII folding keeps every byte where it was), and URL-encoded.
+            let folded = text.to_ascii_lowercase();
+            for secret in &self.whole {
+                let secret = Zeroizing::new(secret.to_ascii_lowercase());
+                let encoded = Zeroizing::new(url_encoded(&secret).to_ascii_lowercase());
+                for form in [secret.as_str(), encoded.as_str()] {
+                    spans.extend(
+                        folded
+                            .match_indices(form)
+                            .map(|(at, found)| (at, at + found.len())),
+                    );
+                }
+            }
         }
         if self.skeletons.is_empty() {
             return spans;
@@ -227,7 +240,8 @@ fn piece_end(text: &str, shown: &[(u8, usize, usize)], start: usize, same: usize
     let mut end = start + MIN_PIECE;
     while end < same {
         let gap = &text[shown[end - 1].2..shown[end].1];
-        if gap.is_empty() {
+        // A token's parts are joined by a dot, which its skeleton leaves out.
+        if gap.is_empty() || gap == "." {
             end += 1;
             continue;
         }
@@ -251,14 +265,37 @@ fn piece_end(text: &str, shown: &[(u8, usize, usize)], start: usize, same: usize
 fn piece_start(text: &str, shown: &[(u8, usize, usize)], mut start: usize, end: usize) -> usize {
     while let Some(gap_at) = (start + 1..end).find(|&k| shown[k - 1].2 != shown[k].1) {
         let whole_line = start == 0 || shown[start - 1].2 != shown[start].1;
-        if (whole_line || gap_at - start >= 4)
-            && is_glue(&text[shown[gap_at - 1].2..shown[gap_at].1])
-        {
+        let gap = &text[shown[gap_at - 1].2..shown[gap_at].1];
+        if gap == "." || ((whole_line || gap_at - start >= 4) && is_glue(gap)) {
             break;
         }
         start = gap_at;
     }
     start
+}
+
+/// `text` after a `Bearer ` prefix (in any case), the token it holds.
+fn strip_bearer(text: &str) -> Option<&str> {
+    let prefix = text.get(..7)?;
+    prefix
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| text[7..].trim_start())
+}
+
+/// `text` as a form or a query string carries it: every byte but letters, digits and `-._~`
+/// as `%XX`, a space as `+`.
+fn url_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The run's known secrets. A poisoned lock (a thread that panicked while adding) still holds a
@@ -292,6 +329,108 @@ pub fn known_spans(text: &str) -> Vec<(usize, usize)> {
     }
 }
 
+/// The environment variables that hold secrets. Each is registered before any flag is read
+/// ([`register_environment`]): a value of one of them given to another flag by mistake
+/// (`--timeout "$QLIK_CLIENT_SECRET"`) is quoted by that flag's error, and must not show.
+pub const SECRET_VARIABLES: [&str; 4] = [
+    "QLIK_API_KEY",
+    "QLIK_CLIENT_SECRET",
+    "QSJWTPASSPHRASE",
+    "QSJWTPRIVKEY",
+];
+
+/// Registers the secrets the environment holds ([`SECRET_VARIABLES`]), whether or not the
+/// command reads them: main calls it before the command line is parsed.
+pub fn register_environment() {
+    for name in SECRET_VARIABLES {
+        if let Some(value) = std::env::var_os(name) {
+            let value = Zeroizing::new(value.to_string_lossy().into_owned());
+            register(&value);
+        }
+    }
+}
+
+/// What stands where a secret or key text was.
+pub const REDACTED: &str = "[key text redacted]";
+
+/// The one redaction, for everything qs-jwt shows (errors, log lines at every level, JSON on
+/// stdout, reports, a doctor's lines): `text` with [`REDACTED`] in place of
+/// - what the run loaded as a secret, whole or in pieces, in any case, with its line breaks
+///   written out or URL-encoded ([`known_spans`]);
+/// - key text it did not load, by structure alone ([`key_text_spans`]: PEM markers, a base64
+///   body as long as a key's DER);
+/// - the token of a `Bearer ` value ([`bearer_spans`]): an API key pasted with its header's
+///   prefix where a file name belongs.
+///
+/// Nothing is guessed: a path, a file name, an id, a key ID, a scope or a host is shown as
+/// given, however random it looks, since a value that goes into a token or a file name is
+/// refused when it holds key material ([`holds_key_material`]).
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut spans = known_spans(text);
+    spans.extend(key_text_spans(text));
+    spans.extend(bearer_spans(text));
+    redact_spans(text, spans)
+}
+
+/// [`redact`] for text that holds public key text by design (a certificate Qlik returns in an
+/// identity provider): only what the run registered, and a `Bearer ` token.
+pub fn redact_registered(text: &str) -> Cow<'_, str> {
+    let mut spans = known_spans(text);
+    spans.extend(bearer_spans(text));
+    redact_spans(text, spans)
+}
+
+fn redact_spans(text: &str, mut spans: Vec<(usize, usize)>) -> Cow<'_, str> {
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 || is_glue(&text[last.1..start]) => {
+                last.1 = last.1.max(end);
+            }
+            _ => merged.push((start, end)),
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in merged {
+        out.push_str(&text[at..start]);
+        out.push_str(REDACTED);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
+}
+
+/// The shortest token taken after `Bearer `: our own words ("a Bearer token") hold none.
+const MIN_BEARER: usize = 16;
+
+/// The byte ranges of the tokens that follow `Bearer ` (in any case) in `text`: [`MIN_BEARER`]
+/// characters or more of a token's alphabet (RFC 6750's `b64token`).
+pub fn bearer_spans(text: &str) -> Vec<(usize, usize)> {
+    let folded = text.to_ascii_lowercase();
+    let mut spans = Vec::new();
+    for (at, _) in folded.match_indices("bearer") {
+        let rest = &text[at + 6..];
+        let blanks = rest.len() - rest.trim_start_matches([' ', '\t', '+']).len();
+        if blanks == 0 {
+            continue;
+        }
+        let start = at + 6 + blanks;
+        let len = text[start..]
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || b"-._~+/=%".contains(b))
+            .count();
+        if len >= MIN_BEARER {
+            spans.push((start, start + len));
+        }
+    }
+    spans
+}
+
 /// Forgets (and wipes) every registered secret, for a caller that lives on after its work
 /// with secrets (a test, a program using this library).
 pub fn forget_all() {
@@ -320,9 +459,11 @@ fn text_skeleton(text: &str) -> Vec<(u8, usize, usize)> {
             i += len;
             continue;
         }
-        if let Some(c) = percent_encoded(&bytes[i..]) {
-            out.push((c, i, i + 3));
-            i += 3;
+        if let Some((decoded, len)) = escaped(&bytes[i..]) {
+            if let Some(c) = skeleton_byte(decoded) {
+                out.push((c, i, i + len));
+            }
+            i += len;
             continue;
         }
         if let Some(c) = skeleton_byte(bytes[i]) {
@@ -351,6 +492,30 @@ fn written_line_break(bytes: &[u8]) -> Option<usize> {
             ..,
         ] => Some(6),
         [b'%', b'0', b'a' | b'A' | b'd' | b'D' | b'9', ..] | [b'%', b'2', b'0', ..] => Some(3),
+        _ => None,
+    }
+}
+
+/// An ASCII character written as `%XX` (a URL, a form), `\u00XX` or `\/` (JSON) at the start
+/// of `bytes`: the byte and the length of its spelling. A secret is found however a server
+/// that echoed it encoded it.
+fn escaped(bytes: &[u8]) -> Option<(u8, usize)> {
+    let hex = |digits: &[u8]| {
+        std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| u8::from_str_radix(d, 16).ok())
+            .filter(u8::is_ascii)
+    };
+    match bytes {
+        [b'%', a, b, ..] if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => {
+            hex(&bytes[1..3]).map(|c| (c, 3))
+        }
+        [b'\\', b'u' | b'U', b'0', b'0', a, b, ..]
+            if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() =>
+        {
+            hex(&bytes[4..6]).map(|c| (c, 6))
+        }
+        [b'\\', b'/', ..] => Some((b'/', 2)),
         _ => None,
     }
 }
@@ -846,6 +1011,71 @@ mod tests {
             cut("pass hunter22 abc", known.spans("pass hunter22 abc")),
             "pass [R] abc"
         );
+    }
+
+    /// A short secret in another case or URL-encoded; a long one JSON-escaped or with every
+    /// character URL-encoded.
+    #[test]
+    fn a_secret_is_found_in_any_case_and_encoded() {
+        let mut known = Known::default();
+        known.add("p@ss w0rd!");
+        let long = "Xq7/pL2+vN9=kR4_sT6-wY8zAb3Cd5Ef";
+        known.add(long);
+        let percent: String = long.bytes().map(|b| format!("%{b:02x}")).collect();
+        for text in [
+            "a P@SS W0RD! b".to_owned(),
+            "a p%40ss+w0rd%21 b".to_owned(),
+            format!("a {} b", long.replace('/', "\\/")),
+            format!("a {} b", long.replace('+', "\\u002B")),
+            format!("a {percent} b"),
+            format!("a {} b", &long[3..24].to_ascii_uppercase()),
+        ] {
+            assert_eq!(cut(&text, known.spans(&text)), "a [R] b", "{text}");
+        }
+    }
+
+    /// With every secret kind of a run registered (a key, an API key, a client secret, a
+    /// passphrase, a token), every real-world name (Qlik's scopes, grants, subjects and client
+    /// ids among them) still shows whole, in any message around it.
+    #[test]
+    fn real_world_names_survive_every_secret_kind() {
+        let mut known = Known::default();
+        known.add(PKCS8);
+        known.add("Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6InFsaWsifQ.eyJzdWIiOiJhZG1pbiJ9.Xq7pL2vN9kR4sT6wY8zAb3Cd5Ef0Gh1Ij2Kl");
+        known.add("Zk8vQ2xp4RnT7wYs1BdFg6HjK9mLc3NqW5eR0tY2uI4oP6aS");
+        known.add("correct horse battery staple 2024");
+        known.add("hunter2024");
+        for name in names() {
+            for text in [
+                name.to_owned(),
+                format!("error: user {name} not found"),
+                format!("client {name} may not use grant {name}"),
+                format!("INFO Qlik Cloud issued an access token (scope {name})"),
+                format!("{{\"detail\":\"{name}\"}}"),
+            ] {
+                assert!(known.spans(&text).is_empty(), "{text}");
+                assert!(bearer_spans(&text).is_empty(), "{text}");
+                assert!(key_text_spans(&text).is_empty(), "{text}");
+            }
+        }
+    }
+
+    /// A value in an Authorization header's form is the key it holds, registered or not.
+    #[test]
+    fn a_bearer_value_is_the_key_it_holds() {
+        let key = "eyJhbGciOiJFUzM4NCIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXBhcnQ";
+        let mut known = Known::default();
+        known.add(&format!("Bearer {key}"));
+        let text = format!("x {} y", &key[10..40]);
+        assert_eq!(cut(&text, known.spans(&text)), "x [R] y");
+        let text = format!("cannot read --api-key-file 'Bearer {key}': not found");
+        assert_eq!(
+            cut(&text, bearer_spans(&text)),
+            "cannot read --api-key-file 'Bearer [R]': not found"
+        );
+        for words in ["a Bearer token", "the bearer header", "Bearer <api-key>"] {
+            assert!(bearer_spans(words).is_empty(), "{words}");
+        }
     }
 
     #[test]

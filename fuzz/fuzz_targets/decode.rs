@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         (key.as_ref(), Some(Profile::Qscloud), None),
         (key.as_ref(), Some(Profile::Qseow), Some("aud\u{1b}[2J")),
     ] {
-        let report = decode::report(parts.clone(), key, NOW, audience, profile);
+        let report = decode::report(parts.clone(), key, NOW, audience, None, profile);
         if let Some(failure) = report.failure() {
             assert_safe(&error::render_failure(&failure, false));
         }

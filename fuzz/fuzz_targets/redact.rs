@@ -4,14 +4,18 @@
 //!   inside any text: no 20-character run of the key's base64 may survive;
 //! - a name (a path, an id, a key ID, a host) from the real-world corpus, or an id the fuzzer
 //!   makes (16 to 64 base62 or base64url characters, alone or in a path), quoted in one of our
-//!   messages: it must come out exactly as given, while a key the run did load is known.
+//!   messages: it must come out exactly as given, while a key the run did load is known;
+//! - a secret the run registered (a client secret, an API key), whole, after `Bearer `, a piece
+//!   of 20 characters or more, in capitals, URL-encoded or JSON-escaped, inside any text, shown
+//!   on stderr or in a JSON object on stdout (issue 27): no 20-character run of it survives, in
+//!   any of those forms.
 #![no_main]
 
 use std::sync::Once;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use qs_jwt::{error, secret};
+use qs_jwt::{error, render, secret};
 
 const KEYS: [&str; 2] = [
     include_str!("../../tests/fixtures/rsa2048-pkcs1.pem"),
@@ -94,8 +98,53 @@ enum Name {
     InPath { bytes: Vec<u8>, windows: bool },
 }
 
+/// Secrets the run registered, as a client secret and an API key are (with `/` and `+`, which
+/// URL encoding changes). Pieces are found by the secret's own alphabet (letters, digits,
+/// `/+=-_`): a piece is 20 characters here, so that 16 of them are that alphabet's.
+const SECRETS: [&str; 2] = [
+    "Sup3r/Secret+Passw0rd-2024xyz",
+    "eyJhbGciOiJFUzM4NCIsImtpZCI6ImFiYyJ9.eyJzdWIiOiJhbm5hIiwic3ViVHlwZSI6InVzZXIifQ.\
+     c2lnbmF0dXJlLW9mLXRoZS1hcGkta2V5",
+];
+
+/// How a server or a message quotes a registered secret back.
+#[derive(Debug, Arbitrary)]
+enum Form {
+    Whole,
+    Bearer,
+    /// A piece of 20 characters or more: from, extra length.
+    Piece(u8, u8),
+    UpperCase,
+    UrlEncoded,
+    JsonEscaped,
+}
+
+/// The forms a secret's copy may take in what is shown, each searched for.
+fn forms(secret: &str) -> [String; 3] {
+    [
+        secret.to_owned(),
+        url_encoded(secret),
+        serde_json::to_string(secret).unwrap_or_default(),
+    ]
+}
+
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Arbitrary)]
 struct Input {
+    secret: u8,
+    form: Form,
+    json: bool,
     key: bool,
     mangles: Vec<Mangle>,
     before: String,
@@ -146,13 +195,51 @@ fn name(name: &Name) -> Option<String> {
 
 fuzz_target!(|input: Input| {
     static LOAD: Once = Once::new();
-    LOAD.call_once(|| secret::register(LOADED));
+    LOAD.call_once(|| {
+        secret::register(LOADED);
+        for secret in SECRETS {
+            secret::register(secret);
+        }
+    });
 
     // A name is shown as given.
     if let Some(name) = name(&input.name) {
         let (before, after) = MESSAGES[usize::from(input.message) % MESSAGES.len()];
         let text = format!("{before}{name}{after}");
         assert_eq!(error::for_people(&text), text, "a name was changed");
+    }
+
+    // A registered secret is not, in any form, on stderr or in JSON.
+    let secret = SECRETS[usize::from(input.secret) % SECRETS.len()];
+    let quoted = match input.form {
+        Form::Whole => secret.to_owned(),
+        Form::Bearer => format!("Bearer {secret}"),
+        Form::Piece(from, extra) => {
+            let from = usize::from(from) % (secret.len() - 20);
+            let len = 20 + usize::from(extra) % (secret.len() - from - 19);
+            secret[from..from + len].to_owned()
+        }
+        Form::UpperCase => secret.to_ascii_uppercase(),
+        Form::UrlEncoded => url_encoded(secret),
+        Form::JsonEscaped => serde_json::to_string(secret).unwrap_or_default(),
+    };
+    let text = format!("{}{quoted}{}", input.before, input.after);
+    let shown = if input.json {
+        render::json_for_people(&serde_json::json!({ "error": { "detail": text } }), &[])
+    } else {
+        error::for_people(&text)
+    };
+    let shown = shown.to_ascii_lowercase();
+    let around = format!("{}\u{0}{}", input.before, input.after).to_ascii_lowercase();
+    for form in forms(secret) {
+        let chars: Vec<char> = form.to_ascii_lowercase().chars().collect();
+        for window in chars.windows(20) {
+            let window: String = window.iter().collect();
+            if around.contains(&window) {
+                continue;
+            }
+            assert!(!shown.contains(&window), "{window} of a secret survived in {shown}");
+        }
     }
 
     // A key is not.

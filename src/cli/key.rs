@@ -67,6 +67,7 @@ impl KeyArgs {
             prefix: &self.cert_file_prefix,
             days: self.cert_create_expires_days,
             force: self.force,
+            offers_create: true,
             key_type: crate::keys::NewKeyType::Rsa,
         }
     }
@@ -105,6 +106,7 @@ impl PrivateKeyArgs {
             prefix: "",
             days: None,
             force: false,
+            offers_create: false,
             key_type: crate::keys::NewKeyType::Rsa,
         }
     }

@@ -42,10 +42,10 @@ pub struct Connection<'a> {
     pub sends: &'static str,
 }
 
-/// --tenant as a server at the tenant's root: a path given is said and dropped. `what` names
-/// what is at the root ("Qlik Cloud's login").
-pub fn tenant_server(tenant: &str) -> Result<Server, UserError> {
-    Server::parse_tenant(tenant)
+/// --tenant as the tenant's canonical origin (a path is refused). `sends` names what the
+/// command sends there ("the API key"), for the refusal of an http URL.
+pub fn tenant_server(tenant: &str, sends: &str) -> Result<Server, UserError> {
+    Server::parse_tenant_sending(tenant, sends)
 }
 
 /// The tenant at `server`, reached without an API key: the login and the OAuth token request
@@ -90,7 +90,7 @@ pub struct TenantConnection<'a> {
 
 /// The tenant of --tenant with its API key, read before anything is sent.
 pub fn tenant_with_api_key(args: &TenantConnection<'_>) -> Result<Tenant, UserError> {
-    let server = tenant_server(args.tenant)?;
+    let server = tenant_server(args.tenant, "the API key")?;
     let api_key = api_key(args.api_key_file, args.needed_by)?;
     let connection = Connection {
         cacert: args.cacert,
@@ -140,7 +140,7 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
             }
             Err(std::env::VarError::NotPresent) => {
                 return Err(UserError::usage(format!(
-                    "{needed_by} need a tenant admin's API key: set {API_KEY_VARIABLE} or give \
+                    "{needed_by} needs a tenant admin's API key: set {API_KEY_VARIABLE} or give \
                      --api-key-file <file|->"
                 )));
             }
@@ -167,12 +167,18 @@ fn api_key(file: Option<&Path>, needed_by: &str) -> Result<SecretText, UserError
 }
 
 /// Whether `path` is a Qlik Cloud API key rather than a file's name: a JWT, three base64url
-/// parts whose header starts as every JSON object does (`{"` is `eyJ`).
+/// parts whose header starts as every JSON object does (`{"` is `eyJ`), with or without the
+/// `Bearer ` of an Authorization header.
 fn looks_like_api_key(path: &Path) -> bool {
     let Some(text) = path.to_str() else {
         return false;
     };
-    let parts: Vec<&str> = text.trim().split('.').collect();
+    let text = text.trim();
+    let text = match text.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => text[7..].trim_start(),
+        _ => text,
+    };
+    let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 3
         && parts[0].starts_with("eyJ")
         && parts.iter().all(|p| {

@@ -130,8 +130,7 @@ fn error_object(detail: &str, hint: Option<&str>, details: &[String]) -> String 
     if !details.is_empty() {
         error["details"] = serde_json::json!(details);
     }
-    let json = serde_json::json!({ "error": error }).to_string();
-    crate::render::json_for_terminal(&json).into_owned()
+    crate::render::json_for_people(&serde_json::json!({ "error": error }), &[])
 }
 
 /// Whether the words typed ask for JSON failures: the command clap finds among them, what its
@@ -187,9 +186,8 @@ pub fn usage_failure_json(args: &[OsString], message: &str) -> Option<String> {
         .find_map(|line| line.trim().strip_prefix("tip:").map(str::trim));
     let json = serde_json::json!({
         "error": { "code": "usage", "detail": detail, "hint": hint },
-    })
-    .to_string();
-    Some(crate::render::json_for_terminal(&json).into_owned())
+    });
+    Some(crate::render::json_for_people(&json, &[]))
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let server = connect::tenant_server(&args.tenant)?;
+    let server = connect::tenant_server(&args.tenant, "the client's credentials")?;
     let audience = oauth::token_endpoint(&server.origin());
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
@@ -218,7 +218,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
     );
     let stdout = match args.output {
         OauthFormat::Token => token.access_token.expose().to_owned(),
-        OauthFormat::Json => token.json.expose().to_owned(),
+        // The answer as Qlik gave it, its tokens (the product) as they are and anything else
+        // through the one redaction: a server that echoes the secret back shows none of it.
+        OauthFormat::Json => {
+            let answer: serde_json::Value =
+                serde_json::from_str(token.json.expose()).unwrap_or_default();
+            render::json_for_people(&answer, &oauth::REPLY_TOKENS)
+        }
     };
     Ok(Output::product(stdout))
 }
@@ -241,7 +247,7 @@ fn refused(
             );
             Ok(Output {
                 failure: Some(err.to_string()),
-                ..Output::product(render::json_for_terminal(&object.to_string()).into_owned())
+                ..Output::product(render::json_for_people(&object, &[]))
             })
         }
     }
@@ -288,7 +294,7 @@ impl Run for OauthQscloudArgs {
     /// The keys of the token's report, as a script reads either.
     fn failure_object(&self, detail: &str, hint: Option<&str>, _details: &[String]) -> String {
         let object = failure_object(None, None, detail, hint);
-        render::json_for_terminal(&object.to_string()).into_owned()
+        render::json_for_people(&object, &[])
     }
 
     fn run(&self, now: SystemTime) -> Result<Output> {

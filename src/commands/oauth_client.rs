@@ -285,7 +285,7 @@ pub fn request_token(
         }
         if !(200..300).contains(&reply.status) {
             let error = TokenError::from_body(&reply.body);
-            let message = refusal_message(reply.status, &error, &[&proof, &request.body]);
+            let message = refusal_message(reply.status, &error);
             let hint = hint(&error, credential, ask.grant, ask.audience, attempt_now);
             let mut err = UserError::runtime(message);
             if let Some(hint) = hint {
@@ -393,20 +393,16 @@ pub fn assertion(
     Ok((assertion, claims))
 }
 
-/// Qlik's refusal in one line, with any secret the server quoted back taken out.
-fn refusal_message(status: u16, error: &TokenError, secrets: &[&SecretText]) -> String {
-    let mut text = match (&error.error, &error.description) {
+/// Qlik's refusal in one line, with any secret the server quoted back taken out (the one
+/// redaction: the secret, the assertion and the key are registered, so a piece of them goes too).
+fn refusal_message(status: u16, error: &TokenError) -> String {
+    let text = match (&error.error, &error.description) {
         (Some(code), Some(description)) => format!("{code}: {description}"),
         (Some(code), None) => code.clone(),
         (None, Some(description)) => description.clone(),
         (None, None) => "no error in the answer".to_owned(),
     };
-    for secret in secrets {
-        let secret = secret.expose();
-        if !secret.is_empty() && text.contains(secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-    }
+    let text = crate::secret::redact(&text).into_owned();
     format!(
         "Qlik Cloud refused the token request (HTTP {status}): {}",
         render::escape(&render::shorten(&text))

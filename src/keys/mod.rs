@@ -70,6 +70,9 @@ pub struct KeyOptions<'a> {
     pub prefix: &'a str,
     pub days: Option<u32>,
     pub force: bool,
+    /// Whether the command has --cert-create (the doctors check a key, they make none): the
+    /// error for no key names only options the command has.
+    pub offers_create: bool,
     /// The kind of key `--cert-create` makes.
     pub key_type: NewKeyType,
 }
@@ -388,9 +391,13 @@ pub fn key_source<'a>(
                      private key (or unset it and give --cert-privatekey-file <file>)"
                 ))
             }),
-            None => Err(UserError::usage(
+            None if options.offers_create => Err(UserError::usage(
                 "no signing key: give --cert-privatekey-file <file>, --cert-privatekey <pem>, or \
                  --cert-create true, or set the environment variable QSJWTPRIVKEY",
+            )),
+            None => Err(UserError::usage(
+                "no private key to check: give --cert-privatekey-file <file> or --cert-privatekey \
+                 <pem>, or set the environment variable QSJWTPRIVKEY",
             )),
         },
         1 => Ok(given.remove(0).1),
@@ -682,6 +689,7 @@ mod tests {
     /// The options of a command line with the key options `extra`, read as clap would.
     fn key_args<'a>(extra: &[&'a str]) -> KeyOptions<'a> {
         let mut options = KeyOptions {
+            offers_create: true,
             file: None,
             text: None,
             passphrase_file: None,

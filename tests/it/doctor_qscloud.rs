@@ -456,12 +456,18 @@ fn a_missing_key_source_is_a_usage_error() {
     let (code, stdout, stderr) = run(&mut cmd);
     assert_eq!(code, 2, "{stderr}");
     assert!(stdout.is_empty());
-    assert!(stderr.contains("no signing key"), "{stderr}");
+    // Only options doctor-qscloud has: it checks a key, it makes none (--cert-create).
+    assert!(stderr.contains("no private key to check"), "{stderr}");
+    assert!(!stderr.contains("--cert-create"), "{stderr}");
     assert!(tenant.server.requests().is_empty());
     // No API key: a usage error too, before anything is sent.
     let (code, _, stderr) = run(tenant.doctor(&[]).env_remove("QLIK_API_KEY"));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("QLIK_API_KEY"), "{stderr}");
+    assert!(
+        stderr.contains("doctor-qscloud needs a tenant admin's API key"),
+        "{stderr}"
+    );
     assert!(tenant.server.requests().is_empty());
     // Standard input for the API key and the private key both.
     let (code, _, stderr) =

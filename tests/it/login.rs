@@ -257,7 +257,7 @@ fn qscloud_rejections_show_qliks_error_and_a_hint() {
             "a missing claim",
             signed(KEY_ID, &no_nbf),
             "Missing required claim: nbf",
-            "lacks a claim Qlik Cloud requires",
+            "lacks the claim nbf, which Qlik Cloud requires",
             Some("the rule \"nbf is a number\" fails"),
         ),
         (
@@ -321,6 +321,13 @@ fn qscloud_rejections_show_qliks_error_and_a_hint() {
                 .any(|l| l.starts_with("hint: ") && l.contains(hint)),
             "{what}: {text}"
         );
+        assert!(
+            text.contains(&format!(
+                "to check the whole setup, run qs-jwt doctor-qscloud --tenant {} --issuer ",
+                server.url()
+            )),
+            "{what}: {text}"
+        );
         match warning {
             Some(warning) => assert!(
                 run.stderr
@@ -331,6 +338,110 @@ fn qscloud_rejections_show_qliks_error_and_a_hint() {
             ),
             None => assert!(!run.stderr.contains("WARN "), "{what}: {}", run.stderr),
         }
+    }
+}
+
+/// Issue 27: each refusal has the hint of what happened, not a guess: an inactive identity
+/// provider is not a wrong kid, an audience is named, a virtual proxy that no proxy serves
+/// (HTTP 404) is not a certificate or a claim, a host the allow list lacks is said; and every
+/// refused login ends with the doctor to run, with the connection's options as typed and
+/// placeholders for what login does not have.
+#[test]
+fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
+    use common::identity_providers::jwt_idp;
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let pem: String = fixture_text("rsa2048-cert.pem").lines().collect();
+    server.add_identity_provider(jwt_idp("sleeping", ISSUER, KEY_ID, &pem, false));
+    let run_inactive = run(&mut folder.login_qscloud(&server, &folder.created(anna()), &[]));
+    let text = error_lines(run_inactive.stderr.as_bytes());
+    assert_eq!(run_inactive.code, 1, "{text}");
+    assert!(
+        text.contains("hint: no active JWT identity provider on the tenant has the token's issuer and key ID: the one made for them may be inactive"),
+        "{text}"
+    );
+    assert!(!text.contains("must equal the key ID"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "to check the whole setup, run qs-jwt doctor-qscloud --tenant {} --issuer {ISSUER} \
+             --keyid {KEY_ID} --cert-privatekey-file <privatekey.pem> --cacert ca.pem (with a \
+             tenant admin's API key in QLIK_API_KEY)",
+            server.url()
+        )),
+        "{text}"
+    );
+
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let mut claims = cloud_claims();
+    claims["aud"] = json!("qlik.example.com");
+    let audience =
+        run(&mut folder.login_qscloud(&server, &signed(KEY_ID, &claims), &["--output", "json"]));
+    assert_eq!(audience.code, 1, "{}", audience.stderr);
+    let report: Value = serde_json::from_str(&audience.stdout).unwrap();
+    let hint = report["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with(&format!(
+            "the claim aud must be {QLIK_CLOUD_AUDIENCE} and subType user"
+        )),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("run qs-jwt doctor-qscloud --tenant"),
+        "{hint}"
+    );
+
+    for (behaviour, expected) in [
+        (
+            Behaviour::Fixed(404, "<html>Not found</html>"),
+            "hint: no virtual proxy serves this prefix: the virtual proxy may not be linked to a \
+             proxy service",
+        ),
+        (
+            Behaviour::Fixed(403, "<html>Host not allowed</html>"),
+            "hint: the virtual proxy does not take requests for this host: add the host of \
+             --server to the virtual proxy's host allow list",
+        ),
+    ] {
+        let server = QlikServer::start(behaviour);
+        let folder = Folder::new(&server);
+        let token = qseow_token(&folder, &["--userdir", "GRUSGRUS", "--userid", "anna"]);
+        let refused = run(&mut folder.login_qseow(&server, &token, &["--insecure"]));
+        let text = error_lines(refused.stderr.as_bytes());
+        assert_eq!(refused.code, 1, "{text}");
+        assert!(text.contains(expected), "{text}");
+        assert!(!text.contains("JWT certificate"), "{text}");
+        assert!(
+            text.contains(
+                "to check the whole setup, run qs-jwt doctor-qseow --qrs https://<server>:4242 \
+                 --qrs-cert <client.pem> --qrs-key <client_key.pem> --prefix jwt --audience \
+                 test-audience --cert-privatekey-file <privatekey.pem> --cacert ca.pem \
+                 --insecure"
+            ),
+            "{text}"
+        );
+    }
+}
+
+/// Issue 27: a server that hangs up is said in words, not in rustls' own (a docs.rs link).
+#[test]
+fn a_server_that_hangs_up_is_said_in_words() {
+    let server = QlikServer::start(Behaviour::HangUp);
+    let folder = Folder::new(&server);
+    let refused = run(&mut folder.login_qscloud(&server, &folder.created(anna()), &[]));
+    let text = error_lines(refused.stderr.as_bytes());
+    assert_eq!(refused.code, 1, "{text}");
+    assert!(
+        text.contains("closed the connection before its answer was complete")
+            && text.contains("\nhint: try again"),
+        "{text}"
+    );
+    for library in ["docs.rs", "close_notify", "rustls", "peer closed"] {
+        assert!(
+            !refused.stderr.contains(library),
+            "{library}: {}",
+            refused.stderr
+        );
     }
 }
 

@@ -16,6 +16,7 @@ mod engine;
 mod errors;
 mod examples;
 mod hardening;
+mod hints;
 mod interrupted;
 mod key_sources;
 mod keys;

@@ -568,3 +568,364 @@ fn the_token_sent_is_redacted_from_qlik_error_text() {
         assert!(!stderr.contains(&window), "{window} in {stderr}");
     }
 }
+
+// Issue 27: one redaction for every output, secrets known from the start.
+
+/// The secrets of the tests below: an API key (a JWT), a client secret, a passphrase.
+const API_KEY: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6InFsaWsifQ.eyJzdWIiOiJhZG1pbiIsInRlbmFudCI6InQifQ.Xq7pL2vN9kR4sT6wY8zAb3Cd5Ef0Gh1Ij2Kl";
+const CLIENT_SECRET: &str = "Zk8vQ2xp4RnT7wYs1BdFg6HjK9mLc3NqW5eR0tY2uI4oP6aS";
+const PASSPHRASE: &str = "correct horse battery staple 2024";
+
+/// Every character as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// Asserts that nothing of `secret` shows in `text`: no 16 characters of it in a row, in any
+/// case, as written or URL-encoded.
+#[track_caller]
+fn assert_nothing_of(secret: &str, text: &str, what: &str) {
+    let shown = text.to_ascii_lowercase();
+    let chars: Vec<char> = secret.to_ascii_lowercase().chars().collect();
+    for window in chars.windows(16) {
+        let window: String = window.iter().collect();
+        assert!(
+            !shown.contains(&window),
+            "{what}: '{window}' shows in:\n{text}"
+        );
+        let encoded = percent_encoded(&window).to_ascii_lowercase();
+        assert!(
+            !shown.contains(&encoded),
+            "{what}: '{encoded}' shows in:\n{text}"
+        );
+    }
+}
+
+/// A value of a secret variable given to another flag by mistake: the flag's error quotes the
+/// value, which is registered before the command line is read, so it never shows; the flag is
+/// still named. An API key with its header's `Bearer ` is caught as the key it holds.
+#[test]
+fn a_secret_of_the_environment_given_to_another_flag_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let bearer = format!("Bearer {API_KEY}");
+    let cases: [(&str, &str, Vec<&str>, &str); 7] = [
+        (
+            "QLIK_API_KEY",
+            API_KEY,
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+                API_KEY,
+            ],
+            "--cert-publickey-file",
+        ),
+        (
+            "QSJWTPASSPHRASE",
+            PASSPHRASE,
+            vec![
+                "create-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--sub",
+                "s",
+                "--name",
+                "n",
+                "--email",
+                "e@x",
+                "--expires",
+                PASSPHRASE,
+            ],
+            "--expires",
+        ),
+        (
+            "QSJWTPASSPHRASE",
+            PASSPHRASE,
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                PASSPHRASE,
+            ],
+            "--jwt-file",
+        ),
+        (
+            "QLIK_CLIENT_SECRET",
+            CLIENT_SECRET,
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                "t.jwt",
+                "--timeout",
+                CLIENT_SECRET,
+            ],
+            "--timeout",
+        ),
+        (
+            "QLIK_CLIENT_SECRET",
+            CLIENT_SECRET,
+            vec![
+                "login-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--jwt-file",
+                "t.jwt",
+                "--output",
+                CLIENT_SECRET,
+            ],
+            "--output",
+        ),
+        (
+            "QLIK_API_KEY",
+            API_KEY,
+            vec![
+                "doctor-qscloud",
+                "--tenant",
+                "t.eu.qlikcloud.com",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-privatekey-file",
+                "k.pem",
+                "--api-key-file",
+                &bearer,
+            ],
+            "--api-key-file",
+        ),
+        // Not in the environment at all: the Bearer value is the key it holds.
+        (
+            "UNSET_HERE",
+            API_KEY,
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+                &bearer,
+            ],
+            "--cert-publickey-file",
+        ),
+    ];
+    for (variable, value, args, flag) in cases {
+        let mut cmd = qs_jwt(dir.path());
+        cmd.env(variable, value).args(&args);
+        let (code, stderr, stdout) = stderr_of(&mut cmd);
+        let what = format!("{variable} given to {flag}");
+        assert_ne!(code, Some(0), "{what}: {stderr}");
+        assert!(stderr.contains(flag), "{what}: {stderr}");
+        assert_nothing_of(value, &stderr, &what);
+        assert_nothing_of(value, &String::from_utf8_lossy(&stdout), &what);
+    }
+}
+
+/// Qlik's words that are names, never secrets: they show whole in every message.
+const SUBJECT: &str = "auth0|a08D000001DVHcIIAX";
+const CLIENT_ID: &str = "5f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const SCOPE: &str = "user_default admin_classic";
+
+/// `text` as `application/x-www-form-urlencoded` writes it (every byte but ASCII letters,
+/// digits and `*-._` percent-encoded).
+fn form_encoded(text: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    utf8_percent_encode(text, FORM).to_string()
+}
+
+/// A command line, its environment, and the names it sends that must show.
+type Run<'a> = (Vec<&'a str>, Vec<(&'a str, String)>, &'a [&'a str]);
+
+/// Every secret kind (an API key, a client secret, a client assertion, a token sent to log in,
+/// a private key and a passphrase from the environment) through every output path (text on
+/// stderr, JSON on stdout, debug log lines) against a server that echoes everything it is sent
+/// whole, in a piece, in capitals and URL-encoded: nothing of a secret shows, and the names sent
+/// beside them (a client ID, a grant, a scope, a subject) show as typed.
+#[test]
+fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
+    use common::qlik_server::Behaviour;
+    let server = QlikServer::start(Behaviour::Echo(401));
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    let token = token(dir.path(), Create::qscloud());
+    fs::write(dir.path().join("token.jwt"), &token).unwrap();
+    fs::write(dir.path().join("k.pem"), fixture_text("rsa2048-pkcs8.pem")).unwrap();
+    let url = server.url();
+    let oauth = [
+        "oauth-qscloud",
+        "--tenant",
+        &url,
+        "--cacert",
+        "ca.pem",
+        "--client-id",
+        CLIENT_ID,
+        "--impersonate-sub",
+        SUBJECT,
+        "--scope",
+        SCOPE,
+    ];
+    let runs: Vec<Run> = vec![
+        (
+            oauth.to_vec(),
+            vec![("QLIK_CLIENT_SECRET", CLIENT_SECRET.to_owned())],
+            &[
+                SUBJECT,
+                CLIENT_ID,
+                SCOPE,
+                "urn:qlik:oauth:user-impersonation",
+            ],
+        ),
+        (
+            oauth.to_vec(),
+            vec![
+                ("QSJWTPRIVKEY", fixture_text("rsa2048-pkcs8.pem")),
+                ("QLIK_API_KEY", API_KEY.to_owned()),
+            ],
+            &[
+                SUBJECT,
+                CLIENT_ID,
+                SCOPE,
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ],
+        ),
+        (
+            vec![
+                "login-qscloud",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+                "--jwt-file",
+                "token.jwt",
+            ],
+            vec![("QSJWTPASSPHRASE", PASSPHRASE.to_owned())],
+            &[],
+        ),
+        (
+            vec![
+                "setup-qscloud",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-publickey-file",
+            ],
+            vec![("QLIK_API_KEY", API_KEY.to_owned())],
+            &[],
+        ),
+        (
+            vec![
+                "doctor-qscloud",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+                "--issuer",
+                "i",
+                "--keyid",
+                "k",
+                "--cert-privatekey-file",
+                "k.pem",
+            ],
+            vec![("QLIK_API_KEY", API_KEY.to_owned())],
+            &[],
+        ),
+    ];
+    let cert = fixture("rsa2048-cert.pem").display().to_string();
+    for (args, env, names) in runs {
+        let mut args = args.clone();
+        if args[0] == "setup-qscloud" {
+            args.extend([
+                cert.as_str(),
+                "--apply",
+                "--tenant",
+                &url,
+                "--cacert",
+                "ca.pem",
+            ]);
+        }
+        let json = ["--output", "json"];
+        let debug = ["--loglevel", "debug"];
+        let shapes: Vec<Vec<&str>> = match args[0] {
+            "setup-qscloud" => vec![vec![], debug.to_vec()],
+            _ => vec![
+                vec![],
+                json.to_vec(),
+                [&json[..], &debug[..]].concat(),
+                debug.to_vec(),
+            ],
+        };
+        for shape in shapes {
+            let before = server.requests().len();
+            let mut cmd = qs_jwt(dir.path());
+            for (name, value) in &env {
+                cmd.env(name, value);
+            }
+            cmd.args(&args).args(&shape);
+            let (code, stderr, stdout) = stderr_of(&mut cmd);
+            let stdout = String::from_utf8_lossy(&stdout).into_owned();
+            let what = format!("{} {}", args[0], shape.join(" "));
+            assert_eq!(code, Some(1), "{what}: {stderr}");
+            let all = format!("{stdout}\n{stderr}");
+            assert!(
+                all.contains("you sent"),
+                "{what}: the echo is not shown: {all}"
+            );
+            let mut secrets = vec![
+                API_KEY.to_owned(),
+                CLIENT_SECRET.to_owned(),
+                PASSPHRASE.to_owned(),
+                token.clone(),
+            ];
+            for request in &server.requests()[before..] {
+                if let Ok(body) = serde_json::from_str::<serde_json::Value>(&request.body) {
+                    for field in ["client_secret", "client_assertion"] {
+                        if let Some(value) = body[field].as_str() {
+                            secrets.push(value.to_owned());
+                        }
+                    }
+                }
+                // An assertion goes form-encoded.
+                for pair in request.body.split('&') {
+                    if let Some(("client_secret" | "client_assertion", value)) =
+                        pair.split_once('=')
+                    {
+                        let value = percent_encoding::percent_decode_str(value)
+                            .decode_utf8_lossy()
+                            .into_owned();
+                        secrets.push(value);
+                    }
+                }
+                if let Some(bearer) = request.header("authorization") {
+                    secrets.push(bearer.trim_start_matches("Bearer ").to_owned());
+                }
+            }
+            for secret in &secrets {
+                assert_nothing_of(secret, &all, &what);
+            }
+            // A name the server echoes from a form body is shown as the form encoded it.
+            let all = all.replace("[key text redacted]", "[R]");
+            for name in names {
+                let encoded = form_encoded(name);
+                if all.contains(&encoded) {
+                    assert_shown(&all, &encoded, &what);
+                } else {
+                    assert_shown(&all, name, &what);
+                }
+            }
+        }
+    }
+}

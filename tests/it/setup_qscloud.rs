@@ -540,6 +540,71 @@ fn apply_finds_an_inactive_one_or_one_without_its_key_and_says_so() {
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }
 
+/// Issue 27: the identity provider --apply prints is the one Qlik returned by its documented
+/// fields only, and anything the run holds as a secret (the API key) is redacted from them; a
+/// server that put the API key into the object, whole or in a piece, gets none of it printed.
+/// The certificate and the names show as they are.
+#[test]
+fn apply_prints_the_identity_provider_by_its_documented_fields_without_secrets() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut idp = jwt_idp("64d0f0a7a1b2c3d4e5f60718", "i", "k", &pem, true);
+    let piece = &ADMIN_API_KEY[4..32];
+    idp["apiKey"] = Value::from(ADMIN_API_KEY);
+    idp["description"] = Value::from(format!("made with {piece} by auth0|a08D000001DVHcIIAX"));
+    idp["options"]["clientSecret"] = Value::from(ADMIN_API_KEY);
+    idp["options"]["staticKeys"][0]["token"] = Value::from(ADMIN_API_KEY);
+    tenant.server.add_identity_provider(idp);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(piece), "{text}");
+    }
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["id"], "64d0f0a7a1b2c3d4e5f60718");
+    assert!(shown.get("apiKey").is_none(), "{stdout}");
+    assert!(shown["options"].get("clientSecret").is_none(), "{stdout}");
+    assert_eq!(
+        shown["options"]["staticKeys"][0],
+        serde_json::json!({"kid": "k", "pem": pem})
+    );
+    assert_eq!(
+        shown["description"],
+        "made with [key text redacted] by auth0|a08D000001DVHcIIAX"
+    );
+    assert_eq!(shown["protocol"], "jwtAuth");
+    assert_eq!(shown["options"]["issuer"], "i");
+}
+
+/// Issue 27: an API key file in UTF-16 without a byte order mark (as some Windows tools write
+/// it) is read as the key, found by its NUL bytes; before, it was "more than one word".
+#[test]
+fn an_api_key_file_in_utf16_without_a_byte_order_mark_is_read() {
+    let tenant = stand_in().start();
+    let utf16: Vec<u8> = format!("{ADMIN_API_KEY}\r\n")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    fs::write(tenant.path().join("apikey.txt"), utf16).unwrap();
+    common::owner_only(&tenant.path().join("apikey.txt"));
+    let (code, _, stderr) = run(tenant
+        .apply("i", "k")
+        .env_remove("QLIK_API_KEY")
+        .args(["--api-key-file", "apikey.txt"]));
+    assert_eq!(code, 0, "{stderr}");
+    let post = tenant
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(
+        post.header("authorization"),
+        Some(format!("Bearer {ADMIN_API_KEY}").as_str())
+    );
+}
+
 // setup-qscloud without --apply: the body field by field and against the schema Qlik
 // publishes (tests/fixtures/qlik/), the console fields word for word, the refusals, and the
 // round trip (a token made with the same issuer and key id passes decode with the certificate

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
+use serde_json::Value;
 use tracing::{info, warn};
 
 pub use report::{LoginError, LoginReport, PreCheck, SessionEnd, User};
@@ -40,12 +41,20 @@ const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
 
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
-    let server = connect::tenant_server(&args.tenant)?;
+    let server = connect::tenant_server(&args.tenant, "the token")?;
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
     check_jar(args.connection.cookie_jar.as_deref())?;
     let now = times::unix_seconds(now)?;
     let pre = pre_check(&token, Profile::Qscloud, now, QLIK_CLOUD)?;
     let tenant = connect::tenant(server, &connection(&args.connection))?;
+
+    let (header, payload) = named(&token);
+    let doctor = report::doctor_qscloud(
+        &args.tenant,
+        payload.get("iss").and_then(Value::as_str),
+        header.get("kid").and_then(Value::as_str),
+        &typed(&args.connection),
+    );
 
     let reply = tenant.jwt_session(&token)?;
     let mut report = LoginReport::new(reply.status, tenant.server().to_string());
@@ -55,12 +64,12 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
             error.hint = Some(report::qscloud_hint(&error, &pre));
         }
         report.error = Some(error);
-        return finish(report, args.output.output, QLIK_CLOUD, None);
+        return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
 
     let session = session_cookies(&reply, tenant.server(), cloud::JWT_SESSION_PATH, now);
     if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
-        return finish(report, args.output.output, QLIK_CLOUD, None);
+        return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
@@ -106,7 +115,13 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         (None, Some(header)) => session_end(connect::end_qscloud_session(&tenant, header)),
         (None, None) => SessionEnd::LeftOpen,
     });
-    finish(report, args.output.output, QLIK_CLOUD, jar.as_deref())
+    finish(
+        report,
+        args.output.output,
+        QLIK_CLOUD,
+        jar.as_deref(),
+        &doctor,
+    )
 }
 
 pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
@@ -123,6 +138,18 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     let pre = pre_check(&token, Profile::Qseow, now, "the virtual proxy")?;
     let proxy = connect::proxy(server, &connection(&args.connection))?;
 
+    let (_, payload) = named(&token);
+    let audience = match payload.get("aud") {
+        Some(Value::String(aud)) => Some(aud.as_str()),
+        Some(Value::Array(auds)) => auds.first().and_then(Value::as_str),
+        _ => None,
+    };
+    let doctor = report::doctor_qseow(
+        &proxy.server().base_path,
+        audience,
+        &typed(&args.connection),
+    );
+
     let reply = proxy.login(&token)?;
     let mut report = LoginReport::new(reply.status, proxy.server().to_string());
     if !(200..300).contains(&reply.status) {
@@ -134,15 +161,15 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
                     .to_owned(),
             );
         } else if reply.status != 429 {
-            error.hint = Some(report::qseow_hint(reply.status, &pre));
+            error.hint = Some(report::qseow_hint(reply.status, &reply.body, &pre));
         }
         report.error = Some(error);
-        return finish(report, args.output.output, VIRTUAL_PROXY, None);
+        return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
 
     let session = session_cookies(&reply, proxy.server(), &proxy.login_path(), now);
     if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
-        return finish(report, args.output.output, VIRTUAL_PROXY, None);
+        return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
     report.user = match &cookie_header {
@@ -200,7 +227,13 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         (None, Some(header)) => session_end(connect::end_qseow_session(&proxy, header)),
         (None, None) => SessionEnd::LeftOpen,
     });
-    finish(report, args.output.output, VIRTUAL_PROXY, jar.as_deref())
+    finish(
+        report,
+        args.output.output,
+        VIRTUAL_PROXY,
+        jar.as_deref(),
+        &doctor,
+    )
 }
 
 /// `--output session` hands over a session the engine took: a failed proof is the error.
@@ -326,6 +359,30 @@ fn pre_check(token: &SecretText, profile: Profile, now: u64, who: &str) -> Resul
         expired,
         other_platform,
     })
+}
+
+/// The token's header and payload, for the names a doctor's command line takes from it (the
+/// token was read by `pre_check` already; an unreadable one names nothing).
+fn named(
+    token: &SecretText,
+) -> (
+    serde_json::Map<String, Value>,
+    serde_json::Map<String, Value>,
+) {
+    match token::parts(token.expose()) {
+        Ok(TokenParts {
+            header, payload, ..
+        }) => (header, payload),
+        Err(_) => Default::default(),
+    }
+}
+
+/// The connection's options as typed, for the doctor's command line.
+fn typed(connection: &ConnectionArgs) -> report::Typed<'_> {
+    report::Typed {
+        cacert: connection.cacert.as_deref().and_then(Path::to_str),
+        insecure: connection.insecure,
+    }
 }
 
 fn connection(connection: &ConnectionArgs) -> Connection<'_> {
@@ -507,11 +564,13 @@ fn write_jar(path: Option<&Path>, session: &[cookies::SessionCookie]) -> Result<
     Ok(Some(shown))
 }
 
+/// The login's product, or its failure ended with `doctor`, the command that checks the setup.
 fn finish(
-    report: LoginReport,
+    mut report: LoginReport,
     format: LoginFormat,
     who: &str,
     jar: Option<&str>,
+    doctor: &str,
 ) -> Result<Output> {
     let engine_failure = report
         .engine
@@ -530,6 +589,12 @@ fn finish(
             failure: Some(line),
             ..Output::product(stdout)
         });
+    }
+    if let Some(error) = report.error.as_mut()
+        && !report.accepted
+        && error.status != 429
+    {
+        error.hint = Some(report::with_doctor(error.hint.take(), doctor));
     }
     if report.accepted {
         let stdout = match format {

@@ -11,7 +11,7 @@ use crate::qlik::rules::{
     Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
 };
 use crate::qlik::{cloud, qseow};
-use crate::render::{escape, json_for_terminal};
+use crate::render::{json_for_people, redacted};
 
 /// The outcome of one login, and `--output json`'s object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,25 +209,46 @@ pub fn made_for_other_platform(
     }
 }
 
-/// A hint for a token Qlik Cloud refused: by Qlik's detail where it names a known cause (the
-/// texts Qlik publishes are few: "JWT_LOGIN_VALIDATIONS Missing required claim: nbf"), else by
-/// what the pre-check found, else the list of what Qlik Cloud checks.
+/// A hint for a token Qlik Cloud refused, from what happened: Qlik's words where they name a
+/// cause (the texts Qlik publishes are few: "JWT_LOGIN_VALIDATIONS Missing required claim:
+/// nbf"), the status, else what the pre-check found, else the list of what Qlik Cloud checks.
+/// Each cause has its own hint; the most specific words are read first (an inactive provider
+/// before a key ID, a missing claim before the claim's own rule).
 pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
     if let Some(other) = &pre.other_platform {
         return other.clone();
     }
-    let said = [error.title.as_deref(), error.detail.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let said = [
+        error.code.as_deref(),
+        error.title.as_deref(),
+        error.detail.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
+    .to_ascii_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| said.contains(w));
     let decode = "qs-jwt decode --check qscloud --cert-publickey-file <the IdP's certificate> \
                   shows each rule";
+    if has(&["not active", "inactive", "no active", "disabled"]) {
+        return "no active JWT identity provider on the tenant has the token's issuer and key ID: \
+                the one made for them may be inactive (turn it on in the Management Console, \
+                Identity providers, or with setup-qscloud --apply), or iss and kid differ from \
+                its issuer and key ID"
+            .to_owned();
+    }
     if has(&["missing required claim", "missing claim", "claim missing"]) {
+        let claim = said
+            .rsplit_once("claim:")
+            .map(|(_, name)| name.trim().trim_end_matches('.'))
+            .filter(|name| !name.is_empty() && !name.contains(' '));
+        let which = match claim {
+            Some(name) => format!("the claim {name}, which Qlik Cloud requires"),
+            None => "a claim Qlik Cloud requires".to_owned(),
+        };
         return format!(
-            "the token lacks a claim Qlik Cloud requires (iss, aud, sub, subType, name, email, \
+            "the token lacks {which} (Qlik Cloud requires iss, aud, sub, subType, name, email, \
              email_verified, jti, iat, nbf, exp and the header's kid); make it with \
              create-qscloud, which writes them all; {decode}"
         );
@@ -242,15 +263,27 @@ pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
         return "Qlik Cloud takes each token once (its jti): make a new token for each login"
             .to_owned();
     }
+    if has(&["host"]) && has(&["not allowed", "allowlist", "allow list", "whitelist"]) {
+        return "Qlik Cloud does not take logins from this host or origin: add it to the \
+                tenant's allowed origins (a web integration in the Management Console), or call \
+                the tenant from a host it allows"
+            .to_owned();
+    }
     if has(&["kid", "key id", "keyid"]) {
-        return "the header's kid must equal the key ID of the tenant's JWT identity provider: \
-                pass that key ID to create-qscloud --keyid"
+        return "Qlik Cloud knows no key with the header's kid: the kid must equal the key ID of \
+                the tenant's JWT identity provider; pass that key ID to create-qscloud --keyid"
             .to_owned();
     }
     if has(&["issuer", "iss "]) || said.ends_with("iss") {
         return "the claim iss must equal the issuer of the tenant's JWT identity provider: pass \
                 it to create-qscloud --issuer"
             .to_owned();
+    }
+    if has(&["audience", "aud ", "subtype"]) || said.ends_with("aud") {
+        return format!(
+            "the claim aud must be {QLIK_CLOUD_AUDIENCE} and subType user, as create-qscloud \
+             writes them; {decode}"
+        );
     }
     if has(&[
         "signature",
@@ -286,21 +319,43 @@ pub fn qscloud_hint(error: &LoginError, pre: &PreCheck) -> String {
     if let Some(local) = local_hint(pre) {
         return local;
     }
-    if error.status == 403 {
-        return "Qlik Cloud knows the user but refuses access: the user may be disabled, or not \
+    match error.status {
+        403 => "Qlik Cloud knows the user but refuses access: the user may be disabled, or not \
                 a member of this tenant"
-            .to_owned();
+            .to_owned(),
+        404 => "the tenant has no JWT login here: check that --tenant is the Qlik Cloud tenant's \
+                host, such as mytenant.eu.qlikcloud.com"
+            .to_owned(),
+        _ => format!(
+            "Qlik Cloud checks that iss and kid equal the JWT identity provider's issuer and key \
+             ID, that the signature verifies with its certificate, that jti is new, and that the \
+             token is valid now for an hour at most; {decode}"
+        ),
     }
-    format!(
-        "Qlik Cloud checks that iss and kid equal the JWT identity provider's issuer and key \
-         ID, that the signature verifies with its certificate, that jti is new, and that the \
-         token is valid now for an hour at most; {decode}"
-    )
 }
 
-/// A hint for a token a QSEoW virtual proxy refused with a 401 or a 403: the proxy gives no
-/// reason, so what the pre-check found, else where to look.
-pub fn qseow_hint(status: u16, pre: &PreCheck) -> String {
+/// A hint for a token a QSEoW virtual proxy did not take: a 404 (no virtual proxy serves the
+/// prefix: not linked to a proxy service, or another prefix), a host the virtual proxy's allow
+/// list lacks (said in `body`), else what the pre-check found, else where to look (a 401 gives
+/// no reason).
+pub fn qseow_hint(status: u16, body: &[u8], pre: &PreCheck) -> String {
+    let said = String::from_utf8_lossy(body).to_ascii_lowercase();
+    if said.contains("host")
+        && ["not allowed", "allowlist", "allow list", "whitelist"]
+            .iter()
+            .any(|w| said.contains(w))
+    {
+        return "the virtual proxy does not take requests for this host: add the host of \
+                --server to the virtual proxy's host allow list in the QMC (Virtual proxies, \
+                Host allow list), or give --server with a host it holds"
+            .to_owned();
+    }
+    if status == 404 {
+        return "no virtual proxy serves this prefix: the virtual proxy may not be linked to a \
+                proxy service (QMC, Virtual proxies, Associated items, Proxies; setup-qseow \
+                --apply links it), or --server's prefix is not its prefix"
+            .to_owned();
+    }
     if let Some(local) = local_hint(pre) {
         return local;
     }
@@ -313,6 +368,76 @@ pub fn qseow_hint(status: u16, pre: &PreCheck) -> String {
      signing key, that the token has the claims the proxy's JWT attributes for user ID and user \
      directory name, and that the token has not expired; the proxy's audit log names the reason"
         .to_owned()
+}
+
+/// How a login reached the server, as typed: for the doctor's command line.
+#[derive(Debug, Clone, Default)]
+pub struct Typed<'a> {
+    pub cacert: Option<&'a str>,
+    pub insecure: bool,
+}
+
+impl Typed<'_> {
+    fn connection(&self) -> String {
+        let mut more = String::new();
+        if let Some(cacert) = self.cacert {
+            more.push_str(&format!(" --cacert {}", quoted(cacert)));
+        }
+        if self.insecure {
+            more.push_str(" --insecure");
+        }
+        more
+    }
+}
+
+fn quoted(value: &str) -> String {
+    crate::commands::doctor::quoted(value)
+}
+
+/// The doctor that checks what a refused Qlik Cloud login depends on: --tenant and the
+/// connection as typed, the issuer and key ID the token names, and a placeholder for the key
+/// (which login does not read).
+pub fn doctor_qscloud(
+    tenant: &str,
+    issuer: Option<&str>,
+    kid: Option<&str>,
+    typed: &Typed<'_>,
+) -> String {
+    format!(
+        "qs-jwt doctor-qscloud --tenant {} --issuer {} --keyid {} --cert-privatekey-file \
+         <privatekey.pem>{} (with a tenant admin's API key in QLIK_API_KEY)",
+        quoted(tenant.trim()),
+        issuer.map_or_else(|| "<issuer>".to_owned(), quoted),
+        kid.map_or_else(|| "<keyid>".to_owned(), quoted),
+        typed.connection()
+    )
+}
+
+/// The doctor that checks what a refused QSEoW login depends on: the prefix of --server, the
+/// audience the token names, the connection as typed, and placeholders for what the doctor
+/// needs and login does not have (the repository, its client certificate, the key).
+pub fn doctor_qseow(prefix: &str, audience: Option<&str>, typed: &Typed<'_>) -> String {
+    let prefix = prefix.trim_matches('/');
+    format!(
+        "qs-jwt doctor-qseow --qrs https://<server>:4242 --qrs-cert <client.pem> --qrs-key \
+         <client_key.pem> --prefix {} --audience {} --cert-privatekey-file <privatekey.pem>{}",
+        if prefix.is_empty() {
+            "<prefix>".to_owned()
+        } else {
+            quoted(prefix)
+        },
+        audience.map_or_else(|| "<audience>".to_owned(), quoted),
+        typed.connection()
+    )
+}
+
+/// `hint` ended with the doctor to run: every refused login says which (a rate limit aside,
+/// where only waiting helps).
+pub fn with_doctor(hint: Option<String>, doctor: &str) -> String {
+    match hint {
+        Some(hint) => format!("{hint}; to check the whole setup, run {doctor}"),
+        None => format!("to check the whole setup, run {doctor}"),
+    }
 }
 
 fn local_hint(pre: &PreCheck) -> Option<String> {
@@ -371,12 +496,12 @@ pub fn failure_line(report: &LoginReport, who: &str) -> String {
 pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String {
     let mut lines = vec![format!(
         "Accepted: {who} made a session at {} (HTTP {})",
-        escape(&report.server),
+        redacted(&report.server),
         report.status
     )];
     fn add(lines: &mut Vec<String>, label: &str, value: Option<String>) {
         if let Some(value) = value {
-            lines.push(format!("{label:<16}{}", escape(&value)));
+            lines.push(format!("{label:<16}{}", redacted(&value)));
         }
     }
     let mut field = |label: &str, value: Option<String>| add(&mut lines, label, value);
@@ -459,14 +584,14 @@ pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) ->
             "hint": hint,
         },
     });
-    json_for_terminal(&json.to_string()).into_owned()
+    json_for_people(&json, &[])
 }
 
 /// `--output json`: one line, safe for a terminal.
 pub fn render_json(report: &LoginReport) -> String {
     // A struct of strings, numbers and options always serializes.
-    let json = serde_json::to_string(report).unwrap_or_default();
-    json_for_terminal(&json).into_owned()
+    let json = serde_json::to_value(report).unwrap_or_default();
+    json_for_people(&json, &[])
 }
 
 #[cfg(test)]
@@ -503,7 +628,7 @@ mod tests {
     fn each_known_cause_has_its_hint() {
         let none = PreCheck::default();
         for (detail, expected) in [
-            ("Missing required claim: nbf", "lacks a claim"),
+            ("Missing required claim: nbf", "lacks the claim nbf"),
             ("jti has already been used", "takes each token once"),
             ("kid does not match", "key ID"),
             ("invalid issuer", "issuer"),
@@ -525,8 +650,8 @@ mod tests {
             qscloud_hint(&LoginError::from_body(401, b""), &pre),
             "the token expired at X: make a new token"
         );
-        assert!(qseow_hint(401, &none).contains("audit log"));
-        assert!(qseow_hint(403, &none).contains("license"));
+        assert!(qseow_hint(401, b"", &none).contains("audit log"));
+        assert!(qseow_hint(403, b"", &none).contains("license"));
     }
 
     #[test]

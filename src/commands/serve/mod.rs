@@ -166,7 +166,7 @@ pub fn serve_qscloud(args: &ServeQscloudArgs, now: SystemTime) -> Result<Output>
 
 pub fn serve_qscloud_oauth(args: &ServeQscloudOauthArgs, now: SystemTime) -> Result<Output> {
     let origins = checked_server(&args.server)?;
-    let server = connect::tenant_server(&args.tenant)?;
+    let server = connect::tenant_server(&args.tenant, "the client's credentials")?;
     let audience = oauth::token_endpoint(&server.origin());
     if oauth_client::holds_pem(&args.client_id) {
         return Err(UserError::usage(

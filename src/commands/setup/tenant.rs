@@ -44,7 +44,7 @@ pub fn apply(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
         );
-        return Ok(super::json_text(&created.json));
+        return Ok(super::json_text(&shown(&created)));
     };
     match &key.pem {
         Some(pem) if same_pem(pem, one_line_pem) => {
@@ -82,7 +82,33 @@ pub fn apply(
             provider.id
         );
     }
-    Ok(super::json_text(&provider.json))
+    Ok(super::json_text(&shown(provider)))
+}
+
+/// An identity provider as printed: its documented fields only, each through the one
+/// redaction; its certificates (public key text, the product) through the redaction of what
+/// the run registered only.
+fn shown(provider: &IdentityProvider) -> Value {
+    let mut value = provider.documented();
+    let mut pems = Vec::new();
+    if let Some(keys) = static_keys(&mut value) {
+        for key in keys {
+            if let Some(Value::String(pem)) = key.get_mut("pem") {
+                pems.push(crate::secret::redact_registered(pem).into_owned());
+                *pem = String::new();
+            }
+        }
+    }
+    crate::render::redact_json(&mut value, &[]);
+    if let Some(keys) = static_keys(&mut value) {
+        let mut pems = pems.into_iter();
+        for key in keys {
+            if let Some(Value::String(pem)) = key.get_mut("pem") {
+                *pem = pems.next().unwrap_or_default();
+            }
+        }
+    }
+    value
 }
 
 /// `--remove`: deletes the identity provider with this issuer and key ID, and nothing else;
@@ -169,7 +195,7 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
         target.id, wanted.issuer, wanted.key_id
     );
-    Ok(Output::product(super::json_text(&target.json)))
+    Ok(Output::product(super::json_text(&shown(target))))
 }
 
 fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
@@ -179,8 +205,15 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         cacert: args.cacert.as_deref(),
         insecure: args.insecure,
         timeout: args.timeout,
-        needed_by: "--apply and --remove",
+        needed_by: "setup-qscloud --apply or --remove",
     }
+}
+
+fn static_keys(value: &mut Value) -> Option<&mut Vec<Value>> {
+    value
+        .get_mut("options")?
+        .get_mut("staticKeys")?
+        .as_array_mut()
 }
 
 /// Whether two PEM texts hold the same thing: Qlik may give back line breaks or spaces.

@@ -273,6 +273,44 @@ impl IdentityProvider {
         }
     }
 
+    /// The identity provider by the fields qlik.dev's Identity providers API documents for a
+    /// JWT one (`id`, `tenantIds`, `provider`, `protocol`, `interactive`, `active`,
+    /// `description`, `meta`, and `options`' `issuer`, `jwtLoginEnabled`, `claimsMapping` and
+    /// `staticKeys`' `kid` and `pem`): what is printed. Anything else a server put into the
+    /// object (an echo of the request, a credential) is left out.
+    pub fn documented(&self) -> Value {
+        const TOP: [&str; 8] = [
+            "id",
+            "tenantIds",
+            "provider",
+            "protocol",
+            "interactive",
+            "active",
+            "description",
+            "meta",
+        ];
+        const OPTIONS: [&str; 3] = ["issuer", "jwtLoginEnabled", "claimsMapping"];
+        let pick = |from: Option<&Value>, names: &[&str]| -> serde_json::Map<String, Value> {
+            names
+                .iter()
+                .filter_map(|name| Some(((*name).to_owned(), from?.get(*name)?.clone())))
+                .collect()
+        };
+        let mut object = pick(Some(&self.json), &TOP);
+        if let Some(options) = self.json.get("options") {
+            let mut shown = pick(Some(options), &OPTIONS);
+            if let Some(keys) = options.get("staticKeys").and_then(Value::as_array) {
+                let keys: Vec<Value> = keys
+                    .iter()
+                    .map(|key| Value::Object(pick(Some(key), &["kid", "pem"])))
+                    .collect();
+                shown.insert("staticKeys".to_owned(), Value::Array(keys));
+            }
+            object.insert("options".to_owned(), Value::Object(shown));
+        }
+        Value::Object(object)
+    }
+
     pub fn is_jwt(&self) -> bool {
         self.protocol.as_deref() == Some("jwtAuth")
     }

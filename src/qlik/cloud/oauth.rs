@@ -168,7 +168,9 @@ impl Grant<'_> {
 }
 
 /// The body of `POST /oauth/token` and its media type. It holds the secret or the assertion,
-/// so it is a secret itself.
+/// so it is held as a secret; but only those are registered (they are, where they are made):
+/// its client ID, grant, scope and subject are names, shown as typed in Qlik's errors and our
+/// log lines.
 pub struct TokenRequest {
     pub content_type: &'static str,
     pub body: SecretText,
@@ -209,7 +211,7 @@ pub fn token_request(
             }
             TokenRequest {
                 content_type: FORM,
-                body: SecretText::new(form_encode(&fields)),
+                body: SecretText::composed(form_encode(&fields)),
             }
         }
         ClientAuth::Secret(_) => {
@@ -225,7 +227,7 @@ pub fn token_request(
             }
             TokenRequest {
                 content_type: JSON,
-                body: SecretText::new(Value::Object(body).to_string()),
+                body: SecretText::composed(Value::Object(body).to_string()),
             }
         }
     }
@@ -252,6 +254,9 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
         .collect::<Vec<_>>()
         .join("&")
 }
+
+/// The fields of a token answer that hold a token: the product, printed as they came.
+pub const REPLY_TOKENS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
 /// A 2xx answer: the access token, and the whole answer for `--output json`.
 pub struct TokenReply {
@@ -294,7 +299,16 @@ pub fn token_reply(body: &[u8]) -> Result<TokenReply, String> {
             .get("scope")
             .and_then(Value::as_str)
             .map(str::to_owned),
-        json: SecretText::new(Value::Object(object).to_string()),
+        // Its tokens are registered, not the whole answer: its scope and token type are words
+        // for the log.
+        json: {
+            for name in REPLY_TOKENS {
+                if let Some(Value::String(token)) = object.get(name) {
+                    crate::secret::register(token);
+                }
+            }
+            SecretText::composed(Value::Object(object).to_string())
+        },
     })
 }
 

@@ -53,6 +53,66 @@ pub enum Behaviour {
     /// Every request: this status and JSON body, and no cookie (a server that is not Qlik, or
     /// a Qlik error whose body says nothing).
     Fixed(u16, &'static str),
+    /// Every request: this status and an error body (Qlik's `errors` and OAuth's `error`
+    /// together) that quotes back everything the request sent, each value whole, a piece of
+    /// it, the piece in upper case and the whole URL-encoded: a server that echoes secrets.
+    Echo(u16),
+    /// Every request read, then the connection closed without an answer and without TLS's
+    /// close_notify: a server or a proxy that hangs up.
+    HangUp,
+}
+
+/// `Behaviour::Echo`'s answer to `request`.
+fn echo(status: u16, request: &Recorded) -> Answer {
+    fn strings(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::String(text) => out.push(text.clone()),
+            Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+            Value::Object(object) => object.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut sent = Vec::new();
+    match serde_json::from_str::<Value>(&request.body) {
+        Ok(value) => strings(&value, &mut sent),
+        Err(_) if !request.body.is_empty() => sent.push(request.body.clone()),
+        Err(_) => {}
+    }
+    for name in ["authorization", "cookie", "x-qlik-xrfkey"] {
+        if let Some(value) = request.header(name) {
+            sent.push(value.trim_start_matches("Bearer ").to_owned());
+        }
+    }
+    // Short values (names) first: a long line is cut when shown.
+    sent.sort_by_key(String::len);
+    let quoted: Vec<String> = sent
+        .iter()
+        .map(|value| {
+            let chars: Vec<char> = value.chars().collect();
+            // Names (ids, grants, scopes, subjects) whole; secrets (longer) in pieces too.
+            if chars.len() < 40 {
+                return value.clone();
+            }
+            let piece: String = chars[chars.len() / 2 - 12..chars.len() / 2 + 12]
+                .iter()
+                .collect();
+            let encoded: String = piece.bytes().map(|b| format!("%{b:02X}")).collect();
+            format!(
+                "{piece} (in capitals {}, encoded {encoded}), whole {value}",
+                piece.to_ascii_uppercase()
+            )
+        })
+        .collect();
+    let detail = format!("you sent: {}", quoted.join("; "));
+    Answer::json(
+        status,
+        json!({
+            "error": "invalid_request",
+            "error_description": detail,
+            "errors": [{"code": "ECHO-1", "title": "Echo", "detail": detail, "status": status.to_string()}],
+            "traceId": "0c6c4ed7a1f1e5b2d3c4b5a697887766",
+        }),
+    )
 }
 
 /// One request as the server saw it.
@@ -237,6 +297,9 @@ fn serve(
     let mut tls = rustls::StreamOwned::new(connection, stream);
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
+    if matches!(behaviour, Behaviour::HangUp) {
+        return Ok(());
+    }
     if super::engine::is_upgrade(&request)
         && matches!(behaviour, Behaviour::QlikCloud | Behaviour::Qseow)
     {
@@ -251,6 +314,7 @@ fn serve(
         }
     }
     let answer = match behaviour {
+        Behaviour::HangUp => unreachable!("answered above"),
         Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
         Behaviour::Qseow => qseow(&request, port, &mut state.lock().unwrap()),
         Behaviour::RateLimited(after) => Answer::json(
@@ -261,6 +325,7 @@ fn serve(
         .header("Retry-After", after),
         Behaviour::RedirectTo(url) => Answer::new(302, "text/html", "").header("Location", url),
         Behaviour::Fixed(status, body) => Answer::new(*status, "application/json", body),
+        Behaviour::Echo(status) => echo(*status, &request),
     };
     tls.write_all(&answer.bytes())?;
     tls.flush()?;
