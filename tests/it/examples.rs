@@ -207,6 +207,11 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             // The repository's port first: the hub's origin is a prefix of it.
             ("https://qlikserver.example.com:4242", qseow.qrs_url()),
             ("https://qlikserver.example.com", qseow.proxy_url()),
+            // The hub's host name in the host allow list is the stand-in's.
+            (
+                "--allow-host qlikserver.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
@@ -308,7 +313,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     );
     assert_eq!(
         vps[0]["websocketCrossOriginWhiteList"],
-        serde_json::json!(["qlik.example.com"])
+        serde_json::json!(["qlik.example.com", "127.0.0.1"])
     );
     // Four token requests (the key, Anna by subject, Anna with the ES384 key, a user by ID with
     // the secret), each
