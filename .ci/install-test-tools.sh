@@ -5,16 +5,18 @@
 # setup.rs and streams.rs run openssl too), ssh-keygen and puttygen (tests/it/keys.rs runs the
 # commands qs-jwt gives for SSH and PuTTY keys), strace (tests/it/interrupted.rs kills
 # --cert-create at each rename and unlink with its fault injection), curl (tests/it/login.rs
-# reads a cookie jar with it), python3 (oauth.rs and streams.rs) and chattr (hardening.rs); then
-# the engine session clients' libraries (tests/it/engine.rs runs examples/engine-session.py and
-# .js): Python's websockets (pip) and Node's enigma.js and ws (npm, into target/node-tools).
+# reads a cookie jar with it; examples.rs asks docs/serve.md's server with it), python3 (oauth.rs,
+# streams.rs, examples.rs), chattr (hardening.rs) and chromium (serve.rs drives a headless browser
+# on a page that asks serve for a token); then the engine session clients' libraries
+# (tests/it/engine.rs runs examples/engine-session.py and .js): Python's websockets (pip) and
+# Node's enigma.js and ws (npm, into target/node-tools).
 # Without them `cargo test` skips those tests and lists them at its end; under CI=true a missing
 # tool fails its test (tests/it/common/skip.rs). Quiet and idempotent; Debian and Ubuntu only
 # (apt-get), as on the Linux CI runner. Runs apt-get with sudo when not root.
 set -euo pipefail
 
 missing=()
-for shell in bash zsh fish jq openssl strace curl python3; do
+for shell in bash zsh fish jq openssl strace curl python3 chromium; do
     command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
 done
 # Programs whose package has another name.
@@ -43,6 +45,20 @@ install_client_libraries() {
 install_client_libraries
 
 [ ${#missing[@]} -eq 0 ] && exit 0
+
+# Debian's chromium is a package; Ubuntu's is a snap, which a CI runner does not run. There the
+# Chrome the runner has (google-chrome, the same engine) is linked as chromium.
+if [[ " ${missing[*]} " == *" chromium "* ]] && ! apt-cache show chromium >/dev/null 2>&1; then
+    chrome=$(command -v google-chrome || command -v google-chrome-stable || true)
+    if [ -n "$chrome" ]; then
+        sudo_ln=()
+        [ "$(id -u)" -eq 0 ] || sudo_ln=(sudo)
+        "${sudo_ln[@]}" ln -sf "$chrome" /usr/local/bin/chromium
+        missing=("${missing[@]/chromium/}")
+        read -r -a missing <<<"${missing[*]}"
+        [ ${#missing[@]} -eq 0 ] && exit 0
+    fi
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "error: ${missing[*]} not installed and apt-get not found; install them, or run cargo test without CI=true to skip the tests that need them" >&2

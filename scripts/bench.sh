@@ -15,6 +15,12 @@
 #   5. signing with the static (musl) build, which the release ships for Linux, vs the glibc one
 #      (needs musl-tools and the x86_64-unknown-linux-musl target: scripts/linux-static.sh
 #      installs both; skipped, and said so, without them)
+#   7. serve: serve-qseow minting an RS256 JWT (2048-bit key) a request, vs an Express +
+#      jsonwebtoken server minting the same JWT (the samples' way; npm installs express and
+#      jsonwebtoken into target/bench/express), both on 127.0.0.1 with keep-alive, loaded by wrk
+#      (a POST /token {"user": "anna"} a request): requests a second and p99 latency, beside
+#      openssl speed -multi <cores> rsa2048 (target: serve at least 0.8 of its signatures a
+#      second). ONLY=serve runs this section alone
 # then peak memory with /usr/bin/time -v (and of --users with 100,000 users). Prints the medians
 # and the ratios (qs-jwt / openssl, below 1 means qs-jwt is faster; for --users, tokens a second
 # over openssl's signatures a second, above 0.9 is the target; static / glibc) and leaves
@@ -23,7 +29,8 @@
 # Usage: scripts/bench.sh            (RUNS=50 KEYGEN_RUNS=20 USERS=10000 BATCH_RUNS=3 by default;
 #                                     LOOP=0 skips the shell loop, about a minute; HUGE=1 adds
 #                                     10,000,000 users to section 6, several minutes)
-# Needs: cargo, openssl, python3, hyperfine and GNU time (both installed with apt-get if missing).
+# Needs: cargo, openssl, python3, hyperfine, GNU time and wrk (installed with apt-get if missing),
+# and node with npm for section 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +39,14 @@ keygen_runs=${KEYGEN_RUNS:-20}
 users=${USERS:-10000}
 batch_runs=${BATCH_RUNS:-3}
 loop=${LOOP:-1}
+only=${ONLY:-}
 cores=$(nproc)
 out=${BENCH_OUT:-target/bench}
 
 install_missing() {
   local missing=()
   command -v hyperfine >/dev/null || missing+=(hyperfine)
+  command -v wrk >/dev/null || missing+=(wrk)
   [ -x /usr/bin/time ] || missing+=(time)
   [ ${#missing[@]} -eq 0 ] && return
   echo "installing ${missing[*]} from the system packages" >&2
@@ -47,19 +56,25 @@ install_missing() {
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y "${missing[@]}" >/dev/null; }
 }
 install_missing
-for tool in openssl python3; do
+for tool in openssl python3 node npm; do
   command -v "$tool" >/dev/null || { echo "bench.sh needs $tool" >&2; exit 1; }
 done
 
 cargo build --release --locked --quiet
 bin=$PWD/target/release/qs-jwt
 static_bin=
-if command -v musl-gcc >/dev/null &&
+if [ "$only" != serve ] && command -v musl-gcc >/dev/null &&
   rustc --print target-libdir --target x86_64-unknown-linux-musl 2>/dev/null | xargs test -d; then
   cargo build --release --locked --quiet --target x86_64-unknown-linux-musl --target-dir target/musl
   static_bin=$PWD/target/musl/x86_64-unknown-linux-musl/release/qs-jwt
 else
-  echo "no musl-gcc or no x86_64-unknown-linux-musl target: the static build is not measured" >&2
+  echo "no musl-gcc or no x86_64-unknown-linux-musl target (or ONLY=serve): the static build is not measured" >&2
+fi
+express_dir=$PWD/target/bench/express
+if [ ! -d "$express_dir/node_modules/express" ] || [ ! -d "$express_dir/node_modules/jsonwebtoken" ]; then
+  mkdir -p "$express_dir"
+  (cd "$express_dir" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install --no-audit --no-fund --silent express@4 jsonwebtoken@9 >/dev/null)
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -80,6 +95,75 @@ openssl dgst -sha256 -sign key.pem -out signature.bin input.txt
 mkdir keys
 
 quote() { printf '%q ' "$@"; }
+
+# 7. serve: requests a second and p99 latency over keep-alive connections, for serve-qseow and
+# for the samples' Express + jsonwebtoken server, each minting the same RS256 JWT (2048-bit key)
+# a request; openssl's RSA 2048 signatures a second on every core as the limit.
+serve_bench() {
+  local seconds=${SERVE_SECONDS:-10} connections=${SERVE_CONNECTIONS:-16}
+  echo "== 7. serve: wrk, $connections keep-alive connections, ${seconds}s each" >&2
+  [ -f key2048.pem ] || openssl genrsa -out key2048.pem 2048 2>/dev/null
+  cat > post.lua <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"user": "anna"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+  # The samples' server: a JWT with create-qseow's claims, signed by jsonwebtoken, a request.
+  cat > express-server.js <<'JS'
+const fs = require("fs");
+const express = require("express");
+const jwt = require("jsonwebtoken");
+const key = fs.readFileSync(process.argv[2]);
+const app = express();
+app.use(express.json({ limit: "16kb" }));
+app.post("/token", (req, res) => {
+  const token = jwt.sign(
+    { userId: req.body.user, userDirectory: "ACME" },
+    key,
+    { algorithm: "RS256", audience: "qlik.example.com", expiresIn: "5m" },
+  );
+  res.json({ token });
+});
+const server = app.listen(0, "127.0.0.1", () => console.log(`http://127.0.0.1:${server.address().port}`));
+JS
+  local url pid
+  : > "$out/serve.txt"
+  for name in qs-jwt express; do
+    if [ "$name" = qs-jwt ]; then
+      coproc SERVER { exec "$bin" serve-qseow --userdir ACME --audience qlik.example.com \
+        --cert-privatekey-file key2048.pem --user anna --port 0 2>/dev/null; }
+    else
+      coproc SERVER { NODE_PATH="$express_dir/node_modules" exec node express-server.js key2048.pem; }
+    fi
+    pid=$SERVER_PID
+    read -r url <&"${SERVER[0]}"
+    # A check that the server mints: a token, not a refusal, before the load.
+    curl -s -X POST "$url/token" -H 'Content-Type: application/json' -d '{"user": "anna"}' |
+      grep -q '"token":"ey' || { echo "$name at $url gives no token" >&2; kill "$pid"; exit 1; }
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency -s post.lua "$url/token" > "wrk-$name.txt"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    awk -v name="$name" '/Requests\/sec:/ {rate = $2} / 99% / {p99 = $2}
+      /Non-2xx/ {bad = $NF} END {print name, rate, p99, bad + 0}' "wrk-$name.txt" >> "$out/serve.txt"
+  done
+  local limit
+  limit=$(openssl speed -multi "$cores" -seconds 5 rsa2048 2>/dev/null |
+    awk '/^rsa +2048 bits/ {print $6}')
+  python3 - "$out/serve.txt" "$limit" "$cores" <<'PY'
+import sys
+rows = [line.split() for line in open(sys.argv[1])]
+limit, cores = float(sys.argv[2]), sys.argv[3]
+print(f"\nserve, RS256 with a 2048-bit key, {cores} cores, keep-alive, server and wrk on one machine")
+print(f"{'server':<8} {'requests/s':>10} {'p99':>9} {'non-2xx':>8} {'of openssl -multi':>18}")
+for name, rate, p99, bad in rows:
+    print(f"{name:<8} {float(rate):>10.0f} {p99:>9} {bad:>8} {float(rate) / limit:>18.2f}")
+print(f"openssl speed -multi {cores} rsa2048: {limit:.0f} signs/s (target: serve at least 0.8 of it)")
+PY
+}
+if [ "$only" = serve ]; then
+  serve_bench
+  exit 0
+fi
 
 echo "== 1. sign with an existing 4096-bit key ($runs runs)" >&2
 hyperfine -N --style basic --warmup 5 --runs "$runs" --export-json "$out/sign.json" \
@@ -319,3 +403,5 @@ static, glibc = results["static"]["median"], results["glibc"]["median"]
 print(f"\nsign, static (musl) {static * 1000:.2f} ms, glibc {glibc * 1000:.2f} ms: "
       f"ratio {static / glibc:.2f} (below 1: the static build is faster)")
 EOF
+
+serve_bench

@@ -38,6 +38,44 @@ use crate::times::{iso8601, span};
 use crate::{debug, verbose};
 
 /// The most of a reply that is read: Qlik's answers to these requests are a few KB.
+/// The least a retry waits, whatever a server's Retry-After says (`0` asked for a flood).
+pub const RETRY_FLOOR: Duration = Duration::from_secs(1);
+
+/// The most a retry waits: a longer Retry-After is an error at once, naming it.
+pub const RETRY_CAP: Duration = Duration::from_secs(120);
+
+/// Why a retry is not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRetry {
+    /// Retry-After is not a number of seconds (an HTTP date, or nothing).
+    NoSeconds,
+    /// The wait (as asked, or as the backoff grew it) is more than the time left or the cap.
+    TooLong(Duration),
+}
+
+/// How long to wait before retry number `attempt` (0 for the first) after a server asked
+/// with `retry_after`, with `left` of the run's time: at least `RETRY_FLOOR` doubled for each
+/// earlier attempt (a growing backoff), at least what the server asked, and never more than
+/// `RETRY_CAP` or the time left: a longer wait fails at once. Pure, checked arithmetic: no
+/// number a server sends can panic it.
+pub fn retry_wait(
+    retry_after: Option<&str>,
+    attempt: u32,
+    left: Duration,
+) -> Result<Duration, NoRetry> {
+    let asked = retry_after
+        .and_then(|after| after.trim().parse::<u64>().ok())
+        .ok_or(NoRetry::NoSeconds)?;
+    let backoff = RETRY_FLOOR
+        .checked_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+        .unwrap_or(RETRY_CAP);
+    let wait = Duration::from_secs(asked).max(backoff);
+    if wait > RETRY_CAP || wait >= left {
+        return Err(NoRetry::TooLong(wait));
+    }
+    Ok(wait)
+}
+
 pub const MAX_REPLY_BYTES: u64 = 1024 * 1024;
 
 /// Where requests go: an https origin and an optional base path (a QSEoW virtual proxy prefix),
@@ -1087,6 +1125,37 @@ mod port_tests {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retries_have_a_floor_a_growing_backoff_a_cap_and_never_panic() {
+        use super::{NoRetry, retry_wait};
+        use std::time::Duration;
+        let minute = Duration::from_secs(60);
+        assert_eq!(retry_wait(Some("0"), 0, minute), Ok(Duration::from_secs(1)));
+        assert_eq!(retry_wait(Some("0"), 1, minute), Ok(Duration::from_secs(2)));
+        assert_eq!(retry_wait(Some("0"), 3, minute), Ok(Duration::from_secs(8)));
+        assert_eq!(
+            retry_wait(Some(" 5 "), 0, minute),
+            Ok(Duration::from_secs(5))
+        );
+        assert_eq!(
+            retry_wait(Some("18446744073709551615"), 0, minute),
+            Err(NoRetry::TooLong(Duration::from_secs(u64::MAX)))
+        );
+        assert!(matches!(
+            retry_wait(Some("0"), u32::MAX, Duration::MAX),
+            Err(NoRetry::TooLong(_))
+        ));
+        assert_eq!(
+            retry_wait(Some("10"), 0, Duration::from_secs(10)),
+            Err(NoRetry::TooLong(Duration::from_secs(10)))
+        );
+        assert_eq!(
+            retry_wait(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 0, minute),
+            Err(NoRetry::NoSeconds)
+        );
+        assert_eq!(retry_wait(None, 0, minute), Err(NoRetry::NoSeconds));
+    }
+
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {

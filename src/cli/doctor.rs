@@ -132,8 +132,9 @@ pub struct DoctorQseowArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct RepositoryApiArgs {
-    /// The repository API's URL, with its port: https://qlikserver.example.com:4242
-    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new())]
+    /// The repository API: its host (https on port 4242), host:port, or https URL, such as
+    /// qlikserver.example.com or https://qlikserver.example.com:4242
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
     pub qrs: String,
 
     /// The client certificate the QMC exported (client.pem, PEM)

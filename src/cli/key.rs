@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, ValueHint};
+use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
+use super::output::LogArgs;
 use super::{parse_true_false, secret_text};
-use crate::keys::KeyOptions;
+use crate::error::UserError;
+use crate::keys::{KeyOptions, NewKeyType};
 use crate::secret::SecretText;
 
 /// Where the signing key comes from. Exactly one source: a file, the text, a new key, or
@@ -68,7 +70,7 @@ impl KeyArgs {
             days: self.cert_create_expires_days,
             force: self.force,
             offers_create: true,
-            key_type: crate::keys::NewKeyType::Rsa,
+            key_type: NewKeyType::Rsa4096,
         }
     }
 }
@@ -107,7 +109,7 @@ impl PrivateKeyArgs {
             days: None,
             force: false,
             offers_create: false,
-            key_type: crate::keys::NewKeyType::Rsa,
+            key_type: NewKeyType::Rsa4096,
         }
     }
 }
@@ -135,6 +137,107 @@ impl PublicKeyArgs {
             None => "--cert-publickey".to_owned(),
         }
     }
+}
+
+/// `create-key`: a new key pair and its certificate, and nothing signed.
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    /// The kind of key: rsa (the default; tokens, and OAuth's RS256, RS512) or ec-p384 (a Qlik
+    /// Cloud OAuth client's ES384 assertions only), the words of oauth-qscloud's
+    /// --cert-create-key-type
+    #[arg(long, value_name = "type", value_enum, default_value_t = KeyTypeArg::Rsa, ignore_case = true)]
+    pub key_type: KeyTypeArg,
+
+    /// An RSA key's size in bits: 4096 (the default, what Qlik's own guide makes) or 2048 (the
+    /// least Qlik takes)
+    #[arg(long, value_name = "bits", value_enum)]
+    pub key_size: Option<KeySizeArg>,
+
+    /// Days the certificate is valid
+    #[arg(long, value_name = "days", value_parser = parse_days, allow_hyphen_values = true)]
+    pub cert_create_expires_days: u32,
+
+    /// Prefix of the file names; may include a folder, such as keys/qsjwt_. An existing folder
+    /// given without a trailing / (keys) means the files go into it
+    #[arg(long, value_name = "prefix", default_value = "")]
+    pub cert_file_prefix: String,
+
+    /// File with a passphrase to encrypt the private key with (one trailing newline is dropped;
+    /// standard input for -). Without it, the passphrase comes from QSJWTPASSPHRASE, if set;
+    /// with neither, the key is not encrypted. Never the passphrase itself
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cert_privatekey_passphrase_file: Option<PathBuf>,
+
+    /// Replace existing key files of the prefix (Qlik then rejects tokens until it has the new
+    /// certificate)
+    #[arg(long)]
+    pub force: bool,
+
+    /// What to print on standard output: the paths written, a line each (text), or one JSON
+    /// object (json)
+    #[arg(long, value_name = "format", value_enum, default_value_t = KeyFormat::Text, ignore_case = true)]
+    pub output: KeyFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl CreateKeyArgs {
+    /// The options as the passphrase reader takes them.
+    pub fn options(&self) -> KeyOptions<'_> {
+        KeyOptions {
+            file: None,
+            text: None,
+            passphrase_file: self.cert_privatekey_passphrase_file.as_deref(),
+            create: true,
+            prefix: &self.cert_file_prefix,
+            days: Some(self.cert_create_expires_days),
+            force: self.force,
+            offers_create: false,
+            // The passphrase reader reads no key type; create-key's is new_key_type's.
+            key_type: NewKeyType::default(),
+        }
+    }
+}
+
+/// `create-key --key-type`: the words of oauth-qscloud's `--cert-create-key-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    // No doc comments on the values: clap would print the help in its long form.
+    Rsa,
+    EcP384,
+}
+
+/// `create-key --key-size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeySizeArg {
+    #[value(name = "4096")]
+    Bits4096,
+    #[value(name = "2048")]
+    Bits2048,
+}
+
+impl CreateKeyArgs {
+    /// The key asked for by --key-type and --key-size; a size given for an EC key is a usage
+    /// error, since its curve fixes it.
+    pub fn new_key_type(&self) -> Result<NewKeyType, UserError> {
+        match (self.key_type, self.key_size) {
+            (KeyTypeArg::Rsa, None | Some(KeySizeArg::Bits4096)) => Ok(NewKeyType::Rsa4096),
+            (KeyTypeArg::Rsa, Some(KeySizeArg::Bits2048)) => Ok(NewKeyType::Rsa2048),
+            (KeyTypeArg::EcP384, None) => Ok(NewKeyType::EcP384),
+            (KeyTypeArg::EcP384, Some(_)) => Err(UserError::usage(
+                "--key-size is an RSA key's; an EC P-384 key's size is its curve's: leave \
+                 --key-size out with --key-type ec-p384",
+            )),
+        }
+    }
+}
+
+/// `create-key --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyFormat {
+    Text,
+    Json,
 }
 
 /// A whole number of days, at least one.

@@ -54,6 +54,10 @@ pub struct Cli {
 macro_rules! for_each_command {
     ($then:ident) => {
         $then! {
+            /// Make a key pair and its self-signed certificate, the files you give Qlik, and sign
+            /// nothing
+            #[command(after_help = CREATE_KEY_EXAMPLE)]
+            CreateKey(crate::cli::key::CreateKeyArgs),
             /// Create a JWT for a Qlik Sense Enterprise on Windows virtual proxy
             #[command(after_help = QSEOW_EXAMPLE, override_usage = QSEOW_USAGE)]
             CreateQseow(crate::cli::create::CreateQseowArgs),
@@ -132,12 +136,24 @@ pub(crate) fn subcommand_name(variant: &str) -> String {
     name
 }
 
+const CREATE_KEY_EXAMPLE: &str = "\
+Examples:
+  mkdir -p keys
+  qs-jwt create-key --cert-create-expires-days 730 --cert-file-prefix keys/qsjwt_
+  qs-jwt create-key --key-size 2048 --cert-create-expires-days 365 --output json
+  qs-jwt create-key --key-type ec-p384 --cert-create-expires-days 365 --cert-file-prefix oauth_
+
+Writes <prefix>privatekey.pem (PKCS#8, owner-only), <prefix>publickey.pem and <prefix>publickey.cer
+(the certificate for Qlik: CN=qs-jwt, SHA-256 with RSA, or ECDSA with SHA-384 for ec-p384), all
+three or none; existing files only with --force. Prints the three paths, a line each. Exit code 0:
+the files are written. 1: they exist, or cannot be written. 2: a usage error.";
+
 const SETUP_QSCLOUD_EXAMPLE: &str = "\
 Examples:
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
     --cert-publickey-file publickey.cer > idp.json
   curl -X POST \"https://mytenant.eu.qlikcloud.com/api/v1/identity-providers\" \\
-    -H \"Authorization: Bearer $API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
+    -H \"Authorization: Bearer $QLIK_API_KEY\" -H \"Content-Type: application/json\" --data @idp.json
   qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\
     --cert-publickey-file publickey.cer --output console
   QLIK_API_KEY=... qs-jwt setup-qscloud --issuer mytenant.eu.qlikcloud.com --keyid my-key-id \\

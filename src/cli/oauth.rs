@@ -93,7 +93,7 @@ pub enum CreateKeyType {
 impl From<CreateKeyType> for crate::keys::NewKeyType {
     fn from(key_type: CreateKeyType) -> Self {
         match key_type {
-            CreateKeyType::Rsa => Self::Rsa,
+            CreateKeyType::Rsa => Self::Rsa4096,
             CreateKeyType::EcP384 => Self::EcP384,
         }
     }

@@ -131,8 +131,9 @@ pub struct RepositoryArgs {
     #[arg(long, requires_all = ["qrs", "qrs_cert", "qrs_key"])]
     pub apply: bool,
 
-    /// The repository API's URL, with its port: https://qlikserver.example.com:4242
-    #[arg(long, value_name = "URL", value_parser = NonEmptyStringValueParser::new(),
+    /// The repository API: its host (https on port 4242), host:port, or https URL, such as
+    /// qlikserver.example.com or https://qlikserver.example.com:4242
+    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new(),
           requires = "apply")]
     pub qrs: Option<String>,
 
@@ -161,6 +162,12 @@ pub struct RepositoryArgs {
     #[arg(long, value_name = "host", requires = "apply",
           value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub allow_host: Vec<String>,
+
+    /// Lets --apply turn the virtual proxy with --prefix into a JWT one when it uses another
+    /// authentication method (Ticket, header, SAML, OIDC): its users then log in with tokens
+    /// only. Without it, such a virtual proxy is refused and nothing changes
+    #[arg(long, requires = "apply")]
+    pub convert_to_jwt: bool,
 
     /// Do not verify the repository's certificate: anyone on the way could read what is sent.
     /// For a test server only

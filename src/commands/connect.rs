@@ -14,6 +14,7 @@ use crate::input::{self, FileFlag};
 use crate::keys;
 use crate::qlik::cloud::{ApiFailure, Tenant};
 use crate::qlik::qseow::{Proxy, QrsFailure, Repository};
+use crate::qlik::rules::QSEOW_REPOSITORY_PORT;
 use crate::secret::SecretText;
 
 /// The environment variable that holds the API key when --api-key-file is not given.
@@ -304,15 +305,25 @@ pub struct RepositoryConnection<'a> {
     pub needed_by: &'a str,
 }
 
-/// The repository client: --qrs, the client certificate and key, --cacert.
-pub fn repository(args: &RepositoryConnection<'_>) -> Result<Repository, UserError> {
-    let server = Server::parse(args.qrs, "--qrs", false)?;
+/// `--qrs`: an https URL, or a bare `host` or `host:port` as `--tenant` takes one, which means
+/// https and, without a port, the repository's own 4242.
+fn repository_server(qrs: &str) -> Result<Server, UserError> {
+    let mut server = Server::parse(qrs, "--qrs", true)?;
     if !server.base_path.is_empty() {
         return Err(UserError::usage(format!(
             "--qrs '{server}' has a path; give the repository API's URL alone, such as \
              https://qlikserver.example.com:4242 (the repository has no virtual proxy prefix)"
         )));
     }
+    if server.port.is_none() && !qrs.contains("://") {
+        server.port = Some(QSEOW_REPOSITORY_PORT);
+    }
+    Ok(server)
+}
+
+/// The repository client: --qrs, the client certificate and key, --cacert.
+pub fn repository(args: &RepositoryConnection<'_>) -> Result<Repository, UserError> {
+    let server = repository_server(args.qrs)?;
     let (cert_path, key_path) = match (args.qrs_cert, args.qrs_key) {
         (Some(cert), Some(key)) => (cert, key),
         // clap requires both.
@@ -546,5 +557,27 @@ mod tests {
         assert_eq!(said("<html>x</html>"), "");
         assert_eq!(said(" Prefix  must\nbe unique "), ": Prefix must be unique");
         assert!(said(&"x".repeat(1000)).ends_with("..."));
+    }
+
+    #[test]
+    fn qrs_takes_a_host_and_a_host_with_a_port_as_https_on_4242_by_default() {
+        let server = repository_server("qlikserver.example.com").unwrap();
+        assert_eq!(server.to_string(), "https://qlikserver.example.com:4242");
+        let server = repository_server("qlikserver.example.com:4343").unwrap();
+        assert_eq!(server.to_string(), "https://qlikserver.example.com:4343");
+        // A URL means what it says: its port, or https's own.
+        let server = repository_server("https://qlikserver.example.com:4242").unwrap();
+        assert_eq!(server.port, Some(4242));
+        let server = repository_server("https://qlikserver.example.com").unwrap();
+        assert_eq!(server.port, None);
+        for refused in [
+            "http://qlikserver.example.com",
+            "qlikserver.example.com/jwt",
+        ] {
+            assert!(
+                repository_server(refused).unwrap_err().is_usage(),
+                "{refused}"
+            );
+        }
     }
 }

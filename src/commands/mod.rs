@@ -8,6 +8,7 @@ pub mod connect;
 pub mod create;
 pub mod decode;
 pub mod doctor;
+pub mod key;
 pub mod login;
 pub mod oauth;
 pub mod oauth_client;

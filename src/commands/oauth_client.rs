@@ -219,7 +219,8 @@ pub struct TokenAsk<'a> {
 }
 
 /// Asks the tenant for a token: a new assertion each attempt (Qlik takes a jti once only), a
-/// 429 waited for as its Retry-After says while `timeout` allows. Qlik's answer, or its
+/// 429 waited for as its Retry-After says (`http::retry_wait`: a floor, a growing backoff and
+/// a cap) while `timeout` allows. Qlik's answer, or its
 /// refusal in words; an error when the tenant could not be asked.
 pub fn request_token(
     tenant: &Tenant,
@@ -229,6 +230,7 @@ pub fn request_token(
 ) -> Result<Result<TokenReply, Refusal>> {
     let started = Instant::now();
     let mut attempt_now = now;
+    let mut attempt = 0u32;
     loop {
         let proof = match credential {
             Credential::Key { key, kid, alg, .. } => {
@@ -243,31 +245,33 @@ pub fn request_token(
         let request = oauth::token_request(ask.client_id, &auth, ask.grant, ask.scope);
         let reply = tenant.oauth_token(&request)?;
         if reply.status == 429 {
-            let wait = reply
-                .retry_after
-                .as_deref()
-                .and_then(|after| after.trim().parse::<u64>().ok());
             let after = reply.retry_after.as_deref().unwrap_or("(not given)");
-            match wait.map(Duration::from_secs) {
-                Some(wait) if started.elapsed() + wait < ask.timeout => {
+            let left = ask.timeout.saturating_sub(started.elapsed());
+            match crate::http::retry_wait(reply.retry_after.as_deref(), attempt, left) {
+                Ok(wait) => {
                     info!(
-                        "Qlik Cloud is limiting requests (HTTP 429); waiting {}s, as its \
-                         Retry-After says, then asking again",
-                        wait.as_secs()
+                        "Qlik Cloud is limiting requests (HTTP 429); waiting {}s (its Retry-After: \
+                         {}), then asking again",
+                        wait.as_secs(),
+                        render::escape(after)
                     );
                     std::thread::sleep(wait);
-                    attempt_now += wait;
+                    attempt = attempt.saturating_add(1);
+                    attempt_now = attempt_now.checked_add(wait).unwrap_or(attempt_now);
                     continue;
                 }
-                _ => {
-                    let why = match wait {
-                        Some(_) => format!(
-                            "asks to wait {}, more than --timeout {} leaves",
+                Err(no) => {
+                    let why = match no {
+                        crate::http::NoRetry::TooLong(wait) => format!(
+                            "asks to wait {} (Retry-After: {}), more than --timeout {} leaves \
+                             or than qs-jwt waits ({})",
+                            humantime::format_duration(wait),
                             render::escape(after),
-                            humantime::format_duration(ask.timeout)
+                            humantime::format_duration(ask.timeout),
+                            humantime::format_duration(crate::http::RETRY_CAP)
                         ),
                         // An HTTP date, or nothing: qs-jwt waits only for a number of seconds.
-                        None => format!(
+                        crate::http::NoRetry::NoSeconds => format!(
                             "gives no number of seconds to wait (Retry-After: {})",
                             render::escape(after)
                         ),

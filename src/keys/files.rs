@@ -40,6 +40,15 @@ pub struct KeyFiles {
     pub public_key: PathBuf,
     pub certificate: PathBuf,
     prefix: String,
+    maker: Maker,
+}
+
+/// What writes the files, for the advice when they exist: `--cert-create` signs a token with the
+/// new key, `create-key` only makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Maker {
+    CertCreate,
+    CreateKey,
 }
 
 /// What goes into the three files.
@@ -53,19 +62,23 @@ impl KeyFiles {
     /// The files of `prefix`. A prefix that names an existing folder without a separator at
     /// its end (`--cert-file-prefix keys`) means that folder: the files go into it, rather than
     /// beside it as `keyspublickey.pem`, which nobody asking for `keys` wants.
-    pub fn for_prefix(prefix: &str) -> Self {
+    pub fn for_prefix(prefix: &str, maker: Maker) -> Self {
         let ends_with_separator =
             prefix.ends_with('/') || prefix.ends_with(std::path::MAIN_SEPARATOR);
         if !prefix.is_empty() && !ends_with_separator && Path::new(prefix).is_dir() {
             let folder = format!("{prefix}{}", std::path::MAIN_SEPARATOR);
-            let files = Self::new(&folder);
+            let mut files = Self::new(&folder);
+            files.maker = maker;
             info!(
                 "--cert-file-prefix '{prefix}' is a folder: the key files go into it, as {}",
                 files.private_key.display()
             );
             return files;
         }
-        Self::new(prefix)
+        Self {
+            maker,
+            ..Self::new(prefix)
+        }
     }
 
     pub fn new(prefix: &str) -> Self {
@@ -74,6 +87,7 @@ impl KeyFiles {
             public_key: PathBuf::from(format!("{prefix}publickey.pem")),
             certificate: PathBuf::from(format!("{prefix}publickey.cer")),
             prefix: prefix.to_owned(),
+            maker: Maker::CertCreate,
         }
     }
 
@@ -129,9 +143,13 @@ impl KeyFiles {
             if let Ok(meta) = fs::symlink_metadata(path) {
                 if meta.is_dir() {
                     return Err(UserError::runtime(format!(
-                        "'{}' is a folder; --cert-create writes a file there (choose another \
+                        "'{}' is a folder; {} writes a file there (choose another \
                          --cert-file-prefix)",
-                        path.display()
+                        path.display(),
+                        match self.maker {
+                            Maker::CertCreate => "--cert-create",
+                            Maker::CreateKey => "create-key",
+                        }
                     )));
                 }
                 existing.push(format!("'{}'", path.display()));
@@ -140,14 +158,21 @@ impl KeyFiles {
         if !existing.is_empty() && !force {
             let private_key = self.private_key.display();
             let (names, verb) = join_names(&existing, "exists", "exist");
-            return Err(UserError::runtime(format!(
-                "{names} already {verb}; sign with the key you have: --cert-privatekey-file \
-                 '{private_key}' instead of --cert-create"
-            ))
-            .with_hint(
-                "--force replaces the key files, and Qlik then rejects tokens until it has the \
+            let advice = match self.maker {
+                Maker::CertCreate => format!(
+                    "sign with the key you have: --cert-privatekey-file '{private_key}' instead \
+                     of --cert-create"
+                ),
+                Maker::CreateKey => format!(
+                    "keep that key and sign with it: --cert-privatekey-file '{private_key}'"
+                ),
+            };
+            return Err(
+                UserError::runtime(format!("{names} already {verb}; {advice}")).with_hint(
+                    "--force replaces the key files, and Qlik then rejects tokens until it has the \
                  new certificate; or choose another --cert-file-prefix",
-            ));
+                ),
+            );
         }
         Ok(())
     }
@@ -1073,12 +1098,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let prefix = dir.path().join("keys");
         fs::create_dir(&prefix).unwrap();
-        let files = KeyFiles::for_prefix(&prefix.display().to_string());
+        let files = KeyFiles::for_prefix(&prefix.display().to_string(), Maker::CertCreate);
         assert_eq!(files.private_key, prefix.join("privatekey.pem"));
-        let files = KeyFiles::for_prefix(&format!("{}/k_", prefix.display()));
+        let files = KeyFiles::for_prefix(&format!("{}/k_", prefix.display()), Maker::CertCreate);
         assert_eq!(files.private_key, prefix.join("k_privatekey.pem"));
         let missing = dir.path().join("nokeys");
-        let files = KeyFiles::for_prefix(&missing.display().to_string());
+        let files = KeyFiles::for_prefix(&missing.display().to_string(), Maker::CertCreate);
         assert_eq!(
             files.private_key,
             Path::new(&format!("{}privatekey.pem", missing.display()))

@@ -1,4 +1,4 @@
-//! A new RSA key pair and the self-signed certificate an admin gives Qlik.
+//! A new key pair (RSA or EC P-384) and the self-signed certificate an admin gives Qlik.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,8 +14,46 @@ use zeroize::Zeroizing;
 use crate::error::UserError;
 use crate::expires::MAX_TIMESTAMP;
 
-/// 4096 bits: what Qlik's own guide generates (`openssl genrsa 4096`).
-pub const NEW_KEY_BITS: usize = 4096;
+/// The kinds of key qs-jwt makes: `--cert-create` makes the default (or, for oauth-qscloud,
+/// what `--cert-create-key-type` says); `create-key --key-type` and `--key-size` choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewKeyType {
+    /// 4096-bit RSA: what Qlik's own guide generates (`openssl genrsa 4096`); every token.
+    #[default]
+    Rsa4096,
+    /// 2048-bit RSA: the least Qlik takes; quicker to make and to sign with.
+    Rsa2048,
+    /// EC on P-384: a Qlik Cloud OAuth client's ES384 assertions.
+    EcP384,
+}
+
+impl NewKeyType {
+    /// The name `--key-type` and `--cert-create-key-type` take, and `--output json` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            NewKeyType::Rsa4096 | NewKeyType::Rsa2048 => "rsa",
+            NewKeyType::EcP384 => "ec-p384",
+        }
+    }
+
+    /// The key's size in bits (an EC key's, its curve's).
+    pub fn bits(self) -> u32 {
+        match self {
+            NewKeyType::Rsa4096 => 4096,
+            NewKeyType::Rsa2048 => 2048,
+            NewKeyType::EcP384 => 384,
+        }
+    }
+
+    /// For people: "a 4096-bit RSA key".
+    pub fn described(self) -> &'static str {
+        match self {
+            NewKeyType::Rsa4096 => "a 4096-bit RSA key",
+            NewKeyType::Rsa2048 => "a 2048-bit RSA key",
+            NewKeyType::EcP384 => "an EC P-384 key",
+        }
+    }
+}
 
 /// The certificate starts this much in the past, so that a server whose clock runs behind ours
 /// does not see it as not yet valid. (Not `rules::CLOCK_SKEW`, the few seconds a token's `nbf`
@@ -62,22 +100,13 @@ pub fn validity(now: SystemTime, days: u32) -> Result<Validity, UserError> {
     })
 }
 
-/// The kind of key `--cert-create` makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NewKeyType {
-    /// 4096-bit RSA: every token.
-    #[default]
-    Rsa,
-    /// EC on P-384: a Qlik Cloud OAuth client's ES384 assertions.
-    EcP384,
-}
-
-/// Makes a key with aws-lc-rs (4096-bit RSA, or EC P-384) and a self-signed X.509 v3
-/// certificate for it, subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA, or with
-/// ECDSA and SHA-384.
-pub fn new_key_pair(validity: Validity, key_type: NewKeyType) -> Result<NewKeyPair> {
+/// Makes a key of `key_type` with aws-lc-rs and a self-signed X.509 v3 certificate for it,
+/// subject and issuer `CN=qs-jwt`, signed with SHA-256 and RSA, or with ECDSA and SHA-384.
+pub fn new_key_pair(key_type: NewKeyType, validity: Validity) -> Result<NewKeyPair> {
     let key = match key_type {
-        NewKeyType::Rsa => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
+        NewKeyType::Rsa4096 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_4096)
+            .context("could not generate a new RSA key")?,
+        NewKeyType::Rsa2048 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048)
             .context("could not generate a new RSA key")?,
         NewKeyType::EcP384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384)
             .context("could not generate a new EC P-384 key")?,

@@ -14,7 +14,7 @@ mod windows_acl;
 
 use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
@@ -27,7 +27,7 @@ use crate::render;
 use crate::secret::{self, Passphrase, SecretText};
 use crate::verbose;
 pub use encrypted::{DecryptError, decrypt as decrypt_pkcs8};
-use files::{KeyFileContents, KeyFiles};
+use files::{KeyFileContents, KeyFiles, Maker};
 pub use files::{PendingKeyFiles, folder_of, plain_io, stage};
 pub use generate::NewKeyType;
 pub use jwk::{EcP384Public, RsaPublic};
@@ -562,8 +562,86 @@ fn create(
     passphrase: Option<&Passphrase>,
     now: SystemTime,
 ) -> Result<LoadedKey> {
+    let made = write_key_files(
+        &NewKeyOptions {
+            prefix,
+            days,
+            force,
+            key_type,
+        },
+        Maker::CertCreate,
+        passphrase,
+        now,
+    )?;
+    Ok(LoadedKey {
+        key: made.key,
+        pending_files: Some(made.files.pending),
+    })
+}
+
+/// What `create-key` is asked for, in plain values.
+#[derive(Debug, Clone, Copy)]
+pub struct NewKeyOptions<'a> {
+    pub prefix: &'a str,
+    pub days: u32,
+    pub force: bool,
+    pub key_type: NewKeyType,
+}
+
+/// The files `create-key` wrote, still pending (see [`PendingKeyFiles`]): they stay once their
+/// names are on standard output.
+pub struct NewKeyFiles {
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
+    pub certificate: PathBuf,
+    pub key_type: NewKeyType,
+    pub encrypted: bool,
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+    /// The public key's RFC 7638 thumbprint: the key ID `setup-qscloud-oauth` gives it, and
+    /// what the doctors show for the local key.
+    pub thumbprint: String,
+    pub pending: PendingKeyFiles,
+}
+
+/// `create-key`: a new key pair and its certificate, written as `--cert-create` writes them
+/// (the same lock, temporary files, owner-only private key, `--force` rules and restore after
+/// an interrupted run), encrypted with `passphrase` when one is given. No token is signed.
+pub fn create_key_files(
+    options: &NewKeyOptions,
+    passphrase: Option<&Passphrase>,
+    now: SystemTime,
+) -> Result<NewKeyFiles> {
+    if secret::holds_key_material(options.prefix) {
+        return Err(UserError::usage(
+            "--cert-file-prefix holds what looks like key text, not a file name prefix; give a \
+             folder or a short prefix, such as keys/qsjwt_",
+        )
+        .into());
+    }
+    Ok(write_key_files(options, Maker::CreateKey, passphrase, now)?.files)
+}
+
+/// A new key in its files, and the key itself for the signer.
+struct MadeKey {
+    key: SigningKey,
+    files: NewKeyFiles,
+}
+
+fn write_key_files(
+    options: &NewKeyOptions,
+    maker: Maker,
+    passphrase: Option<&Passphrase>,
+    now: SystemTime,
+) -> Result<MadeKey> {
+    let NewKeyOptions {
+        prefix,
+        days,
+        force,
+        key_type,
+    } = *options;
     let validity = generate::validity(now, days)?;
-    let files = KeyFiles::for_prefix(prefix);
+    let files = KeyFiles::for_prefix(prefix, maker);
     // What an interrupted run left comes first: "sign with the key you have" or --force would
     // be the wrong advice while it is there.
     files.check_interrupted()?;
@@ -575,16 +653,13 @@ fn create(
     files.check_left_over()?;
     files.check(force)?;
 
-    match key_type {
-        NewKeyType::Rsa => verbose!("generating a {}-bit RSA key", generate::NEW_KEY_BITS),
-        NewKeyType::EcP384 => verbose!("generating an EC P-384 key"),
-    }
-    let pair = generate::new_key_pair(validity, key_type)?;
+    verbose!("generating {}", key_type.described());
+    let pair = generate::new_key_pair(key_type, validity)?;
     secret::register_der(&pair.private_key_der);
     // The same checks as a loaded key, so the new key reaches the signer by the same road.
     let origin = Origin::File(files.private_key.clone());
     let accept = match key_type {
-        NewKeyType::Rsa => Accept::Rsa,
+        NewKeyType::Rsa4096 | NewKeyType::Rsa2048 => Accept::Rsa,
         NewKeyType::EcP384 => Accept::RsaOrEcP384,
     };
     let key =
@@ -640,9 +715,21 @@ fn create(
         humantime::format_rfc3339_seconds(validity.not_before),
         humantime::format_rfc3339_seconds(validity.not_after)
     );
-    Ok(LoadedKey {
-        key: SigningKey::new(key, origin)?,
-        pending_files: Some(pending),
+    let key = SigningKey::new(key, origin)?;
+    let thumbprint = key.thumbprint()?;
+    Ok(MadeKey {
+        key,
+        files: NewKeyFiles {
+            private_key: files.private_key.clone(),
+            public_key: files.public_key.clone(),
+            certificate: files.certificate.clone(),
+            key_type,
+            encrypted: passphrase.is_some(),
+            not_before: validity.not_before,
+            not_after: validity.not_after,
+            thumbprint,
+            pending,
+        },
     })
 }
 
@@ -650,6 +737,21 @@ fn create(
 /// server), named in messages as `origin` says.
 pub fn verifying_key_from(text: &str, origin: &PublicKeyOrigin) -> Result<VerifyingKey, UserError> {
     public::verifying_key(text, origin)
+}
+
+/// The RSA public key a certificate or public key PEM holds (one line, as Qlik Cloud keeps
+/// it, or many); None when the text holds none qs-jwt can read.
+pub fn rsa_public_of(pem: &str) -> Option<RsaPublic> {
+    public::verifying_key(pem, &PublicKeyOrigin::Named(String::new()))
+        .ok()?
+        .rsa
+}
+
+/// The one comparison of keys for setup, --remove and the doctors: whether two certificates or
+/// public keys hold the same public key (a renewed certificate of a key, or its bare public
+/// key, is the same key); None when either cannot be read.
+pub fn same_public_key(a: &str, b: &str) -> Option<bool> {
+    Some(rsa_public_of(a)? == rsa_public_of(b)?)
 }
 
 /// Loads decode's public key or certificate from the file or the text, whichever was given.
@@ -697,7 +799,7 @@ mod tests {
             prefix: "",
             days: None,
             force: false,
-            key_type: NewKeyType::Rsa,
+            key_type: NewKeyType::Rsa4096,
         };
         let mut words = extra.iter().copied().peekable();
         while let Some(word) = words.next() {
@@ -750,7 +852,7 @@ mod tests {
                 prefix: "",
                 days: 30,
                 force: true,
-                key_type: NewKeyType::Rsa,
+                key_type: NewKeyType::Rsa4096,
             })
         );
         assert_eq!(

@@ -96,10 +96,42 @@ pub(crate) fn same_server_path(server: &Server, location: &str) -> Option<String
     let absolute = if location.starts_with('/') && !location.starts_with("//") {
         format!("{}{location}", server.origin())
     } else {
-        location.to_owned()
+        canonical_origin(location)
     };
     let rest = absolute.strip_prefix(&base)?;
     rest.starts_with('/').then(|| rest.to_owned())
+}
+
+/// An absolute https URL with its origin written as `Server::parse_tenant` writes a tenant's:
+/// scheme and host in lower case, a trailing dot and the default port dropped (Qlik's own
+/// links may write the host another way than --tenant did). Anything else is left as it is.
+fn canonical_origin(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    if !scheme.eq_ignore_ascii_case("https") {
+        return url.to_owned();
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') {
+        return url.to_owned();
+    }
+    let authority = authority.to_ascii_lowercase();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if host.ends_with(']') || !host.contains(':') => {
+            (host.to_owned(), Some(port.to_owned()))
+        }
+        _ => (authority.clone(), None),
+    };
+    let host = host
+        .strip_suffix('.')
+        .filter(|h| !h.is_empty())
+        .unwrap_or(&host);
+    match port.as_deref() {
+        None | Some("443") => format!("https://{host}{tail}"),
+        Some(port) => format!("https://{host}:{port}{tail}"),
+    }
 }
 
 /// A field of Qlik's JSON as text: a string as it is, another value as JSON, null as none.
@@ -127,6 +159,10 @@ mod tests {
             ("https://t.example.com.evil.com/jwt/a", None),
             ("//evil.example.com/jwt/a", None),
             ("http://t.example.com/jwt/a", None),
+            // Qlik's links may write the origin another way: the same origin all the same.
+            ("https://T.Example.COM/jwt/a", Some("/a")),
+            ("HTTPS://t.example.com.:443/jwt/a", Some("/a")),
+            ("https://t.example.com:8443/jwt/a", None),
         ] {
             assert_eq!(
                 same_server_path(&server, location).as_deref(),

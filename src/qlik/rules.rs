@@ -24,6 +24,10 @@ pub const QSEOW_USER_ID_CLAIM: &str = "userId";
 pub const QSEOW_USER_DIRECTORY_CLAIM: &str = "userDirectory";
 pub const QSEOW_GROUP_CLAIM: &str = "group";
 
+/// The port QSEoW's repository API (QRS) listens on for clients with a certificate, as the
+/// QMC's "Ports" overview and the repository API's reference give it: what `--qrs <host>` means.
+pub const QSEOW_REPOSITORY_PORT: u16 = 4242;
+
 /// Whether a token whose `nbf` is `nbf` (seconds since 1970) is not valid yet at `now`: the one
 /// rule for "in the future", used by `--check` and by decode's validity verdict alike.
 pub fn not_yet_valid(nbf: f64, now: u64) -> bool {

@@ -36,6 +36,7 @@ const FILE_OPTIONS: &[(&str, &str)] = &[
     ("oauth-qscloud", "--cacert"),
     ("doctor-qscloud", "--cert-privatekey-file"),
     ("doctor-qscloud", "--api-key-file"),
+    ("create-key", "--cert-privatekey-passphrase-file"),
 ];
 
 /// A command line typed up to the cursor, and what the shell should offer there.
@@ -97,6 +98,9 @@ fn cases() -> Vec<Case> {
         case("qs-jwt doctor-qscloud --output ", &["text", "json"]),
         case("qs-jwt login-qseow --loglevel ", LOG_LEVELS),
         case("qs-jwt completions ", SHELLS),
+        case("qs-jwt create-key --key-type ", &["rsa", "ec-p384"]),
+        case("qs-jwt create-key --key-size ", &["4096", "2048"]),
+        case("qs-jwt create-key --output ", &["text", "json"]),
         case("qs-jwt setup-qscloud --output ", &["json", "console"]),
         case("qs-jwt setup-qseow --output ", &["json", "console"]),
     ];

@@ -64,6 +64,7 @@ fn readme_names_every_option() {
     let readme =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     for command in [
+        "create-key",
         "create-qseow",
         "create-qscloud",
         "decode",

@@ -90,10 +90,7 @@ fn line<'a>(stdout: &'a str, title: &str) -> (&'a str, Option<&'a str>) {
         .iter()
         .position(|l| l.len() > 6 && l[6..].starts_with(title))
         .unwrap_or_else(|| panic!("no line '{title}' in:\n{stdout}"));
-    let fix = lines
-        .get(at + 1)
-        .and_then(|l| l.trim_start().strip_prefix("fix: "));
-    (lines[at], fix)
+    (lines[at], common::doctor_fix(&lines, at))
 }
 
 #[test]
@@ -189,11 +186,22 @@ fn no_identity_provider_fails_with_the_apply_that_makes_it() {
         line.contains("no identity provider has issuer 'i' and key ID 'k'"),
         "{line}"
     );
+    // No file here holds the key's public half: the fix makes one from the private key first
+    // and names that, never a file it has not read.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines.iter().position(|l| *l == line).unwrap();
+    assert_eq!(
+        common::doctor_fixes(&lines, at)[0],
+        (
+            "fix",
+            "openssl pkey -in keys/qsjwt_privatekey.pem -pubout -out keys/qsjwt_publickey.pem"
+        )
+    );
     assert_eq!(
         fix.unwrap(),
         format!(
             "qs-jwt setup-qscloud --issuer i --keyid k --cert-publickey-file \
-             keys/qsjwt_publickey.cer --apply --tenant {} --cacert ca.pem",
+             keys/qsjwt_publickey.pem --apply --tenant {} --cacert ca.pem",
             tenant.server.url()
         )
     );

@@ -93,10 +93,7 @@ fn line<'a>(stdout: &'a str, title: &str) -> (&'a str, Option<&'a str>) {
         .iter()
         .position(|l| l.len() > 6 && l[6..].starts_with(title))
         .unwrap_or_else(|| panic!("no line '{title}' in:\n{stdout}"));
-    let fix = lines
-        .get(at + 1)
-        .and_then(|l| l.trim_start().strip_prefix("fix: "));
-    (lines[at], fix)
+    (lines[at], common::doctor_fix(&lines, at))
 }
 
 const TITLES: [&str; 11] = [
@@ -279,11 +276,12 @@ fn a_virtual_proxy_that_is_not_jwt_fails() {
     let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
     vp["authenticationMethod"] = json!(0);
     let site = site_with(vp, true);
+    // The fix converts it, and says so: with --convert-to-jwt, after a note on its users.
     fails_then_fix_passes(
         &site,
         "JWT authentication",
         &["authenticationMethod 0, Ticket, not 4 (JWT)"],
-        APPLY,
+        "--apply --convert-to-jwt --qrs",
     );
 }
 
@@ -339,6 +337,41 @@ fn an_unlinked_virtual_proxy_names_the_proxy_services() {
         jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
         false,
     );
+    fails_then_fix_passes(
+        &site,
+        "linked to a proxy",
+        &["no proxy service links 'jwt'", "proxy services: central"],
+        APPLY,
+    );
+}
+
+/// The repository's condensed node may carry its id alone: the proxy service is named by the
+/// node's name all the same (from the server nodes), as setup-qseow --apply names it, never by
+/// the service's GUID.
+#[test]
+fn a_proxy_service_whose_node_is_given_by_id_alone_is_named_by_the_nodes_name() {
+    use crate::common::qrs_server::{NODE_ID, PROXY_SERVICE_ID};
+    let by_id = |site: &Site| {
+        site.server.with(|r| {
+            r.proxy_services[0]["serverNodeConfiguration"] = json!({ "id": NODE_ID });
+        })
+    };
+    let site = sound_site();
+    by_id(&site);
+    let (code, stdout, stderr) = run(&mut site.doctor(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (linked, _) = line(&stdout, "linked to a proxy");
+    assert!(
+        linked.starts_with("PASS  ") && linked.ends_with("linked to the proxy service of central"),
+        "{linked}"
+    );
+    assert!(!stdout.contains(PROXY_SERVICE_ID), "{stdout}");
+
+    let site = site_with(
+        jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
+        false,
+    );
+    by_id(&site);
     fails_then_fix_passes(
         &site,
         "linked to a proxy",
@@ -605,4 +638,110 @@ fn a_host_allow_list_without_the_server_fails_with_the_apply_that_adds_it_and_th
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, stdout, stderr) = run(site.doctor(&[]).args(site.login_args()));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+}
+
+/// Issue 26's lock-out: the doctor diagnoses keys/signing-key.pem while the virtual proxy holds
+/// the key that works (keys/qsjwt_privatekey.pem's), and keys/publickey.cer (the name a fix
+/// used to guess) holds a third key. No fix names a file the doctor has not read and found to
+/// hold the key; the one that replaces the proxy's key says it locks out the old key's
+/// signers; and every qs-jwt fix line run as printed leaves the working signer working.
+#[test]
+fn a_fix_names_only_checked_files_and_never_locks_out_a_working_signer() {
+    let site = stand_in()
+        .private_file("keys/signing-key.pem", "rsa2048-encrypted-genpkey.pem")
+        .virtual_proxy(
+            jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
+            true,
+        )
+        .start();
+    fs::write(
+        site.path().join("keys/publickey.cer"),
+        other_jwt_certificate(),
+    )
+    .unwrap();
+    let diagnose = || {
+        let mut cmd = site.doctor(&["--cert-privatekey-file", "keys/signing-key.pem"]);
+        cmd.env("QSJWTPASSPHRASE", "fixture");
+        cmd
+    };
+    let (code, stdout, stderr) = run(&mut diagnose());
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("FAIL  same key"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let fixes = common::doctor_fixes(&lines, at);
+    // First: the signer may hold the wrong key; the proxy's key, and the file here holding it.
+    let (label, note) = fixes[0];
+    assert_eq!(label, "note", "{stdout}");
+    assert!(
+        note.contains("you may be signing with the wrong key")
+            && note.contains("keys/qsjwt_publickey.cer"),
+        "{note}"
+    );
+    // Then the certificate made from the key diagnosed, and the replacement, marked.
+    assert_eq!(
+        fixes[1],
+        (
+            "fix",
+            "openssl req -new -x509 -key keys/signing-key.pem -out keys/signing-key_publickey.cer \
+             -days 730 -subj /CN=qs-jwt"
+        )
+    );
+    let (label, apply) = fixes[2];
+    assert_eq!(
+        label,
+        "fix (changes Qlik, replaces its key and locks out every signer of the old one)"
+    );
+    assert!(
+        apply.contains("--cert-publickey-file keys/signing-key_publickey.cer --apply"),
+        "{apply}"
+    );
+    assert!(!stdout.contains(" keys/publickey.cer"), "{stdout}");
+
+    // Every qs-jwt fix line of the report, run as printed: the working signer still passes.
+    for line in stdout.lines() {
+        if let Some((label, command)) = line.trim_start().split_once(": ")
+            && label.starts_with("fix")
+            && command.starts_with("qs-jwt ")
+        {
+            let _ = site.run_fix(command);
+        }
+    }
+    let (code, stdout, stderr) = run(&mut site.doctor(&[]));
+    assert_eq!(
+        code, 0,
+        "the working signer fails after the fixes:\n{stdout}\n{stderr}"
+    );
+
+    // In JSON, each step says what it changes.
+    let (_, stdout, _) = run(diagnose().args(["--output", "json"]));
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    let key = value["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "virtual-proxy-key")
+        .unwrap();
+    let effects: Vec<(&str, bool)> = key["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["effect"].as_str().unwrap(),
+                f["changes_qlik"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        [
+            ("advice", false),
+            ("writes-file", false),
+            ("replaces-key", true)
+        ]
+    );
+    assert!(key["fix"].as_str().unwrap().contains("--apply"));
 }

@@ -3,11 +3,14 @@
 //! a document is one story: what its first example makes, the later ones use. `curl` is a stand-in
 //! that reaches no server and says so; a block that cannot run here (it builds qs-jwt, needs a
 //! Vault server, takes minutes) carries `<!-- not run by tests/it/examples.rs: why -->` right above
-//! its fence. In the README's quick start, `cargo run --release --` is the built binary and
-//! `cargo test` is this test run itself, so it is left out.
+//! its fence. A line that starts with `cargo` (the quick start's `cargo install`, `cargo test`)
+//! is left out: the built binary is on PATH, and the tests are this run itself. README.md and
+//! docs/qlik-setup.md run against local stand-ins for Qlik Cloud and a QSEoW site, their host
+//! names replaced by the stand-ins' addresses.
 
 #![cfg(unix)]
 
+use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::ADMIN_API_KEY;
 use crate::common::oauth_server::{OauthClient, OauthConfig};
 use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
@@ -15,8 +18,9 @@ use crate::common::qrs_server::QrsServer;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const SKIP: &str = "<!-- not run by tests/it/examples.rs:";
 
@@ -44,11 +48,60 @@ fn bash_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// Marks a sample of output: the `text` block below it is what the bash block above printed.
+const SAMPLE: &str = "<!-- output of the bash block above, pinned by tests/it/examples.rs -->";
+
+/// The document with each marked sample replaced by `output(line)`, the standard output of the
+/// bash block that starts on `line` (as `bash_blocks` numbers it).
+fn with_samples(markdown: &str, output: impl Fn(usize) -> String) -> String {
+    let mut out = String::new();
+    let mut last_bash = None;
+    let mut lines = markdown.lines().enumerate();
+    let mut samples = 0;
+    while let Some((number, line)) = lines.next() {
+        out.push_str(line);
+        out.push('\n');
+        if line.trim() == "```bash" {
+            last_bash = Some(number + 1);
+        }
+        if line.trim() == SAMPLE {
+            let (_, open) = lines.next().expect("a text block follows the marker");
+            assert_eq!(open, "```text", "a text block follows the marker");
+            out.push_str("```text\n");
+            for (_, inner) in lines.by_ref() {
+                if inner == "```" {
+                    break;
+                }
+            }
+            out.push_str(&output(last_bash.expect("a bash block above the sample")));
+            out.push_str("```\n");
+            samples += 1;
+        }
+    }
+    assert!(samples > 0, "no sample is pinned");
+    out
+}
+
+/// Whether a document's `curl` is the stand-in that reaches no server, or the real one (for
+/// docs/serve.md, whose curl asks qs-jwt's own server on 127.0.0.1).
+#[derive(Clone, Copy, PartialEq)]
+enum Curl {
+    StandIn,
+    Real,
+}
+
 /// A folder of stand-ins for what reaches the network, and `qs-jwt` itself.
-fn tools(dir: &Path) -> String {
+fn tools(dir: &Path, curl: Curl) -> String {
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qs-jwt"), bin.join("qs-jwt")).unwrap();
+    if curl == Curl::Real {
+        return format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+    }
     let curl = bin.join("curl");
     fs::write(
         &curl,
@@ -64,25 +117,10 @@ fn tools(dir: &Path) -> String {
     )
 }
 
-/// Runs the document's blocks in order and fails with the block that failed.
-fn runs_as_written(document: &str) {
-    runs_with(document, &[], &[]);
-}
-
-/// As `runs_as_written`, with these host names replaced (a document's Qlik servers by the local
-/// stand-ins) and these variables set.
-fn runs_with(document: &str, hosts: &[(&str, String)], vars: &[(&str, String)]) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(document);
-    let markdown = fs::read_to_string(&path).unwrap();
-    let blocks = bash_blocks(&markdown);
-    assert!(!blocks.is_empty(), "{document} has no bash example");
-
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    fs::create_dir(&work).unwrap();
-    runs_in(document, &blocks, dir.path(), &work, hosts, vars);
-}
-
+/// Runs the blocks in one bash, each block's standard output in `dir`/out-<line>.txt. Bash
+/// leads a process group of its own, and whatever a block left running in the background (a
+/// server of a failed block) is killed with the group when bash ends; its output goes to
+/// files, so that nothing left holding a pipe keeps the test waiting.
 fn runs_in(
     document: &str,
     blocks: &[(usize, String)],
@@ -90,6 +128,7 @@ fn runs_in(
     work: &Path,
     hosts: &[(&str, String)],
     vars: &[(&str, String)],
+    curl: Curl,
 ) {
     let mut script = String::from("set -euo pipefail\n");
     for (line, block) in blocks {
@@ -99,40 +138,59 @@ fn runs_in(
         let block = block
             .replace("cargo run --release -- ", "qs-jwt ")
             .lines()
-            .filter(|l| !l.starts_with("cargo test"))
+            .filter(|l| !l.starts_with("cargo "))
             .collect::<Vec<_>>()
             .join("\n");
-        script.push_str(&format!("echo '>>> {document}:{line}' >&2\n{block}\n"));
+        // Each block's standard output in a file of its own, for the samples that show it.
+        script.push_str(&format!(
+            "echo '>>> {document}:{line}' >&2\n{{\n{block}\n}} > '{}/out-{line}.txt'\n",
+            dir.display()
+        ));
     }
     let mut bash = Command::new("bash");
+    let stderr_file = dir.join("stderr.txt");
     bash.arg("-c")
         .arg(&script)
         .current_dir(work)
-        .env("PATH", tools(dir))
-        .env("HOME", dir);
+        .env("PATH", tools(dir, curl))
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr_file).unwrap())
+        .process_group(0);
+    for name in PROXY_VARIABLES {
+        bash.env_remove(name);
+    }
     for (name, value) in vars {
         bash.env(name, value);
     }
-    let output = bash
-        // The documents' one placeholder variable: a tenant admin's API key, for curl.
-        .env("API_KEY", "placeholder-api-key")
+    let mut child = bash
         .env_remove("QSJWTPRIVKEY")
         .env_remove("NO_COLOR")
-        .output()
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let status = child.wait().unwrap();
+    // The group bash led: what its blocks left running, if anything (an error: none left).
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let stderr = fs::read_to_string(&stderr_file).unwrap();
     let last = stderr
         .lines()
         .rfind(|l| l.starts_with(">>> "))
         .unwrap_or("before the first block");
     assert!(
-        output.status.success(),
+        status.success(),
         "{last} fails (exit {:?}):\n{stderr}",
-        output.status.code()
+        status.code()
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// The README from its first line to its last, as a newcomer follows it: the quick start's key,
+/// the three commands to a login on each platform, and every later example, against stand-ins
+/// configured as the README tells an admin to configure Qlik.
 #[test]
 fn the_readme_runs_as_written() {
     if !["jq", "openssl"]
@@ -142,7 +200,126 @@ fn the_readme_runs_as_written() {
     {
         return;
     }
-    runs_as_written("README.md");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let trust = Trust {
+        issuer: "mytenant.eu.qlikcloud.com".to_owned(),
+        key_id: "my-key-id".to_owned(),
+        prefix: "jwt".to_owned(),
+        audience: "hdJh34wkK".to_owned(),
+        certificate: Some(work.join("publickey.cer")),
+        oauth: OauthConfig {
+            clients: vec![OauthClient {
+                id: "0123456789abcdef".to_owned(),
+                public_key_file: Some(work.join("jwk.json")),
+                client_credentials: true,
+                impersonation: true,
+                ..OauthClient::default()
+            }],
+            users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+            ..OauthConfig::default()
+        },
+        ..Trust::default()
+    };
+    let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
+    let qseow = QrsServer::start();
+    // The QMC's export, where the README's commands read it.
+    qseow.write_certificates(&work);
+    let authorities = dir.path().join("test-ca.pem");
+    fs::write(&authorities, format!("{}{}", cloud.ca_pem, qseow.root_pem)).unwrap();
+    let bare = |url: String| url.trim_start_matches("https://").to_owned();
+
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks = bash_blocks(&markdown);
+    runs_in(
+        "README.md",
+        &blocks,
+        dir.path(),
+        &work,
+        &[
+            ("https://mytenant.eu.qlikcloud.com", cloud.url()),
+            // A bare host, as the README gives --tenant and --qrs: host:port here.
+            (
+                "--tenant mytenant.eu.qlikcloud.com",
+                format!("--tenant {}", bare(cloud.url())),
+            ),
+            ("https://qlikserver.example.com:4242", qseow.qrs_url()),
+            (
+                "--qrs qlikserver.example.com",
+                format!("--qrs {}", bare(qseow.qrs_url())),
+            ),
+            ("https://qlikserver.example.com", qseow.proxy_url()),
+            ("https://qlik.example.com", qseow.proxy_url()),
+        ],
+        &[
+            ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
+        ],
+        Curl::StandIn,
+    );
+    let requests = |server: &QlikServer, path: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.target.starts_with(path))
+            .count()
+    };
+    // The samples of output the README shows are what the blocks above them printed, with the
+    // stand-ins' addresses back to the README's hosts and the values of this run's key and
+    // Qlik's ids as the README shows them. `SNAPSHOTS=overwrite` rewrites them.
+    let thumbprint: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(work.join("jwk.json")).unwrap()).unwrap();
+    let idp = cloud.identity_providers()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vp = qseow.virtual_proxies()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown: Vec<(String, &str)> = vec![
+        (cloud.url(), "https://mytenant.eu.qlikcloud.com"),
+        (bare(cloud.url()), "mytenant.eu.qlikcloud.com"),
+        (qseow.qrs_url(), "https://qlikserver.example.com:4242"),
+        (qseow.proxy_url(), "https://qlikserver.example.com"),
+        (
+            thumbprint["kid"].as_str().unwrap().to_owned(),
+            "3rUm1BJ2mCPwGmgUyn3AImRrI3Tr3LQ8k5nLpSfxxAQ",
+        ),
+        (idp, "6752e3f1a0b1c2d3e4f50617"),
+        (vp, "0b3c5f0e-7d1a-4c2b-9e8f-1a2b3c4d5e6f"),
+    ];
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let regenerated = with_samples(&markdown, |line| {
+        let output = fs::read_to_string(dir.path().join(format!("out-{line}.txt"))).unwrap();
+        let output = shown
+            .iter()
+            .fold(output, |text, (from, to)| text.replace(from.as_str(), to));
+        // The stand-in gives each session's user a new id: the README shows one.
+        output
+            .lines()
+            .map(|line| match line.strip_prefix("User id:") {
+                Some(_) => "User id:        65f1c0ffee0123456789abcd\n".to_owned(),
+                None => format!("{line}\n"),
+            })
+            .collect::<String>()
+    });
+    snapbox::Assert::new()
+        .action_env("SNAPSHOTS")
+        .normalize_paths(false)
+        .eq(regenerated, snapbox::Data::read_from(&readme, None));
+    assert!(requests(&cloud, "/login/jwt-session") >= 2, "the logins");
+    assert!(requests(&cloud, "/oauth/token") >= 1, "the OAuth token");
+    assert_eq!(cloud.identity_providers().len(), 1);
+    assert!(
+        qseow
+            .proxy_requests()
+            .iter()
+            .any(|r| r.target.starts_with("/jwt/qrs/about")),
+        "a login through the virtual proxy"
+    );
 }
 
 /// The OAuth client's secret in the walk, from "the secret store" (the environment).
@@ -218,6 +395,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             ("QLIK_API_KEY", ADMIN_API_KEY.to_owned()),
             ("QLIK_CLIENT_SECRET", OAUTH_SECRET.to_owned()),
         ],
+        Curl::StandIn,
     );
     let logins = |server: &QlikServer, path: &str| {
         server
@@ -307,7 +485,9 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     let rotate = fs::read_to_string(work.join("rotate-qseow.txt")).unwrap();
     assert!(
         rotate.contains("FAIL  same key  ")
-            && rotate.contains("fix: qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-publickey-file keys/qsjwt2_publickey.cer --apply")
+            && rotate.contains("      note: you may be signing with the wrong key: the virtual proxy 'jwt' holds the key with thumbprint ")
+            && rotate.contains("(as keys/qsjwt_publickey.cer, keys/qsjwt_publickey.pem here do)")
+            && rotate.contains("fix (changes Qlik, replaces its key and locks out every signer of the old one): qs-jwt setup-qseow --audience qlik-jwt --prefix jwt --cert-publickey-file keys/qsjwt2_publickey.cer --apply")
             && rotate.ends_with("11 checks: 10 passed, 1 failed\n"),
         "{rotate}"
     );
@@ -361,7 +541,111 @@ fn every_document_with_bash_examples_is_run() {
     with_examples.sort();
     assert_eq!(
         with_examples,
-        ["qlik-setup.md"],
+        ["qlik-setup.md", "serve.md"],
         "run the new document's examples in a test here"
     );
+}
+
+/// The serve walk: its servers started in the background, asked with the real curl on
+/// 127.0.0.1, and stopped by the block that says so; the OAuth client is the tenant
+/// stand-in's, the page server (python3) listens on a free port in place of 5173, and the
+/// walk's token server on `--port 0` in place of 8765 (the page's).
+#[test]
+fn serve_runs_as_written_against_a_tenant_stand_in() {
+    if !["jq", "curl", "python3"]
+        .map(crate::common::skip::require_tool)
+        .iter()
+        .all(|has| *has)
+    {
+        return;
+    }
+    let client_id = "0123456789abcdef0123456789abcdef";
+    let cloud = QlikServer::start_with(
+        Behaviour::QlikCloud,
+        Trust {
+            oauth: OauthConfig {
+                clients: vec![OauthClient {
+                    id: client_id.to_owned(),
+                    secret: Some(OAUTH_SECRET.to_owned()),
+                    impersonation: true,
+                    ..OauthClient::default()
+                }],
+                users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+                ..OauthConfig::default()
+            },
+            ..Trust::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    fs::create_dir(&work).unwrap();
+    // The key the walk says the virtual proxy and the identity provider trust.
+    fs::copy(
+        crate::common::fixture("rsa2048-pkcs8.pem"),
+        work.join("privatekey.pem"),
+    )
+    .unwrap();
+    let authorities = dir.path().join("test-ca.pem");
+    fs::write(&authorities, &cloud.ca_pem).unwrap();
+    let page_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve.md")).unwrap();
+    let replaced = [
+        (
+            "--tenant mytenant.eu.qlikcloud.com",
+            format!("--tenant {}", cloud.url()),
+        ),
+        ("--port 8765", "--port 0".to_owned()),
+        ("5173", page_port.to_string()),
+    ];
+    for (text, _) in &replaced {
+        assert!(
+            markdown.contains(text),
+            "docs/serve.md no longer says {text}"
+        );
+    }
+    runs_in(
+        "docs/serve.md",
+        &bash_blocks(&markdown),
+        dir.path(),
+        &work,
+        &replaced,
+        &[
+            ("SSL_CERT_FILE", authorities.display().to_string()),
+            ("CLIENT_ID", client_id.to_owned()),
+            ("CLIENT_SECRET", OAUTH_SECRET.to_owned()),
+        ],
+        Curl::Real,
+    );
+    // Each block's standard output: anna's access token's expires_in; ben's directory, then
+    // the decoded Qlik Cloud JWT.
+    let outputs: Vec<String> = bash_blocks(&markdown)
+        .iter()
+        .map(|(line, _)| fs::read_to_string(dir.path().join(format!("out-{line}.txt"))).unwrap())
+        .collect();
+    assert_eq!(outputs[0], "21600\n", "{outputs:?}");
+    assert!(
+        outputs[2].starts_with("\"PARTNER\"\n") && outputs[2].contains("\"sub\": \"anna\""),
+        "{outputs:?}"
+    );
+    let token_requests = cloud
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/oauth/token"))
+        .count();
+    assert_eq!(
+        token_requests, 1,
+        "the walk's curl got anna's token from Qlik"
+    );
+    // The secret file the walk writes is the owner's alone.
+    let mode = fs::metadata(work.join("secret.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
 }

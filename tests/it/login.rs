@@ -207,6 +207,37 @@ fn qscloud_accepts_a_good_token_and_shows_the_user() {
 }
 
 #[test]
+fn qscloud_a_user_without_groups_is_said_to_have_none() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = Folder::new(&server);
+    let token = folder.created(Create::qscloud().args([
+        "--sub",
+        "bo",
+        "--username",
+        "Bo",
+        "--useremail",
+        "bo@grusgrus.com",
+        "--useremail-verified",
+        "true",
+    ]));
+    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nGroups:         none\n"),
+        "{}",
+        run.stdout
+    );
+    for line in run.stdout.lines() {
+        assert_eq!(
+            line,
+            line.trim_end(),
+            "no line ends in blanks: {:?}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
 fn qscloud_json_output_is_one_object() {
     let server = QlikServer::start(Behaviour::QlikCloud);
     let folder = Folder::new(&server);

@@ -7,6 +7,7 @@ mod common;
 
 mod completions;
 mod create;
+mod create_key;
 mod create_users;
 mod decode;
 mod docs;

@@ -658,10 +658,44 @@ fn a_429_is_waited_for_within_the_timeout() {
         &["--timeout", "5s", "--client-secret-file", "secret.txt"],
     ));
     assert!(
-        stderr.contains("asks to wait 120, more than --timeout 5s leaves"),
+        stderr.contains("asks to wait 2m (Retry-After: 120), more than --timeout 5s leaves"),
         "{stderr}"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+/// Issue 26: no number a server sends can panic the wait (u64::MAX seconds overflowed), and
+/// `Retry-After: 0` is waited for with a floor and a growing backoff, not asked again at once
+/// (it sent 10,960 requests in 5 s): within --timeout 3s, a few requests, then a clean error.
+#[test]
+fn retry_after_of_any_size_neither_panics_nor_floods() {
+    let (server, dir) =
+        tenant(|config| config.rate_limit = Some((u32::MAX as _, "18446744073709551615")));
+    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Retry-After: 18446744073709551615"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(server.requests().len(), 1);
+
+    let (server, dir) = tenant(|config| config.rate_limit = Some((u32::MAX as _, "0")));
+    let out = token_request(
+        &server,
+        dir.path(),
+        &["--timeout", "3s", "--client-secret-file", "secret.txt"],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("more than --timeout 3s leaves"), "{stderr}");
+    let sent = server.requests().len();
+    assert!((2..=3).contains(&sent), "{sent} requests");
 }
 
 #[test]

@@ -509,3 +509,417 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
         "{stderr}"
     );
 }
+
+/// The JWK setup-qscloud-oauth prints for the fixture's key, as an admin registers it.
+fn fixture_jwk() -> Value {
+    let out = crate::common::qs_jwt(Path::new("."))
+        .args(["setup-qscloud-oauth", "--cert-publickey-file"])
+        .arg(fixture("rsa2048-public.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A tenant stand-in whose OAuth client holds the fixture's public key and no secret.
+fn key_tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::TempDir) {
+    let mut config = OauthConfig {
+        clients: vec![OauthClient {
+            id: CLIENT_ID.to_owned(),
+            public_keys: vec![fixture_jwk()],
+            impersonation: true,
+            ..OauthClient::default()
+        }],
+        users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+        ..OauthConfig::default()
+    };
+    configure(&mut config);
+    let server = QlikServer::start_with(
+        Behaviour::QlikCloud,
+        Trust {
+            oauth: config,
+            ..Trust::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    (server, dir)
+}
+
+fn serve_with_key(tenant: &QlikServer, dir: &Path, extra: &[&str]) -> Served {
+    let key = fixture("rsa2048-pkcs8.pem");
+    let url = tenant.url();
+    let mut args = vec![
+        "serve-qscloud-oauth",
+        "--tenant",
+        &url,
+        "--cacert",
+        "ca.pem",
+        "--client-id",
+        CLIENT_ID,
+        "--cert-privatekey-file",
+        key.to_str().unwrap(),
+        "--user",
+        "anna",
+        "--origin",
+        PAGE,
+    ];
+    args.extend_from_slice(extra);
+    start(dir, &args)
+}
+
+/// The token requests the tenant stand-in received, as form fields.
+fn token_requests(tenant: &QlikServer) -> Vec<serde_json::Map<String, Value>> {
+    tenant
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/oauth/token"))
+        .map(|r| {
+            let content_type = r.header("content-type").unwrap_or_default();
+            assert_eq!(content_type, "application/x-www-form-urlencoded");
+            crate::common::oauth_server::body_fields(content_type, &r.body).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
+    let (tenant, dir) = key_tenant(|_| {});
+    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/access-token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(decode_parts(&answer.body).1["sub"], "anna");
+
+    let sent = token_requests(&tenant);
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].contains_key("client_secret"), "{:?}", sent[0]);
+    assert_eq!(sent[0]["grant_type"], "urn:qlik:oauth:user-impersonation");
+    assert_eq!(sent[0]["user_lookup"]["value"], "anna");
+    let assertion = sent[0]["client_assertion"].as_str().unwrap().to_owned();
+    let (header, claims) = decode_parts(&assertion);
+    // The key's RFC 7638 thumbprint, as setup-qscloud-oauth gave it to the admin.
+    assert_eq!(header["kid"], fixture_jwk()["kid"]);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], CLIENT_ID);
+    assert_eq!(claims["aud"], format!("{}/oauth/token", tenant.url()));
+
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stderr.contains(&assertion) && !stderr.contains(&answer.body),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
+    // Retry-After: 1 within --timeout: waited for, asked again with a new assertion.
+    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "1")));
+    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.json()["access_token"].is_string());
+    let sent = token_requests(&tenant);
+    assert_eq!(sent.len(), 2);
+    let jti =
+        |i: usize| decode_parts(sent[i]["client_assertion"].as_str().unwrap()).1["jti"].clone();
+    assert_ne!(jti(0), jti(1), "Qlik takes a jti once");
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("HTTP 429") && stderr.contains("waiting 1s"),
+        "{stderr}"
+    );
+
+    // Retry-After: 120, more than --timeout 5s leaves: the page is told, at once.
+    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "120")));
+    let served = serve_with_key(&tenant, dir.path(), &["--timeout", "5s"]);
+    let refused = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    let error = &refused.json()["error"];
+    assert!(
+        error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 429) and asks to wait 120, more than --timeout 5s leaves"),
+        "{error}"
+    );
+    assert!(
+        error["hint"].as_str().unwrap().contains("raise --timeout"),
+        "{error}"
+    );
+    assert_eq!(token_requests(&tenant).len(), 1);
+    assert_eq!(served.stop().0, Some(0));
+}
+
+#[test]
+fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("staff.csv"),
+        "userid,userdir,name\nanna,ACME,Anna of ACME\nanna,PARTNER,Anna of PARTNER\nben,,Ben\n",
+    )
+    .unwrap();
+    let served = qseow(dir.path(), &["--users", "staff.csv"]);
+    let token_of = |path: &str, body: &str| {
+        let answer = ask(&served.url, "POST", path, Some(PAGE), Some(body));
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        decode_parts(answer.json()["token"].as_str().unwrap()).1
+    };
+    // A row without a directory takes --userdir.
+    let ben = token_of("/token", r#"{"user": "ben"}"#);
+    assert_eq!(
+        (&ben["userId"], &ben["userDirectory"]),
+        (&json!("ben"), &json!("ACME"))
+    );
+    let partner = token_of("/token", r#"{"user": "anna", "userdir": "PARTNER"}"#);
+    assert_eq!(partner["userDirectory"], "PARTNER");
+    assert_eq!(partner["name"], "Anna of PARTNER");
+    let acme = token_of("/token?user=anna&userdir=ACME", "");
+    assert_eq!(acme["userDirectory"], "ACME");
+    assert_eq!(acme["name"], "Anna of ACME");
+
+    // Two rows and no directory asked: which one is not guessed.
+    let ambiguous = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(ambiguous.status, 400, "{}", ambiguous.body);
+    let error = &ambiguous.json()["error"];
+    assert!(
+        error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more than one user directory")
+            && error["hint"].as_str().unwrap().contains(r#""userdir""#),
+        "{error}"
+    );
+    // A directory the file does not give anna: refused.
+    let elsewhere = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "anna", "userdir": "OTHER"}"#),
+    );
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(!elsewhere.body.contains("eyJ"));
+    assert_eq!(served.stop().0, Some(0));
+}
+
+#[test]
+fn any_user_on_qseow_needs_a_directory_from_the_request_or_userdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture("rsa2048-pkcs8.pem");
+    let served = start(
+        dir.path(),
+        &[
+            "serve-qseow",
+            "--audience",
+            "test-audience",
+            "--cert-privatekey-file",
+            key.to_str().unwrap(),
+            "--allow-any-user",
+            "--origin",
+            PAGE,
+        ],
+    );
+    let nowhere = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "zoe"}"#),
+    );
+    assert_eq!(nowhere.status, 400, "{}", nowhere.body);
+    assert!(
+        nowhere.json()["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("names no user directory")
+    );
+    let answer = ask(
+        &served.url,
+        "POST",
+        "/token",
+        Some(PAGE),
+        Some(r#"{"user": "zoe", "userdir": "GUESTS"}"#),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let (_, payload) = decode_parts(answer.json()["token"].as_str().unwrap());
+    assert_eq!(
+        (&payload["userId"], &payload["userDirectory"]),
+        (&json!("zoe"), &json!("GUESTS"))
+    );
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("--allow-any-user"), "{stderr}");
+
+    // --user names an id, and an id needs its directory.
+    let out = crate::common::qs_jwt(dir.path())
+        .args([
+            "serve-qseow",
+            "--audience",
+            "a",
+            "--user",
+            "anna",
+            "--port",
+            "0",
+        ])
+        .args(["--cert-privatekey-file"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("give --userdir <directory>"),
+        "{out:?}"
+    );
+}
+
+/// A page server for the browser test: every GET on 127.0.0.1:<its port> answers `page`.
+/// Its port makes its origin, http://127.0.0.1:<port>.
+fn page_server(page: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                request.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \
+                 {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    port
+}
+
+/// What a headless Chromium shows of `url` once its scripts ran: its DOM. Nothing reaches
+/// further than 127.0.0.1 (every other name resolves to nothing).
+fn browser_dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args([
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", url])
+        .env_remove("https_proxy")
+        .env_remove("http_proxy")
+        .env_remove("all_proxy")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chromium: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_real_browser_gets_a_token_from_an_allowed_origin_and_none_from_another() {
+    if !crate::common::skip::require_tool("chromium") {
+        return;
+    }
+    // The page asks as examples/qlik-embed.html does (a POST with credentials and JSON, so a
+    // preflight first) the server its address names (?serve=<URL>), and shows what it got.
+    let page = r#"<!doctype html><html><body><p id="result">not asked</p><script>
+const shown = (text) => { document.getElementById("result").textContent = text; };
+const serve = new URLSearchParams(location.search).get("serve");
+fetch(serve + "/token", {
+  method: "POST",
+  credentials: "include",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ user: "anna" }),
+})
+  .then((response) => response.json())
+  .then((answer) => shown("token " + answer.token))
+  .catch((error) => shown("refused " + error.name));
+</script></body></html>"#;
+    // One page from two origins: two ports.
+    let allowed = format!("http://127.0.0.1:{}", page_server(page.to_owned()));
+    let refused = format!("http://127.0.0.1:{}", page_server(page.to_owned()));
+    let dir = tempfile::tempdir().unwrap();
+    let key = fixture("rsa2048-pkcs8.pem");
+    let served = start(
+        dir.path(),
+        &[
+            "serve-qseow",
+            "--userdir",
+            "ACME",
+            "--audience",
+            "test-audience",
+            "--cert-privatekey-file",
+            key.to_str().unwrap(),
+            "--user",
+            "anna",
+            "--origin",
+            &allowed,
+        ],
+    );
+
+    let dom = browser_dom(&format!("{allowed}/?serve={}", served.url));
+    let token = dom
+        .split(r#"<p id="result">token "#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no token in the page: {dom}"));
+    verify_with_public_key(token, &fixture_text("rsa2048-public.pem"), "test-audience");
+    assert_eq!(decode_parts(token).1["userId"], "anna");
+
+    let dom = browser_dom(&format!("{refused}/?serve={}", served.url));
+    assert!(
+        dom.contains(r#"<p id="result">refused TypeError</p>"#),
+        "{dom}"
+    );
+    assert!(!dom.contains("eyJ"), "{dom}");
+
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    // The allowed page's preflight and POST, the other's preflight refused: no POST from it.
+    assert!(
+        stderr.contains("OPTIONS /token 204") && stderr.contains("POST /token 200 for user anna"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("OPTIONS /token 403"), "{stderr}");
+    assert_eq!(stderr.matches("INFO POST /token").count(), 1, "{stderr}");
+}

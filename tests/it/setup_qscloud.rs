@@ -11,7 +11,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::common::PROXY_VARIABLES;
-use crate::common::identity_providers::{ADMIN_API_KEY, USER_API_KEY, jwt_idp};
+use crate::common::identity_providers::{self, ADMIN_API_KEY, USER_API_KEY, jwt_idp};
 use crate::common::qlik_server::Behaviour;
 use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{
@@ -130,6 +130,89 @@ fn apply_with_another_key_under_the_same_key_id_changes_nothing_and_points_to_th
         vec![jwt_idp("old0001", "i", "k", &other, true)]
     );
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
+/// Issue 26: a create whose answer holds no id (`{}`) is a failure, and the error says Qlik may
+/// have changed and that a rerun converges; the rerun finds the identity provider made and
+/// changes nothing.
+#[test]
+fn a_create_answered_without_an_id_says_qlik_may_have_changed_and_a_rerun_converges() {
+    let tenant = stand_in().start();
+    let mut marker = jwt_idp("other01", "someone-else", "x", "-----BEGIN X-----", true);
+    marker[identity_providers::CREATE_ANSWERS] = serde_json::json!({});
+    tenant.server.add_identity_provider(marker);
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    let lines = error_lines(stderr.as_bytes());
+    assert!(
+        lines.contains("has no id")
+            && lines.contains("Qlik may have changed")
+            && lines.contains("a rerun converges"),
+        "{lines}"
+    );
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert_eq!(tenant.server.identity_providers().len(), 2);
+}
+
+/// Issue 26: a next page on another origin is an error, not the end of the list: taking the
+/// first page for the whole list created a duplicate of the identity provider on page two.
+#[test]
+fn a_next_page_on_another_origin_is_an_error_and_nothing_is_created() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    let mut liar = jwt_idp("a01", "other", "x", &pem, true);
+    liar[identity_providers::PAGES_ELSEWHERE] = serde_json::json!(true);
+    tenant.server.add_identity_provider(liar);
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("b02", "other", "y", &pem, true));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("c03", "i", "k", &pem, true));
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("a next page on another origin, or one that cannot be followed"),
+        "{stderr}"
+    );
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(tenant.server.identity_providers().len(), 3);
+}
+
+/// Issue 26: keys are compared by their public key. The identity provider holds the
+/// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
+/// as the doctor says.
+#[test]
+fn apply_with_the_bare_public_key_of_the_certificate_held_changes_nothing() {
+    let tenant = TenantBuilder::new()
+        .file("public.pem", "rsa2048-public.pem")
+        .file("keys/qsjwt_privatekey.pem", "rsa2048-pkcs1.pem")
+        .start();
+    let held = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("cert001", "i", "k", &held, true));
+    let (code, stdout, stderr) = run(&mut tenant.setup(
+        "i",
+        "k",
+        &["--cert-publickey-file", "public.pem", "--apply"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("this key already: nothing changed"),
+        "{stderr}"
+    );
+    let printed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed["id"], "cert001");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        tenant.server.identity_providers(),
+        vec![jwt_idp("cert001", "i", "k", &held, true)]
+    );
 }
 
 #[test]
@@ -282,14 +365,24 @@ fn remove_deletes_only_the_identity_provider_with_this_issuer_and_key_id() {
             .any(|r| r.method == "GET" && r.target == "/api/v1/identity-providers?page=1")
     );
 
-    // Gone: an error naming the key IDs that are there; nothing removed.
-    let stderr = fails_cleanly(&mut tenant.remove("i", "k1"), tenant.path(), 1);
-    let lines = error_lines(stderr.as_bytes());
+    // Gone: a second run finds nothing to do, says so with the key IDs that are there, and
+    // exits 0, as a second --apply does; nothing is deleted.
+    let (code, stdout, stderr) = run(&mut tenant.remove("i", "k1"));
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
     assert!(
-        lines.contains("no JWT identity provider with issuer 'i' and key ID 'k1'"),
-        "{lines}"
+        stderr.contains(
+            "has no JWT identity provider with issuer 'i' and key ID 'k1': nothing to remove, \
+             nothing changed (its identity providers with issuer 'i' have the key IDs 'k2')"
+        ),
+        "{stderr}"
     );
-    assert!(lines.contains("'k2'"), "{lines}");
+    let deletes = tenant
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, 1, "the first run's DELETE alone");
 }
 
 #[test]
@@ -316,6 +409,44 @@ fn remove_refuses_the_last_active_jwt_identity_provider_of_the_issuer_unless_for
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(tenant.server.identity_providers().len(), 1);
     assert_eq!(tenant.server.identity_providers()[0]["id"], "inactive");
+}
+
+/// Two --remove runs at once: both read the identity provider, both ask to delete it, and the
+/// one whose DELETE finds it gone (404) converges as a rerun does: exit 0, nothing on stdout.
+#[test]
+fn two_removes_at_once_both_converge() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("old", "i", "k1", &pem, false));
+    tenant.server.hold_identity_provider_lists_for(2);
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        let second = scope.spawn(|| run(&mut tenant.remove("i", "k1")));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let requests = tenant.server.requests();
+    let deletes = requests.iter().filter(|r| r.method == "DELETE").count();
+    assert_eq!(deletes, 2, "both runs asked to delete: {requests:?}");
+    let mut outcomes = [first, second];
+    outcomes.sort_by_key(|(_, stdout, _)| stdout.is_empty());
+    let [
+        (code, stdout, stderr),
+        (late_code, late_stdout, late_stderr),
+    ] = outcomes;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["id"], "old");
+    assert_eq!((late_code, late_stdout.as_str()), (0, ""), "{late_stderr}");
+    assert!(
+        late_stderr.contains(
+            "the identity provider old was removed meanwhile (by another run?): nothing to \
+             remove, nothing changed"
+        ),
+        "{late_stderr}"
+    );
+    assert!(!late_stderr.contains("error"), "{late_stderr}");
+    assert!(tenant.server.identity_providers().is_empty());
 }
 
 #[test]
@@ -647,6 +778,13 @@ fn qscloud_body_is_what_the_identity_providers_api_takes() {
     let one_line: String = fixture_text("rsa2048-cert.pem").lines().collect();
     assert_eq!(keys[0]["pem"], one_line.as_str());
     assert!(stderr.contains("/api/v1/identity-providers"), "{stderr}");
+    // The curl line reads the variable the tool reads, and the file docs/qlik-setup.md writes.
+    assert!(
+        stderr.contains("save the body in idp.json")
+            && stderr.contains("\"Authorization: Bearer $QLIK_API_KEY\"")
+            && stderr.contains("--data @idp.json;"),
+        "{stderr}"
+    );
 }
 
 #[test]

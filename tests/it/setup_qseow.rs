@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::common::ca::{foreign_client_certificate, other_jwt_certificate};
 use crate::common::qlik_server::{Behaviour, QlikServer, silent_listener};
-use crate::common::qrs_server::{NODE_ID, PROXY_SERVICE_ID, jwt_virtual_proxy};
+use crate::common::qrs_server::{
+    NODE_ID, PROXY_SERVICE_ID, header_virtual_proxy, jwt_virtual_proxy, saml_virtual_proxy,
+};
 use crate::common::site::{Site, SiteBuilder};
 use crate::common::{
     Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
@@ -78,6 +80,10 @@ fn bare(pem: &str) -> String {
 #[test]
 fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
     let site = new_site();
+    // The proxy service's node as the repository's condensed form may give it: its id alone.
+    site.server.with(|r| {
+        r.proxy_services[0]["serverNodeConfiguration"] = json!({ "id": NODE_ID });
+    });
     let output = site
         .apply(&["--allow-host", "qlik.example.com"])
         .output()
@@ -98,7 +104,12 @@ fn creates_the_virtual_proxy_with_nodes_hosts_and_links() {
         json!(["qlik.example.com"])
     );
     assert!(err.contains("created the virtual proxy 'jwt'"), "{err}");
-    assert!(err.contains("linked the virtual proxy 'jwt'"), "{err}");
+    // Named by its node, as doctor-qseow names it, not by the service's id.
+    assert!(
+        err.contains("INFO linked the virtual proxy 'jwt' to the proxy service of central\n"),
+        "{err}"
+    );
+    assert!(!err.contains(PROXY_SERVICE_ID), "{err}");
     let services = site.server.proxy_services();
     let linked = services[0]["settings"]["virtualProxies"]
         .as_array()
@@ -189,12 +200,14 @@ fn an_update_sets_only_the_jwt_fields_and_keeps_the_admins_others() {
     let id = site.server.add_virtual_proxy(by_hand);
     site.server.link(&id);
     site.server.add_engine_node("rim-1-id", "rim1");
+    // A Ticket virtual proxy: converted only when asked.
     let output = site
         .apply(&[
             "--allow-host",
             "kept.example.com",
             "--allow-host",
             "new.example.com",
+            "--convert-to-jwt",
         ])
         .output()
         .unwrap();
@@ -696,9 +709,72 @@ fn replacing_another_jwt_certificate_is_warned_about() {
     vp["authenticationMethod"] = json!(0);
     let id = site.server.add_virtual_proxy(vp);
     site.server.link(&id);
-    let output = site.apply(&[]).output().unwrap();
+    let output = site.apply(&["--convert-to-jwt"]).output().unwrap();
     stdout_json(&output);
     assert!(!stderr(&output).contains("replaced"), "{}", stderr(&output));
+}
+
+/// Issue 26: a virtual proxy found by --prefix that uses another authentication method (SAML,
+/// header) is refused, naming the method and who loses their login, and nothing is sent;
+/// --convert-to-jwt converts it.
+#[test]
+fn a_saml_or_header_virtual_proxy_is_refused_unless_converted_explicitly() {
+    for (vp, method, users) in [
+        (
+            saml_virtual_proxy("sso"),
+            "authenticationMethod 3, SAML",
+            "sign in through its SAML identity provider",
+        ),
+        (
+            header_virtual_proxy("sso"),
+            "authenticationMethod 1, Header static user directory",
+            "are named by the header a front-end server sets",
+        ),
+    ] {
+        let site = new_site();
+        let id = site.server.add_virtual_proxy(vp.clone());
+        site.server.link(&id);
+        let stderr = fails_cleanly(&mut site.apply(&["--prefix", "sso"]), site.path(), 1);
+        let lines = error_lines(stderr.as_bytes());
+        assert!(
+            lines.contains(&format!("the virtual proxy 'sso' ({id}) with {method}"))
+                && lines.contains(users)
+                && lines.contains("nothing changed")
+                && lines.contains("--convert-to-jwt"),
+            "{lines}"
+        );
+        assert!(site.writes().is_empty(), "{:?}", site.writes());
+
+        let output = site
+            .apply(&["--prefix", "sso", "--convert-to-jwt"])
+            .output()
+            .unwrap();
+        let converted = stdout_json(&output);
+        assert_eq!(converted["authenticationMethod"], 4);
+        assert_eq!(converted["id"], id.as_str());
+    }
+}
+
+/// Issue 26: keys are compared by their public key. A renewed certificate of the key the
+/// virtual proxy holds replaces nobody's key: sent (its new dates), with no lock-out warning.
+#[test]
+fn a_renewed_certificate_of_the_same_key_is_no_replacement() {
+    let key = rcgen::KeyPair::from_pem(&fixture_text("rsa2048-pkcs8.pem")).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "renewed");
+    let renewed = params.self_signed(&key).unwrap().pem();
+    let site = new_site();
+    let id = site
+        .server
+        .add_virtual_proxy(jwt_virtual_proxy("jwt", AUDIENCE, &renewed));
+    site.server.link(&id);
+    let output = site.apply(&[]).output().unwrap();
+    stdout_json(&output);
+    let err = stderr(&output);
+    assert!(!err.contains("replaced"), "{err}");
+    assert!(!err.contains("refused from now on"), "{err}");
 }
 
 // setup-qseow --apply against repositories that lie or break (and common/qlik_server.rs's
@@ -776,20 +852,23 @@ fn a_proxy_service_without_a_list_of_virtual_proxies_is_not_linked_again_and_aga
 }
 
 #[test]
-fn a_qrs_url_that_is_not_one_is_said_with_the_repositorys_example() {
+fn qrs_takes_host_and_port_as_tenant_does_and_refuses_http() {
     let site = new_site();
     let port = site.server.qrs_port;
-    let (code, _, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("for example https://qlikserver.example.com:4242"),
-        "{err}"
-    );
+    // host:port, as --tenant takes a bare host: https to that port.
+    let (code, out, err) = run(&mut site.apply_to(&format!("127.0.0.1:{port}"), &[]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"prefix\""), "{out}");
+    // A bare host is the repository's own port, 4242: where nothing of the test listens.
+    let (code, _, err) = run(&mut site.apply_to("127.0.0.1", &["--timeout", "5s"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("127.0.0.1:4242"), "{err}");
+    let writes = site.writes().len();
     let (code, _, err) = run(&mut site.apply_to(&format!("http://127.0.0.1:{port}"), &[]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--qrs 'http://127.0.0.1:"), "{err}");
     assert!(!err.contains("token"), "{err}");
-    assert_eq!(site.writes(), Vec::<String>::new());
+    assert_eq!(site.writes().len(), writes);
 }
 
 /// What held: each lie is one error line naming --qrs or the repository, exit 1 or 2, nothing

@@ -18,8 +18,9 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::{
-    CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    command_line, holds_local_key, quoted, read_local_key, said,
+    CertificateLine, Check, Fix, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, PublicFile, Report,
+    certificate_beside, command_line, holds_local_key, key_for_qlik, public_files, quoted,
+    read_local_key, said, wrong_key_advice,
 };
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
@@ -89,9 +90,13 @@ pub struct Typed {
     pub key_id: String,
     /// `--cert-privatekey-file keys/a.pem`, or empty for QSJWTPRIVKEY.
     pub key_source: String,
-    /// The certificate for setup-qscloud --apply: beside the private key, as --cert-create
-    /// names it.
+    /// The private key's file as typed, when the key came from one.
+    pub key_file: Option<String>,
+    /// The certificate for setup-qscloud --apply, as --cert-create names it beside the key
+    /// (named in a fix only once read and found to hold the key, or made by the fix first).
     pub certificate: String,
+    /// The certificates and public keys in the key's folder, read and checked.
+    pub files: Vec<PublicFile>,
     /// The connection options as typed (`--cacert ca.pem`, `--api-key-file key.txt`,
     /// `--insecure`), for the fixes that reach the tenant too; may be empty.
     pub connection: String,
@@ -110,14 +115,37 @@ impl Typed {
         )
     }
 
-    fn apply(&self, key_id: &str) -> String {
+    /// The steps that add the local key under `key_id`: its public key made from the private
+    /// key when no file here holds it, then setup-qscloud --apply (which adds an identity
+    /// provider and replaces none). Words only without a readable local key.
+    fn apply(&self, local: Option<&LocalKey>, key_id: &str, now: u64) -> Vec<Fix> {
+        let Some(local) = local else {
+            return vec![Fix::advice(
+                "the local key could not be read: fix it first (its line above), then run the \
+                 doctor again for the command that configures it",
+            )];
+        };
+        let key = key_for_qlik(
+            local,
+            &self.files,
+            self.key_file.as_deref(),
+            false,
+            &self.certificate,
+            now,
+        );
+        let mut steps: Vec<Fix> = key.make.into_iter().collect();
+        steps.push(Fix::command(self.apply_with(key_id, &key.file)));
+        steps
+    }
+
+    fn apply_with(&self, key_id: &str, certificate: &str) -> String {
         command_line(
             format!(
                 "qs-jwt setup-qscloud --issuer {} --keyid {} --cert-publickey-file {} --apply \
                  --tenant {}",
                 quoted(&self.issuer),
                 quoted(key_id),
-                self.certificate,
+                certificate,
                 quoted(&self.tenant)
             ),
             &[&self.connection],
@@ -156,9 +184,12 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
         timeout: args.connection.timeout,
         needed_by: "doctor-qscloud",
     })?;
-    let typed = typed(args, &source);
+    let mut typed = typed(args, &source);
 
     let (local, signing) = read_local_key(&source, passphrase.as_ref(), now);
+    typed.files = public_files(super::folder_as_typed(
+        typed.key_file.as_deref().unwrap_or_default(),
+    ));
 
     let listed = match client.identity_providers() {
         Ok(providers) => Listed::Providers(providers),
@@ -206,13 +237,17 @@ fn listed_failure(failure: ApiFailure, tenant: &Tenant) -> Listed {
 
 /// The command line's names, as the fixes repeat them.
 fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
+    let key_file = match source {
+        KeySource::File(path) => Some(path.display().to_string()),
+        _ => None,
+    };
     let (key_source, certificate) = match source {
         KeySource::File(path) => (
             format!(
                 "--cert-privatekey-file {}",
                 quoted(&path.display().to_string())
             ),
-            quoted(&certificate_beside(&path.display().to_string())),
+            certificate_beside(&path.display().to_string()),
         ),
         KeySource::Stdin => (
             "--cert-privatekey-file -".to_owned(),
@@ -244,7 +279,9 @@ fn typed(args: &DoctorQscloudArgs, source: &KeySource<'_>) -> Typed {
         issuer: args.issuer.clone(),
         key_id: args.keyid.clone(),
         key_source,
+        key_file,
         certificate,
+        files: Vec::new(),
     }
 }
 
@@ -306,7 +343,7 @@ pub fn checks(
     };
     let local = local.as_ref().ok();
     let Some((provider, pem)) = find(providers, &typed.issuer, &typed.key_id) else {
-        report.push(missing(typed, providers, local));
+        report.push(missing(typed, providers, local, now));
         skip_all(
             &mut report,
             "no identity provider has this issuer and key ID",
@@ -329,10 +366,11 @@ pub fn checks(
             &PublicKeyOrigin::Named(format!("the identity provider '{}''s key", provider.id)),
         )
     });
-    report.push(key_check(typed, provider, server_key.as_ref(), local));
+    report.push(key_check(typed, provider, server_key.as_ref(), local, now));
     let new_key_id = local.map_or_else(|| "<new key ID>".to_owned(), |l| l.public.thumbprint());
     report.push(certificate_check(
         typed,
+        local,
         &new_key_id,
         pem.and_then(keys::certificate_validity),
         pem.is_some(),
@@ -392,7 +430,12 @@ fn find<'a>(
 
 /// No identity provider has this issuer and key ID: those that have one of the two, with the
 /// value the tenant holds, and the fix that is one copy when one of them holds the local key.
-fn missing(typed: &Typed, providers: &[IdentityProvider], local: Option<&LocalKey>) -> Check {
+fn missing(
+    typed: &Typed,
+    providers: &[IdentityProvider],
+    local: Option<&LocalKey>,
+    now: u64,
+) -> Check {
     let yours = |pem: Option<&str>| match holds_local_key(pem, local) {
         Some(true) => " (your key)",
         Some(false) => " (another key)",
@@ -445,16 +488,36 @@ fn missing(typed: &Typed, providers: &[IdentityProvider], local: Option<&LocalKe
             same_kid.join(", ")
         ));
     }
+    // The issuer holds other keys and none is this one: after a rotation, this is the retired
+    // key. Adding it back would undo the rotation, so it is said, not offered.
+    let issuer_holds_others = local.is_some()
+        && providers
+            .iter()
+            .filter(|p| p.issuer.as_deref() == Some(typed.issuer.as_str()))
+            .flat_map(|p| &p.keys)
+            .any(|k| holds_local_key(k.pem.as_deref(), local) == Some(false));
     if fix.is_some() {
         found.push_str("; sign with the key ID and issuer of the one that holds your key");
+    } else if issuer_holds_others {
+        found.push_str(&format!(
+            "; the issuer '{}' no longer holds your key (or does not hold it yet) and holds \
+             others: if your key was rotated out, sign with the issuer's current key; if it is \
+             a new key being rotated in, add it under a new key ID (setup-qscloud --apply, \
+             docs/qlik-setup.md \"Rotating the key (Qlik Cloud)\")",
+            typed.issuer
+        ));
+        return Check::fail(id::IDP, title::IDP, found);
     } else if same_issuer.is_empty() && same_kid.is_empty() {
         found.push_str(&format!(
             " (the tenant has {})",
             crate::render::count(providers.len(), "identity provider")
         ));
     }
-    Check::fail(id::IDP, title::IDP, found)
-        .with_fix(fix.unwrap_or_else(|| typed.apply(&typed.key_id)))
+    let check = Check::fail(id::IDP, title::IDP, found);
+    match fix {
+        Some(fix) => check.with_fix(fix),
+        None => check.with_fixes(typed.apply(local, &typed.key_id, now)),
+    }
 }
 
 fn type_check(provider: &IdentityProvider) -> Check {
@@ -510,6 +573,7 @@ fn key_check(
     provider: &IdentityProvider,
     server_key: Option<&Result<keys::VerifyingKey, UserError>>,
     local: Option<&LocalKey>,
+    now: u64,
 ) -> Check {
     let server = match server_key {
         None => {
@@ -569,12 +633,18 @@ fn key_check(
             local.public.thumbprint()
         ),
     )
-    .with_fix(typed.apply(&new_id))
+    .with_fixes([wrong_key_advice(
+        &format!("the identity provider '{}'", provider.id),
+        server_rsa,
+        &typed.files,
+    )])
+    .with_fixes(typed.apply(Some(local), &new_id, now))
 }
 
 /// `new_key_id`: the key ID a new certificate is configured under (the key's thumbprint).
 fn certificate_check(
     typed: &Typed,
+    local: Option<&LocalKey>,
     new_key_id: &str,
     validity: Option<Validity>,
     has_key: bool,
@@ -592,9 +662,8 @@ fn certificate_check(
         CertificateLine {
             id: id::IDP_CERTIFICATE,
             title: title::IDP_CERTIFICATE,
-            certificate: &typed.certificate,
             then: "configure it under a new key ID",
-            fix: typed.apply(new_key_id),
+            fix: typed.apply(local, new_key_id, now),
         },
         &validity,
         now,
@@ -810,7 +879,9 @@ mod tests {
             issuer: "i".to_owned(),
             key_id: "k".to_owned(),
             key_source: "--cert-privatekey-file keys/qsjwt_privatekey.pem".to_owned(),
+            key_file: Some("keys/qsjwt_privatekey.pem".to_owned()),
             certificate: "keys/qsjwt_publickey.cer".to_owned(),
+            files: Vec::new(),
             connection: String::new(),
         }
     }
@@ -896,7 +967,7 @@ mod tests {
             c.found
         );
         assert_eq!(
-            c.fix.as_deref(),
+            c.fix(),
             Some(
                 "qs-jwt doctor-qscloud --tenant t.example --issuer i --keyid server-kid --cert-privatekey-file keys/qsjwt_privatekey.pem"
             )
@@ -915,12 +986,7 @@ mod tests {
             "{}",
             c.found
         );
-        assert!(
-            c.fix
-                .as_deref()
-                .unwrap()
-                .contains("--issuer other --keyid k")
-        );
+        assert!(c.fix().unwrap().contains("--issuer other --keyid k"));
     }
 
     #[test]
@@ -931,12 +997,47 @@ mod tests {
             &Listed::Providers(vec![]),
             NOW,
         );
+        // No file here was found to hold the key: the fix makes one from the private key
+        // first, and names only that.
+        let steps: Vec<&str> = check(&report, id::IDP)
+            .fixes
+            .iter()
+            .map(|f| f.text.as_str())
+            .collect();
         assert_eq!(
-            check(&report, id::IDP).fix.as_deref(),
+            steps,
+            [
+                "openssl pkey -in keys/qsjwt_privatekey.pem -pubout -out keys/qsjwt_publickey.pem",
+                "qs-jwt setup-qscloud --issuer i --keyid k --cert-publickey-file keys/qsjwt_publickey.pem --apply --tenant t.example"
+            ]
+        );
+        // A file here that holds the key is named as it is.
+        let mine = local("rsa2048-cert.pem");
+        let mut with_file = typed();
+        with_file.files = vec![PublicFile {
+            path: "keys/mine.pem".to_owned(),
+            public: mine.public.clone(),
+            certificate: false,
+            validity: None,
+        }];
+        let report = checks(&with_file, &Ok(mine), &Listed::Providers(vec![]), NOW);
+        assert_eq!(
+            check(&report, id::IDP).fix(),
             Some(
-                "qs-jwt setup-qscloud --issuer i --keyid k --cert-publickey-file keys/qsjwt_publickey.cer --apply --tenant t.example"
+                "qs-jwt setup-qscloud --issuer i --keyid k --cert-publickey-file keys/mine.pem --apply --tenant t.example"
             )
         );
+    }
+
+    #[test]
+    fn a_retired_key_is_said_and_never_added_back() {
+        let current = one_line(&fixture("rsa2048-genpkey-public.pem"));
+        let listed = Listed::Providers(vec![idp("new", "i", "k2", &current, true, "jwtAuth")]);
+        let report = checks(&typed(), &Ok(local("rsa2048-cert.pem")), &listed, NOW);
+        let c = check(&report, id::IDP);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.found.contains("no longer holds your key"), "{}", c.found);
+        assert!(c.fixes.is_empty(), "{:?}", c.fixes);
     }
 
     #[test]
@@ -947,12 +1048,13 @@ mod tests {
         let report = checks(&typed(), &Ok(mine.clone()), &listed, NOW);
         let c = check(&report, id::IDP_KEY);
         assert_eq!(c.status, Status::Fail);
-        assert!(
-            c.fix
-                .as_deref()
-                .unwrap()
-                .contains(&mine.public.thumbprint())
-        );
+        // First that this key may be the wrong one, then the key added under a new key ID
+        // (which replaces nothing).
+        assert_eq!(c.fixes[0].effect, super::super::Effect::Advice);
+        assert!(c.fixes[0].text.contains("wrong key"), "{:?}", c.fixes);
+        let apply = c.fixes.last().unwrap();
+        assert_eq!(apply.effect, super::super::Effect::ChangesQlik);
+        assert!(apply.text.contains(&mine.public.thumbprint()));
         assert_eq!(status_of(&report, id::IDP_CERTIFICATE), Status::Skip);
     }
 
@@ -983,14 +1085,14 @@ mod tests {
             NOW,
         );
         assert_eq!(status_of(&report, "local-key"), Status::Fail);
-        assert_eq!(check(&report, "local-key").fix, None);
+        assert_eq!(check(&report, "local-key").fix(), None);
         assert_eq!(status_of(&report, id::IDP_KEY), Status::Skip);
     }
 
     #[test]
     fn certificate_dates() {
         let validity = keys::certificate_validity(&cert()).unwrap();
-        let at = |now| certificate_check(&typed(), "n", Some(validity), true, now).status;
+        let at = |now| certificate_check(&typed(), None, "n", Some(validity), true, now).status;
         assert_eq!(at(validity.not_before - 1), Status::Fail);
         assert_eq!(
             at(validity.not_after - EXPIRY_WARNING_SECS - 1),
@@ -999,7 +1101,7 @@ mod tests {
         assert_eq!(at(validity.not_after - 86_400), Status::Warn);
         assert_eq!(at(validity.not_after), Status::Fail);
         assert_eq!(
-            certificate_check(&typed(), "n", None, true, NOW).status,
+            certificate_check(&typed(), None, "n", None, true, NOW).status,
             Status::Skip
         );
     }

@@ -16,6 +16,7 @@ pub use cloud::doctor_qscloud;
 pub use qseow::doctor_qseow;
 
 use std::fmt;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -87,9 +88,88 @@ pub struct Check {
     pub title: &'static str,
     pub status: Status,
     pub found: String,
-    /// A runnable qs-jwt command (or, where no command can fix it, None; `found` then says
-    /// what to do).
-    pub fix: Option<String>,
+    /// What fixes it, in the order to try: runnable commands, each marked with what it
+    /// changes, and words where no command can be vouched for. Empty when `found` says it all.
+    pub fixes: Vec<Fix>,
+}
+
+/// What running a fix changes: scripts read it in `--output json` (`effect`), people in the
+/// label of the text line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Only reads: a doctor run again (with other values).
+    ChecksAgain,
+    /// Writes a file here (a certificate or public key made from the private key, a new key
+    /// pair); changes nothing in Qlik.
+    WritesFile,
+    /// Changes Qlik; the signers of the key Qlik holds keep working.
+    ChangesQlik,
+    /// Changes Qlik by replacing the key it holds: every signer of the old key is locked out.
+    ReplacesKey,
+    /// Words, not a command: what to look at before changing anything.
+    Advice,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::ChecksAgain => "checks-again",
+            Effect::WritesFile => "writes-file",
+            Effect::ChangesQlik => "changes-qlik",
+            Effect::ReplacesKey => "replaces-key",
+            Effect::Advice => "advice",
+        }
+    }
+
+    /// The text line's label: a plain `fix:` reads or writes here only.
+    fn label(self) -> &'static str {
+        match self {
+            Effect::ChecksAgain | Effect::WritesFile => "fix",
+            Effect::ChangesQlik => "fix (changes Qlik)",
+            Effect::ReplacesKey => {
+                "fix (changes Qlik, replaces its key and locks out every signer of the old one)"
+            }
+            Effect::Advice => "note",
+        }
+    }
+
+    pub fn changes_qlik(self) -> bool {
+        matches!(self, Effect::ChangesQlik | Effect::ReplacesKey)
+    }
+}
+
+/// One step of a fix: a command line (or words, for [`Effect::Advice`]) and what it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fix {
+    pub effect: Effect,
+    pub text: String,
+}
+
+impl Fix {
+    pub fn new(effect: Effect, text: impl Into<String>) -> Self {
+        Self {
+            effect,
+            text: text.into(),
+        }
+    }
+
+    /// A qs-jwt command classed by what it is: `doctor-*` checks again, `setup-* --apply`
+    /// changes Qlik, anything else (a new key pair, openssl) writes files here.
+    pub fn command(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let effect = if text.starts_with("qs-jwt doctor-") {
+            Effect::ChecksAgain
+        } else if text.starts_with("qs-jwt setup-") && text.contains(" --apply") {
+            Effect::ChangesQlik
+        } else {
+            Effect::WritesFile
+        };
+        Self { effect, text }
+    }
+
+    pub fn advice(text: impl Into<String>) -> Self {
+        Self::new(Effect::Advice, text)
+    }
 }
 
 impl Check {
@@ -104,7 +184,7 @@ impl Check {
             title,
             status,
             found: found.into(),
-            fix: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -124,9 +204,24 @@ impl Check {
         Self::new(id, title, Status::Skip, why)
     }
 
+    /// A qs-jwt command as the fix, classed by [`Fix::command`].
     pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
+        self.fixes.push(Fix::command(fix));
         self
+    }
+
+    pub fn with_fixes(mut self, fixes: impl IntoIterator<Item = Fix>) -> Self {
+        self.fixes.extend(fixes);
+        self
+    }
+
+    /// The fix's last command line, the one that changes what the check found (the steps
+    /// before it make the file it names), if any.
+    pub fn fix(&self) -> Option<&str> {
+        self.fixes
+            .iter()
+            .rfind(|f| f.effect != Effect::Advice)
+            .map(|f| f.text.as_str())
     }
 
     pub fn failed(&self) -> bool {
@@ -201,8 +296,12 @@ impl Report {
                 check.title,
                 shown(&check.found)
             ));
-            if let Some(fix) = &check.fix {
-                out.push_str(&format!("      fix: {}\n", shown(fix)));
+            for fix in &check.fixes {
+                out.push_str(&format!(
+                    "      {}: {}\n",
+                    fix.effect.label(),
+                    shown(&fix.text)
+                ));
             }
         }
         out.push('\n');
@@ -211,7 +310,8 @@ impl Report {
     }
 
     /// One JSON object: `{"status": "ok"|"failed", <about>..., "checks": [{"id", "status",
-    /// "title", "found", "fix"}]}`.
+    /// "title", "found", "fix", "fixes"}]}`: `fix` the command that fixes what was found (or
+    /// null), `fixes` every step in order with its `effect` and whether it `changes_qlik`.
     pub fn render_json(&self) -> String {
         let mut object = serde_json::Map::new();
         object.insert(
@@ -230,7 +330,13 @@ impl Report {
                     "status": c.status.as_str(),
                     "title": c.title,
                     "found": redacted(&c.found),
-                    "fix": c.fix.as_deref().map(redacted),
+                    "fix": c.fix().map(redacted),
+                    "fixes": c.fixes.iter().map(|f| json!({
+                        "effect": f.effect.as_str(),
+                        "changes_qlik": f.effect.changes_qlik(),
+                        "command": (f.effect != Effect::Advice).then(|| redacted(&f.text)),
+                        "note": (f.effect == Effect::Advice).then(|| redacted(&f.text)),
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -327,14 +433,13 @@ pub(super) fn local_key_check(
 
 /// The line on the dates of the certificate Qlik holds: failed before its start or after its
 /// end, a warning within `EXPIRY_WARNING_SECS` of the end, with `fix` (configure a renewed one)
-/// for the last two. `certificate` is the file a renewed certificate goes to, `then` what to
-/// do with it on this platform.
+/// for the last two. `then` says what to do with a renewed certificate on this platform; `fix`
+/// its steps (a certificate made from the key, then given to Qlik).
 pub(super) struct CertificateLine<'a> {
     pub id: &'static str,
     pub title: &'static str,
-    pub certificate: &'a str,
     pub then: &'a str,
-    pub fix: String,
+    pub fix: Vec<Fix>,
 }
 
 pub(super) fn certificate_dates_check(
@@ -346,14 +451,10 @@ pub(super) fn certificate_dates_check(
     let CertificateLine {
         id,
         title,
-        certificate,
         then,
         fix,
     } = line;
-    let renew = format!(
-        "make a new certificate from your key (openssl req -new -x509 -key <private key> -out \
-         {certificate} -days 730 -subj /CN=qs-jwt) and {then}"
-    );
+    let renew = format!("make a new certificate from your key and {then}");
     if now < validity.not_before {
         return Check::fail(
             id,
@@ -375,7 +476,7 @@ pub(super) fn certificate_dates_check(
                 span(now - validity.not_after)
             ),
         )
-        .with_fix(fix);
+        .with_fixes(fix);
     }
     let left = validity.not_after - now;
     if left < EXPIRY_WARNING_SECS {
@@ -388,7 +489,7 @@ pub(super) fn certificate_dates_check(
                 span(left)
             ),
         )
-        .with_fix(fix);
+        .with_fixes(fix);
     }
     Check::pass(
         id,
@@ -420,9 +521,7 @@ pub struct LocalKey {
 /// Whether the public key in `pem` (a certificate or a public key a server holds) is the
 /// local key's public half; None when either cannot be read.
 pub fn holds_local_key(pem: Option<&str>, local: Option<&LocalKey>) -> Option<bool> {
-    let server =
-        keys::verifying_key_from(pem?, &keys::PublicKeyOrigin::Named(String::new())).ok()?;
-    Some(server.rsa.as_ref()? == &local?.public)
+    Some(keys::rsa_public_of(pem?)? == local?.public)
 }
 
 /// A fix's command line: `command` (the qs-jwt command and the values the check named), then
@@ -435,6 +534,177 @@ pub fn command_line(command: String, typed: &[&str]) -> String {
         line.push_str(more);
     }
     line
+}
+
+/// A certificate or public key in a file here, read and checked: the only files a fix names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicFile {
+    /// As a fix writes it: the folder as the user typed it, then the file's name.
+    pub path: String,
+    pub public: RsaPublic,
+    pub certificate: bool,
+    /// A certificate's dates.
+    pub validity: Option<keys::Validity>,
+}
+
+/// The files a folder may hold certificates and public keys in, by their ending.
+const PUBLIC_ENDINGS: &[&str] = &[".cer", ".crt", ".pem", ".pub"];
+
+/// At most this many entries of the folder are looked at, and files up to this size read.
+const MAX_FOLDER_ENTRIES: usize = 512;
+const MAX_PUBLIC_FILE: u64 = 64 * 1024;
+
+/// The folder part of a path as typed (`keys/` of `keys/a.pem`; empty for the current folder).
+pub fn folder_as_typed(path: &str) -> &str {
+    let end = path.rfind(['/', '\\']).map_or(0, |at| at + 1);
+    &path[..end]
+}
+
+/// The RSA certificates and public keys in `folder` (as typed; empty for the current folder),
+/// each read and parsed, sorted by name. Files holding private key text are not read past
+/// their size check and a look for it; what cannot be read is left out.
+pub fn public_files(folder: &str) -> Vec<PublicFile> {
+    let dir = if folder.is_empty() { "." } else { folder };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.take(MAX_FOLDER_ENTRIES).flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !PUBLIC_ENDINGS
+            .iter()
+            .any(|e| name.to_ascii_lowercase().ends_with(e))
+        {
+            continue;
+        }
+        // A regular file of a sane size: never a FIFO or a device that would block.
+        let Ok(meta) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_file() || meta.len() > MAX_PUBLIC_FILE {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        if text.contains("PRIVATE KEY") {
+            continue;
+        }
+        let Ok(key) = keys::verifying_key_from(&text, &keys::PublicKeyOrigin::Named(name.clone()))
+        else {
+            continue;
+        };
+        if key.blocks != 1 {
+            continue;
+        }
+        if let Some(public) = key.rsa {
+            found.push(PublicFile {
+                path: format!("{folder}{name}"),
+                public,
+                certificate: key.from_certificate,
+                validity: keys::certificate_validity(&text),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+/// Where a fix gets the local key from for Qlik: a file here found to hold it, or a file the
+/// fix first makes from the private key (openssl, as Qlik's guides do).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyForQlik {
+    /// The step that makes the file, when none here holds the key.
+    pub make: Option<Fix>,
+    /// The file to give setup-* --apply, quoted for a command line.
+    pub file: String,
+}
+
+/// `certificate`: QSEoW takes a certificate (one is made from the key itself, as `openssl req
+/// -x509 -key` does); Qlik Cloud a certificate or a public key. `key_file`: the private key's
+/// file as typed, when it is one. `preferred`: the name --cert-create would give the file.
+/// A certificate found is named only while it is valid for `EXPIRY_WARNING_SECS` more.
+pub fn key_for_qlik(
+    local: &LocalKey,
+    files: &[PublicFile],
+    key_file: Option<&str>,
+    certificate: bool,
+    preferred: &str,
+    now: u64,
+) -> KeyForQlik {
+    let lasts = |f: &PublicFile| {
+        f.validity.is_none_or(|v| {
+            v.not_before <= now && now.saturating_add(EXPIRY_WARNING_SECS) < v.not_after
+        })
+    };
+    if let Some(file) = files
+        .iter()
+        .filter(|f| f.public == local.public && (f.certificate || !certificate) && lasts(f))
+        // The name --cert-create gives first, then the rest by name.
+        .min_by_key(|f| (f.path != preferred, f.path.clone()))
+    {
+        return KeyForQlik {
+            make: None,
+            file: quoted(&file.path),
+        };
+    }
+    let taken = |name: &str| files.iter().any(|f| f.path == name) || Path::new(name).exists();
+    // A public key made from the private key is PEM, not a certificate: named for it.
+    let mut file = match preferred.strip_suffix(".cer") {
+        Some(stem) if !certificate => format!("{stem}.pem"),
+        _ => preferred.to_owned(),
+    };
+    if taken(&file) {
+        let stem = key_file
+            .map(|k| {
+                let k = k.strip_suffix(".pem").unwrap_or(k);
+                format!("{k}_")
+            })
+            .unwrap_or_else(|| folder_as_typed(preferred).to_owned());
+        let ending = if certificate { "cer" } else { "pem" };
+        file = format!("{stem}publickey.{ending}");
+        let mut n = 2;
+        while taken(&file) && n < 100 {
+            file = format!("{stem}publickey-{n}.{ending}");
+            n += 1;
+        }
+    }
+    let key = key_file.map_or_else(|| "<your private key file>".to_owned(), quoted);
+    let make = if certificate {
+        format!(
+            "openssl req -new -x509 -key {key} -out {} -days 730 -subj /CN=qs-jwt",
+            quoted(&file)
+        )
+    } else {
+        format!("openssl pkey -in {key} -pubout -out {}", quoted(&file))
+    };
+    KeyForQlik {
+        make: Some(Fix::new(Effect::WritesFile, make)),
+        file: quoted(&file),
+    }
+}
+
+/// The words that come first when Qlik holds another key than the local one: the signers
+/// that work today may hold the right key, and this one the wrong; the file here that holds
+/// Qlik's key, when one does.
+pub fn wrong_key_advice(held_by: &str, server: &RsaPublic, files: &[PublicFile]) -> Fix {
+    let here: Vec<&str> = files
+        .iter()
+        .filter(|f| &f.public == server)
+        .map(|f| f.path.as_str())
+        .collect();
+    let file = if here.is_empty() {
+        String::new()
+    } else {
+        let verb = if here.len() == 1 { "does" } else { "do" };
+        format!(" (as {} here {verb})", here.join(", "))
+    };
+    Fix::advice(format!(
+        "you may be signing with the wrong key: {held_by} holds the key with thumbprint {}{file}; \
+         if tokens signed with that key work today, sign with its private key instead, and \
+         change nothing in Qlik",
+        server.thumbprint()
+    ))
 }
 
 /// Why the private key could not be used, in words; `new_pair` when only a new key pair helps
@@ -627,7 +897,7 @@ mod tests {
         assert!(text.contains("WARN  second one  soon\n"), "{text}");
         assert!(
             text.contains(
-                "FAIL  third       bad \\x1b[2J\n      fix: qs-jwt setup-qscloud --apply\n"
+                "FAIL  third       bad \\x1b[2J\n      fix (changes Qlik): qs-jwt setup-qscloud --apply\n"
             ),
             "{text}"
         );

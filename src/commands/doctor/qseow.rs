@@ -18,8 +18,9 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use super::{
-    CertificateLine, Check, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, Report, certificate_beside,
-    command_line, holds_local_key, quoted, read_local_key, said,
+    CertificateLine, Check, Effect, Fix, KeyTrouble, LOGIN_TOKEN_SECS, LocalKey, PublicFile,
+    Report, certificate_beside, command_line, holds_local_key, key_for_qlik, public_files, quoted,
+    read_local_key, said, wrong_key_advice,
 };
 use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
@@ -103,9 +104,13 @@ pub struct Typed {
     pub audience: String,
     /// `--cert-privatekey-file keys/a.pem`, or empty for QSJWTPRIVKEY.
     pub key_source: String,
-    /// The certificate for setup-qseow --apply: beside the private key, as --cert-create
-    /// names it.
+    /// The private key's file as typed, when the key came from one.
+    pub key_file: Option<String>,
+    /// The certificate for setup-qseow --apply, as --cert-create names it beside the key
+    /// (named in a fix only once read and found to hold the key, or made by the fix first).
     pub certificate: String,
+    /// The certificates and public keys in the key's folder, read and checked.
+    pub files: Vec<PublicFile>,
     /// `--qrs-cert 'client.pem' as 'UserDirectory=INTERNAL; UserId=sa_repository'`: who the
     /// repository took.
     pub client: String,
@@ -128,18 +133,68 @@ impl Typed {
     }
 
     /// The connection's options are never empty here: --qrs-cert and --qrs-key are required.
-    fn apply(&self) -> String {
+    fn apply_with(&self, certificate: &str) -> String {
         command_line(
             format!(
                 "qs-jwt setup-qseow --audience {} --prefix {} --cert-publickey-file {} --apply \
                  --qrs {}",
                 quoted(&self.audience),
                 quoted(&self.prefix),
-                self.certificate,
+                certificate,
                 quoted(&self.qrs)
             ),
             &[&self.connection],
         )
+    }
+
+    /// The steps that give the virtual proxy the local key and the settings qs-jwt's tokens
+    /// need: a certificate made from the private key when no file here holds it, then
+    /// setup-qseow --apply, marked as replacing the key when the proxy holds another one.
+    /// Without a readable local key, no file can be vouched for: words only.
+    /// `converts`: the proxy uses another authentication method, which the command ends (with
+    /// --convert-to-jwt, said first).
+    fn apply(
+        &self,
+        local: Option<&LocalKey>,
+        replaces: bool,
+        converts: Option<i64>,
+        now: u64,
+    ) -> Vec<Fix> {
+        let Some(local) = local else {
+            return vec![Fix::advice(
+                "the local key could not be read: fix it first (its line above), then run the \
+                 doctor again for the command that gives the virtual proxy its certificate",
+            )];
+        };
+        let key = key_for_qlik(
+            local,
+            &self.files,
+            self.key_file.as_deref(),
+            true,
+            &self.certificate,
+            now,
+        );
+        let mut steps: Vec<Fix> = key.make.into_iter().collect();
+        let effect = if replaces {
+            Effect::ReplacesKey
+        } else {
+            Effect::ChangesQlik
+        };
+        let mut apply = self.apply_with(&key.file);
+        if let Some(method) = converts {
+            steps.insert(
+                0,
+                Fix::advice(format!(
+                    "converting '{}' to JWT ends the login of its users, who {}; a JWT virtual \
+                     proxy of its own (another --prefix) leaves them be",
+                    self.prefix,
+                    qseow::authentication_method_users(Some(method))
+                )),
+            );
+            apply = apply.replacen(" --apply ", " --apply --convert-to-jwt ", 1);
+        }
+        steps.push(Fix::new(effect, apply));
+        steps
     }
 }
 
@@ -171,14 +226,17 @@ pub fn doctor_qseow(args: &DoctorQseowArgs, now: SystemTime) -> Result<Output> {
         timeout: connection.timeout,
         needed_by: "doctor-qseow",
     })?;
-    let typed = typed(args, &source, &repository);
+    let mut typed = typed(args, &source, &repository);
 
     let (local, signing) = read_local_key(&source, passphrase.as_ref(), now);
+    typed.files = public_files(super::folder_as_typed(
+        typed.key_file.as_deref().unwrap_or_default(),
+    ));
     let read = read_site(&repository);
     let now_seconds = times::unix_seconds(now)?;
     let mut report = checks(&typed, &local, &read, now_seconds);
     if let Some(server) = proxy {
-        report.push(allow_list(&typed, &read, &server));
+        report.push(allow_list(&typed, &local, &read, &server, now_seconds));
         match &signing {
             None => report.push(Check::skip(
                 id::LOGIN,
@@ -241,13 +299,17 @@ fn read_site(repository: &Repository) -> Read {
 
 /// The command line's names, as the fixes repeat them.
 fn typed(args: &DoctorQseowArgs, source: &KeySource<'_>, repository: &Repository) -> Typed {
+    let key_file = match source {
+        KeySource::File(path) => Some(path.display().to_string()),
+        _ => None,
+    };
     let (key_source, certificate) = match source {
         KeySource::File(path) => (
             format!(
                 "--cert-privatekey-file {}",
                 quoted(&path.display().to_string())
             ),
-            quoted(&certificate_beside(&path.display().to_string())),
+            certificate_beside(&path.display().to_string()),
         ),
         KeySource::Stdin => (
             "--cert-privatekey-file -".to_owned(),
@@ -284,7 +346,9 @@ fn typed(args: &DoctorQseowArgs, source: &KeySource<'_>, repository: &Repository
         prefix: args.prefix.clone(),
         audience: args.audience.clone(),
         key_source,
+        key_file,
         certificate,
+        files: Vec::new(),
         connection: connection.join(" "),
     }
 }
@@ -379,7 +443,7 @@ pub fn checks(
         .collect();
     let vp = match found.as_slice() {
         [] => {
-            report.push(missing(typed, site, local));
+            report.push(missing(typed, site, local, now));
             skip_all(&mut report, "no virtual proxy has this prefix");
             return report;
         }
@@ -413,22 +477,36 @@ pub fn checks(
         title::VP,
         format!("'{}'{description} has the prefix '{}'", vp.id, typed.prefix),
     ));
-    report.push(jwt_check(typed, vp));
     let pem = vp
         .jwt_certificate
         .as_deref()
         .filter(|p| !p.trim().is_empty());
-    report.push(key_check(typed, vp, pem, local));
+    // Every fix that runs setup-qseow --apply gives the proxy the local key: when it holds
+    // another, that locks out its signers, and each such fix says so.
+    let server_rsa = pem
+        .and_then(|p| keys::verifying_key_from(p, &PublicKeyOrigin::Named(String::new())).ok())
+        .and_then(|k| k.rsa);
+    let replaces = matches!((&server_rsa, local), (Some(held), Some(l)) if *held != l.public);
+    let converts = vp.authentication_method.filter(|_| !vp.is_jwt());
+    let apply = typed.apply(local, replaces, converts, now);
+    report.push(jwt_check(typed, vp, &apply));
+    report.push(key_check(typed, vp, pem, local, &apply));
     report.push(certificate_check(
-        typed,
         pem.and_then(keys::certificate_validity),
         pem.is_some(),
         now,
+        &apply,
     ));
-    report.push(audience_check(typed, vp));
-    report.push(attributes_check(typed, vp));
-    report.push(linked_check(typed, vp, &site.proxy_services));
-    report.push(nodes_check(typed, vp, &site.server_nodes));
+    report.push(audience_check(typed, vp, &apply));
+    report.push(attributes_check(typed, vp, &apply));
+    report.push(linked_check(
+        typed,
+        vp,
+        &site.proxy_services,
+        &site.server_nodes,
+        &apply,
+    ));
+    report.push(nodes_check(typed, vp, &site.server_nodes, &apply));
     report
 }
 
@@ -477,7 +555,7 @@ fn local_key_check(typed: &Typed, local: &Result<LocalKey, KeyTrouble>) -> Check
 
 /// No virtual proxy has this prefix: the prefixes the repository holds, and the JWT virtual
 /// proxies that take this audience (the fix is one copy when one of them holds the local key).
-fn missing(typed: &Typed, site: &Site, local: Option<&LocalKey>) -> Check {
+fn missing(typed: &Typed, site: &Site, local: Option<&LocalKey>, now: u64) -> Check {
     let prefixes: Vec<String> = site
         .virtual_proxies
         .iter()
@@ -524,24 +602,14 @@ fn missing(typed: &Typed, site: &Site, local: Option<&LocalKey>) -> Check {
             found.push_str("; check the one you meant with its prefix, or create yours");
         }
     }
-    Check::fail(id::VP, title::VP, found).with_fix(fix.unwrap_or_else(|| typed.apply()))
-}
-
-/// The name of an `authenticationMethod` (the QRS reference's enumeration).
-fn method_name(method: Option<i64>) -> String {
-    match method {
-        Some(0) => "0, Ticket".to_owned(),
-        Some(1) => "1, Header static user directory".to_owned(),
-        Some(2) => "2, Header dynamic user directory".to_owned(),
-        Some(3) => "3, SAML".to_owned(),
-        Some(4) => "4, JWT".to_owned(),
-        Some(5) => "5, OIDC".to_owned(),
-        Some(other) => other.to_string(),
-        None => "none".to_owned(),
+    let check = Check::fail(id::VP, title::VP, found);
+    match fix {
+        Some(fix) => check.with_fix(fix),
+        None => check.with_fixes(typed.apply(local, false, None, now)),
     }
 }
 
-fn jwt_check(typed: &Typed, vp: &VirtualProxy) -> Check {
+fn jwt_check(typed: &Typed, vp: &VirtualProxy, apply: &[Fix]) -> Check {
     if vp.is_jwt() {
         return Check::pass(
             id::VP_JWT,
@@ -555,10 +623,10 @@ fn jwt_check(typed: &Typed, vp: &VirtualProxy) -> Check {
         format!(
             "'{}' has authenticationMethod {}, not {JWT_AUTHENTICATION} (JWT): it takes no token",
             typed.prefix,
-            method_name(vp.authentication_method)
+            qseow::authentication_method_name(vp.authentication_method)
         ),
     )
-    .with_fix(typed.apply())
+    .with_fixes(apply.to_vec())
 }
 
 fn key_check(
@@ -566,6 +634,7 @@ fn key_check(
     vp: &VirtualProxy,
     pem: Option<&str>,
     local: Option<&LocalKey>,
+    apply: &[Fix],
 ) -> Check {
     let Some(pem) = pem else {
         return Check::fail(
@@ -576,7 +645,7 @@ fn key_check(
                 typed.prefix
             ),
         )
-        .with_fix(typed.apply());
+        .with_fixes(apply.to_vec());
     };
     let server = match keys::verifying_key_from(
         pem,
@@ -584,7 +653,8 @@ fn key_check(
     ) {
         Ok(key) => key,
         Err(err) => {
-            return Check::fail(id::VP_KEY, title::VP_KEY, err.to_string()).with_fix(typed.apply());
+            return Check::fail(id::VP_KEY, title::VP_KEY, err.to_string())
+                .with_fixes(apply.to_vec());
         }
     };
     let Some(server_rsa) = &server.rsa else {
@@ -596,7 +666,7 @@ fn key_check(
                 typed.prefix, server.kind
             ),
         )
-        .with_fix(typed.apply());
+        .with_fixes(apply.to_vec());
     };
     let Some(local) = local else {
         return Check::skip(id::VP_KEY, title::VP_KEY, "the local key could not be read");
@@ -617,21 +687,27 @@ fn key_check(
         title::VP_KEY,
         format!(
             "'{}' holds the certificate of another key (thumbprint {}) than your private key \
-             (thumbprint {}): the proxy refuses your tokens; give it your certificate (it \
-             replaces the one there, docs/qlik-setup.md \"Rotating the key (QSEoW)\")",
+             (thumbprint {}): the proxy refuses tokens signed with yours; either sign with the \
+             key it holds, or give it your certificate, which replaces the one there \
+             (docs/qlik-setup.md \"Rotating the key (QSEoW)\")",
             typed.prefix,
             server_rsa.thumbprint(),
             local.public.thumbprint()
         ),
     )
-    .with_fix(typed.apply())
+    .with_fixes([wrong_key_advice(
+        &format!("the virtual proxy '{}'", typed.prefix),
+        server_rsa,
+        &typed.files,
+    )])
+    .with_fixes(apply.to_vec())
 }
 
 fn certificate_check(
-    typed: &Typed,
     validity: Option<Validity>,
     has_certificate: bool,
     now: u64,
+    apply: &[Fix],
 ) -> Check {
     let Some(validity) = validity else {
         let why = if has_certificate {
@@ -645,16 +721,15 @@ fn certificate_check(
         CertificateLine {
             id: id::VP_CERTIFICATE,
             title: title::VP_CERTIFICATE,
-            certificate: &typed.certificate,
             then: "give it to the virtual proxy",
-            fix: typed.apply(),
+            fix: apply.to_vec(),
         },
         &validity,
         now,
     )
 }
 
-fn audience_check(typed: &Typed, vp: &VirtualProxy) -> Check {
+fn audience_check(typed: &Typed, vp: &VirtualProxy, apply: &[Fix]) -> Check {
     let held = vp.jwt_audience.as_deref().unwrap_or_default();
     if held == typed.audience {
         return Check::pass(id::VP_AUDIENCE, title::VP_AUDIENCE, format!("'{held}'"));
@@ -665,7 +740,7 @@ fn audience_check(typed: &Typed, vp: &VirtualProxy) -> Check {
             title::VP_AUDIENCE,
             format!("'{}' has no JWT audience", typed.prefix),
         )
-        .with_fix(typed.apply());
+        .with_fixes(apply.to_vec());
     }
     Check::fail(
         id::VP_AUDIENCE,
@@ -679,7 +754,7 @@ fn audience_check(typed: &Typed, vp: &VirtualProxy) -> Check {
     .with_fix(typed.doctor(&typed.prefix, held))
 }
 
-fn attributes_check(typed: &Typed, vp: &VirtualProxy) -> Check {
+fn attributes_check(typed: &Typed, vp: &VirtualProxy, apply: &[Fix]) -> Check {
     let field = |name: &str| {
         vp.json
             .get(name)
@@ -716,23 +791,38 @@ fn attributes_check(typed: &Typed, vp: &VirtualProxy) -> Check {
         title::VP_ATTRIBUTES,
         format!("'{}': {}", typed.prefix, differ.join("; ")),
     )
-    .with_fix(typed.apply())
+    .with_fixes(apply.to_vec())
 }
 
-fn linked_check(typed: &Typed, vp: &VirtualProxy, services: &[ProxyService]) -> Check {
-    let linked: Vec<String> = services
+fn linked_check(
+    typed: &Typed,
+    vp: &VirtualProxy,
+    services: &[ProxyService],
+    nodes: &[ServerNode],
+    apply: &[Fix],
+) -> Check {
+    // Named as setup-qseow --apply names them: by node, the id only to tell two apart.
+    let all = qseow::proxy_service_names(services, nodes);
+    let linked: Vec<&String> = services
         .iter()
-        .filter(|s| s.links(&vp.id))
-        .map(ProxyService::shown)
+        .zip(&all)
+        .filter(|(s, _)| s.links(&vp.id))
+        .map(|(_, name)| name)
         .collect();
     if !linked.is_empty() {
         return Check::pass(
             id::VP_LINKED,
             title::VP_LINKED,
-            format!("linked to the proxy service of {}", linked.join(", ")),
+            format!(
+                "linked to the proxy service of {}",
+                linked
+                    .iter()
+                    .map(|name| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         );
     }
-    let all: Vec<String> = services.iter().map(ProxyService::shown).collect();
     Check::fail(
         id::VP_LINKED,
         title::VP_LINKED,
@@ -746,10 +836,10 @@ fn linked_check(typed: &Typed, vp: &VirtualProxy, services: &[ProxyService]) -> 
             }
         ),
     )
-    .with_fix(typed.apply())
+    .with_fixes(apply.to_vec())
 }
 
-fn nodes_check(typed: &Typed, vp: &VirtualProxy, nodes: &[ServerNode]) -> Check {
+fn nodes_check(typed: &Typed, vp: &VirtualProxy, nodes: &[ServerNode], apply: &[Fix]) -> Check {
     if !vp.load_balancing_nodes.is_empty() {
         let names: Vec<String> = vp
             .load_balancing_nodes
@@ -776,7 +866,7 @@ fn nodes_check(typed: &Typed, vp: &VirtualProxy, nodes: &[ServerNode]) -> Check 
             render::count(nodes.len(), "server node")
         ),
     )
-    .with_fix(typed.apply())
+    .with_fixes(apply.to_vec())
 }
 
 /// `--login`: a fresh token from the one place that signs, sent through the virtual proxy as
@@ -802,7 +892,13 @@ fn login(
 
 /// The virtual proxy's host allow list holds the host of `--server`: the Origin a browser on
 /// that URL sends, which QSEoW's WebSocket CSRF protection checks (else 403 at the handshake).
-fn allow_list(typed: &Typed, read: &Read, server: &Server) -> Check {
+fn allow_list(
+    typed: &Typed,
+    local: &Result<LocalKey, KeyTrouble>,
+    read: &Read,
+    server: &Server,
+    now: u64,
+) -> Check {
     let host = server.bare_host().to_owned();
     let Read::Site(site) = read else {
         return Check::skip(
@@ -856,7 +952,17 @@ fn allow_list(typed: &Typed, read: &Read, server: &Server) -> Check {
              WebSocket from that host is refused with 403"
         ),
     )
-    .with_fix(format!("{} --allow-host {}", typed.apply(), quoted(&host)))
+    .with_fixes(
+        typed
+            .apply(local.as_ref().ok(), false, None, now)
+            .into_iter()
+            .map(|mut fix| {
+                if fix.effect.changes_qlik() {
+                    fix.text = format!("{} --allow-host {}", fix.text, quoted(&host));
+                }
+                fix
+            }),
+    )
 }
 
 fn login_result(
@@ -960,7 +1066,9 @@ mod tests {
             prefix: "jwt".to_owned(),
             audience: "aud".to_owned(),
             key_source: "--cert-privatekey-file keys/qsjwt_privatekey.pem".to_owned(),
+            key_file: Some("keys/qsjwt_privatekey.pem".to_owned()),
             certificate: "keys/qsjwt_publickey.cer".to_owned(),
+            files: Vec::new(),
             connection: "--qrs-cert client.pem --qrs-key client_key.pem".to_owned(),
             client: "--qrs-cert 'client.pem' as 'UserDirectory=INTERNAL; UserId=sa_repository'"
                 .to_owned(),
@@ -1048,7 +1156,7 @@ mod tests {
         assert_eq!(c.status, Status::Fail);
         assert!(c.found.contains("'theirs'"), "{}", c.found);
         assert_eq!(
-            c.fix.as_deref(),
+            c.fix(),
             Some(
                 "qs-jwt doctor-qseow --qrs https://q.example:4242 --prefix jwt --audience theirs \
                  --cert-privatekey-file keys/qsjwt_privatekey.pem --qrs-cert client.pem \
@@ -1071,21 +1179,23 @@ mod tests {
             "{}",
             c.found
         );
-        assert!(
-            c.fix
-                .as_deref()
-                .unwrap()
-                .contains("--prefix sso --audience aud")
-        );
+        assert!(c.fix().unwrap().contains("--prefix sso --audience aud"));
         assert_eq!(check(&report, id::VP_KEY).status, Status::Skip);
         let report = checks(&typed(), &Ok(local("rsa2048-cert.pem")), &site(vec![]), NOW);
+        let steps: Vec<&str> = check(&report, id::VP)
+            .fixes
+            .iter()
+            .map(|f| f.text.as_str())
+            .collect();
         assert_eq!(
-            check(&report, id::VP).fix.as_deref(),
-            Some(
+            steps,
+            [
+                "openssl req -new -x509 -key keys/qsjwt_privatekey.pem -out \
+                 keys/qsjwt_publickey.cer -days 730 -subj /CN=qs-jwt",
                 "qs-jwt setup-qseow --audience aud --prefix jwt --cert-publickey-file \
                  keys/qsjwt_publickey.cer --apply --qrs https://q.example:4242 --qrs-cert \
                  client.pem --qrs-key client_key.pem"
-            )
+            ]
         );
     }
 
@@ -1102,8 +1212,14 @@ mod tests {
         for id in [id::VP_KEY, id::VP_NODES, id::VP_LINKED] {
             let c = check(&report, id);
             assert_eq!(c.status, Status::Fail, "{c:?}");
-            assert!(c.fix.as_deref().unwrap().starts_with("qs-jwt setup-qseow"));
+            // Giving the proxy this key locks out the signers of the one it holds: said.
+            let apply = c.fixes.last().unwrap();
+            assert!(apply.text.starts_with("qs-jwt setup-qseow"), "{apply:?}");
+            assert_eq!(apply.effect, super::super::Effect::ReplacesKey);
         }
+        let key = check(&report, id::VP_KEY);
+        assert_eq!(key.fixes[0].effect, super::super::Effect::Advice);
+        assert!(key.fixes[0].text.contains("wrong key"), "{:?}", key.fixes);
         // A public key, not a certificate: no dates.
         assert_eq!(check(&report, id::VP_CERTIFICATE).status, Status::Skip);
     }
@@ -1128,7 +1244,7 @@ mod tests {
     #[test]
     fn certificate_dates() {
         let validity = keys::certificate_validity(&fixture("rsa2048-cert.pem")).unwrap();
-        let at = |now| certificate_check(&typed(), Some(validity), true, now).status;
+        let at = |now| certificate_check(Some(validity), true, now, &[]).status;
         assert_eq!(at(validity.not_before - 1), Status::Fail);
         assert_eq!(
             at(validity.not_after - EXPIRY_WARNING_SECS - 1),

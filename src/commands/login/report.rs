@@ -499,8 +499,9 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         redacted(&report.server),
         report.status
     )];
+    // A field Qlik left empty is no line: a label followed by blanks says nothing.
     fn add(lines: &mut Vec<String>, label: &str, value: Option<String>) {
-        if let Some(value) = value {
+        if let Some(value) = value.filter(|value| !value.trim().is_empty()) {
             lines.push(format!("{label:<16}{}", redacted(&value)));
         }
     }
@@ -513,7 +514,14 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
             field("User id:", user.id.clone().or_else(|| user.user_id.clone()));
             field("User directory:", user.user_directory.clone());
             field("Status:", user.status.clone());
-            field("Groups:", user.groups.as_ref().map(|g| g.join(", ")));
+            // Qlik's list of the user's groups, when it sent one: an empty list is "none".
+            field(
+                "Groups:",
+                user.groups.as_ref().map(|groups| match groups.as_slice() {
+                    [] => "none".to_owned(),
+                    _ => groups.join(", "),
+                }),
+            );
         }
         None => field(
             "User:",

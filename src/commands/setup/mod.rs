@@ -94,9 +94,10 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
             // How to send the body belongs to the body: the console's fields are pasted by hand,
             // and a curl line beside them would send nothing anyone piped.
             info!(
-                "send the body with a tenant admin's API key: curl -X POST \
+                "save the body in idp.json and send it with a tenant admin's API key: curl -X POST \
                  https://<tenant>/api/v1/identity-providers -H \"Authorization: Bearer \
-                 $API_KEY\" -H \"Content-Type: application/json\" --data @-"
+                 $QLIK_API_KEY\" -H \"Content-Type: application/json\" --data @idp.json; or let \
+                 qs-jwt send it: --apply --tenant <tenant>"
             );
             json_text(&qscloud_body(&args.issuer, &args.keyid, &pem, &description))
         }
@@ -149,6 +150,20 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
          https://<server>:4242 --qrs-cert client.pem --qrs-key client_key.pem"
     );
     Ok(Output::product(stdout))
+}
+
+/// A request that changes Qlik was sent, and its answer was lost, late, empty or unreadable:
+/// Qlik may have changed. Said so, with the cause, and that a rerun converges (it reads what
+/// Qlik holds and changes only what still differs).
+pub(crate) fn outcome_unknown(cause: &UserError, action: &str, server: &str) -> UserError {
+    UserError::runtime(format!(
+        "{action} on {server}: no usable answer ({cause}); Qlik may have changed, as the request \
+         was sent"
+    ))
+    .with_hint(
+        "run the same command again: it reads what Qlik holds now and changes only what still \
+         differs, so a rerun converges",
+    )
 }
 
 /// The public key or certificate, which must be RSA: both kinds of Qlik verify RS256 tokens.

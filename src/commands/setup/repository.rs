@@ -32,6 +32,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
         body,
         nodes: &nodes,
         allow_hosts: &args.allow_host,
+        convert: args.convert_to_jwt,
     };
     let (virtual_proxy, changed) = match found.as_slice() {
         [] => create(&repository, &wanted)?,
@@ -45,7 +46,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
              proxies > Load balancing)"
         );
     }
-    let linked = link(&repository, &virtual_proxy, prefix)?;
+    let linked = link(&repository, &virtual_proxy, prefix, &nodes)?;
     if !changed && linked == 0 {
         info!(
             "{server} has the virtual proxy '{prefix}' ({}) as qs-jwt's tokens need it \
@@ -63,6 +64,8 @@ struct Wanted<'a> {
     body: &'a Value,
     nodes: &'a [qseow::ServerNode],
     allow_hosts: &'a [String],
+    /// --convert-to-jwt: a virtual proxy of another authentication method may be converted.
+    convert: bool,
 }
 
 /// A new virtual proxy, and true (something changed). When the repository refuses it because
@@ -103,12 +106,11 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
                 .into()),
             }
         }
-        Err(failure) => Err(qrs_failure(
-            failure,
-            &format!("create the virtual proxy '{prefix}'"),
-            repository,
-        )
-        .into()),
+        Err(failure) => {
+            let action = format!("create the virtual proxy '{prefix}'");
+            let err = qrs_failure(failure, &action, repository);
+            Err(super::outcome_unknown(&err, &action, &server).into())
+        }
     }
 }
 
@@ -121,6 +123,9 @@ fn update(
 ) -> Result<(VirtualProxy, bool)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
+    if !wanted.convert {
+        refuse_other_method(&server, prefix, existing)?;
+    }
     let merged = qseow::merge_virtual_proxy(
         &existing.json,
         wanted.body,
@@ -131,11 +136,14 @@ fn update(
         return Ok((existing.clone(), false));
     }
     let updated = repository.update_virtual_proxy(&merged.json).map_err(|f| {
-        qrs_failure(
-            f,
-            &format!("update the virtual proxy '{prefix}' ({})", existing.id),
-            repository,
-        )
+        let action = format!("update the virtual proxy '{prefix}' ({})", existing.id);
+        let unknown = !matches!(f, qseow::QrsFailure::Refused { .. });
+        let err = qrs_failure(f, &action, repository);
+        if unknown {
+            super::outcome_unknown(&err, &action, &server)
+        } else {
+            err
+        }
     })?;
     info!(
         "updated the virtual proxy '{prefix}' ({}) on {server}: {}",
@@ -155,6 +163,29 @@ fn update(
     Ok((updated, true))
 }
 
+/// Nothing of another kind is converted silently: a virtual proxy that uses another
+/// authentication method than JWT is refused, naming it and who loses their login, unless
+/// --convert-to-jwt says to convert it.
+fn refuse_other_method(server: &str, prefix: &str, existing: &VirtualProxy) -> Result<()> {
+    let method = existing.authentication_method;
+    if method.is_none() || existing.is_jwt() {
+        return Ok(());
+    }
+    Err(UserError::runtime(format!(
+        "{server} has the virtual proxy '{prefix}' ({}) with authenticationMethod {}: --apply \
+         would make it a JWT virtual proxy, and its users, who {}, could log in through it no \
+         more; nothing changed",
+        existing.id,
+        qseow::authentication_method_name(method),
+        qseow::authentication_method_users(method),
+    ))
+    .with_hint(format!(
+        "give the JWT virtual proxy a prefix of its own (--prefix jwt), or add --convert-to-jwt \
+         to convert '{prefix}'"
+    ))
+    .into())
+}
+
 fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
     let ids: Vec<&str> = many.iter().map(|vp| vp.id.as_str()).collect();
     UserError::runtime(format!(
@@ -165,8 +196,14 @@ fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
     .with_hint("keep one of them in the QMC (Virtual proxies), then run again")
 }
 
-/// Links the virtual proxy to every proxy service that lacks it; how many were linked.
-fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> Result<usize> {
+/// Links the virtual proxy to every proxy service that lacks it; how many were linked. A
+/// service is named as the doctor names it: by its node (`nodes`, the engine nodes read).
+fn link(
+    repository: &Repository,
+    virtual_proxy: &VirtualProxy,
+    prefix: &str,
+    nodes: &[qseow::ServerNode],
+) -> Result<usize> {
     let server = repository.server().to_string();
     let services = repository
         .proxy_services()
@@ -177,45 +214,43 @@ fn link(repository: &Repository, virtual_proxy: &VirtualProxy, prefix: &str) -> 
              one links it (QMC: Proxies)"
         );
     }
+    let names = qseow::proxy_service_names(&services, nodes);
     let mut linked = 0;
-    for service in services.iter().filter(|s| !s.links(&virtual_proxy.id)) {
+    for (service, name) in services.iter().zip(&names) {
+        if service.links(&virtual_proxy.id) {
+            continue;
+        }
         repository
             .link_virtual_proxy(service, &virtual_proxy.id)
             .map_err(|f| {
                 qrs_failure(
                     f,
-                    &format!(
-                        "link the virtual proxy '{prefix}' to the proxy service of {}",
-                        service.shown()
-                    ),
+                    &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
                     repository,
                 )
             })?;
-        info!(
-            "linked the virtual proxy '{prefix}' to the proxy service of {} ({})",
-            service.shown(),
-            service.id
-        );
+        info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
         linked += 1;
     }
     Ok(linked)
 }
 
-/// Whether `body` gives the virtual proxy another JWT certificate than the one it holds (one
-/// held, compared without white space as the repository may keep CRLF).
+/// Whether `body` gives the virtual proxy another key than the one it holds: compared by the
+/// public key (`keys::same_public_key`), so a renewed certificate of the same key replaces
+/// nobody's key. A held certificate that cannot be read counts as another key.
 fn replaces_certificate(existing: &VirtualProxy, body: &Value) -> bool {
-    let bare = |text: &str| -> String { text.chars().filter(|c| !c.is_whitespace()).collect() };
     let held = existing
         .jwt_certificate
         .as_deref()
-        .map(bare)
-        .unwrap_or_default();
+        .filter(|t| !t.trim().is_empty());
     let wanted = body
         .get("jwtPublicKeyCertificate")
         .and_then(Value::as_str)
-        .map(bare)
-        .unwrap_or_default();
-    !held.is_empty() && !wanted.is_empty() && held != wanted
+        .filter(|t| !t.trim().is_empty());
+    match (held, wanted) {
+        (Some(held), Some(wanted)) => crate::keys::same_public_key(held, wanted) != Some(true),
+        _ => false,
+    }
 }
 
 fn with_changes(changes: &[String]) -> String {

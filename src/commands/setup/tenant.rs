@@ -12,7 +12,8 @@ use crate::cli::setup::TenantArgs;
 use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
-use crate::qlik::cloud::IdentityProvider;
+use crate::keys;
+use crate::qlik::cloud::{ApiFailure, IdentityProvider};
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -37,9 +38,15 @@ pub fn apply(
         .iter()
         .find_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)));
     let Some((provider, key)) = existing else {
-        let created = client
-            .create_identity_provider(body)
-            .map_err(|f| cloud_failure(f, "create the identity provider", &client))?;
+        let created = client.create_identity_provider(body).map_err(|f| {
+            let unknown = !matches!(f, ApiFailure::Refused { .. });
+            let err = cloud_failure(f, "create the identity provider", &client);
+            if unknown {
+                super::outcome_unknown(&err, "create the identity provider", &tenant)
+            } else {
+                err
+            }
+        })?;
         info!(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
@@ -47,7 +54,7 @@ pub fn apply(
         return Ok(super::json_text(&shown(&created)));
     };
     match &key.pem {
-        Some(pem) if same_pem(pem, one_line_pem) => {
+        Some(pem) if same_key(pem, one_line_pem) => {
             info!(
                 "{tenant} has the identity provider {} with issuer '{}', key ID '{}' and this key \
                  already: nothing changed",
@@ -133,9 +140,11 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                 .filter(of_issuer)
                 .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
                 .collect();
-            let hint = if key_ids.is_empty() {
+            // Already gone (a second run, or one that overlapped): what --remove asks for is
+            // true, so the rerun converges with exit 0, as --apply's does.
+            let others = if key_ids.is_empty() {
                 format!(
-                    "the tenant has no JWT identity provider with issuer '{}'",
+                    "it has no JWT identity provider with issuer '{}'",
                     wanted.issuer
                 )
             } else {
@@ -145,13 +154,12 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
                     key_ids.join(", ")
                 )
             };
-            return Err(UserError::runtime(format!(
-                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}'; nothing \
-                 removed",
+            info!(
+                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
+                 to remove, nothing changed ({others})",
                 wanted.issuer, wanted.key_id
-            ))
-            .with_hint(hint)
-            .into());
+            );
+            return Ok(Output::streamed(None));
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|p| p.id.as_str()).collect();
@@ -184,13 +192,31 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         )
         .into());
     }
-    client.delete_identity_provider(&target.id).map_err(|f| {
-        cloud_failure(
-            f,
-            &format!("delete the identity provider {}", target.id),
-            &client,
-        )
-    })?;
+    if let Err(failure) = client.delete_identity_provider(&target.id) {
+        // Not found: another run that overlapped this one removed it after it was read. When
+        // the list confirms it is gone, what --remove asks for is true: converge as a rerun does.
+        let gone = matches!(failure, ApiFailure::Refused { status: 404, .. })
+            && client
+                .identity_providers()
+                .is_ok_and(|now| now.iter().all(|p| p.id != target.id));
+        if gone {
+            info!(
+                "the identity provider {} was removed meanwhile (by another run?): nothing to \
+                 remove, nothing changed",
+                target.id
+            );
+            return Ok(Output::streamed(None));
+        }
+        let action = format!("delete the identity provider {}", target.id);
+        let unknown = !matches!(failure, ApiFailure::Refused { .. });
+        let err = cloud_failure(failure, &action, &client);
+        return Err(if unknown {
+            super::outcome_unknown(&err, &action, &tenant)
+        } else {
+            err
+        }
+        .into());
+    }
     info!(
         "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
         target.id, wanted.issuer, wanted.key_id
@@ -207,6 +233,13 @@ fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {
         timeout: args.timeout,
         needed_by: "setup-qscloud --apply or --remove",
     }
+}
+
+/// Whether the identity provider's key is the one given: by the public key (the one
+/// comparison, `keys::same_public_key`), so that a renewed certificate of the key, or its bare
+/// public key, is the same key; text compared without white space only when one cannot be read.
+fn same_key(held: &str, given: &str) -> bool {
+    keys::same_public_key(held, given).unwrap_or_else(|| same_pem(held, given))
 }
 
 fn static_keys(value: &mut Value) -> Option<&mut Vec<Value>> {

@@ -412,17 +412,25 @@ impl Tenant {
                     providers.push(provider);
                 }
             }
-            let next = page
-                .pointer("/links/next/href")
-                .and_then(Value::as_str)
-                .and_then(|href| crate::qlik::same_server_path(self.server(), href));
-            match next {
-                Some(next) if !read.contains(&next) => {
-                    read.push(next.clone());
-                    path = next;
-                }
-                _ => return Ok(providers),
+            let next = match page.pointer("/links/next") {
+                None | Some(Value::Null) => return Ok(providers),
+                Some(link) => link
+                    .get("href")
+                    .and_then(Value::as_str)
+                    .and_then(|href| crate::qlik::same_server_path(self.server(), href))
+                    // A next page that cannot be read: the list is not whole, and taking it
+                    // for whole would create a duplicate or miss the one to remove.
+                    .ok_or(ApiFailure::Unreadable {
+                        status: reply.status,
+                        what: "the list of identity providers has a next page on another origin, \
+                               or one that cannot be followed",
+                    })?,
+            };
+            if read.contains(&next) {
+                return Ok(providers);
             }
+            read.push(next.clone());
+            path = next;
         }
         // Still a next page after MAX_PAGES: a list cut short would be taken for the whole one.
         Err(ApiFailure::Unreadable {
@@ -445,7 +453,15 @@ impl Tenant {
                 status: reply.status,
                 what: "the identity provider created is not JSON",
             })?;
-        Ok(IdentityProvider::from_json(&value))
+        let created = IdentityProvider::from_json(&value);
+        if created.id.is_empty() {
+            // `{}` or an answer without its id: it can be neither printed nor found again.
+            return Err(ApiFailure::Unreadable {
+                status: reply.status,
+                what: "the identity provider created has no id",
+            });
+        }
+        Ok(created)
     }
 
     /// Deletes the identity provider `id` (`DELETE /api/v1/identity-providers/{id}`).

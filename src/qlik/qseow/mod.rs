@@ -188,6 +188,34 @@ pub const DEFAULT_QRS_USER: &str = "UserDirectory=INTERNAL; UserId=sa_repository
 /// `authenticationMethod` of a virtual proxy that takes JWTs.
 pub const JWT_AUTHENTICATION: i64 = 4;
 
+/// The name of an `authenticationMethod` (the QRS reference's enumeration for
+/// VirtualProxyConfig: 0 Ticket, 1 HeaderStaticUserDirectory, 2 HeaderDynamicUserDirectory,
+/// 3 SAML, 4 JWT, 5 OIDC).
+pub fn authentication_method_name(method: Option<i64>) -> String {
+    match method {
+        Some(0) => "0, Ticket".to_owned(),
+        Some(1) => "1, Header static user directory".to_owned(),
+        Some(2) => "2, Header dynamic user directory".to_owned(),
+        Some(3) => "3, SAML".to_owned(),
+        Some(4) => "4, JWT".to_owned(),
+        Some(5) => "5, OIDC".to_owned(),
+        Some(other) => other.to_string(),
+        None => "none".to_owned(),
+    }
+}
+
+/// How the users of a virtual proxy with another authentication method log in, which a
+/// conversion to JWT ends for them.
+pub fn authentication_method_users(method: Option<i64>) -> &'static str {
+    match method {
+        Some(0) => "log in with Windows or forms authentication (tickets)",
+        Some(1 | 2) => "are named by the header a front-end server sets",
+        Some(3) => "sign in through its SAML identity provider",
+        Some(5) => "sign in through its OpenID Connect provider",
+        _ => "log in the way it is set up now",
+    }
+}
+
 /// The fields of a virtual proxy that say how it verifies a JWT: what `setup-qseow --apply`
 /// sets on an existing virtual proxy, and nothing else of what the admin set.
 pub const JWT_FIELDS: [&str; 6] = [
@@ -326,7 +354,9 @@ impl VirtualProxy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyService {
     pub id: String,
-    /// Its server node's name and host name, for messages.
+    /// Its server node's id, name and host name, for messages (the repository's condensed node
+    /// may carry the id alone).
+    pub node_id: Option<String>,
     pub node_name: Option<String>,
     pub node_host: Option<String>,
     /// The ids of `settings.virtualProxies`.
@@ -339,6 +369,7 @@ impl ProxyService {
         let node = value.get("serverNodeConfiguration");
         Self {
             id: text(value, "id").unwrap_or_default(),
+            node_id: node.and_then(|n| text(n, "id")),
             node_name: node.and_then(|n| text(n, "name")),
             node_host: node.and_then(|n| text(n, "hostName")),
             virtual_proxy_ids: ids(value.pointer("/settings/virtualProxies")),
@@ -359,6 +390,38 @@ impl ProxyService {
             .or_else(|| self.node_host.clone())
             .unwrap_or_else(|| self.id.clone())
     }
+}
+
+/// What messages call each of `services`, in their order, as the doctor and setup both name
+/// them: its server node's name (from the service, else from `nodes` by the node's id, else the
+/// node's host), and the service's id only where it is needed: when no name is known, or to
+/// tell two services of the same name apart.
+pub fn proxy_service_names(services: &[ProxyService], nodes: &[ServerNode]) -> Vec<String> {
+    let named: Vec<Option<String>> = services
+        .iter()
+        .map(|service| {
+            service
+                .node_name
+                .clone()
+                .or_else(|| {
+                    let id = service.node_id.as_deref()?;
+                    let node = nodes.iter().find(|node| node.id == id)?;
+                    node.name.clone().or_else(|| node.host_name.clone())
+                })
+                .or_else(|| service.node_host.clone())
+        })
+        .collect();
+    named
+        .iter()
+        .zip(services)
+        .map(|(name, service)| match name {
+            Some(name) if named.iter().flatten().filter(|n| *n == name).count() == 1 => {
+                name.clone()
+            }
+            Some(name) => format!("{name} ({})", service.id),
+            None => service.id.clone(),
+        })
+        .collect()
 }
 
 /// A server node (`ServerNodeConfigurationCondensed`): what load balancing names.
@@ -834,6 +897,36 @@ mod tests {
     }
 
     #[test]
+    fn proxy_services_are_named_by_their_node_with_the_id_only_where_needed() {
+        let service = |id: &str, node: Value| {
+            ProxyService::from_json(&json!({"id": id, "serverNodeConfiguration": node}))
+        };
+        let nodes = [ServerNode {
+            id: "n2".to_owned(),
+            name: Some("rim".to_owned()),
+            host_name: None,
+        }];
+        let services = [
+            service("p1", json!({"id": "n1", "name": "central"})),
+            // The condensed node with its id alone: its name from the server nodes.
+            service("p2", json!({"id": "n2"})),
+            service("p3", json!({"id": "n9"})),
+        ];
+        assert_eq!(
+            proxy_service_names(&services, &nodes),
+            ["central", "rim", "p3"]
+        );
+        let twins = [
+            service("p1", json!({"name": "central"})),
+            service("p2", json!({"name": "central"})),
+        ];
+        assert_eq!(
+            proxy_service_names(&twins, &[]),
+            ["central (p1)", "central (p2)"]
+        );
+    }
+
+    #[test]
     fn entities_are_read_from_their_published_shape() {
         let service = ProxyService::from_json(&json!({
             "id": "p1", "serverNodeConfiguration": {"id": "n1", "name": "central"},
@@ -841,6 +934,7 @@ mod tests {
         }));
         assert!(service.links("v2") && !service.links("v3"));
         assert_eq!(service.shown(), "central");
+        assert_eq!(service.node_id.as_deref(), Some("n1"));
         let vp = VirtualProxy::from_json(&json!({"id": "v1", "prefix": "jwt",
             "authenticationMethod": 4, "loadBalancingServerNodes": [{"id": "n1"}]}));
         assert!(vp.is_jwt());

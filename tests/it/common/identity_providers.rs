@@ -28,6 +28,15 @@ fn error(status: u16, code: &str, title: &str, detail: &str) -> (u16, Value) {
 /// back to the first one (a tenant whose paging loops).
 pub const PAGES_LOOP_BACK: &str = "pagesLoopBack";
 
+/// A field of an identity provider seeded by a test: a tenant that creates the identity
+/// provider asked for, and answers the POST with this field's value instead (`{}`, an answer
+/// without the id): Qlik changed, the answer lost.
+pub const CREATE_ANSWERS: &str = "createAnswers";
+
+/// A field of an identity provider seeded by a test: a tenant whose next links lead to another
+/// origin (a lying page).
+pub const PAGES_ELSEWHERE: &str = "pagesElsewhere";
+
 /// Identity providers a page of the list holds: few, so that the tests see `links.next` followed.
 pub const PAGE: usize = 2;
 
@@ -69,7 +78,9 @@ pub fn handle(
                 .unwrap_or(0);
             let data: Vec<Value> = idps.iter().skip(page * PAGE).take(PAGE).cloned().collect();
             let mut links = json!({"self": {"href": format!("{origin}{target}")}});
-            if (page + 1) * PAGE < idps.len() {
+            if (page + 1) * PAGE < idps.len() && idps.iter().any(|p| p[PAGES_ELSEWHERE] == true) {
+                links["next"] = json!({"href": format!("https://elsewhere.example.com{PATH}?page={}", page + 1)});
+            } else if (page + 1) * PAGE < idps.len() {
                 links["next"] = json!({"href": format!("{origin}{PATH}?page={}", page + 1)});
             } else if idps.iter().any(|p| p[PAGES_LOOP_BACK] == true) {
                 // A tenant that pages wrong: the last page's next link is the first page.
@@ -140,6 +151,9 @@ fn create(body: &[u8], idps: &mut Vec<Value>) -> (u16, Value) {
     idp["tenantIds"] = json!(["stand-in-tenant"]);
     idp["meta"] = json!({"upgradeSubjects": false});
     idps.push(idp.clone());
+    if let Some(answer) = idps.iter().find_map(|p| p.get(CREATE_ANSWERS)) {
+        return (201, answer.clone());
+    }
     (201, idp)
 }
 

@@ -422,3 +422,24 @@ impl Transcript {
         snapbox::assert_data_eq!(self.text.clone(), expected);
     }
 }
+
+/// The fix lines a doctor printed under the check line at `at`: each as (its label, its text),
+/// `fix`, `fix (changes Qlik)`, ..., or `note`.
+pub fn doctor_fixes<'a>(lines: &[&'a str], at: usize) -> Vec<(&'a str, &'a str)> {
+    lines[at + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("      ") && !l[6..].starts_with(' '))
+        .filter_map(|l| l.trim_start().split_once(": "))
+        .filter(|(label, _)| label.starts_with("fix") || *label == "note")
+        .collect()
+}
+
+/// The last command among the fix lines under the check line at `at` (the one that changes
+/// what the check found; steps before it make the files it names).
+pub fn doctor_fix<'a>(lines: &[&'a str], at: usize) -> Option<&'a str> {
+    doctor_fixes(lines, at)
+        .into_iter()
+        .filter(|(label, _)| label.starts_with("fix"))
+        .map(|(_, text)| text)
+        .next_back()
+}

@@ -183,6 +183,29 @@ struct State {
     /// validated against them (an active one with the token's issuer and key ID, its key), not
     /// against `trust`.
     idps: Vec<Value>,
+    /// Holds the identity providers' list (its first page) until this many runs have asked
+    /// for it: runs that overlap, each acting on what it read before the others changed it.
+    list_gate: Option<Arc<Gate>>,
+}
+
+/// Arrivals wait until `expected` have come (or ten seconds have passed, so that a run that
+/// never comes fails the test instead of hanging it).
+struct Gate {
+    arrived: Mutex<usize>,
+    all_here: std::sync::Condvar,
+    expected: usize,
+}
+
+impl Gate {
+    fn arrive_and_wait(&self) {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let _ = self
+            .all_here
+            .wait_timeout_while(arrived, Duration::from_secs(10), |n| *n < self.expected)
+            .unwrap();
+    }
 }
 
 /// How many sessions a stand-in made and how many were ended.
@@ -277,6 +300,16 @@ impl QlikServer {
         self.state.lock().unwrap().counts
     }
 
+    /// From now on, the first page of the identity providers' list is answered only once
+    /// `runs` requests for it have come: that many runs read the same list before any acts.
+    pub fn hold_identity_provider_lists_for(&self, runs: usize) {
+        self.state.lock().unwrap().list_gate = Some(Arc::new(Gate {
+            arrived: Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+            expected: runs,
+        }));
+    }
+
     /// Adds an identity provider, as an admin would in the console.
     pub fn add_identity_provider(&self, idp: Value) {
         self.state.lock().unwrap().idps.push(idp);
@@ -299,6 +332,14 @@ fn serve(
     recorded.lock().unwrap().push(request.clone());
     if matches!(behaviour, Behaviour::HangUp) {
         return Ok(());
+    }
+    let gate = state.lock().unwrap().list_gate.clone();
+    if let Some(gate) = gate
+        && request.method == "GET"
+        && request.target.starts_with(identity_providers::PATH)
+        && !request.target.contains("page=")
+    {
+        gate.arrive_and_wait();
     }
     if super::engine::is_upgrade(&request)
         && matches!(behaviour, Behaviour::QlikCloud | Behaviour::Qseow)

@@ -283,6 +283,42 @@ pub fn jwt_virtual_proxy(prefix: &str, audience: &str, certificate_pem: &str) ->
     })
 }
 
+/// A virtual proxy whose users sign in through a SAML identity provider (authenticationMethod
+/// 3): what setup-qseow --apply must not convert silently.
+pub fn saml_virtual_proxy(prefix: &str) -> Value {
+    json!({
+        "prefix": prefix,
+        "description": "SAML sign-in",
+        "sessionCookieHeaderName": format!("X-Qlik-Session-{prefix}"),
+        "authenticationMethod": 3,
+        "anonymousAccessMode": 0,
+        "sessionInactivityTimeout": 30,
+        "samlMetadataIdP": "<EntityDescriptor/>",
+        "samlHostUri": "https://qlik.example.com",
+        "samlEntityId": "qlik",
+        "samlAttributeUserId": "uid",
+        "samlAttributeUserDirectory": "[CORP]",
+        "loadBalancingServerNodes": [{"id": NODE_ID}],
+        "websocketCrossOriginWhiteList": [],
+    })
+}
+
+/// A virtual proxy whose users a front-end names in a header (authenticationMethod 1).
+pub fn header_virtual_proxy(prefix: &str) -> Value {
+    json!({
+        "prefix": prefix,
+        "description": "header authentication",
+        "sessionCookieHeaderName": format!("X-Qlik-Session-{prefix}"),
+        "authenticationMethod": 1,
+        "headerAuthenticationHeaderName": "X-Remote-User",
+        "headerAuthenticationStaticUserDirectory": "CORP",
+        "anonymousAccessMode": 0,
+        "sessionInactivityTimeout": 30,
+        "loadBalancingServerNodes": [{"id": NODE_ID}],
+        "websocketCrossOriginWhiteList": [],
+    })
+}
+
 fn uuid() -> String {
     let hex = format!("{:032x}", rand::random::<u128>());
     format!(
