@@ -252,6 +252,16 @@ fn the_readme_runs_as_written() {
             ),
             ("https://qlikserver.example.com", qseow.proxy_url()),
             ("https://qlik.example.com", qseow.proxy_url()),
+            // The names in the host allow list: the stand-in's host (the engine's WebSocket
+            // checks the Origin against them).
+            (
+                "--allow-host qlikserver.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
+            (
+                "--allow-host qlik.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
@@ -302,6 +312,22 @@ fn the_readme_runs_as_written() {
             .lines()
             .map(|line| match line.strip_prefix("User id:") {
                 Some(_) => "User id:        65f1c0ffee0123456789abcd\n".to_owned(),
+                // The engine names the session's user by that id too (a Qlik Cloud id has no
+                // '=', QSEoW's UserDirectory=...; UserId=... is kept), and the session app's
+                // name is new each time.
+                None if (line.starts_with("PASS  engine")
+                    || line.contains("authenticatedUser the engine's user is"))
+                    && line.ends_with('\'')
+                    && !line.contains("UserId=") =>
+                {
+                    let (head, _) = line[..line.len() - 1].rsplit_once('\'').unwrap();
+                    format!("{head}'65f1c0ffee0123456789abcd'\n")
+                }
+                None if line.contains("/app/SessionApp_") => {
+                    let (head, rest) = line.split_once("/app/SessionApp_").unwrap();
+                    let tail = rest.split_once(' ').map_or("", |(_, tail)| tail);
+                    format!("{head}/app/SessionApp_Xq7LmN2pR4sT6vW8yZ0bC1dE {tail}\n")
+                }
                 None => format!("{line}\n"),
             })
             .collect::<String>()
