@@ -59,6 +59,11 @@ pub struct TenantArgs {
     #[arg(long, requires = "tenant")]
     pub remove: bool,
 
+    /// With --apply or --remove, print the plan (what would be created or removed) as JSON and
+    /// change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
     /// Lets --remove delete the last active JWT identity provider of its issuer too (tokens of
     /// that issuer then log in no more)
     #[arg(long, requires = "remove")]
@@ -162,6 +167,11 @@ pub struct RepositoryArgs {
     #[arg(long, value_name = "host", requires = "apply",
           value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub allow_host: Vec<String>,
+
+    /// Print the plan (the virtual proxy created, or each field's old and new value, the links)
+    /// as JSON and change nothing
+    #[arg(long, requires = "apply")]
+    pub dry_run: bool,
 
     /// Lets --apply turn the virtual proxy with --prefix into a JWT one when it uses another
     /// authentication method (Ticket, header, SAML, OIDC): its users then log in with tokens

@@ -656,10 +656,9 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     assert_eq!(refused.status, 502, "{}", refused.body);
     let error = &refused.json()["error"];
     assert!(
-        error["detail"]
-            .as_str()
-            .unwrap()
-            .contains("HTTP 429) and asks to wait 120, more than --timeout 5s leaves"),
+        error["detail"].as_str().unwrap().contains(
+            "HTTP 429) and asks to wait 2m (Retry-After: 120), more than --timeout 5s leaves"
+        ),
         "{error}"
     );
     assert!(

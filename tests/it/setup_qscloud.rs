@@ -449,6 +449,134 @@ fn two_removes_at_once_both_converge() {
     assert!(tenant.server.identity_providers().is_empty());
 }
 
+/// --dry-run: the plan on stdout as JSON, the same plan line on stderr as a real run prints,
+/// and nothing sent that changes the tenant; a real run after it does what the plan said, and
+/// a dry run after that plans nothing.
+#[test]
+fn a_dry_run_prints_the_plan_and_changes_nothing() {
+    let tenant = stand_in().start();
+    let writes = |tenant: &Tenant| {
+        tenant
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .count()
+    };
+    let (code, stdout, stderr) = run(tenant.apply("i", "k").arg("--dry-run"));
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["changes"][0]["action"], "create");
+    assert_eq!(plan["changes"][0]["key_id"], "k");
+    let line = "plan: create the identity provider: issuer 'i', key ID 'k'";
+    assert!(stderr.contains(line), "{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert_eq!(writes(&tenant), 0);
+    assert!(tenant.server.identity_providers().is_empty());
+
+    let (code, _, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(line),
+        "the real run says the plan's line: {stderr}"
+    );
+    assert_eq!(tenant.server.identity_providers().len(), 1);
+
+    let (code, stdout, stderr) = run(tenant.apply("i", "k").arg("--dry-run"));
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["changes"], serde_json::json!([]));
+    assert!(stderr.contains("nothing would change"), "{stderr}");
+
+    let before = writes(&tenant);
+    let (code, stdout, stderr) = run(tenant.remove("i", "k").args(["--force", "--dry-run"]));
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["changes"][0]["action"], "remove");
+    assert!(
+        stderr.contains("plan: remove the identity provider"),
+        "{stderr}"
+    );
+    assert_eq!(writes(&tenant), before, "a dry run sends no DELETE");
+    assert_eq!(tenant.server.identity_providers().len(), 1);
+
+    let (code, _, stderr) = run(&mut tenant.setup("i", "k", &["--dry-run"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--dry-run shows what --apply or --remove"),
+        "{stderr}"
+    );
+}
+
+/// Four --apply runs at once, each reading the empty list before any creates: each creates
+/// one, reads the list back, and every run keeps the same one (the earliest made), so the
+/// others remove their own; the tenant ends with one identity provider.
+#[test]
+fn four_applies_at_once_end_with_one_identity_provider() {
+    let tenant = stand_in().start();
+    tenant.server.hold_identity_provider_lists_for(4);
+    let outcomes: Vec<(i32, String, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| run(&mut tenant.apply("i", "k"))))
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let left = tenant.server.identity_providers();
+    assert_eq!(left.len(), 1, "{left:#?} {outcomes:#?}");
+    for (code, stdout, stderr) in &outcomes {
+        assert_eq!(*code, 0, "{stderr}");
+        let printed: Value = serde_json::from_str(stdout).unwrap();
+        assert_eq!(
+            printed["id"], left[0]["id"],
+            "every run prints the one kept: {stderr}"
+        );
+    }
+    let posts = tenant
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 4, "the runs overlapped");
+}
+
+/// Twins left on the tenant (by runs of an older qs-jwt, or a lost read-back): --apply keeps
+/// one and removes the others, saying so; --remove removes them all.
+#[test]
+fn twins_are_made_one_by_apply_and_all_removed_by_remove() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    for id in ["b2", "a1", "c3"] {
+        tenant
+            .server
+            .add_identity_provider(jwt_idp(id, "i", "k", &pem, true));
+    }
+    let (code, stdout, stderr) = run(&mut tenant.apply("i", "k"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap()["id"], "a1");
+    assert!(
+        stderr.contains("plan: remove the identity provider b2: a twin of a1, which stays"),
+        "{stderr}"
+    );
+    let ids: Vec<Value> = tenant
+        .server
+        .identity_providers()
+        .iter()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(ids, ["a1"]);
+
+    for id in ["b2", "c3"] {
+        tenant
+            .server
+            .add_identity_provider(jwt_idp(id, "i", "k", &pem, false));
+    }
+    let (code, _, stderr) = run(tenant.remove("i", "k").arg("--force"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(tenant.server.identity_providers().is_empty(), "{stderr}");
+}
+
 #[test]
 fn usage_errors_for_the_tenant_options() {
     let tenant = stand_in().start();

@@ -1052,3 +1052,74 @@ fn a_private_key_given_for_the_certificate_gets_the_command_that_makes_one() {
     );
     verify_with_certificate(&single_token(&output.stdout), certificate, "a");
 }
+
+/// --dry-run: the plan (a create with its fields, then the links; for a virtual proxy found,
+/// each field old -> new) as JSON on stdout, the same `plan:` lines a real run prints on
+/// stderr, and no PUT or POST; a dry run after the real one plans nothing.
+#[test]
+fn a_dry_run_prints_the_plan_and_sends_no_write() {
+    let site = new_site();
+    let (code, stdout, stderr) = run(&mut site.apply(&["--dry-run"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(site.writes(), Vec::<String>::new());
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["changes"][0]["action"], "create");
+    assert_eq!(plan["changes"][1]["action"], "link");
+    let create = "plan: create the virtual proxy 'jwt' (JWT, audience \"qlik-jwt\"";
+    assert!(stderr.contains(create), "{stderr}");
+    assert!(
+        stderr.contains("plan: link the virtual proxy 'jwt' to the proxy service of"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = run(&mut site.apply(&[]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(create),
+        "a real run says the plan's lines: {stderr}"
+    );
+    let writes = site.writes().len();
+    assert!(writes >= 2, "{:?}", site.writes());
+
+    let (code, stdout, stderr) = run(&mut site.apply(&["--dry-run"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["changes"],
+        serde_json::json!([])
+    );
+    assert!(stderr.contains("nothing would change"), "{stderr}");
+
+    let (code, stdout, stderr) = run(site
+        .apply(&["--dry-run"])
+        .args(["--audience", "other-audience"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(site.writes().len(), writes, "a dry run sends no PUT");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(plan["changes"][0]["field"], "jwtAudience");
+    assert_eq!(plan["changes"][0]["old"], "qlik-jwt");
+    assert_eq!(plan["changes"][0]["new"], "other-audience");
+    assert!(
+        stderr.contains("\"qlik-jwt\" -> \"other-audience\""),
+        "{stderr}"
+    );
+}
+
+/// Qlik requires each virtual proxy's session cookie header name unique: a new virtual proxy
+/// whose X-Qlik-Session-<prefix> another one uses gets X-Qlik-Session-<prefix>-2.
+#[test]
+fn a_new_virtual_proxy_gets_a_session_cookie_header_no_other_uses() {
+    let site = new_site();
+    let mut other = header_virtual_proxy("sso");
+    other["sessionCookieHeaderName"] = Value::from("X-Qlik-Session-jwt");
+    site.server.add_virtual_proxy(other);
+    let (code, stdout, stderr) = run(&mut site.apply(&[]));
+    assert_eq!(code, 0, "{stderr}");
+    let created: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(created["sessionCookieHeaderName"], "X-Qlik-Session-jwt-2");
+    assert!(
+        stderr.contains("the new one gets X-Qlik-Session-jwt-2"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("run again"), "{stderr}");
+}

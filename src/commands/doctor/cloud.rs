@@ -350,14 +350,40 @@ pub fn checks(
         );
         return report;
     };
-    report.push(Check::pass(
-        id::IDP,
-        title::IDP,
-        format!(
-            "'{}' has issuer '{}' and key ID '{}'",
-            provider.id, typed.issuer, typed.key_id
-        ),
-    ));
+    let twins: Vec<&str> = providers
+        .iter()
+        .filter(|p| p.key_for(&typed.issuer, &typed.key_id).is_some())
+        .map(|p| p.id.as_str())
+        .collect();
+    if twins.len() > 1 {
+        // Runs that overlapped made one each: which one Qlik uses is not said, and --remove
+        // of one leaves the others. setup-qscloud --apply keeps one and removes the twins
+        // holding the same key.
+        report.push(
+            Check::fail(
+                id::IDP,
+                title::IDP,
+                format!(
+                    "{} JWT identity providers have issuer '{}' and key ID '{}' ({}): twins, \
+                     made by runs that overlapped; keep one",
+                    twins.len(),
+                    typed.issuer,
+                    typed.key_id,
+                    twins.join(", ")
+                ),
+            )
+            .with_fixes(typed.apply(local, &typed.key_id, now)),
+        );
+    } else {
+        report.push(Check::pass(
+            id::IDP,
+            title::IDP,
+            format!(
+                "'{}' has issuer '{}' and key ID '{}'",
+                provider.id, typed.issuer, typed.key_id
+            ),
+        ));
+    }
     report.push(type_check(provider));
     report.push(active_check(provider));
     let server_key = pem.map(|pem| {
@@ -946,6 +972,25 @@ mod tests {
         }
         assert!(report.ok());
         assert_eq!(status_of(&report, id::IDP_KEY), Status::Pass);
+    }
+
+    #[test]
+    fn twins_fail_with_apply_which_keeps_one() {
+        let listed = Listed::Providers(vec![
+            idp("a1", "i", "k", &cert(), true, "jwtAuth"),
+            idp("b2", "i", "k", &cert(), true, "jwtAuth"),
+        ]);
+        let report = checks(&typed(), &Ok(local("rsa2048-cert.pem")), &listed, NOW);
+        let c = check(&report, id::IDP);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.found.contains("2 JWT identity providers"), "{}", c.found);
+        assert!(c.found.contains("a1, b2"), "{}", c.found);
+        assert!(
+            c.fix()
+                .is_some_and(|f| f.contains("setup-qscloud") && f.contains("--apply")),
+            "{:?}",
+            c.fix()
+        );
     }
 
     #[test]

@@ -47,6 +47,12 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
     if args.tenant.remove {
         return tenant::remove(&args.tenant, &wanted);
     }
+    if args.tenant.dry_run && !args.tenant.apply {
+        return Err(UserError::usage(
+            "--dry-run shows what --apply or --remove would change: add the one you mean",
+        )
+        .into());
+    }
     if args.tenant.tenant.is_some() && !args.tenant.apply {
         return Err(UserError::usage(
             "--tenant is for --apply or --remove: add the one you mean, or leave --tenant out to \
@@ -150,6 +156,81 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
          https://<server>:4242 --qrs-cert client.pem --qrs-key client_key.pem"
     );
     Ok(Output::product(stdout))
+}
+
+/// What a change to a Qlik site will do, step by step, before it is done: Terraform's plan.
+/// Every step is said on stderr as it is planned (the same line whether it is then done or,
+/// with `--dry-run`, only shown); with `--dry-run` the plan is the product, as JSON on stdout.
+pub(crate) struct Plan {
+    server: String,
+    dry_run: bool,
+    steps: Vec<Value>,
+}
+
+impl Plan {
+    pub(crate) fn new(server: &str, dry_run: bool) -> Self {
+        if dry_run {
+            info!("dry run: the plan for {server}; nothing is sent that changes it");
+        }
+        Self {
+            server: server.to_owned(),
+            dry_run,
+            steps: Vec::new(),
+        }
+    }
+
+    pub(crate) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    /// A step: `line` for people, `step` (its `action` and what it acts on) for JSON.
+    pub(crate) fn step(&mut self, line: &str, step: Value) {
+        info!("plan: {line}");
+        self.steps.push(step);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The plan as `--dry-run` prints it: `{"dry_run": true, "server", "changes": [...]}`,
+    /// with an INFO line saying how many changes a real run would make.
+    pub(crate) fn product(&self) -> String {
+        if self.steps.is_empty() {
+            info!(
+                "dry run: {} is as asked already: nothing would change",
+                self.server
+            );
+        } else {
+            info!(
+                "dry run: {} change(s) planned for {}; nothing changed. Run again without \
+                 --dry-run to make them",
+                self.steps.len(),
+                self.server
+            );
+        }
+        json_text(&json!({
+            "dry_run": true,
+            "server": self.server,
+            "changes": self.steps,
+        }))
+    }
+}
+
+/// A field's value for a plan line: JSON on one line, a long text (a certificate) cut.
+pub(crate) fn shown_value(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "(none)".to_owned(),
+        Some(Value::String(text)) if text.chars().count() > 40 => {
+            let head: String = text.chars().take(30).collect();
+            format!(
+                "\"{}...\" ({} characters)",
+                render::escape(&head),
+                text.chars().count()
+            )
+        }
+        Some(other) => render::escape(&other.to_string()).into_owned(),
+    }
 }
 
 /// A request that changes Qlik was sent, and its answer was lost, late, empty or unreadable:

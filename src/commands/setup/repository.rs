@@ -4,13 +4,16 @@
 //! change only what differs from what qs-jwt's tokens need, and send nothing when nothing does.
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::cli::setup::RepositoryArgs;
 use crate::commands::connect::{self, RepositoryConnection, qrs_failure};
 use crate::error::UserError;
 use crate::qlik::qseow::{self, Repository, VirtualProxy};
+use crate::render;
+
+use super::Plan;
 
 /// `--apply`: the virtual proxy with `prefix` made to take tokens as `body` (the body
 /// setup-qseow prints) says; the virtual proxy as the repository returned it, as JSON.
@@ -34,9 +37,28 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
         allow_hosts: &args.allow_host,
         convert: args.convert_to_jwt,
     };
+    let mut plan = Plan::new(&server, args.dry_run);
+    if plan.dry_run() {
+        match found.as_slice() {
+            [] => {
+                let body = unique_cookie(&repository, wanted.body, prefix)?;
+                plan_create(&mut plan, &wanted, &body);
+            }
+            [existing] => {
+                if !wanted.convert {
+                    refuse_other_method(&server, prefix, existing)?;
+                }
+                plan_update(&mut plan, existing, &wanted);
+            }
+            many => return Err(several(&server, prefix, many).into()),
+        }
+        let id = found.first().map(|vp| vp.id.as_str());
+        plan_links(&repository, &mut plan, id, prefix, &nodes)?;
+        return Ok(plan.product());
+    }
     let (virtual_proxy, changed) = match found.as_slice() {
-        [] => create(&repository, &wanted)?,
-        [existing] => update(&repository, existing, &wanted)?,
+        [] => create(&repository, &mut plan, &wanted)?,
+        [existing] => update(&repository, &mut plan, existing, &wanted)?,
         many => return Err(several(&server, prefix, many).into()),
     };
     if nodes.is_empty() && virtual_proxy.load_balancing_nodes.is_empty() {
@@ -46,7 +68,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
              proxies > Load balancing)"
         );
     }
-    let linked = link(&repository, &virtual_proxy, prefix, &nodes)?;
+    let linked = link(&repository, &mut plan, &virtual_proxy, prefix, &nodes)?;
     if !changed && linked == 0 {
         info!(
             "{server} has the virtual proxy '{prefix}' ({}) as qs-jwt's tokens need it \
@@ -72,11 +94,16 @@ struct Wanted<'a> {
 /// another run (a second `--apply` started at the same time, or an admin in the QMC) made the
 /// prefix meanwhile, that one is read back and brought to what the tokens need instead, as a
 /// second run would: two runs at once both end with the same virtual proxy.
-fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy, bool)> {
+fn create(
+    repository: &Repository,
+    plan: &mut Plan,
+    wanted: &Wanted<'_>,
+) -> Result<(VirtualProxy, bool)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
-    let merged =
-        qseow::merge_virtual_proxy(wanted.body, wanted.body, wanted.nodes, wanted.allow_hosts);
+    let body = unique_cookie(repository, wanted.body, prefix)?;
+    plan_create(plan, wanted, &body);
+    let merged = qseow::merge_virtual_proxy(&body, &body, wanted.nodes, wanted.allow_hosts);
     match repository.create_virtual_proxy(&merged.json) {
         Ok(created) => {
             info!(
@@ -96,7 +123,7 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
                          tokens need it",
                         existing.id
                     );
-                    update(repository, existing, wanted)
+                    update(repository, plan, existing, wanted)
                 }
                 _ => Err(qrs_failure(
                     refused,
@@ -118,6 +145,7 @@ fn create(repository: &Repository, wanted: &Wanted<'_>) -> Result<(VirtualProxy,
 /// and whether anything was.
 fn update(
     repository: &Repository,
+    plan: &mut Plan,
     existing: &VirtualProxy,
     wanted: &Wanted<'_>,
 ) -> Result<(VirtualProxy, bool)> {
@@ -126,6 +154,7 @@ fn update(
     if !wanted.convert {
         refuse_other_method(&server, prefix, existing)?;
     }
+    plan_update(plan, existing, wanted);
     let merged = qseow::merge_virtual_proxy(
         &existing.json,
         wanted.body,
@@ -200,6 +229,7 @@ fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
 /// service is named as the doctor names it: by its node (`nodes`, the engine nodes read).
 fn link(
     repository: &Repository,
+    plan: &mut Plan,
     virtual_proxy: &VirtualProxy,
     prefix: &str,
     nodes: &[qseow::ServerNode],
@@ -220,6 +250,7 @@ fn link(
         if service.links(&virtual_proxy.id) {
             continue;
         }
+        plan_link(plan, prefix, name);
         repository
             .link_virtual_proxy(service, &virtual_proxy.id)
             .map_err(|f| {
@@ -251,6 +282,124 @@ fn replaces_certificate(existing: &VirtualProxy, body: &Value) -> bool {
         (Some(held), Some(wanted)) => crate::keys::same_public_key(held, wanted) != Some(true),
         _ => false,
     }
+}
+
+/// The plan's line for a new virtual proxy: its prefix and the fields qs-jwt sets.
+fn plan_create(plan: &mut Plan, wanted: &Wanted<'_>, body: &Value) {
+    let merged = qseow::merge_virtual_proxy(body, body, wanted.nodes, wanted.allow_hosts);
+    let cookie = body
+        .get("sessionCookieHeaderName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    plan.step(
+        &format!(
+            "create the virtual proxy '{}' (JWT, audience {}, session cookie header {}{})",
+            wanted.prefix,
+            super::shown_value(body.get("jwtAudience")),
+            render::escape(cookie),
+            with_changes(&merged.changes)
+        ),
+        json!({"action": "create", "prefix": wanted.prefix, "fields": merged.json}),
+    );
+}
+
+/// The plan's lines for a virtual proxy found: each field that changes, old → new.
+fn plan_update(plan: &mut Plan, existing: &VirtualProxy, wanted: &Wanted<'_>) {
+    let merged = qseow::merge_virtual_proxy(
+        &existing.json,
+        wanted.body,
+        wanted.nodes,
+        wanted.allow_hosts,
+    );
+    let Some(fields) = merged.json.as_object() else {
+        return;
+    };
+    for (field, new) in fields {
+        let old = existing.json.get(field);
+        if old == Some(new) {
+            continue;
+        }
+        plan.step(
+            &format!(
+                "set {field} of the virtual proxy '{}' ({}): {} -> {}",
+                wanted.prefix,
+                existing.id,
+                super::shown_value(old),
+                super::shown_value(Some(new))
+            ),
+            json!({"action": "update", "prefix": wanted.prefix, "id": existing.id,
+                   "field": field, "old": old, "new": new}),
+        );
+    }
+}
+
+fn plan_link(plan: &mut Plan, prefix: &str, name: &str) {
+    plan.step(
+        &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
+        json!({"action": "link", "prefix": prefix, "proxy_service": name}),
+    );
+}
+
+/// A dry run's links: every proxy service that does not link the virtual proxy (a new one:
+/// every proxy service).
+fn plan_links(
+    repository: &Repository,
+    plan: &mut Plan,
+    id: Option<&str>,
+    prefix: &str,
+    nodes: &[qseow::ServerNode],
+) -> Result<()> {
+    let services = repository
+        .proxy_services()
+        .map_err(|f| qrs_failure(f, "read the proxy services", repository))?;
+    let names = qseow::proxy_service_names(&services, nodes);
+    for (service, name) in services.iter().zip(&names) {
+        if id.is_some_and(|id| service.links(id)) {
+            continue;
+        }
+        plan_link(plan, prefix, name);
+    }
+    Ok(())
+}
+
+/// The body with a session cookie header name no other virtual proxy uses: Qlik requires it
+/// unique. `X-Qlik-Session-<prefix>`, or with `-2`, `-3`... after it when that is taken.
+fn unique_cookie(repository: &Repository, body: &Value, prefix: &str) -> Result<Value> {
+    let others = repository
+        .virtual_proxies()
+        .map_err(|f| qrs_failure(f, "read the virtual proxies", repository))?;
+    let taken = |name: &str| {
+        others.iter().any(|vp| {
+            vp.json
+                .get("sessionCookieHeaderName")
+                .and_then(Value::as_str)
+                .is_some_and(|held| held.eq_ignore_ascii_case(name))
+        })
+    };
+    let base = format!("X-Qlik-Session-{prefix}");
+    let Some(name) = std::iter::once(base.clone())
+        .chain((2..100).map(|n| format!("{base}-{n}")))
+        .find(|name| !taken(name))
+    else {
+        return Err(UserError::runtime(format!(
+            "every session cookie header name from {base} to {base}-99 is used by another \
+             virtual proxy on {}; nothing changed",
+            repository.server()
+        ))
+        .with_hint(
+            "give one of those virtual proxies another session cookie header name in the QMC",
+        )
+        .into());
+    };
+    if name != base {
+        info!(
+            "another virtual proxy uses the session cookie header {base}: the new one gets {name} \
+             (Qlik requires it unique)"
+        );
+    }
+    let mut body = body.clone();
+    body["sessionCookieHeaderName"] = Value::String(name);
+    Ok(body)
 }
 
 fn with_changes(changes: &[String]) -> String {

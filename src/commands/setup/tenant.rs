@@ -5,7 +5,7 @@
 //! login with the new one worked (docs/qlik-setup.md, "Rotating the key").
 
 use anyhow::Result;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::cli::setup::TenantArgs;
@@ -13,7 +13,9 @@ use crate::commands::Output;
 use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
 use crate::keys;
-use crate::qlik::cloud::{ApiFailure, IdentityProvider};
+use crate::qlik::cloud::{ApiFailure, IdentityProvider, StaticKey, Tenant};
+
+use super::Plan;
 
 /// What the tenant is asked for: the identity provider with this issuer and key ID.
 pub struct Wanted<'a> {
@@ -23,6 +25,8 @@ pub struct Wanted<'a> {
 
 /// `--apply`: creates the identity provider from `body` unless the tenant has one with this
 /// issuer and key ID; the same key is success without a change, another key is an error.
+/// Twins (identity providers with this issuer, key ID and key, made by runs that overlapped)
+/// end as one: the one every run keeps (`keeper`) stays, the others are removed.
 pub fn apply(
     args: &TenantArgs,
     wanted: &Wanted<'_>,
@@ -34,10 +38,22 @@ pub fn apply(
     let providers = client
         .identity_providers()
         .map_err(|f| cloud_failure(f, "list the identity providers", &client))?;
-    let existing = providers
+    let mut plan = Plan::new(&tenant, args.dry_run);
+    let matching: Vec<(&IdentityProvider, &StaticKey)> = providers
         .iter()
-        .find_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)));
-    let Some((provider, key)) = existing else {
+        .filter_map(|p| p.key_for(wanted.issuer, wanted.key_id).map(|k| (p, k)))
+        .collect();
+    if matching.is_empty() {
+        plan.step(
+            &format!(
+                "create the identity provider: issuer '{}', key ID '{}'",
+                wanted.issuer, wanted.key_id
+            ),
+            json!({"action": "create", "issuer": wanted.issuer, "key_id": wanted.key_id}),
+        );
+        if plan.dry_run() {
+            return Ok(plan.product());
+        }
         let created = client.create_identity_provider(body).map_err(|f| {
             let unknown = !matches!(f, ApiFailure::Refused { .. });
             let err = cloud_failure(f, "create the identity provider", &client);
@@ -51,36 +67,64 @@ pub fn apply(
             "created the identity provider {} on {tenant}: issuer '{}', key ID '{}'",
             created.id, wanted.issuer, wanted.key_id
         );
-        return Ok(super::json_text(&shown(&created)));
+        let kept = converge(&client, wanted, one_line_pem, created)?;
+        return Ok(super::json_text(&shown(&kept)));
+    }
+    if let Some((provider, _)) = matching.iter().find(|(_, k)| {
+        k.pem
+            .as_deref()
+            .is_some_and(|pem| !same_key(pem, one_line_pem))
+    }) {
+        return Err(UserError::runtime(format!(
+            "{tenant} has the identity provider {} with issuer '{}' and key ID '{}', but \
+             with another key; nothing changed (Qlik does not replace an identity \
+             provider's key)",
+            provider.id, wanted.issuer, wanted.key_id
+        ))
+        .with_hint(format!(
+            "a new key gets a new key ID: run again with --keyid <new id>, prove a login \
+             with it, then remove the old one with --keyid '{}' --remove (docs/qlik-setup.md, \
+             \"Rotating the key (Qlik Cloud)\")",
+            wanted.key_id
+        ))
+        .into());
+    }
+    let same: Vec<&IdentityProvider> = matching
+        .iter()
+        .filter(|(_, k)| k.pem.is_some())
+        .map(|(p, _)| *p)
+        .collect();
+    let Some(provider) = keeper(&same).or_else(|| matching.first().map(|(p, _)| *p)) else {
+        unreachable!("matching is not empty")
     };
-    match &key.pem {
-        Some(pem) if same_key(pem, one_line_pem) => {
-            info!(
-                "{tenant} has the identity provider {} with issuer '{}', key ID '{}' and this key \
-                 already: nothing changed",
-                provider.id, wanted.issuer, wanted.key_id
-            );
-        }
-        None => warn!(
+    for twin in same.iter().filter(|p| p.id != provider.id) {
+        plan.step(
+            &format!(
+                "remove the identity provider {}: a twin of {}, which stays (same issuer '{}', \
+                 key ID '{}' and key)",
+                twin.id, provider.id, wanted.issuer, wanted.key_id
+            ),
+            json!({"action": "remove", "id": twin.id, "twin_of": provider.id}),
+        );
+    }
+    if plan.dry_run() {
+        return Ok(plan.product());
+    }
+    for twin in same.iter().filter(|p| p.id != provider.id) {
+        delete(&client, &tenant, &twin.id)?;
+    }
+    if same.is_empty() {
+        warn!(
             "{tenant} has the identity provider {} with issuer '{}' and key ID '{}', but did not \
              return its key, so qs-jwt cannot compare it with yours: nothing changed",
             provider.id, wanted.issuer, wanted.key_id
-        ),
-        Some(_) => {
-            return Err(UserError::runtime(format!(
-                "{tenant} has the identity provider {} with issuer '{}' and key ID '{}', but \
-                 with another key; nothing changed (Qlik does not replace an identity \
-                 provider's key)",
-                provider.id, wanted.issuer, wanted.key_id
-            ))
-            .with_hint(format!(
-                "a new key gets a new key ID: run again with --keyid <new id>, prove a login \
-                 with it, then remove the old one with --keyid '{}' --remove (docs/qlik-setup.md, \
-                 \"Rotating the key (Qlik Cloud)\")",
-                wanted.key_id
-            ))
-            .into());
-        }
+        );
+    } else if plan.is_empty() {
+        info!(
+            "{tenant} has the identity provider {} with issuer '{}', key ID '{}' and this key \
+             already: nothing changed",
+            provider.id, wanted.issuer, wanted.key_id
+        );
     }
     if !provider.active {
         warn!(
@@ -90,6 +134,102 @@ pub fn apply(
         );
     }
     Ok(super::json_text(&shown(provider)))
+}
+
+/// After a create, the list read back: when runs overlapped, each made an identity provider
+/// for the same issuer, key ID and key. Every run keeps the same one (`keeper`), so a run
+/// whose own is not it removes its own, and the runs end with one.
+fn converge(
+    client: &Tenant,
+    wanted: &Wanted<'_>,
+    one_line_pem: &str,
+    created: IdentityProvider,
+) -> Result<IdentityProvider> {
+    let tenant = client.server().to_string();
+    let now = match client.identity_providers() {
+        Ok(now) => now,
+        Err(failure) => {
+            let err = cloud_failure(failure, "list the identity providers", client);
+            warn!(
+                "could not read the identity providers back after the create ({err}), so qs-jwt \
+                 cannot see whether another run made a twin at the same time: run the same \
+                 command again, which keeps one"
+            );
+            return Ok(created);
+        }
+    };
+    let twins: Vec<&IdentityProvider> = now
+        .iter()
+        .filter(|p| {
+            p.key_for(wanted.issuer, wanted.key_id)
+                .and_then(|k| k.pem.as_deref())
+                .is_some_and(|pem| same_key(pem, one_line_pem))
+        })
+        .collect();
+    match keeper(&twins) {
+        Some(kept) if kept.id != created.id && twins.iter().any(|p| p.id == created.id) => {
+            let kept = kept.clone();
+            plan_remove_own(&created, &kept);
+            delete(client, &tenant, &created.id)?;
+            Ok(kept)
+        }
+        _ => Ok(created),
+    }
+}
+
+fn plan_remove_own(created: &IdentityProvider, kept: &IdentityProvider) {
+    info!(
+        "plan: remove the identity provider {} this run created: {} holds the same issuer, key \
+         ID and key (another run made it at the same time) and stays",
+        created.id, kept.id
+    );
+}
+
+/// The one of identity providers holding the same issuer, key ID and key that every run keeps,
+/// so that runs that overlap agree without talking: an active one before an inactive one, then
+/// the earliest made (`createdAt`, when Qlik gives it), then the smallest id.
+fn keeper<'a>(twins: &[&'a IdentityProvider]) -> Option<&'a IdentityProvider> {
+    twins
+        .iter()
+        .copied()
+        .min_by(|a, b| (!a.active, created_at(a), &a.id).cmp(&(!b.active, created_at(b), &b.id)))
+}
+
+/// When the identity provider was made, as Qlik gives it (`createdAt`, or `meta.createdAt`);
+/// ISO 8601 texts compare in time order. None sorts first, so a tenant that gives no date is
+/// ordered by id alone.
+fn created_at(provider: &IdentityProvider) -> Option<&str> {
+    provider
+        .json
+        .get("createdAt")
+        .or_else(|| provider.json.pointer("/meta/createdAt"))
+        .and_then(Value::as_str)
+}
+
+/// Deletes an identity provider; one already gone (404: another run removed it) is what was
+/// asked. A lost answer says Qlik may have changed.
+fn delete(client: &Tenant, tenant: &str, id: &str) -> Result<()> {
+    match client.delete_identity_provider(id) {
+        Ok(()) => {
+            info!("removed the identity provider {id} from {tenant}");
+            Ok(())
+        }
+        Err(ApiFailure::Refused { status: 404, .. }) => {
+            info!("the identity provider {id} was removed meanwhile (by another run?)");
+            Ok(())
+        }
+        Err(failure) => {
+            let action = format!("delete the identity provider {id}");
+            let unknown = !matches!(failure, ApiFailure::Refused { .. });
+            let err = cloud_failure(failure, &action, client);
+            Err(if unknown {
+                super::outcome_unknown(&err, &action, tenant)
+            } else {
+                err
+            }
+            .into())
+        }
+    }
 }
 
 /// An identity provider as printed: its documented fields only, each through the one
@@ -132,59 +272,51 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         .collect();
     let of_issuer =
         |p: &&IdentityProvider| p.is_jwt() && p.issuer.as_deref() == Some(wanted.issuer);
-    let target = match matching.as_slice() {
-        [one] => *one,
-        [] => {
-            let key_ids: Vec<String> = providers
-                .iter()
-                .filter(of_issuer)
-                .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
-                .collect();
-            // Already gone (a second run, or one that overlapped): what --remove asks for is
-            // true, so the rerun converges with exit 0, as --apply's does.
-            let others = if key_ids.is_empty() {
-                format!(
-                    "it has no JWT identity provider with issuer '{}'",
-                    wanted.issuer
-                )
-            } else {
-                format!(
-                    "its identity providers with issuer '{}' have the key IDs {}",
-                    wanted.issuer,
-                    key_ids.join(", ")
-                )
-            };
-            info!(
-                "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
-                 to remove, nothing changed ({others})",
-                wanted.issuer, wanted.key_id
-            );
-            return Ok(Output::streamed(None));
-        }
-        many => {
-            let ids: Vec<&str> = many.iter().map(|p| p.id.as_str()).collect();
-            return Err(UserError::runtime(format!(
-                "{tenant} has {} identity providers with issuer '{}' and key ID '{}' ({}); \
-                 nothing removed",
-                many.len(),
+    if matching.is_empty() {
+        let key_ids: Vec<String> = providers
+            .iter()
+            .filter(of_issuer)
+            .flat_map(|p| p.keys.iter().map(|k| format!("'{}'", k.kid)))
+            .collect();
+        // Already gone (a second run, or one that overlapped): what --remove asks for is
+        // true, so the rerun converges with exit 0, as --apply's does.
+        let others = if key_ids.is_empty() {
+            format!(
+                "it has no JWT identity provider with issuer '{}'",
+                wanted.issuer
+            )
+        } else {
+            format!(
+                "its identity providers with issuer '{}' have the key IDs {}",
                 wanted.issuer,
-                wanted.key_id,
-                ids.join(", ")
-            ))
-            .with_hint("remove the one you mean in the management console (Administration > Identity provider)")
-            .into());
+                key_ids.join(", ")
+            )
+        };
+        info!(
+            "{tenant} has no JWT identity provider with issuer '{}' and key ID '{}': nothing \
+             to remove, nothing changed ({others})",
+            wanted.issuer, wanted.key_id
+        );
+        if args.dry_run {
+            return Ok(Output::product(Plan::new(&tenant, true).product()));
         }
-    };
+        return Ok(Output::streamed(None));
+    }
+    // Twins (runs that overlapped made one each) are all the identity provider with this
+    // issuer and key ID: all of them go.
     let other_active = providers
         .iter()
         .filter(of_issuer)
-        .filter(|p| p.id != target.id && p.active)
+        .filter(|p| matching.iter().all(|m| m.id != p.id) && p.active)
         .count();
-    if target.active && other_active == 0 && !args.force {
+    if let Some(last) = matching.iter().find(|p| p.active)
+        && other_active == 0
+        && !args.force
+    {
         return Err(UserError::runtime(format!(
             "the identity provider {} is the last active JWT identity provider of issuer '{}' \
              on {tenant}: without it no token of that issuer logs in; nothing removed",
-            target.id, wanted.issuer
+            last.id, wanted.issuer
         ))
         .with_hint(
             "configure the new key first (--keyid <new id> --apply) and prove a login with it; \
@@ -192,36 +324,64 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         )
         .into());
     }
-    if let Err(failure) = client.delete_identity_provider(&target.id) {
-        // Not found: another run that overlapped this one removed it after it was read. When
-        // the list confirms it is gone, what --remove asks for is true: converge as a rerun does.
-        let gone = matches!(failure, ApiFailure::Refused { status: 404, .. })
-            && client
-                .identity_providers()
-                .is_ok_and(|now| now.iter().all(|p| p.id != target.id));
-        if gone {
-            info!(
-                "the identity provider {} was removed meanwhile (by another run?): nothing to \
-                 remove, nothing changed",
-                target.id
-            );
-            return Ok(Output::streamed(None));
-        }
-        let action = format!("delete the identity provider {}", target.id);
-        let unknown = !matches!(failure, ApiFailure::Refused { .. });
-        let err = cloud_failure(failure, &action, &client);
-        return Err(if unknown {
-            super::outcome_unknown(&err, &action, &tenant)
-        } else {
-            err
-        }
-        .into());
+    let mut plan = Plan::new(&tenant, args.dry_run);
+    for target in &matching {
+        plan.step(
+            &format!(
+                "remove the identity provider {}: issuer '{}', key ID '{}'",
+                target.id, wanted.issuer, wanted.key_id
+            ),
+            json!({"action": "remove", "id": target.id, "issuer": wanted.issuer,
+                   "key_id": wanted.key_id}),
+        );
     }
-    info!(
-        "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
-        target.id, wanted.issuer, wanted.key_id
-    );
-    Ok(Output::product(super::json_text(&shown(target))))
+    if plan.dry_run() {
+        return Ok(Output::product(plan.product()));
+    }
+    let mut removed = None;
+    for target in &matching {
+        if !remove_one(&client, &tenant, target)? {
+            continue;
+        }
+        info!(
+            "removed the identity provider {} from {tenant}: issuer '{}', key ID '{}'",
+            target.id, wanted.issuer, wanted.key_id
+        );
+        removed = removed.or(Some(*target));
+    }
+    Ok(match removed {
+        Some(target) => Output::product(super::json_text(&shown(target))),
+        None => Output::streamed(None),
+    })
+}
+
+/// Deletes `target`; false when another run that overlapped this one removed it after it was
+/// read (404, and the list confirms it): what --remove asks for is true, as a rerun's.
+fn remove_one(client: &Tenant, tenant: &str, target: &IdentityProvider) -> Result<bool> {
+    let Err(failure) = client.delete_identity_provider(&target.id) else {
+        return Ok(true);
+    };
+    let gone = matches!(failure, ApiFailure::Refused { status: 404, .. })
+        && client
+            .identity_providers()
+            .is_ok_and(|now| now.iter().all(|p| p.id != target.id));
+    if gone {
+        info!(
+            "the identity provider {} was removed meanwhile (by another run?): nothing to \
+             remove, nothing changed",
+            target.id
+        );
+        return Ok(false);
+    }
+    let action = format!("delete the identity provider {}", target.id);
+    let unknown = !matches!(failure, ApiFailure::Refused { .. });
+    let err = cloud_failure(failure, &action, client);
+    Err(if unknown {
+        super::outcome_unknown(&err, &action, tenant)
+    } else {
+        err
+    }
+    .into())
 }
 
 fn tenant_connection(args: &TenantArgs) -> TenantConnection<'_> {

@@ -150,6 +150,10 @@ fn create(body: &[u8], idps: &mut Vec<Value>) -> (u16, Value) {
     idp["id"] = json!(new_id());
     idp["tenantIds"] = json!(["stand-in-tenant"]);
     idp["meta"] = json!({"upgradeSubjects": false});
+    // When it was made, in the order of the creates (the state's lock orders them).
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    idp["createdAt"] = json!(format!("2026-01-01T00:00:00.{made:09}Z"));
     idps.push(idp.clone());
     if let Some(answer) = idps.iter().find_map(|p| p.get(CREATE_ANSWERS)) {
         return (201, answer.clone());

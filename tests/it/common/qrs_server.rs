@@ -511,6 +511,18 @@ fn qrs(request: &Recorded, repository: &mut Repository) -> Answer {
             {
                 return Answer::new(400, "text/plain", "Prefix must be unique");
             }
+            let cookie = vp["sessionCookieHeaderName"].as_str().unwrap_or_default();
+            if repository.virtual_proxies.iter().any(|other| {
+                other["sessionCookieHeaderName"]
+                    .as_str()
+                    .is_some_and(|held| held.eq_ignore_ascii_case(cookie))
+            }) {
+                return Answer::new(
+                    400,
+                    "text/plain",
+                    "Session cookie header name must be unique",
+                );
+            }
             vp["id"] = json!(uuid());
             let stamp = repository.stamp();
             vp["createdDate"] = json!(stamp);
