@@ -7,7 +7,9 @@
 # --cert-create at each rename and unlink with its fault injection), curl (tests/it/login.rs
 # reads a cookie jar with it; examples.rs asks docs/serve.md's server with it), python3 (oauth.rs,
 # streams.rs, examples.rs), chattr (hardening.rs) and chromium (serve.rs drives a headless browser
-# on a page that asks serve for a token).
+# on a page that asks serve for a token); then the engine session clients' libraries
+# (tests/it/engine.rs runs examples/engine-session.py and .js): Python's websockets (pip) and
+# Node's enigma.js and ws (npm, into target/node-tools).
 # Without them `cargo test` skips those tests and lists them at its end; under CI=true a missing
 # tool fails its test (tests/it/common/skip.rs). Quiet and idempotent; Debian and Ubuntu only
 # (apt-get), as on the Linux CI runner. Runs apt-get with sudo when not root.
@@ -21,6 +23,27 @@ done
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v puttygen >/dev/null 2>&1 || missing+=(putty-tools)
 command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
+
+# The engine session clients' libraries, whatever else is installed.
+install_client_libraries() {
+    local here
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import websockets' 2>/dev/null; then
+        python3 -m pip install -q websockets >/dev/null 2>&1 ||
+            python3 -m pip install -q --break-system-packages websockets >/dev/null ||
+            { echo "error: pip could not install websockets" >&2; exit 1; }
+    fi
+    if ! command -v node >/dev/null 2>&1; then
+        missing+=(nodejs npm)
+    elif [ ! -d "$here/target/node-tools/node_modules/enigma.js" ] ||
+        [ ! -d "$here/target/node-tools/node_modules/ws" ]; then
+        mkdir -p "$here/target/node-tools"
+        (cd "$here/target/node-tools" && npm install --silent --no-audit --no-fund enigma.js ws >/dev/null) ||
+            { echo "error: npm could not install enigma.js and ws into target/node-tools" >&2; exit 1; }
+    fi
+}
+install_client_libraries
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 # Debian's chromium is a package; Ubuntu's is a snap, which a CI runner does not run. There the
@@ -57,9 +80,12 @@ for shell in "${missing[@]}"; do
         openssh-client) shell=ssh-keygen ;;
         putty-tools) shell=puttygen ;;
         e2fsprogs) shell=chattr ;;
+        nodejs) shell=node ;;
     esac
     command -v "$shell" >/dev/null 2>&1 || {
         echo "error: $shell is still not on PATH after apt-get install" >&2
         exit 1
     }
 done
+# Node came with apt-get just now: its modules too.
+install_client_libraries

@@ -14,6 +14,9 @@
 //! - Nothing here logs a header's value: the token and the cookies are secrets.
 
 mod tls;
+mod websocket;
+
+pub use websocket::{MAX_MESSAGE_BYTES, Opened, Socket, Upgrade};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -244,6 +247,11 @@ impl Server {
         self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
+    /// `host[:port]`, as a URL of another scheme (`wss://`) starts.
+    pub fn shown_authority(&self) -> String {
+        self.shown()
+    }
+
     fn shown(&self) -> String {
         match self.port {
             Some(port) => format!("{}:{port}", self.host),
@@ -285,6 +293,8 @@ pub struct ClientCertificate<'a> {
 /// An HTTPS client for one server.
 pub struct Client {
     agent: Agent,
+    /// The TLS configuration, for the engine's WebSocket too.
+    tls: std::sync::Arc<rustls::ClientConfig>,
     server: Server,
     timeout: Duration,
     proxy: Option<String>,
@@ -320,6 +330,9 @@ pub struct Reply {
     pub content_type: Option<String>,
     /// Every `Set-Cookie` header, raw: they hold session secrets.
     pub set_cookies: Vec<SecretText>,
+    /// The `qlik-csrf-token` header (QSEoW's `/qps/csrftoken`, Qlik Cloud's
+    /// `/api/v1/csrf-token`): bound to the session, so a secret.
+    pub csrf_token: Option<SecretText>,
     pub body: Vec<u8>,
 }
 
@@ -386,10 +399,13 @@ impl Client {
         let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(tls::TlsConnector { config: tls });
+                .chain(tls::TlsConnector {
+                    config: tls.clone(),
+                });
         let agent = Agent::with_parts(config, connector, DefaultResolver::default());
         Ok(Self {
             agent,
+            tls,
             server,
             timeout: options.timeout,
             proxy,
@@ -494,6 +510,7 @@ impl Client {
         let location = header("location");
         let retry_after = header("retry-after");
         let content_type = header("content-type");
+        let csrf_token = header("qlik-csrf-token").map(SecretText::new);
         let set_cookies = response
             .headers()
             .get_all("set-cookie")
@@ -514,6 +531,7 @@ impl Client {
             retry_after,
             content_type,
             set_cookies,
+            csrf_token,
             body,
         })
     }

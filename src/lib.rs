@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod expires;
 pub mod http;

@@ -23,7 +23,8 @@ pub struct ConnectionArgs {
     pub insecure: bool,
 
     /// Write the session's cookies to this file, in the Netscape format curl -b reads (owner
-    /// only; an existing file is replaced)
+    /// only; an existing file is replaced), and keep the session open for them. Without it
+    /// the session is ended before exit
     #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
     pub cookie_jar: Option<PathBuf>,
 

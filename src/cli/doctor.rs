@@ -34,13 +34,24 @@ pub struct DoctorQscloudArgs {
     #[arg(long, help_heading = "Login")]
     pub login: bool,
 
-    /// The subject (claim sub) of the token --login signs: the user Qlik Cloud signs in, and
-    /// creates if it is new. Its name is the subject, its email <subject>@qs-jwt-doctor.invalid
-    /// (unverified)
-    #[arg(long, value_name = "subject", default_value = "qs-jwt-doctor", requires = "login",
+    /// The subject (claim sub) of the token --login signs. Without it, the documented probe
+    /// user qs-jwt-doctor (name "qs-jwt doctor probe", email
+    /// qs-jwt-doctor@qs-jwt-doctor.invalid), so that no existing user's profile changes; a
+    /// named user only with the --name and --email the admin gives
+    #[arg(long, value_name = "subject", requires_all = ["login", "name", "email"],
           help_heading = "Login",
           value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
-    pub sub: String,
+    pub sub: Option<String>,
+
+    /// The name (claim name) of the --sub user, as Qlik Cloud holds it
+    #[arg(long, value_name = "name", requires = "sub", help_heading = "Login",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub name: Option<String>,
+
+    /// The email (claim email) of the --sub user, as Qlik Cloud holds it
+    #[arg(long, value_name = "email", requires = "sub", help_heading = "Login",
+          value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    pub email: Option<String>,
 
     #[command(flatten)]
     pub connection: TenantApiArgs,

@@ -21,6 +21,9 @@ pub struct LoginQscloudArgs {
     pub token: LoginTokenArgs,
 
     #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
@@ -38,10 +41,31 @@ pub struct LoginQseowArgs {
     pub token: LoginTokenArgs,
 
     #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
     pub connection: ConnectionArgs,
 
     #[command(flatten)]
     pub output: LoginOutputArgs,
+}
+
+/// The engine proof after the HTTP login: the CSRF token, the WebSocket, the engine's answers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Engine")]
+pub struct EngineArgs {
+    /// Also open this app (its id) on the engine and show its title: the user may open it
+    #[arg(long, value_name = "app id", value_parser = NonEmptyStringValueParser::new())]
+    pub app: Option<String>,
+
+    /// The Origin the WebSocket sends (a host name or https://host), when clients use another
+    /// name than the server URL's host; the default is the server URL's origin
+    #[arg(long, value_name = "origin", value_parser = NonEmptyStringValueParser::new())]
+    pub origin: Option<String>,
+
+    /// Prove the HTTP login only, not the engine's WebSocket
+    #[arg(long, conflicts_with_all = ["app", "origin"])]
+    pub no_engine: bool,
 }
 
 /// The token a login sends: exactly one source.
@@ -62,7 +86,8 @@ pub struct LoginTokenArgs {
 #[command(next_help_heading = "Output")]
 pub struct LoginOutputArgs {
     /// What to print: a report for people, or one JSON object {"accepted", "status", "server",
-    /// "user", "cookies", "error"}, also when the login fails
+    /// "user", "cookies", "session", "error"}, also when the login fails. The session is ended
+    /// before exit ("session": "ended") unless --cookie-jar keeps it ("kept")
     #[arg(long, value_name = "format", value_enum, default_value_t = LoginFormat::Text)]
     pub output: LoginFormat,
 
@@ -76,4 +101,8 @@ pub enum LoginFormat {
     Text,
     /// One JSON object, for jq and PowerShell's ConvertFrom-Json
     Json,
+    /// One JSON object a client opens the engine with itself: {"websocketUrl" (with the CSRF
+    /// token), "cookie" (the Cookie header's value), "origin", "csrfToken", "expires", "ends"}.
+    /// It holds the session's secrets: it goes to stdout only, and the session is kept open
+    Session,
 }

@@ -247,13 +247,15 @@ Examples:
     --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --cert-privatekey-file privatekey.pem
   qs-jwt doctor-qscloud --tenant mytenant.eu.qlikcloud.com --api-key-file apikey.txt \\
     --issuer mytenant.eu.qlikcloud.com --keyid my-key-id --cert-privatekey-file privatekey.pem \\
-    --login --sub anna --output json | jq '.checks[] | select(.status == \"fail\")'
+    --login --output json | jq '.checks[] | select(.status == \"fail\")'
 
 Checks: the tenant is reachable and takes the API key (a tenant admin's); an identity provider
 has this issuer and key ID (if not, those that have one of them, with the value the tenant
 holds); it is active and of type JWT; its key is the public half of your private key; your key
 is RSA, 2048 bits or more; its certificate is valid for 30 days more; its options read the claims
-create-qscloud writes; with --login, a fresh token logs in. Each line is PASS, WARN, FAIL or
+create-qscloud writes; with --login, a fresh token for the probe user qs-jwt-doctor logs in, the
+engine takes the session (csrf-token, WebSocket, OnConnected) and the session is ended again.
+Each line is PASS, WARN, FAIL or
 SKIP, with the qs-jwt command that fixes a failure. Exit code 0: no check failed (warnings
 allowed). 1: a check failed. 2: a usage error.";
 
@@ -272,8 +274,9 @@ certificate (--qrs-cert, --qrs-key) and --qrs-user; a virtual proxy has --prefix
 prefixes the repository holds, and the JWT virtual proxies with your audience); it uses JWT; its
 certificate is of your private key and valid for 30 days more; its audience is --audience and its
 attribute names are those create-qseow writes (userId, userDirectory), the server's values shown;
-it is linked to a proxy service and has load-balancing nodes; with --login, a fresh token logs in
-through it. Each line is PASS, WARN, FAIL or SKIP, with the qs-jwt command that fixes a failure.
+it is linked to a proxy service and has load-balancing nodes; with --login, its host allow list
+holds the host of --server (else 403 at the engine's WebSocket), a fresh token logs in
+through it, the engine takes the session, and the session is ended again. Each line is PASS, WARN, FAIL or SKIP, with the qs-jwt command that fixes a failure.
 Exit code 0: no check failed (warnings allowed). 1: a check failed. 2: a usage error.";
 
 const COMPLETIONS_EXAMPLE: &str = "\

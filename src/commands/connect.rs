@@ -467,6 +467,53 @@ fn said(body: &str) -> String {
     )
 }
 
+/// Ends a probe's session on a virtual proxy (the Personal API's `DELETE /qps/user`): true when
+/// it ended. A failure is a warning, for what the probe proved stands.
+pub fn end_qseow_session(proxy: &Proxy, cookies: &SecretText) -> bool {
+    ended(proxy.logout(cookies), "the virtual proxy")
+}
+
+/// Ends a probe's session on Qlik Cloud: its CSRF token, then `POST /logout` with both.
+pub fn end_qscloud_session(tenant: &Tenant, cookies: &SecretText) -> bool {
+    let csrf = tenant
+        .csrf_token(Some(cookies), None)
+        .ok()
+        .and_then(|reply| reply.csrf_token);
+    ended(tenant.logout(cookies, csrf.as_ref()), "Qlik Cloud")
+}
+
+fn ended(reply: Result<crate::http::Reply, UserError>, who: &str) -> bool {
+    match reply {
+        Ok(reply) if (200..400).contains(&reply.status) => {
+            crate::verbose!("{who} ended the session (HTTP {})", reply.status);
+            true
+        }
+        Ok(reply) => {
+            tracing::warn!(
+                "{who} did not end the session (HTTP {}): it stays open until it times out",
+                reply.status
+            );
+            false
+        }
+        Err(err) => {
+            tracing::warn!("cannot end the session: {err}; it stays open until it times out");
+            false
+        }
+    }
+}
+
+/// The `Cookie` header that carries back what a login's `Set-Cookie` lines set (each line's
+/// `name=value`), for a probe that keeps no cookie jar.
+pub fn cookie_header(set_cookies: &[SecretText]) -> Option<SecretText> {
+    let pairs: Vec<&str> = set_cookies
+        .iter()
+        .filter_map(|line| line.expose().split(';').next())
+        .map(str::trim)
+        .filter(|pair| pair.contains('='))
+        .collect();
+    (!pairs.is_empty()).then(|| SecretText::composed(pairs.join("; ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

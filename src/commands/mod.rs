@@ -13,6 +13,7 @@ pub mod login;
 pub mod oauth;
 pub mod oauth_client;
 mod output;
+pub mod prove;
 pub mod serve;
 pub mod setup;
 pub mod stop;

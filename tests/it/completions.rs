@@ -91,7 +91,10 @@ fn cases() -> Vec<Case> {
         case("qs-jwt create-qseow --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --cert-create ", TRUE_FALSE),
         case("qs-jwt create-qscloud --useremail-verified ", TRUE_FALSE),
-        case("qs-jwt login-qscloud --output ", &["text", "json"]),
+        case(
+            "qs-jwt login-qscloud --output ",
+            &["text", "json", "session"],
+        ),
         case("qs-jwt doctor-qscloud --output ", &["text", "json"]),
         case("qs-jwt login-qseow --loglevel ", LOG_LEVELS),
         case("qs-jwt completions ", SHELLS),
@@ -379,7 +382,7 @@ fn powershell_script_lists_every_option_and_value_list() {
     for command in ["login-qscloud", "login-qseow"] {
         expected.push(format!(
             "'qs-jwt;{command};--output' {}",
-            list(&["text", "json"])
+            list(&["text", "json", "session"])
         ));
     }
     for command in [

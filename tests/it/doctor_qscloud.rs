@@ -96,7 +96,15 @@ fn line<'a>(stdout: &'a str, title: &str) -> (&'a str, Option<&'a str>) {
 #[test]
 fn a_sound_configuration_passes_every_check_and_exits_0() {
     let tenant = tenant_with(jwt_idp("abc123", "i", "k", &my_certificate(), true));
-    let (code, stdout, stderr) = run(&mut tenant.doctor(&["--login", "--sub", "anna"]));
+    let (code, stdout, stderr) = run(&mut tenant.doctor(&[
+        "--login",
+        "--sub",
+        "anna",
+        "--name",
+        "Anna Anderson",
+        "--email",
+        "anna@grusgrus.com",
+    ]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for title in [
         "local key",
@@ -109,6 +117,7 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
         "certificate dates",
         "options",
         "login",
+        "engine",
     ] {
         let (line, fix) = line(&stdout, title);
         assert!(line.starts_with("PASS  "), "{line}\n{stdout}");
@@ -120,13 +129,46 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
             .contains("'abc123' has issuer 'i' and key ID 'k'"),
         "{stdout}"
     );
-    assert!(stdout.ends_with("10 checks: 10 passed\n"), "{stdout}");
-    // Read only, but for the one login.
-    let requests = tenant.server.requests();
+    assert!(stdout.ends_with("11 checks: 11 passed\n"), "{stdout}");
     assert!(
-        requests
-            .iter()
-            .all(|r| r.method == "GET" || r.target == "/login/jwt-session"),
+        line(&stdout, "engine").0.contains(
+            "proven (csrfToken, websocket, onConnected, authenticatedUser, engineVersion): \
+             engine 12.2044.0"
+        ),
+        "{stdout}"
+    );
+    // The named user, with the name and email the admin gave; the session ended again.
+    let (login, _) = line(&stdout, "login");
+    assert!(
+        login.contains("a fresh token for 'anna' made a session (HTTP 200), ended again"),
+        "{login}"
+    );
+    let counts = tenant.server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+    let requests = tenant.server.requests();
+    let sent = requests
+        .iter()
+        .find(|r| r.target == "/login/jwt-session")
+        .unwrap();
+    let (_, claims) = common::decode_parts(
+        sent.header("authorization")
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap(),
+    );
+    assert_eq!(
+        (&claims["sub"], &claims["name"], &claims["email"]),
+        (
+            &json!("anna"),
+            &json!("Anna Anderson"),
+            &json!("anna@grusgrus.com")
+        )
+    );
+    // Read only, but for the one login, its engine proof and its logout.
+    assert!(
+        requests.iter().all(|r| r.method == "GET"
+            || r.target == "/login/jwt-session"
+            || r.target == "/logout"),
         "{:?}",
         requests.iter().map(|r| &r.target).collect::<Vec<_>>()
     );
@@ -467,6 +509,14 @@ fn a_missing_key_source_is_a_usage_error() {
     // --sub without --login.
     let (code, _, stderr) = run(&mut tenant.doctor(&["--sub", "anna"]));
     assert_eq!(code, 2, "{stderr}");
+    // A named user only with the name and email the admin gives: the probe never invents a
+    // profile for an existing user.
+    let (code, _, stderr) = run(&mut tenant.doctor(&["--login", "--sub", "anna"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--name") && stderr.contains("--email"),
+        "{stderr}"
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -779,4 +829,36 @@ fn a_list_past_50_pages_fails_rather_than_being_cut_short() {
         failed.starts_with("FAIL") && failed.contains("goes on past 50 pages"),
         "{failed}"
     );
+}
+
+#[test]
+fn the_login_probe_signs_its_own_documented_user_by_default_and_ends_its_session() {
+    let tenant = tenant_with(jwt_idp("abc123", "i", "k", &my_certificate(), true));
+    let (code, stdout, stderr) = run(&mut tenant.doctor(&["--login"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (login, _) = line(&stdout, "login");
+    assert!(
+        login.contains("a fresh token for 'qs-jwt-doctor' made a session (HTTP 200), ended again"),
+        "{login}"
+    );
+    let requests = tenant.server.requests();
+    let sent = requests
+        .iter()
+        .find(|r| r.target == "/login/jwt-session")
+        .unwrap();
+    let (_, claims) = common::decode_parts(
+        sent.header("authorization")
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap(),
+    );
+    assert_eq!(claims["sub"], "qs-jwt-doctor");
+    assert_eq!(claims["name"], "qs-jwt doctor probe");
+    assert_eq!(claims["email"], "qs-jwt-doctor@qs-jwt-doctor.invalid");
+    let counts = tenant.server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+    let logout = requests.iter().find(|r| r.target == "/logout").unwrap();
+    assert_eq!(logout.method, "POST");
+    assert!(logout.header("qlik-csrf-token").is_some());
+    assert_eq!(logout.header("authorization"), None);
 }

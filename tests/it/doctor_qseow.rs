@@ -33,10 +33,15 @@ fn site_with(vp: Value, linked: bool) -> Site {
 
 /// A sound site: the virtual proxy 'jwt' as qs-jwt's tokens need it, linked.
 fn sound_site() -> Site {
-    site_with(
-        jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
-        true,
-    )
+    site_with(sound_virtual_proxy(), true)
+}
+
+/// The virtual proxy 'jwt' as qs-jwt's tokens need it, its host allow list holding the
+/// stand-in's host (the host of --server).
+fn sound_virtual_proxy() -> Value {
+    let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
+    vp["websocketCrossOriginWhiteList"] = json!(["127.0.0.1"]);
+    vp
 }
 
 impl Site {
@@ -131,7 +136,30 @@ fn a_sound_configuration_passes_every_check_and_exits_0() {
         login.contains("a fresh token for 'CORP\\anna' made a session"),
         "{login}"
     );
-    assert!(stdout.ends_with("12 checks: 12 passed\n"), "{stdout}");
+    assert!(stdout.ends_with("14 checks: 14 passed\n"), "{stdout}");
+    assert!(
+        line(&stdout, "host allow list")
+            .0
+            .contains("holds '127.0.0.1', the host of --server"),
+        "{stdout}"
+    );
+    assert!(
+        line(&stdout, "engine").0.contains(
+            "proven (csrfToken, websocket, onConnected, authenticatedUser, engineVersion): \
+             engine 12.2044.0, user 'UserDirectory=CORP; UserId=anna'"
+        ),
+        "{stdout}"
+    );
+    // The probe ended the session it made (the Personal API's DELETE /jwt/qps/user).
+    assert!(login.contains(", ended again"), "{login}");
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+    assert!(
+        site.server
+            .proxy_requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.target.starts_with("/jwt/qps/user"))
+    );
     // The token went through /jwt/qrs/about, signed for five minutes with the audience.
     let sent = site
         .server
@@ -183,8 +211,20 @@ fn fails_then_fix_passes(site: &Site, title: &str, found: &[&str], fix_has: &str
     if fix.starts_with("qs-jwt setup-qseow") {
         let (code, stdout, stderr) = run(&mut site.doctor(&[]));
         assert_eq!(code, 0, "after {fix}:\n{stdout}\n{stderr}");
+        // With --login, the engine's host allow list is checked too: its own fix adds the host
+        // of --server, after which everything passes.
         let (code, stdout, stderr) = run(site.doctor(&[]).args(site.login_args()));
-        assert_eq!(code, 0, "after {fix}:\n{stdout}\n{stderr}");
+        if code != 0 {
+            let (allow, allow_fix) = line(&stdout, "host allow list");
+            assert!(
+                allow.starts_with("FAIL  "),
+                "after {fix}:\n{stdout}\n{stderr}"
+            );
+            let (code, _, err) = site.run_fix(allow_fix.unwrap());
+            assert_eq!(code, 0, "{err}");
+            let (code, stdout, stderr) = run(site.doctor(&[]).args(site.login_args()));
+            assert_eq!(code, 0, "after {fix}:\n{stdout}\n{stderr}");
+        }
     }
     failed.to_owned()
 }
@@ -423,8 +463,10 @@ fn json_is_one_object_for_success_failure_and_usage_errors() {
     assert_eq!(value["status"], "ok");
     assert_eq!(value["prefix"], "jwt");
     assert_eq!(value["audience"], AUDIENCE);
-    assert_eq!(value["checks"].as_array().unwrap().len(), 12);
-    assert_eq!(value["checks"][11]["id"], "login");
+    assert_eq!(value["checks"].as_array().unwrap().len(), 14);
+    assert_eq!(value["checks"][11]["id"], "virtual-proxy-allow-list");
+    assert_eq!(value["checks"][12]["id"], "login");
+    assert_eq!(value["checks"][13]["id"], "engine");
 
     let (code, stdout, _) = run(&mut site.doctor(&["--audience", "other", "--output", "json"]));
     assert_eq!(code, 1);
@@ -562,6 +604,40 @@ fn the_repositorys_values_are_shown_escaped_and_quoted_in_fixes() {
             .contains("'their \u{1b}[2J audience'"),
         "{audience}"
     );
+}
+
+#[test]
+fn a_host_allow_list_without_the_server_fails_with_the_apply_that_adds_it_and_the_engine_says_403()
+{
+    let site = site_with(
+        jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem")),
+        true,
+    );
+    let (code, stdout, stderr) = run(site.doctor(&[]).args(site.login_args()));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let (allow, fix) = line(&stdout, "host allow list");
+    assert!(
+        allow.starts_with("FAIL  ")
+            && allow.contains("does not hold '127.0.0.1', the host of --server (it holds nothing)"),
+        "{allow}"
+    );
+    let fix = fix.unwrap();
+    assert!(fix.ends_with("--allow-host 127.0.0.1"), "{fix}");
+    let (engine, _) = line(&stdout, "engine");
+    assert!(
+        engine.starts_with("FAIL  ")
+            && engine.contains("the step websocket failed")
+            && engine.contains("HTTP 403"),
+        "{engine}"
+    );
+    // The session the login made ended all the same.
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1));
+    // The fix, run as printed, makes the doctor pass.
+    let (code, out, err) = site.run_fix(fix);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, stdout, stderr) = run(site.doctor(&[]).args(site.login_args()));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
 
 /// Issue 26's lock-out: the doctor diagnoses keys/signing-key.pem while the virtual proxy holds

@@ -220,6 +220,7 @@ fn the_readme_runs_as_written() {
             users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
             ..OauthConfig::default()
         },
+        ..Trust::default()
     };
     let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
     let qseow = QrsServer::start();
@@ -251,6 +252,16 @@ fn the_readme_runs_as_written() {
             ),
             ("https://qlikserver.example.com", qseow.proxy_url()),
             ("https://qlik.example.com", qseow.proxy_url()),
+            // The names in the host allow list: the stand-in's host (the engine's WebSocket
+            // checks the Origin against them).
+            (
+                "--allow-host qlikserver.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
+            (
+                "--allow-host qlik.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
@@ -301,6 +312,22 @@ fn the_readme_runs_as_written() {
             .lines()
             .map(|line| match line.strip_prefix("User id:") {
                 Some(_) => "User id:        65f1c0ffee0123456789abcd\n".to_owned(),
+                // The engine names the session's user by that id too (a Qlik Cloud id has no
+                // '=', QSEoW's UserDirectory=...; UserId=... is kept), and the session app's
+                // name is new each time.
+                None if (line.starts_with("PASS  engine")
+                    || line.contains("authenticatedUser the engine's user is"))
+                    && line.ends_with('\'')
+                    && !line.contains("UserId=") =>
+                {
+                    let (head, _) = line[..line.len() - 1].rsplit_once('\'').unwrap();
+                    format!("{head}'65f1c0ffee0123456789abcd'\n")
+                }
+                None if line.contains("/app/SessionApp_") => {
+                    let (head, rest) = line.split_once("/app/SessionApp_").unwrap();
+                    let tail = rest.split_once(' ').map_or("", |(_, tail)| tail);
+                    format!("{head}/app/SessionApp_Xq7LmN2pR4sT6vW8yZ0bC1dE {tail}\n")
+                }
                 None => format!("{line}\n"),
             })
             .collect::<String>()
@@ -355,6 +382,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
             ..OauthConfig::default()
         },
+        ..Trust::default()
     };
     let cloud = QlikServer::start_with(Behaviour::QlikCloud, trust);
     // The QSEoW site: a repository with no virtual proxy for JWT, which the walk's
@@ -382,6 +410,11 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             // The repository's port first: the hub's origin is a prefix of it.
             ("https://qlikserver.example.com:4242", qseow.qrs_url()),
             ("https://qlikserver.example.com", qseow.proxy_url()),
+            // The hub's host name in the host allow list is the stand-in's.
+            (
+                "--allow-host qlikserver.example.com",
+                "--allow-host 127.0.0.1".to_owned(),
+            ),
         ],
         &[
             ("SSL_CERT_FILE", authorities.display().to_string()),
@@ -486,7 +519,7 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     );
     assert_eq!(
         vps[0]["websocketCrossOriginWhiteList"],
-        serde_json::json!(["qlik.example.com"])
+        serde_json::json!(["qlik.example.com", "127.0.0.1"])
     );
     // Four token requests (the key, Anna by subject, Anna with the ES384 key, a user by ID with
     // the secret), each

@@ -682,6 +682,68 @@ fn https_proxy_is_used_unless_no_proxy_names_the_host() {
     assert_eq!(proxy.targets().len(), before);
 }
 
+// ---- Probes end their sessions ----
+
+#[test]
+fn every_login_ends_the_session_it_made_unless_a_cookie_jar_keeps_it() {
+    let cloud = QlikServer::start(Behaviour::QlikCloud);
+    let qseow = QlikServer::start(Behaviour::Qseow);
+    let folder = Folder::new(&cloud);
+    let qseow_folder = Folder::new(&qseow);
+    for (i, output) in ["text", "json"].into_iter().enumerate() {
+        let token = folder.created(anna());
+        let done = run(&mut folder.login_qscloud(&cloud, &token, &["--output", output]));
+        assert_eq!(done.code, 0, "{}", done.stderr);
+        let counts = cloud.sessions();
+        assert_eq!((counts.opened, counts.ended), (i + 1, i + 1), "{counts:?}");
+
+        let token = qseow_token(&qseow_folder, &["--userdir", "CORP", "--userid", "anna"]);
+        let done = run(&mut qseow_folder.login_qseow(&qseow, &token, &["--output", output]));
+        assert_eq!(done.code, 0, "{}", done.stderr);
+        let counts = qseow.sessions();
+        assert_eq!((counts.opened, counts.ended), (i + 1, i + 1), "{counts:?}");
+        if output == "json" {
+            assert_eq!(accepted_json(&done.stdout)["session"], "ended");
+        } else {
+            assert!(
+                done.stdout
+                    .contains("Session:        ended (a probe leaves no session behind)"),
+                "{}",
+                done.stdout
+            );
+        }
+    }
+    // QSEoW's logout is the Personal API's DELETE /{prefix}/qps/user with the session cookie.
+    let delete = qseow
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert!(
+        delete.target.starts_with("/jwt/qps/user"),
+        "{}",
+        delete.target
+    );
+    assert!(
+        delete
+            .header("cookie")
+            .unwrap()
+            .starts_with("X-Qlik-Session-jwt=")
+    );
+
+    // A cookie jar is a session kept on purpose.
+    let token = folder.created(anna());
+    let kept = run(&mut folder.login_qscloud(&cloud, &token, &["--cookie-jar", "jar.txt"]));
+    assert_eq!(kept.code, 0, "{}", kept.stderr);
+    assert!(
+        kept.stdout.contains("Session:        kept open"),
+        "{}",
+        kept.stdout
+    );
+    let counts = cloud.sessions();
+    assert_eq!((counts.opened, counts.ended), (3, 2), "{counts:?}");
+}
+
 // ---- The cookie jar, and secrets ----
 
 #[test]
@@ -1406,7 +1468,9 @@ fn output_json_on_a_transport_failure_is_one_object() {
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         keys(&json),
-        ["accepted", "status", "server", "user", "cookies", "error"]
+        [
+            "accepted", "status", "server", "user", "cookies", "session", "engine", "error"
+        ]
     );
     assert_eq!(
         keys(&json["error"]),

@@ -13,6 +13,7 @@ mod decode;
 mod docs;
 mod doctor_qscloud;
 mod doctor_qseow;
+mod engine;
 mod errors;
 mod examples;
 mod hardening;

@@ -25,7 +25,7 @@ use super::{
 use crate::claims::{self, QscloudUser, User};
 use crate::cli::doctor::DoctorQscloudArgs;
 use crate::commands::Output;
-use crate::commands::connect::{TenantConnection, cloud_failure, tenant_with_api_key};
+use crate::commands::connect::{self, TenantConnection, cloud_failure, tenant_with_api_key};
 use crate::error::UserError;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::cloud::{self, ApiFailure, IdentityProvider, Tenant};
@@ -198,17 +198,23 @@ pub fn doctor_qscloud(args: &DoctorQscloudArgs, now: SystemTime) -> Result<Outpu
     let now_seconds = times::unix_seconds(now)?;
     let mut report = checks(&typed, &local, &listed, now_seconds);
     if args.login {
-        report.push(match (&signing, report.passed(id::TENANT)) {
-            (None, _) => Check::skip(
+        match (&signing, report.passed(id::TENANT)) {
+            (None, _) => report.push(Check::skip(
                 id::LOGIN,
                 title::LOGIN,
                 "no token to log in with: the local key could not be read",
-            ),
-            (Some(_), false) => {
-                Check::skip(id::LOGIN, title::LOGIN, "the tenant could not be reached")
+            )),
+            (Some(_), false) => report.push(Check::skip(
+                id::LOGIN,
+                title::LOGIN,
+                "the tenant could not be reached",
+            )),
+            (Some(key), true) => {
+                let (login, engine) = login(&client, args, key, now_seconds);
+                report.push(login);
+                report.push(engine);
             }
-            (Some(key), true) => login(&client, args, key, now_seconds),
-        });
+        }
     }
     Ok(report.into_output(args.output.output))
 }
@@ -756,11 +762,30 @@ fn options_check(provider: &IdentityProvider) -> Check {
     )
 }
 
+/// The user `--login` signs in without `--sub`: its own, so that no existing user's name or
+/// email is rewritten from a probe's claims (a JWT login updates the user it names).
+pub const PROBE_SUBJECT: &str = "qs-jwt-doctor";
+const PROBE_NAME: &str = "qs-jwt doctor probe";
+const PROBE_EMAIL: &str = "qs-jwt-doctor@qs-jwt-doctor.invalid";
+
 /// `--login`: a fresh token from the one place that signs, sent to /login/jwt-session. Neither
 /// the token nor the session's cookies are shown; Qlik's error is, with the token cut out.
-fn login(client: &Tenant, args: &DoctorQscloudArgs, key: &keys::SigningKey, now: u64) -> Check {
+fn login(
+    client: &Tenant,
+    args: &DoctorQscloudArgs,
+    key: &keys::SigningKey,
+    now: u64,
+) -> (Check, Check) {
     match login_result(client, args, key, now) {
-        Ok(check) | Err(check) => check,
+        Ok(checks) => checks,
+        Err(check) => (
+            check,
+            Check::skip(
+                super::ENGINE_ID,
+                super::ENGINE_TITLE,
+                "no session to prove the engine with",
+            ),
+        ),
     }
 }
 
@@ -769,16 +794,24 @@ fn login_result(
     args: &DoctorQscloudArgs,
     key: &keys::SigningKey,
     now: u64,
-) -> Result<Check, Check> {
+) -> Result<(Check, Check), Check> {
     let fail = |why: String| Check::fail(id::LOGIN, title::LOGIN, why);
+    let (sub, name, email) = match (&args.sub, &args.name, &args.email) {
+        (Some(sub), Some(name), Some(email)) => (sub.clone(), name.clone(), email.clone()),
+        _ => (
+            PROBE_SUBJECT.to_owned(),
+            PROBE_NAME.to_owned(),
+            PROBE_EMAIL.to_owned(),
+        ),
+    };
     let user = QscloudUser {
         issuer: args.issuer.clone(),
         key_id: args.keyid.clone(),
-        sub: Some(args.sub.clone()),
+        sub: Some(sub.clone()),
         email_verified: Some(false),
         user: User {
-            name: Some(args.sub.clone()),
-            email: Some(format!("{}@qs-jwt-doctor.invalid", args.sub)),
+            name: Some(name),
+            email: Some(email),
             groups: Vec::new(),
             expires: std::time::Duration::from_secs(LOGIN_TOKEN_SECS),
             extra: Vec::new(),
@@ -812,8 +845,8 @@ fn login_result(
         // The token is registered as a secret: error::redact_keys cuts it out of Qlik's words
         // when they are shown.
         return Err(fail(format!(
-            "Qlik Cloud refused a fresh token for '{}' (HTTP {}){words}{trace}",
-            args.sub, reply.status
+            "Qlik Cloud refused a fresh token for '{sub}' (HTTP {}){words}{trace}",
+            reply.status
         )));
     }
     if reply.set_cookies.is_empty() {
@@ -822,13 +855,38 @@ fn login_result(
             reply.status
         )));
     }
-    Ok(Check::pass(
-        id::LOGIN,
-        title::LOGIN,
-        format!(
-            "a fresh token for '{}' made a session (HTTP {})",
-            args.sub, reply.status
+    let cookies = connect::cookie_header(&reply.set_cookies);
+    let engine = match &cookies {
+        Some(cookies) => {
+            let target = crate::commands::prove::EngineTarget {
+                origin: None,
+                app: None,
+            };
+            let report =
+                crate::commands::prove::qscloud(client, Some(cookies), None, &target, None)
+                    .unwrap_or_else(|e| {
+                        crate::commands::prove::EngineReport::unreachable(&e, None)
+                    });
+            super::engine_check(&report)
+        }
+        None => Check::skip(super::ENGINE_ID, super::ENGINE_TITLE, "no session cookie"),
+    };
+    let ended = cookies.is_some_and(|cookies| connect::end_qscloud_session(client, &cookies));
+    Ok((
+        Check::pass(
+            id::LOGIN,
+            title::LOGIN,
+            format!(
+                "a fresh token for '{sub}' made a session (HTTP {}){}",
+                reply.status,
+                if ended {
+                    ", ended again"
+                } else {
+                    ", left open (see the warning)"
+                }
+            ),
         ),
+        engine,
     ))
 }
 

@@ -840,6 +840,41 @@ impl Run for DoctorQseowArgs {
     }
 }
 
+/// The engine proof's check, for both doctors' --login.
+pub const ENGINE_ID: &str = "engine";
+pub const ENGINE_TITLE: &str = "engine";
+
+/// The engine proof as one check: its steps, or the first failure and what to change (in
+/// `found`: the change is not always one runnable command).
+pub fn engine_check(report: &crate::commands::prove::EngineReport) -> Check {
+    let steps = report
+        .steps
+        .iter()
+        .map(|s| s.step)
+        .collect::<Vec<_>>()
+        .join(", ");
+    match report.failure() {
+        None => Check::pass(
+            ENGINE_ID,
+            ENGINE_TITLE,
+            format!(
+                "proven ({steps}): engine {}, user '{}'",
+                report.version.as_deref().unwrap_or("?"),
+                report.user.as_deref().unwrap_or("?")
+            ),
+        ),
+        Some((found, fix)) => Check::fail(
+            ENGINE_ID,
+            ENGINE_TITLE,
+            format!(
+                "the step {} failed: {found}{}",
+                report.failed_step.unwrap_or_default(),
+                fix.map(|f| format!("; to change: {f}")).unwrap_or_default()
+            ),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

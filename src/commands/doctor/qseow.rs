@@ -26,6 +26,7 @@ use crate::claims::{self, QseowUser, User};
 use crate::cli::doctor::DoctorQseowArgs;
 use crate::commands::Output;
 use crate::commands::connect::{self, Connection, RepositoryConnection, qrs_failure};
+use crate::commands::prove;
 use crate::http::Server;
 use crate::keys::{self, KeySource, PublicKeyOrigin, Validity};
 use crate::qlik::qseow::{
@@ -48,7 +49,9 @@ mod id {
     pub const VP_ATTRIBUTES: &str = "virtual-proxy-attributes";
     pub const VP_LINKED: &str = "virtual-proxy-linked";
     pub const VP_NODES: &str = "virtual-proxy-nodes";
+    pub const VP_ALLOW_LIST: &str = "virtual-proxy-allow-list";
     pub const LOGIN: &str = "login";
+    pub const ENGINE: &str = "engine";
 }
 
 mod title {
@@ -62,7 +65,9 @@ mod title {
     pub const VP_ATTRIBUTES: &str = "attribute names";
     pub const VP_LINKED: &str = "linked to a proxy";
     pub const VP_NODES: &str = "load balancing";
+    pub const VP_ALLOW_LIST: &str = "host allow list";
     pub const LOGIN: &str = "login";
+    pub const ENGINE: &str = "engine";
 }
 
 /// What reading the site gave.
@@ -231,14 +236,19 @@ pub fn doctor_qseow(args: &DoctorQseowArgs, now: SystemTime) -> Result<Output> {
     let now_seconds = times::unix_seconds(now)?;
     let mut report = checks(&typed, &local, &read, now_seconds);
     if let Some(server) = proxy {
-        report.push(match &signing {
-            None => Check::skip(
+        report.push(allow_list(&typed, &local, &read, &server, now_seconds));
+        match &signing {
+            None => report.push(Check::skip(
                 id::LOGIN,
                 title::LOGIN,
                 "no token to log in with: the local key could not be read",
-            ),
-            Some(key) => login(server, args, key, now_seconds),
-        });
+            )),
+            Some(key) => {
+                let (login, engine) = login(server, args, key, now_seconds);
+                report.push(login);
+                report.push(engine);
+            }
+        }
     }
     Ok(report.into_output(args.output.output))
 }
@@ -861,10 +871,98 @@ fn nodes_check(typed: &Typed, vp: &VirtualProxy, nodes: &[ServerNode], apply: &[
 
 /// `--login`: a fresh token from the one place that signs, sent through the virtual proxy as
 /// login-qseow sends one. Neither the token nor the session's cookies are shown.
-fn login(server: Server, args: &DoctorQseowArgs, key: &keys::SigningKey, now: u64) -> Check {
+fn login(
+    server: Server,
+    args: &DoctorQseowArgs,
+    key: &keys::SigningKey,
+    now: u64,
+) -> (Check, Check) {
     match login_result(server, args, key, now) {
-        Ok(check) | Err(check) => check,
+        Ok(checks) => checks,
+        Err(check) => (
+            check,
+            Check::skip(
+                id::ENGINE,
+                title::ENGINE,
+                "no session to prove the engine with",
+            ),
+        ),
     }
+}
+
+/// The virtual proxy's host allow list holds the host of `--server`: the Origin a browser on
+/// that URL sends, which QSEoW's WebSocket CSRF protection checks (else 403 at the handshake).
+fn allow_list(
+    typed: &Typed,
+    local: &Result<LocalKey, KeyTrouble>,
+    read: &Read,
+    server: &Server,
+    now: u64,
+) -> Check {
+    let host = server.bare_host().to_owned();
+    let Read::Site(site) = read else {
+        return Check::skip(
+            id::VP_ALLOW_LIST,
+            title::VP_ALLOW_LIST,
+            "the repository was not read",
+        );
+    };
+    let wanted = typed.prefix.trim_matches('/');
+    let Some(vp) = site
+        .virtual_proxies
+        .iter()
+        .find(|vp| vp.prefix.trim_matches('/').eq_ignore_ascii_case(wanted))
+    else {
+        return Check::skip(
+            id::VP_ALLOW_LIST,
+            title::VP_ALLOW_LIST,
+            "no virtual proxy to read",
+        );
+    };
+    let list: Vec<String> = vp
+        .json
+        .get("websocketCrossOriginWhiteList")
+        .and_then(serde_json::Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = if list.is_empty() {
+        "nothing".to_owned()
+    } else {
+        list.iter()
+            .map(|h| format!("'{}'", render::escape(h)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if list.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Check::pass(
+            id::VP_ALLOW_LIST,
+            title::VP_ALLOW_LIST,
+            format!("holds '{host}', the host of --server (it holds {shown})"),
+        );
+    }
+    Check::fail(
+        id::VP_ALLOW_LIST,
+        title::VP_ALLOW_LIST,
+        format!(
+            "does not hold '{host}', the host of --server (it holds {shown}): the engine's \
+             WebSocket from that host is refused with 403"
+        ),
+    )
+    .with_fixes(
+        typed
+            .apply(local.as_ref().ok(), false, None, now)
+            .into_iter()
+            .map(|mut fix| {
+                if fix.effect.changes_qlik() {
+                    fix.text = format!("{} --allow-host {}", fix.text, quoted(&host));
+                }
+                fix
+            }),
+    )
 }
 
 fn login_result(
@@ -872,7 +970,7 @@ fn login_result(
     args: &DoctorQseowArgs,
     key: &keys::SigningKey,
     now: u64,
-) -> Result<Check, Check> {
+) -> Result<(Check, Check), Check> {
     let fail = |why: String| Check::fail(id::LOGIN, title::LOGIN, why);
     let user_directory = args.userdir.clone().unwrap_or_default();
     let user_id = args.userid.clone().unwrap_or_default();
@@ -920,13 +1018,35 @@ fn login_result(
             reply.status
         )));
     }
-    Ok(Check::pass(
-        id::LOGIN,
-        title::LOGIN,
-        format!(
-            "a fresh token for '{who}' made a session at {shown} (HTTP {})",
-            reply.status
+    let cookies = connect::cookie_header(&reply.set_cookies);
+    let engine = match &cookies {
+        Some(cookies) => {
+            let target = prove::EngineTarget {
+                origin: None,
+                app: None,
+            };
+            let report = prove::qseow(&proxy, cookies, &target, Some((&user_directory, &user_id)))
+                .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, None));
+            super::engine_check(&report)
+        }
+        None => Check::skip(id::ENGINE, title::ENGINE, "no session cookie"),
+    };
+    let ended = cookies.is_some_and(|cookies| connect::end_qseow_session(&proxy, &cookies));
+    Ok((
+        Check::pass(
+            id::LOGIN,
+            title::LOGIN,
+            format!(
+                "a fresh token for '{who}' made a session at {shown} (HTTP {}){}",
+                reply.status,
+                if ended {
+                    ", ended again"
+                } else {
+                    ", left open (see the warning)"
+                }
+            ),
         ),
+        engine,
     ))
 }
 

@@ -116,6 +116,11 @@ fn default_path(request_path: &str) -> String {
 }
 
 /// The `Cookie` header that sends every cookie back to the host that set them.
+/// The earliest expiry of the session's cookies (seconds since 1970), if one has any.
+pub fn earliest_expiry(cookies: &[SessionCookie]) -> Option<u64> {
+    cookies.iter().map(|c| c.expires).filter(|e| *e > 0).min()
+}
+
 pub fn header(cookies: &[SessionCookie]) -> Option<SecretText> {
     if cookies.is_empty() {
         return None;

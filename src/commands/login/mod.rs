@@ -16,15 +16,18 @@ use anyhow::Result;
 use serde_json::Value;
 use tracing::{info, warn};
 
-pub use report::{LoginError, LoginReport, PreCheck, User};
+pub use report::{LoginError, LoginReport, PreCheck, SessionEnd, User};
 
 use crate::cli::connection::ConnectionArgs;
-use crate::cli::login::{LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs};
+use crate::cli::login::{
+    EngineArgs, LoginFormat, LoginQscloudArgs, LoginQseowArgs, LoginTokenArgs,
+};
 use crate::cli::output::LogLevel;
 use crate::commands::connect::{self, Connection};
+use crate::commands::prove;
 use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
-use crate::http::{Reply, Server, url_shown};
+use crate::http::{Reply, Server, percent_encode, url_shown};
 use crate::input;
 use crate::keys;
 use crate::qlik::rules::Profile;
@@ -70,7 +73,48 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     }
     let cookie_header = cookies::header(&session);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
+    if !args.engine.no_engine {
+        let expected = report.user.as_ref().and_then(|u| u.id.clone());
+        report.engine = Some(
+            prove::qscloud(
+                &tenant,
+                cookie_header.as_ref(),
+                None,
+                &target(&args.engine),
+                expected.as_deref(),
+            )
+            .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
+        );
+    }
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    if args.output.output == LoginFormat::Session {
+        let header = cookie_header.ok_or_else(|| UserError::runtime("Qlik Cloud set no cookie"))?;
+        engine_proven(&report, QLIK_CLOUD)?;
+        let csrf = tenant.csrf_token(Some(&header), None)?.csrf_token;
+        let app = args
+            .engine
+            .app
+            .clone()
+            .unwrap_or_else(|| format!("SessionApp_{}", crate::commands::random_id()));
+        let url = format!(
+            "wss://{}/app/{}",
+            tenant.server().shown_authority(),
+            percent_encode(&app)
+        );
+        return Ok(bundle(
+            url,
+            csrf,
+            &header,
+            prove::origin(tenant.server(), args.engine.origin.as_deref()),
+            cookies::earliest_expiry(&session),
+            "when it is idle for the tenant's session timeout, or at a logout",
+        ));
+    }
+    report.session = Some(match (&jar, &cookie_header) {
+        (Some(_), _) => SessionEnd::Kept,
+        (None, Some(header)) => session_end(connect::end_qscloud_session(&tenant, header)),
+        (None, None) => SessionEnd::LeftOpen,
+    });
     finish(
         report,
         args.output.output,
@@ -132,7 +176,57 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         Some(header) => proxy.user(header).map(User::from),
         None => None,
     };
+    if !args.engine.no_engine
+        && let Some(header) = &cookie_header
+    {
+        let claims = token::parts(token.expose()).ok().map(|parts| parts.payload);
+        let claim = |name: &str| {
+            claims
+                .as_ref()
+                .and_then(|c| c.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let (directory, id) = (claim("userDirectory"), claim("userId"));
+        let expected = directory.as_deref().zip(id.as_deref());
+        report.engine = Some(
+            prove::qseow(&proxy, header, &target(&args.engine), expected).unwrap_or_else(|e| {
+                prove::EngineReport::unreachable(&e, args.engine.app.as_deref())
+            }),
+        );
+    }
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    if args.output.output == LoginFormat::Session {
+        let header =
+            cookie_header.ok_or_else(|| UserError::runtime("the virtual proxy set no cookie"))?;
+        engine_proven(&report, VIRTUAL_PROXY)?;
+        let reply = proxy.csrf_token(&header)?;
+        let csrf = reply
+            .csrf_token
+            .filter(|_| (200..300).contains(&reply.status));
+        let path = match &args.engine.app {
+            Some(app) => format!("/app/{}", percent_encode(app)),
+            None => "/app/engineData".to_owned(),
+        };
+        let url = format!(
+            "wss://{}{}{path}",
+            proxy.server().shown_authority(),
+            proxy.server().base_path
+        );
+        return Ok(bundle(
+            url,
+            csrf,
+            &header,
+            prove::origin(proxy.server(), args.engine.origin.as_deref()),
+            cookies::earliest_expiry(&session),
+            "when it is idle for the virtual proxy's session inactivity timeout, or at a logout",
+        ));
+    }
+    report.session = Some(match (&jar, &cookie_header) {
+        (Some(_), _) => SessionEnd::Kept,
+        (None, Some(header)) => session_end(connect::end_qseow_session(&proxy, header)),
+        (None, None) => SessionEnd::LeftOpen,
+    });
     finish(
         report,
         args.output.output,
@@ -140,6 +234,69 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         jar.as_deref(),
         &doctor,
     )
+}
+
+/// `--output session` hands over a session the engine took: a failed proof is the error.
+fn engine_proven(report: &LoginReport, who: &str) -> Result<(), UserError> {
+    if !report.accepted {
+        let err = UserError::runtime(report::failure_line(report, who));
+        return Err(match report.error.as_ref().and_then(|e| e.hint.clone()) {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        });
+    }
+    match report.engine.as_ref().and_then(|e| e.failure()) {
+        Some((found, fix)) => {
+            let err = UserError::runtime(format!(
+                "{who} made a session, but the engine refused it: {found}"
+            ));
+            Err(match fix {
+                Some(fix) => err.with_hint(fix.to_owned()),
+                None => err,
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+/// `--output session`'s object: what a client needs to open the engine with this session.
+/// The session is kept open; nothing of it is logged.
+fn bundle(
+    url: String,
+    csrf: Option<SecretText>,
+    cookie: &SecretText,
+    origin: String,
+    expires: Option<u64>,
+    ends: &str,
+) -> Output {
+    let websocket_url = match &csrf {
+        Some(token) => format!("{url}?qlik-csrf-token={}", percent_encode(token.expose())),
+        None => url,
+    };
+    let json = serde_json::json!({
+        "websocketUrl": websocket_url,
+        "cookie": cookie.expose(),
+        "origin": origin,
+        "csrfToken": csrf.as_ref().map(SecretText::expose),
+        "expires": expires.map(iso8601),
+        "ends": ends,
+    });
+    Output::product(crate::render::json_for_terminal(&json.to_string()).into_owned())
+}
+
+fn target(args: &EngineArgs) -> prove::EngineTarget<'_> {
+    prove::EngineTarget {
+        origin: args.origin.as_deref(),
+        app: args.app.as_deref(),
+    }
+}
+
+fn session_end(ended: bool) -> SessionEnd {
+    if ended {
+        SessionEnd::Ended
+    } else {
+        SessionEnd::LeftOpen
+    }
 }
 
 /// The token from `--jwt` or `--jwt-file`, cleaned (whitespace, "Bearer "), held as a secret.
@@ -415,6 +572,24 @@ fn finish(
     jar: Option<&str>,
     doctor: &str,
 ) -> Result<Output> {
+    let engine_failure = report
+        .engine
+        .as_ref()
+        .and_then(|e| e.failure())
+        .map(|(found, fix)| (found.to_owned(), fix.map(str::to_owned)));
+    if let Some((found, fix)) = engine_failure {
+        let line = format!("{who} made a session, but the engine refused it: {found}");
+        // The report goes to stdout all the same: the steps that passed are the diagnosis too.
+        let _ = fix;
+        let stdout = match format {
+            LoginFormat::Text | LoginFormat::Session => report::render_text(&report, who, jar),
+            LoginFormat::Json => report::render_json(&report),
+        };
+        return Ok(Output {
+            failure: Some(line),
+            ..Output::product(stdout)
+        });
+    }
     if let Some(error) = report.error.as_mut()
         && !report.accepted
         && error.status != 429
@@ -423,7 +598,7 @@ fn finish(
     }
     if report.accepted {
         let stdout = match format {
-            LoginFormat::Text => report::render_text(&report, who, jar),
+            LoginFormat::Text | LoginFormat::Session => report::render_text(&report, who, jar),
             LoginFormat::Json => report::render_json(&report),
         };
         return Ok(Output::product(stdout));
@@ -431,7 +606,7 @@ fn finish(
     let line = report::failure_line(&report, who);
     let hint = report.error.as_ref().and_then(|e| e.hint.clone());
     match format {
-        LoginFormat::Text => {
+        LoginFormat::Text | LoginFormat::Session => {
             let err = UserError::runtime(line);
             Err(match hint {
                 Some(hint) => err.with_hint(hint),

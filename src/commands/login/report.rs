@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::commands::prove::EngineReport;
 use crate::qlik::check::RuleResult;
 use crate::qlik::rules::{
     Profile, QLIK_CLOUD_AUDIENCE, QSEOW_USER_DIRECTORY_CLAIM, QSEOW_USER_ID_CLAIM,
@@ -26,7 +27,21 @@ pub struct LoginReport {
     pub user: Option<User>,
     /// The names of the cookies the server set (never their values).
     pub cookies: Vec<String>,
+    /// What became of the session: ended before exit (a probe leaves none behind), kept (a
+    /// cookie jar asked for it), or left open (ending it failed); none without a session.
+    pub session: Option<SessionEnd>,
+    /// The engine proof: each step, the engine's version, the first step that failed.
+    pub engine: Option<EngineReport>,
     pub error: Option<LoginError>,
+}
+
+/// What became of a login's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionEnd {
+    Ended,
+    Kept,
+    LeftOpen,
 }
 
 impl LoginReport {
@@ -39,6 +54,8 @@ impl LoginReport {
             server,
             user: None,
             cookies: Vec::new(),
+            session: None,
+            engine: None,
             error: None,
         }
     }
@@ -483,11 +500,12 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         report.status
     )];
     // A field Qlik left empty is no line: a label followed by blanks says nothing.
-    let mut field = |label: &str, value: Option<String>| {
+    fn add(lines: &mut Vec<String>, label: &str, value: Option<String>) {
         if let Some(value) = value.filter(|value| !value.trim().is_empty()) {
             lines.push(format!("{label:<16}{}", redacted(&value)));
         }
-    };
+    }
+    let mut field = |label: &str, value: Option<String>| add(&mut lines, label, value);
     match &report.user {
         Some(user) => {
             field("Name:", user.name.clone());
@@ -515,6 +533,39 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
         (!report.cookies.is_empty()).then(|| report.cookies.join(", ")),
     );
     field("Cookie jar:", jar.map(|path| format!("'{path}'")));
+    if let Some(engine) = &report.engine {
+        field(
+            "Engine:",
+            Some(match (&engine.version, engine.proven) {
+                (Some(version), true) => format!("proven, engine {version}"),
+                (None, true) => "proven".to_owned(),
+                (_, false) => format!(
+                    "not proven: the step {} failed",
+                    engine.failed_step.unwrap_or_default()
+                ),
+            }),
+        );
+        if let Some(title) = &engine.app_title {
+            field("App:", Some(title.clone()));
+        }
+    }
+    if let Some(engine) = &report.engine {
+        lines.extend(engine.text_lines());
+    }
+    add(
+        &mut lines,
+        "Session:",
+        report.session.map(|end| {
+            match end {
+                SessionEnd::Ended => "ended (a probe leaves no session behind)",
+                SessionEnd::Kept => "kept open, for the cookies to use",
+                SessionEnd::LeftOpen => {
+                    "left open (see the warning above); it ends when it times out"
+                }
+            }
+            .to_owned()
+        }),
+    );
     lines.join("\n")
 }
 
@@ -528,6 +579,8 @@ pub fn failure_json(server: Option<String>, detail: &str, hint: Option<&str>) ->
         "server": server,
         "user": null,
         "cookies": [],
+        "session": null,
+        "engine": null,
         "error": {
             "status": null,
             "code": null,
@@ -687,6 +740,8 @@ mod tests {
                 ..User::default()
             }),
             cookies: vec!["eas.sid".to_owned()],
+            session: None,
+            engine: None,
             error: None,
         };
         let text = render_text(&report, "Qlik Cloud", None);

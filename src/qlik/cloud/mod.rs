@@ -32,6 +32,14 @@ pub const JWT_SESSION_PATH: &str = "/login/jwt-session";
 
 const USERS_ME_PATH: &str = "/api/v1/users/me";
 
+/// The session's CSRF token (qlik.dev's CSRF token API: `GET /api/v1/csrf-token`, 204 and the
+/// `qlik-csrf-token` header).
+const CSRF_TOKEN_PATH: &str = "/api/v1/csrf-token";
+
+/// Where a session is ended. qlik.dev's Login API documents no logout; this is the tenant's
+/// own sign-out (the hub's "Log out"), sent with the session's cookies and CSRF token.
+pub const LOGOUT_PATH: &str = "/logout";
+
 /// A Qlik Cloud tenant: its origin (the client's server, at the tenant's root) and the
 /// credential its API calls carry (a tenant admin's API key), with a method per endpoint.
 pub struct Tenant {
@@ -74,6 +82,46 @@ impl Tenant {
         session_user(&self.client, USERS_ME_PATH, cookies, &[], |v| {
             Some(Me::from_json(v))
         })
+    }
+
+    /// The session's CSRF token: `GET /api/v1/csrf-token` with the session's cookies (or an
+    /// OAuth access token as the bearer), the reply's `qlik-csrf-token` header.
+    pub fn csrf_token(
+        &self,
+        cookies: Option<&SecretText>,
+        bearer: Option<&SecretText>,
+    ) -> Result<Reply, UserError> {
+        self.client.send(&Request {
+            method: Method::Get,
+            path: CSRF_TOKEN_PATH.to_owned(),
+            bearer,
+            cookies,
+            headers: vec![("Accept", "application/json".to_owned())],
+        })
+    }
+
+    /// Ends the session: `POST /logout` with its cookies and, when known, its CSRF token.
+    pub fn logout(
+        &self,
+        cookies: &SecretText,
+        csrf: Option<&SecretText>,
+    ) -> Result<Reply, UserError> {
+        let mut headers = vec![("Accept", "application/json".to_owned())];
+        if let Some(csrf) = csrf {
+            headers.push(("qlik-csrf-token", csrf.expose().to_owned()));
+        }
+        self.client.send(&Request {
+            method: Method::Post,
+            path: LOGOUT_PATH.to_owned(),
+            bearer: None,
+            cookies: Some(cookies),
+            headers,
+        })
+    }
+
+    /// The client, for the engine's WebSocket (same TLS, proxy and deadline).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Sends ``request` (`oauth::token_request`: a form or JSON body, a secret) to `POST /oauth/token`; the reply as it

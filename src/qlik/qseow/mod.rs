@@ -46,6 +46,7 @@ use crate::secret::SecretText;
 
 const ABOUT_PATH: &str = "/qrs/about";
 const QPS_USER_PATH: &str = "/qps/user";
+const QPS_CSRF_TOKEN_PATH: &str = "/qps/csrftoken";
 
 /// QRS refuses a request without the same random key in the query and a header (its
 /// protection against cross-site request forgery); one key serves every call of a run.
@@ -126,6 +127,35 @@ impl Proxy {
             &self.xrfkey.headers(),
             QpsUser::from_json,
         )
+    }
+
+    /// Ends the session (the Personal API's `DELETE /{virtual proxy}/qps/user` with the
+    /// session's cookies): a probe leaves no session behind, for QSEoW counts them per user.
+    pub fn logout(&self, cookies: &SecretText) -> Result<Reply, UserError> {
+        self.client.send(&Request {
+            method: Method::Delete,
+            path: self.xrfkey.query(QPS_USER_PATH),
+            bearer: None,
+            cookies: Some(cookies),
+            headers: self.xrfkey.headers(),
+        })
+    }
+
+    /// The session's CSRF token for the engine's WebSocket (`GET /{virtual proxy}/qps/csrftoken`,
+    /// the `qlik-csrf-token` header of its answer), QSEoW November 2024 and later.
+    pub fn csrf_token(&self, cookies: &SecretText) -> Result<Reply, UserError> {
+        self.client.send(&Request {
+            method: Method::Get,
+            path: self.xrfkey.query(QPS_CSRF_TOKEN_PATH),
+            bearer: None,
+            cookies: Some(cookies),
+            headers: self.xrfkey.headers(),
+        })
+    }
+
+    /// The client, for the engine's WebSocket (same TLS, proxy and deadline).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 }
 

@@ -2,6 +2,7 @@
 //! what it printed and wrote.
 
 pub mod ca;
+pub mod engine;
 pub mod identity_providers;
 pub mod oauth_server;
 pub mod qlik_server;

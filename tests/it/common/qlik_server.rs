@@ -145,6 +145,10 @@ pub struct Trust {
     pub certificate: Option<std::path::PathBuf>,
     /// The OAuth clients, users and settings of `POST /oauth/token` (see `oauth_server`).
     pub oauth: super::oauth_server::OauthConfig,
+    /// The QSEoW virtual proxy's host allow list, for the engine's WebSocket.
+    pub allow_hosts: Vec<String>,
+    /// The engine's apps.
+    pub apps: Vec<super::engine::App>,
 }
 
 impl Default for Trust {
@@ -156,6 +160,8 @@ impl Default for Trust {
             audience: QSEOW_AUDIENCE.to_owned(),
             certificate: None,
             oauth: Default::default(),
+            allow_hosts: vec!["127.0.0.1".to_owned()],
+            apps: Vec::new(),
         }
     }
 }
@@ -168,6 +174,10 @@ struct State {
     oauth_requests: usize,
     /// Session cookie value → the user.
     sessions: HashMap<String, Value>,
+    /// Sessions made and ended so far (a probe ends each it makes).
+    counts: SessionCounts,
+    /// Session cookie value → its CSRF token (`/qps/csrftoken`, `/api/v1/csrf-token`).
+    csrf_tokens: HashMap<String, String>,
     trust: Trust,
     /// The identity providers of `identity_providers`' API. When there are any, a login is
     /// validated against them (an active one with the token's issuer and key ID, its key), not
@@ -196,6 +206,21 @@ impl Gate {
             .wait_timeout_while(arrived, Duration::from_secs(10), |n| *n < self.expected)
             .unwrap();
     }
+}
+
+/// How many sessions a stand-in made and how many were ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCounts {
+    pub opened: usize,
+    pub ended: usize,
+}
+
+/// The CSRF token of the session `sid`, made at the first ask and kept with the session.
+pub fn csrf_token_of(tokens: &mut HashMap<String, String>, sid: &str) -> String {
+    tokens
+        .entry(sid.to_owned())
+        .or_insert_with(|| random(24))
+        .clone()
 }
 
 /// A running stand-in; it serves until the test process ends.
@@ -270,6 +295,11 @@ impl QlikServer {
         self.state.lock().unwrap().idps.clone()
     }
 
+    /// The sessions made and ended so far.
+    pub fn sessions(&self) -> SessionCounts {
+        self.state.lock().unwrap().counts
+    }
+
     /// From now on, the first page of the identity providers' list is answered only once
     /// `runs` requests for it have come: that many runs read the same list before any acts.
     pub fn hold_identity_provider_lists_for(&self, runs: usize) {
@@ -311,6 +341,19 @@ fn serve(
     {
         gate.arrive_and_wait();
     }
+    if super::engine::is_upgrade(&request)
+        && matches!(behaviour, Behaviour::QlikCloud | Behaviour::Qseow)
+    {
+        let decided = engine_session(&request, &state.lock().unwrap(), behaviour);
+        match decided {
+            Ok(session) => return super::engine::serve(tls, &request, &session),
+            Err(answer) => {
+                tls.write_all(&answer.bytes())?;
+                tls.conn.send_close_notify();
+                return tls.flush();
+            }
+        }
+    }
     let answer = match behaviour {
         Behaviour::HangUp => unreachable!("answered above"),
         Behaviour::QlikCloud => qlik_cloud(&request, port, &mut state.lock().unwrap()),
@@ -329,6 +372,62 @@ fn serve(
     tls.flush()?;
     tls.conn.send_close_notify();
     tls.flush()
+}
+
+/// The engine's session for a WebSocket, or the refusal: Qlik Cloud's `/app/<id>` with the
+/// `eas.sid` session (the Origin the tenant's own host), QSEoW's `/{prefix}/app/...` with the
+/// virtual proxy's session cookie (the Origin's host in `Trust::allow_hosts`).
+fn engine_session(
+    request: &Recorded,
+    state: &State,
+    behaviour: &Behaviour,
+) -> Result<super::engine::EngineSession, Answer> {
+    use super::engine::{EngineSession, Handshake, check};
+    let cloud = matches!(behaviour, Behaviour::QlikCloud);
+    let cookie_name = if cloud {
+        "eas.sid".to_owned()
+    } else {
+        format!("X-Qlik-Session-{}", state.trust.prefix)
+    };
+    if !cloud
+        && !request
+            .target
+            .starts_with(&format!("/{}/app/", state.trust.prefix))
+    {
+        return Err(Answer::new(404, "text/html", "<html>Not found</html>"));
+    }
+    let sid = cookie(request, &cookie_name).unwrap_or_default();
+    let user = state.sessions.get(sid);
+    let own_host = vec!["127.0.0.1".to_owned()];
+    check(
+        request,
+        &Handshake {
+            linked: true,
+            cookie_name: &cookie_name,
+            session: user.is_some(),
+            csrf_token: state.csrf_tokens.get(sid).map(String::as_str),
+            allow_list: if cloud {
+                &own_host
+            } else {
+                &state.trust.allow_hosts
+            },
+        },
+    )?;
+    let user = user.cloned().unwrap_or_default();
+    let name = if cloud {
+        user["id"].as_str().unwrap_or_default().to_owned()
+    } else {
+        format!(
+            "UserDirectory={}; UserId={}",
+            user["userDirectory"].as_str().unwrap_or_default(),
+            user["userId"].as_str().unwrap_or_default()
+        )
+    };
+    Ok(EngineSession {
+        user: name,
+        state: "SESSION_CREATED".to_owned(),
+        apps: state.trust.apps.clone(),
+    })
 }
 
 pub fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
@@ -538,6 +637,32 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Answer::json(status, body)
             }
         }
+        ("GET", "/api/v1/csrf-token") => match cookie(request, "eas.sid") {
+            Some(sid) if state.sessions.contains_key(sid) => {
+                let token = csrf_token_of(&mut state.csrf_tokens, sid);
+                Answer::new(204, "application/json", "").header("qlik-csrf-token", &token)
+            }
+            _ => unauthorized(),
+        },
+        // The tenant's sign-out: the session's cookie and its CSRF token.
+        ("POST", "/logout") => match cookie(request, "eas.sid") {
+            Some(sid) if state.sessions.contains_key(sid) => {
+                let sid = sid.to_owned();
+                if state.csrf_tokens.get(&sid).map(String::as_str)
+                    != request.header("qlik-csrf-token")
+                {
+                    return Answer::json(
+                        403,
+                        json!({"errors": [{"code": "CSRF-1", "title": "Invalid CSRF token"}]}),
+                    );
+                }
+                state.sessions.remove(&sid);
+                state.csrf_tokens.remove(&sid);
+                state.counts.ended += 1;
+                Answer::new(200, "application/json", "{}")
+            }
+            _ => unauthorized(),
+        },
         ("GET", "/api/v1/users/me") => match session_user(request, state, "eas.sid") {
             Some(user) => Answer::new(301, "text/html", "").header(
                 "Location",
@@ -679,6 +804,7 @@ fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, Str
         "assignedGroups": groups, "assignedRoles": [],
     });
     state.sessions.insert(sid.clone(), user);
+    state.counts.opened += 1;
     Ok(Answer::json(200, json!({}))
         .header(
             "Set-Cookie",
@@ -741,6 +867,7 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Ok(user) => {
                     let sid = random(36);
                     state.sessions.insert(sid.clone(), user);
+                    state.counts.opened += 1;
                     Answer::json(200, about).header(
                         "Set-Cookie",
                         &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
@@ -749,11 +876,60 @@ fn qseow(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
             }
         }
+        "qps/user" if request.method == "DELETE" => {
+            end_qps_session(
+                request,
+                &cookie_name,
+                &mut state.sessions,
+                &mut state.counts,
+            );
+            state
+                .csrf_tokens
+                .retain(|sid, _| state.sessions.contains_key(sid));
+            Answer::json(200, json!({"session": "inactive"}))
+        }
         "qps/user" => match session_user(request, state, &cookie_name) {
             Some(user) => Answer::json(200, user),
             None => Answer::json(200, json!({"session": "inactive"})),
         },
+        "qps/csrftoken" => qps_csrf_token(
+            request,
+            &cookie_name,
+            &state.sessions,
+            &mut state.csrf_tokens,
+        ),
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
+    }
+}
+
+/// The Personal API's logout (`DELETE /{prefix}/qps/user`): the session of the cookie ends.
+pub fn end_qps_session(
+    request: &Recorded,
+    cookie_name: &str,
+    sessions: &mut HashMap<String, Value>,
+    counts: &mut SessionCounts,
+) {
+    if let Some(sid) = cookie(request, cookie_name)
+        && sessions.remove(sid).is_some()
+    {
+        counts.ended += 1;
+    }
+}
+
+/// `GET /{prefix}/qps/csrftoken`: the session's CSRF token in the `qlik-csrf-token` header,
+/// 401 without a session.
+pub fn qps_csrf_token(
+    request: &Recorded,
+    cookie_name: &str,
+    sessions: &HashMap<String, Value>,
+    tokens: &mut HashMap<String, String>,
+) -> Answer {
+    match cookie(request, cookie_name).filter(|sid| sessions.contains_key(*sid)) {
+        Some(sid) => {
+            let token = csrf_token_of(tokens, sid);
+            Answer::new(200, "application/json", "{}").header("qlik-csrf-token", &token)
+        }
+        None => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
     }
 }
 

@@ -42,9 +42,11 @@ use rcgen::KeyPair;
 use serde_json::{Value, json};
 
 use super::ca::TestCa;
+use super::engine::{self as stand_in_engine, App, EngineSession, Handshake};
 use super::fixture_text;
 use super::qlik_server::{
-    Answer, Recorded, bearer, cookie, jwt_certificate_key, qseow_user_with, random, read_request,
+    Answer, Recorded, SessionCounts, bearer, cookie, end_qps_session, jwt_certificate_key,
+    qps_csrf_token, qseow_user_with, random, read_request,
 };
 
 /// The repository's service account, which the stand-in takes as an admin.
@@ -71,6 +73,19 @@ pub struct Repository {
     pub made_meanwhile: Option<Value>,
     /// Session cookie value → the user, for the proxy.
     sessions: HashMap<String, Value>,
+    /// Session cookie value → its CSRF token.
+    csrf_tokens: HashMap<String, String>,
+    /// Sessions the proxy made and ended.
+    pub counts: SessionCounts,
+    /// The engine's apps.
+    pub apps: Vec<App>,
+    /// A knob: the proxy has no `/qps/csrftoken` (404), as QSEoW before November 2024.
+    pub no_csrf_endpoint: bool,
+    /// A knob: OnConnected's qSessionState (SESSION_CREATED unless set).
+    pub engine_session_state: Option<String>,
+    /// A knob: the proxy serves the prefix, but the virtual proxy is not linked to the central
+    /// proxy whose engine the WebSocket needs: the handshake gets 400.
+    pub engine_unlinked: bool,
     stamps: u64,
 }
 
@@ -373,6 +388,17 @@ fn serve(
     // A client without an accepted certificate fails here, with rustls's alert to it.
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
+    if matches!(port, Port::Proxy) && stand_in_engine::is_upgrade(&request) {
+        let decided = engine_session(&request, &state.lock().unwrap());
+        match decided {
+            Ok(session) => return stand_in_engine::serve(tls, &request, &session),
+            Err(answer) => {
+                tls.write_all(&answer.bytes())?;
+                tls.conn.send_close_notify();
+                return tls.flush();
+            }
+        }
+    }
     let answer = match port {
         Port::Qrs => qrs(&request, &mut state.lock().unwrap()),
         Port::Proxy => proxy(&request, &mut state.lock().unwrap()),
@@ -571,6 +597,57 @@ fn qrs(request: &Recorded, repository: &mut Repository) -> Answer {
     }
 }
 
+/// The engine's session for a WebSocket through `/{prefix}/app/...`, or the proxy's refusal.
+fn engine_session(request: &Recorded, repository: &Repository) -> Result<EngineSession, Answer> {
+    let path = request.target.split('?').next().unwrap_or_default();
+    let login_page = || {
+        Answer::new(302, "text/html", "")
+            .header("Location", "/internal_forms_authentication/?targetId=x")
+    };
+    let Some((prefix, _)) = path.trim_start_matches('/').split_once('/') else {
+        return Err(login_page());
+    };
+    let Some(vp) = served(repository, prefix) else {
+        return Err(login_page());
+    };
+    let cookie_name = vp["sessionCookieHeaderName"]
+        .as_str()
+        .unwrap_or("X-Qlik-Session");
+    let sid = cookie(request, cookie_name).unwrap_or_default();
+    let user = repository.sessions.get(sid);
+    let allow_list: Vec<String> = vp["websocketCrossOriginWhiteList"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    stand_in_engine::check(
+        request,
+        &Handshake {
+            linked: !repository.engine_unlinked,
+            cookie_name,
+            session: user.is_some(),
+            csrf_token: repository.csrf_tokens.get(sid).map(String::as_str),
+            allow_list: &allow_list,
+        },
+    )?;
+    let user = user.cloned().unwrap_or_default();
+    Ok(EngineSession {
+        user: format!(
+            "UserDirectory={}; UserId={}",
+            user["userDirectory"].as_str().unwrap_or_default(),
+            user["userId"].as_str().unwrap_or_default()
+        ),
+        state: repository
+            .engine_session_state
+            .clone()
+            .unwrap_or_else(|| "SESSION_CREATED".to_owned()),
+        apps: repository.apps.clone(),
+    })
+}
+
 /// The virtual proxy with `prefix` that the proxy serves: linked to a proxy service.
 fn served<'a>(repository: &'a Repository, prefix: &str) -> Option<&'a Value> {
     let vp = repository
@@ -646,6 +723,7 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
                 Ok(user) => {
                     let sid = random(36);
                     repository.sessions.insert(sid.clone(), user);
+                    repository.counts.opened += 1;
                     Answer::json(200, about).header(
                         "Set-Cookie",
                         &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
@@ -654,10 +732,30 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
                 Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
             }
         }
+        "qps/user" if request.method == "DELETE" => {
+            let Repository {
+                sessions,
+                csrf_tokens,
+                counts,
+                ..
+            } = repository;
+            end_qps_session(request, &cookie_name, sessions, counts);
+            csrf_tokens.retain(|sid, _| sessions.contains_key(sid));
+            Answer::json(200, json!({"session": "inactive"}))
+        }
         "qps/user" => match session {
             Some(user) => Answer::json(200, user),
             None => Answer::json(200, json!({"session": "inactive"})),
         },
+        "qps/csrftoken" if repository.no_csrf_endpoint => {
+            Answer::new(404, "text/html", "<html>Not found</html>")
+        }
+        "qps/csrftoken" => qps_csrf_token(
+            request,
+            &cookie_name,
+            &repository.sessions,
+            &mut repository.csrf_tokens,
+        ),
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
     }
 }

@@ -112,3 +112,41 @@ fn is_executable(metadata: &fs::Metadata) -> bool {
 fn is_executable(metadata: &fs::Metadata) -> bool {
     metadata.is_file()
 }
+
+/// Whether `python3` can import `module`: as [`require_tool`] (a failure under `CI=true`,
+/// else a recorded skip), named `python3 module <module>`.
+pub fn require_python_module(module: &str) -> bool {
+    let has = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    require_installed(has, &format!("the Python module {module}"))
+}
+
+/// The folder `.ci/install-test-tools.sh` installs the Node modules into (target/node-tools),
+/// when it holds `module` and `node` is on PATH: as [`require_tool`] otherwise.
+pub fn require_node_module(module: &str) -> Option<PathBuf> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/node-tools");
+    let has = on_path("node") && folder.join("node_modules").join(module).is_dir();
+    require_installed(
+        has,
+        &format!("node and the Node module {module} in target/node-tools"),
+    )
+    .then_some(folder)
+}
+
+fn require_installed(has: bool, what: &str) -> bool {
+    if has {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{what} is not installed, and under CI=true a missing tool fails the test: run \
+             .ci/install-test-tools.sh, which installs every tool the tests use"
+        );
+    }
+    skip(&format!(
+        "{what}, which is not installed (.ci/install-test-tools.sh installs it)"
+    ));
+    false
+}

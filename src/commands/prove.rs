@@ -1,0 +1,513 @@
+//! The engine proof that login-* and the doctors' --login share (not a command): after the
+//! HTTP login, the session's CSRF token, the engine's WebSocket with the session's cookies, an
+//! `Origin` and no `Authorization` header, then `engine`'s conversation; each step said, the
+//! first that failed named in Qlik's terms with the one thing to change.
+//!
+//! Sources (issue 28): Qlik's support article "Extended WebSocket CSRF protection" (QSEoW
+//! November 2024: `GET /<prefix>/qps/csrftoken`, the `qlik-csrf-token` header, the WebSocket's
+//! `?qlik-csrf-token=` query, the Origin's host in the virtual proxy's host allow list, no
+//! Authorization header, 403 otherwise); qlik.dev's CSRF token API (`GET /api/v1/csrf-token`)
+//! and its WebSocket URL (`wss://<tenant>/app/<app id or SessionApp_...>`); a virtual proxy not
+//! linked to the central proxy answers 400.
+
+use serde::Serialize;
+
+use crate::engine::{self, EngineFailure};
+use crate::error::UserError;
+use crate::http::{Opened, Server, Upgrade, percent_encode};
+use crate::qlik::cloud::Tenant;
+use crate::qlik::qseow::Proxy;
+use crate::render::escape;
+use crate::secret::SecretText;
+
+/// What the proof found, step by step, and `--output json`'s `engine` object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineReport {
+    pub proven: bool,
+    pub steps: Vec<Step>,
+    /// The engine's version (`EngineVersion`).
+    pub version: Option<String>,
+    /// The engine's user (`GetAuthenticatedUser`).
+    pub user: Option<String>,
+    /// The app opened with `--app`: its id and title.
+    pub app: Option<String>,
+    pub app_title: Option<String>,
+    /// The first step that failed.
+    pub failed_step: Option<&'static str>,
+}
+
+/// One step: its name, whether it passed, what was found, and the fix when it failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub step: &'static str,
+    pub ok: bool,
+    pub found: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+pub const CSRF_TOKEN: &str = "csrfToken";
+pub const WEBSOCKET: &str = "websocket";
+pub const ON_CONNECTED: &str = "onConnected";
+pub const AUTHENTICATED_USER: &str = "authenticatedUser";
+pub const ENGINE_VERSION: &str = "engineVersion";
+pub const OPEN_DOC: &str = "openDoc";
+
+impl EngineReport {
+    fn pass(&mut self, step: &'static str, found: String) {
+        self.steps.push(Step {
+            step,
+            ok: true,
+            found,
+            fix: None,
+        });
+    }
+
+    fn fail(mut self, step: &'static str, found: String, fix: impl Into<String>) -> Self {
+        self.steps.push(Step {
+            step,
+            ok: false,
+            found,
+            fix: Some(fix.into()),
+        });
+        self.failed_step = Some(step);
+        self.proven = false;
+        self
+    }
+
+    /// A proof that could not reach the engine (time, TLS, the network): the step it stopped
+    /// at, with the error's words.
+    pub fn unreachable(err: &UserError, app: Option<&str>) -> Self {
+        let report = EngineReport {
+            app: app.map(str::to_owned),
+            ..EngineReport::default()
+        };
+        report.fail(
+            WEBSOCKET,
+            crate::error::for_people(&err.to_string()),
+            err.hint()
+                .unwrap_or("run again with --loglevel debug to see the requests")
+                .to_owned(),
+        )
+    }
+
+    /// The failed step's words and fix, for the error line and its hint.
+    pub fn failure(&self) -> Option<(&str, Option<&str>)> {
+        let step = self.steps.iter().find(|s| !s.ok)?;
+        Some((&step.found, step.fix.as_deref()))
+    }
+
+    /// The report's lines for people, a step a line.
+    pub fn text_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for step in &self.steps {
+            let mark = if step.ok { "ok  " } else { "FAIL" };
+            lines.push(format!("  {mark} {:<18}{}", step.step, escape(&step.found)));
+            if let Some(fix) = &step.fix {
+                lines.push(format!("       fix: {}", escape(fix)));
+            }
+        }
+        lines
+    }
+}
+
+/// How the engine is reached, from the command line.
+pub struct EngineTarget<'a> {
+    /// `--origin`, else the server's origin.
+    pub origin: Option<&'a str>,
+    /// `--app`: an app to open.
+    pub app: Option<&'a str>,
+}
+
+/// The `Origin` sent: `--origin` as given (a bare host taken as https), else the server's own.
+pub fn origin(server: &Server, given: Option<&str>) -> String {
+    match given {
+        Some(origin) if origin.contains("://") => origin.trim_end_matches('/').to_owned(),
+        Some(host) => format!("https://{host}"),
+        None => server.origin(),
+    }
+}
+
+/// The host of an origin, as the host allow list names it.
+pub fn origin_host(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    let rest = rest.split('/').next().unwrap_or(rest);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => rest.rsplit_once(':').map_or(rest, |(host, _)| host),
+    }
+}
+
+/// The QSEoW proof through `proxy`'s virtual proxy with the session's `cookies`. `expected`
+/// is the token's user (directory, id).
+pub fn qseow(
+    proxy: &Proxy,
+    cookies: &SecretText,
+    target: &EngineTarget<'_>,
+    expected: Option<(&str, &str)>,
+) -> Result<EngineReport, UserError> {
+    let mut report = EngineReport {
+        app: target.app.map(str::to_owned),
+        ..EngineReport::default()
+    };
+    let server = proxy.server();
+    let origin = origin(server, target.origin);
+    let reply = proxy.csrf_token(cookies)?;
+    let csrf = match (reply.status, reply.csrf_token) {
+        (200..=299, Some(token)) => {
+            report.pass(
+                CSRF_TOKEN,
+                "the session's CSRF token from /qps/csrftoken".to_owned(),
+            );
+            Some(token)
+        }
+        (404, _) => {
+            report.pass(
+                CSRF_TOKEN,
+                "no /qps/csrftoken (QSEoW before November 2024): the WebSocket goes without a \
+                 CSRF token"
+                    .to_owned(),
+            );
+            None
+        }
+        (status, _) => {
+            return Ok(report.fail(
+                CSRF_TOKEN,
+                format!(
+                    "{server}/qps/csrftoken answered HTTP {status} without a qlik-csrf-token \
+                     header: the session gets no CSRF token"
+                ),
+                "check that the session is the virtual proxy's (log in through the same prefix) \
+                 and that the proxy is QSEoW November 2024 or later",
+            ));
+        }
+    };
+    let path = match target.app {
+        Some(app) => format!("/app/{}", percent_encode(app)),
+        None => "/app/engineData".to_owned(),
+    };
+    let shown = format!(
+        "wss://{}{}{path}",
+        server.origin().trim_start_matches("https://"),
+        server.base_path
+    );
+    let query = csrf
+        .as_ref()
+        .map(|t| format!("?qlik-csrf-token={}", percent_encode(t.expose())))
+        .unwrap_or_default();
+    let opened = proxy.client().websocket(&Upgrade {
+        path: format!("{path}{query}"),
+        cookies: Some(cookies),
+        bearer: None,
+        origin: &origin,
+    })?;
+    let mut socket = match opened {
+        Opened::Open(socket) => socket,
+        Opened::Refused { status, body } => {
+            let said = qlik_said(&body);
+            let (found, fix) = match status {
+                403 if csrf.is_none() => (
+                    format!(
+                        "the handshake at {shown} got HTTP 403{said}: the CSRF token is missing"
+                    ),
+                    "this QSEoW checks a CSRF token but /qps/csrftoken gave none: update the \
+                     proxy, or check the prefix"
+                        .to_owned(),
+                ),
+                403 => (
+                    format!(
+                        "the handshake at {shown} got HTTP 403{said}: the CSRF token was fresh and \
+                         no Authorization header was sent, so the Origin '{origin}' is refused: its \
+                         host '{host}' is not in the virtual proxy's host allow list",
+                        host = origin_host(&origin)
+                    ),
+                    format!(
+                        "add '{host}' to the host allow list: qs-jwt setup-qseow --apply \
+                         --allow-host {host} (with your --qrs connection), or give --origin a \
+                         name the list holds",
+                        host = origin_host(&origin)
+                    ),
+                ),
+                400 => (
+                    format!(
+                        "the handshake at {shown} got HTTP 400{said}: the virtual proxy is not linked to the central proxy"
+                    ),
+                    "link the virtual proxy to the proxy service: qs-jwt setup-qseow --apply (or \
+                     QMC > Virtual proxies > Associated items > Proxies)"
+                        .to_owned(),
+                ),
+                401 => (
+                    format!(
+                        "the handshake at {shown} got HTTP 401{said}: the proxy did not take the JWT session's cookie"
+                    ),
+                    "the session the JWT made is not the one the WebSocket carries: check the \
+                     virtual proxy's session cookie header name and that the token is valid"
+                        .to_owned(),
+                ),
+                _ => (
+                    format!("the handshake at {shown} got HTTP {status}{said}"),
+                    "check the proxy's log for the engine's WebSocket".to_owned(),
+                ),
+            };
+            return Ok(report.fail(WEBSOCKET, found, fix));
+        }
+    };
+    report.pass(
+        WEBSOCKET,
+        format!("opened {shown} with the session's cookie and Origin {origin}"),
+    );
+    let said = engine::prove(&mut socket, target.app);
+    socket.close();
+    let said = said?;
+    Ok(conversation(
+        report,
+        said,
+        target.app,
+        |user| match expected {
+            Some((directory, id)) => engine::same_qseow_user(user, directory, id),
+            None => true,
+        },
+        expected.map(|(d, i)| format!("UserDirectory={d}; UserId={i}")),
+    ))
+}
+
+/// The Qlik Cloud proof on `tenant` with the session's `cookies` (or an OAuth access token as
+/// `bearer`). `expected` is the session's user id (users/me).
+pub fn qscloud(
+    tenant: &Tenant,
+    cookies: Option<&SecretText>,
+    bearer: Option<&SecretText>,
+    target: &EngineTarget<'_>,
+    expected: Option<&str>,
+) -> Result<EngineReport, UserError> {
+    let mut report = EngineReport {
+        app: target.app.map(str::to_owned),
+        ..EngineReport::default()
+    };
+    let server = tenant.server();
+    let origin = origin(server, target.origin);
+    let reply = tenant.csrf_token(cookies, bearer)?;
+    let csrf = match (reply.status, reply.csrf_token) {
+        (200..=299, Some(token)) => {
+            report.pass(
+                CSRF_TOKEN,
+                "the session's CSRF token from /api/v1/csrf-token".to_owned(),
+            );
+            token
+        }
+        (status, _) => {
+            return Ok(report.fail(
+                CSRF_TOKEN,
+                format!("{server}/api/v1/csrf-token answered HTTP {status} without a qlik-csrf-token header"),
+                "check that the session is alive (log in again) and that the tenant is reached at its own host",
+            ));
+        }
+    };
+    let app = target
+        .app
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("SessionApp_{}", crate::commands::random_id()));
+    let path = format!("/app/{}", percent_encode(&app));
+    let shown = format!(
+        "wss://{}{path}",
+        server.origin().trim_start_matches("https://")
+    );
+    let opened = tenant.client().websocket(&Upgrade {
+        path: format!("{path}?qlik-csrf-token={}", percent_encode(csrf.expose())),
+        cookies,
+        bearer,
+        origin: &origin,
+    })?;
+    let mut socket = match opened {
+        Opened::Open(socket) => socket,
+        Opened::Refused { status, body } => {
+            let said = qlik_said(&body);
+            let (found, fix) = match status {
+                403 => (
+                    format!(
+                        "the handshake at {shown} got HTTP 403{said}: the Origin '{origin}' or the CSRF token is refused"
+                    ),
+                    format!(
+                        "send the tenant's own origin ({}) as --origin, or add '{origin}' to a web integration's allowed origins",
+                        server.origin()
+                    ),
+                ),
+                401 => (
+                    format!(
+                        "the handshake at {shown} got HTTP 401{said}: the session is not accepted"
+                    ),
+                    "log in again: the session ended or its cookies were not all sent".to_owned(),
+                ),
+                _ => (
+                    format!("the handshake at {shown} got HTTP {status}{said}"),
+                    "check the app id and the tenant".to_owned(),
+                ),
+            };
+            return Ok(report.fail(WEBSOCKET, found, fix));
+        }
+    };
+    report.pass(
+        WEBSOCKET,
+        format!("opened {shown} with the session and Origin {origin}"),
+    );
+    let said = engine::prove(&mut socket, target.app);
+    socket.close();
+    let said = said?;
+    Ok(conversation(
+        report,
+        said,
+        target.app,
+        |user| expected.is_none_or(|e| e == user),
+        expected.map(str::to_owned),
+    ))
+}
+
+/// The engine's conversation as steps.
+fn conversation(
+    mut report: EngineReport,
+    said: engine::Conversation,
+    app: Option<&str>,
+    same_user: impl Fn(&str) -> bool,
+    expected: Option<String>,
+) -> EngineReport {
+    report.version = said.version.clone();
+    report.user = said.user.clone();
+    report.app_title = said.app_title.clone();
+    if let Some(EngineFailure::Closed(reason)) = &said.failure
+        && said.session_state.is_none()
+    {
+        let reason = reason
+            .as_deref()
+            .map(|r| format!(" ({})", escape(r)))
+            .unwrap_or_default();
+        return report.fail(
+            ON_CONNECTED,
+            format!("the engine closed the socket before OnConnected{reason}"),
+            "check the engine's log for this user: the engine made no session",
+        );
+    }
+    match &said.session_state {
+        Some(state) => match engine::session_state_problem(state) {
+            Some((words, fix)) => {
+                return report.fail(ON_CONNECTED, format!("OnConnected: {words}"), fix);
+            }
+            None => report.pass(ON_CONNECTED, format!("OnConnected: {state}")),
+        },
+        None => {
+            return report.fail(
+                ON_CONNECTED,
+                "the engine sent no OnConnected".to_owned(),
+                "check that the URL reaches a Qlik engine",
+            );
+        }
+    }
+    if let Some(EngineFailure::Refused {
+        method,
+        code,
+        message,
+    }) = &said.failure
+    {
+        let step = match *method {
+            "GetAuthenticatedUser" => AUTHENTICATED_USER,
+            "EngineVersion" => ENGINE_VERSION,
+            _ => OPEN_DOC,
+        };
+        return report.fail(
+            step,
+            format!("{method} failed: error {code}, {}", escape(message)),
+            "check the engine's log for this user",
+        );
+    }
+    match &said.user {
+        Some(user) if same_user(user) => {
+            report.pass(AUTHENTICATED_USER, format!("the engine's user is '{user}'"))
+        }
+        Some(user) => {
+            return report.fail(
+                AUTHENTICATED_USER,
+                format!(
+                    "the engine's user is '{user}', not the token's '{}'",
+                    expected.unwrap_or_default()
+                ),
+                "the WebSocket carries another session than the token's: send only the cookies \
+                 of this login",
+            );
+        }
+        None => {
+            return report.fail(
+                AUTHENTICATED_USER,
+                "GetAuthenticatedUser gave no user".to_owned(),
+                "check the engine's log",
+            );
+        }
+    }
+    match &said.version {
+        Some(version) => report.pass(ENGINE_VERSION, format!("engine {version}")),
+        None => {
+            return report.fail(
+                ENGINE_VERSION,
+                "EngineVersion gave no version".to_owned(),
+                "check that the URL reaches a Qlik engine",
+            );
+        }
+    }
+    if let Some(app) = app {
+        match &said.failure {
+            Some(EngineFailure::OpenDoc { code, message }) => {
+                let fix = match code {
+                    5 => {
+                        "give the user read access to the app: publish it to a stream the user \
+                          can read, or a security rule that grants it (QMC > Security rules)"
+                    }
+                    1002 => "check the app's id (QMC > Apps, or the hub's URL of the app)",
+                    _ => "check the engine's log for this app",
+                };
+                return report.fail(
+                    OPEN_DOC,
+                    format!(
+                        "OpenDoc '{}' refused: error {code}, {}",
+                        escape(app),
+                        escape(message)
+                    ),
+                    fix,
+                );
+            }
+            Some(EngineFailure::Closed(_)) | None if said.app_title.is_none() => {
+                return report.fail(
+                    OPEN_DOC,
+                    format!("the app '{}' did not open", escape(app)),
+                    "check the engine's log for this app",
+                );
+            }
+            _ => report.pass(
+                OPEN_DOC,
+                format!(
+                    "opened '{}', titled '{}'",
+                    escape(app),
+                    escape(said.app_title.as_deref().unwrap_or_default())
+                ),
+            ),
+        }
+    } else if let Some(failure) = &said.failure {
+        return report.fail(
+            ENGINE_VERSION,
+            format!("the engine stopped answering: {failure:?}"),
+            "check the engine's log",
+        );
+    }
+    report.proven = true;
+    report
+}
+
+/// Qlik's words in a refused handshake's body, short and escaped, when it said any.
+fn qlik_said(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let cut: String = text.chars().take(200).collect();
+    format!(" ('{}')", escape(&cut))
+}

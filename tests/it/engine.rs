@@ -1,0 +1,392 @@
+//! The engine proof of login-qseow and login-qscloud against the stand-in engine behind the
+//! proxy stand-ins (tests/it/common/engine.rs): the happy path step by step, and each refusal
+//! in Qlik's terms with the one thing to change. Nothing here reaches the network.
+
+use std::fs;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+use crate::common::engine::{App, ENGINE_VERSION};
+use crate::common::qlik_server::{Behaviour, QlikServer};
+use crate::common::qrs_server::jwt_virtual_proxy;
+use crate::common::site::{Site, SiteBuilder};
+use crate::common::{Create, fixture, fixture_text};
+
+const AUDIENCE: &str = "qlik-jwt";
+const APP: &str = "f3a1b2c4-0000-4000-8000-00000000a991";
+
+/// A site whose virtual proxy 'jwt' takes the fixture key's tokens, linked, its host allow
+/// list `allow`, and an app CORP\anna may read and one she may not.
+fn site(allow: &[&str]) -> Site {
+    let mut vp = jwt_virtual_proxy("jwt", AUDIENCE, &fixture_text("rsa2048-cert.pem"));
+    vp["websocketCrossOriginWhiteList"] = json!(allow);
+    let site = SiteBuilder::new().virtual_proxy(vp, true).start();
+    site.server.with(|r| {
+        r.apps = vec![
+            App {
+                id: APP.to_owned(),
+                title: "Sales 2026".to_owned(),
+                readers: vec!["UserDirectory=CORP; UserId=anna".to_owned()],
+            },
+            App {
+                id: "secret-app".to_owned(),
+                title: "Board only".to_owned(),
+                readers: vec![],
+            },
+        ]
+    });
+    site
+}
+
+impl Site {
+    /// `login-qseow --server <proxy>/jwt --cacert root.pem --jwt-file token.txt` with a fresh
+    /// token for CORP\anna, then `extra`.
+    fn login(&self, extra: &[&str]) -> Command {
+        let token = Create::qseow()
+            .args([
+                "--userdir",
+                "CORP",
+                "--userid",
+                "anna",
+                "--audience",
+                AUDIENCE,
+            ])
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .run_in(self.path())
+            .output()
+            .unwrap();
+        assert!(token.status.success(), "{token:?}");
+        fs::write(self.path().join("token.txt"), &token.stdout).unwrap();
+        let mut cmd = self.command();
+        cmd.args(["login-qseow", "--server"])
+            .arg(format!("{}/jwt", self.server.proxy_url()))
+            .args(["--cacert", "root.pem", "--jwt-file", "token.txt"])
+            .args(extra);
+        cmd
+    }
+}
+
+fn run(cmd: &mut Command) -> (i32, String, String) {
+    let output = cmd.output().unwrap();
+    let run = (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    );
+    assert!(!run.2.contains("panicked"), "{}", run.2);
+    run
+}
+
+fn json_of(stdout: &str) -> Value {
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    serde_json::from_str(stdout).unwrap()
+}
+
+#[test]
+fn qseow_the_engine_is_proven_step_by_step_and_the_app_opens() {
+    let site = site(&["127.0.0.1"]);
+    let (code, stdout, stderr) = run(&mut site.login(&["--app", APP]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    for line in [
+        format!("Engine:         proven, engine {ENGINE_VERSION}"),
+        "App:            Sales 2026".to_owned(),
+        "  ok   csrfToken         the session's CSRF token from /qps/csrftoken".to_owned(),
+        "  ok   onConnected       OnConnected: SESSION_CREATED".to_owned(),
+        "  ok   authenticatedUser the engine's user is 'UserDirectory=CORP; UserId=anna'"
+            .to_owned(),
+        format!("  ok   openDoc           opened '{APP}', titled 'Sales 2026'"),
+        "Session:        ended (a probe leaves no session behind)".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line}\nin\n{stdout}");
+    }
+    // The WebSocket: the session cookie as a Cookie header, the CSRF token in the query, the
+    // server's own origin, no Authorization header.
+    let upgrade = site
+        .server
+        .proxy_requests()
+        .into_iter()
+        .find(|r| r.header("upgrade").is_some())
+        .unwrap();
+    assert!(
+        upgrade
+            .target
+            .starts_with(&format!("/jwt/app/{APP}?qlik-csrf-token=")),
+        "{}",
+        upgrade.target
+    );
+    assert!(
+        upgrade
+            .header("cookie")
+            .unwrap()
+            .starts_with("X-Qlik-Session-jwt=")
+    );
+    assert_eq!(upgrade.header("origin"), Some(&*site.server.proxy_url()));
+    assert_eq!(upgrade.header("authorization"), None);
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1));
+    // No secret on either stream.
+    let csrf = upgrade.target.split_once('=').unwrap().1.to_owned();
+    assert!(!stdout.contains(&csrf) && !stderr.contains(&csrf));
+
+    let (code, stdout, _) = run(&mut site.login(&["--output", "json"]));
+    assert_eq!(code, 0);
+    let engine = &json_of(&stdout)["engine"];
+    assert_eq!(engine["proven"], true);
+    assert_eq!(engine["version"], ENGINE_VERSION);
+    assert_eq!(engine["failedStep"], Value::Null);
+    let steps: Vec<&str> = engine["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "csrfToken",
+            "websocket",
+            "onConnected",
+            "authenticatedUser",
+            "engineVersion"
+        ]
+    );
+}
+
+#[test]
+fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
+    let site = site(&["qlik.example.com"]);
+    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the virtual proxy made a session, but the engine refused it")
+            && stderr.contains("HTTP 403")
+            && stderr
+                .contains("its host '127.0.0.1' is not in the virtual proxy's host allow list"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("fix: add '127.0.0.1' to the host allow list: qs-jwt setup-qseow --apply --allow-host 127.0.0.1"),
+        "{stdout}"
+    );
+    // The session ends all the same.
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1));
+    // --origin: the name clients use, which the list holds.
+    let (code, stdout, stderr) = run(&mut site.login(&["--origin", "qlik.example.com"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, _) = run(&mut site.login(&["--output", "json"]));
+    assert_eq!(code, 1);
+    let report = json_of(&stdout);
+    assert_eq!(report["accepted"], true);
+    assert_eq!(report["engine"]["failedStep"], "websocket");
+    assert_eq!(report["engine"]["proven"], false);
+}
+
+#[test]
+fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
+    type Knob = fn(&mut crate::common::qrs_server::Repository);
+    let cases: [(&str, Knob, &[&str], &str, &str); 4] = [
+        (
+            "no CSRF token",
+            |r| r.no_csrf_endpoint = true,
+            &[],
+            "HTTP 403",
+            "the CSRF token is missing",
+        ),
+        (
+            "not linked",
+            |r| r.engine_unlinked = true,
+            &[],
+            "HTTP 400",
+            "the virtual proxy is not linked to the central proxy",
+        ),
+        (
+            "no license",
+            |r| r.engine_session_state = Some("SESSION_ERROR_NO_LICENSE".to_owned()),
+            &[],
+            "OnConnected: the user has no license",
+            "SESSION_ERROR_NO_LICENSE",
+        ),
+        (
+            "an app she may not open",
+            |_| {},
+            &["--app", "secret-app"],
+            "OpenDoc 'secret-app' refused: error 5, Access denied",
+            "fix: give the user read access to the app",
+        ),
+    ];
+    for (what, knob, extra, said, words) in cases {
+        let site = site(&["127.0.0.1"]);
+        site.server.with(knob);
+        let (code, stdout, stderr) = run(&mut site.login(extra));
+        assert_eq!(code, 1, "{what}: {stdout}\n{stderr}");
+        let both = format!("{stdout}\n{stderr}");
+        assert!(
+            both.contains(said) && both.contains(words),
+            "{what}: {both}"
+        );
+        let counts = site.server.with(|r| r.counts);
+        assert_eq!((counts.opened, counts.ended), (1, 1), "{what}");
+    }
+}
+
+#[test]
+fn qscloud_the_engine_is_proven_through_a_session_app() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    let token = Create::qscloud()
+        .args([
+            "--sub",
+            "anna",
+            "--username",
+            "Anna",
+            "--useremail",
+            "anna@grusgrus.com",
+        ])
+        .args(["--useremail-verified", "true"])
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    fs::write(dir.path().join("token.txt"), &token.stdout).unwrap();
+    let mut cmd = crate::common::qs_jwt(dir.path());
+    for name in crate::common::PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &server.url(),
+        "--cacert",
+        "ca.pem",
+    ])
+    .args(["--jwt-file", "token.txt", "--output", "json"]);
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["engine"]["proven"], true, "{stdout}");
+    assert_eq!(report["engine"]["version"], ENGINE_VERSION);
+    assert_eq!(report["session"], "ended");
+    let upgrade = server
+        .requests()
+        .into_iter()
+        .find(|r| r.header("upgrade").is_some())
+        .unwrap();
+    assert!(
+        upgrade.target.starts_with("/app/SessionApp_"),
+        "{}",
+        upgrade.target
+    );
+    assert!(upgrade.target.contains("?qlik-csrf-token="));
+    assert_eq!(upgrade.header("origin"), Some(&*server.url()));
+    assert_eq!(upgrade.header("authorization"), None);
+}
+
+/// `--output session` for the site; the bundle (stdout) and stderr.
+fn session_bundle(site: &Site) -> (String, String) {
+    let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_stays() {
+    let site = site(&["127.0.0.1"]);
+    let (stdout, stderr) = session_bundle(&site);
+    let bundle = json_of(&stdout);
+    let url = bundle["websocketUrl"].as_str().unwrap();
+    let prefix = format!(
+        "wss://{}/jwt/app/engineData?qlik-csrf-token=",
+        site.server.proxy_url().trim_start_matches("https://")
+    );
+    assert!(url.starts_with(&prefix), "{url}");
+    assert_eq!(&url[prefix.len()..], bundle["csrfToken"].as_str().unwrap());
+    assert!(
+        bundle["cookie"]
+            .as_str()
+            .unwrap()
+            .starts_with("X-Qlik-Session-jwt=")
+    );
+    assert_eq!(bundle["origin"], site.server.proxy_url());
+    assert!(bundle["ends"].as_str().unwrap().contains("inactivity"));
+    // Nothing of it is logged, and the session is kept open for the client.
+    for secret in [
+        bundle["cookie"].as_str().unwrap(),
+        bundle["csrfToken"].as_str().unwrap(),
+    ] {
+        let value = secret.rsplit('=').next().unwrap();
+        assert!(!stderr.contains(value), "{stderr}");
+    }
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 0));
+
+    // The docs' clients, as written, open the engine with it.
+    let root = site.path().join("root.pem");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    if crate::common::skip::require_python_module("websockets") {
+        let (stdout, _) = session_bundle(&site);
+        let mut python = std::process::Command::new("python3");
+        python
+            .arg(examples.join("engine-session.py"))
+            .env("QLIK_CA", &root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let output = piped(python, &stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "UserDirectory=CORP; UserId=anna"
+        );
+    }
+    if let Some(node_tools) = crate::common::skip::require_node_module("enigma.js") {
+        let (stdout, _) = session_bundle(&site);
+        let mut node = std::process::Command::new("node");
+        node.arg(examples.join("engine-session.js"))
+            .env("QLIK_CA", &root)
+            .env("NODE_PATH", node_tools.join("node_modules"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let output = piped(node, &stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "UserDirectory=CORP; UserId=anna"
+        );
+    }
+}
+
+fn piped(mut command: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_docs_show_the_session_clients_as_the_tests_run_them() {
+    let docs = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/qlik-setup.md"),
+    )
+    .unwrap();
+    for file in ["engine-session.py", "engine-session.js"] {
+        let text = fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(file),
+        )
+        .unwrap();
+        assert!(
+            docs.contains(&text),
+            "docs/qlik-setup.md lacks examples/{file} as it is"
+        );
+    }
+}
