@@ -146,28 +146,39 @@ fn converge(
     created: IdentityProvider,
 ) -> Result<IdentityProvider> {
     let tenant = client.server().to_string();
-    let now = match client.identity_providers() {
-        Ok(now) => now,
-        Err(failure) => {
-            let err = cloud_failure(failure, "list the identity providers", client);
-            warn!(
-                "could not read the identity providers back after the create ({err}), so qs-jwt \
-                 cannot see whether another run made a twin at the same time: run the same \
-                 command again, which keeps one"
-            );
-            return Ok(created);
-        }
+    let same = |p: &&IdentityProvider| {
+        p.key_for(wanted.issuer, wanted.key_id)
+            .and_then(|k| k.pem.as_deref())
+            .is_some_and(|pem| same_key(pem, one_line_pem))
     };
-    let twins: Vec<&IdentityProvider> = now
-        .iter()
-        .filter(|p| {
-            p.key_for(wanted.issuer, wanted.key_id)
-                .and_then(|k| k.pem.as_deref())
-                .is_some_and(|pem| same_key(pem, one_line_pem))
-        })
-        .collect();
+    // The list is paged: while other runs remove their twins, the one this run made can move
+    // to a page already read and be missed. A read that misses it is read again; it exists
+    // all the same (it was just made), so after three reads it is weighed with the others as
+    // the create answered it, or a run that missed its own would keep it beside the keeper.
+    let mut now = Vec::new();
+    for _ in 0..3 {
+        now = match client.identity_providers() {
+            Ok(now) => now,
+            Err(failure) => {
+                let err = cloud_failure(failure, "list the identity providers", client);
+                warn!(
+                    "could not read the identity providers back after the create ({err}), so \
+                     qs-jwt cannot see whether another run made a twin at the same time: run the \
+                     same command again, which keeps one"
+                );
+                return Ok(created);
+            }
+        };
+        if now.iter().any(|p| p.id == created.id) {
+            break;
+        }
+    }
+    let mut twins: Vec<&IdentityProvider> = now.iter().filter(same).collect();
+    if !twins.iter().any(|p| p.id == created.id) {
+        twins.push(&created);
+    }
     match keeper(&twins) {
-        Some(kept) if kept.id != created.id && twins.iter().any(|p| p.id == created.id) => {
+        Some(kept) if kept.id != created.id => {
             let kept = kept.clone();
             plan_remove_own(&created, &kept);
             delete(client, &tenant, &created.id)?;
