@@ -7,7 +7,8 @@
 //! - Redirects are never followed: a token sent as `Authorization` must reach only the host the
 //!   user named, and a redirect is an answer to report (QSEoW's redirect to a login page means
 //!   "no session"), not an instruction.
-//! - A time limit on each request (`--timeout`); replies read up to [`MAX_REPLY_BYTES`].
+//! - One time limit for the whole run (`--timeout`, set by [`set_deadline`]): each request may
+//!   take only the time left before the run's deadline; replies read up to [`MAX_REPLY_BYTES`].
 //! - A proxy only from `https_proxy`/`HTTPS_PROXY` (or `all_proxy`/`ALL_PROXY`), as curl reads
 //!   them for https URLs, and never for a host `NO_PROXY` names.
 //! - Every failure is one line naming the host and the cause, with a hint where one helps.
@@ -21,7 +22,8 @@ pub use websocket::{MAX_MESSAGE_BYTES, Opened, Socket, Upgrade};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -77,6 +79,30 @@ pub fn retry_wait(
 }
 
 pub const MAX_REPLY_BYTES: u64 = 1024 * 1024;
+
+/// The run's deadline and the `--timeout` it was set from: every request, page and retry of
+/// the run shares it.
+static DEADLINE: OnceLock<(Instant, Duration)> = OnceLock::new();
+
+/// Makes `timeout` (a command's `--timeout`) the time limit of the whole run, from now: every
+/// request after it gets only the time left. Set once, before the command asks any server.
+pub fn set_deadline(timeout: Duration) {
+    let now = Instant::now();
+    let deadline = now.checked_add(timeout).unwrap_or(now);
+    let _ = DEADLINE.set((deadline, timeout));
+}
+
+/// The time the run has left before its deadline, or `None` when no deadline was set.
+pub fn time_left() -> Option<Duration> {
+    DEADLINE
+        .get()
+        .map(|(deadline, _)| deadline.saturating_duration_since(Instant::now()))
+}
+
+/// What a request may take: the client's own limit, and never more than the run has left.
+fn request_limit(own: Duration, left: Option<Duration>) -> Duration {
+    left.map_or(own, |left| own.min(left))
+}
 
 /// Where requests go: an https origin and an optional base path (a QSEoW virtual proxy prefix),
 /// parsed once from `--tenant` or `--server`.
@@ -444,6 +470,10 @@ impl Client {
     ) -> Result<Reply, UserError> {
         let url = self.server.url(&request.path);
         let shown_path = request.path.split('?').next().unwrap_or_default();
+        let limit = request_limit(self.timeout, time_left());
+        if limit.is_zero() {
+            return Err(self.run_timed_out());
+        }
         // At debug, whose lines are not redacted: a path may hold a random user id, which the
         // redaction of the other levels would take for key text.
         debug!(
@@ -472,28 +502,31 @@ impl Client {
         if let Some(cookies) = request.cookies {
             headers.push(("Cookie", cookies.expose().to_owned()));
         }
-        // ureq types a request with a body apart from one without; the headers go on either.
+        // ureq types a request with a body apart from one without; the limit and the headers go
+        // on either.
         fn with_headers<B>(
-            mut builder: ureq::RequestBuilder<B>,
+            builder: ureq::RequestBuilder<B>,
             headers: &[(&str, String)],
+            limit: Duration,
         ) -> ureq::RequestBuilder<B> {
+            let mut builder = builder.config().timeout_global(Some(limit)).build();
             for (name, value) in headers {
                 builder = builder.header(*name, value);
             }
             builder
         }
         let result = match request.method {
-            Method::Get => with_headers(self.agent.get(&url), &headers).call(),
-            Method::Delete => with_headers(self.agent.delete(&url), &headers).call(),
+            Method::Get => with_headers(self.agent.get(&url), &headers, limit).call(),
+            Method::Delete => with_headers(self.agent.delete(&url), &headers, limit).call(),
             Method::Post => match body {
-                Some((content_type, body)) => with_headers(self.agent.post(&url), &headers)
+                Some((content_type, body)) => with_headers(self.agent.post(&url), &headers, limit)
                     .header("Content-Type", content_type)
                     .send(body),
-                None => with_headers(self.agent.post(&url), &headers).send_empty(),
+                None => with_headers(self.agent.post(&url), &headers, limit).send_empty(),
             },
             Method::Put => {
                 let (content_type, body) = body.unwrap_or(("application/json", &[]));
-                with_headers(self.agent.put(&url), &headers)
+                with_headers(self.agent.put(&url), &headers, limit)
                     .header("Content-Type", content_type)
                     .send(body)
             }
@@ -565,6 +598,9 @@ impl Client {
         let message = match err {
             ureq::Error::HostNotFound => return self.host_not_found(&via),
             ureq::Error::Io(e) if is_lookup_failure(e) => return self.host_not_found(&via),
+            ureq::Error::Timeout(_) if time_left().is_some_and(|left| left.is_zero()) => {
+                return self.run_timed_out();
+            }
             ureq::Error::Timeout(_) => {
                 return UserError::runtime(format!(
                     "no answer from {host}{via} within {} (--timeout)",
@@ -599,6 +635,20 @@ impl Client {
 }
 
 impl Client {
+    /// The run's `--timeout` spent before `host` answered all it was asked.
+    fn run_timed_out(&self) -> UserError {
+        let limit = DEADLINE.get().map_or(self.timeout, |(_, timeout)| *timeout);
+        UserError::runtime(format!(
+            "the run took longer than --timeout {} before {} answered all it was asked",
+            humantime::format_duration(limit),
+            self.server.shown()
+        ))
+        .with_hint(
+            "--timeout bounds the whole run (every request, page and wait); raise it, or check \
+             why the server answers slowly",
+        )
+    }
+
     fn host_not_found(&self, via: &str) -> UserError {
         UserError::runtime(format!(
             "cannot find the host {}{via}: the name does not resolve",

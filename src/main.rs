@@ -69,6 +69,8 @@ fn run(command: &dyn Run, now: SystemTime) -> Result<Output> {
     // A command's --timeout bounds its reads too (a --cacert or --jwt-file FIFO nobody writes).
     if let Some(limit) = command.timeout() {
         input::set_time_limit(limit);
+        // And every request, page and retry of the run: one deadline, not one a request.
+        qs_jwt::http::set_deadline(limit);
     }
     command.run(now)
 }

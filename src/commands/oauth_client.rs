@@ -246,7 +246,9 @@ pub fn request_token(
         let reply = tenant.oauth_token(&request)?;
         if reply.status == 429 {
             let after = reply.retry_after.as_deref().unwrap_or("(not given)");
+            // The run's one deadline, when main set it, bounds this wait too.
             let left = ask.timeout.saturating_sub(started.elapsed());
+            let left = crate::http::time_left().map_or(left, |run| run.min(left));
             match crate::http::retry_wait(reply.retry_after.as_deref(), attempt, left) {
                 Ok(wait) => {
                     info!(

@@ -183,6 +183,32 @@ fn a_next_page_on_another_origin_is_an_error_and_nothing_is_created() {
     assert_eq!(tenant.server.identity_providers().len(), 3);
 }
 
+/// Issue 26: --timeout bounds the whole run, not each request: ten pages of the list that
+/// each take 1.2 s, at --timeout 3s, end the run with an error naming --timeout before the
+/// tenant served them all (each request had its own 3 s before, and the run took 12 s).
+#[test]
+fn timeout_bounds_the_whole_paged_list_not_each_page() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    for n in 0..identity_providers::PAGE * 10 {
+        let mut idp = jwt_idp(&format!("p{n:02}"), "other", &format!("k{n}"), &pem, true);
+        idp[identity_providers::PAGES_SLOW_MS] = serde_json::json!(1200);
+        tenant.server.add_identity_provider(idp);
+    }
+    let (code, stdout, stderr) = run(tenant.apply("i", "k").args(["--timeout", "3s"]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("--timeout 3s"), "{stderr}");
+    assert!(stderr.contains("bounds the whole run"), "{stderr}");
+    let pages = tenant
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with(identity_providers::PATH))
+        .count();
+    assert!(pages < 10, "{pages} pages asked for");
+    assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
+}
+
 /// Issue 26: keys are compared by their public key. The identity provider holds the
 /// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
 /// as the doctor says.

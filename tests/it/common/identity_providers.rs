@@ -37,6 +37,10 @@ pub const CREATE_ANSWERS: &str = "createAnswers";
 /// origin (a lying page).
 pub const PAGES_ELSEWHERE: &str = "pagesElsewhere";
 
+/// A field of an identity provider seeded by a test: a tenant that takes this many
+/// milliseconds to serve each page of the list (a slow tenant, for --timeout's one deadline).
+pub const PAGES_SLOW_MS: &str = "pagesSlowMs";
+
 /// Identity providers a page of the list holds: few, so that the tests see `links.next` followed.
 pub const PAGE: usize = 2;
 
@@ -76,6 +80,9 @@ pub fn handle(
                 .find_map(|pair| pair.strip_prefix("page="))
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
+            if let Some(ms) = idps.iter().find_map(|p| p[PAGES_SLOW_MS].as_u64()) {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
             let data: Vec<Value> = idps.iter().skip(page * PAGE).take(PAGE).cloned().collect();
             let mut links = json!({"self": {"href": format!("{origin}{target}")}});
             if (page + 1) * PAGE < idps.len() && idps.iter().any(|p| p[PAGES_ELSEWHERE] == true) {
