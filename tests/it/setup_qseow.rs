@@ -1123,3 +1123,24 @@ fn a_new_virtual_proxy_gets_a_session_cookie_header_no_other_uses() {
     );
     assert!(!stderr.contains("run again"), "{stderr}");
 }
+
+/// Issue 26: setup-qseow --apply's --timeout bounds the reads of its files too: a FIFO that
+/// nothing writes to as --qrs-key fails at --timeout 3s, naming the flag and the limit (it
+/// waited for qs-jwt's own 30 s).
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_qrs_key_fails_at_the_timeout_naming_it() {
+    let site = new_site();
+    let status = std::process::Command::new("mkfifo")
+        .arg(site.path().join("fifo_key.pem"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, stdout, stderr) =
+        run(&mut site.apply(&["--qrs-key", "fifo_key.pem", "--timeout", "3s"]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("--qrs-key 'fifo_key.pem'"), "{stderr}");
+    assert!(stderr.contains("within 3s (--timeout)"), "{stderr}");
+    assert!(stderr.contains("raise --timeout"), "{stderr}");
+    assert!(site.writes().is_empty(), "{:?}", site.writes());
+}

@@ -436,6 +436,11 @@ impl Run for SetupQseowArgs {
         self.log.loglevel
     }
 
+    /// --apply's --timeout bounds the reads of files too (--qrs-key, --cacert).
+    fn timeout(&self) -> Option<Duration> {
+        self.repository.apply.then_some(self.repository.timeout)
+    }
+
     fn run(&self, _now: SystemTime) -> Result<Output> {
         setup_qseow(self)
     }
