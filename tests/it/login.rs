@@ -506,12 +506,14 @@ fn qscloud_takes_a_token_once() {
     assert!(text.contains("jti has already been used"), "{text}");
 }
 
+/// A 429 whose wait is longer than --timeout leaves is not waited for: reported at once, with
+/// how long the tenant asked to wait.
 #[test]
 fn rate_limiting_reports_retry_after() {
     let server = QlikServer::start(Behaviour::RateLimited("13"));
     let folder = Folder::new(&server);
     let token = folder.created(anna());
-    let run1 = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let run1 = run(&mut folder.login_qscloud(&server, &token, &["--timeout", "10s"]));
     assert_eq!(run1.code, 1);
     let text = error_lines(run1.stderr.as_bytes());
     assert!(
@@ -519,14 +521,52 @@ fn rate_limiting_reports_retry_after() {
         "{text}"
     );
     assert!(
-        text.contains("hint: wait as long as Retry-After says (13)"),
+        text.contains(
+            "hint: Qlik Cloud asks to wait 13s (Retry-After: 13), more than --timeout 10s leaves"
+        ),
         "{text}"
     );
-    let run2 = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let run2 =
+        run(&mut folder.login_qscloud(&server, &token, &["--output", "json", "--timeout", "10s"]));
     let json = accepted_json(&run2.stdout);
     assert_eq!(json["status"], 429);
     assert_eq!(json["error"]["retryAfter"], "13");
     assert_eq!(json["error"]["title"], "API rate limit reached.");
+}
+
+/// Issue 26: login's 429 is waited for as OAuth's is (`http::retry_wait`), and no number a
+/// server sends can panic it: a Retry-After of u64::MAX seconds is a clear failure, exit 1,
+/// with the JSON report too.
+#[test]
+fn a_retry_after_beyond_any_wait_is_a_clear_failure() {
+    let server = QlikServer::start(Behaviour::RateLimited("18446744073709551615"));
+    let folder = Folder::new(&server);
+    let token = folder.created(anna());
+    let text_run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    assert_eq!(text_run.code, 1, "{}", text_run.stderr);
+    let text = error_lines(text_run.stderr.as_bytes());
+    assert!(text.contains("(HTTP 429)"), "{text}");
+    assert!(
+        text.contains("more than --timeout 30s leaves or than qs-jwt waits (2m)"),
+        "{text}"
+    );
+    let json_run = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    assert_eq!(json_run.code, 1);
+    let json = accepted_json(&json_run.stdout);
+    assert_eq!(json["status"], 429);
+    assert!(
+        json["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("Retry-After: 18446744073709551615")
+    );
+    // One login each: a wait too long is not waited for, and not asked again.
+    let logins = server
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/login/jwt-session"))
+        .count();
+    assert_eq!(logins, 2);
 }
 
 /// The token goes to the host given and nowhere else: a redirect to another host is reported,

@@ -10,7 +10,7 @@ mod cookies;
 mod report;
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use serde_json::Value;
@@ -56,10 +56,15 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         &typed(&args.connection),
     );
 
-    let reply = tenant.jwt_session(&token)?;
+    let (reply, no_wait) = waiting_out_429(args.connection.timeout, QLIK_CLOUD, || {
+        tenant.jwt_session(&token)
+    })?;
     let mut report = LoginReport::new(reply.status, tenant.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
+        if let Some(why) = no_wait {
+            error.hint = Some(why);
+        }
         if error.location.is_none() && reply.status != 429 {
             error.hint = Some(report::qscloud_hint(&error, &pre));
         }
@@ -150,10 +155,15 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         &typed(&args.connection),
     );
 
-    let reply = proxy.login(&token)?;
+    let (reply, no_wait) = waiting_out_429(args.connection.timeout, VIRTUAL_PROXY, || {
+        proxy.login(&token)
+    })?;
     let mut report = LoginReport::new(reply.status, proxy.server().to_string());
     if !(200..300).contains(&reply.status) {
         let mut error = not_accepted(&reply, &token);
+        if let Some(why) = no_wait {
+            error.hint = Some(why);
+        }
         if error.location.is_some() {
             error.hint = Some(
                 "a QSEoW proxy redirects what it cannot authenticate to a login page: check that \
@@ -416,6 +426,54 @@ fn session_cookies(
         );
     }
     session
+}
+
+/// The login's reply, asked again after a 429 as `http::retry_wait` allows (at least its
+/// floor, a growing backoff, at most its cap and the time `timeout` and the run's deadline
+/// leave), as OAuth's token request does: a 429 takes no token, so the same one is sent again.
+/// With the last 429, why it was not waited for when its wait is too long (the hint to show).
+fn waiting_out_429(
+    timeout: Duration,
+    who: &str,
+    mut send: impl FnMut() -> Result<Reply, UserError>,
+) -> Result<(Reply, Option<String>), UserError> {
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let reply = send()?;
+        if reply.status != 429 {
+            return Ok((reply, None));
+        }
+        let left = timeout.saturating_sub(started.elapsed());
+        let left = crate::http::time_left().map_or(left, |run| run.min(left));
+        let after = reply.retry_after.as_deref().unwrap_or("(not given)");
+        match crate::http::retry_wait(reply.retry_after.as_deref(), attempt, left) {
+            Ok(wait) => {
+                info!(
+                    "{who} is limiting requests (HTTP 429); waiting {}s (its Retry-After: {}), \
+                     then logging in again",
+                    wait.as_secs(),
+                    crate::render::escape(after)
+                );
+                std::thread::sleep(wait);
+                attempt = attempt.saturating_add(1);
+            }
+            Err(crate::http::NoRetry::TooLong(wait)) => {
+                let why = format!(
+                    "{who} asks to wait {} (Retry-After: {}), more than --timeout {} leaves or \
+                     than qs-jwt waits ({}): wait that long and try again, or raise --timeout",
+                    humantime::format_duration(wait),
+                    crate::render::escape(after),
+                    humantime::format_duration(timeout),
+                    humantime::format_duration(crate::http::RETRY_CAP)
+                );
+                return Ok((reply, Some(why)));
+            }
+            // An HTTP date, or nothing: qs-jwt waits only for a number of seconds; the
+            // report's hint says what the server wrote.
+            Err(crate::http::NoRetry::NoSeconds) => return Ok((reply, None)),
+        }
+    }
 }
 
 /// A reply that is not a session: a redirect (never followed), a 429, or Qlik's error.
