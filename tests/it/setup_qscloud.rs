@@ -209,6 +209,50 @@ fn timeout_bounds_the_whole_paged_list_not_each_page() {
     assert!(tenant.server.requests().iter().all(|r| r.method == "GET"));
 }
 
+/// Issue 26: a tenant typed in capitals (`HTTPS://LOCALHOST:<port>`) whose next links name
+/// the lower-case origin, as Qlik's do, is read to its last page: the identity provider on
+/// page three is found (nothing created), and --remove finds it too.
+#[test]
+fn a_tenant_in_capitals_reads_every_page_of_lower_case_links() {
+    let tenant = stand_in().start();
+    let pem = one_line(&fixture_text("rsa2048-cert.pem"));
+    for n in 0..identity_providers::PAGE * 2 {
+        tenant.server.add_identity_provider(jwt_idp(
+            &format!("o{n:02}"),
+            "other",
+            &format!("k{n}"),
+            &pem,
+            true,
+        ));
+    }
+    tenant
+        .server
+        .add_identity_provider(jwt_idp("mine01", "i", "k", &pem, true));
+    let port = tenant.server.url().rsplit(':').next().unwrap().to_owned();
+    let upper = format!("HTTPS://LOCALHOST:{port}");
+    let (code, stdout, stderr) = run(tenant.apply("i", "k").args(["--tenant", &upper]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("nothing changed"), "{stderr}");
+    assert_eq!(
+        tenant.server.identity_providers().len(),
+        identity_providers::PAGE * 2 + 1
+    );
+    let pages = tenant
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with(identity_providers::PATH))
+        .count();
+    assert_eq!(pages, 3);
+    let (code, stdout, stderr) = run(tenant
+        .remove("i", "k")
+        .args(["--tenant", &upper, "--force"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let left = tenant.server.identity_providers();
+    assert!(left.iter().all(|p| p["id"] != "mine01"), "{left:?}");
+    assert_eq!(left.len(), identity_providers::PAGE * 2);
+}
+
 /// Issue 26: keys are compared by their public key. The identity provider holds the
 /// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
 /// as the doctor says.

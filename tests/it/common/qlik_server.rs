@@ -626,7 +626,14 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
         (method, path) if path.starts_with(identity_providers::PATH) => {
             let (status, body) = identity_providers::handle(
                 method,
-                &format!("https://127.0.0.1:{port}{}", request.target),
+                // Qlik's links name its origin in lower case, whatever case the client wrote.
+                &format!(
+                    "https://{}{}",
+                    request
+                        .header("host")
+                        .map_or_else(|| format!("127.0.0.1:{port}"), str::to_ascii_lowercase),
+                    request.target
+                ),
                 bearer(request),
                 request.body.as_bytes(),
                 &mut state.idps,
