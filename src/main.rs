@@ -84,6 +84,20 @@ fn deliver(output: Output, colour: bool) -> ExitCode {
         .map_or(Ok(()), stdio::print_product);
     if let Err(err) = printed {
         drop(output.pending_files);
+        // A report lost after Qlik changed: the change stays, and the error says so.
+        let err = match output.changed {
+            Some(changed) => error::UserError::runtime(format!(
+                "{changed}, and Qlik holds that change, but its report could not be written: \
+                 {err:#}"
+            ))
+            .with_hint(
+                "run the same command again with a standard output that takes the report: it \
+                 reads what Qlik holds now and changes only what still differs, so a rerun \
+                 converges",
+            )
+            .into(),
+            None => err,
+        };
         log::eprint_line(&error::render(&err, colour));
         return ExitCode::FAILURE;
     }

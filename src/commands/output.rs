@@ -8,6 +8,9 @@ pub struct Output {
     pub failure: Option<String>,
     /// The files of a key made for this run: committed once stdout is written, else removed.
     pub pending_files: Option<crate::keys::PendingKeyFiles>,
+    /// What the command changed on a Qlik site ("created the identity provider ... on ..."),
+    /// said when the report cannot be written: Qlik holds the change all the same.
+    pub changed: Option<String>,
 }
 
 impl Output {
@@ -16,6 +19,7 @@ impl Output {
             stdout: Some(stdout),
             failure: None,
             pending_files: None,
+            changed: None,
         }
     }
 
@@ -25,6 +29,13 @@ impl Output {
             stdout: None,
             failure: None,
             pending_files,
+            changed: None,
         }
+    }
+
+    /// The same, having changed Qlik as `what` says.
+    pub fn changed(mut self, what: impl Into<String>) -> Self {
+        self.changed = Some(what.into());
+        self
     }
 }

@@ -253,6 +253,71 @@ fn a_tenant_in_capitals_reads_every_page_of_lower_case_links() {
     assert_eq!(left.len(), identity_providers::PAGE * 2);
 }
 
+/// `setup-qscloud --issuer i --keyid k <action> --tenant <stand-in>` with standard output on
+/// /dev/full (a full disk): exit code and stderr.
+#[cfg(target_os = "linux")]
+fn to_dev_full(tenant: &Tenant, action: &[&str]) -> (i32, String) {
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"));
+    for name in PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    let output = cmd
+        .current_dir(tenant.path())
+        .env("QLIK_API_KEY", ADMIN_API_KEY)
+        .args(["setup-qscloud", "--issuer", "i", "--keyid", "k"])
+        .args(action)
+        .args(tenant.connection())
+        .stdout(full)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// Issue 26: a report that cannot be written after Qlik changed says Qlik was changed, and
+/// that a rerun converges (exit 1): --apply's create, then --remove's delete.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_report_lost_after_a_change_says_qlik_was_changed() {
+    let tenant = stand_in().start();
+    let (code, stderr) = to_dev_full(
+        &tenant,
+        &["--cert-publickey-file", "publickey.cer", "--apply"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let made = tenant.server.identity_providers();
+    assert_eq!(made.len(), 1);
+    let id = made[0]["id"].as_str().unwrap().to_owned();
+    let text = error_lines(stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: --apply created the identity provider {id} on https://127.0.0.1:"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Qlik holds that change"), "{text}");
+    assert!(text.contains("cannot write to standard output"), "{text}");
+    assert!(text.contains("so a rerun converges"), "{text}");
+
+    let (code, stderr) = to_dev_full(&tenant, &["--remove", "--force"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(tenant.server.identity_providers().is_empty());
+    let text = error_lines(stderr.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: --remove removed the identity provider {id}"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("so a rerun converges"), "{text}");
+}
+
 /// Issue 26: keys are compared by their public key. The identity provider holds the
 /// certificate; the bare public key of the same key is the same key (nothing to do, exit 0),
 /// as the doctor says.

@@ -92,8 +92,7 @@ pub fn setup_qscloud(args: &SetupQscloudArgs) -> Result<Output> {
     let pem = one_line_pem(&key.pem);
     if args.tenant.apply {
         let body = qscloud_body(&args.issuer, &args.keyid, &pem, &description);
-        let stdout = tenant::apply(&args.tenant, &wanted, &body, &pem)?;
-        return Ok(Output::product(stdout));
+        return tenant::apply(&args.tenant, &wanted, &body, &pem);
     }
     let stdout = match args.output {
         SetupFormat::Json => {

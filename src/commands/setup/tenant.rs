@@ -32,7 +32,7 @@ pub fn apply(
     wanted: &Wanted<'_>,
     body: &Value,
     one_line_pem: &str,
-) -> Result<String> {
+) -> Result<Output> {
     let client = tenant_with_api_key(&tenant_connection(args))?;
     let tenant = client.server().to_string();
     let providers = client
@@ -52,7 +52,7 @@ pub fn apply(
             json!({"action": "create", "issuer": wanted.issuer, "key_id": wanted.key_id}),
         );
         if plan.dry_run() {
-            return Ok(plan.product());
+            return Ok(Output::product(plan.product()));
         }
         let created = client.create_identity_provider(body).map_err(|f| {
             let unknown = !matches!(f, ApiFailure::Refused { .. });
@@ -68,7 +68,12 @@ pub fn apply(
             created.id, wanted.issuer, wanted.key_id
         );
         let kept = converge(&client, wanted, one_line_pem, created)?;
-        return Ok(super::json_text(&shown(&kept)));
+        return Ok(
+            Output::product(super::json_text(&shown(&kept))).changed(format!(
+                "--apply created the identity provider {} on {tenant} (issuer '{}', key ID '{}')",
+                kept.id, wanted.issuer, wanted.key_id
+            )),
+        );
     }
     if let Some((provider, _)) = matching.iter().find(|(_, k)| {
         k.pem
@@ -108,10 +113,12 @@ pub fn apply(
         );
     }
     if plan.dry_run() {
-        return Ok(plan.product());
+        return Ok(Output::product(plan.product()));
     }
+    let mut removed = Vec::new();
     for twin in same.iter().filter(|p| p.id != provider.id) {
         delete(&client, &tenant, &twin.id)?;
+        removed.push(twin.id.as_str());
     }
     if same.is_empty() {
         warn!(
@@ -133,7 +140,16 @@ pub fn apply(
             provider.id
         );
     }
-    Ok(super::json_text(&shown(provider)))
+    let output = Output::product(super::json_text(&shown(provider)));
+    Ok(if removed.is_empty() {
+        output
+    } else {
+        output.changed(format!(
+            "--apply removed the identity provider {} from {tenant}, a twin of {}",
+            removed.join(", "),
+            provider.id
+        ))
+    })
 }
 
 /// After a create, the list read back: when runs overlapped, each made an identity provider
@@ -361,7 +377,10 @@ pub fn remove(args: &TenantArgs, wanted: &Wanted<'_>) -> Result<Output> {
         removed = removed.or(Some(*target));
     }
     Ok(match removed {
-        Some(target) => Output::product(super::json_text(&shown(target))),
+        Some(target) => Output::product(super::json_text(&shown(target))).changed(format!(
+            "--remove removed the identity provider {} from {tenant} (issuer '{}', key ID '{}')",
+            target.id, wanted.issuer, wanted.key_id
+        )),
         None => Output::streamed(None),
     })
 }
