@@ -79,7 +79,7 @@ pub struct TenantApiArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// The most time each request, and each read of a file, may take: 30s, 2m, 1m 30s
+    /// The most time the whole run may take: every request and read of a file: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }
@@ -162,7 +162,7 @@ pub struct RepositoryApiArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// The most time each request, and each read of a file, may take: 30s, 2m, 1m 30s
+    /// The most time the whole run may take: every request and read of a file: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }

@@ -88,7 +88,8 @@ pub struct TenantArgs {
     #[arg(long, requires = "tenant")]
     pub insecure: bool,
 
-    /// The most time each request to the tenant may take: 30s, 2m, 1m 30s
+    /// The most time the whole run may take: every request to the tenant, page and read of a
+    /// file: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }
@@ -184,7 +185,8 @@ pub struct RepositoryArgs {
     #[arg(long, requires = "apply")]
     pub insecure: bool,
 
-    /// The most time each request to the repository may take: 30s, 2m, 1m 30s
+    /// The most time the whole run may take: every request to the repository and read of a
+    /// file: 30s, 2m, 1m 30s
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }
