@@ -598,18 +598,7 @@ impl Client {
         let message = match err {
             ureq::Error::HostNotFound => return self.host_not_found(&via),
             ureq::Error::Io(e) if is_lookup_failure(e) => return self.host_not_found(&via),
-            ureq::Error::Timeout(_) if time_left().is_some_and(|left| left.is_zero()) => {
-                return self.run_timed_out();
-            }
-            ureq::Error::Timeout(_) => {
-                return UserError::runtime(format!(
-                    "no answer from {host}{via} within {} (--timeout)",
-                    humantime::format_duration(self.timeout)
-                ))
-                .with_hint(
-                    "check the host, the port and any firewall on the way, or raise --timeout",
-                );
-            }
+            ureq::Error::Timeout(_) => return self.run_timed_out(),
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 return UserError::runtime(format!(
                     "cannot connect to {host}{via}: connection refused"
@@ -635,18 +624,26 @@ impl Client {
 }
 
 impl Client {
-    /// The run's `--timeout` spent before `host` answered all it was asked.
+    /// No answer within `--timeout`: the request's own limit, or the run's deadline (which
+    /// every request, page and wait of the run shares) when main set one.
     fn run_timed_out(&self) -> UserError {
-        let limit = DEADLINE.get().map_or(self.timeout, |(_, timeout)| *timeout);
+        let host = self.server.shown();
+        let via = match &self.proxy {
+            Some(proxy) => format!(" (through the proxy {})", proxy_shown(proxy)),
+            None => String::new(),
+        };
+        let (limit, whole_run) = match DEADLINE.get() {
+            Some((_, timeout)) => (
+                *timeout,
+                "; --timeout bounds the whole run, every request, page and wait",
+            ),
+            None => (self.timeout, ""),
+        };
         UserError::runtime(format!(
-            "the run took longer than --timeout {} before {} answered all it was asked",
-            humantime::format_duration(limit),
-            self.server.shown()
+            "no answer from {host}{via} within {} (--timeout){whole_run}",
+            humantime::format_duration(limit)
         ))
-        .with_hint(
-            "--timeout bounds the whole run (every request, page and wait); raise it, or check \
-             why the server answers slowly",
-        )
+        .with_hint("check the host, the port and any firewall on the way, or raise --timeout")
     }
 
     fn host_not_found(&self, via: &str) -> UserError {

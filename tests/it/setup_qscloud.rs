@@ -197,8 +197,11 @@ fn timeout_bounds_the_whole_paged_list_not_each_page() {
     }
     let (code, stdout, stderr) = run(tenant.apply("i", "k").args(["--timeout", "3s"]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
-    assert!(stderr.contains("--timeout 3s"), "{stderr}");
-    assert!(stderr.contains("bounds the whole run"), "{stderr}");
+    assert!(stderr.contains("within 3s (--timeout)"), "{stderr}");
+    assert!(
+        stderr.contains("--timeout bounds the whole run"),
+        "{stderr}"
+    );
     let pages = tenant
         .server
         .requests()
