@@ -629,6 +629,7 @@ fn engine_session(request: &Recorded, repository: &Repository) -> Result<EngineS
             linked: !repository.engine_unlinked,
             cookie_name,
             session: user.is_some(),
+            bearer: false,
             csrf_token: repository.csrf_tokens.get(sid).map(String::as_str),
             allow_list: &allow_list,
         },
