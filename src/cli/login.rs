@@ -20,6 +20,19 @@ pub struct LoginQscloudArgs {
     #[command(flatten)]
     pub token: LoginTokenArgs,
 
+    /// In place of a JWT: a file holding an OAuth access token (oauth-qscloud's); - reads
+    /// standard input. No JWT login: the engine is proven with the token as Authorization:
+    /// Bearer, on /api/v1/csrf-token and on the WebSocket, as Qlik Cloud takes one; no session
+    /// is made
+    #[arg(
+        long,
+        value_name = "file",
+        value_hint = ValueHint::FilePath,
+        group = "token",
+        conflicts_with_all = ["no_engine", "cookie_jar"]
+    )]
+    pub access_token_file: Option<PathBuf>,
+
     #[command(flatten)]
     pub engine: EngineArgs,
 

@@ -284,6 +284,139 @@ fn qscloud_the_engine_is_proven_through_a_session_app() {
     assert_eq!(upgrade.header("authorization"), None);
 }
 
+/// An OAuth access token as the tenant stand-in issues one (oauth-qscloud's), for `user_id`,
+/// signed with `key`.
+fn access_token(user_id: &str, key: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": "anna", "userId": user_id, "client_id": "0123456789abcdef",
+                            "scope": "user_default", "iat": crate::common::now(),
+                            "exp": crate::common::now() + 21_600}),
+        &jsonwebtoken::EncodingKey::from_secret(key),
+    )
+    .unwrap()
+}
+
+/// `login-qscloud --access-token-file` with `token` in a file, against `server`.
+fn login_with_access_token(
+    server: &QlikServer,
+    token: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    fs::write(dir.path().join("access-token.txt"), format!("{token}\n")).unwrap();
+    let mut cmd = crate::common::qs_jwt(dir.path());
+    for name in crate::common::PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args([
+        "login-qscloud",
+        "--tenant",
+        &server.url(),
+        "--cacert",
+        "ca.pem",
+    ])
+    .args([
+        "--access-token-file",
+        "access-token.txt",
+        "--loglevel",
+        "debug",
+    ])
+    .args(extra);
+    run(&mut cmd)
+}
+
+#[test]
+fn qscloud_an_oauth_access_token_proves_the_engine_as_a_bearer() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let token = access_token(
+        "64d0f0a7a1b2c3d4e5f60718",
+        crate::common::oauth_server::TENANT_KEY,
+    );
+    let (code, stdout, stderr) = login_with_access_token(&server, &token, &["--output", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["accepted"], true, "{stdout}");
+    assert_eq!(report["engine"]["proven"], true, "{stdout}");
+    assert_eq!(report["engine"]["version"], ENGINE_VERSION);
+    assert_eq!(
+        report["session"],
+        serde_json::Value::Null,
+        "no session is made"
+    );
+    assert_eq!(report["cookies"], serde_json::json!([]));
+    assert!(
+        stdout.contains("the engine's user is '64d0f0a7a1b2c3d4e5f60718'"),
+        "{stdout}"
+    );
+    // No JWT login; the WebSocket carried the access token as the bearer, and no cookie.
+    let requests = server.requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.target.starts_with("/login/jwt-session"))
+    );
+    let upgrade = requests
+        .iter()
+        .find(|r| r.header("upgrade").is_some())
+        .unwrap();
+    assert_eq!(
+        upgrade.header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    assert_eq!(upgrade.header("cookie"), None);
+    assert!(upgrade.target.contains("?qlik-csrf-token="));
+    // The token is a secret: not shown, not logged, even at debug.
+    let secret = token.rsplit('.').next().unwrap();
+    assert!(
+        !stdout.contains(secret) && !stderr.contains(secret),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = login_with_access_token(&server, &token, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("Accepted: Qlik Cloud took the access token at ")
+            && stdout.contains("Engine:         proven, engine 12.2044.0")
+            && !stdout.contains("User:")
+            && !stdout.contains("Session:"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn qscloud_an_access_token_qlik_refuses_is_said_and_not_shown() {
+    let server = QlikServer::start(Behaviour::QlikCloud);
+    let token = access_token("64d0f0a7a1b2c3d4e5f60718", b"another tenant's key");
+    let (code, stdout, stderr) = login_with_access_token(&server, &token, &[]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("error: Qlik Cloud rejected the token: HTTP 401")
+            && stderr.contains("hint: Qlik Cloud takes an access token for six hours at most"),
+        "{stderr}"
+    );
+    let secret = token.rsplit('.').next().unwrap();
+    assert!(!stderr.contains(secret), "{stderr}");
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.header("upgrade").is_some()),
+        "no WebSocket after a refusal"
+    );
+    // What makes no sense without a session is a usage error.
+    for extra in [
+        &["--no-engine"][..],
+        &["--cookie-jar", "jar.txt"],
+        &["--output", "session"],
+    ] {
+        let (code, _, stderr) = login_with_access_token(&server, &token, extra);
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+    }
+}
+
 /// `--output session` for the site; the bundle (stdout) and stderr.
 fn session_bundle(site: &Site) -> (String, String) {
     let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));

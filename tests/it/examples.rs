@@ -48,7 +48,8 @@ fn bash_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
-/// Marks a sample of output: the `text` block below it is what the bash block above printed.
+/// Marks a sample of output: the `text` (or `json`) block below it is what the bash block above
+/// printed. Every such block of README.md carries it (`every_output_sample_is_pinned`).
 const SAMPLE: &str = "<!-- output of the bash block above, pinned by tests/it/examples.rs -->";
 
 /// The document with each marked sample replaced by `output(line)`, the standard output of the
@@ -66,8 +67,12 @@ fn with_samples(markdown: &str, output: impl Fn(usize) -> String) -> String {
         }
         if line.trim() == SAMPLE {
             let (_, open) = lines.next().expect("a text block follows the marker");
-            assert_eq!(open, "```text", "a text block follows the marker");
-            out.push_str("```text\n");
+            assert!(
+                open == "```text" || open == "```json",
+                "a text or json block follows the marker, not {open}"
+            );
+            out.push_str(open);
+            out.push('\n');
             for (_, inner) in lines.by_ref() {
                 if inner == "```" {
                     break;
@@ -550,6 +555,30 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
     );
     let jar = fs::read_to_string(work.join("qseow-cookies.txt")).unwrap();
     assert!(jar.contains("X-Qlik-Session-jwt"), "{jar}");
+}
+
+/// A sample of output in README.md (a `text` or `json` block) is the output of the bash block
+/// above it, pinned by `the_readme_runs_as_written`: none is written by hand.
+#[test]
+fn every_output_sample_is_pinned() {
+    let markdown =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut previous = "";
+    let mut unpinned = Vec::new();
+    let mut inside = false;
+    for (number, line) in markdown.lines().enumerate() {
+        if !inside && (line == "```text" || line == "```json") && previous != SAMPLE {
+            unpinned.push(number + 1);
+        }
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+        }
+        previous = line;
+    }
+    assert!(
+        unpinned.is_empty(),
+        "README.md's samples at lines {unpinned:?} are not pinned: put {SAMPLE} above them"
+    );
 }
 
 #[test]

@@ -50,6 +50,35 @@ impl Site {
     }
 }
 
+/// An X.509 v1 client certificate, as old QMCs export, with its PKCS#1 key: the repository
+/// stand-in takes it as QSEoW does (a signature of the site's CA, not webpki's rules), and
+/// --apply goes through (issue 27).
+#[test]
+fn apply_with_an_x509_v1_client_certificate_configures_the_site() {
+    let site = SiteBuilder::new()
+        .v1_client_certificate()
+        .file("publickey.cer", "rsa2048-cert.pem")
+        .start();
+    assert_eq!(
+        fs::read_to_string(site.path().join("client.pem")).unwrap(),
+        fixture_text("client-v1.pem")
+    );
+    let (code, stdout, stderr) = run(&mut site.apply(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let vps = site.server.virtual_proxies();
+    assert_eq!(vps.len(), 1, "{stderr}");
+    assert_eq!(vps[0]["jwtAudience"], AUDIENCE);
+
+    // The stand-in refuses a client certificate its CA did not sign: the test can fail.
+    let (cert, key) = foreign_client_certificate();
+    fs::write(site.path().join("other.pem"), cert).unwrap();
+    fs::write(site.path().join("other_key.pem"), key).unwrap();
+    let (code, _, stderr) =
+        run(&mut site.apply(&["--qrs-cert", "other.pem", "--qrs-key", "other_key.pem"]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--qrs-cert 'other.pem'"), "{stderr}");
+}
+
 /// Exit code, stdout and stderr.
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let output = cmd.output().unwrap();

@@ -40,7 +40,18 @@ use crate::verbose;
 const QLIK_CLOUD: &str = "Qlik Cloud";
 const VIRTUAL_PROXY: &str = "the virtual proxy";
 
+/// `--access-token-file`'s file: an OAuth access token, held as a secret.
+const ACCESS_TOKEN_FILE: input::FileFlag = input::FileFlag {
+    flag: "--access-token-file",
+    holds: "access token",
+    format: "text",
+    der_hint: None,
+};
+
 pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output> {
+    if let Some(file) = &args.access_token_file {
+        return prove_access_token(args, file);
+    }
     let server = connect::tenant_server(&args.tenant, "the token")?;
     let token = read_token(&args.token, "login-qscloud --tenant <tenant>")?;
     check_jar(args.connection.cookie_jar.as_deref())?;
@@ -127,6 +138,60 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         jar.as_deref(),
         &doctor,
     )
+}
+
+/// `login-qscloud --access-token-file`: no JWT login; Qlik Cloud is asked for a CSRF token with
+/// the access token as the bearer (whether it takes the token), then the engine is proven with
+/// it. The token is a secret: never shown, logged or written.
+fn prove_access_token(args: &LoginQscloudArgs, file: &Path) -> Result<Output> {
+    let server = connect::tenant_server(&args.tenant, "the access token")?;
+    if args.output.output == LoginFormat::Session {
+        return Err(UserError::usage(
+            "--output session hands over a session's cookies, and --access-token-file makes no \
+             session: give --output text or json, or open the engine with the access token itself",
+        )
+        .into());
+    }
+    let text = if file.as_os_str() == "-" {
+        input::read_stdin(
+            ACCESS_TOKEN_FILE.flag,
+            "the access token",
+            "qs-jwt oauth-qscloud ... | qs-jwt login-qscloud --tenant <tenant> --access-token-file -",
+        )?
+    } else {
+        input::read_file(file, &ACCESS_TOKEN_FILE)?
+    };
+    let token = SecretText::new(text);
+    let token = SecretText::new(token::clean(token.expose()));
+    if token.expose().is_empty() {
+        return Err(UserError::usage(format!(
+            "--access-token-file '{}' holds no access token; give the file oauth-qscloud wrote",
+            file.display()
+        ))
+        .into());
+    }
+    let tenant = connect::tenant(server, &connection(&args.connection))?;
+    let reply = tenant.csrf_token(None, Some(&token))?;
+    let mut report = LoginReport::new(reply.status, tenant.server().to_string());
+    report.access_token = true;
+    if !(200..300).contains(&reply.status) {
+        let mut error = not_accepted(&reply, &token);
+        if error.location.is_none() && reply.status != 429 {
+            error.hint = Some(
+                "Qlik Cloud takes an access token for six hours at most, from the tenant that \
+                 issued it: get a new one with qs-jwt oauth-qscloud --tenant <this tenant>"
+                    .to_owned(),
+            );
+        }
+        report.error = Some(error);
+        return finish(report, args.output.output, QLIK_CLOUD, None, "");
+    }
+    report.accepted = true;
+    report.engine = Some(
+        prove::qscloud(&tenant, None, Some(&token), &target(&args.engine), None)
+            .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
+    );
+    finish(report, args.output.output, QLIK_CLOUD, None, "")
 }
 
 pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
@@ -636,7 +701,12 @@ fn finish(
         .and_then(|e| e.failure())
         .map(|(found, fix)| (found.to_owned(), fix.map(str::to_owned)));
     if let Some((found, fix)) = engine_failure {
-        let line = format!("{who} made a session, but the engine refused it: {found}");
+        let took = if report.access_token {
+            "took the access token"
+        } else {
+            "made a session"
+        };
+        let line = format!("{who} {took}, but the engine refused it: {found}");
         // The report goes to stdout all the same: the steps that passed are the diagnosis too.
         let _ = fix;
         let stdout = match format {
@@ -651,6 +721,7 @@ fn finish(
     if let Some(error) = report.error.as_mut()
         && !report.accepted
         && error.status != 429
+        && !doctor.is_empty()
     {
         error.hint = Some(report::with_doctor(error.hint.take(), doctor));
     }

@@ -33,6 +33,9 @@ pub struct LoginReport {
     /// The engine proof: each step, the engine's version, the first step that failed.
     pub engine: Option<EngineReport>,
     pub error: Option<LoginError>,
+    /// An OAuth access token was proven (`--access-token-file`): no JWT login, no session.
+    #[serde(skip)]
+    pub access_token: bool,
 }
 
 /// What became of a login's session.
@@ -57,6 +60,7 @@ impl LoginReport {
             session: None,
             engine: None,
             error: None,
+            access_token: false,
         }
     }
 }
@@ -495,7 +499,12 @@ pub fn failure_line(report: &LoginReport, who: &str) -> String {
 /// token that was not accepted, the error line says it all (see `failure_line`).
 pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String {
     let mut lines = vec![format!(
-        "Accepted: {who} made a session at {} (HTTP {})",
+        "Accepted: {who} {} at {} (HTTP {})",
+        if report.access_token {
+            "took the access token"
+        } else {
+            "made a session"
+        },
         redacted(&report.server),
         report.status
     )];
@@ -523,6 +532,8 @@ pub fn render_text(report: &LoginReport, who: &str, jar: Option<&str>) -> String
                 }),
             );
         }
+        // An access token's user is the engine's (its authenticatedUser step).
+        None if report.access_token => {}
         None => field(
             "User:",
             Some("not known (see the warning above)".to_owned()),
@@ -743,6 +754,7 @@ mod tests {
             session: None,
             engine: None,
             error: None,
+            access_token: false,
         };
         let text = render_text(&report, "Qlik Cloud", None);
         assert!(text.contains("Name:           A\\x1b[2J"), "{text}");

@@ -156,3 +156,92 @@ pub fn other_jwt_certificate() -> String {
         .push(DnType::CommonName, "another key");
     params.self_signed(&key).unwrap().pem()
 }
+
+/// The TLS settings of a server that demands a client certificate signed by the CA `ca_pem`
+/// and takes an X.509 v1 one, which rustls' WebPkiClientVerifier (webpki) refuses: QSEoW's
+/// repository takes what its QMC exported, and old QMCs export v1 (issue 27). TLS 1.3 only,
+/// so that the client's handshake signature is checked over the certificate's public key.
+pub fn config_for_v1_clients(
+    server: &ServerCertificate,
+    ca_pem: &str,
+) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let ca = rustls::pki_types::pem::PemObject::from_pem_slice(ca_pem.as_bytes()).unwrap();
+    let verifier = Arc::new(V1ClientVerifier {
+        ca,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(server.chain.clone(), server.key())
+        .unwrap();
+    Arc::new(config)
+}
+
+/// A client certificate is taken when the CA's key verifies its signature and it is within
+/// its dates, whatever its version; the handshake's signature is checked with its key.
+#[derive(Debug)]
+struct V1ClientVerifier {
+    ca: CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+fn bad_certificate(why: &str) -> rustls::Error {
+    rustls::Error::General(format!(
+        "the stand-in refuses the client certificate: {why}"
+    ))
+}
+
+impl rustls::server::danger::ClientCertVerifier for V1ClientVerifier {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, ca) = X509Certificate::from_der(&self.ca).unwrap();
+        let (_, cert) =
+            X509Certificate::from_der(end_entity).map_err(|_| bad_certificate("not X.509"))?;
+        cert.verify_signature(Some(ca.public_key()))
+            .map_err(|_| bad_certificate("not signed by the site's CA"))?;
+        let now = now.as_secs() as i64;
+        let validity = cert.validity();
+        if now < validity.not_before.timestamp() || now > validity.not_after.timestamp() {
+            return Err(bad_certificate("outside its dates"));
+        }
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Err(bad_certificate("TLS 1.2 is not offered"))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, parsed) =
+            X509Certificate::from_der(cert).map_err(|_| bad_certificate("not X.509"))?;
+        let spki = rustls::pki_types::SubjectPublicKeyInfoDer::from(parsed.public_key().raw);
+        rustls::crypto::verify_tls13_signature_with_raw_key(message, &spki, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}

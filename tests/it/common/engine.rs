@@ -47,6 +47,9 @@ pub struct Handshake<'a> {
     /// The session cookie's name, and the session's CSRF token if it has one.
     pub cookie_name: &'a str,
     pub session: bool,
+    /// Qlik Cloud: an OAuth access token the tenant issued came as `Authorization: Bearer`, which
+    /// stands for the session cookie (and is then no hijacking).
+    pub bearer: bool,
     pub csrf_token: Option<&'a str>,
     /// The host allow list; None: the Origin must be the server's own host.
     pub allow_list: &'a [String],
@@ -57,10 +60,10 @@ pub fn check(request: &Recorded, rules: &Handshake<'_>) -> Result<(), Answer> {
     if !rules.linked {
         return refuse(400, "Bad Request");
     }
-    if cookie(request, rules.cookie_name).is_none() || !rules.session {
+    if !rules.bearer && (cookie(request, rules.cookie_name).is_none() || !rules.session) {
         return refuse(401, "Unauthorized");
     }
-    if request.header("authorization").is_some() {
+    if !rules.bearer && request.header("authorization").is_some() {
         return refuse(
             403,
             "Cross-Site Websocket Hijacking attack prevention check failed (Authorization)",

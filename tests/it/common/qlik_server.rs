@@ -397,7 +397,16 @@ fn engine_session(
         return Err(Answer::new(404, "text/html", "<html>Not found</html>"));
     }
     let sid = cookie(request, &cookie_name).unwrap_or_default();
-    let user = state.sessions.get(sid);
+    let mut user = state.sessions.get(sid).cloned();
+    // Qlik Cloud takes an OAuth access token in place of the session (issue 28).
+    let access = cloud.then(|| access_token_user(request)).flatten();
+    let sid = match (&access, bearer(request)) {
+        (Some(owner), Some(token)) if user.is_none() => {
+            user = Some(owner.clone());
+            token
+        }
+        _ => sid,
+    };
     let own_host = vec!["127.0.0.1".to_owned()];
     check(
         request,
@@ -405,6 +414,7 @@ fn engine_session(
             linked: true,
             cookie_name: &cookie_name,
             session: user.is_some(),
+            bearer: access.is_some(),
             csrf_token: state.csrf_tokens.get(sid).map(String::as_str),
             allow_list: if cloud {
                 &own_host
@@ -413,7 +423,7 @@ fn engine_session(
             },
         },
     )?;
-    let user = user.cloned().unwrap_or_default();
+    let user = user.unwrap_or_default();
     let name = if cloud {
         user["id"].as_str().unwrap_or_default().to_owned()
     } else {
@@ -649,7 +659,14 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
                 let token = csrf_token_of(&mut state.csrf_tokens, sid);
                 Answer::new(204, "application/json", "").header("qlik-csrf-token", &token)
             }
-            _ => unauthorized(),
+            // An OAuth access token the tenant issued: its CSRF token is the token's own.
+            _ => match (access_token_user(request), bearer(request)) {
+                (Some(_), Some(token)) => {
+                    let token = csrf_token_of(&mut state.csrf_tokens, token);
+                    Answer::new(204, "application/json", "").header("qlik-csrf-token", &token)
+                }
+                _ => unauthorized(),
+            },
         },
         // The tenant's sign-out: the session's cookie and its CSRF token.
         ("POST", "/logout") => match cookie(request, "eas.sid") {
@@ -694,6 +711,23 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
             json!({"errors": [{"code": "HTTP-404", "title": "Not found"}]}),
         ),
     }
+}
+
+/// The user of an OAuth access token this tenant issued (`Authorization: Bearer`, checked with
+/// the tenant's own key), as users/me names one: its id (the userId, else the subject).
+fn access_token_user(request: &Recorded) -> Option<Value> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(
+        bearer(request)?,
+        &DecodingKey::from_secret(super::oauth_server::TENANT_KEY),
+        &validation,
+    )
+    .ok()?
+    .claims;
+    let id = claims["userId"].as_str().or(claims["sub"].as_str())?;
+    Some(json!({"id": id}))
 }
 
 fn unauthorized() -> Answer {

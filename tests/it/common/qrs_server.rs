@@ -132,6 +132,26 @@ impl QrsServer {
         let client_key = KeyPair::from_pem(&fixture_text("rsa2048-pkcs8.pem")).unwrap();
         let client_pem = ca.client_certificate(&client_key, "QlikClient");
         let qrs_config = server.config_for_clients_of(&ca);
+        Self::start_with(&ca, &server, qrs_config, client_pem)
+    }
+
+    /// A repository whose QMC exported an X.509 v1 client certificate (the fixture
+    /// client-v1.pem, signed by client-v1-ca.pem, for rsa2048-pkcs1.pem's key), which it takes
+    /// as QSEoW does (issue 27).
+    pub fn start_for_v1_clients() -> Self {
+        let ca = TestCa::new("qs-jwt test site CA");
+        let server = ca.server("qs-jwt test site");
+        let qrs_config =
+            super::ca::config_for_v1_clients(&server, &fixture_text("client-v1-ca.pem"));
+        Self::start_with(&ca, &server, qrs_config, fixture_text("client-v1.pem"))
+    }
+
+    fn start_with(
+        ca: &TestCa,
+        server: &super::ca::ServerCertificate,
+        qrs_config: Arc<rustls::ServerConfig>,
+        client_pem: String,
+    ) -> Self {
         let proxy_config = server.config();
 
         let mut repository = Repository {
@@ -629,6 +649,7 @@ fn engine_session(request: &Recorded, repository: &Repository) -> Result<EngineS
             linked: !repository.engine_unlinked,
             cookie_name,
             session: user.is_some(),
+            bearer: false,
             csrf_token: repository.csrf_tokens.get(sid).map(String::as_str),
             allow_list: &allow_list,
         },

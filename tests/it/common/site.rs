@@ -18,6 +18,7 @@ use super::{PROXY_VARIABLES, qs_jwt};
 pub struct SiteBuilder {
     virtual_proxies: Vec<(Value, bool)>,
     files: Vec<(String, String, bool)>,
+    v1_client: bool,
 }
 
 impl SiteBuilder {
@@ -25,7 +26,15 @@ impl SiteBuilder {
         Self {
             virtual_proxies: Vec::new(),
             files: Vec::new(),
+            v1_client: false,
         }
+    }
+
+    /// A site whose QMC exported an X.509 v1 client certificate, which its repository takes
+    /// (`QrsServer::start_for_v1_clients`): client.pem is the fixture client-v1.pem.
+    pub fn v1_client_certificate(mut self) -> Self {
+        self.v1_client = true;
+        self
     }
 
     /// A virtual proxy an admin made by hand (see `qrs_server::jwt_virtual_proxy`), linked to
@@ -48,7 +57,11 @@ impl SiteBuilder {
     }
 
     pub fn start(self) -> Site {
-        let server = QrsServer::start();
+        let server = if self.v1_client {
+            QrsServer::start_for_v1_clients()
+        } else {
+            QrsServer::start()
+        };
         for (virtual_proxy, linked) in self.virtual_proxies {
             let id = server.add_virtual_proxy(virtual_proxy);
             if linked {
