@@ -31,7 +31,7 @@ function Invoke-RestMethod {
     Write-Host "Invoke-RestMethod (a stand-in in tests/powershell/readme.ps1) reached no server"
 }
 
-# The key pair every example signs with is made by the quick start's block (create-key); its
+# The key pair every example signs with is made by the quick start's block (--cert-create true); its
 # `cargo install` line is left out: the built qs-jwt.exe is on PATH already.
 $readme = Get-Content (Join-Path $repo 'README.md')
 $blocks = @()
