@@ -269,7 +269,10 @@ fuzz_target!(|input: Input| {
             if around.contains(&window) || window.trim() != window {
                 continue;
             }
-            assert!(!shown.contains(&window), "{window} of a secret survived in {shown}");
+            assert!(
+                !shown.contains(&window),
+                "{window} of a secret survived in {shown}"
+            );
         }
     }
     if own.is_some() {
