@@ -936,6 +936,89 @@ fn lying_or_broken_repositories_fail_cleanly_and_change_nothing() {
     assert!(err.contains("within 2s (--timeout)"), "{err}");
 }
 
+/// `setup-qseow --audience <audience> --cert-publickey-file publickey.cer --apply` with its
+/// standard output on /dev/full: the exit code and stderr.
+#[cfg(target_os = "linux")]
+fn apply_to_dev_full(site: &Site, audience: &str) -> (i32, String) {
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"));
+    for name in common::PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    let output = cmd
+        .current_dir(site.path())
+        .args(["setup-qseow", "--audience", audience])
+        .args(["--cert-publickey-file", "publickey.cer", "--apply"])
+        .args(site.connection())
+        .stdout(full)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// Issue 26: a report that cannot be written after the repository changed says what changed,
+/// that Qlik holds it and that a rerun converges (exit 1): a create with its link, then an
+/// update; the rerun with a working stdout changes nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_report_lost_after_a_change_says_qlik_was_changed() {
+    let site = new_site();
+    let (code, err) = apply_to_dev_full(&site, AUDIENCE);
+    assert_eq!(code, 1, "{err}");
+    let held = site.server.virtual_proxies();
+    assert_eq!(held.len(), 1, "{held:?}");
+    let id = held[0]["id"].as_str().unwrap().to_owned();
+    let text = error_lines(err.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "{} created the virtual proxy 'jwt' ({id}), linked the virtual proxy 'jwt' to the \
+             proxy service of central, and Qlik holds that change",
+            site.server.qrs_url()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("error: --apply on https://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("cannot write to standard output"), "{text}");
+    assert!(text.contains("so a rerun converges"), "{text}");
+
+    let (code, err) = apply_to_dev_full(&site, "another-audience");
+    assert_eq!(code, 1, "{err}");
+    let text = error_lines(err.as_bytes());
+    assert!(
+        text.contains(&format!(
+            "error: --apply on {} updated the virtual proxy 'jwt' ({id}): ",
+            site.server.qrs_url()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("so a rerun converges"), "{text}");
+    assert_eq!(
+        site.server.virtual_proxies()[0]["jwtAudience"],
+        "another-audience"
+    );
+
+    let before = site.writes().len();
+    let output = site.apply(&[]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(site.writes().len(), before + 1, "{:?}", site.writes());
+    assert!(err.contains("updated the virtual proxy 'jwt'"), "{err}");
+    let output = site.apply(&[]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(site.writes().len(), before + 1, "{:?}", site.writes());
+    assert!(stderr(&output).contains("nothing to change"));
+    assert_eq!(stdout_json(&output)["id"], id.as_str());
+}
+
 #[test]
 fn a_closed_stdout_is_refused_before_the_repository_is_changed() {
     let site = new_site();

@@ -137,8 +137,7 @@ pub fn setup_qseow(args: &SetupQseowArgs) -> Result<Output> {
         .unwrap_or_else(|| format!("JWT authentication for audience {} (qs-jwt)", args.audience));
     if args.repository.apply {
         let body = qseow_body(&prefix, &args.audience, &key.pem, &description);
-        let stdout = repository::apply(&args.repository, &prefix, &body)?;
-        return Ok(Output::product(stdout));
+        return repository::apply(&args.repository, &prefix, &body);
     }
     let stdout = match args.output {
         SetupFormat::Json => {

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::cli::setup::RepositoryArgs;
+use crate::commands::Output;
 use crate::commands::connect::{self, RepositoryConnection, qrs_failure};
 use crate::error::UserError;
 use crate::qlik::qseow::{self, Repository, VirtualProxy};
@@ -16,8 +17,9 @@ use crate::render;
 use super::Plan;
 
 /// `--apply`: the virtual proxy with `prefix` made to take tokens as `body` (the body
-/// setup-qseow prints) says; the virtual proxy as the repository returned it, as JSON.
-pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String> {
+/// setup-qseow prints) says; the virtual proxy as the repository returned it, as JSON, with
+/// what changed on the site (said when that report cannot be written).
+pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<Output> {
     let repository = connect(args)?;
     let server = repository.server().to_string();
     let found = repository.virtual_proxies_by_prefix(prefix).map_err(|f| {
@@ -54,7 +56,7 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
         }
         let id = found.first().map(|vp| vp.id.as_str());
         plan_links(&repository, &mut plan, id, prefix, &nodes)?;
-        return Ok(plan.product());
+        return Ok(Output::product(plan.product()));
     }
     let (virtual_proxy, changed) = match found.as_slice() {
         [] => create(&repository, &mut plan, &wanted)?,
@@ -68,15 +70,28 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<String
              proxies > Load balancing)"
         );
     }
-    let linked = link(&repository, &mut plan, &virtual_proxy, prefix, &nodes)?;
-    if !changed && linked == 0 {
+    let mut done: Vec<String> = changed.into_iter().collect();
+    link(
+        &repository,
+        &mut plan,
+        &virtual_proxy,
+        prefix,
+        &nodes,
+        &mut done,
+    )?;
+    if done.is_empty() {
         info!(
             "{server} has the virtual proxy '{prefix}' ({}) as qs-jwt's tokens need it \
              already: nothing to change",
             virtual_proxy.id
         );
     }
-    Ok(super::json_text(&virtual_proxy.json))
+    let output = Output::product(super::json_text(&virtual_proxy.json));
+    Ok(if done.is_empty() {
+        output
+    } else {
+        output.changed(format!("--apply on {server} {}", done.join(", ")))
+    })
 }
 
 /// What the virtual proxy must hold: the JWT fields of setup-qseow's body, engine nodes for an
@@ -90,7 +105,7 @@ struct Wanted<'a> {
     convert: bool,
 }
 
-/// A new virtual proxy, and true (something changed). When the repository refuses it because
+/// A new virtual proxy, and what changed on the site. When the repository refuses it because
 /// another run (a second `--apply` started at the same time, or an admin in the QMC) made the
 /// prefix meanwhile, that one is read back and brought to what the tokens need instead, as a
 /// second run would: two runs at once both end with the same virtual proxy.
@@ -98,7 +113,7 @@ fn create(
     repository: &Repository,
     plan: &mut Plan,
     wanted: &Wanted<'_>,
-) -> Result<(VirtualProxy, bool)> {
+) -> Result<(VirtualProxy, Option<String>)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
     let body = unique_cookie(repository, wanted.body, prefix)?;
@@ -111,7 +126,8 @@ fn create(
                 created.id,
                 with_changes(&merged.changes)
             );
-            Ok((created, true))
+            let done = format!("created the virtual proxy '{prefix}' ({})", created.id);
+            Ok((created, Some(done)))
         }
         Err(refused @ qseow::QrsFailure::Refused { .. }) => {
             let made_meanwhile = repository.virtual_proxies_by_prefix(prefix).ok();
@@ -142,13 +158,13 @@ fn create(
 }
 
 /// The virtual proxy found, with only what differs changed (nothing sent when nothing does),
-/// and whether anything was.
+/// and what changed on the site, if anything did.
 fn update(
     repository: &Repository,
     plan: &mut Plan,
     existing: &VirtualProxy,
     wanted: &Wanted<'_>,
-) -> Result<(VirtualProxy, bool)> {
+) -> Result<(VirtualProxy, Option<String>)> {
     let prefix = wanted.prefix;
     let server = repository.server().to_string();
     if !wanted.convert {
@@ -162,7 +178,7 @@ fn update(
         wanted.allow_hosts,
     );
     if merged.changes.is_empty() {
-        return Ok((existing.clone(), false));
+        return Ok((existing.clone(), None));
     }
     let updated = repository.update_virtual_proxy(&merged.json).map_err(|f| {
         let action = format!("update the virtual proxy '{prefix}' ({})", existing.id);
@@ -189,7 +205,12 @@ fn update(
             existing.id
         );
     }
-    Ok((updated, true))
+    let done = format!(
+        "updated the virtual proxy '{prefix}' ({}): {}",
+        existing.id,
+        merged.changes.join("; ")
+    );
+    Ok((updated, Some(done)))
 }
 
 /// Nothing of another kind is converted silently: a virtual proxy that uses another
@@ -225,7 +246,7 @@ fn several(server: &str, prefix: &str, many: &[VirtualProxy]) -> UserError {
     .with_hint("keep one of them in the QMC (Virtual proxies), then run again")
 }
 
-/// Links the virtual proxy to every proxy service that lacks it; how many were linked. A
+/// Links the virtual proxy to every proxy service that lacks it, each link added to `done`. A
 /// service is named as the doctor names it: by its node (`nodes`, the engine nodes read).
 fn link(
     repository: &Repository,
@@ -233,7 +254,8 @@ fn link(
     virtual_proxy: &VirtualProxy,
     prefix: &str,
     nodes: &[qseow::ServerNode],
-) -> Result<usize> {
+    done: &mut Vec<String>,
+) -> Result<()> {
     let server = repository.server().to_string();
     let services = repository
         .proxy_services()
@@ -245,7 +267,6 @@ fn link(
         );
     }
     let names = qseow::proxy_service_names(&services, nodes);
-    let mut linked = 0;
     for (service, name) in services.iter().zip(&names) {
         if service.links(&virtual_proxy.id) {
             continue;
@@ -261,9 +282,11 @@ fn link(
                 )
             })?;
         info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
-        linked += 1;
+        done.push(format!(
+            "linked the virtual proxy '{prefix}' to the proxy service of {name}"
+        ));
     }
-    Ok(linked)
+    Ok(())
 }
 
 /// Whether `body` gives the virtual proxy another key than the one it holds: compared by the
