@@ -512,6 +512,27 @@ fn qlik_setup_runs_as_written_to_a_proven_login() {
             && doctor.ends_with("11 checks: 10 passed, 1 failed\n"),
         "{doctor}"
     );
+    // Each rotation's change was planned first (--dry-run), and the plan is the change the
+    // run after it made; the dry runs sent nothing (the POST and PUT counts above).
+    let plan = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(work.join(name)).unwrap()).unwrap()
+    };
+    let added = plan("rotate-qscloud-plan.json");
+    assert_eq!(added["dry_run"], true, "{added}");
+    assert_eq!(added["changes"][0]["action"], "create", "{added}");
+    assert_eq!(added["changes"][0]["key_id"], "qsjwt-2027-05", "{added}");
+    let removed = plan("rotate-qscloud-remove-plan.json");
+    assert_eq!(removed["changes"][0]["action"], "remove", "{removed}");
+    assert_eq!(removed["changes"].as_array().unwrap().len(), 1, "{removed}");
+    let replaced = plan("rotate-qseow-plan.json");
+    let fields: Vec<&str> = replaced["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["jwtPublicKeyCertificate"], "{replaced}");
+    assert_eq!(replaced["changes"][0]["id"], vps[0]["id"], "{replaced}");
     // Before the new certificate was applied, the new key failed the key's line alone.
     let rotate = fs::read_to_string(work.join("rotate-qseow.txt")).unwrap();
     assert!(
