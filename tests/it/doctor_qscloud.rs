@@ -215,6 +215,62 @@ fn no_identity_provider_fails_with_the_apply_that_makes_it() {
     );
 }
 
+/// Issue 26: two identity providers with the same issuer, key ID and key (runs of --apply that
+/// overlapped) fail the identity-provider check, naming both; its fix, run as printed, keeps
+/// one (the smallest id, neither being older) and removes the twin, and the check passes.
+#[test]
+fn twins_fail_and_the_printed_fix_keeps_one() {
+    let tenant = stand_in()
+        .file("keys/qsjwt_publickey.cer", "rsa2048-cert.pem")
+        .identity_provider(jwt_idp("twin-b", "i", "k", &my_certificate(), true))
+        .identity_provider(jwt_idp("twin-a", "i", "k", &my_certificate(), true))
+        .start();
+    let (code, stdout, stderr) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let (line, fix) = line(&stdout, "identity provider");
+    assert!(line.starts_with("FAIL  "), "{line}");
+    assert!(
+        line.contains(
+            "2 JWT identity providers have issuer 'i' and key ID 'k' (twin-b, twin-a): twins"
+        ),
+        "{line}"
+    );
+    let fix = fix.unwrap();
+    assert_eq!(
+        fix,
+        format!(
+            "qs-jwt setup-qscloud --issuer i --keyid k --cert-publickey-file \
+             keys/qsjwt_publickey.cer --apply --tenant {} --cacert ca.pem",
+            tenant.server.url()
+        )
+    );
+    assert!(
+        stderr.contains("1 check failed: identity provider"),
+        "{stderr}"
+    );
+
+    let mut cmd = tenant.command();
+    cmd.args(fix.split_whitespace().skip(1));
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let held = tenant.server.identity_providers();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["id"], "twin-a");
+    assert!(
+        stderr.contains("plan: remove the identity provider twin-b: a twin of twin-a")
+            && stderr.contains("removed the identity provider twin-b from "),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&mut tenant.doctor(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (line, _) = self::line(&stdout, "identity provider");
+    assert_eq!(
+        line, "PASS  identity provider  'twin-a' has issuer 'i' and key ID 'k'",
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_key_id_the_tenant_does_not_hold_shows_the_one_it_holds() {
     let tenant = tenant_with(jwt_idp(
