@@ -21,6 +21,12 @@
 #      (a POST /token {"user": "anna"} a request): requests a second and p99 latency, beside
 #      openssl speed -multi <cores> rsa2048 (target: serve at least 0.8 of its signatures a
 #      second). ONLY=serve runs this section alone
+#   8. engine (issue 28): the whole engine proof, `qs-jwt create-qseow | qs-jwt login-qseow` (HTTP
+#      login, CSRF token, WebSocket, OnConnected, GetAuthenticatedUser, EngineVersion, session
+#      end) vs scripts/enigma-jwt.js, enigma.js's JWT example doing the same (jsonwebtoken, ws,
+#      enigma.js; npm installs them into target/bench/enigma), both against the test crate's
+#      QSEoW stand-in (the ignored test engine::bench_stand_in), hyperfine (target: qs-jwt at
+#      most half enigma.js's wall time). ONLY=engine runs this section alone
 # then peak memory with /usr/bin/time -v (and of --users with 100,000 users). Prints the medians
 # and the ratios (qs-jwt / openssl, below 1 means qs-jwt is faster; for --users, tokens a second
 # over openssl's signatures a second, above 0.9 is the target; static / glibc) and leaves
@@ -30,7 +36,7 @@
 #                                     LOOP=0 skips the shell loop, about a minute; HUGE=1 adds
 #                                     10,000,000 users to section 6, several minutes)
 # Needs: cargo, openssl, python3, hyperfine, GNU time and wrk (installed with apt-get if missing),
-# and node with npm for section 7.
+# and node with npm for sections 7 and 8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,12 +69,12 @@ done
 cargo build --release --locked --quiet
 bin=$PWD/target/release/qs-jwt
 static_bin=
-if [ "$only" != serve ] && command -v musl-gcc >/dev/null &&
+if [ "$only" != serve ] && [ "$only" != engine ] && command -v musl-gcc >/dev/null &&
   rustc --print target-libdir --target x86_64-unknown-linux-musl 2>/dev/null | xargs test -d; then
   cargo build --release --locked --quiet --target x86_64-unknown-linux-musl --target-dir target/musl
   static_bin=$PWD/target/musl/x86_64-unknown-linux-musl/release/qs-jwt
 else
-  echo "no musl-gcc or no x86_64-unknown-linux-musl target (or ONLY=serve): the static build is not measured" >&2
+  echo "no musl-gcc or no x86_64-unknown-linux-musl target (or ONLY=serve or engine): the static build is not measured" >&2
 fi
 express_dir=$PWD/target/bench/express
 if [ ! -d "$express_dir/node_modules/express" ] || [ ! -d "$express_dir/node_modules/jsonwebtoken" ]; then
@@ -76,10 +82,69 @@ if [ ! -d "$express_dir/node_modules/express" ] || [ ! -d "$express_dir/node_mod
   (cd "$express_dir" && { [ -f package.json ] || npm init -y >/dev/null; } &&
     npm install --no-audit --no-fund --silent express@4 jsonwebtoken@9 >/dev/null)
 fi
+enigma_dir=$PWD/target/bench/enigma
+if [ "$only" = engine ] && { [ ! -d "$enigma_dir/node_modules/enigma.js" ] ||
+  [ ! -d "$enigma_dir/node_modules/ws" ] || [ ! -d "$enigma_dir/node_modules/jsonwebtoken" ]; }; then
+  mkdir -p "$enigma_dir"
+  (cd "$enigma_dir" && { [ -f package.json ] || npm init -y >/dev/null; } &&
+    npm install --no-audit --no-fund --silent enigma.js@2 ws@8 jsonwebtoken@9 >/dev/null)
+fi
+repo=$PWD
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+quote() { printf '%q ' "$@"; }
+
+# 8. engine: the whole engine proof against the QSEoW stand-in (the test crate's, started by the
+# ignored test engine::bench_stand_in, which writes url, ca.pem, key.pem and audience into
+# $QS_JWT_BENCH_DIR and serves until a file stop appears there), qs-jwt vs enigma.js's JWT way.
+engine_bench() {
+  local runs=${ENGINE_RUNS:-20} dir=$work/stand-in pid
+  echo "== 8. engine proof against the QSEoW stand-in ($runs runs)" >&2
+  mkdir -p "$dir"
+  (cd "$repo" && QS_JWT_BENCH_DIR=$dir exec cargo test --release --locked --quiet --test it \
+    -- --ignored --exact engine::bench_stand_in) > "$dir/stand-in.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1800); do # the test binary may need building first: up to 30 minutes
+    [ -f "$dir/url" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/stand-in.log" >&2; exit 1; }
+    sleep 1
+  done
+  [ -f "$dir/url" ] || { echo "the stand-in did not start" >&2; touch "$dir/stop"; exit 1; }
+  local url audience qs enigma
+  chmod 600 "$dir/key.pem"
+  url=$(cat "$dir/url")
+  audience=$(cat "$dir/audience")
+  qs="$(quote "$bin" create-qseow --userdir CORP --userid anna --audience "$audience" \
+    --expires 5m --cert-privatekey-file "$dir/key.pem") | $(quote "$bin" login-qseow \
+    --server "$url" --jwt-file - --cacert "$dir/ca.pem")"
+  enigma="$(quote node "$repo/scripts/enigma-jwt.js" "$url" "$dir/key.pem" "$audience")"
+  # Both prove the engine before they are timed.
+  bash -c "$qs" 2>/dev/null | grep -q '^Engine: *proven' || { echo "qs-jwt did not prove the engine" >&2; touch "$dir/stop"; exit 1; }
+  export NODE_EXTRA_CA_CERTS=$dir/ca.pem NODE_PATH=$enigma_dir/node_modules
+  node "$repo/scripts/enigma-jwt.js" "$url" "$dir/key.pem" "$audience" | grep -q 'UserId=anna' ||
+    { echo "enigma.js did not prove the engine" >&2; touch "$dir/stop"; exit 1; }
+  hyperfine -N --style basic --warmup 3 --runs "$runs" --export-json "$out/engine.json" \
+    -n qs-jwt "$(quote bash -c "$qs")" -n enigma.js "$enigma"
+  touch "$dir/stop"
+  # The stand-in checks that every session opened was ended.
+  wait "$pid" || { cat "$dir/stand-in.log" >&2; echo "the stand-in failed" >&2; exit 1; }
+  python3 - "$out/engine.json" <<'PY2'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+q, e = r["qs-jwt"]["median"], r["enigma.js"]["median"]
+print(f"\nengine proof (login, CSRF token, WebSocket, OnConnected, user, version, session end)")
+print(f"qs-jwt (create-qseow | login-qseow, through bash -c): median {q * 1000:.1f} ms")
+print(f"enigma.js (node scripts/enigma-jwt.js):               median {e * 1000:.1f} ms")
+print(f"qs-jwt / enigma.js: {q / e:.2f} (target: at most 0.5)")
+PY2
+}
+if [ "$only" = engine ]; then
+  engine_bench
+  exit 0
+fi
 cd "$work"
 
 # The inputs: a 4096-bit key from openssl, a real token, and what its signature covers.
@@ -94,7 +159,6 @@ printf '%s' "${token%.*}" > input.txt # header.payload: the bytes a JWT signatur
 openssl dgst -sha256 -sign key.pem -out signature.bin input.txt
 mkdir keys
 
-quote() { printf '%q ' "$@"; }
 
 # 7. serve: requests a second and p99 latency over keep-alive connections, for serve-qseow and
 # for the samples' Express + jsonwebtoken server, each minting the same RS256 JWT (2048-bit key)

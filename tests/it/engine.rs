@@ -523,3 +523,36 @@ fn the_docs_show_the_session_clients_as_the_tests_run_them() {
         );
     }
 }
+
+/// Not a test: the stand-in site of `ONLY=engine scripts/bench.sh`, which measures login-qseow's
+/// engine proof beside enigma.js's JWT example. It writes `url` (the virtual proxy, prefix
+/// included), `ca.pem`, `key.pem` and `audience` into $QS_JWT_BENCH_DIR, serves until a file
+/// `stop` appears there (at most 10 minutes), and then checks every session was ended.
+#[test]
+#[ignore = "a stand-in for scripts/bench.sh, run with ONLY=engine"]
+fn bench_stand_in() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("QS_JWT_BENCH_DIR").expect("QS_JWT_BENCH_DIR names the bench's folder"),
+    );
+    let site = site(&["127.0.0.1"]);
+    fs::copy(site.path().join("root.pem"), dir.join("ca.pem")).unwrap();
+    fs::copy(fixture("rsa2048-pkcs8.pem"), dir.join("key.pem")).unwrap();
+    fs::write(dir.join("audience"), AUDIENCE).unwrap();
+    // The URL last: the bench waits for it.
+    fs::write(
+        dir.join("url.tmp"),
+        format!("{}/jwt", site.server.proxy_url()),
+    )
+    .unwrap();
+    fs::rename(dir.join("url.tmp"), dir.join("url")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while !dir.join("stop").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let counts = site.server.with(|r| r.counts);
+    eprintln!(
+        "stand-in: {} sessions opened, {} ended",
+        counts.opened, counts.ended
+    );
+    assert_eq!(counts.opened, counts.ended, "a client left a session open");
+}
