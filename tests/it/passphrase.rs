@@ -3,6 +3,7 @@
 //! formats qs-jwt refuses; keys qs-jwt writes encrypted, read back by openssl; and nothing of a
 //! passphrase or a key in any output at any log level.
 
+#[cfg(target_os = "linux")]
 use crate::common;
 
 use std::fs;
