@@ -50,9 +50,9 @@ pub struct Socket {
 
 impl Client {
     /// Opens `upgrade.path` as a WebSocket (`wss://`), the conversation bounded by the client's
-    /// time limit from now.
+    /// time limit and never past the run's deadline (`--timeout` is for the whole proof).
     pub fn websocket(&self, upgrade: &Upgrade<'_>) -> Result<Opened, UserError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + super::request_limit(self.timeout, super::time_left());
         let server = &self.server;
         let host = server.shown();
         let tcp = self.connect(server, deadline)?;
