@@ -1173,6 +1173,17 @@ mod port_tests {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_request_or_websocket_gets_its_own_limit_but_never_more_than_the_run_has_left() {
+        use super::request_limit;
+        use std::time::Duration;
+        let (thirty, three) = (Duration::from_secs(30), Duration::from_secs(3));
+        assert_eq!(request_limit(thirty, None), thirty);
+        assert_eq!(request_limit(thirty, Some(three)), three);
+        assert_eq!(request_limit(three, Some(thirty)), three);
+        assert_eq!(request_limit(thirty, Some(Duration::ZERO)), Duration::ZERO);
+    }
+
+    #[test]
     fn retries_have_a_floor_a_growing_backoff_a_cap_and_never_panic() {
         use super::{NoRetry, retry_wait};
         use std::time::Duration;

@@ -56,6 +56,12 @@ pub struct LoginQseowArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
 
+    /// Also send the JWT as Authorization: Bearer on the engine's WebSocket, as clients written
+    /// before QSEoW November 2024 do (enigma.js's old JWT example), to see whether that is
+    /// what the proxy refuses: a 403 is then tried again without it, and the report says so
+    #[arg(long, help_heading = "Engine", conflicts_with = "no_engine")]
+    pub websocket_authorization: bool,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 

@@ -1,7 +1,8 @@
 //! The engine proof that login-* and the doctors' --login share (not a command): after the
 //! HTTP login, the session's CSRF token, the engine's WebSocket with the session's cookies, an
 //! `Origin` and no `Authorization` header, then `engine`'s conversation; each step said, the
-//! first that failed named in Qlik's terms with the one thing to change.
+//! first that failed named in Qlik's terms with the one thing to change. A 403 names no cause,
+//! so it is told apart by trying the handshake again with one thing changed at a time.
 //!
 //! Sources (issue 28): Qlik's support article "Extended WebSocket CSRF protection" (QSEoW
 //! November 2024: `GET /<prefix>/qps/csrftoken`, the `qlik-csrf-token` header, the WebSocket's
@@ -141,10 +142,13 @@ pub fn origin_host(origin: &str) -> &str {
 }
 
 /// The QSEoW proof through `proxy`'s virtual proxy with the session's `cookies`. `expected`
-/// is the token's user (directory, id).
+/// is the token's user (directory, id); `authorization` a JWT the WebSocket also sends as
+/// `Authorization: Bearer` (`--websocket-authorization`), as clients written before November
+/// 2024 do.
 pub fn qseow(
     proxy: &Proxy,
     cookies: &SecretText,
+    authorization: Option<&SecretText>,
     target: &EngineTarget<'_>,
     expected: Option<(&str, &str)>,
 ) -> Result<EngineReport, UserError> {
@@ -193,61 +197,52 @@ pub fn qseow(
         server.origin().trim_start_matches("https://"),
         server.base_path
     );
-    let query = csrf
-        .as_ref()
-        .map(|t| format!("?qlik-csrf-token={}", percent_encode(t.expose())))
-        .unwrap_or_default();
-    let opened = proxy.client().websocket(&Upgrade {
-        path: format!("{path}{query}"),
-        cookies: Some(cookies),
-        bearer: None,
+    let sent = Sent {
         origin: &origin,
-    })?;
-    let mut socket = match opened {
+        csrf: csrf.as_ref(),
+        bearer: authorization,
+    };
+    let open = |sent: Sent<'_>| {
+        proxy.client().websocket(&Upgrade {
+            path: format!("{path}{}", csrf_query(sent.csrf)),
+            cookies: Some(cookies),
+            bearer: sent.bearer,
+            origin: sent.origin,
+        })
+    };
+    let mut socket = match open(sent)? {
         Opened::Open(socket) => socket,
         Opened::Refused { status, body } => {
             let said = qlik_said(&body);
+            let refused = format!("the handshake at {shown} got HTTP {status}{said}");
             let (found, fix) = match status {
-                403 if csrf.is_none() => (
-                    format!(
-                        "the handshake at {shown} got HTTP 403{said}: the CSRF token is missing"
-                    ),
-                    "this QSEoW checks a CSRF token but /qps/csrftoken gave none: update the \
-                     proxy, or check the prefix"
-                        .to_owned(),
-                ),
-                403 => (
-                    format!(
-                        "the handshake at {shown} got HTTP 403{said}: the CSRF token was fresh and \
-                         no Authorization header was sent, so the Origin '{origin}' is refused: its \
-                         host '{host}' is not in the virtual proxy's host allow list",
-                        host = origin_host(&origin)
-                    ),
-                    format!(
-                        "add '{host}' to the host allow list: qs-jwt setup-qseow --apply \
-                         --allow-host {host} (with your --qrs connection), or give --origin a \
-                         name the list holds",
-                        host = origin_host(&origin)
-                    ),
-                ),
+                403 => {
+                    let fresh = || {
+                        proxy
+                            .csrf_token(cookies)
+                            .map(|r| fresh_token(r.status, r.csrf_token))
+                    };
+                    let forbidden = tell_forbidden(sent, &server.origin(), false, fresh, |sent| {
+                        open(sent).map(opened)
+                    });
+                    qseow_forbidden(&refused, &forbidden, &origin, &server.origin())
+                }
                 400 => (
-                    format!(
-                        "the handshake at {shown} got HTTP 400{said}: the virtual proxy is not linked to the central proxy"
-                    ),
+                    format!("{refused}: the virtual proxy is not linked to the central proxy"),
                     "link the virtual proxy to the proxy service: qs-jwt setup-qseow --apply (or \
                      QMC > Virtual proxies > Associated items > Proxies)"
                         .to_owned(),
                 ),
                 401 => (
-                    format!(
-                        "the handshake at {shown} got HTTP 401{said}: the proxy did not take the JWT session's cookie"
-                    ),
+                    format!("{refused}: the proxy did not take the JWT session's cookie"),
                     "the session the JWT made is not the one the WebSocket carries: check the \
-                     virtual proxy's session cookie header name and that the token is valid"
+                     virtual proxy's session cookie header name, that every proxy node behind \
+                     the name holds the session (sticky load balancing), and that the token is \
+                     valid"
                         .to_owned(),
                 ),
                 _ => (
-                    format!("the handshake at {shown} got HTTP {status}{said}"),
+                    refused,
                     "check the proxy's log for the engine's WebSocket".to_owned(),
                 ),
             };
@@ -314,36 +309,42 @@ pub fn qscloud(
         "wss://{}{path}",
         server.origin().trim_start_matches("https://")
     );
-    let opened = tenant.client().websocket(&Upgrade {
-        path: format!("{path}?qlik-csrf-token={}", percent_encode(csrf.expose())),
-        cookies,
-        bearer,
+    let sent = Sent {
         origin: &origin,
-    })?;
-    let mut socket = match opened {
+        csrf: Some(&csrf),
+        bearer,
+    };
+    let open = |sent: Sent<'_>| {
+        tenant.client().websocket(&Upgrade {
+            path: format!("{path}{}", csrf_query(sent.csrf)),
+            cookies,
+            bearer: sent.bearer,
+            origin: sent.origin,
+        })
+    };
+    let mut socket = match open(sent)? {
         Opened::Open(socket) => socket,
         Opened::Refused { status, body } => {
             let said = qlik_said(&body);
+            let refused = format!("the handshake at {shown} got HTTP {status}{said}");
             let (found, fix) = match status {
-                403 => (
-                    format!(
-                        "the handshake at {shown} got HTTP 403{said}: the Origin '{origin}' or the CSRF token is refused"
-                    ),
-                    format!(
-                        "send the tenant's own origin ({}) as --origin, or add '{origin}' to a web integration's allowed origins",
-                        server.origin()
-                    ),
-                ),
+                403 => {
+                    let fresh = || {
+                        tenant
+                            .csrf_token(cookies, bearer)
+                            .map(|r| fresh_token(r.status, r.csrf_token))
+                    };
+                    // An OAuth access token is Qlik Cloud's own way in: it is kept in retries.
+                    let forbidden = tell_forbidden(sent, &server.origin(), true, fresh, |sent| {
+                        open(sent).map(opened)
+                    });
+                    qscloud_forbidden(&refused, &forbidden, &origin, &server.origin())
+                }
                 401 => (
-                    format!(
-                        "the handshake at {shown} got HTTP 401{said}: the session is not accepted"
-                    ),
+                    format!("{refused}: the session is not accepted"),
                     "log in again: the session ended or its cookies were not all sent".to_owned(),
                 ),
-                _ => (
-                    format!("the handshake at {shown} got HTTP {status}{said}"),
-                    "check the app id and the tenant".to_owned(),
-                ),
+                _ => (refused, "check the app id and the tenant".to_owned()),
             };
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
@@ -362,6 +363,215 @@ pub fn qscloud(
         |user| expected.is_none_or(|e| e == user),
         expected.map(str::to_owned),
     ))
+}
+
+/// What a handshake sends besides the session's cookies: the Origin, the CSRF token, and an
+/// `Authorization: Bearer` (Qlik Cloud's OAuth access token, or `--websocket-authorization`).
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    origin: &'a str,
+    csrf: Option<&'a SecretText>,
+    bearer: Option<&'a SecretText>,
+}
+
+/// `?qlik-csrf-token=...`, or nothing without a token.
+fn csrf_query(csrf: Option<&SecretText>) -> String {
+    csrf.map(|t| format!("?qlik-csrf-token={}", percent_encode(t.expose())))
+        .unwrap_or_default()
+}
+
+/// A CSRF token asked for again: the header of a 2xx answer.
+fn fresh_token(status: u16, token: Option<SecretText>) -> Option<SecretText> {
+    token.filter(|_| (200..300).contains(&status))
+}
+
+/// Whether a handshake opened; an open socket is closed at once.
+fn opened(outcome: Opened) -> bool {
+    match outcome {
+        Opened::Open(socket) => {
+            socket.close();
+            true
+        }
+        Opened::Refused { .. } => false,
+    }
+}
+
+/// Why a handshake got 403. Qlik's answer names no cause ("Cross-Site Websocket Hijacking
+/// attack prevention check failed"), so it is told apart by trying again with one thing
+/// changed at a time.
+#[derive(Debug, PartialEq)]
+enum Forbidden {
+    /// The same handshake without the `Authorization` header opened.
+    Authorization,
+    /// The proxy gave no CSRF token to send.
+    NoCsrfToken,
+    /// A CSRF token asked for again opened it: the first was stale.
+    StaleCsrfToken,
+    /// The server's own Origin opened it: the Origin sent is refused.
+    OtherOrigin,
+    /// Nothing was left to change but the Origin, which was the server's own.
+    Origin,
+    /// A try failed before the cause was told apart: its error.
+    Untold(String),
+}
+
+/// Tells the cause of a 403 apart: without the `Authorization` header (unless it is the
+/// session, as Qlik Cloud's access token is), then with a CSRF token asked for again, then with
+/// the server's own Origin; what is left is the Origin. `opens` tries one handshake.
+fn tell_forbidden(
+    mut sent: Sent<'_>,
+    own_origin: &str,
+    bearer_is_the_session: bool,
+    fresh_csrf: impl FnOnce() -> Result<Option<SecretText>, UserError>,
+    mut opens: impl FnMut(Sent<'_>) -> Result<bool, UserError>,
+) -> Forbidden {
+    let untold = |e: UserError| Forbidden::Untold(crate::error::for_people(&e.to_string()));
+    if sent.bearer.is_some() && !bearer_is_the_session {
+        sent.bearer = None;
+        match opens(sent) {
+            Ok(true) => return Forbidden::Authorization,
+            Ok(false) => {}
+            Err(e) => return untold(e),
+        }
+    }
+    if sent.csrf.is_none() {
+        return Forbidden::NoCsrfToken;
+    }
+    let fresh = match fresh_csrf() {
+        Ok(fresh) => fresh,
+        Err(e) => return untold(e),
+    };
+    if let Some(fresh) = &fresh {
+        match opens(Sent {
+            csrf: Some(fresh),
+            ..sent
+        }) {
+            Ok(true) => return Forbidden::StaleCsrfToken,
+            Ok(false) => {}
+            Err(e) => return untold(e),
+        }
+    }
+    if !sent.origin.eq_ignore_ascii_case(own_origin) {
+        match opens(Sent {
+            origin: own_origin,
+            csrf: fresh.as_ref().or(sent.csrf),
+            ..sent
+        }) {
+            Ok(true) => return Forbidden::OtherOrigin,
+            Ok(false) => {}
+            Err(e) => return untold(e),
+        }
+    }
+    Forbidden::Origin
+}
+
+/// A QSEoW 403's words and fix, by its cause.
+fn qseow_forbidden(
+    refused: &str,
+    forbidden: &Forbidden,
+    origin: &str,
+    own_origin: &str,
+) -> (String, String) {
+    let host = origin_host(origin);
+    let add_host = format!(
+        "add '{host}' to the host allow list: qs-jwt setup-qseow --apply --allow-host {host} \
+         (with your --qrs connection), or give --origin a name the list holds"
+    );
+    match forbidden {
+        Forbidden::Authorization => (
+            format!(
+                "{refused}; without the Authorization header the same handshake opened: QSEoW \
+                 (November 2024 and later) refuses an engine WebSocket that carries one"
+            ),
+            "send no Authorization header on the WebSocket: log in with the JWT over HTTP \
+             first, then send the session's cookie, its CSRF token and an Origin (login-qseow \
+             --output session prints them)"
+                .to_owned(),
+        ),
+        Forbidden::NoCsrfToken => (
+            format!("{refused}: the CSRF token is missing"),
+            "this QSEoW checks a CSRF token but /qps/csrftoken gave none: update the proxy, or \
+             check the prefix"
+                .to_owned(),
+        ),
+        Forbidden::StaleCsrfToken => (
+            format!(
+                "{refused}; with a CSRF token asked for again it opened: the first token was \
+                 stale, no longer the session's"
+            ),
+            "ask /qps/csrftoken for the token with the session's cookie right before each \
+             WebSocket, and send it as ?qlik-csrf-token="
+                .to_owned(),
+        ),
+        Forbidden::OtherOrigin => (
+            format!(
+                "{refused}; with the server's own Origin {own_origin} it opened: the Origin \
+                 '{origin}' is refused, its host '{host}' is not in the virtual proxy's host \
+                 allow list"
+            ),
+            add_host,
+        ),
+        Forbidden::Origin => (
+            format!(
+                "{refused}: the CSRF token was fresh and no Authorization header was sent, so \
+                 the Origin '{origin}' is refused: its host '{host}' is not in the virtual \
+                 proxy's host allow list"
+            ),
+            add_host,
+        ),
+        Forbidden::Untold(error) => (
+            format!("{refused}; trying again to tell the cause apart failed: {error}"),
+            format!(
+                "a WebSocket needs the Origin's host ('{host}') in the host allow list, the \
+                 session's current CSRF token and no Authorization header: run again with \
+                 --loglevel debug"
+            ),
+        ),
+    }
+}
+
+/// A Qlik Cloud 403's words and fix, by its cause.
+fn qscloud_forbidden(
+    refused: &str,
+    forbidden: &Forbidden,
+    origin: &str,
+    own_origin: &str,
+) -> (String, String) {
+    match forbidden {
+        Forbidden::StaleCsrfToken => (
+            format!(
+                "{refused}; with a CSRF token asked for again it opened: the first token was \
+                 stale, no longer the session's"
+            ),
+            "ask /api/v1/csrf-token for the token with the session's cookies right before \
+             each WebSocket, and send it as ?qlik-csrf-token="
+                .to_owned(),
+        ),
+        Forbidden::OtherOrigin => (
+            format!(
+                "{refused}; with the tenant's own Origin {own_origin} it opened: the Origin \
+                 '{origin}' is refused"
+            ),
+            format!(
+                "a page on '{origin}' reaches the engine through a web integration that allows \
+                 that origin (Administration > Web), its id sent as qlik-web-integration-id; \
+                 or send the tenant's own origin"
+            ),
+        ),
+        Forbidden::Untold(error) => (
+            format!("{refused}; trying again to tell the cause apart failed: {error}"),
+            "run again with --loglevel debug".to_owned(),
+        ),
+        Forbidden::Authorization | Forbidden::NoCsrfToken | Forbidden::Origin => (
+            format!(
+                "{refused}: the tenant refused its own Origin with the session's current CSRF \
+                 token"
+            ),
+            "log in again, sending every cookie of the session; run again with --loglevel \
+             debug to see the requests"
+                .to_owned(),
+        ),
+    }
 }
 
 /// The engine's conversation as steps.
@@ -510,4 +720,127 @@ fn qlik_said(body: &[u8]) -> String {
     }
     let cut: String = text.chars().take(200).collect();
     format!(" ('{}')", escape(&cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: &str = "https://qlik.example.com";
+
+    /// What one try sent: its Origin, CSRF token and whether it carried a bearer.
+    type Tried = (String, Option<String>, bool);
+
+    /// Runs `tell_forbidden` with a server that opens a handshake when `opens_when` says so,
+    /// and a fresh CSRF token `fresh`; the cause and every try.
+    fn tell(
+        sent: Sent<'_>,
+        bearer_is_the_session: bool,
+        fresh: Option<&str>,
+        opens_when: impl Fn(&Tried) -> bool,
+    ) -> (Forbidden, Vec<Tried>) {
+        let mut tried = Vec::new();
+        let forbidden = tell_forbidden(
+            sent,
+            OWN,
+            bearer_is_the_session,
+            || Ok(fresh.map(SecretText::composed)),
+            |sent: Sent<'_>| {
+                let this = (
+                    sent.origin.to_owned(),
+                    sent.csrf.map(|c| c.expose().to_owned()),
+                    sent.bearer.is_some(),
+                );
+                let open = opens_when(&this);
+                tried.push(this);
+                Ok(open)
+            },
+        );
+        (forbidden, tried)
+    }
+
+    #[test]
+    fn a_403_is_told_apart_one_change_at_a_time() {
+        let old = SecretText::composed("old-token");
+        let jwt = SecretText::composed("a.jwt.sig");
+        let mashup = "https://mashup.example.com";
+        let sent = |origin, bearer| Sent {
+            origin,
+            csrf: Some(&old),
+            bearer,
+        };
+        // An Authorization header: gone, it opens at the first try.
+        let (why, tried) = tell(sent(OWN, Some(&jwt)), false, Some("new"), |t| !t.2);
+        assert_eq!(why, Forbidden::Authorization);
+        assert_eq!(
+            tried,
+            [(OWN.to_owned(), Some("old-token".to_owned()), false)]
+        );
+        // A stale token: a fresh one opens.
+        let (why, tried) = tell(sent(OWN, None), false, Some("new"), |t| {
+            t.1.as_deref() == Some("new")
+        });
+        assert_eq!(why, Forbidden::StaleCsrfToken);
+        assert_eq!(tried.len(), 1);
+        // Another Origin: the server's own opens, with the fresh token.
+        let (why, tried) = tell(sent(mashup, None), false, Some("new"), |t| t.0 == OWN);
+        assert_eq!(why, Forbidden::OtherOrigin);
+        assert_eq!(
+            tried,
+            [
+                (mashup.to_owned(), Some("new".to_owned()), false),
+                (OWN.to_owned(), Some("new".to_owned()), false)
+            ]
+        );
+        // The server's own Origin and nothing opens: the Origin is what is left.
+        let (why, tried) = tell(sent(OWN, None), false, Some("new"), |_| false);
+        assert_eq!(why, Forbidden::Origin);
+        assert_eq!(tried.len(), 1, "the own origin is not tried twice");
+        // No fresh token to be had: the Origin is still tried.
+        let (why, tried) = tell(sent(mashup, None), false, None, |t| t.0 == OWN);
+        assert_eq!(why, Forbidden::OtherOrigin);
+        assert_eq!(
+            tried,
+            [(OWN.to_owned(), Some("old-token".to_owned()), false)]
+        );
+        // Qlik Cloud's access token is the session: it stays in every try.
+        let (why, tried) = tell(sent(mashup, Some(&jwt)), true, Some("new"), |t| {
+            t.0 == OWN && t.2
+        });
+        assert_eq!(why, Forbidden::OtherOrigin);
+        assert!(tried.iter().all(|t| t.2), "{tried:?}");
+        // No CSRF token at all.
+        let none = Sent {
+            origin: OWN,
+            csrf: None,
+            bearer: None,
+        };
+        let (why, tried) = tell(none, false, Some("new"), |_| true);
+        assert_eq!(why, Forbidden::NoCsrfToken);
+        assert!(tried.is_empty());
+    }
+
+    #[test]
+    fn a_try_that_fails_leaves_the_cause_untold_in_words() {
+        let old = SecretText::composed("old-token");
+        let sent = Sent {
+            origin: OWN,
+            csrf: Some(&old),
+            bearer: None,
+        };
+        let why = tell_forbidden(
+            sent,
+            OWN,
+            false,
+            || Ok(Some(SecretText::composed("new"))),
+            |_: Sent<'_>| Err(UserError::runtime("cannot connect to qlik.example.com")),
+        );
+        assert_eq!(
+            why,
+            Forbidden::Untold("cannot connect to qlik.example.com".to_owned())
+        );
+        let (found, fix) = qseow_forbidden("the handshake got HTTP 403", &why, OWN, OWN);
+        assert!(found.contains("trying again to tell the cause apart failed: cannot connect"));
+        assert!(fix.contains("'qlik.example.com'"), "{fix}");
+    }
 }

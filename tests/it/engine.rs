@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 
 use crate::common::engine::{App, ENGINE_VERSION};
-use crate::common::qlik_server::{Behaviour, QlikServer};
+use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
 use crate::common::qrs_server::jwt_virtual_proxy;
 use crate::common::site::{Site, SiteBuilder};
 use crate::common::{Create, fixture, fixture_text};
@@ -186,7 +186,38 @@ fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
 #[test]
 fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
     type Knob = fn(&mut crate::common::qrs_server::Repository);
-    let cases: [(&str, Knob, &[&str], &str, &str); 4] = [
+    let cases: [(&str, Knob, &[&str], &str, &str); 8] = [
+        (
+            "a stale CSRF token",
+            |r| r.stale_csrf_tokens = 1,
+            &[],
+            "HTTP 403",
+            "with a CSRF token asked for again it opened: the first token was stale",
+        ),
+        (
+            "an Authorization header",
+            |_| {},
+            &["--websocket-authorization"],
+            "HTTP 403",
+            "without the Authorization header the same handshake opened: QSEoW (November 2024 \
+             and later) refuses an engine WebSocket that carries one",
+        ),
+        (
+            "an Origin the list lacks",
+            |_| {},
+            &["--origin", "mashup.example.com"],
+            "it opened: the Origin 'https://mashup.example.com' is refused, its host \
+             'mashup.example.com' is not in the virtual proxy's host allow list",
+            "fix: add 'mashup.example.com' to the host allow list: qs-jwt setup-qseow --apply \
+             --allow-host mashup.example.com",
+        ),
+        (
+            "a proxy node without the session",
+            |r| r.engine_forgets_sessions = true,
+            &[],
+            "HTTP 401",
+            "the proxy did not take the JWT session's cookie",
+        ),
         (
             "no CSRF token",
             |r| r.no_csrf_endpoint = true,
@@ -229,6 +260,50 @@ fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
         let counts = site.server.with(|r| r.counts);
         assert_eq!((counts.opened, counts.ended), (1, 1), "{what}");
     }
+}
+
+#[test]
+fn qseow_an_authorization_header_is_tried_away_and_the_jwt_not_shown() {
+    let site = site(&["127.0.0.1"]);
+    let (code, stdout, stderr) = run(&mut site.login(&[
+        "--websocket-authorization",
+        "--output",
+        "json",
+        "--loglevel",
+        "debug",
+    ]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report = json_of(&stdout);
+    assert_eq!(report["engine"]["failedStep"], "websocket");
+    let upgrades: Vec<_> = site
+        .server
+        .proxy_requests()
+        .into_iter()
+        .filter(|r| r.header("upgrade").is_some())
+        .collect();
+    assert_eq!(
+        upgrades.len(),
+        2,
+        "the handshake, then once without the header"
+    );
+    let token = fs::read_to_string(site.path().join("token.txt")).unwrap();
+    assert_eq!(
+        upgrades[0].header("authorization"),
+        Some(format!("Bearer {}", token.trim()).as_str())
+    );
+    assert_eq!(upgrades[1].header("authorization"), None);
+    assert_eq!(upgrades[0].target, upgrades[1].target);
+    let signature = token.trim().rsplit('.').next().unwrap();
+    assert!(
+        !stdout.contains(signature) && !stderr.contains(signature),
+        "{stderr}"
+    );
+    // Without the flag no such header is sent and the proof passes.
+    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // It is a QSEoW flag: the engine must be proven.
+    let (code, _, stderr) = run(&mut site.login(&["--websocket-authorization", "--no-engine"]));
+    assert_eq!(code, 2, "{stderr}");
 }
 
 #[test]
@@ -282,6 +357,124 @@ fn qscloud_the_engine_is_proven_through_a_session_app() {
     assert!(upgrade.target.contains("?qlik-csrf-token="));
     assert_eq!(upgrade.header("origin"), Some(&*server.url()));
     assert_eq!(upgrade.header("authorization"), None);
+}
+
+/// `login-qscloud` with a fresh JWT for anna against a Qlik Cloud stand-in with `trust`,
+/// then `extra`; the run, and the stand-in.
+fn qscloud_login(trust: Trust, extra: &[&str]) -> ((i32, String, String), QlikServer) {
+    let server = QlikServer::start_with(Behaviour::QlikCloud, trust);
+    (qscloud_login_at(&server, extra), server)
+}
+
+/// `login-qscloud` with a fresh JWT for anna against `server`, then `extra`.
+fn qscloud_login_at(server: &QlikServer, extra: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    let token = Create::qscloud()
+        .args(["--sub", "anna", "--username", "Anna"])
+        .args([
+            "--useremail",
+            "anna@grusgrus.com",
+            "--useremail-verified",
+            "true",
+        ])
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(dir.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    fs::write(dir.path().join("token.txt"), &token.stdout).unwrap();
+    let mut cmd = crate::common::qs_jwt(dir.path());
+    for name in crate::common::PROXY_VARIABLES {
+        cmd.env_remove(name);
+    }
+    cmd.args(["login-qscloud", "--tenant", &server.url()])
+        .args(["--cacert", "ca.pem", "--jwt-file", "token.txt"])
+        .args(extra);
+    run(&mut cmd)
+}
+
+#[test]
+fn qscloud_each_engine_refusal_is_said_in_qliks_terms() {
+    let app = |readers: Vec<String>| App {
+        id: APP.to_owned(),
+        title: "Sales 2026".to_owned(),
+        readers,
+    };
+    let cases: [(&str, Trust, &[&str], &str, &str); 5] = [
+        (
+            "an Origin the tenant refuses",
+            Trust::default(),
+            &["--origin", "https://mashup.example.com"],
+            "it opened: the Origin 'https://mashup.example.com' is refused",
+            "fix: a page on 'https://mashup.example.com' reaches the engine through a web \
+             integration that allows that origin",
+        ),
+        (
+            "a stale CSRF token",
+            Trust {
+                stale_csrf_tokens: 1,
+                ..Trust::default()
+            },
+            &[],
+            "HTTP 403",
+            "with a CSRF token asked for again it opened: the first token was stale",
+        ),
+        (
+            "a session the engine does not know",
+            Trust {
+                engine_forgets_sessions: true,
+                ..Trust::default()
+            },
+            &[],
+            "HTTP 401",
+            "the session is not accepted",
+        ),
+        (
+            "too many sessions",
+            Trust {
+                engine_session_state: Some("SESSION_ERROR_LIMIT_EXCEEDED".to_owned()),
+                ..Trust::default()
+            },
+            &[],
+            "OnConnected:",
+            "SESSION_ERROR_LIMIT_EXCEEDED",
+        ),
+        (
+            "an app she may not open",
+            Trust {
+                apps: vec![app(vec![])],
+                ..Trust::default()
+            },
+            &["--app", APP],
+            "refused: error 5, Access denied",
+            "fix: give the user read access to the app",
+        ),
+    ];
+    for (what, trust, extra, said, words) in cases {
+        let ((code, stdout, stderr), server) = qscloud_login(trust, extra);
+        assert_eq!(code, 1, "{what}: {stdout}\n{stderr}");
+        let both = format!("{stdout}\n{stderr}");
+        assert!(
+            both.contains("Qlik Cloud made a session, but the engine refused it")
+                && both.contains(said)
+                && both.contains(words),
+            "{what}: {both}"
+        );
+        let counts = server.sessions();
+        assert_eq!((counts.opened, counts.ended), (1, 1), "{what}");
+    }
+    // The Origin the tenant takes, and the app a reader opens, pass.
+    let ((code, stdout, stderr), server) = qscloud_login(Trust::default(), &["--output", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let user = json_of(&stdout)["engine"]["user"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.set_apps(vec![app(vec![user])]);
+    let (code, stdout, stderr) = qscloud_login_at(&server, &["--app", APP]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("titled 'Sales 2026'"), "{stdout}");
 }
 
 /// An OAuth access token as the tenant stand-in issues one (oauth-qscloud's), for `user_id`,

@@ -1025,8 +1025,14 @@ fn login_result(
                 origin: None,
                 app: None,
             };
-            let report = prove::qseow(&proxy, cookies, &target, Some((&user_directory, &user_id)))
-                .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, None));
+            let report = prove::qseow(
+                &proxy,
+                cookies,
+                None,
+                &target,
+                Some((&user_directory, &user_id)),
+            )
+            .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, None));
             super::engine_check(&report)
         }
         None => Check::skip(id::ENGINE, title::ENGINE, "no session cookie"),

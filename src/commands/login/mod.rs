@@ -265,9 +265,14 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         let (directory, id) = (claim("userDirectory"), claim("userId"));
         let expected = directory.as_deref().zip(id.as_deref());
         report.engine = Some(
-            prove::qseow(&proxy, header, &target(&args.engine), expected).unwrap_or_else(|e| {
-                prove::EngineReport::unreachable(&e, args.engine.app.as_deref())
-            }),
+            prove::qseow(
+                &proxy,
+                header,
+                args.websocket_authorization.then_some(&token),
+                &target(&args.engine),
+                expected,
+            )
+            .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
         );
     }
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;

@@ -149,6 +149,13 @@ pub struct Trust {
     pub allow_hosts: Vec<String>,
     /// The engine's apps.
     pub apps: Vec<super::engine::App>,
+    /// Qlik Cloud's engine: OnConnected's qSessionState (SESSION_CREATED unless set).
+    pub engine_session_state: Option<String>,
+    /// Qlik Cloud: the first this many `/api/v1/csrf-token` answers hand out a token the
+    /// session then replaces (stale by the time of the handshake: 403).
+    pub stale_csrf_tokens: usize,
+    /// Qlik Cloud: the engine does not know the login's session (the handshake gets 401).
+    pub engine_forgets_sessions: bool,
 }
 
 impl Default for Trust {
@@ -162,6 +169,9 @@ impl Default for Trust {
             oauth: Default::default(),
             allow_hosts: vec!["127.0.0.1".to_owned()],
             apps: Vec::new(),
+            engine_session_state: None,
+            stale_csrf_tokens: 0,
+            engine_forgets_sessions: false,
         }
     }
 }
@@ -178,6 +188,8 @@ struct State {
     counts: SessionCounts,
     /// Session cookie value → its CSRF token (`/qps/csrftoken`, `/api/v1/csrf-token`).
     csrf_tokens: HashMap<String, String>,
+    /// Qlik Cloud: a subject's user id, made at its first login.
+    user_ids: HashMap<String, String>,
     trust: Trust,
     /// The identity providers of `identity_providers`' API. When there are any, a login is
     /// validated against them (an active one with the token's issuer and key ID, its key), not
@@ -311,6 +323,11 @@ impl QlikServer {
     }
 
     /// Adds an identity provider, as an admin would in the console.
+    /// Gives the engine these apps from now on.
+    pub fn set_apps(&self, apps: Vec<super::engine::App>) {
+        self.state.lock().unwrap().trust.apps = apps;
+    }
+
     pub fn add_identity_provider(&self, idp: Value) {
         self.state.lock().unwrap().idps.push(idp);
     }
@@ -413,7 +430,7 @@ fn engine_session(
         &Handshake {
             linked: true,
             cookie_name: &cookie_name,
-            session: user.is_some(),
+            session: user.is_some() && !(cloud && state.trust.engine_forgets_sessions),
             bearer: access.is_some(),
             csrf_token: state.csrf_tokens.get(sid).map(String::as_str),
             allow_list: if cloud {
@@ -435,7 +452,11 @@ fn engine_session(
     };
     Ok(EngineSession {
         user: name,
-        state: "SESSION_CREATED".to_owned(),
+        state: state
+            .trust
+            .engine_session_state
+            .clone()
+            .unwrap_or_else(|| "SESSION_CREATED".to_owned()),
         apps: state.trust.apps.clone(),
     })
 }
@@ -657,6 +678,10 @@ fn qlik_cloud(request: &Recorded, port: u16, state: &mut State) -> Answer {
         ("GET", "/api/v1/csrf-token") => match cookie(request, "eas.sid") {
             Some(sid) if state.sessions.contains_key(sid) => {
                 let token = csrf_token_of(&mut state.csrf_tokens, sid);
+                if state.trust.stale_csrf_tokens > 0 {
+                    state.trust.stale_csrf_tokens -= 1;
+                    state.csrf_tokens.insert(sid.to_owned(), random(24));
+                }
                 Answer::new(204, "application/json", "").header("qlik-csrf-token", &token)
             }
             // An OAuth access token the tenant issued: its CSRF token is the token's own.
@@ -839,8 +864,14 @@ fn qlik_cloud_login(request: &Recorded, state: &mut State) -> Result<Answer, Str
                 .collect()
         })
         .unwrap_or_default();
+    // A subject is one user: the same id at every login, as on a tenant.
+    let user_id = state
+        .user_ids
+        .entry(payload["sub"].as_str().unwrap_or_default().to_owned())
+        .or_insert_with(|| random(24).to_ascii_lowercase())
+        .clone();
     let user = json!({
-        "id": random(24).to_ascii_lowercase(), "tenantId": "T3nant", "status": "active",
+        "id": user_id, "tenantId": "T3nant", "status": "active",
         "subject": payload["sub"], "name": payload["name"], "email": payload["email"],
         "assignedGroups": groups, "assignedRoles": [],
     });

@@ -86,6 +86,12 @@ pub struct Repository {
     /// A knob: the proxy serves the prefix, but the virtual proxy is not linked to the central
     /// proxy whose engine the WebSocket needs: the handshake gets 400.
     pub engine_unlinked: bool,
+    /// A knob: the first this many `/qps/csrftoken` answers hand out a token the session then
+    /// replaces (stale by the time of the handshake: 403).
+    pub stale_csrf_tokens: usize,
+    /// A knob: the WebSocket reaches a proxy node that does not hold the HTTP login's session
+    /// (a load balancer without sticky sessions): the handshake gets 401.
+    pub engine_forgets_sessions: bool,
     stamps: u64,
 }
 
@@ -648,7 +654,7 @@ fn engine_session(request: &Recorded, repository: &Repository) -> Result<EngineS
         &Handshake {
             linked: !repository.engine_unlinked,
             cookie_name,
-            session: user.is_some(),
+            session: user.is_some() && !repository.engine_forgets_sessions,
             bearer: false,
             csrf_token: repository.csrf_tokens.get(sid).map(String::as_str),
             allow_list: &allow_list,
@@ -771,12 +777,22 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
         "qps/csrftoken" if repository.no_csrf_endpoint => {
             Answer::new(404, "text/html", "<html>Not found</html>")
         }
-        "qps/csrftoken" => qps_csrf_token(
-            request,
-            &cookie_name,
-            &repository.sessions,
-            &mut repository.csrf_tokens,
-        ),
+        "qps/csrftoken" => {
+            let answer = qps_csrf_token(
+                request,
+                &cookie_name,
+                &repository.sessions,
+                &mut repository.csrf_tokens,
+            );
+            if repository.stale_csrf_tokens > 0
+                && let Some(sid) = cookie(request, &cookie_name)
+                && repository.csrf_tokens.contains_key(sid)
+            {
+                repository.stale_csrf_tokens -= 1;
+                repository.csrf_tokens.insert(sid.to_owned(), random(24));
+            }
+            answer
+        }
         _ => Answer::new(404, "text/html", "<html>Not found</html>"),
     }
 }
