@@ -8,7 +8,7 @@ use clap::{ArgGroup, Args, ValueEnum, ValueHint};
 
 use super::connection::ConnectionArgs;
 use super::output::LogArgs;
-use super::secret_text;
+use super::{NoKeyText, secret_text};
 use crate::secret::SecretText;
 
 #[derive(Debug, Args)]
@@ -74,12 +74,12 @@ pub struct LoginQseowArgs {
 #[command(next_help_heading = "Engine")]
 pub struct EngineArgs {
     /// Also open this app (its id) on the engine and show its title: the user may open it
-    #[arg(long, value_name = "app id", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "app id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub app: Option<String>,
 
     /// The Origin the WebSocket sends (a host name or https://host), when clients use another
     /// name than the server URL's host; the default is the server URL's origin
-    #[arg(long, value_name = "origin", value_parser = NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "origin", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub origin: Option<String>,
 
     /// Prove the HTTP login only, not the engine's WebSocket

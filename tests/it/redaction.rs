@@ -412,6 +412,30 @@ fn key_text_in_a_value_for_a_token_or_a_setup_body_is_refused() {
                     v,
                 ],
             ),
+            (
+                "--origin",
+                vec![
+                    "login-qseow",
+                    "--server",
+                    "https://qlik.example.com/jwt",
+                    "--jwt",
+                    "a.b.c",
+                    "--origin",
+                    v,
+                ],
+            ),
+            (
+                "--app",
+                vec![
+                    "login-qscloud",
+                    "--tenant",
+                    "t.example.com",
+                    "--jwt",
+                    "a.b.c",
+                    "--app",
+                    v,
+                ],
+            ),
         ];
         for (flag, args) in cases {
             // `--flag=value`, so that a value starting with dashes reaches the flag (given
