@@ -99,9 +99,11 @@ impl From<CreateKeyType> for crate::keys::NewKeyType {
     }
 }
 
+/// The OAuth client a token is asked for: the tenant, the client, how it proves itself (its
+/// secret, or the kid and alg of its key's assertion) and the scope. oauth-qscloud and
+/// serve-qscloud-oauth share it.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("impersonate").args(["impersonate_sub", "impersonate_user_id"])))]
-pub struct OauthQscloudArgs {
+pub struct OauthClientArgs {
     /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
     #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
     pub tenant: String,
@@ -126,6 +128,37 @@ pub struct OauthQscloudArgs {
     #[arg(long, value_name = "alg", value_enum)]
     pub alg: Option<OauthAlg>,
 
+    /// The scope asked for, one or more separated by spaces
+    #[arg(long, value_name = "scope", default_value = "user_default",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub scope: String,
+}
+
+/// How the tenant is reached for a token.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct OauthConnectionArgs {
+    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
+    /// system's
+    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify the server's certificate: anyone on the way could read the secret or the
+    /// token. For a test server only; qs-jwt warns on every use
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// The most time a token request may take, waits for Retry-After included: 30s, 2m, 1m 30s
+    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("impersonate").args(["impersonate_sub", "impersonate_user_id"])))]
+pub struct OauthQscloudArgs {
+    #[command(flatten)]
+    pub client: OauthClientArgs,
+
     /// Ask for a token of this existing user, found by subject (Qlik's user impersonation
     /// grant); the client must be allowed to impersonate
     #[arg(long, value_name = "subject", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
@@ -134,11 +167,6 @@ pub struct OauthQscloudArgs {
     /// The same, the user found by Qlik user ID
     #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub impersonate_user_id: Option<String>,
-
-    /// The scope asked for, one or more separated by spaces
-    #[arg(long, value_name = "scope", default_value = "user_default",
-          value_parser = NonEmptyStringValueParser::new())]
-    pub scope: String,
 
     /// Print the signed client assertion and send nothing (for other tools); needs a key. With
     /// --output json, one object {"assertion", "kid", "alg", "jti", "exp", "token_url"}
@@ -153,20 +181,8 @@ pub struct OauthQscloudArgs {
           help_heading = "Signing key (exactly one source)")]
     pub cert_create_key_type: CreateKeyType,
 
-    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
-    /// system's
-    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, help_heading = "Connection")]
-    pub cacert: Option<PathBuf>,
-
-    /// Do not verify the server's certificate: anyone on the way could read the secret or the
-    /// token. For a test server only; qs-jwt warns on every use
-    #[arg(long, help_heading = "Connection")]
-    pub insecure: bool,
-
-    /// The most time the request may take, waits for Retry-After included: 30s, 2m, 1m 30s
-    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout,
-          help_heading = "Connection")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub connection: OauthConnectionArgs,
 
     /// What to print: the access token alone, or Qlik's whole answer as JSON
     /// {"access_token", "token_type", "expires_in", "scope"}; with json, a failure is {"status",

@@ -9,10 +9,9 @@ use std::time::Duration;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{ArgGroup, Args, ValueHint};
 
-use super::connection::parse_timeout;
 use super::create::{QseowAlg, UsersFormat};
 use super::key::PrivateKeyArgs;
-use super::oauth::OauthAlg;
+use super::oauth::{OauthClientArgs, OauthConnectionArgs};
 use super::output::LogArgs;
 use super::{NoKeyText, parse_true_false};
 use crate::claims::{ExtraClaim, parse_claim};
@@ -46,10 +45,11 @@ Examples:
   qs-jwt serve-qscloud-oauth --tenant mytenant.eu.qlikcloud.com --client-id \"$CLIENT_ID\" \\
     --client-secret-file secret.txt --user anna --origin http://localhost:5173
 
-POST /access-token {\"user\": \"<sub>\"} answers the user's impersonation access token as text,
-what qlik-embed's data-get-access-token function returns; POST /token answers Qlik's JSON
-{\"access_token\", \"token_type\", \"expires_in\", \"scope\"}. A user's token is kept and given again
-until a minute before it expires (Qlik is asked once). GET /health answers {\"status\": \"ok\"}.
+The OAuth client must be allowed to impersonate users (\"Allow M2M user impersonation\" in the
+management console). POST /access-token {\"user\": \"<sub>\"} answers the user's impersonation
+access token as text, what qlik-embed's data-get-access-token function returns; POST /token
+answers Qlik's JSON {\"access_token\", \"token_type\", \"expires_in\", \"scope\"}. A user's token is
+kept and given again until a minute before it expires (Qlik is asked once). GET /health answers {\"status\": \"ok\"}.
 Ctrl-C or SIGTERM ends it (exit 0).";
 
 /// Where the server listens and which pages may ask it.
@@ -180,33 +180,8 @@ pub struct ServeQscloudArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeQscloudOauthArgs {
-    /// The tenant: its host name (mytenant.eu.qlikcloud.com) or its https URL
-    #[arg(long, value_name = "host or URL", value_parser = NonEmptyStringValueParser::new())]
-    pub tenant: String,
-
-    /// The OAuth client's ID; the client must be allowed to impersonate users
-    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
-    pub client_id: String,
-
-    /// File with the OAuth client's secret (one trailing newline is dropped). Without it and
-    /// without a key, the secret comes from QLIK_CLIENT_SECRET. Never the secret itself
-    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath)]
-    pub client_secret_file: Option<PathBuf>,
-
-    /// The assertion's header kid [default: the key's RFC 7638 thumbprint, as
-    /// setup-qscloud-oauth gives it]
-    #[arg(long, value_name = "id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
-    pub keyid: Option<String>,
-
-    /// The assertion's signing algorithm [default: RS256 for an RSA key, ES384 for an EC P-384
-    /// key]
-    #[arg(long, value_name = "alg", value_enum)]
-    pub alg: Option<OauthAlg>,
-
-    /// The scope asked for, one or more separated by spaces
-    #[arg(long, value_name = "scope", default_value = "user_default",
-          value_parser = NonEmptyStringValueParser::new())]
-    pub scope: String,
+    #[command(flatten)]
+    pub client: OauthClientArgs,
 
     #[command(flatten)]
     pub allowed: AllowedUsersArgs,
@@ -217,19 +192,8 @@ pub struct ServeQscloudOauthArgs {
     #[command(flatten)]
     pub key: PrivateKeyArgs,
 
-    /// File with the certificate (PEM) of a certificate authority to trust besides the operating
-    /// system's
-    #[arg(long, value_name = "file", value_hint = ValueHint::FilePath, help_heading = "Connection")]
-    pub cacert: Option<PathBuf>,
-
-    /// Do not verify the tenant's certificate. For a test server only; qs-jwt warns
-    #[arg(long, help_heading = "Connection")]
-    pub insecure: bool,
-
-    /// The most time one request to Qlik may take, waits for Retry-After included
-    #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout,
-          help_heading = "Connection")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub connection: OauthConnectionArgs,
 
     #[command(flatten)]
     pub log: LogArgs,

@@ -21,10 +21,9 @@ use tracing::{info, warn};
 use crate::cli::oauth::{CreateKeyType, OauthFormat, OauthQscloudArgs, SetupQscloudOauthArgs};
 use crate::cli::output::LogLevel;
 use crate::cli::setup::SetupFormat;
-use crate::commands::connect::{self, Connection};
 use crate::commands::oauth_client::{
-    ClientOptions, Credential, MAKE_EC_KEY, MAKE_KEY, TokenAsk, assertion, checked_key_id,
-    credential, holds_pem, key_alg, request_token,
+    self, ClientOptions, Credential, MAKE_EC_KEY, MAKE_KEY, TokenAsk, assertion, checked_client,
+    checked_key_id, credential, key_alg, request_token,
 };
 use crate::commands::{JsonAskedBy, Output, Run};
 use crate::error::UserError;
@@ -120,35 +119,16 @@ pub fn setup_qscloud_oauth(args: &SetupQscloudOauthArgs) -> Result<Output> {
 }
 
 pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output> {
-    let server = connect::tenant_server(&args.tenant, "the client's credentials")?;
-    let audience = oauth::token_endpoint(&server.origin());
+    let client = &args.client;
+    let (server, audience) = checked_client(client)?;
     let grant = match (&args.impersonate_sub, &args.impersonate_user_id) {
         (Some(sub), _) => Grant::ImpersonateSubject(sub),
         (None, Some(id)) => Grant::ImpersonateUserId(id),
         (None, None) => Grant::ClientCredentials,
     };
-    if let Some(kid) = &args.keyid {
-        checked_key_id(kid)?;
-    }
-    // The client ID is a name, written into the assertion and shown in messages: key text
-    // pasted into it is refused before it goes anywhere.
-    if holds_pem(&args.client_id) {
-        return Err(UserError::usage(
-            "--client-id holds PEM text or blanks, not a client ID; give the OAuth \
-             client's ID from the management console",
-        )
-        .into());
-    }
-
     let mut key = args.key.options();
     key.key_type = args.cert_create_key_type.into();
-    let options = ClientOptions {
-        key,
-        key_type_given: args.cert_create_key_type != CreateKeyType::Rsa,
-        secret_file: args.client_secret_file.as_deref(),
-        keyid: args.keyid.as_deref(),
-        alg: args.alg,
-    };
+    let options = ClientOptions::of(client, key, args.cert_create_key_type != CreateKeyType::Rsa);
     let (credential, pending_files) = credential(&options, now)?;
     if args.assertion_only {
         let Credential::Key { key, kid, alg, .. } = &credential else {
@@ -158,13 +138,13 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
             )
             .into());
         };
-        if grant != Grant::ClientCredentials || args.scope != oauth::DEFAULT_SCOPE {
+        if grant != Grant::ClientCredentials || client.scope != oauth::DEFAULT_SCOPE {
             warn!(
                 "--assertion-only sends nothing: --impersonate-sub, --impersonate-user-id and \
                  --scope are for the token request, which the tool you give the assertion makes"
             );
         }
-        let (assertion, claims) = assertion(key, kid, *alg, &args.client_id, &audience, now)?;
+        let (assertion, claims) = assertion(key, kid, *alg, &client.client_id, &audience, now)?;
         let stdout = match args.output {
             OauthFormat::Token => assertion.expose().to_owned(),
             OauthFormat::Json => {
@@ -177,21 +157,17 @@ pub fn oauth_qscloud(args: &OauthQscloudArgs, now: SystemTime) -> Result<Output>
         });
     }
 
-    let tenant = connect::tenant(
+    let tenant = oauth_client::connect(
         server,
-        &Connection {
-            cacert: args.cacert.as_deref(),
-            insecure: args.insecure,
-            timeout: args.timeout,
-            sends: "the client's credentials and the token",
-        },
+        &args.connection,
+        "the client's credentials and the token",
     )?;
     let ask = TokenAsk {
-        client_id: &args.client_id,
+        client_id: &client.client_id,
         audience: &audience,
         grant,
-        scope: &args.scope,
-        timeout: args.timeout,
+        scope: &client.scope,
+        timeout: args.connection.timeout,
     };
     let token = match request_token(&tenant, &credential, &ask, now)? {
         Ok(token) => token,
@@ -284,7 +260,7 @@ impl Run for OauthQscloudArgs {
     }
 
     fn timeout(&self) -> Option<Duration> {
-        Some(self.timeout)
+        Some(self.connection.timeout)
     }
 
     fn json_failure(&self) -> bool {

@@ -12,8 +12,10 @@ use jsonwebtoken::{Algorithm, Header};
 use rand::RngExt;
 use tracing::{info, warn};
 
-use crate::cli::oauth::OauthAlg;
+use crate::cli::oauth::{OauthAlg, OauthClientArgs, OauthConnectionArgs};
+use crate::commands::connect::{self, Connection};
 use crate::error::UserError;
+use crate::http::Server;
 use crate::input::{self, FileFlag};
 use crate::keys::{self, KeyOptions, SigningKey};
 use crate::qlik::cloud::Tenant;
@@ -109,6 +111,55 @@ pub struct ClientOptions<'a> {
     pub secret_file: Option<&'a Path>,
     pub keyid: Option<&'a str>,
     pub alg: Option<OauthAlg>,
+}
+
+impl<'a> ClientOptions<'a> {
+    /// The options of the client's flags and the key's sources.
+    pub fn of(client: &'a OauthClientArgs, key: KeyOptions<'a>, key_type_given: bool) -> Self {
+        Self {
+            key,
+            key_type_given,
+            secret_file: client.client_secret_file.as_deref(),
+            keyid: client.keyid.as_deref(),
+            alg: client.alg,
+        }
+    }
+}
+
+/// The client's tenant, checked before anything is read or sent: its server, and its token URL
+/// (the assertion's audience). The client ID and a kid are names, written into the assertion
+/// and shown in messages: key text or blanks pasted into them are refused.
+pub fn checked_client(client: &OauthClientArgs) -> Result<(Server, String), UserError> {
+    let server = connect::tenant_server(&client.tenant, "the client's credentials")?;
+    let audience = oauth::token_endpoint(&server.origin());
+    if let Some(kid) = &client.keyid {
+        checked_key_id(kid)?;
+    }
+    if holds_pem(&client.client_id) {
+        return Err(UserError::usage(
+            "--client-id holds PEM text or blanks, not a client ID; give the OAuth client's ID \
+             from the management console",
+        ));
+    }
+    Ok((server, audience))
+}
+
+/// The tenant reached over the connection flags; `sends` says what goes to it (for
+/// `--insecure`'s warning).
+pub fn connect(
+    server: Server,
+    connection: &OauthConnectionArgs,
+    sends: &'static str,
+) -> Result<Tenant, UserError> {
+    connect::tenant(
+        server,
+        &Connection {
+            cacert: connection.cacert.as_deref(),
+            insecure: connection.insecure,
+            timeout: connection.timeout,
+            sends,
+        },
+    )
 }
 
 /// The key (from any of create's sources) or the secret (its file, or QLIK_CLIENT_SECRET):

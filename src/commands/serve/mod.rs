@@ -32,14 +32,13 @@ use crate::cli::serve::{
     AllowedUsersArgs, ServeClaimsArgs, ServeQscloudArgs, ServeQscloudOauthArgs, ServeQseowArgs,
     ServerArgs,
 };
-use crate::commands::connect::{self, Connection};
 use crate::commands::oauth_client::{self, ClientOptions, Credential, TokenAsk};
 use crate::commands::{Output, Run, random_id};
 use crate::error::{self, UserError};
 use crate::input;
 use crate::keys::{self, SigningKey};
 use crate::qlik::cloud::Tenant;
-use crate::qlik::cloud::oauth::{self, Grant};
+use crate::qlik::cloud::oauth::Grant;
 use crate::qlik::rules::Profile;
 use crate::render;
 use crate::stdio;
@@ -166,50 +165,28 @@ pub fn serve_qscloud(args: &ServeQscloudArgs, now: SystemTime) -> Result<Output>
 
 pub fn serve_qscloud_oauth(args: &ServeQscloudOauthArgs, now: SystemTime) -> Result<Output> {
     let origins = checked_server(&args.server)?;
-    let server = connect::tenant_server(&args.tenant, "the client's credentials")?;
-    let audience = oauth::token_endpoint(&server.origin());
-    if oauth_client::holds_pem(&args.client_id) {
-        return Err(UserError::usage(
-            "--client-id holds PEM text or blanks, not a client ID; give the OAuth client's ID \
-             from the management console",
-        )
-        .into());
-    }
-    if let Some(kid) = &args.keyid {
-        oauth_client::checked_key_id(kid)?;
-    }
+    let client = &args.client;
+    let (server, audience) = oauth_client::checked_client(client)?;
     let no_claims = ServeClaimsArgs {
         expires: Duration::ZERO,
         groups: Vec::new(),
         claim: Vec::new(),
     };
     let allowed = allowed_users(&args.allowed, Profile::Qscloud, None, &no_claims)?;
-    let (credential, _) = oauth_client::credential(
-        &ClientOptions {
-            key: args.key.options(),
-            key_type_given: false,
-            secret_file: args.client_secret_file.as_deref(),
-            keyid: args.keyid.as_deref(),
-            alg: args.alg,
-        },
-        now,
-    )?;
-    let tenant = connect::tenant(
+    let (credential, _) =
+        oauth_client::credential(&ClientOptions::of(client, args.key.options(), false), now)?;
+    let tenant = oauth_client::connect(
         server,
-        &Connection {
-            cacert: args.cacert.as_deref(),
-            insecure: args.insecure,
-            timeout: args.timeout,
-            sends: "the client's credentials and the tokens",
-        },
+        &args.connection,
+        "the client's credentials and the tokens",
     )?;
     let mint = Mint::Oauth {
         tenant: Box::new(tenant),
         credential,
-        client_id: args.client_id.clone(),
+        client_id: client.client_id.clone(),
         audience,
-        scope: args.scope.clone(),
-        timeout: args.timeout,
+        scope: client.scope.clone(),
+        timeout: args.connection.timeout,
         cache: Mutex::new(HashMap::new()),
     };
     run(mint, shared(&no_claims), allowed, origins, &args.server)
