@@ -33,18 +33,33 @@ struct Served {
 }
 
 fn start(dir: &Path, args: &[&str]) -> Served {
+    start_with_input(dir, args, None)
+}
+
+/// `start`, with `input` written to the server's standard input (then closed).
+fn start_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Served {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("qs-jwt"));
     cmd.current_dir(dir)
         .env_remove("QSJWTPRIVKEY")
         .env_remove("QLIK_CLIENT_SECRET")
         .args(args)
         .args(["--port", "0"])
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for name in PROXY_VARIABLES {
         cmd.env_remove(name);
     }
     let mut child = cmd.spawn().unwrap();
+    if let Some(input) = input {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
     let mut stderr = child.stderr.take().unwrap();
     let stderr = std::thread::spawn(move || {
         let mut text = String::new();
@@ -508,6 +523,41 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
         !stderr.contains(SECRET) && !stderr.contains(&first.body),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
+    let (tenant, dir) = tenant();
+    let served = start_with_input(
+        dir.path(),
+        &[
+            "serve-qscloud-oauth",
+            "--tenant",
+            &tenant.url(),
+            "--cacert",
+            "ca.pem",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-file",
+            "-",
+            "--user",
+            "anna",
+            "--origin",
+            PAGE,
+        ],
+        Some(&format!("{SECRET}\n")),
+    );
+    let reply = ask(
+        &served.url,
+        "POST",
+        "/access-token",
+        Some(PAGE),
+        Some(r#"{"user": "anna"}"#),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
 }
 
 /// The JWK setup-qscloud-oauth prints for the fixture's key, as an admin registers it.
