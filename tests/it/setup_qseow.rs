@@ -634,6 +634,39 @@ fn a_refusal_is_said_with_the_repositorys_words_and_a_hint() {
     );
 }
 
+/// A link refused after the virtual proxy was made: the error says the site was changed before
+/// it and keeps that change, and a rerun converges (it only links).
+#[test]
+fn a_failure_after_a_change_says_what_was_changed_and_a_rerun_converges() {
+    let site = new_site();
+    site.server
+        .with(|r| r.refuse_links = Some((500, "Internal error")));
+    let (code, stdout, stderr) = run(&mut site.apply(&[]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    let text = error_lines(stderr.as_bytes());
+    assert!(
+        text.contains("HTTP 500")
+            && text
+                .contains("was changed before that, and keeps it: created the virtual proxy 'jwt'")
+            && text.contains("run the same command again"),
+        "{text}"
+    );
+    assert_eq!(site.server.virtual_proxies().len(), 1);
+    // Mended, the rerun links and changes nothing else.
+    site.server.with(|r| r.refuse_links = None);
+    let before = site.writes().len();
+    let (code, stdout, stderr) = run(&mut site.apply(&[]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let writes = site.writes();
+    assert_eq!(writes.len(), before + 1, "{writes:?}");
+    assert!(
+        writes.last().unwrap().contains("/qrs/proxyservice/"),
+        "{writes:?}"
+    );
+    assert_eq!(site.server.virtual_proxies().len(), 1);
+}
+
 /// The repository client's public calls, as doctor-qseow will use them, against the stand-in.
 #[test]
 fn the_repository_client_reads_the_site() {

@@ -71,14 +71,20 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<Output
         );
     }
     let mut done: Vec<String> = changed.into_iter().collect();
-    link(
+    if let Err(err) = link(
         &repository,
         &mut plan,
         &virtual_proxy,
         prefix,
         &nodes,
         &mut done,
-    )?;
+    ) {
+        return Err(if done.is_empty() {
+            err
+        } else {
+            changed_before(&err, &server, &done).into()
+        });
+    }
     if done.is_empty() {
         info!(
             "{server} has the virtual proxy '{prefix}' ({}) as qs-jwt's tokens need it \
@@ -91,6 +97,25 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<Output
         output
     } else {
         output.changed(format!("--apply on {server} {}", done.join(", ")))
+    })
+}
+
+/// A failure after this run changed the site: the error, and what was changed before it, which
+/// Qlik keeps. A rerun converges (it changes only what still differs).
+fn changed_before(err: &anyhow::Error, server: &str, done: &[String]) -> UserError {
+    let (message, hint) = match err.downcast_ref::<UserError>() {
+        Some(user) => (user.to_string(), user.hint().map(str::to_owned)),
+        None => (format!("{err:#}"), None),
+    };
+    let rerun = "then run the same command again: it reads what Qlik holds now and changes only \
+                 what still differs";
+    UserError::runtime(format!(
+        "{message}; {server} was changed before that, and keeps it: {}",
+        done.join(", ")
+    ))
+    .with_hint(match hint {
+        Some(hint) => format!("{hint}; {rerun}"),
+        None => format!("mend the cause above, {rerun}"),
     })
 }
 

@@ -67,6 +67,9 @@ pub struct Repository {
     /// A knob: every POST and PUT is answered with this status and text body (a repository
     /// that refuses a value, or fails).
     pub refuse_writes: Option<(u16, &'static str)>,
+    /// A knob: every PUT of a proxy service (a link) is answered with this status and text
+    /// body, after the virtual proxy itself was written.
+    pub refuse_links: Option<(u16, &'static str)>,
     /// A knob: the next POST of a virtual proxy finds that another run (a second --apply
     /// started at the same time) made this one with its prefix a moment before, so the prefix
     /// is taken and the POST refused, as the repository refuses a prefix that is not unique.
@@ -495,6 +498,12 @@ fn qrs(request: &Recorded, repository: &mut Repository) -> Answer {
         return Answer::new(status, "text/plain", text);
     }
     let path = request.target.split('?').next().unwrap_or_default();
+    if let Some((status, text)) = repository.refuse_links
+        && request.method == "PUT"
+        && path.starts_with("/qrs/proxyservice/")
+    {
+        return Answer::new(status, "text/plain", text);
+    }
     let body: Option<Value> = serde_json::from_str(&request.body).ok();
     match (request.method.as_str(), path) {
         ("GET", "/qrs/about") => Answer::json(200, json!({"buildVersion": "14.254.6"})),
