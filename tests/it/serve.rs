@@ -434,29 +434,33 @@ fn tenant() -> (QlikServer, tempfile::TempDir) {
     (server, dir)
 }
 
+/// `serve-qscloud-oauth` for the tenant at `url` (its CA in ca.pem), the secret from
+/// `secret_file`, for anna and the page.
+fn oauth_serve_args<'a>(url: &'a str, secret_file: &'a str) -> Vec<&'a str> {
+    vec![
+        "serve-qscloud-oauth",
+        "--tenant",
+        url,
+        "--cacert",
+        "ca.pem",
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret-file",
+        secret_file,
+        "--user",
+        "anna",
+        "--origin",
+        PAGE,
+    ]
+}
+
 #[test]
 fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
     let (tenant, dir) = tenant();
-    let served = start(
-        dir.path(),
-        &[
-            "serve-qscloud-oauth",
-            "--tenant",
-            &tenant.url(),
-            "--cacert",
-            "ca.pem",
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret-file",
-            "secret.txt",
-            "--user",
-            "anna",
-            "--user",
-            "nobody-in-the-tenant",
-            "--origin",
-            PAGE,
-        ],
-    );
+    let url = tenant.url();
+    let mut args = oauth_serve_args(&url, "secret.txt");
+    args.extend(["--user", "nobody-in-the-tenant"]);
+    let served = start(dir.path(), &args);
     let token_requests = || {
         tenant
             .requests()
@@ -528,23 +532,10 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
 #[test]
 fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
     let (tenant, dir) = tenant();
+    let url = tenant.url();
     let served = start_with_input(
         dir.path(),
-        &[
-            "serve-qscloud-oauth",
-            "--tenant",
-            &tenant.url(),
-            "--cacert",
-            "ca.pem",
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret-file",
-            "-",
-            "--user",
-            "anna",
-            "--origin",
-            PAGE,
-        ],
+        &oauth_serve_args(&url, "-"),
         Some(&format!("{SECRET}\n")),
     );
     let reply = ask(
