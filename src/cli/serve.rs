@@ -49,8 +49,8 @@ The OAuth client must be allowed to impersonate users (\"Allow M2M user imperson
 management console). POST /access-token {\"user\": \"<sub>\"} answers the user's impersonation
 access token as text, what qlik-embed's data-get-access-token function returns; POST /token
 answers Qlik's JSON {\"access_token\", \"token_type\", \"expires_in\", \"scope\"}. A user's token is
-kept and given again until a minute before it expires (Qlik is asked once). GET /health answers {\"status\": \"ok\"}.
-Ctrl-C or SIGTERM ends it (exit 0).";
+kept and given again until a minute before it expires (Qlik is asked once). GET /health answers
+{\"status\": \"ok\"}. Ctrl-C or SIGTERM ends it (exit 0).";
 
 /// Where the server listens and which pages may ask it.
 #[derive(Debug, Args)]
