@@ -411,6 +411,12 @@ fn an_address_others_reach_needs_allow_remote() {
 
 /// A tenant stand-in whose OAuth client has a secret and may impersonate anna.
 fn tenant() -> (QlikServer, tempfile::TempDir) {
+    tenant_of(vec![("anna", "64d0f0a7a1b2c3d4e5f60718")])
+}
+
+/// A tenant stand-in whose OAuth client has a secret and may impersonate `users` (subject,
+/// user id).
+fn tenant_of(users: Vec<(&'static str, &'static str)>) -> (QlikServer, tempfile::TempDir) {
     let config = OauthConfig {
         clients: vec![OauthClient {
             id: CLIENT_ID.to_owned(),
@@ -418,7 +424,7 @@ fn tenant() -> (QlikServer, tempfile::TempDir) {
             impersonation: true,
             ..OauthClient::default()
         }],
-        users: vec![("anna", "64d0f0a7a1b2c3d4e5f60718")],
+        users,
         ..OauthConfig::default()
     };
     let server = QlikServer::start_with(
@@ -549,6 +555,50 @@ fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
     let (code, stderr) = served.stop();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
+/// Two users asked for at once: each one's request to Qlik is in flight while the other's
+/// comes (the stand-in holds both until both are there), so one user's wait for Qlik, a 429's
+/// Retry-After included, holds up no other user.
+#[test]
+fn one_users_wait_for_qlik_holds_up_no_other_user() {
+    let (tenant, dir) = tenant_of(vec![
+        ("anna", "64d0f0a7a1b2c3d4e5f60718"),
+        ("ben", "64d0f0a7a1b2c3d4e5f60719"),
+    ]);
+    tenant.hold_token_requests_for(2);
+    let url = tenant.url();
+    let mut args = oauth_serve_args(&url, "secret.txt");
+    args.extend(["--user", "ben"]);
+    let served = start(dir.path(), &args);
+    let replies: Vec<_> = std::thread::scope(|scope| {
+        let asks: Vec<_> = ["anna", "ben"]
+            .into_iter()
+            .map(|user| {
+                let served = &served.url;
+                scope.spawn(move || {
+                    ask(
+                        served,
+                        "POST",
+                        "/access-token",
+                        Some(PAGE),
+                        Some(&format!(r#"{{"user": "{user}"}}"#)),
+                    )
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(
+        tenant.token_requests_that_waited_alone(),
+        0,
+        "anna's and ben's requests were at Qlik at the same time"
+    );
+    let (code, stderr) = served.stop();
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// The JWK setup-qscloud-oauth prints for the fixture's key, as an admin registers it.

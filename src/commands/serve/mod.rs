@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
@@ -79,11 +79,15 @@ enum Mint {
         audience: String,
         scope: String,
         timeout: Duration,
-        /// A user's token and when it expires. One lock for all: Qlik is asked once a user
-        /// even when a page asks twice at once.
-        cache: Mutex<HashMap<String, (Value, Instant)>>,
+        /// Each user's token slot.
+        cache: Mutex<HashMap<String, TokenSlot>>,
     },
 }
+
+/// A user's cached token and when it expires, behind the user's own lock: Qlik is asked once a
+/// user even when a page asks twice at once, and one user's wait for Qlik (a 429's Retry-After
+/// included) holds up no other user.
+type TokenSlot = Arc<Mutex<Option<(Value, Instant)>>>;
 
 /// Who may get a token.
 struct Allowed {
@@ -585,11 +589,18 @@ impl Server {
                 None,
             ));
         };
-        let mut cache = cache
+        let slot = Arc::clone(
+            cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(user.to_owned())
+                .or_default(),
+        );
+        let mut held = slot
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let at = Instant::now();
-        if let Some((object, expires)) = cache.get(user)
+        if let Some((object, expires)) = held.as_ref()
             && *expires > at + FRESH_MARGIN
         {
             let mut object = object.clone();
@@ -612,10 +623,7 @@ impl Server {
                 let object: Value =
                     serde_json::from_str(reply.json.expose()).unwrap_or(Value::Null);
                 if let Some(seconds) = reply.expires_in {
-                    cache.insert(
-                        user.to_owned(),
-                        (object.clone(), at + Duration::from_secs(seconds)),
-                    );
+                    *held = Some((object.clone(), at + Duration::from_secs(seconds)));
                 }
                 Ok((reply.access_token.expose().to_owned(), object))
             }

@@ -198,25 +198,44 @@ struct State {
     /// Holds the identity providers' list (its first page) until this many runs have asked
     /// for it: runs that overlap, each acting on what it read before the others changed it.
     list_gate: Option<Arc<Gate>>,
+    /// Holds the OAuth token requests until this many have arrived.
+    token_gate: Option<Arc<Gate>>,
 }
 
-/// Arrivals wait until `expected` have come (or a minute has passed, so that a run that
-/// never comes fails the test instead of hanging it).
+/// Arrivals wait until `expected` have come (or `limit` has passed, so that one that never
+/// comes fails the test instead of hanging it).
 struct Gate {
     arrived: Mutex<usize>,
     all_here: std::sync::Condvar,
     expected: usize,
+    limit: Duration,
+    /// Arrivals let go by the limit.
+    alone: Mutex<usize>,
 }
 
 impl Gate {
+    fn new(expected: usize, limit: Duration) -> Self {
+        Self {
+            arrived: Mutex::new(0),
+            all_here: std::sync::Condvar::new(),
+            expected,
+            limit,
+            alone: Mutex::new(0),
+        }
+    }
+
     fn arrive_and_wait(&self) {
         let mut arrived = self.arrived.lock().unwrap();
         *arrived += 1;
         self.all_here.notify_all();
-        let _ = self
+        let (arrived, waited) = self
             .all_here
-            .wait_timeout_while(arrived, Duration::from_secs(60), |n| *n < self.expected)
+            .wait_timeout_while(arrived, self.limit, |n| *n < self.expected)
             .unwrap();
+        drop(arrived);
+        if waited.timed_out() {
+            *self.alone.lock().unwrap() += 1;
+        }
     }
 }
 
@@ -315,19 +334,33 @@ impl QlikServer {
     /// From now on, the first page of the identity providers' list is answered only once
     /// `runs` requests for it have come: that many runs read the same list before any acts.
     pub fn hold_identity_provider_lists_for(&self, runs: usize) {
-        self.state.lock().unwrap().list_gate = Some(Arc::new(Gate {
-            arrived: Mutex::new(0),
-            all_here: std::sync::Condvar::new(),
-            expected: runs,
-        }));
+        self.state.lock().unwrap().list_gate =
+            Some(Arc::new(Gate::new(runs, Duration::from_secs(60))));
     }
 
-    /// Adds an identity provider, as an admin would in the console.
     /// Gives the engine these apps from now on.
     pub fn set_apps(&self, apps: Vec<super::engine::App>) {
         self.state.lock().unwrap().trust.apps = apps;
     }
 
+    /// Holds each `POST /oauth/token` until `requests` of them have arrived (or 20 seconds
+    /// have passed): asks that overlap, each in flight while the others come.
+    pub fn hold_token_requests_for(&self, requests: usize) {
+        self.state.lock().unwrap().token_gate =
+            Some(Arc::new(Gate::new(requests, Duration::from_secs(20))));
+    }
+
+    /// How many held token requests were let go by the time limit, not by the others' arrival.
+    pub fn token_requests_that_waited_alone(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .token_gate
+            .as_ref()
+            .map_or(0, |gate| *gate.alone.lock().unwrap())
+    }
+
+    /// Adds an identity provider, as an admin would in the console.
     pub fn add_identity_provider(&self, idp: Value) {
         self.state.lock().unwrap().idps.push(idp);
     }
@@ -349,6 +382,13 @@ fn serve(
     recorded.lock().unwrap().push(request.clone());
     if matches!(behaviour, Behaviour::HangUp) {
         return Ok(());
+    }
+    let gate = state.lock().unwrap().token_gate.clone();
+    if let Some(gate) = gate
+        && request.method == "POST"
+        && request.target.starts_with("/oauth/token")
+    {
+        gate.arrive_and_wait();
     }
     let gate = state.lock().unwrap().list_gate.clone();
     if let Some(gate) = gate
