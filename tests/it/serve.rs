@@ -786,6 +786,12 @@ fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
     let acme = token_of("/token?user=anna&userdir=ACME", "");
     assert_eq!(acme["userDirectory"], "ACME");
     assert_eq!(acme["name"], "Anna of ACME");
+    // A directory is a name without letter case in QSEoW: the token carries the file's.
+    let partner = token_of("/token", r#"{"user": "anna", "userdir": "partner"}"#);
+    assert_eq!(partner["userDirectory"], "PARTNER");
+    // A row without a directory is in --userdir's, asked by name too.
+    let ben = token_of("/token", r#"{"user": "ben", "userdir": "acme"}"#);
+    assert_eq!(ben["userDirectory"], "ACME");
 
     // Two rows and no directory asked: which one is not guessed.
     let ambiguous = ask(

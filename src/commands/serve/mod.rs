@@ -648,9 +648,15 @@ impl Allowed {
             .get(&asked.user)
             .map(|rows| {
                 rows.iter()
-                    .filter(|row| {
-                        asked.userdir.is_none()
-                            || row.userdir.as_deref() == asked.userdir.as_deref()
+                    .filter(|row| match asked.userdir.as_deref() {
+                        None => true,
+                        // QSEoW's user directories are names without letter case, and a row
+                        // without one is in --userdir's.
+                        Some(asked) => row
+                            .userdir
+                            .as_deref()
+                            .or(self.default_userdir.as_deref())
+                            .is_some_and(|held| held.eq_ignore_ascii_case(asked)),
                     })
                     .collect()
             })
