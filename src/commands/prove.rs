@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::engine::{self, EngineFailure};
 use crate::error::UserError;
-use crate::http::{Opened, Server, Upgrade, percent_encode};
+use crate::http::{Opened, Server, Socket, Upgrade, percent_encode};
 use crate::qlik::cloud::Tenant;
 use crate::qlik::qseow::Proxy;
 use crate::render::escape;
@@ -210,7 +210,7 @@ pub fn qseow(
             origin: sent.origin,
         })
     };
-    let mut socket = match open(sent)? {
+    let socket = match open(sent)? {
         Opened::Open(socket) => socket,
         Opened::Refused { status, body } => {
             let said = qlik_said(&body);
@@ -249,23 +249,17 @@ pub fn qseow(
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
     };
-    report.pass(
-        WEBSOCKET,
-        format!("opened {shown} with the session's cookie and Origin {origin}"),
-    );
-    let said = engine::prove(&mut socket, target.app);
-    socket.close();
-    let said = said?;
-    Ok(conversation(
+    converse(
         report,
-        said,
+        socket,
+        format!("opened {shown} with the session's cookie and Origin {origin}"),
         target.app,
         |user| match expected {
             Some((directory, id)) => engine::same_qseow_user(user, directory, id),
             None => true,
         },
         expected.map(|(d, i)| format!("UserDirectory={d}; UserId={i}")),
-    ))
+    )
 }
 
 /// The Qlik Cloud proof on `tenant` with the session's `cookies` (or an OAuth access token as
@@ -322,7 +316,7 @@ pub fn qscloud(
             origin: sent.origin,
         })
     };
-    let mut socket = match open(sent)? {
+    let socket = match open(sent)? {
         Opened::Open(socket) => socket,
         Opened::Refused { status, body } => {
             let said = qlik_said(&body);
@@ -349,20 +343,14 @@ pub fn qscloud(
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
     };
-    report.pass(
-        WEBSOCKET,
-        format!("opened {shown} with the session and Origin {origin}"),
-    );
-    let said = engine::prove(&mut socket, target.app);
-    socket.close();
-    let said = said?;
-    Ok(conversation(
+    converse(
         report,
-        said,
+        socket,
+        format!("opened {shown} with the session and Origin {origin}"),
         target.app,
         |user| expected.is_none_or(|e| e == user),
         expected.map(str::to_owned),
-    ))
+    )
 }
 
 /// What a handshake sends besides the session's cookies: the Origin, the CSRF token, and an
@@ -572,6 +560,22 @@ fn qscloud_forbidden(
                 .to_owned(),
         ),
     }
+}
+
+/// The rest of the proof once the WebSocket is open (`opened` says how): the engine's
+/// conversation, the socket closed, and the steps it makes.
+fn converse(
+    mut report: EngineReport,
+    mut socket: Box<Socket>,
+    opened: String,
+    app: Option<&str>,
+    same_user: impl Fn(&str) -> bool,
+    expected: Option<String>,
+) -> Result<EngineReport, UserError> {
+    report.pass(WEBSOCKET, opened);
+    let said = engine::prove(&mut socket, app);
+    socket.close();
+    Ok(conversation(report, said?, app, same_user, expected))
 }
 
 /// The engine's conversation as steps.
