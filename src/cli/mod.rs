@@ -31,6 +31,10 @@ pub use clap_error::{render_clap, render_clap_for};
 /// The token is printed alone on standard output; log lines go to standard error. Exit code 0
 /// means success, 1 a failure at run time (a key that cannot be read, a file that exists, a
 /// token that fails decode's checks), 2 a usage error.
+///
+/// Files and standard input are read up to 1 MiB, as UTF-8 with or without a byte order mark,
+/// or as UTF-16 with one (what Windows PowerShell 5.1's > and Out-File write); a key, token, API
+/// key or client secret file in UTF-16 without a byte order mark is read too.
 #[derive(Debug, Parser)]
 #[command(
     name = "qs-jwt",
