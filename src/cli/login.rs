@@ -77,9 +77,10 @@ pub struct EngineArgs {
     #[arg(long, value_name = "app id", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
     pub app: Option<String>,
 
-    /// The Origin the WebSocket sends (a host name or https://host), when clients use another
-    /// name than the server URL's host; the default is the server URL's origin
-    #[arg(long, value_name = "origin", value_parser = NoKeyText(NonEmptyStringValueParser::new()))]
+    /// The Origin the WebSocket sends (a host name, or https://host[:port] as a browser sends
+    /// it; no path), when clients use another name than the server URL's host; the default is
+    /// the server URL's origin
+    #[arg(long, value_name = "origin", value_parser = NoKeyText(parse_origin))]
     pub origin: Option<String>,
 
     /// Prove the HTTP login only, not the engine's WebSocket
@@ -124,4 +125,88 @@ pub enum LoginFormat {
     /// token), "cookie" (the Cookie header's value), "origin", "csrfToken", "expires", "ends"}.
     /// It holds the session's secrets: it goes to stdout only, and the session is kept open
     Session,
+}
+
+/// `--origin` as a browser sends an Origin: `scheme://host[:port]`, the scheme http or https
+/// (https when only a host is given), the host in lower case, no path, query or user.
+pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
+    let example = "give a host name (qlik.example.com) or an origin (https://qlik.example.com)";
+    let text = text.trim();
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+        None => ("https".to_owned(), text),
+    };
+    if scheme != "https" && scheme != "http" {
+        return Err(format!(
+            "an Origin is http or https, not {scheme}; {example}"
+        ));
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if let Some(bad) = rest
+        .chars()
+        .find(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "an Origin is a scheme, a host and a port only, with no {}; {example}",
+            match bad {
+                '/' => "path".to_owned(),
+                '?' => "query".to_owned(),
+                '#' => "fragment".to_owned(),
+                '@' => "user name".to_owned(),
+                _ => "blank or control character".to_owned(),
+            }
+        ));
+    }
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => return Err(format!("the IPv6 address has no closing ]; {example}")),
+        },
+        None => match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!("no host; {example}"));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!(
+            "the port '{port}' is not a number up to 65535; {example}"
+        ));
+    }
+    Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn an_origin_is_a_scheme_a_host_and_a_port() {
+        for (given, origin) in [
+            ("qlik.example.com", "https://qlik.example.com"),
+            ("Qlik.Example.com", "https://qlik.example.com"),
+            ("HTTP://localhost:5173/", "http://localhost:5173"),
+            ("https://[::1]:8443", "https://[::1]:8443"),
+            ("[::1]", "https://[::1]"),
+        ] {
+            assert_eq!(parse_origin(given).as_deref(), Ok(origin), "{given}");
+        }
+        for (given, said) in [
+            ("https://", "no host"),
+            ("ftp://x", "not ftp"),
+            ("qlik.example.com/hub", "no path"),
+            ("https://a b", "no blank"),
+            ("https://user@host", "no user name"),
+            ("host:99999", "the port '99999'"),
+            ("host:", "the port ''"),
+            ("[::1", "no closing ]"),
+        ] {
+            let err = parse_origin(given).unwrap_err();
+            assert!(err.contains(said), "{given}: {err}");
+        }
+    }
 }

@@ -184,6 +184,26 @@ fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
 }
 
 #[test]
+fn an_origin_that_is_no_origin_is_a_usage_error_naming_the_flag() {
+    let site = site(&["127.0.0.1"]);
+    for (origin, said) in [
+        ("https://", "no host"),
+        ("qlik.example.com/hub", "no path"),
+        ("ftp://qlik.example.com", "not ftp"),
+    ] {
+        let (code, stdout, stderr) = run(&mut site.login(&["--origin", origin]));
+        assert_eq!(code, 2, "{origin}: {stderr}");
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.contains(&format!("invalid value '{origin}' for '--origin <origin>'"))
+                && stderr.contains(said),
+            "{stderr}"
+        );
+    }
+    assert!(site.server.proxy_requests().is_empty(), "nothing was sent");
+}
+
+#[test]
 fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
     type Knob = fn(&mut crate::common::qrs_server::Repository);
     let cases: [(&str, Knob, &[&str], &str, &str); 8] = [
