@@ -122,13 +122,10 @@ pub struct EngineTarget<'a> {
     pub app: Option<&'a str>,
 }
 
-/// The `Origin` sent: `--origin` as given (a bare host taken as https), else the server's own.
+/// The `Origin` sent: `--origin` (made an origin as clap parsed it, `cli::login::parse_origin`),
+/// else the server's own.
 pub fn origin(server: &Server, given: Option<&str>) -> String {
-    match given {
-        Some(origin) if origin.contains("://") => origin.trim_end_matches('/').to_owned(),
-        Some(host) => format!("https://{host}"),
-        None => server.origin(),
-    }
+    given.map_or_else(|| server.origin(), str::to_owned)
 }
 
 /// The host of an origin, as the host allow list names it.
