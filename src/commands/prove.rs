@@ -36,6 +36,10 @@ pub struct EngineReport {
     pub app_title: Option<String>,
     /// The first step that failed.
     pub failed_step: Option<&'static str>,
+    /// The CSRF token the engine took (a secret, never serialized): `--output session` hands it
+    /// over without asking Qlik again.
+    #[serde(skip)]
+    pub csrf_token: Option<SecretText>,
 }
 
 /// One step: its name, whether it passed, what was found, and the fix when it failed.
@@ -246,6 +250,7 @@ pub fn qseow(
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
     };
+    report.csrf_token = csrf;
     converse(
         report,
         socket,
@@ -340,6 +345,7 @@ pub fn qscloud(
             return Ok(report.fail(WEBSOCKET, found, fix));
         }
     };
+    report.csrf_token = Some(csrf);
     converse(
         report,
         socket,

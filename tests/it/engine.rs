@@ -667,6 +667,14 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
     }
     let counts = site.server.with(|r| r.counts);
     assert_eq!((counts.opened, counts.ended), (1, 0));
+    // The CSRF token the proof's WebSocket carried is the bundle's: Qlik is asked once.
+    let asked = site
+        .server
+        .proxy_requests()
+        .iter()
+        .filter(|r| r.target.contains("/qps/csrftoken"))
+        .count();
+    assert_eq!(asked, 1);
 
     // The docs' clients, as written, open the engine with it.
     let root = site.path().join("root.pem");
@@ -702,6 +710,69 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
             String::from_utf8_lossy(&output.stdout).trim(),
             "UserDirectory=CORP; UserId=anna"
         );
+    }
+}
+
+#[test]
+fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays() {
+    let ((code, stdout, stderr), server) =
+        qscloud_login(Trust::default(), &["--output", "session"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let bundle = json_of(&stdout);
+    let url = bundle["websocketUrl"].as_str().unwrap();
+    let prefix = format!(
+        "wss://{}/app/SessionApp_",
+        server.url().trim_start_matches("https://")
+    );
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(
+        url.ends_with(&format!(
+            "?qlik-csrf-token={}",
+            bundle["csrfToken"].as_str().unwrap()
+        )),
+        "{url}"
+    );
+    assert!(bundle["cookie"].as_str().unwrap().contains("eas.sid="));
+    assert_eq!(bundle["origin"], server.url());
+    assert!(
+        bundle["ends"]
+            .as_str()
+            .unwrap()
+            .contains("tenant's session timeout")
+    );
+    // Nothing of it logged; the session kept; the CSRF token asked for once, by the proof.
+    let sid = bundle["cookie"]
+        .as_str()
+        .unwrap()
+        .split("eas.sid=")
+        .nth(1)
+        .unwrap();
+    let sid = sid.split(';').next().unwrap();
+    assert!(!stderr.contains(sid), "{stderr}");
+    let counts = server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 0));
+    let asked = server
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/api/v1/csrf-token"))
+        .count();
+    assert_eq!(asked, 1);
+    // The docs' Python client opens the engine with it.
+    if crate::common::skip::require_python_module("websockets") {
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        fs::write(ca.path(), &server.ca_pem).unwrap();
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut python = std::process::Command::new("python3");
+        python
+            .arg(examples.join("engine-session.py"))
+            .env("QLIK_CA", ca.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let output = piped(python, &stdout);
+        assert!(output.status.success(), "{output:?}");
+        let user = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        assert_eq!(user.len(), 24, "the tenant's user id: {user}");
     }
 }
 

@@ -106,7 +106,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     if args.output.output == LoginFormat::Session {
         let header = cookie_header.ok_or_else(|| UserError::runtime("Qlik Cloud set no cookie"))?;
         engine_proven(&report, QLIK_CLOUD)?;
-        let csrf = tenant.csrf_token(Some(&header), None)?.csrf_token;
+        let csrf = proven_csrf_token(&report);
         let app = args
             .engine
             .app
@@ -280,10 +280,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         let header =
             cookie_header.ok_or_else(|| UserError::runtime("the virtual proxy set no cookie"))?;
         engine_proven(&report, VIRTUAL_PROXY)?;
-        let reply = proxy.csrf_token(&header)?;
-        let csrf = reply
-            .csrf_token
-            .filter(|_| (200..300).contains(&reply.status));
+        let csrf = proven_csrf_token(&report);
         let path = match &args.engine.app {
             Some(app) => format!("/app/{}", percent_encode(app)),
             None => "/app/engineData".to_owned(),
@@ -314,6 +311,12 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         jar.as_deref(),
         &doctor,
     )
+}
+
+/// The CSRF token the proof's WebSocket carried (none from a QSEoW older than November 2024):
+/// the session's, handed over as it is.
+fn proven_csrf_token(report: &LoginReport) -> Option<SecretText> {
+    report.engine.as_ref().and_then(|e| e.csrf_token.clone())
 }
 
 /// `--output session` hands over a session the engine took: a failed proof is the error.
