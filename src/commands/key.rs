@@ -11,7 +11,7 @@ use tracing::info;
 use crate::cli::key::{CreateKeyArgs, KeyFormat};
 use crate::cli::output::LogLevel;
 use crate::commands::{JsonAskedBy, Output, Run};
-use crate::keys::{self, NewKeyFiles, NewKeyOptions};
+use crate::keys::{self, NewKey, NewKeyOptions};
 use crate::render;
 
 impl Run for CreateKeyArgs {
@@ -45,7 +45,7 @@ fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
         passphrase.as_ref(),
         now,
     )?;
-    let certificate = render::shell_quoted(&made.certificate.display().to_string());
+    let certificate = render::shell_quoted(&made.files.certificate.display().to_string());
     info!(
         "next: give Qlik the certificate, qs-jwt setup-qscloud ... --cert-publickey-file \
          {certificate} (Qlik Cloud) or qs-jwt setup-qseow ... --cert-publickey-file \
@@ -53,13 +53,15 @@ fn create_key(args: &CreateKeyArgs, now: SystemTime) -> Result<Output> {
     );
     let stdout = render_new_key(&made, args.output);
     Ok(Output {
-        pending_files: Some(made.pending),
+        pending_files: Some(made.files.pending),
         ..Output::product(stdout)
     })
 }
 
 /// What create-key prints: the three paths, a line each, or one JSON object.
-fn render_new_key(made: &NewKeyFiles, format: KeyFormat) -> String {
+fn render_new_key(made: &NewKey, format: KeyFormat) -> String {
+    let thumbprint = &made.thumbprint;
+    let made = &made.files;
     let paths = [&made.private_key, &made.public_key, &made.certificate]
         .map(|path| path.display().to_string());
     match format {
@@ -77,7 +79,7 @@ fn render_new_key(made: &NewKeyFiles, format: KeyFormat) -> String {
                 "keyType": made.key_type.name(),
                 "keySize": made.key_type.bits(),
                 "encrypted": made.encrypted,
-                "thumbprint": made.thumbprint,
+                "thumbprint": thumbprint,
                 "notBefore": humantime::format_rfc3339_seconds(made.not_before).to_string(),
                 "notAfter": humantime::format_rfc3339_seconds(made.not_after).to_string(),
             });

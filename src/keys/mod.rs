@@ -598,10 +598,15 @@ pub struct NewKeyFiles {
     pub encrypted: bool,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
-    /// The public key's RFC 7638 thumbprint: the key ID `setup-qscloud-oauth` gives it, and
-    /// what the doctors show for the local key.
-    pub thumbprint: String,
     pub pending: PendingKeyFiles,
+}
+
+/// `create-key`'s new key: its files, and the public key's RFC 7638 thumbprint (the key ID
+/// `setup-qscloud-oauth` gives it, and what the doctors show for the local key). A key made
+/// by `--cert-create` goes to the signer, and needs no thumbprint.
+pub struct NewKey {
+    pub files: NewKeyFiles,
+    pub thumbprint: String,
 }
 
 /// `create-key`: a new key pair and its certificate, written as `--cert-create` writes them
@@ -611,7 +616,7 @@ pub fn create_key_files(
     options: &NewKeyOptions,
     passphrase: Option<&Passphrase>,
     now: SystemTime,
-) -> Result<NewKeyFiles> {
+) -> Result<NewKey> {
     if secret::holds_key_material(options.prefix) {
         return Err(UserError::usage(
             "--cert-file-prefix holds what looks like key text, not a file name prefix; give a \
@@ -619,7 +624,11 @@ pub fn create_key_files(
         )
         .into());
     }
-    Ok(write_key_files(options, Maker::CreateKey, passphrase, now)?.files)
+    let made = write_key_files(options, Maker::CreateKey, passphrase, now)?;
+    Ok(NewKey {
+        thumbprint: made.key.thumbprint()?,
+        files: made.files,
+    })
 }
 
 /// A new key in its files, and the key itself for the signer.
@@ -716,7 +725,6 @@ fn write_key_files(
         humantime::format_rfc3339_seconds(validity.not_after)
     );
     let key = SigningKey::new(key, origin)?;
-    let thumbprint = key.thumbprint()?;
     Ok(MadeKey {
         key,
         files: NewKeyFiles {
@@ -727,7 +735,6 @@ fn write_key_files(
             encrypted: passphrase.is_some(),
             not_before: validity.not_before,
             not_after: validity.not_after,
-            thumbprint,
             pending,
         },
     })
