@@ -169,12 +169,49 @@ pub enum EngineFailure {
     },
     /// The engine's answers ran out before the replies came.
     NoAnswer,
+    /// The WebSocket broke after it opened (time, TLS, the protocol, a message too large): the
+    /// error's words.
+    Broken(String),
+}
+
+impl EngineFailure {
+    /// The failure in words, for the step it ended.
+    pub fn words(&self) -> String {
+        match self {
+            Self::SessionState(state) => format!("OnConnected said {state}"),
+            Self::Closed(Some(reason)) => format!("the engine closed the socket ({reason})"),
+            Self::Closed(None) => "the engine closed the socket".to_owned(),
+            Self::OpenDoc { code, message } => format!("OpenDoc refused: error {code}, {message}"),
+            Self::Refused {
+                method,
+                code,
+                message,
+            } => format!("{method} failed: error {code}, {message}"),
+            Self::NoAnswer => "the engine stopped answering before every reply came".to_owned(),
+            Self::Broken(words) => words.clone(),
+        }
+    }
 }
 
 /// The conversation on an open socket: the requests at once, then the replies, in any order.
-/// A transport failure (time, TLS) is an error; what the engine says is in the conversation.
-pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, UserError> {
+/// What the engine says is in the conversation; so is a socket that broke on the way
+/// ([`EngineFailure::Broken`]), with what was said before it.
+pub fn prove(socket: &mut Socket, app: Option<&str>) -> Conversation {
     let mut said = Conversation::default();
+    if let Err(err) = converse(socket, app, &mut said) {
+        said.failure = Some(EngineFailure::Broken(crate::error::for_people(
+            &err.to_string(),
+        )));
+    }
+    said
+}
+
+/// [`prove`]'s conversation, into `said` as it goes.
+fn converse(
+    socket: &mut Socket,
+    app: Option<&str>,
+    said: &mut Conversation,
+) -> Result<(), UserError> {
     // An engine that refuses the session sends OnConnected with its state and closes: a
     // request sent meanwhile fails, and the state, already received, is the answer to read.
     let mut sent = socket.send(&request(USER_ID, -1, "GetAuthenticatedUser", json!({})));
@@ -203,13 +240,13 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
                         Some(_) => EngineFailure::SessionState(state),
                         None => EngineFailure::Closed(None),
                     });
-                    Ok(said)
+                    Ok(())
                 }
                 _ => Err(err),
             },
             Ok(Err(reason)) => {
                 said.failure = Some(EngineFailure::Closed(reason));
-                Ok(said)
+                Ok(())
             }
             Err(_) => Err(err),
         };
@@ -226,7 +263,7 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
             Ok(text) => text,
             Err(reason) => {
                 said.failure = Some(EngineFailure::Closed(reason));
-                return Ok(said);
+                return Ok(());
             }
         };
         match parse(&text) {
@@ -239,7 +276,7 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
                 said.session_state = Some(state.clone());
                 if session_state_problem(&state).is_some() {
                     said.failure = Some(EngineFailure::SessionState(state));
-                    return Ok(said);
+                    return Ok(());
                 }
             }
             Some(Incoming::Reply { id, result }) => {
@@ -283,7 +320,7 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
                         message,
                     },
                 });
-                return Ok(said);
+                return Ok(());
             }
             _ => {}
         }
@@ -291,7 +328,7 @@ pub fn prove(socket: &mut Socket, app: Option<&str>) -> Result<Conversation, Use
     if !waiting.is_empty() {
         said.failure = Some(EngineFailure::NoAnswer);
     }
-    Ok(said)
+    Ok(())
 }
 
 #[cfg(test)]

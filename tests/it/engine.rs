@@ -206,7 +206,14 @@ fn an_origin_that_is_no_origin_is_a_usage_error_naming_the_flag() {
 #[test]
 fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
     type Knob = fn(&mut crate::common::qrs_server::Repository);
-    let cases: [(&str, Knob, &[&str], &str, &str); 8] = [
+    let cases: [(&str, Knob, &[&str], &str, &str); 9] = [
+        (
+            "an engine that floods",
+            |r| r.engine_floods = true,
+            &[],
+            "  FAIL onConnected       the engine at 127.0.0.1:",
+            "sent a message larger than 1 MiB, far more than a proof needs, before OnConnected",
+        ),
         (
             "a stale CSRF token",
             |r| r.stale_csrf_tokens = 1,

@@ -257,7 +257,7 @@ pub fn qseow(
         }
     };
     report.csrf_token = csrf;
-    converse(
+    Ok(converse(
         report,
         socket,
         format!("opened {shown} with the session's cookie and Origin {origin}"),
@@ -267,7 +267,7 @@ pub fn qseow(
             None => true,
         },
         expected.map(|(d, i)| format!("UserDirectory={d}; UserId={i}")),
-    )
+    ))
 }
 
 /// The Qlik Cloud proof on `tenant` with the session's `cookies` (or an OAuth access token as
@@ -352,14 +352,14 @@ pub fn qscloud(
         }
     };
     report.csrf_token = Some(csrf);
-    converse(
+    Ok(converse(
         report,
         socket,
         format!("opened {shown} with the session and Origin {origin}"),
         target.app,
         |user| expected.is_none_or(|e| e == user),
         expected.map(str::to_owned),
-    )
+    ))
 }
 
 /// The rest of the proof once the WebSocket is open (`opened` says how): the engine's
@@ -371,12 +371,17 @@ fn converse(
     app: Option<&str>,
     same_user: impl Fn(&str) -> bool,
     expected: Option<String>,
-) -> Result<EngineReport, UserError> {
+) -> EngineReport {
     report.pass(WEBSOCKET, opened);
     let said = engine::prove(&mut socket, app);
     socket.close();
-    Ok(conversation(report, said?, app, same_user, expected))
+    conversation(report, said, app, same_user, expected)
 }
+
+/// The fix when the conversation was cut: the socket broke, closed or went quiet.
+const CUT_FIX: &str = "check that the URL reaches a Qlik engine and that nothing in between (a \
+                       proxy, a load balancer) cuts or rewrites the WebSocket; run again with \
+                       --loglevel debug";
 
 /// The engine's conversation as steps.
 fn conversation(
@@ -389,6 +394,16 @@ fn conversation(
     report.version = said.version.clone();
     report.user = said.user.clone();
     report.app_title = said.app_title.clone();
+    // A socket that broke, closed or went quiet ends the proof at the first step it left
+    // unanswered, in its own words.
+    let cut = match &said.failure {
+        Some(
+            failure @ (EngineFailure::Broken(_)
+            | EngineFailure::NoAnswer
+            | EngineFailure::Closed(_)),
+        ) => Some(escape(&failure.words()).into_owned()),
+        _ => None,
+    };
     if let Some(EngineFailure::Closed(reason)) = &said.failure
         && said.session_state.is_none()
     {
@@ -410,11 +425,18 @@ fn conversation(
             None => report.pass(ON_CONNECTED, format!("OnConnected: {state}")),
         },
         None => {
-            return report.fail(
-                ON_CONNECTED,
-                "the engine sent no OnConnected".to_owned(),
-                "check that the URL reaches a Qlik engine",
-            );
+            return match cut {
+                Some(words) => report.fail(
+                    ON_CONNECTED,
+                    format!("{words}, before OnConnected"),
+                    CUT_FIX,
+                ),
+                None => report.fail(
+                    ON_CONNECTED,
+                    "the engine sent no OnConnected".to_owned(),
+                    "check that the URL reaches a Qlik engine",
+                ),
+            };
         }
     }
     if let Some(EngineFailure::Refused {
@@ -450,21 +472,35 @@ fn conversation(
             );
         }
         None => {
-            return report.fail(
-                AUTHENTICATED_USER,
-                "GetAuthenticatedUser gave no user".to_owned(),
-                "check the engine's log",
-            );
+            return match cut {
+                Some(words) => report.fail(
+                    AUTHENTICATED_USER,
+                    format!("{words}, before GetAuthenticatedUser's reply"),
+                    CUT_FIX,
+                ),
+                None => report.fail(
+                    AUTHENTICATED_USER,
+                    "GetAuthenticatedUser gave no user".to_owned(),
+                    "check the engine's log",
+                ),
+            };
         }
     }
     match &said.version {
         Some(version) => report.pass(ENGINE_VERSION, format!("engine {version}")),
         None => {
-            return report.fail(
-                ENGINE_VERSION,
-                "EngineVersion gave no version".to_owned(),
-                "check that the URL reaches a Qlik engine",
-            );
+            return match cut {
+                Some(words) => report.fail(
+                    ENGINE_VERSION,
+                    format!("{words}, before EngineVersion's reply"),
+                    CUT_FIX,
+                ),
+                None => report.fail(
+                    ENGINE_VERSION,
+                    "EngineVersion gave no version".to_owned(),
+                    "check that the URL reaches a Qlik engine",
+                ),
+            };
         }
     }
     if let Some(app) = app {
@@ -488,12 +524,19 @@ fn conversation(
                     fix,
                 );
             }
-            Some(EngineFailure::Closed(_)) | None if said.app_title.is_none() => {
-                return report.fail(
-                    OPEN_DOC,
-                    format!("the app '{}' did not open", escape(app)),
-                    "check the engine's log for this app",
-                );
+            _ if said.app_title.is_none() => {
+                return match cut {
+                    Some(words) => report.fail(
+                        OPEN_DOC,
+                        format!("{words}, before the app '{}' opened", escape(app)),
+                        CUT_FIX,
+                    ),
+                    None => report.fail(
+                        OPEN_DOC,
+                        format!("the app '{}' did not open", escape(app)),
+                        "check the engine's log for this app",
+                    ),
+                };
             }
             _ => report.pass(
                 OPEN_DOC,
@@ -507,7 +550,7 @@ fn conversation(
     } else if let Some(failure) = &said.failure {
         return report.fail(
             ENGINE_VERSION,
-            format!("the engine stopped answering: {failure:?}"),
+            format!("the engine stopped answering: {}", escape(&failure.words())),
             "check the engine's log",
         );
     }
@@ -524,4 +567,67 @@ fn qlik_said(body: &[u8]) -> String {
     }
     let cut: String = text.chars().take(200).collect();
     format!(" ('{}')", escape(&cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Conversation;
+
+    fn steps(report: &EngineReport) -> Vec<(&'static str, bool)> {
+        report.steps.iter().map(|s| (s.step, s.ok)).collect()
+    }
+
+    fn said(failure: EngineFailure) -> Conversation {
+        Conversation {
+            session_state: Some("SESSION_CREATED".to_owned()),
+            user: Some("UserDirectory=CORP; UserId=anna".to_owned()),
+            version: Some("12.2044.0".to_owned()),
+            app_title: None,
+            failure: Some(failure),
+        }
+    }
+
+    #[test]
+    fn a_cut_conversation_fails_the_first_step_it_left_unanswered_in_its_own_words() {
+        // Broken after OnConnected, before the user's reply.
+        let mut broken = said(EngineFailure::Broken("the engine timed out".to_owned()));
+        broken.user = None;
+        broken.version = None;
+        let report = conversation(EngineReport::default(), broken, None, |_| true, None);
+        assert_eq!(
+            steps(&report),
+            [(ON_CONNECTED, true), (AUTHENTICATED_USER, false)]
+        );
+        assert_eq!(
+            report.failure().unwrap().0,
+            "the engine timed out, before GetAuthenticatedUser's reply"
+        );
+        assert_eq!(report.failure().unwrap().1, Some(CUT_FIX));
+        // Quiet before the app opened: the app is not said to be open.
+        let report = conversation(
+            EngineReport::default(),
+            said(EngineFailure::NoAnswer),
+            Some("app-1"),
+            |_| true,
+            None,
+        );
+        assert!(!report.proven);
+        assert_eq!(report.failed_step, Some(OPEN_DOC));
+        assert_eq!(
+            report.failure().unwrap().0,
+            "the engine stopped answering before every reply came, before the app 'app-1' opened"
+        );
+        // Nothing at all: no OnConnected, in the socket's words.
+        let nothing = Conversation {
+            failure: Some(EngineFailure::Broken("a message too large".to_owned())),
+            ..Conversation::default()
+        };
+        let report = conversation(EngineReport::default(), nothing, None, |_| true, None);
+        assert_eq!(steps(&report), [(ON_CONNECTED, false)]);
+        assert_eq!(
+            report.failure().unwrap().0,
+            "a message too large, before OnConnected"
+        );
+    }
 }

@@ -32,6 +32,8 @@ pub struct EngineSession {
     /// OnConnected's qSessionState.
     pub state: String,
     pub apps: Vec<App>,
+    /// A lying engine: a 2 MiB message before OnConnected.
+    pub flood: bool,
 }
 
 /// Whether the request asks for a WebSocket.
@@ -124,6 +126,11 @@ pub fn serve<S: Read + Write>(
             .send(Message::text(value.to_string()))
             .map_err(io::Error::other)
     };
+    if session.flood {
+        let _ = socket.send(Message::text("x".repeat(2 * 1024 * 1024)));
+        while socket.read().is_ok() {}
+        return Ok(());
+    }
     send(
         &mut socket,
         json!({"jsonrpc": "2.0", "method": "OnConnected", "params": {"qSessionState": session.state}}),

@@ -498,6 +498,7 @@ fn engine_session(
             .clone()
             .unwrap_or_else(|| "SESSION_CREATED".to_owned()),
         apps: state.trust.apps.clone(),
+        flood: false,
     })
 }
 

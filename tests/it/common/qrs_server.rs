@@ -95,6 +95,8 @@ pub struct Repository {
     /// A knob: the WebSocket reaches a proxy node that does not hold the HTTP login's session
     /// (a load balancer without sticky sessions): the handshake gets 401.
     pub engine_forgets_sessions: bool,
+    /// A knob: the engine sends a 2 MiB message before OnConnected (a server that lies).
+    pub engine_floods: bool,
     stamps: u64,
 }
 
@@ -681,6 +683,7 @@ fn engine_session(request: &Recorded, repository: &Repository) -> Result<EngineS
             .clone()
             .unwrap_or_else(|| "SESSION_CREATED".to_owned()),
         apps: repository.apps.clone(),
+        flood: repository.engine_floods,
     })
 }
 
