@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 use crate::common::PROXY_VARIABLES;
 use crate::common::qlik_server::{
-    Behaviour, ConnectProxy, ISSUER, KEY_ID, QlikServer, closed_port, silent_listener,
+    Behaviour, ConnectProxy, ISSUER, KEY_ID, closed_port, silent_listener,
 };
+use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
 
 /// The binary, run in `dir`, with no proxy from the developer's environment.
@@ -26,28 +27,24 @@ fn without_proxy(dir: &Path) -> Command {
     cmd
 }
 
-/// A test's folder: the stand-in's CA certificate as ca.pem, tokens as files.
-struct Folder {
-    dir: tempfile::TempDir,
+/// What the login tests do in a stand-in's folder (a [`Tenant`]: the stand-in's CA
+/// certificate as ca.pem, tokens as files).
+trait Folder {
+    /// The binary with no proxy from the developer's environment.
+    fn qs_jwt(&self) -> Command;
+    /// A token made by the binary, as a user makes one.
+    fn created(&self, create: Create) -> String;
+    /// `login-qscloud --tenant <server> --cacert ca.pem --jwt-file token.txt`, and `extra`.
+    fn login_qscloud(&self, token: &str, extra: &[&str]) -> Command;
+    /// `login-qseow --server <server>/jwt --jwt-file token.txt --cacert ca.pem`, and `extra`.
+    fn login_qseow(&self, token: &str, extra: &[&str]) -> Command;
 }
 
-impl Folder {
-    fn new(server: &QlikServer) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// The binary with no proxy from the developer's environment.
+impl Folder for Tenant {
     fn qs_jwt(&self) -> Command {
-        without_proxy(self.path())
+        self.command_without_api_key()
     }
 
-    /// A token made by the binary, as a user makes one.
     fn created(&self, create: Create) -> String {
         let output = create
             .key_file(fixture("rsa2048-pkcs8.pem"))
@@ -58,31 +55,23 @@ impl Folder {
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
 
-    /// `login-qscloud --tenant <server> --jwt-file token.txt --cacert ca.pem`, and `extra`.
-    fn login_qscloud(&self, server: &QlikServer, token: &str, extra: &[&str]) -> Command {
+    fn login_qscloud(&self, token: &str, extra: &[&str]) -> Command {
         fs::write(self.path().join("token.txt"), token).unwrap();
         let mut cmd = self.qs_jwt();
-        cmd.args([
-            "login-qscloud",
-            "--tenant",
-            &server.url(),
-            "--jwt-file",
-            "token.txt",
-            "--cacert",
-            "ca.pem",
-        ])
-        .args(extra);
+        cmd.arg("login-qscloud")
+            .args(self.connection())
+            .args(["--jwt-file", "token.txt"])
+            .args(extra);
         cmd
     }
 
-    /// `login-qseow --server <server>/jwt --jwt-file token.txt --cacert ca.pem`, and `extra`.
-    fn login_qseow(&self, server: &QlikServer, token: &str, extra: &[&str]) -> Command {
+    fn login_qseow(&self, token: &str, extra: &[&str]) -> Command {
         fs::write(self.path().join("token.txt"), token).unwrap();
         let mut cmd = self.qs_jwt();
         cmd.args([
             "login-qseow",
             "--server",
-            &format!("{}/jwt", server.url()),
+            &format!("{}/jwt", self.server.url()),
             "--jwt-file",
             "token.txt",
             "--cacert",
@@ -159,10 +148,10 @@ fn accepted_json(stdout: &str) -> Value {
 
 #[test]
 fn qscloud_accepts_a_good_token_and_shows_the_user() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
-    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let run = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let expected = [
         format!(
@@ -208,8 +197,7 @@ fn qscloud_accepts_a_good_token_and_shows_the_user() {
 
 #[test]
 fn qscloud_a_user_without_groups_is_said_to_have_none() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let token = folder.created(Create::qscloud().args([
         "--sub",
         "bo",
@@ -220,7 +208,7 @@ fn qscloud_a_user_without_groups_is_said_to_have_none() {
         "--useremail-verified",
         "true",
     ]));
-    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let run = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("\nGroups:         none\n"),
@@ -239,10 +227,10 @@ fn qscloud_a_user_without_groups_is_said_to_have_none() {
 
 #[test]
 fn qscloud_json_output_is_one_object() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
-    let run = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let run = run(&mut folder.login_qscloud(&token, &["--output", "json"]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = accepted_json(&run.stdout);
     assert_eq!(json["accepted"], true);
@@ -265,8 +253,8 @@ fn qscloud_json_output_is_one_object() {
 /// warning qs-jwt gave before sending where its own checks saw it coming.
 #[test]
 fn qscloud_rejections_show_qliks_error_and_a_hint() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let now = now();
     let mut no_nbf = cloud_claims();
     no_nbf.as_object_mut().unwrap().remove("nbf");
@@ -335,7 +323,7 @@ fn qscloud_rejections_show_qliks_error_and_a_hint() {
         ),
     ];
     for (what, token, detail, hint, warning) in cases {
-        let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+        let run = run(&mut folder.login_qscloud(&token, &[]));
         assert_eq!(run.code, 1, "{what}: {}", run.stderr);
         assert_eq!(run.stdout, "", "{what}");
         let text = error_lines(run.stderr.as_bytes());
@@ -380,11 +368,11 @@ fn qscloud_rejections_show_qliks_error_and_a_hint() {
 #[test]
 fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
     use common::identity_providers::jwt_idp;
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let pem: String = fixture_text("rsa2048-cert.pem").lines().collect();
     server.add_identity_provider(jwt_idp("sleeping", ISSUER, KEY_ID, &pem, false));
-    let run_inactive = run(&mut folder.login_qscloud(&server, &folder.created(anna()), &[]));
+    let run_inactive = run(&mut folder.login_qscloud(&folder.created(anna()), &[]));
     let text = error_lines(run_inactive.stderr.as_bytes());
     assert_eq!(run_inactive.code, 1, "{text}");
     assert!(
@@ -402,12 +390,10 @@ fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
         "{text}"
     );
 
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let mut claims = cloud_claims();
     claims["aud"] = json!("qlik.example.com");
-    let audience =
-        run(&mut folder.login_qscloud(&server, &signed(KEY_ID, &claims), &["--output", "json"]));
+    let audience = run(&mut folder.login_qscloud(&signed(KEY_ID, &claims), &["--output", "json"]));
     assert_eq!(audience.code, 1, "{}", audience.stderr);
     let report: Value = serde_json::from_str(&audience.stdout).unwrap();
     let hint = report["error"]["hint"].as_str().unwrap();
@@ -434,10 +420,9 @@ fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
              --server to the virtual proxy's host allow list",
         ),
     ] {
-        let server = QlikServer::start(behaviour);
-        let folder = Folder::new(&server);
+        let folder = TenantBuilder::new().behaviour(behaviour).start();
         let token = qseow_token(&folder, &["--userdir", "GRUSGRUS", "--userid", "anna"]);
-        let refused = run(&mut folder.login_qseow(&server, &token, &["--insecure"]));
+        let refused = run(&mut folder.login_qseow(&token, &["--insecure"]));
         let text = error_lines(refused.stderr.as_bytes());
         assert_eq!(refused.code, 1, "{text}");
         assert!(text.contains(expected), "{text}");
@@ -457,9 +442,8 @@ fn each_refusal_has_its_own_hint_and_the_doctor_to_run() {
 /// Issue 27: a server that hangs up is said in words, not in rustls' own (a docs.rs link).
 #[test]
 fn a_server_that_hangs_up_is_said_in_words() {
-    let server = QlikServer::start(Behaviour::HangUp);
-    let folder = Folder::new(&server);
-    let refused = run(&mut folder.login_qscloud(&server, &folder.created(anna()), &[]));
+    let folder = TenantBuilder::new().behaviour(Behaviour::HangUp).start();
+    let refused = run(&mut folder.login_qscloud(&folder.created(anna()), &[]));
     let text = error_lines(refused.stderr.as_bytes());
     assert_eq!(refused.code, 1, "{text}");
     assert!(
@@ -478,11 +462,10 @@ fn a_server_that_hangs_up_is_said_in_words() {
 
 #[test]
 fn qscloud_takes_a_token_once() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let token = folder.created(anna());
-    assert_eq!(run(&mut folder.login_qscloud(&server, &token, &[])).code, 0);
-    let again = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    assert_eq!(run(&mut folder.login_qscloud(&token, &[])).code, 0);
+    let again = run(&mut folder.login_qscloud(&token, &["--output", "json"]));
     assert_eq!(again.code, 1);
     let json = accepted_json(&again.stdout);
     assert_eq!(json["accepted"], false);
@@ -510,10 +493,11 @@ fn qscloud_takes_a_token_once() {
 /// how long the tenant asked to wait.
 #[test]
 fn rate_limiting_reports_retry_after() {
-    let server = QlikServer::start(Behaviour::RateLimited("13"));
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::RateLimited("13"))
+        .start();
     let token = folder.created(anna());
-    let run1 = run(&mut folder.login_qscloud(&server, &token, &["--timeout", "10s"]));
+    let run1 = run(&mut folder.login_qscloud(&token, &["--timeout", "10s"]));
     assert_eq!(run1.code, 1);
     let text = error_lines(run1.stderr.as_bytes());
     assert!(
@@ -526,8 +510,7 @@ fn rate_limiting_reports_retry_after() {
         ),
         "{text}"
     );
-    let run2 =
-        run(&mut folder.login_qscloud(&server, &token, &["--output", "json", "--timeout", "10s"]));
+    let run2 = run(&mut folder.login_qscloud(&token, &["--output", "json", "--timeout", "10s"]));
     let json = accepted_json(&run2.stdout);
     assert_eq!(json["status"], 429);
     assert_eq!(json["error"]["retryAfter"], "13");
@@ -539,10 +522,12 @@ fn rate_limiting_reports_retry_after() {
 /// with the JSON report too.
 #[test]
 fn a_retry_after_beyond_any_wait_is_a_clear_failure() {
-    let server = QlikServer::start(Behaviour::RateLimited("18446744073709551615"));
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::RateLimited("18446744073709551615"))
+        .start();
+    let server = &folder.server;
     let token = folder.created(anna());
-    let text_run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let text_run = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(text_run.code, 1, "{}", text_run.stderr);
     let text = error_lines(text_run.stderr.as_bytes());
     assert!(text.contains("(HTTP 429)"), "{text}");
@@ -550,7 +535,7 @@ fn a_retry_after_beyond_any_wait_is_a_clear_failure() {
         text.contains("more than --timeout 30s leaves or than qs-jwt waits (2m)"),
         "{text}"
     );
-    let json_run = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let json_run = run(&mut folder.login_qscloud(&token, &["--output", "json"]));
     assert_eq!(json_run.code, 1);
     let json = accepted_json(&json_run.stdout);
     assert_eq!(json["status"], 429);
@@ -573,12 +558,15 @@ fn a_retry_after_beyond_any_wait_is_a_clear_failure() {
 /// not followed, and that host never hears of the token.
 #[test]
 fn a_redirect_is_reported_and_not_followed() {
-    let elsewhere = QlikServer::start(Behaviour::QlikCloud);
+    let elsewhere = TenantBuilder::new().start();
+    let elsewhere = &elsewhere.server;
     let target = format!("https://localhost:{}/login/jwt-session", elsewhere.port);
-    let server = QlikServer::start(Behaviour::RedirectTo(target.clone()));
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::RedirectTo(target.clone()))
+        .start();
+    let server = &folder.server;
     let token = folder.created(anna());
-    let run = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let run = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(run.code, 1);
     let text = error_lines(run.stderr.as_bytes());
     assert!(
@@ -650,8 +638,8 @@ fn a_server_that_never_answers_times_out() {
 
 #[test]
 fn an_unknown_certificate_authority_suggests_cacert_and_insecure_warns() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
     let mut cmd = folder.qs_jwt();
     cmd.args(["login-qscloud", "--tenant", &server.url(), "--jwt", &token]);
@@ -694,13 +682,13 @@ fn an_unknown_certificate_authority_suggests_cacert_and_insecure_warns() {
 
 #[test]
 fn https_proxy_is_used_unless_no_proxy_names_the_host() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let proxy = ConnectProxy::start();
-    let folder = Folder::new(&server);
 
     let token = folder.created(anna());
     let through = run(folder
-        .login_qscloud(&server, &token, &[])
+        .login_qscloud(&token, &[])
         .env("HTTPS_PROXY", proxy.url()));
     assert_eq!(through.code, 0, "{}", through.stderr);
     let target = format!("127.0.0.1:{}", server.port);
@@ -715,7 +703,7 @@ fn https_proxy_is_used_unless_no_proxy_names_the_host() {
     let before = proxy.targets().len();
     let token = folder.created(anna());
     let direct = run(folder
-        .login_qscloud(&server, &token, &[])
+        .login_qscloud(&token, &[])
         .env("HTTPS_PROXY", proxy.url())
         .env("NO_PROXY", "localhost, 127.0.0.1"));
     assert_eq!(direct.code, 0, "{}", direct.stderr);
@@ -726,19 +714,19 @@ fn https_proxy_is_used_unless_no_proxy_names_the_host() {
 
 #[test]
 fn every_login_ends_the_session_it_made_unless_a_cookie_jar_keeps_it() {
-    let cloud = QlikServer::start(Behaviour::QlikCloud);
-    let qseow = QlikServer::start(Behaviour::Qseow);
-    let folder = Folder::new(&cloud);
-    let qseow_folder = Folder::new(&qseow);
+    let folder = TenantBuilder::new().start();
+    let cloud = &folder.server;
+    let qseow_folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
+    let qseow = &qseow_folder.server;
     for (i, output) in ["text", "json"].into_iter().enumerate() {
         let token = folder.created(anna());
-        let done = run(&mut folder.login_qscloud(&cloud, &token, &["--output", output]));
+        let done = run(&mut folder.login_qscloud(&token, &["--output", output]));
         assert_eq!(done.code, 0, "{}", done.stderr);
         let counts = cloud.sessions();
         assert_eq!((counts.opened, counts.ended), (i + 1, i + 1), "{counts:?}");
 
         let token = qseow_token(&qseow_folder, &["--userdir", "CORP", "--userid", "anna"]);
-        let done = run(&mut qseow_folder.login_qseow(&qseow, &token, &["--output", output]));
+        let done = run(&mut qseow_folder.login_qseow(&token, &["--output", output]));
         assert_eq!(done.code, 0, "{}", done.stderr);
         let counts = qseow.sessions();
         assert_eq!((counts.opened, counts.ended), (i + 1, i + 1), "{counts:?}");
@@ -773,7 +761,7 @@ fn every_login_ends_the_session_it_made_unless_a_cookie_jar_keeps_it() {
 
     // A cookie jar is a session kept on purpose.
     let token = folder.created(anna());
-    let kept = run(&mut folder.login_qscloud(&cloud, &token, &["--cookie-jar", "jar.txt"]));
+    let kept = run(&mut folder.login_qscloud(&token, &["--cookie-jar", "jar.txt"]));
     assert_eq!(kept.code, 0, "{}", kept.stderr);
     assert!(
         kept.stdout.contains("Session:        kept open"),
@@ -788,12 +776,12 @@ fn every_login_ends_the_session_it_made_unless_a_cookie_jar_keeps_it() {
 
 #[test]
 fn the_cookie_jar_is_owner_only_and_curl_reads_it() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
     let jar = folder.path().join("jar.txt");
     fs::write(&jar, "an old jar").unwrap();
-    let run = run(&mut folder.login_qscloud(&server, &token, &["--cookie-jar", "jar.txt"]));
+    let run = run(&mut folder.login_qscloud(&token, &["--cookie-jar", "jar.txt"]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("Cookie jar:     'jar.txt'"),
@@ -842,14 +830,10 @@ fn the_cookie_jar_is_owner_only_and_curl_reads_it() {
 
 #[test]
 fn neither_the_token_nor_a_cookie_is_logged_at_debug() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let token = folder.created(anna());
-    let accepted = run(&mut folder.login_qscloud(
-        &server,
-        &token,
-        &["--loglevel", "debug", "--cookie-jar", "jar.txt"],
-    ));
+    let accepted =
+        run(&mut folder.login_qscloud(&token, &["--loglevel", "debug", "--cookie-jar", "jar.txt"]));
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
     assert!(accepted.stderr.contains("DEBUG "), "{}", accepted.stderr);
     let jar = fs::read_to_string(folder.path().join("jar.txt")).unwrap();
@@ -871,7 +855,7 @@ fn neither_the_token_nor_a_cookie_is_logged_at_debug() {
             accepted.stdout
         );
     }
-    let rejected = run(&mut folder.login_qscloud(&server, &token, &["--loglevel", "debug"]));
+    let rejected = run(&mut folder.login_qscloud(&token, &["--loglevel", "debug"]));
     assert_eq!(rejected.code, 1);
     for part in token.split('.') {
         assert!(!rejected.stderr.contains(part), "{}", rejected.stderr);
@@ -880,7 +864,7 @@ fn neither_the_token_nor_a_cookie_is_logged_at_debug() {
 
 // ---- QSEoW ----
 
-fn qseow_token(folder: &Folder, extra: &[&str]) -> String {
+fn qseow_token(folder: &Tenant, extra: &[&str]) -> String {
     folder.created(
         Create::qseow()
             .args(["--username", "Anna Anderson"])
@@ -890,10 +874,10 @@ fn qseow_token(folder: &Folder, extra: &[&str]) -> String {
 
 #[test]
 fn qseow_accepts_a_good_token_and_shows_the_user() {
-    let server = QlikServer::start(Behaviour::Qseow);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
+    let server = &folder.server;
     let token = qseow_token(&folder, &["--userdir", "GRUSGRUS", "--userid", "anna"]);
-    let run = run(&mut folder.login_qseow(&server, &token, &[]));
+    let run = run(&mut folder.login_qseow(&token, &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     for line in [
         format!(
@@ -919,7 +903,7 @@ fn qseow_accepts_a_good_token_and_shows_the_user() {
     assert!(requests[1].target.starts_with("/jwt/qps/user"));
     assert_eq!(requests[1].header("authorization"), None);
 
-    let json_run = run_json(&folder, &server, &token);
+    let json_run = run_json(&folder, &token);
     assert_eq!(json_run["accepted"], true);
     assert_eq!(
         json_run["user"],
@@ -927,15 +911,14 @@ fn qseow_accepts_a_good_token_and_shows_the_user() {
     );
 }
 
-fn run_json(folder: &Folder, server: &QlikServer, token: &str) -> Value {
-    let run = run(&mut folder.login_qseow(server, token, &["--output", "json"]));
+fn run_json(folder: &Tenant, token: &str) -> Value {
+    let run = run(&mut folder.login_qseow(token, &["--output", "json"]));
     accepted_json(&run.stdout)
 }
 
 #[test]
 fn qseow_refusals_name_the_status_and_a_hint() {
-    let server = QlikServer::start(Behaviour::Qseow);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
     let cases: [(&str, String, &str, &str); 3] = [
         (
             "another audience",
@@ -957,7 +940,7 @@ fn qseow_refusals_name_the_status_and_a_hint() {
         ),
     ];
     for (what, token, line, hint) in cases {
-        let run = run(&mut folder.login_qseow(&server, &token, &[]));
+        let run = run(&mut folder.login_qseow(&token, &[]));
         assert_eq!(run.code, 1, "{what}: {}", run.stderr);
         assert_eq!(run.stdout, "");
         let text = error_lines(run.stderr.as_bytes());
@@ -984,8 +967,8 @@ fn qseow_expired() -> String {
 
 #[test]
 fn qseows_redirect_to_a_login_page_means_no_session() {
-    let server = QlikServer::start(Behaviour::Qseow);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
+    let server = &folder.server;
     let token = qseow_token(&folder, &[]);
     let mut cmd = folder.qs_jwt();
     cmd.args([
@@ -1057,8 +1040,8 @@ fn usage_errors_exit_2() {
 #[cfg(unix)]
 #[test]
 fn a_cookie_jar_that_cannot_be_written_is_refused_before_the_token_is_sent() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
     std::os::unix::fs::symlink("/dev/null", folder.path().join("null-link")).unwrap();
     let fifo = folder.path().join("fifo");
@@ -1078,7 +1061,7 @@ fn a_cookie_jar_that_cannot_be_written_is_refused_before_the_token_is_sent() {
             "the folder 'missing' does not exist",
         ),
     ] {
-        let result = run(&mut folder.login_qscloud(&server, &token, &["--cookie-jar", jar]));
+        let result = run(&mut folder.login_qscloud(&token, &["--cookie-jar", jar]));
         assert_eq!(result.code, code, "{jar}: {}", result.stderr);
         assert!(result.stderr.contains(expected), "{jar}: {}", result.stderr);
     }
@@ -1153,10 +1136,11 @@ fn a_port_out_of_range_a_socks_proxy_and_a_huge_timeout_are_named_not_crashes() 
 /// general hint, whole (the message shortener took the apostrophes in it for quotes).
 #[test]
 fn an_answer_without_a_session_cookie_is_no_session_and_hints_stay_whole() {
-    let ok_without_cookie = QlikServer::start(Behaviour::Fixed(200, "{}"));
-    let folder = Folder::new(&ok_without_cookie);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::Fixed(200, "{}"))
+        .start();
     let token = folder.created(anna());
-    let result = run(&mut folder.login_qscloud(&ok_without_cookie, &token, &[]));
+    let result = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(result.code, 1, "{}", result.stderr);
     assert!(result.stdout.is_empty());
     assert!(
@@ -1167,10 +1151,11 @@ fn an_answer_without_a_session_cookie_is_no_session_and_hints_stay_whole() {
         result.stderr
     );
 
-    let empty_refusal = QlikServer::start(Behaviour::Fixed(401, "{}"));
-    let folder = Folder::new(&empty_refusal);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::Fixed(401, "{}"))
+        .start();
     let token = folder.created(anna());
-    let result = run(&mut folder.login_qscloud(&empty_refusal, &token, &[]));
+    let result = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(result.code, 1, "{}", result.stderr);
     let hint = result
         .stderr
@@ -1204,10 +1189,11 @@ fn a_token_quoted_back_by_the_server_is_not_shown() {
             .to_string()
             .into_boxed_str(),
     );
-    let server = QlikServer::start(Behaviour::Fixed(401, body));
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::Fixed(401, body))
+        .start();
     for output in ["text", "json"] {
-        let result = run(&mut folder.login_qscloud(&server, token, &["--output", output]));
+        let result = run(&mut folder.login_qscloud(token, &["--output", output]));
         assert_eq!(result.code, 1);
         let signature = token.rsplit('.').next().unwrap();
         for shown in [&result.stdout, &result.stderr] {
@@ -1267,14 +1253,13 @@ fn a_token_in_a_redirect_is_never_shown() {
             "https://idp.example.com/sso",
         ),
     ] {
-        let server = QlikServer::start(Behaviour::RedirectTo(location.clone()));
-        let folder = Folder::new(&server);
+        let folder = TenantBuilder::new()
+            .behaviour(Behaviour::RedirectTo(location.clone()))
+            .start();
         for output in ["text", "json"] {
-            let run = run(&mut folder.login_qscloud(
-                &server,
-                &token,
-                &["--output", output, "--loglevel", "debug"],
-            ));
+            let run = run(
+                &mut folder.login_qscloud(&token, &["--output", output, "--loglevel", "debug"])
+            );
             assert_eq!(run.code, 1, "{}", run.stderr);
             assert!(run.stderr.contains("DEBUG "), "{}", run.stderr);
             assert_no_token(&token, &run.stdout, &location);
@@ -1367,15 +1352,15 @@ fn a_password_or_a_query_in_a_url_is_never_shown() {
 #[test]
 fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
     use crate::common::ca::ServerCertificate;
-    use crate::common::qlik_server::Trust;
-    let server = QlikServer::start_with_ca(
-        Behaviour::QlikCloud,
-        Trust::default(),
-        ServerCertificate::self_signed(&["127.0.0.1", "localhost"], false),
-    );
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .certificate(ServerCertificate::self_signed(
+            &["127.0.0.1", "localhost"],
+            false,
+        ))
+        .start();
+    let server = &folder.server;
     let token = folder.created(anna());
-    let accepted = run(&mut folder.login_qscloud(&server, &token, &["--loglevel", "debug"]));
+    let accepted = run(&mut folder.login_qscloud(&token, &["--loglevel", "debug"]));
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
     assert!(
         accepted.stdout.starts_with("Accepted: "),
@@ -1405,13 +1390,11 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
     );
 
     // Pinned, but made out to another name: refused, naming the names it has.
-    let other_name = QlikServer::start_with_ca(
-        Behaviour::QlikCloud,
-        Trust::default(),
-        ServerCertificate::self_signed(&["qlik.example.com"], false),
-    );
-    let folder = Folder::new(&other_name);
-    let wrong_name = run(&mut folder.login_qscloud(&other_name, &token, &[]));
+    let folder = TenantBuilder::new()
+        .certificate(ServerCertificate::self_signed(&["qlik.example.com"], false))
+        .start();
+    let other_name = &folder.server;
+    let wrong_name = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(wrong_name.code, 1);
     let text = error_lines(wrong_name.stderr.as_bytes());
     assert!(
@@ -1429,16 +1412,13 @@ fn a_self_signed_server_certificate_given_to_cacert_is_trusted() {
 #[test]
 fn an_expired_server_certificate_says_since_when() {
     use crate::common::ca::ServerCertificate;
-    use crate::common::qlik_server::Trust;
-    let server = QlikServer::start_with_ca(
-        Behaviour::QlikCloud,
-        Trust::default(),
-        ServerCertificate::self_signed(&["127.0.0.1"], true),
-    );
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new()
+        .certificate(ServerCertificate::self_signed(&["127.0.0.1"], true))
+        .start();
+    let server = &folder.server;
     let token = signed(KEY_ID, &cloud_claims());
     for output in ["text", "json"] {
-        let run = run(&mut folder.login_qscloud(&server, &token, &["--output", output]));
+        let run = run(&mut folder.login_qscloud(&token, &["--output", output]));
         assert_eq!(run.code, 1, "{}", run.stderr);
         let text = error_lines(run.stderr.as_bytes());
         assert!(
@@ -1536,9 +1516,10 @@ fn output_json_on_a_transport_failure_is_one_object() {
     assert_no_token(&token, &refused.stdout, "stdout");
 
     // The same keys as a refused login's report, whose shape it copies.
-    let server = QlikServer::start(Behaviour::Fixed(401, r#"{"errors":[{"title":"no"}]}"#));
-    let folder = Folder::new(&server);
-    let rejected = run(&mut folder.login_qscloud(&server, &token, &["--output", "json"]));
+    let folder = TenantBuilder::new()
+        .behaviour(Behaviour::Fixed(401, r#"{"errors":[{"title":"no"}]}"#))
+        .start();
+    let rejected = run(&mut folder.login_qscloud(&token, &["--output", "json"]));
     let report = accepted_json(&rejected.stdout);
     assert_eq!(keys(&report), keys(&json));
     assert_eq!(keys(&report["error"]), keys(&json["error"]));
@@ -1616,15 +1597,13 @@ fn json_output_of_create_and_decode_on_a_failure_is_one_object() {
 /// The text report names Qlik's traceId, which Qlik's support asks for.
 #[test]
 fn the_text_report_shows_qliks_trace_id() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let mut no_nbf = cloud_claims();
     no_nbf.as_object_mut().unwrap().remove("nbf");
     let token = signed(KEY_ID, &no_nbf);
-    let text = run(&mut folder.login_qscloud(&server, &token, &[]));
+    let text = run(&mut folder.login_qscloud(&token, &[]));
     assert_eq!(text.code, 1);
-    let json =
-        run(&mut folder.login_qscloud(&server, &signed(KEY_ID, &no_nbf), &["--output", "json"]));
+    let json = run(&mut folder.login_qscloud(&signed(KEY_ID, &no_nbf), &["--output", "json"]));
     let trace_id = accepted_json(&json.stdout)["error"]["traceId"]
         .as_str()
         .unwrap()
@@ -1649,10 +1628,9 @@ fn the_text_report_shows_qliks_trace_id() {
 /// with what to do: not a dozen rule warnings.
 #[test]
 fn a_token_for_the_other_platform_is_named_first() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
     let qseow = qseow_token(&folder, &[]);
-    let run1 = run(&mut folder.login_qscloud(&server, &qseow, &["--loglevel", "debug"]));
+    let run1 = run(&mut folder.login_qscloud(&qseow, &["--loglevel", "debug"]));
     assert_eq!(run1.code, 1);
     let warnings: Vec<&str> = run1
         .stderr
@@ -1675,10 +1653,9 @@ fn a_token_for_the_other_platform_is_named_first() {
     );
     assert_no_token(&qseow, &run1.stderr, "stderr");
 
-    let server = QlikServer::start(Behaviour::Qseow);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
     let cloud = folder.created(anna());
-    let run2 = run(&mut folder.login_qseow(&server, &cloud, &[]));
+    let run2 = run(&mut folder.login_qseow(&cloud, &[]));
     assert_eq!(run2.code, 1);
     let warnings: Vec<&str> = run2
         .stderr
@@ -1699,8 +1676,8 @@ fn a_token_for_the_other_platform_is_named_first() {
 /// --insecure's warning shows at every --loglevel.
 #[test]
 fn the_insecure_warning_survives_loglevel_error() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let folder = Folder::new(&server);
+    let folder = TenantBuilder::new().start();
+    let server = &folder.server;
     let token = folder.created(anna());
     let mut cmd = folder.qs_jwt();
     cmd.args([

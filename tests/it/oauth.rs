@@ -17,7 +17,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
 use crate::common::oauth_server::{OauthClient, OauthConfig};
-use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::qlik_server::Trust;
+use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{Create, decode_parts, fixture, fixture_text, now, qs_jwt, single_token};
 
 const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -354,7 +355,7 @@ fn assertion_only_needs_a_key_and_credentials_are_one_of_key_and_secret() {
 
 /// A tenant with one client that holds the fixture's key (RS256, by its thumbprint) and a
 /// secret, may use both grants, and two users.
-fn tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::TempDir) {
+fn tenant(configure: impl FnOnce(&mut OauthConfig)) -> Tenant {
     let mut config = OauthConfig {
         clients: vec![OauthClient {
             id: CLIENT_ID.to_owned(),
@@ -368,30 +369,23 @@ fn tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::Te
         ..OauthConfig::default()
     };
     configure(&mut config);
-    let server = QlikServer::start_with(
-        Behaviour::QlikCloud,
-        Trust {
+    let tenant = TenantBuilder::new()
+        .trust(Trust {
             oauth: config,
             ..Trust::default()
-        },
-    );
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    fs::write(dir.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
-    (server, dir)
+        })
+        .start();
+    fs::write(tenant.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
+    tenant
 }
 
-fn token_request(server: &QlikServer, dir: &Path, extra: &[&str]) -> Command {
-    let mut cmd = run(dir);
-    cmd.args([
-        "oauth-qscloud",
-        "--tenant",
-        &server.url(),
-        "--client-id",
-        CLIENT_ID,
-    ])
-    .args(["--cacert", "ca.pem"])
-    .args(extra);
+/// `oauth-qscloud --tenant <stand-in> --cacert ca.pem --client-id <id>`, and `extra`.
+fn token_request(tenant: &Tenant, extra: &[&str]) -> Command {
+    let mut cmd = run(tenant.path());
+    cmd.arg("oauth-qscloud")
+        .args(tenant.connection())
+        .args(["--client-id", CLIENT_ID])
+        .args(extra);
     cmd
 }
 
@@ -411,12 +405,11 @@ fn access_token_payload(stdout: &[u8]) -> Value {
 
 #[test]
 fn a_machine_token_with_a_key_or_a_secret() {
-    let (server, dir) = tenant(|_| {});
+    let dir = tenant(|_| {});
+    let server = &dir.server;
     let key_args = with_key(&[]);
     let key_args: Vec<&str> = key_args.iter().map(String::as_str).collect();
-    let out = token_request(&server, dir.path(), &key_args)
-        .output()
-        .unwrap();
+    let out = token_request(&dir, &key_args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -437,11 +430,7 @@ fn a_machine_token_with_a_key_or_a_secret() {
 
     // The secret, from a file, from standard input and from QLIK_CLIENT_SECRET.
     for how in ["file", "stdin", "env"] {
-        let mut cmd = token_request(
-            &server,
-            dir.path(),
-            &["--scope", "admin_classic user_default"],
-        );
+        let mut cmd = token_request(&dir, &["--scope", "admin_classic user_default"]);
         match how {
             "file" => cmd.args(["--client-secret-file", "secret.txt"]),
             "stdin" => cmd
@@ -464,8 +453,9 @@ fn a_machine_token_with_a_key_or_a_secret() {
 
 #[test]
 fn impersonation_by_subject_or_user_id_and_json_output() {
-    let (server, dir) = tenant(|_| {});
-    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+    let dir = tenant(|_| {});
+    let server = &dir.server;
+    let out = token_request(&dir, &["--client-secret-file", "secret.txt"])
         .args(["--impersonate-sub", "anna", "--output", "json"])
         .output()
         .unwrap();
@@ -490,9 +480,7 @@ fn impersonation_by_subject_or_user_id_and_json_output() {
 
     let key_args = with_key(&["--impersonate-user-id", "64d0f0a7a1b2c3d4e5f60718"]);
     let key_args: Vec<&str> = key_args.iter().map(String::as_str).collect();
-    let out = token_request(&server, dir.path(), &key_args)
-        .output()
-        .unwrap();
+    let out = token_request(&dir, &key_args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -504,7 +492,7 @@ fn impersonation_by_subject_or_user_id_and_json_output() {
     );
 
     // Both at once is a usage error.
-    let out = token_request(&server, dir.path(), &key_args)
+    let out = token_request(&dir, &key_args)
         .args(["--impersonate-sub", "anna"])
         .output()
         .unwrap();
@@ -523,7 +511,7 @@ fn refused(cmd: &mut Command) -> String {
 
 #[test]
 fn every_refusal_in_words_with_its_hint() {
-    let (server, dir) = tenant(|config| {
+    let dir = tenant(|config| {
         config.clients.push(OauthClient {
             id: "no-grants".to_owned(),
             secret: Some(SECRET.to_owned()),
@@ -532,7 +520,7 @@ fn every_refusal_in_words_with_its_hint() {
     });
     let key = |extra: &[&str]| {
         let args = with_key(extra);
-        let mut cmd = token_request(&server, dir.path(), &[]);
+        let mut cmd = token_request(&dir, &[]);
         cmd.args(args);
         cmd
     };
@@ -554,8 +542,7 @@ fn every_refusal_in_words_with_its_hint() {
         ),
         (
             {
-                let mut cmd =
-                    token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"]);
+                let mut cmd = token_request(&dir, &["--client-secret-file", "secret.txt"]);
                 cmd.args(["--client-id", "no-grants"]);
                 cmd
             },
@@ -564,8 +551,7 @@ fn every_refusal_in_words_with_its_hint() {
         ),
         (
             {
-                let mut cmd =
-                    token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"]);
+                let mut cmd = token_request(&dir, &["--client-secret-file", "secret.txt"]);
                 cmd.args(["--client-id", "no-grants", "--impersonate-sub", "anna"]);
                 cmd
             },
@@ -574,7 +560,7 @@ fn every_refusal_in_words_with_its_hint() {
         ),
         (
             {
-                let mut cmd = token_request(&server, dir.path(), &[]);
+                let mut cmd = token_request(&dir, &[]);
                 cmd.env("QLIK_CLIENT_SECRET", "not-the-secret-123");
                 cmd
             },
@@ -599,7 +585,8 @@ fn every_refusal_in_words_with_its_hint() {
 #[test]
 fn a_wrong_audience_and_clock_skew_get_their_hints() {
     // The tenant knows itself as 127.0.0.1; reached as localhost, the audience differs.
-    let (server, dir) = tenant(|_| {});
+    let dir = tenant(|_| {});
+    let server = &dir.server;
     let args = with_key(&[]);
     let stderr = refused(
         run(dir.path())
@@ -622,20 +609,18 @@ fn a_wrong_audience_and_clock_skew_get_their_hints() {
         "{stderr}"
     );
 
-    let (server, dir) = tenant(|config| config.clock_ahead = 3_600);
-    let stderr = refused(token_request(&server, dir.path(), &[]).args(&args));
+    let dir = tenant(|config| config.clock_ahead = 3_600);
+    let stderr = refused(token_request(&dir, &[]).args(&args));
     assert!(stderr.contains("the assertion has expired"), "{stderr}");
     assert!(stderr.contains("check this machine's clock"), "{stderr}");
 }
 
 #[test]
 fn a_429_is_waited_for_within_the_timeout() {
-    let (server, dir) = tenant(|config| config.rate_limit = Some((1, "1")));
+    let dir = tenant(|config| config.rate_limit = Some((1, "1")));
+    let server = &dir.server;
     let args = with_key(&[]);
-    let out = token_request(&server, dir.path(), &[])
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = token_request(&dir, &[]).args(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -651,10 +636,10 @@ fn a_429_is_waited_for_within_the_timeout() {
     };
     assert_ne!(jti(0), jti(1));
 
-    let (server, dir) = tenant(|config| config.rate_limit = Some((1, "120")));
+    let dir = tenant(|config| config.rate_limit = Some((1, "120")));
+    let server = &dir.server;
     let stderr = refused(&mut token_request(
-        &server,
-        dir.path(),
+        &dir,
         &["--timeout", "5s", "--client-secret-file", "secret.txt"],
     ));
     assert!(
@@ -669,9 +654,9 @@ fn a_429_is_waited_for_within_the_timeout() {
 /// (it sent 10,960 requests in 5 s): within --timeout 3s, a few requests, then a clean error.
 #[test]
 fn retry_after_of_any_size_neither_panics_nor_floods() {
-    let (server, dir) =
-        tenant(|config| config.rate_limit = Some((u32::MAX as _, "18446744073709551615")));
-    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+    let dir = tenant(|config| config.rate_limit = Some((u32::MAX as _, "18446744073709551615")));
+    let server = &dir.server;
+    let out = token_request(&dir, &["--client-secret-file", "secret.txt"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -683,10 +668,10 @@ fn retry_after_of_any_size_neither_panics_nor_floods() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(server.requests().len(), 1);
 
-    let (server, dir) = tenant(|config| config.rate_limit = Some((u32::MAX as _, "0")));
+    let dir = tenant(|config| config.rate_limit = Some((u32::MAX as _, "0")));
+    let server = &dir.server;
     let out = token_request(
-        &server,
-        dir.path(),
+        &dir,
         &["--timeout", "3s", "--client-secret-file", "secret.txt"],
     )
     .output()
@@ -700,8 +685,8 @@ fn retry_after_of_any_size_neither_panics_nor_floods() {
 
 #[test]
 fn json_output_of_a_refusal_is_a_json_object() {
-    let (server, dir) = tenant(|_| {});
-    let out = token_request(&server, dir.path(), &["--output", "json"])
+    let dir = tenant(|_| {});
+    let out = token_request(&dir, &["--output", "json"])
         .env("QLIK_CLIENT_SECRET", "not-the-secret-123")
         .output()
         .unwrap();
@@ -757,11 +742,11 @@ fn json_output_of_a_transport_failure_is_a_json_object_and_insecure_is_always_sa
 #[test]
 fn a_client_secret_file_others_can_read_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
-    let (server, dir) = tenant(|_| {});
+    let dir = tenant(|_| {});
     let secret = dir.path().join("secret.txt");
     for (mode, warned) in [(0o644, true), (0o600, false)] {
         fs::set_permissions(&secret, fs::Permissions::from_mode(mode)).unwrap();
-        let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+        let out = token_request(&dir, &["--client-secret-file", "secret.txt"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
@@ -777,28 +762,18 @@ fn a_client_secret_file_others_can_read_is_warned_about() {
 
 #[test]
 fn no_secret_assertion_or_token_in_any_output_at_debug() {
-    let (server, dir) = tenant(|_| {});
+    let dir = tenant(|_| {});
+    let server = &dir.server;
     for credentials in [
         with_key(&[]),
         vec!["--client-secret-file".into(), "-".into()],
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
             .current_dir(dir.path())
-            .args([
-                "oauth-qscloud",
-                "--tenant",
-                &server.url(),
-                "--client-id",
-                CLIENT_ID,
-            ])
-            .args([
-                "--cacert",
-                "ca.pem",
-                "--loglevel",
-                "debug",
-                "--output",
-                "json",
-            ])
+            .arg("oauth-qscloud")
+            .args(dir.connection())
+            .args(["--client-id", CLIENT_ID])
+            .args(["--loglevel", "debug", "--output", "json"])
             .args(&credentials)
             .env_remove("QLIK_CLIENT_SECRET")
             .stdin(Stdio::piped())
@@ -835,8 +810,8 @@ fn no_secret_assertion_or_token_in_any_output_at_debug() {
 
 #[test]
 fn decode_tells_an_access_token_from_a_broken_one() {
-    let (server, dir) = tenant(|_| {});
-    let out = token_request(&server, dir.path(), &["--client-secret-file", "secret.txt"])
+    let dir = tenant(|_| {});
+    let out = token_request(&dir, &["--client-secret-file", "secret.txt"])
         .output()
         .unwrap();
     let token = single_token(&out.stdout);
@@ -868,23 +843,20 @@ fn decode_tells_an_access_token_from_a_broken_one() {
 
 #[test]
 fn a_client_without_the_keys_thumbprint_gets_a_hint_that_names_it() {
-    let (server, dir) = tenant(|config| {
+    let dir = tenant(|config| {
         let mut jwk = fixture_jwk("RS256");
         jwk["kid"] = json!("registered-by-hand");
         config.clients[0].public_keys = vec![jwk];
     });
     let args = with_key(&[]);
-    let stderr = refused(token_request(&server, dir.path(), &[]).args(&args));
+    let stderr = refused(token_request(&dir, &[]).args(&args));
     assert!(
         stderr.contains("no public key whose kid is the key's thumbprint (the default"),
         "{stderr}"
     );
     // With the kid the client has, the same key is taken.
     let args = with_key(&["--keyid", "registered-by-hand"]);
-    token_request(&server, dir.path(), &[])
-        .args(&args)
-        .assert()
-        .success();
+    token_request(&dir, &[]).args(&args).assert().success();
 }
 
 #[test]
@@ -1245,12 +1217,13 @@ fn an_es384_client_end_to_end() {
 
     // The client holds that JWK alone; the stand-in verifies with jsonwebtoken.
     let jwk_file = keys.path().join("jwk.json");
-    let (server, dir) = tenant(|config| {
+    let dir = tenant(|config| {
         config.clients[0].public_keys.clear();
         config.clients[0].public_key_file = Some(jwk_file);
     });
+    let server = &dir.server;
     let key = keys.path().join("privatekey.pem").display().to_string();
-    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+    let out = token_request(&dir, &["--cert-privatekey-file", &key])
         .output()
         .unwrap();
     assert!(
@@ -1259,7 +1232,7 @@ fn an_es384_client_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(access_token_payload(&out.stdout)["sub"], "client");
-    let out = token_request(&server, dir.path(), &["--cert-privatekey-file", &key])
+    let out = token_request(&dir, &["--cert-privatekey-file", &key])
         .args(["--impersonate-sub", "anna"])
         .output()
         .unwrap();
@@ -1285,8 +1258,7 @@ fn an_es384_client_end_to_end() {
     );
     // With the key RSA-keyed, the same client refuses: the ES384 key is what it holds.
     let stderr = refused(&mut token_request(
-        &server,
-        dir.path(),
+        &dir,
         &with_key(&[]).iter().map(String::as_str).collect::<Vec<_>>(),
     ));
     assert!(stderr.contains("no public key with kid"), "{stderr}");
@@ -1337,7 +1309,8 @@ fn ec_p384_keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
 
 #[test]
 fn what_qlik_does_not_take_is_refused_before_any_request() {
-    let (server, dir) = tenant(|_| {});
+    let dir = tenant(|_| {});
+    let server = &dir.server;
     let ec = fixture("ec-p384-pkcs8.pem").display().to_string();
     let rsa = fixture("rsa2048-pkcs8.pem").display().to_string();
     let qlik_takes = "Qlik Cloud takes RS256 or RS512 with an RSA key of 2048 bits or more, or \
@@ -1407,10 +1380,7 @@ fn what_qlik_does_not_take_is_refused_before_any_request() {
         ),
     ];
     for (args, code, expected) in cases {
-        let out = token_request(&server, dir.path(), &[])
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = token_request(&dir, &[]).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");

@@ -8,7 +8,8 @@ use crate::common;
 use std::fs;
 use std::path::Path;
 
-use crate::common::qlik_server::{Behaviour, QlikServer, closed_port};
+use crate::common::qlik_server::{Behaviour, closed_port};
+use crate::common::tenant::TenantBuilder;
 use crate::common::{Create, fixture, fixture_text, qs_jwt, single_token, succeeds};
 
 const NAMES: &str = include_str!("../fixtures/real-world-names.txt");
@@ -230,18 +231,14 @@ fn qlik_error_text_naming_a_kid_and_a_user_is_shown_as_given() {
             }],
             "traceId": "0c6c4ed7a1f1e5b2d3c4b5a697887766"
         });
-        let body: &'static str = Box::leak(body.to_string().into_boxed_str());
-        let server = QlikServer::start(Behaviour::Fixed(401, body));
-        fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-        let (code, stderr, stdout) = stderr_of(qs_jwt(dir.path()).args([
-            "login-qscloud",
-            "--tenant",
-            &server.url(),
-            "--jwt",
-            &token,
-            "--cacert",
-            "ca.pem",
-        ]));
+        let tenant = TenantBuilder::new().answering(401, &body).start();
+        let (code, stderr, stdout) = stderr_of(
+            tenant
+                .command_without_api_key()
+                .arg("login-qscloud")
+                .args(tenant.connection())
+                .args(["--jwt", &token]),
+        );
         assert_eq!(code, Some(1), "{stderr}");
         let shown = format!("{stderr}{}", String::from_utf8_lossy(&stdout));
         assert_shown(&shown, kid, "Qlik's error text");
@@ -564,21 +561,15 @@ fn the_token_sent_is_redacted_from_qlik_error_text() {
         }],
         "traceId": "0c6c4ed7a1f1e5b2d3c4b5a697887766"
     });
-    let body: &'static str = Box::leak(body.to_string().into_boxed_str());
-    let server = QlikServer::start(Behaviour::Fixed(401, body));
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    fs::write(dir.path().join("token.jwt"), &token).unwrap();
-    let (code, stderr, stdout) = stderr_of(qs_jwt(dir.path()).args([
-        "login-qscloud",
-        "--tenant",
-        &server.url(),
-        "--jwt-file",
-        "token.jwt",
-        "--cacert",
-        "ca.pem",
-        "--loglevel",
-        "debug",
-    ]));
+    let tenant = TenantBuilder::new().answering(401, &body).start();
+    fs::write(tenant.path().join("token.jwt"), &token).unwrap();
+    let (code, stderr, stdout) = stderr_of(
+        tenant
+            .command_without_api_key()
+            .arg("login-qscloud")
+            .args(tenant.connection())
+            .args(["--jwt-file", "token.jwt", "--loglevel", "debug"]),
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stdout.is_empty());
     assert!(
@@ -781,9 +772,9 @@ type Run<'a> = (Vec<&'a str>, Vec<(&'a str, String)>, &'a [&'a str]);
 #[test]
 fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
     use common::qlik_server::Behaviour;
-    let server = QlikServer::start(Behaviour::Echo(401));
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+    // The runs below list their arguments as text, --tenant and --cacert among them.
+    let dir = TenantBuilder::new().behaviour(Behaviour::Echo(401)).start();
+    let server = &dir.server;
     let token = token(dir.path(), Create::qscloud());
     fs::write(dir.path().join("token.jwt"), &token).unwrap();
     fs::write(dir.path().join("k.pem"), fixture_text("rsa2048-pkcs8.pem")).unwrap();
@@ -962,10 +953,7 @@ fn every_secret_kind_echoed_by_a_server_shows_nowhere() {
 #[test]
 fn a_client_secret_with_any_characters_echoed_by_a_server_shows_nowhere() {
     let secret = r#"Sup3r/Secret+"q"\Passw0rd-2024xyz anna.berg@example.com 100%"#;
-    let server = QlikServer::start(Behaviour::Echo(401));
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    let url = server.url();
+    let tenant = TenantBuilder::new().behaviour(Behaviour::Echo(401)).start();
     let json_escaped = serde_json::to_string(secret).unwrap();
     let forms = [
         secret.to_owned(),
@@ -978,19 +966,11 @@ fn a_client_secret_with_any_characters_echoed_by_a_server_shows_nowhere() {
         vec!["--output", "json", "--loglevel", "debug"],
         vec!["--loglevel", "debug"],
     ] {
-        let mut cmd = qs_jwt(dir.path());
+        let mut cmd = tenant.command_without_api_key();
         cmd.env("QLIK_CLIENT_SECRET", secret)
-            .args([
-                "oauth-qscloud",
-                "--tenant",
-                &url,
-                "--cacert",
-                "ca.pem",
-                "--client-id",
-                CLIENT_ID,
-                "--impersonate-sub",
-                SUBJECT,
-            ])
+            .arg("oauth-qscloud")
+            .args(tenant.connection())
+            .args(["--client-id", CLIENT_ID, "--impersonate-sub", SUBJECT])
             .args(&shape);
         let (code, stderr, stdout) = stderr_of(&mut cmd);
         let all = format!("{}\n{stderr}", String::from_utf8_lossy(&stdout));

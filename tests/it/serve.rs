@@ -15,7 +15,8 @@ use std::thread::JoinHandle;
 use serde_json::{Value, json};
 
 use crate::common::oauth_server::{OauthClient, OauthConfig};
-use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::qlik_server::{QlikServer, Trust};
+use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{
     PROXY_VARIABLES, QLIK_CLOUD_AUDIENCE, decode_parts, fixture, fixture_text,
     verify_with_public_key,
@@ -410,13 +411,13 @@ fn an_address_others_reach_needs_allow_remote() {
 }
 
 /// A tenant stand-in whose OAuth client has a secret and may impersonate anna.
-fn tenant() -> (QlikServer, tempfile::TempDir) {
+fn tenant() -> Tenant {
     tenant_of(vec![("anna", "64d0f0a7a1b2c3d4e5f60718")])
 }
 
 /// A tenant stand-in whose OAuth client has a secret and may impersonate `users` (subject,
 /// user id).
-fn tenant_of(users: Vec<(&'static str, &'static str)>) -> (QlikServer, tempfile::TempDir) {
+fn tenant_of(users: Vec<(&'static str, &'static str)>) -> Tenant {
     let config = OauthConfig {
         clients: vec![OauthClient {
             id: CLIENT_ID.to_owned(),
@@ -427,17 +428,14 @@ fn tenant_of(users: Vec<(&'static str, &'static str)>) -> (QlikServer, tempfile:
         users,
         ..OauthConfig::default()
     };
-    let server = QlikServer::start_with(
-        Behaviour::QlikCloud,
-        Trust {
+    let tenant = TenantBuilder::new()
+        .trust(Trust {
             oauth: config,
             ..Trust::default()
-        },
-    );
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    fs::write(dir.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
-    (server, dir)
+        })
+        .start();
+    fs::write(tenant.path().join("secret.txt"), format!("{SECRET}\n")).unwrap();
+    tenant
 }
 
 /// `serve-qscloud-oauth` for the tenant at `url` (its CA in ca.pem), the secret from
@@ -462,7 +460,8 @@ fn oauth_serve_args<'a>(url: &'a str, secret_file: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
-    let (tenant, dir) = tenant();
+    let dir = tenant();
+    let tenant = &dir.server;
     let url = tenant.url();
     let mut args = oauth_serve_args(&url, "secret.txt");
     args.extend(["--user", "nobody-in-the-tenant"]);
@@ -537,7 +536,8 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
 
 #[test]
 fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
-    let (tenant, dir) = tenant();
+    let dir = tenant();
+    let tenant = &dir.server;
     let url = tenant.url();
     let served = start_with_input(
         dir.path(),
@@ -562,10 +562,11 @@ fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
 /// Retry-After included, holds up no other user.
 #[test]
 fn one_users_wait_for_qlik_holds_up_no_other_user() {
-    let (tenant, dir) = tenant_of(vec![
+    let dir = tenant_of(vec![
         ("anna", "64d0f0a7a1b2c3d4e5f60718"),
         ("ben", "64d0f0a7a1b2c3d4e5f60719"),
     ]);
+    let tenant = &dir.server;
     tenant.hold_token_requests_for(2);
     let url = tenant.url();
     let mut args = oauth_serve_args(&url, "secret.txt");
@@ -613,7 +614,7 @@ fn fixture_jwk() -> Value {
 }
 
 /// A tenant stand-in whose OAuth client holds the fixture's public key and no secret.
-fn key_tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile::TempDir) {
+fn key_tenant(configure: impl FnOnce(&mut OauthConfig)) -> Tenant {
     let mut config = OauthConfig {
         clients: vec![OauthClient {
             id: CLIENT_ID.to_owned(),
@@ -625,27 +626,22 @@ fn key_tenant(configure: impl FnOnce(&mut OauthConfig)) -> (QlikServer, tempfile
         ..OauthConfig::default()
     };
     configure(&mut config);
-    let server = QlikServer::start_with(
-        Behaviour::QlikCloud,
-        Trust {
+    TenantBuilder::new()
+        .trust(Trust {
             oauth: config,
             ..Trust::default()
-        },
-    );
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    (server, dir)
+        })
+        .start()
 }
 
-fn serve_with_key(tenant: &QlikServer, dir: &Path, extra: &[&str]) -> Served {
+/// `serve-qscloud-oauth --tenant <stand-in> --cacert ca.pem` with the fixture's key, for anna
+/// and the page, and `extra`.
+fn serve_with_key(tenant: &Tenant, extra: &[&str]) -> Served {
     let key = fixture("rsa2048-pkcs8.pem");
-    let url = tenant.url();
-    let mut args = vec![
-        "serve-qscloud-oauth",
-        "--tenant",
-        &url,
-        "--cacert",
-        "ca.pem",
+    let connection = tenant.connection();
+    let mut args = vec!["serve-qscloud-oauth"];
+    args.extend(connection.iter().map(String::as_str));
+    args.extend([
         "--client-id",
         CLIENT_ID,
         "--cert-privatekey-file",
@@ -654,9 +650,9 @@ fn serve_with_key(tenant: &QlikServer, dir: &Path, extra: &[&str]) -> Served {
         "anna",
         "--origin",
         PAGE,
-    ];
+    ]);
     args.extend_from_slice(extra);
-    start(dir, &args)
+    start(tenant.path(), &args)
 }
 
 /// The token requests the tenant stand-in received, as form fields.
@@ -675,8 +671,9 @@ fn token_requests(tenant: &QlikServer) -> Vec<serde_json::Map<String, Value>> {
 
 #[test]
 fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
-    let (tenant, dir) = key_tenant(|_| {});
-    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let dir = key_tenant(|_| {});
+    let tenant = &dir.server;
+    let served = serve_with_key(&dir, &[]);
     let answer = ask(
         &served.url,
         "POST",
@@ -687,7 +684,7 @@ fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(decode_parts(&answer.body).1["sub"], "anna");
 
-    let sent = token_requests(&tenant);
+    let sent = token_requests(tenant);
     assert_eq!(sent.len(), 1);
     assert!(!sent[0].contains_key("client_secret"), "{:?}", sent[0]);
     assert_eq!(sent[0]["grant_type"], "urn:qlik:oauth:user-impersonation");
@@ -711,8 +708,9 @@ fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
 #[test]
 fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     // Retry-After: 1 within --timeout: waited for, asked again with a new assertion.
-    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "1")));
-    let served = serve_with_key(&tenant, dir.path(), &[]);
+    let dir = key_tenant(|config| config.rate_limit = Some((1, "1")));
+    let tenant = &dir.server;
+    let served = serve_with_key(&dir, &[]);
     let answer = ask(
         &served.url,
         "POST",
@@ -722,7 +720,7 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(answer.json()["access_token"].is_string());
-    let sent = token_requests(&tenant);
+    let sent = token_requests(tenant);
     assert_eq!(sent.len(), 2);
     let jti =
         |i: usize| decode_parts(sent[i]["client_assertion"].as_str().unwrap()).1["jti"].clone();
@@ -735,8 +733,9 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     );
 
     // Retry-After: 120, more than --timeout 5s leaves: the page is told, at once.
-    let (tenant, dir) = key_tenant(|config| config.rate_limit = Some((1, "120")));
-    let served = serve_with_key(&tenant, dir.path(), &["--timeout", "5s"]);
+    let dir = key_tenant(|config| config.rate_limit = Some((1, "120")));
+    let tenant = &dir.server;
+    let served = serve_with_key(&dir, &["--timeout", "5s"]);
     let refused = ask(
         &served.url,
         "POST",
@@ -756,7 +755,7 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
         error["hint"].as_str().unwrap().contains("raise --timeout"),
         "{error}"
     );
-    assert_eq!(token_requests(&tenant).len(), 1);
+    assert_eq!(token_requests(tenant).len(), 1);
     assert_eq!(served.stop().0, Some(0));
 }
 

@@ -10,15 +10,18 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
+use super::ca::ServerCertificate;
 use super::identity_providers::ADMIN_API_KEY;
-use super::qlik_server::{Behaviour, QlikServer};
+use super::qlik_server::{Behaviour, QlikServer, Trust};
 use super::{PROXY_VARIABLES, fixture, owner_only, qs_jwt};
 
 /// How a tenant stand-in starts: `TenantBuilder::new()` answers as Qlik Cloud, trusts the
-/// identity provider `i`/`k`, holds no identity provider in its API, and the folder holds
-/// ca.pem only.
+/// identity provider `i`/`k`, holds no identity provider in its API, presents a certificate of
+/// its own test CA, and the folder holds ca.pem only.
 pub struct TenantBuilder {
     behaviour: Behaviour,
+    trust: Trust,
+    certificate: Option<ServerCertificate>,
     identity_providers: Vec<Value>,
     files: Vec<(String, String, bool)>,
 }
@@ -27,12 +30,15 @@ impl TenantBuilder {
     pub fn new() -> Self {
         Self {
             behaviour: Behaviour::QlikCloud,
+            trust: Trust::default(),
+            certificate: None,
             identity_providers: Vec::new(),
             files: Vec::new(),
         }
     }
 
-    /// Answers every request as `behaviour` says instead (rate limited, redirected, fixed).
+    /// Answers every request as `behaviour` says instead (rate limited, redirected, fixed, or
+    /// as a QSEoW virtual proxy with `Behaviour::Qseow`).
     pub fn behaviour(mut self, behaviour: Behaviour) -> Self {
         self.behaviour = behaviour;
         self
@@ -44,6 +50,20 @@ impl TenantBuilder {
             status,
             Box::leak(body.to_string().into_boxed_str()),
         ))
+    }
+
+    /// Configured as `trust` says (the identity provider or virtual proxy it trusts, its OAuth
+    /// clients and users, its engine) instead of `Trust::default()`.
+    pub fn trust(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Presents `certificate` (a self-signed or expired one, say) instead of one of its own
+    /// test CA; ca.pem is `certificate.ca_pem`.
+    pub fn certificate(mut self, certificate: ServerCertificate) -> Self {
+        self.certificate = Some(certificate);
+        self
     }
 
     /// An identity provider in the tenant's API, as an admin adds one in the console.
@@ -59,7 +79,10 @@ impl TenantBuilder {
     }
 
     pub fn start(self) -> Tenant {
-        let server = QlikServer::start(self.behaviour);
+        let server = match self.certificate {
+            Some(certificate) => QlikServer::start_with_ca(self.behaviour, self.trust, certificate),
+            None => QlikServer::start_with(self.behaviour, self.trust),
+        };
         for idp in self.identity_providers {
             server.add_identity_provider(idp);
         }
@@ -85,11 +108,19 @@ impl Tenant {
     /// qs-jwt run in the folder, with no proxy variables and the admin's API key in
     /// QLIK_API_KEY.
     pub fn command(&self) -> Command {
+        let mut cmd = self.command_without_api_key();
+        cmd.env("QLIK_API_KEY", ADMIN_API_KEY);
+        cmd
+    }
+
+    /// qs-jwt run in the folder, with no proxy variables and no QLIK_API_KEY: for the commands
+    /// that read no API key (login-*, oauth-qscloud, serve-*), where a value of it would be one
+    /// more secret the run redacts.
+    pub fn command_without_api_key(&self) -> Command {
         let mut cmd = qs_jwt(self.path());
         for name in PROXY_VARIABLES {
             cmd.env_remove(name);
         }
-        cmd.env("QLIK_API_KEY", ADMIN_API_KEY);
         cmd
     }
 
