@@ -23,6 +23,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::{
@@ -92,11 +93,55 @@ pub fn set_deadline(timeout: Duration) {
     let _ = DEADLINE.set((deadline, timeout));
 }
 
-/// The time the run has left before its deadline, or `None` when no deadline was set.
+/// Time held back from the run's deadline once a probe has opened a session it will end
+/// (milliseconds; 0 when none), so that a step that hangs until the deadline still leaves time
+/// to end the session.
+static CLEANUP_RESERVE_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the requests now running end a session, and may use the time held back for it.
+static CLEANING_UP: AtomicBool = AtomicBool::new(false);
+
+/// The time the run has left before its deadline, or `None` when no deadline was set. Once a
+/// session is to be ended ([`hold_back_for_cleanup`]), every request but its end stops that much
+/// earlier.
 pub fn time_left() -> Option<Duration> {
-    DEADLINE
-        .get()
-        .map(|(deadline, _)| deadline.saturating_duration_since(Instant::now()))
+    DEADLINE.get().map(|(deadline, _)| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if CLEANING_UP.load(Ordering::SeqCst) {
+            left
+        } else {
+            left.saturating_sub(held_back())
+        }
+    })
+}
+
+fn held_back() -> Duration {
+    Duration::from_millis(CLEANUP_RESERVE_MS.load(Ordering::SeqCst))
+}
+
+/// What is held back to end a session: a quarter of `--timeout`, five seconds at most.
+fn cleanup_reserve(timeout: Duration) -> Duration {
+    (timeout / 4).min(Duration::from_secs(5))
+}
+
+/// A probe opened a session it will end before exit: from now on the steps in between leave
+/// part of the run's time for that ([`for_cleanup`]).
+pub fn hold_back_for_cleanup() {
+    if let Some((_, timeout)) = DEADLINE.get() {
+        let reserve = cleanup_reserve(*timeout);
+        CLEANUP_RESERVE_MS.store(
+            u64::try_from(reserve.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
+    }
+}
+
+/// Runs `end`, the requests that end a probe's session, with the time held back for them.
+pub fn for_cleanup<T>(end: impl FnOnce() -> T) -> T {
+    CLEANING_UP.store(true, Ordering::SeqCst);
+    let ended = end();
+    CLEANING_UP.store(false, Ordering::SeqCst);
+    ended
 }
 
 /// What a request may take: the client's own limit, and never more than the run has left.
@@ -632,12 +677,21 @@ impl Client {
             Some(proxy) => format!(" (through the proxy {})", proxy_shown(proxy)),
             None => String::new(),
         };
+        let kept = held_back();
         let (limit, whole_run) = match DEADLINE.get() {
+            Some((_, timeout)) if !kept.is_zero() && !CLEANING_UP.load(Ordering::SeqCst) => (
+                *timeout,
+                format!(
+                    "; --timeout bounds the whole run, and its last {} are kept to end the \
+                     session",
+                    humantime::format_duration(kept)
+                ),
+            ),
             Some((_, timeout)) => (
                 *timeout,
-                "; --timeout bounds the whole run, every request, page and wait",
+                "; --timeout bounds the whole run, every request, page and wait".to_owned(),
             ),
-            None => (self.timeout, ""),
+            None => (self.timeout, String::new()),
         };
         UserError::runtime(format!(
             "no answer from {host}{via} within {} (--timeout){whole_run}",
@@ -1172,6 +1226,24 @@ mod port_tests {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_quarter_of_the_timeout_up_to_five_seconds_is_kept_to_end_a_session() {
+        use super::cleanup_reserve;
+        use std::time::Duration;
+        assert_eq!(
+            cleanup_reserve(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            cleanup_reserve(Duration::from_secs(30)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            cleanup_reserve(Duration::from_secs(1)),
+            Duration::from_millis(250)
+        );
+    }
+
     #[test]
     fn a_request_or_websocket_gets_its_own_limit_but_never_more_than_the_run_has_left() {
         use super::request_limit;

@@ -470,16 +470,18 @@ fn said(body: &str) -> String {
 /// Ends a probe's session on a virtual proxy (the Personal API's `DELETE /qps/user`): true when
 /// it ended. A failure is a warning, for what the probe proved stands.
 pub fn end_qseow_session(proxy: &Proxy, cookies: &SecretText) -> bool {
-    ended(proxy.logout(cookies), "the virtual proxy")
+    crate::http::for_cleanup(|| ended(proxy.logout(cookies), "the virtual proxy"))
 }
 
 /// Ends a probe's session on Qlik Cloud: its CSRF token, then `POST /logout` with both.
 pub fn end_qscloud_session(tenant: &Tenant, cookies: &SecretText) -> bool {
-    let csrf = tenant
-        .csrf_token(Some(cookies), None)
-        .ok()
-        .and_then(|reply| reply.csrf_token);
-    ended(tenant.logout(cookies, csrf.as_ref()), "Qlik Cloud")
+    crate::http::for_cleanup(|| {
+        let csrf = tenant
+            .csrf_token(Some(cookies), None)
+            .ok()
+            .and_then(|reply| reply.csrf_token);
+        ended(tenant.logout(cookies, csrf.as_ref()), "Qlik Cloud")
+    })
 }
 
 fn ended(reply: Result<crate::http::Reply, UserError>, who: &str) -> bool {

@@ -183,6 +183,22 @@ fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
     assert_eq!(report["engine"]["proven"], false);
 }
 
+/// A handshake that hangs until --timeout still leaves the probe time to end its session.
+#[test]
+fn a_hanging_engine_fails_within_the_timeout_and_the_session_still_ends() {
+    let site = site(&["127.0.0.1"]);
+    site.server.with(|r| r.engine_hangs = true);
+    let (code, stdout, stderr) = run(&mut site.login(&["--timeout", "2s"]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("  FAIL websocket"), "{stdout}");
+    assert!(
+        stdout.contains("Session:        ended (a probe leaves no session behind)"),
+        "{stdout}\n{stderr}"
+    );
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{stderr}");
+}
+
 #[test]
 fn an_origin_that_is_no_origin_is_a_usage_error_naming_the_flag() {
     let site = site(&["127.0.0.1"]);

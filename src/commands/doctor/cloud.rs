@@ -856,6 +856,8 @@ fn login_result(
         )));
     }
     let cookies = connect::cookie_header(&reply.set_cookies);
+    // The probe ends its session: the steps before leave time for that.
+    crate::http::hold_back_for_cleanup();
     let engine = match &cookies {
         Some(cookies) => {
             let target = crate::commands::prove::EngineTarget {

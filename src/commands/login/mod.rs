@@ -88,6 +88,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
+    hold_back_to_end(&args.connection, args.output.output);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
     if !args.engine.no_engine {
         let expected = report.user.as_ref().and_then(|u| u.id.clone());
@@ -247,6 +248,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
+    hold_back_to_end(&args.connection, args.output.output);
     report.user = match &cookie_header {
         Some(header) => proxy.user(header).map(User::from),
         None => None,
@@ -317,6 +319,14 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
 /// the session's, handed over as it is.
 fn proven_csrf_token(report: &LoginReport) -> Option<SecretText> {
     report.engine.as_ref().and_then(|e| e.csrf_token.clone())
+}
+
+/// A session this run will end (no `--cookie-jar`, no `--output session` keeps it): the steps
+/// before its end leave time for it within `--timeout`.
+fn hold_back_to_end(connection: &ConnectionArgs, output: LoginFormat) {
+    if connection.cookie_jar.is_none() && output != LoginFormat::Session {
+        crate::http::hold_back_for_cleanup();
+    }
 }
 
 /// `--output session` hands over a session the engine took: a failed proof is the error.

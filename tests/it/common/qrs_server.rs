@@ -32,7 +32,7 @@
 //! kept as it was sent.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -97,6 +97,8 @@ pub struct Repository {
     pub engine_forgets_sessions: bool,
     /// A knob: the engine sends a 2 MiB message before OnConnected (a server that lies).
     pub engine_floods: bool,
+    /// A knob: the WebSocket's handshake is never answered (a proxy in between that holds it).
+    pub engine_hangs: bool,
     stamps: u64,
 }
 
@@ -420,6 +422,13 @@ fn serve(
     let request = read_request(&mut BufReader::new(&mut tls))?;
     recorded.lock().unwrap().push(request.clone());
     if matches!(port, Port::Proxy) && stand_in_engine::is_upgrade(&request) {
+        if state.lock().unwrap().engine_hangs {
+            // Holds the handshake unanswered until the client gives up (or a minute).
+            let mut byte = [0u8; 1];
+            let _ = tls.sock.set_read_timeout(Some(Duration::from_secs(60)));
+            let _ = tls.read(&mut byte);
+            return Ok(());
+        }
         let decided = engine_session(&request, &state.lock().unwrap());
         match decided {
             Ok(session) => return stand_in_engine::serve(tls, &request, &session),
