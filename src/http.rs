@@ -9,6 +9,8 @@
 //!   "no session"), not an instruction.
 //! - One time limit for the whole run (`--timeout`, set by [`set_deadline`]): each request may
 //!   take only the time left before the run's deadline; replies read up to [`MAX_REPLY_BYTES`].
+//!   Once a probe has a session to end, part of that time is kept for ending it
+//!   ([`hold_back_for_cleanup`], [`for_cleanup`]).
 //! - A proxy only from `https_proxy`/`HTTPS_PROXY` (or `all_proxy`/`ALL_PROXY`), as curl reads
 //!   them for https URLs, and never for a host `NO_PROXY` names.
 //! - Every failure is one line naming the host and the cause, with a hint where one helps.
