@@ -128,7 +128,8 @@ pub enum LoginFormat {
 }
 
 /// `--origin` as a browser sends an Origin: `scheme://host[:port]`, the scheme http or https
-/// (https when only a host is given), the host in lower case, no path, query or user.
+/// (https when only a host is given), the host in lower case, the scheme's own port left out,
+/// no path, query or user.
 pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
     let example = "give a host name (qlik.example.com) or an origin (https://qlik.example.com)";
     let text = text.trim();
@@ -177,6 +178,9 @@ pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
             "the port '{port}' is not a number up to 65535; {example}"
         ));
     }
+    // A browser leaves the scheme's own port out of an Origin.
+    let own_port = if scheme == "https" { ":443" } else { ":80" };
+    let rest = rest.strip_suffix(own_port).unwrap_or(rest);
     Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
 }
 
@@ -192,6 +196,9 @@ mod tests {
             ("HTTP://localhost:5173/", "http://localhost:5173"),
             ("https://[::1]:8443", "https://[::1]:8443"),
             ("[::1]", "https://[::1]"),
+            ("https://qlik.example.com:443", "https://qlik.example.com"),
+            ("http://[::1]:80/", "http://[::1]"),
+            ("http://qlik.example.com:443", "http://qlik.example.com:443"),
         ] {
             assert_eq!(parse_origin(given).as_deref(), Ok(origin), "{given}");
         }
