@@ -344,13 +344,16 @@ impl QlikServer {
     }
 
     /// Holds each `POST /oauth/token` until `requests` of them have arrived (or 20 seconds
-    /// have passed): asks that overlap, each in flight while the others come.
+    /// have passed): asks that overlap, each in flight while the others come. (The serve tests
+    /// that use it run on Unix.)
+    #[cfg(unix)]
     pub fn hold_token_requests_for(&self, requests: usize) {
         self.state.lock().unwrap().token_gate =
             Some(Arc::new(Gate::new(requests, Duration::from_secs(20))));
     }
 
     /// How many held token requests were let go by the time limit, not by the others' arrival.
+    #[cfg(unix)]
     pub fn token_requests_that_waited_alone(&self) -> usize {
         self.state
             .lock()
