@@ -958,3 +958,24 @@ fn an_origin_whose_host_is_no_host_is_a_usage_error() {
     assert!(taken.is_empty(), "{}", taken.join("\n\n"));
     assert!(site.server.proxy_requests().is_empty(), "nothing was sent");
 }
+
+#[test]
+#[ignore = "defect: --origin https://host:443 (or http://host:80) is sent with the default port, which no browser sends in an Origin"]
+fn an_origin_with_its_schemes_default_port_is_sent_as_a_browser_sends_it() {
+    let site = site(&["qlik.example.com"]);
+    for (given, sent) in [
+        ("https://qlik.example.com:443", "https://qlik.example.com"),
+        ("HTTPS://QLIK.example.com:443/", "https://qlik.example.com"),
+        ("http://qlik.example.com:80", "http://qlik.example.com"),
+    ] {
+        let before = site.server.proxy_requests().len();
+        let (code, stdout, stderr) = run(&mut site.login(&["--origin", given]));
+        assert_eq!(code, 0, "{given}: {stdout}\n{stderr}");
+        let origins: Vec<String> = site.server.proxy_requests()[before..]
+            .iter()
+            .filter(|r| r.header("upgrade").is_some())
+            .filter_map(|r| r.header("origin").map(str::to_owned))
+            .collect();
+        assert_eq!(origins, [sent], "{given}");
+    }
+}
