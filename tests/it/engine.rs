@@ -937,7 +937,6 @@ fn a_csrf_token_stale_every_time_is_not_blamed_on_the_allow_list() {
 }
 
 #[test]
-#[ignore = "defect: --origin takes hosts no browser sends (a colon in a host without brackets, a signed port, text after ], non-ASCII): the login goes out and fails later, not as a usage error"]
 fn an_origin_whose_host_is_no_host_is_a_usage_error() {
     let site = site(&["127.0.0.1"]);
     let mut taken = Vec::new();
@@ -960,7 +959,6 @@ fn an_origin_whose_host_is_no_host_is_a_usage_error() {
 }
 
 #[test]
-#[ignore = "defect: --origin https://host:443 (or http://host:80) is sent with the default port, which no browser sends in an Origin"]
 fn an_origin_with_its_schemes_default_port_is_sent_as_a_browser_sends_it() {
     let site = site(&["qlik.example.com"]);
     for (given, sent) in [
