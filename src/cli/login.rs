@@ -160,7 +160,21 @@ pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
     }
     let (host, port) = match rest.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':')),
+            Some((host, after)) => {
+                let port = match after {
+                    "" => None,
+                    _ => Some(after.strip_prefix(':').ok_or_else(|| {
+                        format!("'{after}' after the IPv6 address is no :port; {example}")
+                    })?),
+                };
+                if !host
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+                {
+                    return Err(format!("'{host}' is no IPv6 address; {example}"));
+                }
+                (host, port)
+            }
             None => return Err(format!("the IPv6 address has no closing ]; {example}")),
         },
         None => match rest.rsplit_once(':') {
@@ -171,17 +185,40 @@ pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
     if host.is_empty() {
         return Err(format!("no host; {example}"));
     }
-    if let Some(port) = port
-        && port.parse::<u16>().is_err()
+    if !rest.starts_with('[')
+        && let Some(bad) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
     {
-        return Err(format!(
-            "the port '{port}' is not a number up to 65535; {example}"
-        ));
+        return Err(match bad {
+            ':' => format!("'{host}' holds a ':' (an IPv6 address goes in [ ]); {example}"),
+            c if !c.is_ascii() => format!(
+                "a browser sends the host '{host}' in ASCII, its punycode (xn--...); give that"
+            ),
+            c => format!("a host name has no '{c}'; {example}"),
+        });
     }
+    let port = match port {
+        Some(port) => match port.parse::<u16>() {
+            Ok(number) if port.bytes().all(|b| b.is_ascii_digit()) => Some(number),
+            _ => {
+                return Err(format!(
+                    "the port '{port}' is not a number up to 65535; {example}"
+                ));
+            }
+        },
+        None => None,
+    };
+    let host = if rest.starts_with('[') {
+        format!("[{}]", host.to_ascii_lowercase())
+    } else {
+        host.to_ascii_lowercase()
+    };
     // A browser leaves the scheme's own port out of an Origin.
-    let own_port = if scheme == "https" { ":443" } else { ":80" };
-    let rest = rest.strip_suffix(own_port).unwrap_or(rest);
-    Ok(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+    Ok(match (scheme.as_str(), port) {
+        (_, None) | ("https", Some(443)) | ("http", Some(80)) => format!("{scheme}://{host}"),
+        (_, Some(port)) => format!("{scheme}://{host}:{port}"),
+    })
 }
 
 #[cfg(test)]
@@ -199,6 +236,9 @@ mod tests {
             ("https://qlik.example.com:443", "https://qlik.example.com"),
             ("http://[::1]:80/", "http://[::1]"),
             ("http://qlik.example.com:443", "http://qlik.example.com:443"),
+            ("http://qlik.example.com:80", "http://qlik.example.com"),
+            ("qlik.example.com.", "https://qlik.example.com."),
+            ("[::FFFF:127.0.0.1]:443", "https://[::ffff:127.0.0.1]"),
         ] {
             assert_eq!(parse_origin(given).as_deref(), Ok(origin), "{given}");
         }
@@ -211,6 +251,13 @@ mod tests {
             ("host:99999", "the port '99999'"),
             ("host:", "the port ''"),
             ("[::1", "no closing ]"),
+            ("https://::1", "holds a ':'"),
+            ("qlik.example.com:8443:1", "holds a ':'"),
+            ("host:+80", "the port '+80'"),
+            ("[::1]junk", "is no :port"),
+            ("[qlik]", "is no IPv6 address"),
+            ("bücher.example.com", "punycode"),
+            ("qlik.example.com,evil.example.com", "has no ','"),
         ] {
             let err = parse_origin(given).unwrap_err();
             assert!(err.contains(said), "{given}: {err}");

@@ -863,3 +863,117 @@ fn bench_stand_in() {
     );
     assert_eq!(counts.opened, counts.ended, "a client left a session open");
 }
+
+/// Every secret the proxy stand-in saw (the session's cookie values, the CSRF tokens the
+/// WebSockets carried, the JWT's signature): none may reach any line qs-jwt writes.
+fn secrets_seen(site: &Site) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for request in site.server.proxy_requests() {
+        if let Some(cookie) = request.header("cookie") {
+            for pair in cookie.split(';') {
+                if let Some((_, value)) = pair.split_once('=')
+                    && value.trim().len() >= 8
+                {
+                    secrets.push(value.trim().to_owned());
+                }
+            }
+        }
+        if let Some((_, token)) = request.target.split_once("qlik-csrf-token=") {
+            secrets.push(token.split('&').next().unwrap().to_owned());
+        }
+    }
+    let token = fs::read_to_string(site.path().join("token.txt")).unwrap();
+    secrets.push(token.trim().rsplit('.').next().unwrap().to_owned());
+    secrets
+}
+
+#[test]
+fn no_secret_of_the_403_retries_reaches_any_line_at_debug() {
+    for (knob, extra) in [
+        (0, &["--websocket-authorization"][..]),
+        (1, &["--origin", "mashup.example.com"][..]),
+        (
+            5,
+            &[
+                "--websocket-authorization",
+                "--origin",
+                "mashup.example.com",
+            ][..],
+        ),
+    ] {
+        for output in ["text", "json"] {
+            let site = site(&["127.0.0.1"]);
+            site.server.with(|r| r.stale_csrf_tokens = knob);
+            let mut args = extra.to_vec();
+            args.extend(["--loglevel", "debug", "--output", output]);
+            let (code, stdout, stderr) = run(&mut site.login(&args));
+            assert_eq!(code, 1, "{args:?}: {stdout}\n{stderr}");
+            let secrets = secrets_seen(&site);
+            assert!(secrets.len() >= 3, "{secrets:?}");
+            for secret in secrets {
+                assert!(
+                    !stdout.contains(&secret) && !stderr.contains(&secret),
+                    "{args:?}: '{secret}' shown:\n{stdout}\n{stderr}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "defect: a proxy that gives a new CSRF token at every ask (every token stale) is blamed on the host allow list, which holds the host"]
+fn a_csrf_token_stale_every_time_is_not_blamed_on_the_allow_list() {
+    let site = site(&["127.0.0.1"]);
+    site.server.with(|r| r.stale_csrf_tokens = 100);
+    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let both = format!("{stdout}\n{stderr}");
+    assert!(both.contains("HTTP 403"), "{both}");
+    assert!(
+        !both.contains("is not in the virtual proxy's host allow list")
+            && !both.contains("add '127.0.0.1' to the host allow list"),
+        "the list holds 127.0.0.1; the cause is the CSRF token: {both}"
+    );
+}
+
+#[test]
+fn an_origin_whose_host_is_no_host_is_a_usage_error() {
+    let site = site(&["127.0.0.1"]);
+    let mut taken = Vec::new();
+    for origin in [
+        "https://::1",
+        "qlik.example.com:+443",
+        "https://[::1]junk",
+        "qlik.example.com:8443:1",
+        "https://bücher.example.com",
+    ] {
+        let (code, stdout, stderr) = run(&mut site.login(&["--origin", origin]));
+        if code != 2
+            || !stderr.contains(&format!("invalid value '{origin}' for '--origin <origin>'"))
+        {
+            taken.push(format!("{origin} (exit {code}): {stdout}\n{stderr}"));
+        }
+    }
+    assert!(taken.is_empty(), "{}", taken.join("\n\n"));
+    assert!(site.server.proxy_requests().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn an_origin_with_its_schemes_default_port_is_sent_as_a_browser_sends_it() {
+    let site = site(&["qlik.example.com"]);
+    for (given, sent) in [
+        ("https://qlik.example.com:443", "https://qlik.example.com"),
+        ("HTTPS://QLIK.example.com:443/", "https://qlik.example.com"),
+        ("http://qlik.example.com:80", "http://qlik.example.com"),
+    ] {
+        let before = site.server.proxy_requests().len();
+        let (code, stdout, stderr) = run(&mut site.login(&["--origin", given]));
+        assert_eq!(code, 0, "{given}: {stdout}\n{stderr}");
+        let origins: Vec<String> = site.server.proxy_requests()[before..]
+            .iter()
+            .filter(|r| r.header("upgrade").is_some())
+            .filter_map(|r| r.header("origin").map(str::to_owned))
+            .collect();
+        assert_eq!(origins, [sent], "{given}");
+    }
+}

@@ -70,6 +70,9 @@ pub struct Repository {
     /// A knob: every PUT of a proxy service (a link) is answered with this status and text
     /// body, after the virtual proxy itself was written.
     pub refuse_links: Option<(u16, &'static str)>,
+    /// A knob: every PUT of a proxy service (a link) is carried out, and its answer lost (the
+    /// connection closed without one).
+    pub lose_link_answers: bool,
     /// A knob: the next POST of a virtual proxy finds that another run (a second --apply
     /// started at the same time) made this one with its prefix a moment before, so the prefix
     /// is taken and the POST refused, as the repository refuses a prefix that is not unique.
@@ -443,6 +446,13 @@ fn serve(
         Port::Qrs => qrs(&request, &mut state.lock().unwrap()),
         Port::Proxy => proxy(&request, &mut state.lock().unwrap()),
     };
+    if matches!(port, Port::Qrs)
+        && request.method == "PUT"
+        && request.target.starts_with("/qrs/proxyservice/")
+        && state.lock().unwrap().lose_link_answers
+    {
+        return Ok(());
+    }
     tls.write_all(&answer.bytes())?;
     tls.flush()?;
     tls.conn.send_close_notify();
