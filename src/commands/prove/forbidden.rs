@@ -55,6 +55,9 @@ pub(super) enum Forbidden {
     OtherOrigin,
     /// Nothing was left to change but the Origin, which was the server's own.
     Origin,
+    /// The CSRF token changed between two asks (a session keeps one) and neither opened it,
+    /// nor the server's own Origin: the token or the Origin, not told apart.
+    TokenChanges,
     /// A try failed before the cause was told apart: its error.
     Untold(String),
 }
@@ -85,7 +88,8 @@ pub(super) fn tell_forbidden(
         Ok(fresh) => fresh,
         Err(e) => return untold(e),
     };
-    if let Some(fresh) = &fresh {
+    // The same token again needs no second try.
+    if let Some(fresh) = fresh.as_ref().filter(|fresh| Some(*fresh) != sent.csrf) {
         match opens(Sent {
             csrf: Some(fresh),
             ..sent
@@ -105,6 +109,11 @@ pub(super) fn tell_forbidden(
             Ok(false) => {}
             Err(e) => return untold(e),
         }
+    }
+    // A token that changes at every ask is not the session's one: then the token may be what
+    // is refused, and the Origin is not the only thing left.
+    if fresh.as_ref().is_some_and(|fresh| Some(fresh) != sent.csrf) {
+        return Forbidden::TokenChanges;
     }
     Forbidden::Origin
 }
@@ -163,6 +172,18 @@ pub(super) fn qseow_forbidden(
             ),
             add_host,
         ),
+        Forbidden::TokenChanges => (
+            format!(
+                "{refused}; /qps/csrftoken gave another token when asked again (a session keeps \
+                 one) and the handshake did not open with it either: the proxy may check a \
+                 token other than those it hands out, or refuse the Origin '{origin}'"
+            ),
+            format!(
+                "check that one proxy node serves the session from the login to the WebSocket \
+                 (sticky load balancing) and that the proxy is up to date; and that the host \
+                 allow list holds '{host}' (doctor-qseow shows it)"
+            ),
+        ),
         Forbidden::Untold(error) => (
             format!("{refused}; trying again to tell the cause apart failed: {error}"),
             format!(
@@ -205,6 +226,15 @@ pub(super) fn qscloud_forbidden(
         Forbidden::Untold(error) => (
             format!("{refused}; trying again to tell the cause apart failed: {error}"),
             "run again with --loglevel debug".to_owned(),
+        ),
+        Forbidden::TokenChanges => (
+            format!(
+                "{refused}; /api/v1/csrf-token gave another token when asked again (a session \
+                 keeps one) and the handshake did not open with it either"
+            ),
+            "log in again and ask for the CSRF token once, right before the WebSocket; run \
+             again with --loglevel debug to see the requests"
+                .to_owned(),
         ),
         Forbidden::Authorization | Forbidden::NoCsrfToken | Forbidden::Origin => (
             format!(
@@ -288,9 +318,14 @@ mod tests {
                 (OWN.to_owned(), Some("new".to_owned()), false)
             ]
         );
-        // The server's own Origin and nothing opens: the Origin is what is left.
-        let (why, tried) = tell(sent(OWN, None), false, Some("new"), |_| false);
+        // The server's own Origin, the session's one token, and nothing opens: the Origin is
+        // what is left, and the same token is not tried twice.
+        let (why, tried) = tell(sent(OWN, None), false, Some("old-token"), |_| false);
         assert_eq!(why, Forbidden::Origin);
+        assert!(tried.is_empty(), "{tried:?}");
+        // A token that changed at the second ask, and nothing opens: not told apart.
+        let (why, tried) = tell(sent(OWN, None), false, Some("new"), |_| false);
+        assert_eq!(why, Forbidden::TokenChanges);
         assert_eq!(tried.len(), 1, "the own origin is not tried twice");
         // No fresh token to be had: the Origin is still tried.
         let (why, tried) = tell(sent(mashup, None), false, None, |t| t.0 == OWN);
