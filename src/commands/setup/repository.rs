@@ -114,6 +114,8 @@ fn changed_before(err: &anyhow::Error, server: &str, done: &[String]) -> UserErr
         done.join(", ")
     ))
     .with_hint(match hint {
+        // A lost answer's hint says the rerun already.
+        Some(hint) if hint.contains("run the same command again") => hint,
         Some(hint) => format!("{hint}; {rerun}"),
         None => format!("mend the cause above, {rerun}"),
     })
@@ -300,11 +302,16 @@ fn link(
         repository
             .link_virtual_proxy(service, &virtual_proxy.id)
             .map_err(|f| {
-                qrs_failure(
-                    f,
-                    &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
-                    repository,
-                )
+                let action =
+                    format!("link the virtual proxy '{prefix}' to the proxy service of {name}");
+                // As for a create or an update: a link sent whose answer was lost may be made.
+                let unknown = !matches!(f, qseow::QrsFailure::Refused { .. });
+                let err = qrs_failure(f, &action, repository);
+                if unknown {
+                    super::outcome_unknown(&err, &action, &server)
+                } else {
+                    err
+                }
             })?;
         info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
         done.push(format!(
