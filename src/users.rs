@@ -555,6 +555,12 @@ fn folded(text: &str) -> impl Iterator<Item = char> + '_ {
     text.chars().flat_map(char::to_lowercase).nfc()
 }
 
+/// A QSEoW user id or directory as QSEoW compares it (the same folding that finds two rows of
+/// one user in a --users file): two names that fold alike are one.
+pub fn qseow_folded(text: &str) -> String {
+    folded(text).collect()
+}
+
 /// What is wrong with a row: the column, when it is one column's, and the problem with its fix.
 type RowProblem = (Option<Column>, String);
 

@@ -785,9 +785,13 @@ fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
     let acme = token_of("/token?user=anna&userdir=ACME", "");
     assert_eq!(acme["userDirectory"], "ACME");
     assert_eq!(acme["name"], "Anna of ACME");
-    // A directory is a name without letter case in QSEoW: the token carries the file's.
-    let partner = token_of("/token", r#"{"user": "anna", "userdir": "partner"}"#);
-    assert_eq!(partner["userDirectory"], "PARTNER");
+    // A directory and a user id are names without letter case in QSEoW: the token carries the
+    // file's spelling.
+    let partner = token_of("/token", r#"{"user": "ANNA", "userdir": "partner"}"#);
+    assert_eq!(
+        (&partner["userId"], &partner["userDirectory"]),
+        (&json!("anna"), &json!("PARTNER"))
+    );
     // A row without a directory is in --userdir's, asked by name too.
     let ben = token_of("/token", r#"{"user": "ben", "userdir": "acme"}"#);
     assert_eq!(ben["userDirectory"], "ACME");

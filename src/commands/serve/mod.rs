@@ -264,6 +264,15 @@ fn signing_key(args: &PrivateKeyArgs, now: SystemTime) -> Result<SigningKey> {
     Ok(keys::signing_key(&source, passphrase.as_ref(), now)?.key)
 }
 
+/// How a user id is looked up: QSEoW compares user ids without letter case (as `--users`
+/// checks them, `users::qseow_folded`); Qlik Cloud's subjects are compared as they are.
+fn user_key(profile: Profile, id: &str) -> String {
+    match profile {
+        Profile::Qseow => users::qseow_folded(id),
+        Profile::Qscloud => id.to_owned(),
+    }
+}
+
 /// The users of --user and --users, checked as create checks a --users file.
 fn allowed_users(
     args: &AllowedUsersArgs,
@@ -273,15 +282,19 @@ fn allowed_users(
 ) -> Result<Allowed> {
     let mut rows: HashMap<String, Vec<UserRow>> = HashMap::new();
     for user in &args.allowed_users {
-        rows.entry(user.clone()).or_default().push(UserRow {
-            id: user.as_str().into(),
-            userdir: default_userdir.map(Into::into),
-            ..UserRow::default()
-        });
+        rows.entry(user_key(profile, user))
+            .or_default()
+            .push(UserRow {
+                id: user.as_str().into(),
+                userdir: default_userdir.map(Into::into),
+                ..UserRow::default()
+            });
     }
     if let Some(path) = &args.users {
         for row in users_file(path, args.users_format, profile, default_userdir, claims)? {
-            rows.entry(row.id.to_string()).or_default().push(row);
+            rows.entry(user_key(profile, &row.id))
+                .or_default()
+                .push(row);
         }
     }
     if args.allow_any_user {
@@ -645,7 +658,7 @@ impl Allowed {
     fn row(&self, asked: &Asked) -> Result<UserRow, Reply> {
         let rows: Vec<&UserRow> = self
             .rows
-            .get(&asked.user)
+            .get(&user_key(self.profile, &asked.user))
             .map(|rows| {
                 rows.iter()
                     .filter(|row| match asked.userdir.as_deref() {
@@ -656,7 +669,9 @@ impl Allowed {
                             .userdir
                             .as_deref()
                             .or(self.default_userdir.as_deref())
-                            .is_some_and(|held| held.eq_ignore_ascii_case(asked)),
+                            .is_some_and(|held| {
+                                users::qseow_folded(held) == users::qseow_folded(asked)
+                            }),
                     })
                     .collect()
             })
