@@ -631,7 +631,7 @@ impl Server {
             scope,
             timeout: *timeout,
         };
-        match oauth_client::request_token(tenant, credential, &ask, now) {
+        let answer = match oauth_client::request_token(tenant, credential, &ask, now) {
             Ok(Ok(reply)) => {
                 let object: Value =
                     serde_json::from_str(reply.json.expose()).unwrap_or(Value::Null);
@@ -649,7 +649,19 @@ impl Server {
                 ))
             }
             Err(err) => Err(failure(502, &err)),
+        };
+        // A user Qlik gave no token keeps no slot: with --allow-any-user, every name a page
+        // makes up would otherwise stay in memory. (The slot's lock, then the map's: no one
+        // waits for a slot while holding the map.)
+        if held.is_none() {
+            let mut slots = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slots.get(user).is_some_and(|kept| Arc::ptr_eq(kept, &slot)) {
+                slots.remove(user);
+            }
         }
+        answer
     }
 }
 
