@@ -123,7 +123,8 @@ pub enum LoginFormat {
     Json,
     /// One JSON object a client opens the engine with itself: {"websocketUrl" (with the CSRF
     /// token), "cookie" (the Cookie header's value), "origin", "csrfToken", "expires", "ends"}.
-    /// It holds the session's secrets: it goes to stdout only, and the session is kept open
+    /// It holds the session's secrets: it goes to stdout only, and the session is kept open.
+    /// When the engine refuses the session, nothing is printed and the session is ended
     Session,
 }
 

@@ -799,6 +799,35 @@ fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays(
     }
 }
 
+/// `--output session` hands over only a session the engine took: when the proof fails, the
+/// probe ends the session it made, prints nothing on stdout and says why.
+#[test]
+fn output_session_with_a_refused_engine_prints_nothing_and_ends_the_session() {
+    let site = site(&["qlik.example.com"]);
+    let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("error: the virtual proxy made a session, but the engine refused it")
+            && stderr.contains("HTTP 403"),
+        "{stderr}"
+    );
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1));
+
+    let ((code, stdout, stderr), server) = qscloud_login(
+        Trust {
+            engine_session_state: Some("SESSION_ERROR_NO_LICENSE".to_owned()),
+            ..Trust::default()
+        },
+        &["--output", "session"],
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(stdout, "");
+    let counts = server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1));
+}
+
 fn piped(mut command: std::process::Command, input: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = command.spawn().unwrap();

@@ -88,7 +88,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
-    hold_back_to_end(&args.connection, args.output.output);
+    hold_back_to_end(&args.connection);
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
     if !args.engine.no_engine {
         let expected = report.user.as_ref().and_then(|u| u.id.clone());
@@ -106,7 +106,13 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
     let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
     if args.output.output == LoginFormat::Session {
         let header = cookie_header.ok_or_else(|| UserError::runtime("Qlik Cloud set no cookie"))?;
-        engine_proven(&report, QLIK_CLOUD)?;
+        if let Err(err) = engine_proven(&report, QLIK_CLOUD) {
+            // No session to hand over: the probe ends the one it made (unless a jar keeps it).
+            if jar.is_none() {
+                connect::end_qscloud_session(&tenant, &header);
+            }
+            return Err(err.into());
+        }
         let csrf = proven_csrf_token(&report);
         let app = args
             .engine
@@ -248,7 +254,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
-    hold_back_to_end(&args.connection, args.output.output);
+    hold_back_to_end(&args.connection);
     report.user = match &cookie_header {
         Some(header) => proxy.user(header).map(User::from),
         None => None,
@@ -281,7 +287,13 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
     if args.output.output == LoginFormat::Session {
         let header =
             cookie_header.ok_or_else(|| UserError::runtime("the virtual proxy set no cookie"))?;
-        engine_proven(&report, VIRTUAL_PROXY)?;
+        if let Err(err) = engine_proven(&report, VIRTUAL_PROXY) {
+            // No session to hand over: the probe ends the one it made (unless a jar keeps it).
+            if jar.is_none() {
+                connect::end_qseow_session(&proxy, &header);
+            }
+            return Err(err.into());
+        }
         let csrf = proven_csrf_token(&report);
         let path = match &args.engine.app {
             Some(app) => format!("/app/{}", percent_encode(app)),
@@ -321,10 +333,11 @@ fn proven_csrf_token(report: &LoginReport) -> Option<SecretText> {
     report.engine.as_ref().and_then(|e| e.csrf_token.clone())
 }
 
-/// A session this run will end (no `--cookie-jar`, no `--output session` keeps it): the steps
-/// before its end leave time for it within `--timeout`.
-fn hold_back_to_end(connection: &ConnectionArgs, output: LoginFormat) {
-    if connection.cookie_jar.is_none() && output != LoginFormat::Session {
+/// A session this run may end (no `--cookie-jar` keeps it; `--output session` hands it over
+/// only when the engine took it): the steps before its end leave time for it within
+/// `--timeout`.
+fn hold_back_to_end(connection: &ConnectionArgs) {
+    if connection.cookie_jar.is_none() {
         crate::http::hold_back_for_cleanup();
     }
 }
