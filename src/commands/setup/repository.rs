@@ -100,6 +100,18 @@ pub fn apply(args: &RepositoryArgs, prefix: &str, body: &Value) -> Result<Output
     })
 }
 
+/// A write's failure: the repository's refusal in its words; any other (an answer lost, late,
+/// empty or unreadable) came after the request was sent, so Qlik may have changed.
+fn write_failure(failure: qseow::QrsFailure, action: &str, repository: &Repository) -> UserError {
+    let refused = matches!(failure, qseow::QrsFailure::Refused { .. });
+    let err = qrs_failure(failure, action, repository);
+    if refused {
+        err
+    } else {
+        super::outcome_unknown(&err, action, &repository.server().to_string())
+    }
+}
+
 /// A failure after this run changed the site: the error, and what was changed before it, which
 /// Qlik keeps. A rerun converges (it changes only what still differs).
 fn changed_before(err: &anyhow::Error, server: &str, done: &[String]) -> UserError {
@@ -176,11 +188,12 @@ fn create(
                 .into()),
             }
         }
-        Err(failure) => {
-            let action = format!("create the virtual proxy '{prefix}'");
-            let err = qrs_failure(failure, &action, repository);
-            Err(super::outcome_unknown(&err, &action, &server).into())
-        }
+        Err(failure) => Err(write_failure(
+            failure,
+            &format!("create the virtual proxy '{prefix}'"),
+            repository,
+        )
+        .into()),
     }
 }
 
@@ -208,14 +221,11 @@ fn update(
         return Ok((existing.clone(), None));
     }
     let updated = repository.update_virtual_proxy(&merged.json).map_err(|f| {
-        let action = format!("update the virtual proxy '{prefix}' ({})", existing.id);
-        let unknown = !matches!(f, qseow::QrsFailure::Refused { .. });
-        let err = qrs_failure(f, &action, repository);
-        if unknown {
-            super::outcome_unknown(&err, &action, &server)
-        } else {
-            err
-        }
+        write_failure(
+            f,
+            &format!("update the virtual proxy '{prefix}' ({})", existing.id),
+            repository,
+        )
     })?;
     info!(
         "updated the virtual proxy '{prefix}' ({}) on {server}: {}",
@@ -302,16 +312,11 @@ fn link(
         repository
             .link_virtual_proxy(service, &virtual_proxy.id)
             .map_err(|f| {
-                let action =
-                    format!("link the virtual proxy '{prefix}' to the proxy service of {name}");
-                // As for a create or an update: a link sent whose answer was lost may be made.
-                let unknown = !matches!(f, qseow::QrsFailure::Refused { .. });
-                let err = qrs_failure(f, &action, repository);
-                if unknown {
-                    super::outcome_unknown(&err, &action, &server)
-                } else {
-                    err
-                }
+                write_failure(
+                    f,
+                    &format!("link the virtual proxy '{prefix}' to the proxy service of {name}"),
+                    repository,
+                )
             })?;
         info!("linked the virtual proxy '{prefix}' to the proxy service of {name}");
         done.push(format!(
