@@ -8,9 +8,10 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 
 use crate::common::engine::{App, ENGINE_VERSION};
-use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
+use crate::common::qlik_server::Trust;
 use crate::common::qrs_server::jwt_virtual_proxy;
 use crate::common::site::{Site, SiteBuilder};
+use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{Create, fixture, fixture_text};
 
 const AUDIENCE: &str = "qlik-jwt";
@@ -351,37 +352,8 @@ fn qseow_an_authorization_header_is_tried_away_and_the_jwt_not_shown() {
 
 #[test]
 fn qscloud_the_engine_is_proven_through_a_session_app() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    let token = Create::qscloud()
-        .args([
-            "--sub",
-            "anna",
-            "--username",
-            "Anna",
-            "--useremail",
-            "anna@grusgrus.com",
-        ])
-        .args(["--useremail-verified", "true"])
-        .key_file(fixture("rsa2048-pkcs8.pem"))
-        .run_in(dir.path())
-        .output()
-        .unwrap();
-    fs::write(dir.path().join("token.txt"), &token.stdout).unwrap();
-    let mut cmd = crate::common::qs_jwt(dir.path());
-    for name in crate::common::PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
-    cmd.args([
-        "login-qscloud",
-        "--tenant",
-        &server.url(),
-        "--cacert",
-        "ca.pem",
-    ])
-    .args(["--jwt-file", "token.txt", "--output", "json"]);
-    let (code, stdout, stderr) = run(&mut cmd);
+    let ((code, stdout, stderr), tenant) = qscloud_login(Trust::default(), &["--output", "json"]);
+    let server = &tenant.server;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let report = json_of(&stdout);
     assert_eq!(report["engine"]["proven"], true, "{stdout}");
@@ -404,15 +376,13 @@ fn qscloud_the_engine_is_proven_through_a_session_app() {
 
 /// `login-qscloud` with a fresh JWT for anna against a Qlik Cloud stand-in with `trust`,
 /// then `extra`; the run, and the stand-in.
-fn qscloud_login(trust: Trust, extra: &[&str]) -> ((i32, String, String), QlikServer) {
-    let server = QlikServer::start_with(Behaviour::QlikCloud, trust);
-    (qscloud_login_at(&server, extra), server)
+fn qscloud_login(trust: Trust, extra: &[&str]) -> ((i32, String, String), Tenant) {
+    let tenant = TenantBuilder::new().trust(trust).start();
+    (qscloud_login_at(&tenant, extra), tenant)
 }
 
-/// `login-qscloud` with a fresh JWT for anna against `server`, then `extra`.
-fn qscloud_login_at(server: &QlikServer, extra: &[&str]) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
+/// `login-qscloud` with a fresh JWT for anna against `tenant`, then `extra`.
+fn qscloud_login_at(tenant: &Tenant, extra: &[&str]) -> (i32, String, String) {
     let token = Create::qscloud()
         .args(["--sub", "anna", "--username", "Anna"])
         .args([
@@ -422,17 +392,15 @@ fn qscloud_login_at(server: &QlikServer, extra: &[&str]) -> (i32, String, String
             "true",
         ])
         .key_file(fixture("rsa2048-pkcs8.pem"))
-        .run_in(dir.path())
+        .run_in(tenant.path())
         .output()
         .unwrap();
     assert!(token.status.success(), "{token:?}");
-    fs::write(dir.path().join("token.txt"), &token.stdout).unwrap();
-    let mut cmd = crate::common::qs_jwt(dir.path());
-    for name in crate::common::PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
-    cmd.args(["login-qscloud", "--tenant", &server.url()])
-        .args(["--cacert", "ca.pem", "--jwt-file", "token.txt"])
+    fs::write(tenant.path().join("token.txt"), &token.stdout).unwrap();
+    let mut cmd = tenant.command_without_api_key();
+    cmd.arg("login-qscloud")
+        .args(tenant.connection())
+        .args(["--jwt-file", "token.txt"])
         .args(extra);
     run(&mut cmd)
 }
@@ -495,7 +463,8 @@ fn qscloud_each_engine_refusal_is_said_in_qliks_terms() {
         ),
     ];
     for (what, trust, extra, said, words) in cases {
-        let ((code, stdout, stderr), server) = qscloud_login(trust, extra);
+        let ((code, stdout, stderr), tenant) = qscloud_login(trust, extra);
+        let server = &tenant.server;
         assert_eq!(code, 1, "{what}: {stdout}\n{stderr}");
         let both = format!("{stdout}\n{stderr}");
         assert!(
@@ -508,14 +477,15 @@ fn qscloud_each_engine_refusal_is_said_in_qliks_terms() {
         assert_eq!((counts.opened, counts.ended), (1, 1), "{what}");
     }
     // The Origin the tenant takes, and the app a reader opens, pass.
-    let ((code, stdout, stderr), server) = qscloud_login(Trust::default(), &["--output", "json"]);
+    let ((code, stdout, stderr), tenant) = qscloud_login(Trust::default(), &["--output", "json"]);
+    let server = &tenant.server;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let user = json_of(&stdout)["engine"]["user"]
         .as_str()
         .unwrap()
         .to_owned();
     server.set_apps(vec![app(vec![user])]);
-    let (code, stdout, stderr) = qscloud_login_at(&server, &["--app", APP]);
+    let (code, stdout, stderr) = qscloud_login_at(&tenant, &["--app", APP]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("titled 'Sales 2026'"), "{stdout}");
 }
@@ -533,44 +503,31 @@ fn access_token(user_id: &str, key: &[u8]) -> String {
     .unwrap()
 }
 
-/// `login-qscloud --access-token-file` with `token` in a file, against `server`.
-fn login_with_access_token(
-    server: &QlikServer,
-    token: &str,
-    extra: &[&str],
-) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("ca.pem"), &server.ca_pem).unwrap();
-    fs::write(dir.path().join("access-token.txt"), format!("{token}\n")).unwrap();
-    let mut cmd = crate::common::qs_jwt(dir.path());
-    for name in crate::common::PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
-    cmd.args([
-        "login-qscloud",
-        "--tenant",
-        &server.url(),
-        "--cacert",
-        "ca.pem",
-    ])
-    .args([
-        "--access-token-file",
-        "access-token.txt",
-        "--loglevel",
-        "debug",
-    ])
-    .args(extra);
+/// `login-qscloud --access-token-file` with `token` in a file, against `tenant`.
+fn login_with_access_token(tenant: &Tenant, token: &str, extra: &[&str]) -> (i32, String, String) {
+    fs::write(tenant.path().join("access-token.txt"), format!("{token}\n")).unwrap();
+    let mut cmd = tenant.command_without_api_key();
+    cmd.arg("login-qscloud")
+        .args(tenant.connection())
+        .args([
+            "--access-token-file",
+            "access-token.txt",
+            "--loglevel",
+            "debug",
+        ])
+        .args(extra);
     run(&mut cmd)
 }
 
 #[test]
 fn qscloud_an_oauth_access_token_proves_the_engine_as_a_bearer() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
+    let tenant = TenantBuilder::new().start();
+    let server = &tenant.server;
     let token = access_token(
         "64d0f0a7a1b2c3d4e5f60718",
         crate::common::oauth_server::TENANT_KEY,
     );
-    let (code, stdout, stderr) = login_with_access_token(&server, &token, &["--output", "json"]);
+    let (code, stdout, stderr) = login_with_access_token(&tenant, &token, &["--output", "json"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let report = json_of(&stdout);
     assert_eq!(report["accepted"], true, "{stdout}");
@@ -610,7 +567,7 @@ fn qscloud_an_oauth_access_token_proves_the_engine_as_a_bearer() {
         "{stderr}"
     );
 
-    let (code, stdout, stderr) = login_with_access_token(&server, &token, &[]);
+    let (code, stdout, stderr) = login_with_access_token(&tenant, &token, &[]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.starts_with("Accepted: Qlik Cloud took the access token at ")
@@ -623,9 +580,10 @@ fn qscloud_an_oauth_access_token_proves_the_engine_as_a_bearer() {
 
 #[test]
 fn qscloud_an_access_token_qlik_refuses_is_said_and_not_shown() {
-    let server = QlikServer::start(Behaviour::QlikCloud);
+    let tenant = TenantBuilder::new().start();
+    let server = &tenant.server;
     let token = access_token("64d0f0a7a1b2c3d4e5f60718", b"another tenant's key");
-    let (code, stdout, stderr) = login_with_access_token(&server, &token, &[]);
+    let (code, stdout, stderr) = login_with_access_token(&tenant, &token, &[]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert_eq!(stdout, "");
     assert!(
@@ -648,7 +606,7 @@ fn qscloud_an_access_token_qlik_refuses_is_said_and_not_shown() {
         &["--cookie-jar", "jar.txt"],
         &["--output", "session"],
     ] {
-        let (code, _, stderr) = login_with_access_token(&server, &token, extra);
+        let (code, _, stderr) = login_with_access_token(&tenant, &token, extra);
         assert_eq!(code, 2, "{extra:?}: {stderr}");
     }
 }
@@ -738,8 +696,9 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
 
 #[test]
 fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays() {
-    let ((code, stdout, stderr), server) =
+    let ((code, stdout, stderr), tenant) =
         qscloud_login(Trust::default(), &["--output", "session"]);
+    let server = &tenant.server;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let bundle = json_of(&stdout);
     let url = bundle["websocketUrl"].as_str().unwrap();
@@ -782,13 +741,12 @@ fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays(
     assert_eq!(asked, 1);
     // The docs' Python client opens the engine with it.
     if crate::common::skip::require_python_module("websockets") {
-        let ca = tempfile::NamedTempFile::new().unwrap();
-        fs::write(ca.path(), &server.ca_pem).unwrap();
+        let ca = tenant.path().join("ca.pem");
         let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let mut python = std::process::Command::new("python3");
         python
             .arg(examples.join("engine-session.py"))
-            .env("QLIK_CA", ca.path())
+            .env("QLIK_CA", &ca)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -815,7 +773,7 @@ fn output_session_with_a_refused_engine_prints_nothing_and_ends_the_session() {
     let counts = site.server.with(|r| r.counts);
     assert_eq!((counts.opened, counts.ended), (1, 1));
 
-    let ((code, stdout, stderr), server) = qscloud_login(
+    let ((code, stdout, stderr), tenant) = qscloud_login(
         Trust {
             engine_session_state: Some("SESSION_ERROR_NO_LICENSE".to_owned()),
             ..Trust::default()
@@ -824,7 +782,7 @@ fn output_session_with_a_refused_engine_prints_nothing_and_ends_the_session() {
     );
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert_eq!(stdout, "");
-    let counts = server.sessions();
+    let counts = tenant.server.sessions();
     assert_eq!((counts.opened, counts.ended), (1, 1));
 }
 
