@@ -127,6 +127,11 @@ impl Answer {
     }
 }
 
+/// `POST path` with `body`, from the page's origin: a page asking for a token.
+fn post(url: &str, path: &str, body: &str) -> Answer {
+    ask(url, "POST", path, Some(PAGE), Some(body))
+}
+
 /// A request as a page's fetch makes it: the method, the path, the Origin (if any) and a body.
 fn ask(url: &str, method: &str, path: &str, origin: Option<&str>, body: Option<&str>) -> Answer {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -223,13 +228,7 @@ fn a_page_of_an_allowed_origin_gets_an_allowed_users_token_and_nothing_else() {
             .is_some_and(|m| m.contains("POST"))
     );
 
-    let answer = ask(
-        &url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let answer = post(&url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.header("access-control-allow-origin"), Some(PAGE));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
@@ -270,13 +269,7 @@ fn a_page_of_an_allowed_origin_gets_an_allowed_users_token_and_nothing_else() {
     );
 
     // A user not allowed, no user, a body too large.
-    let stranger = ask(
-        &url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "ben"}"#),
-    );
+    let stranger = post(&url, "/token", r#"{"user": "ben"}"#);
     assert_eq!(stranger.status, 403);
     assert!(
         stranger.json()["error"]["hint"]
@@ -284,12 +277,9 @@ fn a_page_of_an_allowed_origin_gets_an_allowed_users_token_and_nothing_else() {
             .unwrap()
             .contains("--user")
     );
-    assert_eq!(
-        ask(&url, "POST", "/token", Some(PAGE), Some("{}")).status,
-        400
-    );
+    assert_eq!(post(&url, "/token", "{}").status, 400);
     let big = format!(r#"{{"user": "anna", "pad": "{}"}}"#, "x".repeat(20 * 1024));
-    let too_large = ask(&url, "POST", "/token", Some(PAGE), Some(&big));
+    let too_large = post(&url, "/token", &big);
     assert_eq!(too_large.status, 413);
     assert!(too_large.json()["error"]["detail"].is_string());
 
@@ -347,13 +337,7 @@ fn a_qlik_cloud_jwt_carries_the_users_file_groups() {
             PAGE,
         ],
     );
-    let answer = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let answer = post(&served.url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(answer.status, 200, "{}", answer.body);
     let token = answer.json()["token"].as_str().unwrap().to_owned();
     verify_with_public_key(
@@ -366,13 +350,7 @@ fn a_qlik_cloud_jwt_carries_the_users_file_groups() {
     assert_eq!(payload["sub"], "anna");
     assert_eq!(payload["name"], "Anna Anderson");
     assert_eq!(payload["groups"], json!(["everyone", "sales", "emea"]));
-    let other = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "ben"}"#),
-    );
+    let other = post(&served.url, "/token", r#"{"user": "ben"}"#);
     assert_eq!(other.status, 403);
     assert_eq!(served.stop().0, Some(0));
 }
@@ -473,13 +451,7 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
             .filter(|r| r.target.starts_with("/oauth/token"))
             .count()
     };
-    let first = ask(
-        &served.url,
-        "POST",
-        "/access-token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let first = post(&served.url, "/access-token", r#"{"user": "anna"}"#);
     assert_eq!(first.status, 200, "{}", first.body);
     assert!(
         first
@@ -489,35 +461,17 @@ fn an_impersonation_token_is_asked_of_qlik_once_a_user_while_fresh() {
     );
     let (_, payload) = decode_parts(&first.body);
     assert_eq!(payload["sub"], "anna", "{payload}");
-    let again = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let again = post(&served.url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["access_token"], first.body.as_str());
     assert!(again.json()["expires_in"].as_u64().unwrap() > 60);
     assert_eq!(token_requests(), 1, "Qlik asked once for anna");
 
     // A user not allowed: Qlik is not asked. One Qlik does not know: its refusal, in words.
-    let stranger = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "ben"}"#),
-    );
+    let stranger = post(&served.url, "/token", r#"{"user": "ben"}"#);
     assert_eq!(stranger.status, 403);
     assert_eq!(token_requests(), 1);
-    let unknown = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "nobody-in-the-tenant"}"#),
-    );
+    let unknown = post(&served.url, "/token", r#"{"user": "nobody-in-the-tenant"}"#);
     assert_eq!(unknown.status, 502, "{}", unknown.body);
     assert!(
         unknown.json()["error"]["detail"]
@@ -544,13 +498,7 @@ fn the_client_secret_is_read_from_standard_input_as_oauth_qscloud_reads_it() {
         &oauth_serve_args(&url, "-"),
         Some(&format!("{SECRET}\n")),
     );
-    let reply = ask(
-        &served.url,
-        "POST",
-        "/access-token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let reply = post(&served.url, "/access-token", r#"{"user": "anna"}"#);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let (code, stderr) = served.stop();
     assert_eq!(code, Some(0), "{stderr}");
@@ -578,13 +526,7 @@ fn one_users_wait_for_qlik_holds_up_no_other_user() {
             .map(|user| {
                 let served = &served.url;
                 scope.spawn(move || {
-                    ask(
-                        served,
-                        "POST",
-                        "/access-token",
-                        Some(PAGE),
-                        Some(&format!(r#"{{"user": "{user}"}}"#)),
-                    )
+                    post(served, "/access-token", &format!(r#"{{"user": "{user}"}}"#))
                 })
             })
             .collect();
@@ -674,13 +616,7 @@ fn a_key_based_oauth_client_proves_itself_with_a_signed_assertion() {
     let dir = key_tenant(|_| {});
     let tenant = &dir.server;
     let served = serve_with_key(&dir, &[]);
-    let answer = ask(
-        &served.url,
-        "POST",
-        "/access-token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let answer = post(&served.url, "/access-token", r#"{"user": "anna"}"#);
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(decode_parts(&answer.body).1["sub"], "anna");
 
@@ -711,13 +647,7 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     let dir = key_tenant(|config| config.rate_limit = Some((1, "1")));
     let tenant = &dir.server;
     let served = serve_with_key(&dir, &[]);
-    let answer = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let answer = post(&served.url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(answer.json()["access_token"].is_string());
     let sent = token_requests(tenant);
@@ -736,13 +666,7 @@ fn a_429_from_qlik_is_waited_for_as_oauth_qscloud_waits() {
     let dir = key_tenant(|config| config.rate_limit = Some((1, "120")));
     let tenant = &dir.server;
     let served = serve_with_key(&dir, &["--timeout", "5s"]);
-    let refused = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let refused = post(&served.url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(refused.status, 502, "{}", refused.body);
     let error = &refused.json()["error"];
     assert!(
@@ -769,7 +693,7 @@ fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
     .unwrap();
     let served = qseow(dir.path(), &["--users", "staff.csv"]);
     let token_of = |path: &str, body: &str| {
-        let answer = ask(&served.url, "POST", path, Some(PAGE), Some(body));
+        let answer = post(&served.url, path, body);
         assert_eq!(answer.status, 200, "{}", answer.body);
         decode_parts(answer.json()["token"].as_str().unwrap()).1
     };
@@ -797,13 +721,7 @@ fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
     assert_eq!(ben["userDirectory"], "ACME");
 
     // Two rows and no directory asked: which one is not guessed.
-    let ambiguous = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna"}"#),
-    );
+    let ambiguous = post(&served.url, "/token", r#"{"user": "anna"}"#);
     assert_eq!(ambiguous.status, 400, "{}", ambiguous.body);
     let error = &ambiguous.json()["error"];
     assert!(
@@ -815,12 +733,10 @@ fn a_qseow_user_in_two_directories_is_chosen_by_userdir() {
         "{error}"
     );
     // A directory the file does not give anna: refused.
-    let elsewhere = ask(
+    let elsewhere = post(
         &served.url,
-        "POST",
         "/token",
-        Some(PAGE),
-        Some(r#"{"user": "anna", "userdir": "OTHER"}"#),
+        r#"{"user": "anna", "userdir": "OTHER"}"#,
     );
     assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
     assert!(!elsewhere.body.contains("eyJ"));
@@ -844,13 +760,7 @@ fn any_user_on_qseow_needs_a_directory_from_the_request_or_userdir() {
             PAGE,
         ],
     );
-    let nowhere = ask(
-        &served.url,
-        "POST",
-        "/token",
-        Some(PAGE),
-        Some(r#"{"user": "zoe"}"#),
-    );
+    let nowhere = post(&served.url, "/token", r#"{"user": "zoe"}"#);
     assert_eq!(nowhere.status, 400, "{}", nowhere.body);
     assert!(
         nowhere.json()["error"]["detail"]
@@ -858,12 +768,10 @@ fn any_user_on_qseow_needs_a_directory_from_the_request_or_userdir() {
             .unwrap()
             .contains("names no user directory")
     );
-    let answer = ask(
+    let answer = post(
         &served.url,
-        "POST",
         "/token",
-        Some(PAGE),
-        Some(r#"{"user": "zoe", "userdir": "GUESTS"}"#),
+        r#"{"user": "zoe", "userdir": "GUESTS"}"#,
     );
     assert_eq!(answer.status, 200, "{}", answer.body);
     let (_, payload) = decode_parts(answer.json()["token"].as_str().unwrap());
