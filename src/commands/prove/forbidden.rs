@@ -1,13 +1,70 @@
-//! Why the engine's WebSocket got 403. Qlik's answer names no cause ("Cross-Site Websocket
-//! Hijacking attack prevention check failed"), so the handshake is tried again with one thing
-//! changed at a time (no `Authorization` header, a CSRF token asked for again, the server's own
-//! Origin), and what opened it is said in each platform's terms with the one thing to change.
+//! The engine's WebSocket handshake for both platforms ([`Handshake`]), and why it got 403.
+//! Qlik's answer names no cause ("Cross-Site Websocket Hijacking attack prevention check
+//! failed"), so the handshake is tried again with one thing changed at a time (no
+//! `Authorization` header, a CSRF token asked for again, the server's own Origin), and what
+//! opened it is said in each platform's terms with the one thing to change.
 
 use crate::error::UserError;
-use crate::http::{Opened, percent_encode};
+use crate::http::{Client, Opened, Socket, Upgrade, percent_encode};
 use crate::secret::SecretText;
 
 use super::origin_host;
+
+/// One handshake as a platform makes it: where (`path` below the client's server, with the
+/// session's `cookies`), what it sends, and, for a 403, how its CSRF token is asked for again
+/// and whether its bearer is the session itself (Qlik Cloud's OAuth access token).
+pub(super) struct Handshake<'a, F> {
+    pub client: &'a Client,
+    pub path: &'a str,
+    pub cookies: Option<&'a SecretText>,
+    pub sent: Sent<'a>,
+    pub bearer_is_the_session: bool,
+    pub fresh_csrf: F,
+}
+
+/// A handshake's outcome: the open socket, or the refusal with its body and, for a 403, its
+/// cause told apart.
+pub(super) enum Handshaken {
+    Open(Box<Socket>),
+    Refused {
+        status: u16,
+        body: Vec<u8>,
+        forbidden: Option<Forbidden>,
+    },
+}
+
+impl<F> Handshake<'_, F>
+where
+    F: FnOnce() -> Result<Option<SecretText>, UserError>,
+{
+    /// Opens the WebSocket; after a 403, tries again one change at a time ([`tell_forbidden`]).
+    pub fn open(self) -> Result<Handshaken, UserError> {
+        let try_once = |sent: Sent<'_>| {
+            self.client.websocket(&Upgrade {
+                path: format!("{}{}", self.path, csrf_query(sent.csrf)),
+                cookies: self.cookies,
+                bearer: sent.bearer,
+                origin: sent.origin,
+            })
+        };
+        Ok(match try_once(self.sent)? {
+            Opened::Open(socket) => Handshaken::Open(socket),
+            Opened::Refused { status, body } => Handshaken::Refused {
+                status,
+                body,
+                forbidden: (status == 403).then(|| {
+                    tell_forbidden(
+                        self.sent,
+                        &self.client.server().origin(),
+                        self.bearer_is_the_session,
+                        self.fresh_csrf,
+                        |sent| try_once(sent).map(opened),
+                    )
+                }),
+            },
+        })
+    }
+}
 
 /// What a handshake sends besides the session's cookies: the Origin, the CSRF token, and an
 /// `Authorization: Bearer` (Qlik Cloud's OAuth access token, or `--websocket-authorization`).
@@ -19,7 +76,7 @@ pub(super) struct Sent<'a> {
 }
 
 /// `?qlik-csrf-token=...`, or nothing without a token.
-pub(super) fn csrf_query(csrf: Option<&SecretText>) -> String {
+fn csrf_query(csrf: Option<&SecretText>) -> String {
     csrf.map(|t| format!("?qlik-csrf-token={}", percent_encode(t.expose())))
         .unwrap_or_default()
 }
@@ -30,7 +87,7 @@ pub(super) fn fresh_token(status: u16, token: Option<SecretText>) -> Option<Secr
 }
 
 /// Whether a handshake opened; an open socket is closed at once.
-pub(super) fn opened(outcome: Opened) -> bool {
+fn opened(outcome: Opened) -> bool {
     match outcome {
         Opened::Open(socket) => {
             socket.close();
@@ -65,7 +122,7 @@ pub(super) enum Forbidden {
 /// Tells the cause of a 403 apart: without the `Authorization` header (unless it is the
 /// session, as Qlik Cloud's access token is), then with a CSRF token asked for again, then with
 /// the server's own Origin; what is left is the Origin. `opens` tries one handshake.
-pub(super) fn tell_forbidden(
+fn tell_forbidden(
     mut sent: Sent<'_>,
     own_origin: &str,
     bearer_is_the_session: bool,

@@ -1,8 +1,8 @@
 //! The engine proof that login-* and the doctors' --login share (not a command): after the
 //! HTTP login, the session's CSRF token, the engine's WebSocket with the session's cookies, an
 //! `Origin` and no `Authorization` header, then `engine`'s conversation; each step said, the
-//! first that failed named in Qlik's terms with the one thing to change. A 403 names no cause,
-//! so `forbidden` tells it apart by trying the handshake again with one thing changed at a time.
+//! first that failed named in Qlik's terms with the one thing to change. `forbidden` opens the
+//! WebSocket for both platforms, and tells a 403 apart by trying again one change at a time.
 //!
 //! Sources (issue 28): Qlik's support article "Extended WebSocket CSRF protection" (QSEoW
 //! November 2024: `GET /<prefix>/qps/csrftoken`, the `qlik-csrf-token` header, the WebSocket's
@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::engine::{self, EngineFailure};
 use crate::error::UserError;
-use crate::http::{Opened, Server, Socket, Upgrade, percent_encode};
+use crate::http::{Server, Socket, percent_encode};
 use crate::qlik::cloud::Tenant;
 use crate::qlik::qseow::Proxy;
 use crate::render::escape;
@@ -23,9 +23,7 @@ use crate::secret::SecretText;
 
 mod forbidden;
 
-use forbidden::{
-    Sent, csrf_query, fresh_token, opened, qscloud_forbidden, qseow_forbidden, tell_forbidden,
-};
+use forbidden::{Handshake, Handshaken, Sent, fresh_token, qscloud_forbidden, qseow_forbidden};
 
 /// What the proof found, step by step, and `--output json`'s `engine` object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -204,43 +202,41 @@ pub fn qseow(
         server.origin().trim_start_matches("https://"),
         server.base_path
     );
-    let sent = Sent {
-        origin: &origin,
-        csrf: csrf.as_ref(),
-        bearer: authorization,
+    let handshake = Handshake {
+        client: proxy.client(),
+        path: &path,
+        cookies: Some(cookies),
+        sent: Sent {
+            origin: &origin,
+            csrf: csrf.as_ref(),
+            bearer: authorization,
+        },
+        bearer_is_the_session: false,
+        fresh_csrf: || {
+            proxy
+                .csrf_token(cookies)
+                .map(|r| fresh_token(r.status, r.csrf_token))
+        },
     };
-    let open = |sent: Sent<'_>| {
-        proxy.client().websocket(&Upgrade {
-            path: format!("{path}{}", csrf_query(sent.csrf)),
-            cookies: Some(cookies),
-            bearer: sent.bearer,
-            origin: sent.origin,
-        })
-    };
-    let socket = match open(sent)? {
-        Opened::Open(socket) => socket,
-        Opened::Refused { status, body } => {
-            let said = qlik_said(&body);
-            let refused = format!("the handshake at {shown} got HTTP {status}{said}");
-            let (found, fix) = match status {
-                403 => {
-                    let fresh = || {
-                        proxy
-                            .csrf_token(cookies)
-                            .map(|r| fresh_token(r.status, r.csrf_token))
-                    };
-                    let forbidden = tell_forbidden(sent, &server.origin(), false, fresh, |sent| {
-                        open(sent).map(opened)
-                    });
+    let socket = match handshake.open()? {
+        Handshaken::Open(socket) => socket,
+        Handshaken::Refused {
+            status,
+            body,
+            forbidden,
+        } => {
+            let refused = refused(&shown, status, &body);
+            let (found, fix) = match (status, forbidden) {
+                (_, Some(forbidden)) => {
                     qseow_forbidden(&refused, &forbidden, &origin, &server.origin())
                 }
-                400 => (
+                (400, _) => (
                     format!("{refused}: the virtual proxy is not linked to the central proxy"),
                     "link the virtual proxy to the proxy service: qs-jwt setup-qseow --apply (or \
                      QMC > Virtual proxies > Associated items > Proxies)"
                         .to_owned(),
                 ),
-                401 => (
+                (401, _) => (
                     format!("{refused}: the proxy did not take the JWT session's cookie"),
                     "the session the JWT made is not the one the WebSocket carries: check the \
                      virtual proxy's session cookie header name, that every proxy node behind \
@@ -311,38 +307,36 @@ pub fn qscloud(
         "wss://{}{path}",
         server.origin().trim_start_matches("https://")
     );
-    let sent = Sent {
-        origin: &origin,
-        csrf: Some(&csrf),
-        bearer,
+    let handshake = Handshake {
+        client: tenant.client(),
+        path: &path,
+        cookies,
+        sent: Sent {
+            origin: &origin,
+            csrf: Some(&csrf),
+            bearer,
+        },
+        // An OAuth access token is Qlik Cloud's own way in: it is kept in retries.
+        bearer_is_the_session: true,
+        fresh_csrf: || {
+            tenant
+                .csrf_token(cookies, bearer)
+                .map(|r| fresh_token(r.status, r.csrf_token))
+        },
     };
-    let open = |sent: Sent<'_>| {
-        tenant.client().websocket(&Upgrade {
-            path: format!("{path}{}", csrf_query(sent.csrf)),
-            cookies,
-            bearer: sent.bearer,
-            origin: sent.origin,
-        })
-    };
-    let socket = match open(sent)? {
-        Opened::Open(socket) => socket,
-        Opened::Refused { status, body } => {
-            let said = qlik_said(&body);
-            let refused = format!("the handshake at {shown} got HTTP {status}{said}");
-            let (found, fix) = match status {
-                403 => {
-                    let fresh = || {
-                        tenant
-                            .csrf_token(cookies, bearer)
-                            .map(|r| fresh_token(r.status, r.csrf_token))
-                    };
-                    // An OAuth access token is Qlik Cloud's own way in: it is kept in retries.
-                    let forbidden = tell_forbidden(sent, &server.origin(), true, fresh, |sent| {
-                        open(sent).map(opened)
-                    });
+    let socket = match handshake.open()? {
+        Handshaken::Open(socket) => socket,
+        Handshaken::Refused {
+            status,
+            body,
+            forbidden,
+        } => {
+            let refused = refused(&shown, status, &body);
+            let (found, fix) = match (status, forbidden) {
+                (_, Some(forbidden)) => {
                     qscloud_forbidden(&refused, &forbidden, &origin, &server.origin())
                 }
-                401 => (
+                (401, _) => (
                     format!("{refused}: the session is not accepted"),
                     "log in again: the session ended or its cookies were not all sent".to_owned(),
                 ),
@@ -556,6 +550,14 @@ fn conversation(
     }
     report.proven = true;
     report
+}
+
+/// The line said of a refused handshake at `shown`: its status and Qlik's words.
+fn refused(shown: &str, status: u16, body: &[u8]) -> String {
+    format!(
+        "the handshake at {shown} got HTTP {status}{}",
+        qlik_said(body)
+    )
 }
 
 /// Qlik's words in a refused handshake's body, short and escaped, when it said any.
