@@ -10,8 +10,6 @@ use crate::common;
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
-use std::thread;
-use std::time::Duration;
 
 use crate::common::{
     Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
@@ -225,20 +223,27 @@ fn a_run_that_holds_the_prefix_is_named_and_waited_for_not_forever() {
     assert!(!dir.path().join("privatekey.pem").exists());
     drop(lock);
 
-    // Released while the run waits: it goes on.
+    // Released while the run waits: it goes on. The lock is dropped only once the run has said
+    // it waits, however slow the machine is to start it.
     let lock = hold_lock(dir.path());
-    let release = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(700));
-        drop(lock);
-    });
-    let output = qs_jwt(dir.path()).args(create_args(&[])).output().unwrap();
-    release.join().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("waiting for another qs-jwt run"),
-        "{stderr}"
-    );
+    let mut child = StdCommand::new(BIN)
+        .args(create_args(&[]))
+        .current_dir(dir.path())
+        .env_remove("QSJWTPRIVKEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for another qs-jwt run") {
+        let read = std::io::BufRead::read_line(&mut stderr, &mut said).unwrap();
+        assert!(read > 0, "the run ended without saying it waits: {said}");
+    }
+    drop(lock);
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{said}");
     single_token(&output.stdout);
 }
 

@@ -55,16 +55,24 @@ pub fn fixture_text(name: &str) -> String {
     fs::read_to_string(fixture(name)).unwrap()
 }
 
-/// The binary, run in `dir`, with none of the developer's own settings leaking in.
+/// The binary, run in `dir`, with none of the developer's own settings leaking in: no key,
+/// passphrase or secret of theirs, and no proxy between it and a stand-in on 127.0.0.1. A test
+/// sets what it needs after this.
 pub fn qs_jwt(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("qs-jwt").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("QSJWTPRIVKEY")
-        .env_remove("QLIK_API_KEY")
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE");
+    cmd.current_dir(dir);
+    for name in PROXY_VARIABLES.iter().chain(&[
+        "QSJWTPRIVKEY",
+        "QSJWTPASSPHRASE",
+        "QLIK_API_KEY",
+        "QLIK_CLIENT_SECRET",
+        "NO_COLOR",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "RUST_LIB_BACKTRACE",
+    ]) {
+        cmd.env_remove(name);
+    }
     cmd
 }
 

@@ -10,8 +10,8 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 use super::qrs_server::QrsServer;
+use super::qs_jwt;
 use super::tenant::copy_fixtures;
-use super::{PROXY_VARIABLES, qs_jwt};
 
 /// How a site stand-in starts: `SiteBuilder::new()` is a site as installed (a central node,
 /// its proxy service, no virtual proxy for JWT), the folder holding the QMC's export only.
@@ -87,13 +87,9 @@ impl Site {
         self.dir.path()
     }
 
-    /// qs-jwt run in the folder, with no proxy variables.
+    /// qs-jwt run in the folder (with no proxy variables, as every run).
     pub fn command(&self) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd
+        qs_jwt(self.path())
     }
 
     /// `--qrs <stand-in's repository> --qrs-cert client.pem --qrs-key client_key.pem --cacert

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::ca::ServerCertificate;
 use super::identity_providers::ADMIN_API_KEY;
 use super::qlik_server::{Behaviour, QlikServer, Trust};
-use super::{PROXY_VARIABLES, fixture, owner_only, qs_jwt};
+use super::{fixture, owner_only, qs_jwt};
 
 /// How a tenant stand-in starts: `TenantBuilder::new()` answers as Qlik Cloud, trusts the
 /// identity provider `i`/`k`, holds no identity provider in its API, presents a certificate of
@@ -113,15 +113,11 @@ impl Tenant {
         cmd
     }
 
-    /// qs-jwt run in the folder, with no proxy variables and no QLIK_API_KEY: for the commands
-    /// that read no API key (login-*, oauth-qscloud, serve-*), where a value of it would be one
-    /// more secret the run redacts.
+    /// qs-jwt run in the folder with no QLIK_API_KEY (and no proxy variables, as every run):
+    /// for the commands that read no API key (login-*, oauth-qscloud, serve-*), where a value
+    /// of it would be one more secret the run redacts.
     pub fn command_without_api_key(&self) -> Command {
-        let mut cmd = qs_jwt(self.path());
-        for name in PROXY_VARIABLES {
-            cmd.env_remove(name);
-        }
-        cmd
+        qs_jwt(self.path())
     }
 
     /// `--tenant <stand-in> --cacert ca.pem`
