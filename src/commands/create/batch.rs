@@ -574,6 +574,9 @@ impl Progress {
             };
             bar.set_style(style.with_key("rate", rate));
         }
+        // One frame now: with a ticker, `inc` never draws, and a short batch could end
+        // before the ticker's thread first runs, leaving no bar at all.
+        bar.tick();
         bar.enable_steady_tick(Duration::from_millis(200));
         Self(Some(bar))
     }
