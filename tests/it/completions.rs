@@ -134,7 +134,7 @@ fn long_options() -> Vec<(String, BTreeSet<String>)> {
 
 /// The script the built binary prints for `shell`.
 fn script(shell: &str) -> String {
-    let output = Command::new(BIN)
+    let output = crate::common::command(BIN)
         .args(["completions", shell])
         .output()
         .unwrap();
@@ -228,7 +228,7 @@ fn bash_completes_every_option_value_list_and_file() {
     let script_path = scripts.path().join("qs-jwt.bash");
     std::fs::write(&script_path, script("bash")).unwrap();
     check_cases("bash", |line| {
-        let mut cmd = Command::new("bash");
+        let mut cmd = crate::common::command("bash");
         cmd.args(["--norc", "--noprofile", "-c", BASH_DRIVER, "bash"])
             .arg(&script_path)
             .arg(line);
@@ -276,7 +276,7 @@ fn zsh_completes_every_option_value_list_and_file() {
     let candidates = scripts.path().join("candidates");
     check_cases("zsh", |line| {
         let _ = std::fs::remove_file(&candidates);
-        let mut cmd = Command::new("zsh");
+        let mut cmd = crate::common::command("zsh");
         cmd.args(["-f", "-c", ZSH_DRIVER, "zsh"])
             .arg(&functions)
             .arg(line)
@@ -298,7 +298,7 @@ fn fish_completes_every_option_value_list_and_file() {
     let script_path = scripts.path().join("qs-jwt.fish");
     std::fs::write(&script_path, script("fish")).unwrap();
     check_cases("fish", |line| {
-        let mut cmd = Command::new("fish");
+        let mut cmd = crate::common::command("fish");
         cmd.args([
             "--no-config",
             "-c",
@@ -441,7 +441,7 @@ fn every_completion_script_is_printed_and_the_bash_one_parses() {
         if shell == "bash" && cfg!(unix) {
             let path = dir.path().join("qs-jwt.bash");
             std::fs::write(&path, &script).unwrap();
-            let check = std::process::Command::new("bash")
+            let check = crate::common::command("bash")
                 .arg("-n")
                 .arg(&path)
                 .output()

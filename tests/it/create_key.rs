@@ -8,8 +8,7 @@ use crate::common::*;
 
 fn create_key(dir: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = qs_jwt(dir);
-    cmd.env_remove("QSJWTPASSPHRASE")
-        .arg("create-key")
+    cmd.arg("create-key")
         .args(["--cert-create-expires-days", "30"])
         .args(args);
     cmd

@@ -822,7 +822,7 @@ fn a_new_key_is_kept_only_when_every_token_is_delivered() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+    let output = common::command(env!("CARGO_BIN_EXE_qs-jwt"))
         .args(
             Create::qscloud()
                 .new_key()
@@ -830,7 +830,6 @@ fn a_new_key_is_kept_only_when_every_token_is_delivered() {
                 .argv(),
         )
         .current_dir(dir.path())
-        .env_remove("QSJWTPRIVKEY")
         .stdout(full)
         .output()
         .unwrap();
@@ -990,7 +989,7 @@ fn a_signal_stops_the_run_and_keeps_the_key_of_the_tokens_out() {
     fs::write(dir.path().join("users.csv"), text).unwrap();
     let previous = fs::read(dir.path().join("privatekey.pem")).unwrap();
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_qs-jwt"))
         .args(
             Create::qscloud()
                 .new_key()
@@ -998,7 +997,6 @@ fn a_signal_stops_the_run_and_keeps_the_key_of_the_tokens_out() {
                 .argv(),
         )
         .current_dir(dir.path())
-        .env_remove("QSJWTPRIVKEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1048,7 +1046,7 @@ fn ctrl_break_stops_the_run_and_keeps_the_key_of_the_tokens_out() {
         text.push_str(&format!("u{n}\n"));
     }
     fs::write(dir.path().join("users.csv"), text).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_qs-jwt"))
         .args(
             Create::qscloud()
                 .new_key()
@@ -1056,7 +1054,6 @@ fn ctrl_break_stops_the_run_and_keeps_the_key_of_the_tokens_out() {
                 .argv(),
         )
         .current_dir(dir.path())
-        .env_remove("QSJWTPRIVKEY")
         .creation_flags(CREATE_NEW_PROCESS_GROUP)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1107,7 +1104,7 @@ fn started_run(
 ) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_qs-jwt"))
         .args(
             Create::qscloud()
                 .key_file("privatekey.pem")
@@ -1115,7 +1112,6 @@ fn started_run(
                 .argv(),
         )
         .current_dir(dir)
-        .env_remove("QSJWTPRIVKEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1201,7 +1197,7 @@ fn a_fifo_and_standard_input_are_read_twice_from_a_private_copy() {
     // A FIFO can be read once: the run copies it, checks the copy, then signs from it.
     let fifo = dir.path().join("users.csv");
     assert!(
-        std::process::Command::new("mkfifo")
+        common::command("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap()

@@ -745,7 +745,7 @@ fn broken_key_sources_fail_the_local_key_line() {
     let key_line = key.lines().nth(2).unwrap();
     let fifo = tenant.path().join("keys/fifo");
     assert!(
-        std::process::Command::new("mkfifo")
+        common::command("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap()

@@ -664,7 +664,7 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     if crate::common::skip::require_python_module("websockets") {
         let (stdout, _) = session_bundle(&site);
-        let mut python = std::process::Command::new("python3");
+        let mut python = crate::common::command("python3");
         python
             .arg(examples.join("engine-session.py"))
             .env("QLIK_CA", &root)
@@ -680,7 +680,7 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
     }
     if let Some(node_tools) = crate::common::skip::require_node_module("enigma.js") {
         let (stdout, _) = session_bundle(&site);
-        let mut node = std::process::Command::new("node");
+        let mut node = crate::common::command("node");
         node.arg(examples.join("engine-session.js"))
             .env("QLIK_CA", &root)
             .env("NODE_PATH", node_tools.join("node_modules"))
@@ -745,7 +745,7 @@ fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays(
     if crate::common::skip::require_python_module("websockets") {
         let ca = tenant.path().join("ca.pem");
         let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-        let mut python = std::process::Command::new("python3");
+        let mut python = crate::common::command("python3");
         python
             .arg(examples.join("engine-session.py"))
             .env("QLIK_CA", &ca)

@@ -10,7 +10,6 @@
 
 #![cfg(unix)]
 
-use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::ADMIN_API_KEY;
 use crate::common::oauth_server::{OauthClient, OauthConfig};
 use crate::common::qlik_server::{Behaviour, QlikServer, Trust};
@@ -20,7 +19,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 const SKIP: &str = "<!-- not run by tests/it/examples.rs:";
 
@@ -152,7 +151,7 @@ fn runs_in(
             dir.display()
         ));
     }
-    let mut bash = Command::new("bash");
+    let mut bash = crate::common::command("bash");
     let stderr_file = dir.join("stderr.txt");
     bash.arg("-c")
         .arg(&script)
@@ -163,20 +162,13 @@ fn runs_in(
         .stdout(Stdio::null())
         .stderr(fs::File::create(&stderr_file).unwrap())
         .process_group(0);
-    for name in PROXY_VARIABLES {
-        bash.env_remove(name);
-    }
     for (name, value) in vars {
         bash.env(name, value);
     }
-    let mut child = bash
-        .env_remove("QSJWTPRIVKEY")
-        .env_remove("NO_COLOR")
-        .spawn()
-        .unwrap();
+    let mut child = bash.spawn().unwrap();
     let status = child.wait().unwrap();
     // The group bash led: what its blocks left running, if anything (an error: none left).
-    let _ = Command::new("kill")
+    let _ = crate::common::command("kill")
         .args(["-KILL", "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
         .status();

@@ -9,7 +9,7 @@ use crate::common;
 
 use std::fs::{self, File};
 use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Stdio;
 
 use crate::common::{
     Create, error_lines, fails_cleanly, fixture, fixture_text, folder_with_key, owner_only, qs_jwt,
@@ -45,11 +45,10 @@ fn first_key_pair(dir: &Path) {
 #[cfg(unix)]
 /// Runs a shell line with `$BIN` set to the binary, in `dir`; returns code, stdout, stderr.
 fn shell(dir: &Path, line: &str) -> (i32, String, String) {
-    let output = StdCommand::new("bash")
+    let output = common::command("bash")
         .args(["-c", line])
         .current_dir(dir)
         .env("BIN", BIN)
-        .env_remove("QSJWTPRIVKEY")
         .output()
         .unwrap();
     (
@@ -92,12 +91,11 @@ fn force_keeps_every_old_file_when_one_cannot_be_replaced_sticky_folder() {
         chown(dir.path().join(name), Some(65534), Some(65534)).unwrap();
     }
     let before = snapshot(dir.path());
-    let output = StdCommand::new("setpriv")
+    let output = common::command("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
         .args(create_args(&["--force"]))
         .current_dir(dir.path())
-        .env_remove("QSJWTPRIVKEY")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -118,7 +116,7 @@ fn force_keeps_every_old_file_when_one_is_immutable() {
     if !crate::common::skip::require_tool("chattr") {
         return;
     }
-    let immutable = StdCommand::new("chattr").arg("+i").arg(&cer).output();
+    let immutable = common::command("chattr").arg("+i").arg(&cer).output();
     if !crate::common::skip::require(
         immutable.is_ok_and(|o| o.status.success()),
         "chattr +i, which needs root and a file system such as ext4",
@@ -131,7 +129,7 @@ fn force_keeps_every_old_file_when_one_is_immutable() {
         .output()
         .unwrap();
     let after = snapshot(dir.path());
-    let _ = StdCommand::new("chattr").arg("-i").arg(&cer).status();
+    let _ = common::command("chattr").arg("-i").arg(&cer).status();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(output.stdout.is_empty());
@@ -169,10 +167,9 @@ fn two_runs_with_force_at_once_leave_one_key_pair() {
     for _ in 0..3 {
         let runs: Vec<_> = (0..2)
             .map(|_| {
-                StdCommand::new(BIN)
+                common::command(BIN)
                     .args(create_args(&["--force"]))
                     .current_dir(dir.path())
-                    .env_remove("QSJWTPRIVKEY")
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()
@@ -226,10 +223,9 @@ fn a_run_that_holds_the_prefix_is_named_and_waited_for_not_forever() {
     // Released while the run waits: it goes on. The lock is dropped only once the run has said
     // it waits, however slow the machine is to start it.
     let lock = hold_lock(dir.path());
-    let mut child = StdCommand::new(BIN)
+    let mut child = common::command(BIN)
         .args(create_args(&[]))
         .current_dir(dir.path())
-        .env_remove("QSJWTPRIVKEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -440,10 +436,9 @@ fn a_broken_stderr_loses_log_lines_not_the_token_or_the_exit_code() {
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
-        let output = StdCommand::new(BIN)
+        let output = common::command(BIN)
             .args(&args)
             .current_dir(dir.path())
-            .env_remove("QSJWTPRIVKEY")
             .stderr(writer)
             .output()
             .unwrap();

@@ -10,7 +10,6 @@ use crate::common;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Command as StdCommand;
 
 use crate::common::{Create, qs_jwt, single_token};
 
@@ -36,7 +35,7 @@ fn strace_runs() -> bool {
     if !crate::common::skip::require_tool("strace") {
         return false;
     }
-    let probe = StdCommand::new("strace")
+    let probe = common::command("strace")
         .args(["-f", "-o", "/dev/null", "true"])
         .output();
     let traces = probe.as_ref().is_ok_and(|output| output.status.success());
@@ -57,13 +56,12 @@ fn create(force: bool) -> Create {
 /// Runs `create` under strace, killed at the `n`th call of `syscall`; false when the run
 /// made fewer such calls and finished.
 fn killed_at(dir: &Path, create: &Create, syscall: &str, n: u32) -> bool {
-    let status = StdCommand::new("strace")
+    let status = common::command("strace")
         .args(["-f", "-o", "/dev/null", "-e"])
         .arg(format!("inject={syscall}:signal=SIGKILL:when={n}"))
         .arg(BIN)
         .args(create.argv())
         .current_dir(dir)
-        .env_remove("QSJWTPRIVKEY")
         .output()
         .unwrap()
         .status;
@@ -163,7 +161,7 @@ fn command_in(line: &str) -> &str {
 
 /// Runs a command line of advice with bash in `dir`, as a user would paste it.
 fn follow(dir: &Path, command: &str) {
-    let output = StdCommand::new("bash")
+    let output = common::command("bash")
         .args(["-c", command])
         .current_dir(dir)
         .output()
@@ -339,12 +337,11 @@ fn batch_in_shell(dir: &Path, line: &str, force: bool) -> (i32, String) {
     if force {
         create = create.arg("--force");
     }
-    let output = StdCommand::new("bash")
+    let output = common::command("bash")
         .args(["-c", line])
         .current_dir(dir)
         .env("BIN", BIN)
         .env("ARGS", create.argv().join(" "))
-        .env_remove("QSJWTPRIVKEY")
         .output()
         .unwrap();
     (

@@ -560,7 +560,7 @@ fn run_hint(dir: &Path, stderr: &str, after: &str, extra: (&str, &str)) {
         .unwrap_or_else(|| panic!("no '{after}' in: {stderr}"))
         .1
         .replace(extra.0, extra.1);
-    let ran = std::process::Command::new("bash")
+    let ran = crate::common::command("bash")
         .args(["-c", &command])
         .current_dir(dir)
         .output()

@@ -5,27 +5,16 @@
 use crate::common;
 
 use std::fs;
-use std::path::Path;
 
 use assert_cmd::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::common::PROXY_VARIABLES;
 use crate::common::qlik_server::{
     Behaviour, ConnectProxy, ISSUER, KEY_ID, closed_port, silent_listener,
 };
 use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{Create, QLIK_CLOUD_AUDIENCE, error_lines, fixture, fixture_text, now, qs_jwt};
-
-/// The binary, run in `dir`, with no proxy from the developer's environment.
-fn without_proxy(dir: &Path) -> Command {
-    let mut cmd = qs_jwt(dir);
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
-    cmd
-}
 
 /// What the login tests do in a stand-in's folder (a [`Tenant`]: the stand-in's CA
 /// certificate as ca.pem, tokens as files).
@@ -590,7 +579,7 @@ fn a_redirect_is_reported_and_not_followed() {
 fn nothing_listening_is_connection_refused() {
     let folder = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let mut cmd = without_proxy(folder.path());
+    let mut cmd = qs_jwt(folder.path());
     cmd.args([
         "login-qscloud",
         "--tenant",
@@ -613,7 +602,7 @@ fn nothing_listening_is_connection_refused() {
 fn a_server_that_never_answers_times_out() {
     let (_listener, port) = silent_listener();
     let folder = tempfile::tempdir().unwrap();
-    let mut cmd = without_proxy(folder.path());
+    let mut cmd = qs_jwt(folder.path());
     cmd.args([
         "login-qseow",
         "--server",
@@ -812,11 +801,7 @@ fn the_cookie_jar_is_owner_only_and_curl_reads_it() {
     if !crate::common::skip::require_tool("curl") {
         return;
     }
-    let mut curl = std::process::Command::new("curl");
-    for name in PROXY_VARIABLES {
-        curl.env_remove(name);
-    }
-    let output = curl
+    let output = common::command("curl")
         .current_dir(folder.path())
         .args(["-sSL", "-b", "jar.txt", "--cacert", "ca.pem"])
         .arg(format!("{}/api/v1/users/me", server.url()))
@@ -1046,7 +1031,7 @@ fn a_cookie_jar_that_cannot_be_written_is_refused_before_the_token_is_sent() {
     std::os::unix::fs::symlink("/dev/null", folder.path().join("null-link")).unwrap();
     let fifo = folder.path().join("fifo");
     assert!(
-        std::process::Command::new("mkfifo")
+        common::command("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap()
@@ -1099,7 +1084,7 @@ fn a_port_out_of_range_a_socks_proxy_and_a_huge_timeout_are_named_not_crashes() 
         .output()
         .unwrap();
     let token = String::from_utf8(token.stdout).unwrap();
-    let mut socks = without_proxy(dir.path());
+    let mut socks = qs_jwt(dir.path());
     socks.env("ALL_PROXY", "socks5h://127.0.0.1:1080").args([
         "login-qscloud",
         "--tenant",
@@ -1332,7 +1317,7 @@ fn a_password_or_a_query_in_a_url_is_never_shown() {
         ),
     ] {
         for output in ["text", "json"] {
-            let mut cmd = without_proxy(dir.path());
+            let mut cmd = qs_jwt(dir.path());
             cmd.args(&args)
                 .args(["--jwt", &token, "--output", output, "--loglevel", "debug"]);
             let run = run(&mut cmd);
@@ -1457,7 +1442,7 @@ fn output_json_on_a_transport_failure_is_one_object() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
     let token = signed(KEY_ID, &cloud_claims());
-    let mut cmd = without_proxy(dir.path());
+    let mut cmd = qs_jwt(dir.path());
     cmd.args([
         "login-qscloud",
         "--tenant",
@@ -1525,7 +1510,7 @@ fn output_json_on_a_transport_failure_is_one_object() {
     assert_eq!(keys(&report["error"]), keys(&json["error"]));
 
     // A failure before any connection, in login-qseow: a --jwt-file that is not there.
-    let mut cmd = without_proxy(dir.path());
+    let mut cmd = qs_jwt(dir.path());
     cmd.args([
         "login-qseow",
         "--server",
@@ -1549,7 +1534,7 @@ fn output_json_on_a_transport_failure_is_one_object() {
     assert!(missing.stderr.contains("error: "), "{}", missing.stderr);
 
     // Text output prints nothing on stdout, as before.
-    let mut cmd = without_proxy(dir.path());
+    let mut cmd = qs_jwt(dir.path());
     cmd.args([
         "login-qscloud",
         "--tenant",

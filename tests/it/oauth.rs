@@ -23,29 +23,10 @@ use crate::common::{Create, decode_parts, fixture, fixture_text, now, qs_jwt, si
 
 const CLIENT_ID: &str = "0123456789abcdef0123456789abcdef";
 const SECRET: &str = "s3cr3t-client-secret-value-of-qlik";
-const ALL_VARIABLES: [&str; 9] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "QLIK_CLIENT_SECRET",
-    "QSJWTPASSPHRASE",
-    "QSJWTPRIVKEY",
-];
-
-fn run(dir: &Path) -> Command {
-    let mut cmd = qs_jwt(dir);
-    for name in ALL_VARIABLES {
-        cmd.env_remove(name);
-    }
-    cmd
-}
 
 /// The JWK setup-qscloud-oauth prints for the fixture's key.
 fn fixture_jwk(alg: &str) -> Value {
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["setup-qscloud-oauth", "--cert-publickey-file"])
         .arg(fixture("rsa2048-public.pem"))
         .args(["--alg", alg])
@@ -74,7 +55,7 @@ fn independent_thumbprint(certificate: &str) -> (String, String, String) {
          c = json.dumps({{'e': '{e}', 'kty': 'RSA', 'n': '{n}'}}, separators=(',', ':'), sort_keys=True)\n\
          print(base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).decode().rstrip('='))"
     );
-    let out = std::process::Command::new("python3")
+    let out = common::command("python3")
         .args(["-c", &script])
         .output()
         .unwrap();
@@ -99,7 +80,7 @@ fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_key() {
         json!({"kty": "RSA", "n": n, "e": e, "alg": "RS256", "use": "sig", "kid": thumbprint})
     );
     // The certificate gives the same key, and so the same key ID.
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["setup-qscloud-oauth", "--cert-publickey"])
         .arg(fixture_text("rsa2048-cert.pem"))
         .output()
@@ -111,7 +92,7 @@ fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_key() {
 
 #[test]
 fn setup_takes_a_key_id_an_alg_and_prints_console_fields() {
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["setup-qscloud-oauth", "--keyid", "my-key", "--alg", "RS512"])
         .args(["--output", "console", "--cert-publickey-file"])
         .arg(fixture("rsa2048-cert.pem"))
@@ -137,7 +118,7 @@ fn setup_refuses_small_and_non_rsa_keys_and_private_keys() {
         ),
         ("rsa2048-pkcs8.pem", "holds a private key"),
     ] {
-        let out = run(Path::new("."))
+        let out = qs_jwt(Path::new("."))
             .args(["setup-qscloud-oauth", "--cert-publickey-file"])
             .arg(fixture(file))
             .output()
@@ -162,7 +143,7 @@ fn create_qseow_signs_with_rs384_and_rs512_and_decode_verifies_them() {
         assert!(out.status.success(), "{out:?}");
         let token = single_token(&out.stdout);
         assert_eq!(decode_parts(&token).0["alg"], alg);
-        run(dir.path())
+        qs_jwt(dir.path())
             .args([
                 "decode",
                 "--check",
@@ -192,7 +173,7 @@ fn create_qseow_signs_with_rs384_and_rs512_and_decode_verifies_them() {
 }
 
 fn assertion(extra: &[&str]) -> std::process::Output {
-    run(Path::new("."))
+    qs_jwt(Path::new("."))
         .args(["oauth-qscloud", "--tenant", "mytenant.eu.qlikcloud.com/"])
         .args([
             "--client-id",
@@ -252,7 +233,7 @@ fn the_assertion_follows_qliks_rules() {
 #[test]
 fn decode_checks_an_assertion_against_the_same_rules() {
     let token = single_token(&assertion(&[]).stdout);
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args([
             "decode",
             "--check",
@@ -281,7 +262,7 @@ fn decode_checks_an_assertion_against_the_same_rules() {
         .output()
         .unwrap();
     let login = single_token(&login.stdout);
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["decode", "--check", "qscloud-oauth", "--jwt", &login])
         .output()
         .unwrap();
@@ -327,7 +308,7 @@ fn assertion_only_needs_a_key_and_credentials_are_one_of_key_and_secret() {
         (&[], Some("both"), "are both set"),
     ];
     for (extra, env, expected) in cases {
-        let mut cmd = run(dir.path());
+        let mut cmd = qs_jwt(dir.path());
         cmd.args(base).args(extra);
         if env.is_some() {
             cmd.env("QLIK_CLIENT_SECRET", SECRET)
@@ -340,7 +321,7 @@ fn assertion_only_needs_a_key_and_credentials_are_one_of_key_and_secret() {
         assert!(!stderr.contains(SECRET));
     }
     // A secret typed where its file belongs is not echoed.
-    let out = run(dir.path())
+    let out = qs_jwt(dir.path())
         .args(base)
         .args(["--client-secret-file", SECRET])
         .output()
@@ -381,7 +362,7 @@ fn tenant(configure: impl FnOnce(&mut OauthConfig)) -> Tenant {
 
 /// `oauth-qscloud --tenant <stand-in> --cacert ca.pem --client-id <id>`, and `extra`.
 fn token_request(tenant: &Tenant, extra: &[&str]) -> Command {
-    let mut cmd = run(tenant.path());
+    let mut cmd = qs_jwt(tenant.path());
     cmd.arg("oauth-qscloud")
         .args(tenant.connection())
         .args(["--client-id", CLIENT_ID])
@@ -589,7 +570,7 @@ fn a_wrong_audience_and_clock_skew_get_their_hints() {
     let server = &dir.server;
     let args = with_key(&[]);
     let stderr = refused(
-        run(dir.path())
+        qs_jwt(dir.path())
             .args([
                 "oauth-qscloud",
                 "--client-id",
@@ -715,7 +696,7 @@ fn json_output_of_a_transport_failure_is_a_json_object_and_insecure_is_always_sa
         .local_addr()
         .unwrap()
         .port();
-    let out = run(dir.path())
+    let out = qs_jwt(dir.path())
         .args(["oauth-qscloud", "--tenant"])
         .arg(format!("https://127.0.0.1:{port}"))
         .args(["--client-id", CLIENT_ID, "--output", "json", "--insecure"])
@@ -770,14 +751,13 @@ fn no_secret_assertion_or_token_in_any_output_at_debug() {
         with_key(&[]),
         vec!["--client-secret-file".into(), "-".into()],
     ] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"))
+        let mut child = common::command(env!("CARGO_BIN_EXE_qs-jwt"))
             .current_dir(dir.path())
             .arg("oauth-qscloud")
             .args(dir.connection())
             .args(["--client-id", CLIENT_ID])
             .args(["--loglevel", "debug", "--output", "json"])
             .args(&credentials)
-            .env_remove("QLIK_CLIENT_SECRET")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -817,7 +797,7 @@ fn decode_tells_an_access_token_from_a_broken_one() {
         .output()
         .unwrap();
     let token = single_token(&out.stdout);
-    let out = run(dir.path())
+    let out = qs_jwt(dir.path())
         .args(["decode", "--jwt", &token])
         .output()
         .unwrap();
@@ -825,7 +805,7 @@ fn decode_tells_an_access_token_from_a_broken_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("an OAuth access token"), "{stderr}");
     // With a key, the signature is not called forged: it is the tenant's own.
-    let out = run(dir.path())
+    let out = qs_jwt(dir.path())
         .args(["decode", "--jwt", &token, "--cert-publickey-file"])
         .arg(fixture("rsa2048-public.pem"))
         .output()
@@ -835,7 +815,7 @@ fn decode_tells_an_access_token_from_a_broken_one() {
     assert!(stderr.contains("signed by the tenant"), "{stderr}");
     // A broken one is broken.
     let broken = format!("{}x", &token[..token.len() / 2]);
-    let out = run(dir.path())
+    let out = qs_jwt(dir.path())
         .args(["decode", "--jwt", &broken])
         .output()
         .unwrap();
@@ -900,7 +880,7 @@ fn key_text_in_a_name_is_refused_and_a_thumbprint_is_a_fine_key_id() {
 #[test]
 fn the_stand_in_takes_a_form_body_with_an_assertion_made_offline() {
     let token = single_token(
-        &run(Path::new("."))
+        &qs_jwt(Path::new("."))
             .args(["oauth-qscloud", "--tenant", "https://127.0.0.1:9"])
             .args(["--client-id", CLIENT_ID, "--assertion-only"])
             .arg("--cert-privatekey-file")
@@ -957,7 +937,7 @@ fn sent(request: &common::qlik_server::Recorded) -> Value {
 #[test]
 fn the_assertion_names_the_tenants_canonical_token_url() {
     let aud = |tenant: &str| {
-        let out = run(Path::new("."))
+        let out = qs_jwt(Path::new("."))
             .args([
                 "oauth-qscloud",
                 "--tenant",
@@ -1018,7 +998,7 @@ fn a_path_on_tenant_is_a_usage_error_naming_it_in_every_qlik_cloud_command() {
         ],
     ];
     for args in commands {
-        let mut cmd = run(dir.path());
+        let mut cmd = qs_jwt(dir.path());
         cmd.args(&args);
         let out = cmd
             .args(["--tenant", "https://mytenant.eu.qlikcloud.com/x"])
@@ -1071,7 +1051,7 @@ fn unsigned(header: &Value, payload: &Value) -> String {
 
 /// decode --check qscloud-oauth's report as JSON, and its exit code.
 fn oauth_check(token: &str, extra: &[&str]) -> (Option<i32>, Value) {
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["decode", "--check", "qscloud-oauth", "--minimal-output"])
         .args(["--jwt", token])
         .args(extra)
@@ -1152,7 +1132,7 @@ fn decode_checks_the_audience_the_lifetime_and_the_algorithm_as_qlik_does() {
     }
 
     // --tenant is for this check only.
-    let out = run(Path::new("."))
+    let out = qs_jwt(Path::new("."))
         .args(["decode", "--check", "qscloud", "--tenant", "t.example.com"])
         .args(["--jwt", &token])
         .output()
@@ -1185,7 +1165,7 @@ fn independent_ec_thumbprint(certificate: &str) -> (String, String, String) {
 fn an_es384_client_end_to_end() {
     // The key, made by --cert-create as a user makes it (an assertion is made on the way).
     let keys = tempfile::tempdir().unwrap();
-    let out = run(keys.path())
+    let out = qs_jwt(keys.path())
         .args(["oauth-qscloud", "--tenant", "mytenant.eu.qlikcloud.com"])
         .args(["--client-id", CLIENT_ID, "--assertion-only"])
         .args(["--cert-create", "--cert-create-key-type", "ec-p384"])
@@ -1199,7 +1179,7 @@ fn an_es384_client_end_to_end() {
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8");
 
     // Its JWK, from setup-qscloud-oauth, checked against RFC 7638 computed here.
-    let out = run(keys.path())
+    let out = qs_jwt(keys.path())
         .args([
             "setup-qscloud-oauth",
             "--cert-publickey-file",
@@ -1276,7 +1256,7 @@ fn ec_p384_keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
         ("ec-p384-sec1.pem", None),
         ("ec-p384-encrypted-pkcs8.pem", Some("fixture")),
     ] {
-        let mut cmd = run(Path::new("."));
+        let mut cmd = qs_jwt(Path::new("."));
         cmd.args([
             "oauth-qscloud",
             "--tenant",
@@ -1292,7 +1272,7 @@ fn ec_p384_keys_are_read_as_pkcs8_sec1_and_encrypted_pkcs8() {
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{file}: {out:?}");
         let token = single_token(&out.stdout);
-        let out = run(Path::new("."))
+        let out = qs_jwt(Path::new("."))
             .args(["decode", "--minimal-output", "--check", "qscloud-oauth"])
             .args([
                 "--tenant",
@@ -1438,7 +1418,7 @@ fn what_qlik_does_not_take_is_refused_before_any_request() {
             "2048 bits at least",
         ),
     ] {
-        let out = run(&fixture(""))
+        let out = qs_jwt(&fixture(""))
             .arg("setup-qscloud-oauth")
             .args(&args)
             .output()

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::thread::JoinHandle;
 
 use serde_json::{Value, json};
@@ -18,8 +18,7 @@ use crate::common::oauth_server::{OauthClient, OauthConfig};
 use crate::common::qlik_server::{QlikServer, Trust};
 use crate::common::tenant::{Tenant, TenantBuilder};
 use crate::common::{
-    PROXY_VARIABLES, QLIK_CLOUD_AUDIENCE, decode_parts, fixture, fixture_text,
-    verify_with_public_key,
+    QLIK_CLOUD_AUDIENCE, decode_parts, fixture, fixture_text, verify_with_public_key,
 };
 
 const PAGE: &str = "http://localhost:5173";
@@ -39,10 +38,8 @@ fn start(dir: &Path, args: &[&str]) -> Served {
 
 /// `start`, with `input` written to the server's standard input (then closed).
 fn start_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Served {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("qs-jwt"));
+    let mut cmd = crate::common::command(assert_cmd::cargo::cargo_bin("qs-jwt"));
     cmd.current_dir(dir)
-        .env_remove("QSJWTPRIVKEY")
-        .env_remove("QLIK_CLIENT_SECRET")
         .args(args)
         .args(["--port", "0"])
         .stdin(if input.is_some() {
@@ -52,9 +49,6 @@ fn start_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Served {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = input {
         use std::io::Write;
@@ -85,7 +79,7 @@ fn start_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Served {
 impl Served {
     /// SIGTERM; the exit code and everything on standard error.
     fn stop(mut self) -> (Option<i32>, String) {
-        let status = Command::new("kill")
+        let status = crate::common::command("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
@@ -834,7 +828,7 @@ fn page_server(page: String) -> u16 {
 /// further than 127.0.0.1 (every other name resolves to nothing).
 fn browser_dom(url: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
+    let out = crate::common::command("timeout")
         .args([
             "120",
             "chromium",
@@ -853,9 +847,6 @@ fn browser_dom(url: &str) -> String {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(["--dump-dom", url])
-        .env_remove("https_proxy")
-        .env_remove("http_proxy")
-        .env_remove("all_proxy")
         .output()
         .unwrap();
     assert!(out.status.success(), "chromium: {out:?}");

@@ -10,7 +10,6 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
-use crate::common::PROXY_VARIABLES;
 use crate::common::identity_providers::{self, ADMIN_API_KEY, USER_API_KEY, jwt_idp};
 use crate::common::qlik_server::Behaviour;
 use crate::common::tenant::{Tenant, TenantBuilder};
@@ -264,10 +263,7 @@ fn to_dev_full(tenant: &Tenant, action: &[&str]) -> (i32, String) {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"));
-    for name in PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
+    let mut cmd = common::command(env!("CARGO_BIN_EXE_qs-jwt"));
     let output = cmd
         .current_dir(tenant.path())
         .env("QLIK_API_KEY", ADMIN_API_KEY)

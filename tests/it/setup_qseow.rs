@@ -699,6 +699,15 @@ fn the_repository_client_reads_the_site() {
     use qs_jwt::qlik::qseow::{DEFAULT_QRS_USER, Repository};
     use qs_jwt::secret::SecretText;
 
+    // The client runs in this process, so it reads the developer's proxy variables, which a
+    // test cannot take from its own process as it does from the runs it starts.
+    let proxy = qs_jwt::http::proxy_for("127.0.0.1", |name| std::env::var(name).ok());
+    if !common::skip::require(
+        proxy.is_none(),
+        "no proxy for 127.0.0.1 in the environment (HTTPS_PROXY or ALL_PROXY without NO_PROXY)",
+    ) {
+        return;
+    }
     let site = new_site();
     let id = site.server.add_virtual_proxy(jwt_virtual_proxy(
         "jwt",
@@ -1001,10 +1010,7 @@ fn apply_to_dev_full(site: &Site, audience: &str) -> (i32, String) {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_qs-jwt"));
-    for name in common::PROXY_VARIABLES {
-        cmd.env_remove(name);
-    }
+    let mut cmd = common::command(env!("CARGO_BIN_EXE_qs-jwt"));
     let output = cmd
         .current_dir(site.path())
         .args(["setup-qseow", "--audience", audience])
@@ -1085,7 +1091,7 @@ fn a_closed_stdout_is_refused_before_the_repository_is_changed() {
         assert_cmd::cargo::cargo_bin("qs-jwt").display(),
         site.server.qrs_url()
     );
-    let output = std::process::Command::new("bash")
+    let output = common::command("bash")
         .current_dir(site.path())
         .args(["-c", &cmd])
         .output()
@@ -1194,7 +1200,7 @@ fn a_private_key_given_for_the_certificate_gets_the_command_that_makes_one() {
         command,
         "openssl req -new -x509 -key 'signing.pem' -out 'signing.cer' -days 730 -subj /CN=qs-jwt"
     );
-    let made = std::process::Command::new("bash")
+    let made = common::command("bash")
         .args(["-c", command])
         .current_dir(dir.path())
         .output()
@@ -1300,7 +1306,7 @@ fn a_new_virtual_proxy_gets_a_session_cookie_header_no_other_uses() {
 #[test]
 fn a_fifo_as_qrs_key_fails_at_the_timeout_naming_it() {
     let site = new_site();
-    let status = std::process::Command::new("mkfifo")
+    let status = common::command("mkfifo")
         .arg(site.path().join("fifo_key.pem"))
         .status()
         .unwrap();

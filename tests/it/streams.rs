@@ -9,7 +9,6 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Command as StdCommand;
 
 use crate::common::{
     Create, error_lines, fixture, fixture_text, folder_with_key, qs_jwt, single_token,
@@ -21,12 +20,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_qs-jwt");
 /// Runs a bash line with `$BIN` set to the binary, in `dir`; returns code, stdout, stderr.
 #[cfg(unix)]
 fn shell(dir: &Path, line: &str) -> (i32, String, String) {
-    let output = StdCommand::new("bash")
+    let output = common::command("bash")
         .args(["-c", line])
         .current_dir(dir)
         .env("BIN", BIN)
-        .env_remove("QSJWTPRIVKEY")
-        .env_remove("QSJWTPASSPHRASE")
         .output()
         .unwrap();
     (
@@ -75,10 +72,9 @@ fn dev_null_opened_read_write_on_stdout_is_a_sink_and_keeps_new_keys() {
         if new_key {
             std::fs::create_dir(dir.path().join("py")).unwrap();
         }
-        let output = StdCommand::new("python3")
+        let output = common::command("python3")
             .args(["-c", &python])
             .current_dir(dir.path())
-            .env_remove("QSJWTPRIVKEY")
             .output()
             .expect("python3 runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -240,7 +236,7 @@ fn passphrase_files_saved_by_windows_powershell_are_read() {
 /// A FIFO in `dir` that nobody opens for writing: opening it for reading blocks for ever.
 #[cfg(unix)]
 fn fifo(dir: &Path, name: &str) {
-    let status = StdCommand::new("mkfifo")
+    let status = common::command("mkfifo")
         .arg(dir.join(name))
         .status()
         .unwrap();
@@ -307,7 +303,7 @@ fn a_slow_pipe_on_standard_input_is_still_read() {
 /// writes it.
 #[cfg(target_os = "linux")]
 fn key_with_empty_passphrase(dir: &Path) {
-    let status = StdCommand::new("openssl")
+    let status = common::command("openssl")
         .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:"])
         .arg("-in")
         .arg(fixture("rsa2048-pkcs8.pem"))
@@ -522,11 +518,9 @@ fn a_dumb_terminal_gets_no_colour() {
         (words.as_str(), "INFO no --sub"),
         ("decode --help", "Usage"),
     ] {
-        let output = StdCommand::new("script")
+        let output = common::command("script")
             .args(["-qec", &format!("'{BIN}' {args}"), "/dev/null"])
             .current_dir(dir.path())
-            .env_remove("NO_COLOR")
-            .env_remove("QSJWTPRIVKEY")
             .env("TERM", "dumb")
             .output()
             .expect("script, from util-linux, runs");

@@ -21,19 +21,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-/// The variables that send HTTP through a proxy: removed from the environment of every run that
-/// talks to a stand-in server on 127.0.0.1 (and of curl), so a developer's proxy is not used.
-pub const PROXY_VARIABLES: [&str; 8] = [
-    "https_proxy",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "HTTP_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-];
-
 pub const QLIK_CLOUD_AUDIENCE: &str = "qlik.api/login/jwt-session";
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -55,24 +42,42 @@ pub fn fixture_text(name: &str) -> String {
     fs::read_to_string(fixture(name)).unwrap()
 }
 
-/// The binary, run in `dir`, with none of the developer's own settings leaking in: no key,
-/// passphrase or secret of theirs, and no proxy between it and a stand-in on 127.0.0.1. A test
-/// sets what it needs after this.
-pub fn qs_jwt(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("qs-jwt").unwrap();
-    cmd.current_dir(dir);
-    for name in PROXY_VARIABLES.iter().chain(&[
-        "QSJWTPRIVKEY",
-        "QSJWTPASSPHRASE",
-        "QLIK_API_KEY",
-        "QLIK_CLIENT_SECRET",
-        "NO_COLOR",
-        "RUST_LOG",
-        "RUST_BACKTRACE",
-        "RUST_LIB_BACKTRACE",
-    ]) {
+/// What a developer's own environment may hold that would change a run: a key, passphrase or
+/// secret of theirs, a proxy between the run and a stand-in on 127.0.0.1, their log settings.
+/// Every program a test starts, qs-jwt or a shell, Python or Node running it, starts without
+/// them ([`qs_jwt`], [`command`]); a test sets what it needs after that.
+const DEVELOPER_SETTINGS: [&str; 16] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "QSJWTPRIVKEY",
+    "QSJWTPASSPHRASE",
+    "QLIK_API_KEY",
+    "QLIK_CLIENT_SECRET",
+    "NO_COLOR",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "RUST_LIB_BACKTRACE",
+];
+
+/// `program` as the tests start it: without the developer's own settings.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for name in DEVELOPER_SETTINGS {
         cmd.env_remove(name);
     }
+    cmd
+}
+
+/// The binary, run in `dir`, without the developer's own settings.
+pub fn qs_jwt(dir: &Path) -> Command {
+    let mut cmd = Command::from_std(command(assert_cmd::cargo::cargo_bin("qs-jwt")));
+    cmd.current_dir(dir);
     cmd
 }
 
@@ -259,12 +264,10 @@ fn verify(token: &str, key: &DecodingKey, audience: &str) {
 #[cfg(target_os = "linux")]
 pub fn on_terminal(dir: &Path, args: &str, no_color: Option<&str>) -> (i32, String) {
     let command = format!("'{}' {args}", env!("CARGO_BIN_EXE_qs-jwt"));
-    let mut script = std::process::Command::new("script");
+    let mut script = self::command("script");
     script
         .args(["-qec", &command, "/dev/null"])
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env_remove("QSJWTPRIVKEY");
+        .current_dir(dir);
     if let Some(value) = no_color {
         script.env("NO_COLOR", value);
     }

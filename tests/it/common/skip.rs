@@ -116,7 +116,7 @@ fn is_executable(metadata: &fs::Metadata) -> bool {
 /// Whether `python3` can import `module`: as [`require_tool`] (a failure under `CI=true`,
 /// else a recorded skip), named `python3 module <module>`.
 pub fn require_python_module(module: &str) -> bool {
-    let has = std::process::Command::new("python3")
+    let has = crate::common::command("python3")
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success());
