@@ -124,7 +124,9 @@ pub enum LoginFormat {
     /// One JSON object a client opens the engine with itself: {"websocketUrl" (with the CSRF
     /// token), "cookie" (the Cookie header's value), "origin", "csrfToken", "expires", "ends"}.
     /// It holds the session's secrets: it goes to stdout only, and the session is kept open.
-    /// When the engine refuses the session, nothing is printed and the session is ended
+    /// When the engine refuses the session, nothing is printed and the session is ended; so it
+    /// is when the bundle cannot be written (a full disk, a closed pipe), unless --cookie-jar
+    /// keeps it
     Session,
 }
 

@@ -385,6 +385,11 @@ fn qscloud_login(trust: Trust, extra: &[&str]) -> ((i32, String, String), Tenant
 
 /// `login-qscloud` with a fresh JWT for anna against `tenant`, then `extra`.
 fn qscloud_login_at(tenant: &Tenant, extra: &[&str]) -> (i32, String, String) {
+    run(&mut qscloud_login_command(tenant, extra))
+}
+
+/// The command [`qscloud_login_at`] runs.
+fn qscloud_login_command(tenant: &Tenant, extra: &[&str]) -> Command {
     let token = Create::qscloud()
         .args(["--sub", "anna", "--username", "Anna"])
         .args([
@@ -404,7 +409,7 @@ fn qscloud_login_at(tenant: &Tenant, extra: &[&str]) -> (i32, String, String) {
         .args(tenant.connection())
         .args(["--jwt-file", "token.txt"])
         .args(extra);
-    run(&mut cmd)
+    cmd
 }
 
 #[test]
@@ -694,6 +699,65 @@ fn output_session_is_one_object_a_client_opens_the_engine_with_and_the_session_s
             "UserDirectory=CORP; UserId=anna"
         );
     }
+}
+
+/// A bundle that never reaches standard output leaves a session nobody holds: the run ends
+/// it, exits 1 and says so, on both platforms; with --cookie-jar the jar keeps it.
+#[cfg(unix)]
+#[test]
+fn a_session_bundle_that_cannot_be_written_ends_the_session_and_says_so() {
+    // `cmd`'s words, run with standard output on /dev/full (a full disk).
+    fn to_full_disk(cmd: &Command, dir: &std::path::Path) -> (i32, String) {
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let output = crate::common::command(env!("CARGO_BIN_EXE_qs-jwt"))
+            .args(cmd.get_args())
+            .current_dir(dir)
+            .stdout(full)
+            .output()
+            .unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+    let said = "error: the session bundle was not delivered: cannot write to standard output";
+
+    let site = site(&["127.0.0.1"]);
+    let (code, stderr) = to_full_disk(&site.login(&["--output", "session"]), site.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(said), "{stderr}");
+    assert!(
+        stderr.contains("the session it opened was ended, as nobody received it"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("SESSION=$(qs-jwt ...)"), "{stderr}");
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{stderr}");
+
+    let kept = site.login(&["--output", "session", "--cookie-jar", "jar.txt"]);
+    let (code, stderr) = to_full_disk(&kept, site.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("the session stays open, kept by --cookie-jar"),
+        "{stderr}"
+    );
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (2, 1), "{stderr}");
+
+    let tenant = TenantBuilder::new().start();
+    let login = qscloud_login_command(&tenant, &["--output", "session"]);
+    let (code, stderr) = to_full_disk(&login, tenant.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(said), "{stderr}");
+    assert!(
+        stderr.contains("was ended, as nobody received it"),
+        "{stderr}"
+    );
+    let counts = tenant.server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{stderr}");
 }
 
 #[test]

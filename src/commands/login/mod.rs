@@ -124,14 +124,20 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
             tenant.server().shown_authority(),
             percent_encode(&app)
         );
-        return Ok(bundle(
+        let bundle = bundle(
             url,
             csrf,
             &header,
             prove::origin(tenant.server(), args.engine.origin.as_deref()),
             cookies::earliest_expiry(&session),
             "when it is idle for the tenant's session timeout, or at a logout",
-        ));
+        );
+        return hand_over(
+            &bundle,
+            jar.is_some(),
+            "the tenant's session timeout",
+            || connect::end_qscloud_session(&tenant, &header),
+        );
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -304,14 +310,20 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
             proxy.server().shown_authority(),
             proxy.server().base_path
         );
-        return Ok(bundle(
+        let bundle = bundle(
             url,
             csrf,
             &header,
             prove::origin(proxy.server(), args.engine.origin.as_deref()),
             cookies::earliest_expiry(&session),
             "when it is idle for the virtual proxy's session inactivity timeout, or at a logout",
-        ));
+        );
+        return hand_over(
+            &bundle,
+            jar.is_some(),
+            "the virtual proxy's session inactivity timeout",
+            || connect::end_qseow_session(&proxy, &header),
+        );
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -374,7 +386,7 @@ fn bundle(
     origin: String,
     expires: Option<u64>,
     ends: &str,
-) -> Output {
+) -> String {
     let websocket_url = match &csrf {
         Some(token) => format!("{url}?qlik-csrf-token={}", percent_encode(token.expose())),
         None => url,
@@ -387,7 +399,36 @@ fn bundle(
         "expires": expires.map(iso8601),
         "ends": ends,
     });
-    Output::product(crate::render::json_for_terminal(&json.to_string()).into_owned())
+    crate::render::json_for_terminal(&json.to_string()).into_owned()
+}
+
+/// Prints the session bundle. A bundle that does not reach standard output (a full disk, a
+/// closed pipe) leaves a session nobody can use: it is ended then, as every probe's is, unless
+/// a cookie jar keeps it; the error says which, and what became of the session.
+fn hand_over(
+    bundle: &str,
+    kept: bool,
+    timeout: &str,
+    end: impl FnOnce() -> bool,
+) -> Result<Output> {
+    let Err(err) = crate::stdio::print_product(bundle) else {
+        return Ok(Output::streamed(None));
+    };
+    let session = if kept {
+        "the session stays open, kept by --cookie-jar".to_owned()
+    } else if end() {
+        "the session it opened was ended, as nobody received it".to_owned()
+    } else {
+        format!("the session it opened could not be ended and stays open until {timeout}")
+    };
+    Err(UserError::runtime(format!(
+        "the session bundle was not delivered: {err:#}; {session}"
+    ))
+    .with_hint(
+        "give it a standard output that takes the bundle, for example SESSION=$(qs-jwt ...) in \
+         bash or $session = qs-jwt ... in PowerShell",
+    )
+    .into())
 }
 
 fn target(args: &EngineArgs) -> prove::EngineTarget<'_> {
