@@ -18,7 +18,7 @@ use crate::error::UserError;
 use crate::http::{Server, Socket, percent_encode};
 use crate::qlik::cloud::Tenant;
 use crate::qlik::qseow::Proxy;
-use crate::render::escape;
+use crate::render::{escape, redacted};
 use crate::secret::SecretText;
 
 mod forbidden;
@@ -108,14 +108,16 @@ impl EngineReport {
         Some((&step.found, step.fix.as_deref()))
     }
 
-    /// The report's lines for people, a step a line.
+    /// The report's lines for people, a step a line. A step's words may quote the server (a
+    /// refused handshake's page, a close reason), which may echo the CSRF token or the cookie
+    /// it was sent: they go through the one redaction, as the JSON report's do.
     pub fn text_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for step in &self.steps {
             let mark = if step.ok { "ok  " } else { "FAIL" };
-            lines.push(format!("  {mark} {:<18}{}", step.step, escape(&step.found)));
+            lines.push(format!("  {mark} {:<18}{}", step.step, redacted(&step.found)));
             if let Some(fix) = &step.fix {
-                lines.push(format!("       fix: {}", escape(fix)));
+                lines.push(format!("       fix: {}", redacted(fix)));
             }
         }
         lines
@@ -588,6 +590,25 @@ mod tests {
             app_title: None,
             failure: Some(failure),
         }
+    }
+
+    #[test]
+    fn a_server_echoing_a_secret_in_a_step_shows_it_nowhere_in_the_text_lines() {
+        let token = SecretText::new("c5rf-t0ken-the-proxy-echoes-9f8e7d");
+        let mut report = EngineReport::default();
+        report.steps.push(Step {
+            step: WEBSOCKET,
+            ok: false,
+            found: format!(
+                "HTTP 403: the proxy said \"GET /app/engineData?qlik-csrf-token={} \x1b[31m\"",
+                token.expose()
+            ),
+            fix: Some(format!("send {}", token.expose())),
+        });
+        let text = report.text_lines().join("\n");
+        assert!(!text.contains(token.expose()), "{text}");
+        assert!(text.contains("qlik-csrf-token="), "{text}");
+        assert!(text.contains("\\x1b[31m"), "still escaped: {text}");
     }
 
     #[test]
