@@ -115,7 +115,11 @@ impl EngineReport {
         let mut lines = Vec::new();
         for step in &self.steps {
             let mark = if step.ok { "ok  " } else { "FAIL" };
-            lines.push(format!("  {mark} {:<18}{}", step.step, redacted(&step.found)));
+            lines.push(format!(
+                "  {mark} {:<18}{}",
+                step.step,
+                redacted(&step.found)
+            ));
             if let Some(fix) = &step.fix {
                 lines.push(format!("       fix: {}", redacted(fix)));
             }
