@@ -29,8 +29,8 @@ pub struct ConnectionArgs {
     pub cookie_jar: Option<PathBuf>,
 
     /// The most time the login may take, each request, and reading the --cacert and --jwt-file
-    /// files: 30s, 2m, 1m 30s. Of a session the login ends, the last quarter (5s at most) is
-    /// kept for ending it
+    /// files: 30s, 2m, 1m 30s. Once a session is made, the last quarter (5s at most) is kept for
+    /// ending it
     #[arg(long, value_name = "time", default_value = "30s", value_parser = parse_timeout)]
     pub timeout: Duration,
 }

@@ -761,6 +761,43 @@ fn every_login_ends_the_session_it_made_unless_a_cookie_jar_keeps_it() {
     assert_eq!((counts.opened, counts.ended), (3, 2), "{counts:?}");
 }
 
+/// A jar that cannot be written once the session exists (here a name too long to rename to,
+/// which no check before the login can see) keeps nothing: the session is ended and the error
+/// says so, on both platforms. It used to stay open, held by nobody.
+#[test]
+fn a_cookie_jar_that_cannot_be_written_after_the_login_ends_the_session() {
+    let jar = format!("{}.txt", "j".repeat(300));
+    let folder = TenantBuilder::new().start();
+    let token = folder.created(anna());
+    let failed = run(&mut folder.login_qscloud(&token, &["--cookie-jar", &jar]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("cannot write --cookie-jar 'jjj")
+            && failed
+                .stderr
+                .contains("; the session it opened was ended, as no jar keeps it"),
+        "{}",
+        failed.stderr
+    );
+    let counts = folder.server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+
+    let qseow_folder = TenantBuilder::new().behaviour(Behaviour::Qseow).start();
+    let token = qseow_token(&qseow_folder, &["--userdir", "CORP", "--userid", "anna"]);
+    let failed =
+        run(&mut qseow_folder.login_qseow(&token, &["--cookie-jar", &jar, "--output", "json"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let object: serde_json::Value = serde_json::from_str(&failed.stdout).unwrap();
+    assert!(
+        object
+            .to_string()
+            .contains("the session it opened was ended"),
+        "{object}"
+    );
+    let counts = qseow_folder.server.sessions();
+    assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
+}
+
 // ---- The cookie jar, and secrets ----
 
 #[test]

@@ -88,7 +88,7 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
-    hold_back_to_end(&args.connection);
+    crate::http::hold_back_for_cleanup();
     report.user = tenant.users_me(cookie_header.as_ref()).map(User::from);
     if !args.engine.no_engine {
         let expected = report.user.as_ref().and_then(|u| u.id.clone());
@@ -103,7 +103,16 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
             .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
         );
     }
-    let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    let jar = write_jar(
+        args.connection.cookie_jar.as_deref(),
+        &session,
+        TENANT_TIMEOUT,
+        || {
+            cookie_header
+                .as_ref()
+                .is_some_and(|header| connect::end_qscloud_session(&tenant, header))
+        },
+    )?;
     if args.output.output == LoginFormat::Session {
         let header = cookie_header.ok_or_else(|| UserError::runtime("Qlik Cloud set no cookie"))?;
         if let Err(err) = engine_proven(&report, QLIK_CLOUD) {
@@ -132,12 +141,9 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
             cookies::earliest_expiry(&session),
             "when it is idle for the tenant's session timeout, or at a logout",
         );
-        return hand_over(
-            &bundle,
-            jar.is_some(),
-            "the tenant's session timeout",
-            || connect::end_qscloud_session(&tenant, &header),
-        );
+        return hand_over(&bundle, jar.is_some(), TENANT_TIMEOUT, || {
+            connect::end_qscloud_session(&tenant, &header)
+        });
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -260,7 +266,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
-    hold_back_to_end(&args.connection);
+    crate::http::hold_back_for_cleanup();
     report.user = match &cookie_header {
         Some(header) => proxy.user(header).map(User::from),
         None => None,
@@ -289,7 +295,16 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
             .unwrap_or_else(|e| prove::EngineReport::unreachable(&e, args.engine.app.as_deref())),
         );
     }
-    let jar = write_jar(args.connection.cookie_jar.as_deref(), &session)?;
+    let jar = write_jar(
+        args.connection.cookie_jar.as_deref(),
+        &session,
+        PROXY_TIMEOUT,
+        || {
+            cookie_header
+                .as_ref()
+                .is_some_and(|header| connect::end_qseow_session(&proxy, header))
+        },
+    )?;
     if args.output.output == LoginFormat::Session {
         let header =
             cookie_header.ok_or_else(|| UserError::runtime("the virtual proxy set no cookie"))?;
@@ -318,12 +333,9 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
             cookies::earliest_expiry(&session),
             "when it is idle for the virtual proxy's session inactivity timeout, or at a logout",
         );
-        return hand_over(
-            &bundle,
-            jar.is_some(),
-            "the virtual proxy's session inactivity timeout",
-            || connect::end_qseow_session(&proxy, &header),
-        );
+        return hand_over(&bundle, jar.is_some(), PROXY_TIMEOUT, || {
+            connect::end_qseow_session(&proxy, &header)
+        });
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
@@ -343,15 +355,6 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
 /// the session's, handed over as it is.
 fn proven_csrf_token(report: &LoginReport) -> Option<SecretText> {
     report.engine.as_ref().and_then(|e| e.csrf_token.clone())
-}
-
-/// A session this run may end (no `--cookie-jar` keeps it; `--output session` hands it over
-/// only when the engine took it): the steps before its end leave time for it within
-/// `--timeout`.
-fn hold_back_to_end(connection: &ConnectionArgs) {
-    if connection.cookie_jar.is_none() {
-        crate::http::hold_back_for_cleanup();
-    }
 }
 
 /// `--output session` hands over a session the engine took: a failed proof is the error.
@@ -416,10 +419,8 @@ fn hand_over(
     };
     let session = if kept {
         "the session stays open, kept by --cookie-jar".to_owned()
-    } else if end() {
-        "the session it opened was ended, as nobody received it".to_owned()
     } else {
-        format!("the session it opened could not be ended and stays open until {timeout}")
+        ended_as("nobody received it", timeout, end)
     };
     Err(UserError::runtime(format!(
         "the session bundle was not delivered: {err:#}; {session}"
@@ -733,30 +734,60 @@ fn check_jar(path: Option<&Path>) -> Result<(), UserError> {
 }
 
 /// Writes the cookie jar, when asked for, through a temporary file renamed into place,
-/// readable by its owner only. Returns the path as shown.
-fn write_jar(path: Option<&Path>, session: &[cookies::SessionCookie]) -> Result<Option<String>> {
+/// readable by its owner only. Returns the path as shown. A jar that cannot be written keeps
+/// no session: the run ends it with `end`, as a probe does, and the error says so.
+fn write_jar(
+    path: Option<&Path>,
+    session: &[cookies::SessionCookie],
+    timeout: &str,
+    end: impl FnOnce() -> bool,
+) -> Result<Option<String>> {
     let Some(path) = path else {
         return Ok(None);
     };
     let shown = path.display().to_string();
-    if path.is_dir() {
-        return Err(UserError::runtime(format!(
-            "--cookie-jar '{shown}' is a folder; give a file name, such as cookies.txt"
+    match jar_file(path, &shown, session) {
+        Ok(()) => {
+            verbose!("wrote {} cookies to '{shown}'", session.len());
+            Ok(Some(shown))
+        }
+        Err(why) => Err(UserError::runtime(format!(
+            "{why}; {}",
+            ended_as("no jar keeps it", timeout, end)
         ))
-        .into());
+        .with_hint(
+            "give --cookie-jar a file name in a folder you may write to, such as cookies.txt",
+        )
+        .into()),
     }
-    let folder = keys::folder_of(path);
+}
+
+fn jar_file(path: &Path, shown: &str, session: &[cookies::SessionCookie]) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!("--cookie-jar '{shown}' is a folder"));
+    }
     let text = cookies::netscape_file(session);
     let cannot = |e: std::io::Error| {
-        UserError::runtime(format!(
+        format!(
             "cannot write --cookie-jar '{shown}': {}",
             keys::plain_io(&e)
-        ))
+        )
     };
-    let staged = keys::stage(folder, text.expose(), 0o600).map_err(cannot)?;
-    staged.persist(path).map_err(|e| cannot(e.error))?;
-    verbose!("wrote {} cookies to '{shown}'", session.len());
-    Ok(Some(shown))
+    let staged = keys::stage(keys::folder_of(path), text.expose(), 0o600).map_err(cannot)?;
+    staged.persist(path).map(drop).map_err(|e| cannot(e.error))
+}
+
+/// The session's time limit, said when it could not be ended.
+const TENANT_TIMEOUT: &str = "the tenant's session timeout";
+const PROXY_TIMEOUT: &str = "the virtual proxy's session inactivity timeout";
+
+/// Ends a session that nothing holds (its bundle or jar was not written, `as_`), in words.
+fn ended_as(as_: &str, timeout: &str, end: impl FnOnce() -> bool) -> String {
+    if end() {
+        format!("the session it opened was ended, as {as_}")
+    } else {
+        format!("the session it opened could not be ended and stays open until {timeout}")
+    }
 }
 
 /// The login's product, or its failure ended with `doctor`, the command that checks the setup.
