@@ -465,10 +465,17 @@ fn user_table(profile: Profile) -> impl Strategy<Value = (Vec<UserRow>, Vec<Stri
         );
         let names_for_rows = names.clone();
         prop::collection::vec(row, 1..6).prop_map(move |rows| {
+            // Each user once, as the product tells users apart: a Qlik Cloud subject exactly,
+            // a QSEoW user id folded (`p` and `P` are one user, refused as a repeat).
             let mut seen = std::collections::HashSet::new();
             let rows: Vec<UserRow> = rows
                 .into_iter()
-                .filter(|row| seen.insert(row.0.clone()))
+                .filter(|row| {
+                    seen.insert(match profile {
+                        Profile::Qseow => qs_jwt::users::qseow_folded(&row.0),
+                        Profile::Qscloud => row.0.clone(),
+                    })
+                })
                 .map(
                     |(id, userdir, name, email, verified, groups, claims)| UserRow {
                         line: 0,
