@@ -782,9 +782,16 @@ fn proxy(request: &Recorded, repository: &mut Repository) -> Answer {
                     let sid = random(36);
                     repository.sessions.insert(sid.clone(), user);
                     repository.counts.opened += 1;
+                    // The virtual proxy's session cookie domain, when set, as QSEoW sends it.
+                    let domain = match vp["sessionCookieDomain"].as_str() {
+                        Some(domain) if !domain.is_empty() => format!("; Domain={domain}"),
+                        _ => String::new(),
+                    };
                     Answer::json(200, about).header(
                         "Set-Cookie",
-                        &format!("{cookie_name}={sid}; Path=/; HttpOnly; SameSite=None; Secure"),
+                        &format!(
+                            "{cookie_name}={sid}; Path=/{domain}; HttpOnly; SameSite=None; Secure"
+                        ),
                     )
                 }
                 Err(_) => Answer::new(401, "text/html", "<html>Unauthorized</html>"),
