@@ -798,6 +798,78 @@ fn a_cookie_jar_that_cannot_be_written_after_the_login_ends_the_session() {
     assert_eq!((counts.opened, counts.ended), (1, 1), "{counts:?}");
 }
 
+/// A virtual proxy whose session cookie domain does not cover the host of --server (the
+/// site is reached by its address, its cookies are for corp.example.com) makes a session the
+/// login cannot take: the login fails, names the Domain as the cause, and ends that session
+/// with the cookies as they were set. It used to stay open, held by nobody.
+#[test]
+fn a_session_whose_cookie_domain_is_not_the_servers_is_ended_and_the_domain_named() {
+    use crate::common::qrs_server::jwt_virtual_proxy;
+    use crate::common::site::SiteBuilder;
+    let mut vp = jwt_virtual_proxy("jwt", "qlik-jwt", &fixture_text("rsa2048-cert.pem"));
+    vp["sessionCookieDomain"] = json!("corp.example.com");
+    let site = SiteBuilder::new().virtual_proxy(vp, true).start();
+    let token = Create::qseow()
+        .args([
+            "--userdir",
+            "CORP",
+            "--userid",
+            "anna",
+            "--audience",
+            "qlik-jwt",
+        ])
+        .key_file(fixture("rsa2048-pkcs8.pem"))
+        .run_in(site.path())
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let token = String::from_utf8(token.stdout).unwrap();
+    for output in ["text", "json"] {
+        let failed = run(site
+            .command()
+            .args(["login-qseow", "--server"])
+            .arg(format!("{}/jwt", site.server.proxy_url()))
+            .args([
+                "--cacert",
+                "root.pem",
+                "--jwt",
+                token.trim(),
+                "--output",
+                output,
+            ]));
+        assert_eq!(failed.code, 1, "{}", failed.stderr);
+        assert!(
+            failed.stderr.contains("a Domain that is not the server's")
+                && failed
+                    .stderr
+                    .contains("set cookies, but none for this server"),
+            "{}",
+            failed.stderr
+        );
+        if output == "json" {
+            let report = accepted_json(&failed.stdout);
+            assert_eq!(report["session"], "ended");
+            let hint = report["error"]["hint"].as_str().unwrap();
+            assert!(hint.contains("Session cookie domain"), "{hint}");
+        } else {
+            assert!(
+                failed.stderr.contains("Session cookie domain"),
+                "{}",
+                failed.stderr
+            );
+            assert!(
+                failed
+                    .stderr
+                    .contains("the session those cookies hold was ended"),
+                "{}",
+                failed.stderr
+            );
+        }
+    }
+    let counts = site.server.with(|r| r.counts);
+    assert_eq!((counts.opened, counts.ended), (2, 2), "{counts:?}");
+}
+
 // ---- The cookie jar, and secrets ----
 
 #[test]

@@ -85,6 +85,9 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
 
     let session = session_cookies(&reply, tenant.server(), cloud::JWT_SESSION_PATH, now);
     if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
+        end_untaken_session(&mut report, &reply, |header| {
+            connect::end_qscloud_session(&tenant, header)
+        });
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
@@ -263,6 +266,9 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
 
     let session = session_cookies(&reply, proxy.server(), &proxy.login_path(), now);
     if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
+        end_untaken_session(&mut report, &reply, |header| {
+            connect::end_qseow_session(&proxy, header)
+        });
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
@@ -636,19 +642,51 @@ fn take_session(
     true
 }
 
-/// A 2xx answer that set no session cookie: Qlik made no session, whatever the status says.
+/// A 2xx answer that set no session cookie the login could take: Qlik made no session, or
+/// made one whose cookies are left out (a Domain that does not cover the server's host).
 fn no_session(reply: &Reply, who: &str) -> LoginError {
-    LoginError {
-        detail: Some(format!(
-            "{who} answered HTTP {} but set no session cookie",
-            reply.status
-        )),
-        hint: Some(
+    let (detail, hint) = if reply.set_cookies.is_empty() {
+        (
+            format!(
+                "{who} answered HTTP {} but set no session cookie",
+                reply.status
+            ),
             "check that the URL is Qlik's (a proxy or a load balancer in between may answer for \
-             it), and run again with --loglevel debug to see the requests"
-                .to_owned(),
-        ),
+             it), and run again with --loglevel debug to see the requests",
+        )
+    } else {
+        (
+            format!(
+                "{who} answered HTTP {} and set cookies, but none for this server (see the \
+                 warning above)",
+                reply.status
+            ),
+            "a cookie's Domain must cover the server's host, as a browser's would: connect by a \
+             name within the session cookie domain (QSEoW: the virtual proxy's Session cookie \
+             domain), or clear that setting",
+        )
+    };
+    LoginError {
+        detail: Some(detail),
+        hint: Some(hint.to_owned()),
         ..LoginError::from_body(reply.status, b"")
+    }
+}
+
+/// A 2xx answer whose cookies the login left out may have made a session on Qlik all the
+/// same: it is ended with the cookies as they were set, as a probe's session is, and the
+/// report says how that went.
+fn end_untaken_session(
+    report: &mut LoginReport,
+    reply: &Reply,
+    end: impl FnOnce(&SecretText) -> bool,
+) {
+    if let Some(header) = connect::cookie_header(&reply.set_cookies) {
+        let ended = end(&header);
+        if ended {
+            info!("the session those cookies hold was ended, as the login cannot use them");
+        }
+        report.session = Some(session_end(ended));
     }
 }
 
