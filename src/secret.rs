@@ -663,7 +663,47 @@ fn text_skeleton(text: &str) -> Vec<(u8, usize, usize)> {
 /// A line break or blank written out at the start of `bytes` (`\n`, `\r`, `\t`, `\u000a`,
 /// `\u000d`, `%0A`, `%0D`, `%20`, `%09`, in either case: a key's text may have been put in
 /// upper case after its line breaks were written out): its length.
+///
+/// Invisible characters inside it ([`is_invisible`]: `\` zero-width space `r`) are skipped, as
+/// a key mangled with them after its line breaks were written out holds them there too.
 fn written_line_break(bytes: &[u8]) -> Option<usize> {
+    // Every spelling starts with `\` or `%`: most bytes are turned away here.
+    if !matches!(bytes.first(), Some(b'\\' | b'%')) {
+        return None;
+    }
+    let mut visible = [0u8; 6];
+    let mut ends = [0usize; 6];
+    let (mut count, mut i) = (0, 0);
+    while count < visible.len() && i < bytes.len() {
+        if bytes[i].is_ascii() {
+            visible[count] = bytes[i];
+            i += 1;
+            ends[count] = i;
+            count += 1;
+        } else if let Some(len) = invisible_at(&bytes[i..]) {
+            i += len;
+        } else {
+            break;
+        }
+    }
+    spelled_line_break(&visible[..count]).map(|len| ends[len - 1])
+}
+
+/// The length of the invisible character ([`is_invisible`]) `bytes` starts with, if any.
+fn invisible_at(bytes: &[u8]) -> Option<usize> {
+    let head = &bytes[..bytes.len().min(4)];
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+    };
+    text.chars()
+        .next()
+        .filter(|c| is_invisible(*c))
+        .map(char::len_utf8)
+}
+
+/// [`written_line_break`] on its visible characters: the length of the spelling.
+fn spelled_line_break(bytes: &[u8]) -> Option<usize> {
     match bytes {
         [b'\\', b'n' | b'r' | b't' | b'N' | b'R' | b'T', ..] => Some(2),
         [
@@ -1081,6 +1121,18 @@ mod tests {
             format!("{passphrase:?}"),
             "Passphrase(from QSJWTPASSPHRASE, [redacted])"
         );
+    }
+
+    #[test]
+    fn a_bare_body_with_written_line_breaks_split_by_zero_width_spaces_is_found_whole() {
+        // The key's lines joined by `\r\n` written out, a zero-width space after each `\`: a
+        // mangling that used to leave the first line shown.
+        let lines: Vec<&str> = PKCS8.lines().filter(|l| !l.starts_with("-----")).collect();
+        let text = lines.join("\\\u{200b}r\\n");
+        let shown = cut(&text, key_text_spans(&text));
+        assert_eq!(shown, "[R]", "{shown}");
+        // A Windows path's `\r` stays a path: only spellings of line breaks are read through.
+        assert!(key_text_spans("C:\\\u{200b}rita\\keys").is_empty());
     }
 
     #[test]
