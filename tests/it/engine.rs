@@ -40,34 +40,6 @@ fn site(allow: &[&str]) -> Site {
     site
 }
 
-impl Site {
-    /// `login-qseow --server <proxy>/jwt --cacert root.pem --jwt-file token.txt` with a fresh
-    /// token for CORP\anna, then `extra`.
-    fn login(&self, extra: &[&str]) -> Command {
-        let token = Create::qseow()
-            .args([
-                "--userdir",
-                "CORP",
-                "--userid",
-                "anna",
-                "--audience",
-                AUDIENCE,
-            ])
-            .key_file(fixture("rsa2048-pkcs8.pem"))
-            .run_in(self.path())
-            .output()
-            .unwrap();
-        assert!(token.status.success(), "{token:?}");
-        fs::write(self.path().join("token.txt"), &token.stdout).unwrap();
-        let mut cmd = self.command();
-        cmd.args(["login-qseow", "--server"])
-            .arg(format!("{}/jwt", self.server.proxy_url()))
-            .args(["--cacert", "root.pem", "--jwt-file", "token.txt"])
-            .args(extra);
-        cmd
-    }
-}
-
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let output = cmd.output().unwrap();
     let run = (
@@ -87,7 +59,7 @@ fn json_of(stdout: &str) -> Value {
 #[test]
 fn qseow_the_engine_is_proven_step_by_step_and_the_app_opens() {
     let site = site(&["127.0.0.1"]);
-    let (code, stdout, stderr) = run(&mut site.login(&["--app", APP]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--app", APP]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     for line in [
         format!("Engine:         proven, engine {ENGINE_VERSION}"),
@@ -130,7 +102,7 @@ fn qseow_the_engine_is_proven_step_by_step_and_the_app_opens() {
     let csrf = upgrade.target.split_once('=').unwrap().1.to_owned();
     assert!(!stdout.contains(&csrf) && !stderr.contains(&csrf));
 
-    let (code, stdout, _) = run(&mut site.login(&["--output", "json"]));
+    let (code, stdout, _) = run(&mut site.login(AUDIENCE, &["--output", "json"]));
     assert_eq!(code, 0);
     let engine = &json_of(&stdout)["engine"];
     assert_eq!(engine["proven"], true);
@@ -157,7 +129,7 @@ fn qseow_the_engine_is_proven_step_by_step_and_the_app_opens() {
 #[test]
 fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
     let site = site(&["qlik.example.com"]);
-    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &[]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("the virtual proxy made a session, but the engine refused it")
@@ -174,9 +146,9 @@ fn qseow_an_origin_outside_the_host_allow_list_is_named_with_the_fix() {
     let counts = site.server.with(|r| r.counts);
     assert_eq!((counts.opened, counts.ended), (1, 1));
     // --origin: the name clients use, which the list holds.
-    let (code, stdout, stderr) = run(&mut site.login(&["--origin", "qlik.example.com"]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--origin", "qlik.example.com"]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let (code, stdout, _) = run(&mut site.login(&["--output", "json"]));
+    let (code, stdout, _) = run(&mut site.login(AUDIENCE, &["--output", "json"]));
     assert_eq!(code, 1);
     let report = json_of(&stdout);
     assert_eq!(report["accepted"], true);
@@ -191,7 +163,7 @@ fn a_hanging_engine_fails_within_the_timeout_and_the_session_still_ends() {
     site.server.with(|r| r.engine_hangs = true);
     // 6s: the login and the CSRF token get 4.5s before the 1.5s held back for the end, room
     // enough on a loaded machine; the hang alone must use up the rest.
-    let (code, stdout, stderr) = run(&mut site.login(&["--timeout", "6s"]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--timeout", "6s"]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("  FAIL websocket"), "{stdout}");
     assert!(
@@ -210,7 +182,7 @@ fn an_origin_that_is_no_origin_is_a_usage_error_naming_the_flag() {
         ("qlik.example.com/hub", "no path"),
         ("ftp://qlik.example.com", "not ftp"),
     ] {
-        let (code, stdout, stderr) = run(&mut site.login(&["--origin", origin]));
+        let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--origin", origin]));
         assert_eq!(code, 2, "{origin}: {stderr}");
         assert_eq!(stdout, "");
         assert!(
@@ -296,7 +268,7 @@ fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
     for (what, knob, extra, said, words) in cases {
         let site = site(&["127.0.0.1"]);
         site.server.with(knob);
-        let (code, stdout, stderr) = run(&mut site.login(extra));
+        let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, extra));
         assert_eq!(code, 1, "{what}: {stdout}\n{stderr}");
         let both = format!("{stdout}\n{stderr}");
         assert!(
@@ -311,13 +283,16 @@ fn qseow_each_engine_refusal_is_said_in_qliks_terms() {
 #[test]
 fn qseow_an_authorization_header_is_tried_away_and_the_jwt_not_shown() {
     let site = site(&["127.0.0.1"]);
-    let (code, stdout, stderr) = run(&mut site.login(&[
-        "--websocket-authorization",
-        "--output",
-        "json",
-        "--loglevel",
-        "debug",
-    ]));
+    let (code, stdout, stderr) = run(&mut site.login(
+        AUDIENCE,
+        &[
+            "--websocket-authorization",
+            "--output",
+            "json",
+            "--loglevel",
+            "debug",
+        ],
+    ));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let report = json_of(&stdout);
     assert_eq!(report["engine"]["failedStep"], "websocket");
@@ -345,10 +320,11 @@ fn qseow_an_authorization_header_is_tried_away_and_the_jwt_not_shown() {
         "{stderr}"
     );
     // Without the flag no such header is sent and the proof passes.
-    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &[]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     // It is a QSEoW flag: the engine must be proven.
-    let (code, _, stderr) = run(&mut site.login(&["--websocket-authorization", "--no-engine"]));
+    let (code, _, stderr) =
+        run(&mut site.login(AUDIENCE, &["--websocket-authorization", "--no-engine"]));
     assert_eq!(code, 2, "{stderr}");
 }
 
@@ -620,7 +596,7 @@ fn qscloud_an_access_token_qlik_refuses_is_said_and_not_shown() {
 
 /// `--output session` for the site; the bundle (stdout) and stderr.
 fn session_bundle(site: &Site) -> (String, String) {
-    let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--output", "session"]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     (stdout, stderr)
 }
@@ -726,7 +702,7 @@ fn a_session_bundle_that_cannot_be_written_ends_the_session_and_says_so() {
     let said = "error: the session bundle was not delivered: cannot write to standard output";
 
     let site = site(&["127.0.0.1"]);
-    let (code, stderr) = to_full_disk(&site.login(&["--output", "session"]), site.path());
+    let (code, stderr) = to_full_disk(&site.login(AUDIENCE, &["--output", "session"]), site.path());
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains(said), "{stderr}");
     assert!(
@@ -737,7 +713,10 @@ fn a_session_bundle_that_cannot_be_written_ends_the_session_and_says_so() {
     let counts = site.server.with(|r| r.counts);
     assert_eq!((counts.opened, counts.ended), (1, 1), "{stderr}");
 
-    let kept = site.login(&["--output", "session", "--cookie-jar", "jar.txt"]);
+    let kept = site.login(
+        AUDIENCE,
+        &["--output", "session", "--cookie-jar", "jar.txt"],
+    );
     let (code, stderr) = to_full_disk(&kept, site.path());
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -828,7 +807,7 @@ fn qscloud_output_session_is_a_session_app_a_client_opens_and_the_session_stays(
 #[test]
 fn output_session_with_a_refused_engine_prints_nothing_and_ends_the_session() {
     let site = site(&["qlik.example.com"]);
-    let (code, stdout, stderr) = run(&mut site.login(&["--output", "session"]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--output", "session"]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert_eq!(stdout, "");
     assert!(
@@ -959,7 +938,7 @@ fn no_secret_of_the_403_retries_reaches_any_line_at_debug() {
             site.server.with(|r| r.stale_csrf_tokens = knob);
             let mut args = extra.to_vec();
             args.extend(["--loglevel", "debug", "--output", output]);
-            let (code, stdout, stderr) = run(&mut site.login(&args));
+            let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &args));
             assert_eq!(code, 1, "{args:?}: {stdout}\n{stderr}");
             let secrets = secrets_seen(&site);
             assert!(secrets.len() >= 3, "{secrets:?}");
@@ -977,7 +956,7 @@ fn no_secret_of_the_403_retries_reaches_any_line_at_debug() {
 fn a_csrf_token_stale_every_time_is_not_blamed_on_the_allow_list() {
     let site = site(&["127.0.0.1"]);
     site.server.with(|r| r.stale_csrf_tokens = 100);
-    let (code, stdout, stderr) = run(&mut site.login(&[]));
+    let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &[]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     let both = format!("{stdout}\n{stderr}");
     assert!(both.contains("HTTP 403"), "{both}");
@@ -1003,7 +982,7 @@ fn an_origin_whose_host_is_no_host_is_a_usage_error() {
         "qlik.example.com:8443:1",
         "https://bücher.example.com",
     ] {
-        let (code, stdout, stderr) = run(&mut site.login(&["--origin", origin]));
+        let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--origin", origin]));
         if code != 2
             || !stderr.contains(&format!("invalid value '{origin}' for '--origin <origin>'"))
         {
@@ -1023,7 +1002,7 @@ fn an_origin_with_its_schemes_default_port_is_sent_as_a_browser_sends_it() {
         ("http://qlik.example.com:80", "http://qlik.example.com"),
     ] {
         let before = site.server.proxy_requests().len();
-        let (code, stdout, stderr) = run(&mut site.login(&["--origin", given]));
+        let (code, stdout, stderr) = run(&mut site.login(AUDIENCE, &["--origin", given]));
         assert_eq!(code, 0, "{given}: {stdout}\n{stderr}");
         let origins: Vec<String> = site.server.proxy_requests()[before..]
             .iter()

@@ -809,34 +809,8 @@ fn a_session_whose_cookie_domain_is_not_the_servers_is_ended_and_the_domain_name
     let mut vp = jwt_virtual_proxy("jwt", "qlik-jwt", &fixture_text("rsa2048-cert.pem"));
     vp["sessionCookieDomain"] = json!("corp.example.com");
     let site = SiteBuilder::new().virtual_proxy(vp, true).start();
-    let token = Create::qseow()
-        .args([
-            "--userdir",
-            "CORP",
-            "--userid",
-            "anna",
-            "--audience",
-            "qlik-jwt",
-        ])
-        .key_file(fixture("rsa2048-pkcs8.pem"))
-        .run_in(site.path())
-        .output()
-        .unwrap();
-    assert!(token.status.success(), "{token:?}");
-    let token = String::from_utf8(token.stdout).unwrap();
     for output in ["text", "json"] {
-        let failed = run(site
-            .command()
-            .args(["login-qseow", "--server"])
-            .arg(format!("{}/jwt", site.server.proxy_url()))
-            .args([
-                "--cacert",
-                "root.pem",
-                "--jwt",
-                token.trim(),
-                "--output",
-                output,
-            ]));
+        let failed = run(&mut site.login("qlik-jwt", &["--output", output]));
         assert_eq!(failed.code, 1, "{}", failed.stderr);
         assert!(
             failed.stderr.contains("a Domain that is not the server's")

@@ -472,41 +472,13 @@ fn no_client_key_or_token_in_any_output_at_debug() {
     );
 }
 
-/// The token of `create-qseow --userdir CORP --userid anna --audience qlik-jwt`, signed by the
-/// fixture key, sent by login-qseow through the stand-in's proxy at `/jwt`.
+/// [`Site::login`] through the stand-in's proxy at `/jwt`, at --loglevel debug.
 fn login(site: &Site) -> std::process::Output {
-    let token = Create::qseow()
-        .args([
-            "--audience",
-            AUDIENCE,
-            "--userdir",
-            "CORP",
-            "--userid",
-            "anna",
-        ])
-        .key_file(fixture("rsa2048-pkcs8.pem"))
-        .run_in(site.path())
-        .output()
-        .unwrap();
-    assert!(token.status.success());
-    let mut cmd = site.command();
     // The HTTP login alone: these virtual proxies' host allow lists are the engine's business
     // (tests/it/engine.rs).
-    cmd.args([
-        "login-qseow",
-        "--no-engine",
-        "--server",
-        &format!("{}/jwt", site.server.proxy_url()),
-        "--jwt-file",
-        "-",
-        "--cacert",
-        "root.pem",
-        "--loglevel",
-        "debug",
-    ])
-    .write_stdin(token.stdout)
-    .output()
-    .unwrap()
+    site.login(AUDIENCE, &["--no-engine", "--loglevel", "debug"])
+        .output()
+        .unwrap()
 }
 
 /// The stand-in's knobs for a broken configuration (what doctor-qseow will diagnose): each

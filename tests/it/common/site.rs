@@ -4,14 +4,15 @@
 //! whatever fixture files the test names. The tests build their command lines from
 //! [`Site::command`] and [`Site::connection`], not by hand.
 
+use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
 use super::qrs_server::QrsServer;
-use super::qs_jwt;
 use super::tenant::copy_fixtures;
+use super::{Create, fixture, qs_jwt};
 
 /// How a site stand-in starts: `SiteBuilder::new()` is a site as installed (a central node,
 /// its proxy service, no virtual proxy for JWT), the folder holding the QMC's export only.
@@ -90,6 +91,32 @@ impl Site {
     /// qs-jwt run in the folder (with no proxy variables, as every run).
     pub fn command(&self) -> Command {
         qs_jwt(self.path())
+    }
+
+    /// `login-qseow --server <proxy>/jwt --cacert root.pem --jwt-file token.txt` with a fresh
+    /// token for CORP\anna of `audience`, signed by the fixture key, then `extra`.
+    pub fn login(&self, audience: &str, extra: &[&str]) -> Command {
+        let token = Create::qseow()
+            .args([
+                "--userdir",
+                "CORP",
+                "--userid",
+                "anna",
+                "--audience",
+                audience,
+            ])
+            .key_file(fixture("rsa2048-pkcs8.pem"))
+            .run_in(self.path())
+            .output()
+            .unwrap();
+        assert!(token.status.success(), "{token:?}");
+        fs::write(self.path().join("token.txt"), &token.stdout).unwrap();
+        let mut cmd = self.command();
+        cmd.args(["login-qseow", "--server"])
+            .arg(format!("{}/jwt", self.server.proxy_url()))
+            .args(["--cacert", "root.pem", "--jwt-file", "token.txt"])
+            .args(extra);
+        cmd
     }
 
     /// `--qrs <stand-in's repository> --qrs-cert client.pem --qrs-key client_key.pem --cacert
