@@ -83,11 +83,11 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
 
+    // Every way this login's session is ended, whichever step ends it.
+    let end = |header: &SecretText| connect::end_qscloud_session(&tenant, header);
     let session = session_cookies(&reply, tenant.server(), cloud::JWT_SESSION_PATH, now);
     if !take_session(&mut report, &reply, &session, QLIK_CLOUD) {
-        end_untaken_session(&mut report, &reply, |header| {
-            connect::end_qscloud_session(&tenant, header)
-        });
+        end_untaken_session(&mut report, &reply, end);
         return finish(report, args.output.output, QLIK_CLOUD, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
@@ -110,18 +110,14 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
         args.connection.cookie_jar.as_deref(),
         &session,
         TENANT_TIMEOUT,
-        || {
-            cookie_header
-                .as_ref()
-                .is_some_and(|header| connect::end_qscloud_session(&tenant, header))
-        },
+        || cookie_header.as_ref().is_some_and(end),
     )?;
     if args.output.output == LoginFormat::Session {
         let header = cookie_header.ok_or_else(|| UserError::runtime("Qlik Cloud set no cookie"))?;
         if let Err(err) = engine_proven(&report, QLIK_CLOUD) {
             // No session to hand over: the probe ends the one it made (unless a jar keeps it).
             if jar.is_none() {
-                connect::end_qscloud_session(&tenant, &header);
+                end(&header);
             }
             return Err(err.into());
         }
@@ -142,15 +138,13 @@ pub fn login_qscloud(args: &LoginQscloudArgs, now: SystemTime) -> Result<Output>
             &header,
             prove::origin(tenant.server(), args.engine.origin.as_deref()),
             cookies::earliest_expiry(&session),
-            "when it is idle for the tenant's session timeout, or at a logout",
+            &format!("when it is idle for {TENANT_TIMEOUT}, or at a logout"),
         );
-        return hand_over(&bundle, jar.is_some(), TENANT_TIMEOUT, || {
-            connect::end_qscloud_session(&tenant, &header)
-        });
+        return hand_over(&bundle, jar.is_some(), TENANT_TIMEOUT, || end(&header));
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
-        (None, Some(header)) => session_end(connect::end_qscloud_session(&tenant, header)),
+        (None, Some(header)) => session_end(end(header)),
         (None, None) => SessionEnd::LeftOpen,
     });
     finish(
@@ -264,11 +258,11 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
 
+    // Every way this login's session is ended, whichever step ends it.
+    let end = |header: &SecretText| connect::end_qseow_session(&proxy, header);
     let session = session_cookies(&reply, proxy.server(), &proxy.login_path(), now);
     if !take_session(&mut report, &reply, &session, VIRTUAL_PROXY) {
-        end_untaken_session(&mut report, &reply, |header| {
-            connect::end_qseow_session(&proxy, header)
-        });
+        end_untaken_session(&mut report, &reply, end);
         return finish(report, args.output.output, VIRTUAL_PROXY, None, &doctor);
     }
     let cookie_header = cookies::header(&session);
@@ -305,11 +299,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         args.connection.cookie_jar.as_deref(),
         &session,
         PROXY_TIMEOUT,
-        || {
-            cookie_header
-                .as_ref()
-                .is_some_and(|header| connect::end_qseow_session(&proxy, header))
-        },
+        || cookie_header.as_ref().is_some_and(end),
     )?;
     if args.output.output == LoginFormat::Session {
         let header =
@@ -317,7 +307,7 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
         if let Err(err) = engine_proven(&report, VIRTUAL_PROXY) {
             // No session to hand over: the probe ends the one it made (unless a jar keeps it).
             if jar.is_none() {
-                connect::end_qseow_session(&proxy, &header);
+                end(&header);
             }
             return Err(err.into());
         }
@@ -337,15 +327,13 @@ pub fn login_qseow(args: &LoginQseowArgs, now: SystemTime) -> Result<Output> {
             &header,
             prove::origin(proxy.server(), args.engine.origin.as_deref()),
             cookies::earliest_expiry(&session),
-            "when it is idle for the virtual proxy's session inactivity timeout, or at a logout",
+            &format!("when it is idle for {PROXY_TIMEOUT}, or at a logout"),
         );
-        return hand_over(&bundle, jar.is_some(), PROXY_TIMEOUT, || {
-            connect::end_qseow_session(&proxy, &header)
-        });
+        return hand_over(&bundle, jar.is_some(), PROXY_TIMEOUT, || end(&header));
     }
     report.session = Some(match (&jar, &cookie_header) {
         (Some(_), _) => SessionEnd::Kept,
-        (None, Some(header)) => session_end(connect::end_qseow_session(&proxy, header)),
+        (None, Some(header)) => session_end(end(header)),
         (None, None) => SessionEnd::LeftOpen,
     });
     finish(
@@ -815,7 +803,8 @@ fn jar_file(path: &Path, shown: &str, session: &[cookies::SessionCookie]) -> Res
     staged.persist(path).map(drop).map_err(|e| cannot(e.error))
 }
 
-/// The session's time limit, said when it could not be ended.
+/// What ends an idle session on each platform: said in the session bundle's `ends`, and when a
+/// session could not be ended.
 const TENANT_TIMEOUT: &str = "the tenant's session timeout";
 const PROXY_TIMEOUT: &str = "the virtual proxy's session inactivity timeout";
 
