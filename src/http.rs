@@ -83,6 +83,17 @@ pub fn retry_wait(
 
 pub const MAX_REPLY_BYTES: u64 = 1024 * 1024;
 
+/// A `Set-Cookie` line as received. Its value is a session's secret from the moment it arrives,
+/// as the `qlik-csrf-token` header is: registered, so that no log line, check line, report or
+/// JSON shows it, whichever command carries it back or quotes it.
+fn set_cookie(line: &str) -> SecretText {
+    let pair = line.split(';').next().unwrap_or_default();
+    if let Some((_, value)) = pair.split_once('=') {
+        crate::secret::register(value);
+    }
+    SecretText::composed(line)
+}
+
 /// The run's deadline and the `--timeout` it was set from: every request, page and retry of
 /// the run shares it.
 static DEADLINE: OnceLock<(Instant, Duration)> = OnceLock::new();
@@ -401,7 +412,8 @@ pub struct Reply {
     pub location: Option<String>,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
-    /// Every `Set-Cookie` header, raw: they hold session secrets.
+    /// Every `Set-Cookie` header, raw: they hold session secrets, each value registered as
+    /// one ([`set_cookie`]).
     pub set_cookies: Vec<SecretText>,
     /// The `qlik-csrf-token` header (QSEoW's `/qps/csrftoken`, Qlik Cloud's
     /// `/api/v1/csrf-token`): bound to the session, so a secret.
@@ -596,7 +608,7 @@ impl Client {
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .map(SecretText::composed)
+            .map(set_cookie)
             .collect();
         let body = response
             .body_mut()
@@ -1228,6 +1240,18 @@ mod port_tests {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cookie_value_is_redacted_from_the_moment_its_reply_is_read() {
+        let shown = "the proxy said: session 5e55i0n-v4lue-0f-the-pr0be is unknown";
+        assert!(crate::secret::redact(shown).contains("5e55i0n"), "before");
+        let line = super::set_cookie("X-Qlik-Session-jwt=5e55i0n-v4lue-0f-the-pr0be; Path=/");
+        assert_eq!(
+            line.expose(),
+            "X-Qlik-Session-jwt=5e55i0n-v4lue-0f-the-pr0be; Path=/"
+        );
+        assert!(!crate::secret::redact(shown).contains("5e55i0n"));
+    }
+
     #[test]
     fn a_quarter_of_the_timeout_up_to_five_seconds_is_kept_to_end_a_session() {
         use super::cleanup_reserve;

@@ -505,8 +505,8 @@ fn ended(reply: Result<crate::http::Reply, UserError>, who: &str) -> bool {
 }
 
 /// The `Cookie` header that carries back what a login's `Set-Cookie` lines set (each line's
-/// `name=value`), for a probe that keeps no cookie jar. Each value is a session's secret: it
-/// is registered, so that no check line, log line or JSON shows it, as login's jar does.
+/// `name=value`), for a probe that keeps no cookie jar. (Each value is registered as a secret
+/// when the reply is read: `http::Reply::set_cookies`.)
 pub fn cookie_header(set_cookies: &[SecretText]) -> Option<SecretText> {
     let pairs: Vec<&str> = set_cookies
         .iter()
@@ -514,11 +514,6 @@ pub fn cookie_header(set_cookies: &[SecretText]) -> Option<SecretText> {
         .map(str::trim)
         .filter(|pair| pair.contains('='))
         .collect();
-    for pair in &pairs {
-        if let Some((_, value)) = pair.split_once('=') {
-            crate::secret::register(value);
-        }
-    }
     (!pairs.is_empty()).then(|| SecretText::composed(pairs.join("; ")))
 }
 
@@ -527,21 +522,6 @@ mod tests {
     use super::*;
     use crate::http::Server;
     use crate::qlik::cloud;
-
-    #[test]
-    fn a_probes_cookie_values_are_redacted_once_its_header_is_made() {
-        let set = [SecretText::composed(
-            "X-Qlik-Session-jwt=5e55i0n-v4lue-0f-the-pr0be; Path=/; HttpOnly",
-        )];
-        let shown = "the proxy said: session 5e55i0n-v4lue-0f-the-pr0be is unknown";
-        assert!(crate::secret::redact(shown).contains("5e55i0n"), "before");
-        let header = cookie_header(&set).unwrap();
-        assert_eq!(
-            header.expose(),
-            "X-Qlik-Session-jwt=5e55i0n-v4lue-0f-the-pr0be"
-        );
-        assert!(!crate::secret::redact(shown).contains("5e55i0n"));
-    }
 
     #[test]
     fn qliks_errors_are_said_without_the_api_key() {
