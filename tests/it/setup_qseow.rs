@@ -16,8 +16,8 @@ use crate::common::qrs_server::{
 };
 use crate::common::site::{Site, SiteBuilder};
 use crate::common::{
-    Create, assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text,
-    printed, qlik_schema, qs_jwt,
+    assert_valid, certificate_path, error_lines, fails_cleanly, fixture, fixture_text, printed,
+    qlik_schema, qs_jwt,
 };
 // For the test that runs openssl as qs-jwt's hint prints it (Linux only).
 #[cfg(target_os = "linux")]
@@ -1192,7 +1192,7 @@ fn a_private_key_given_for_the_certificate_gets_the_command_that_makes_one() {
     let body: Value = serde_json::from_str(&stdout).unwrap();
     let certificate = body["jwtPublicKeyCertificate"].as_str().unwrap();
     let output = succeeds(
-        &mut Create::qseow()
+        &mut common::Create::qseow()
             .args(["--audience", "a"])
             .key_file("signing.pem")
             .run_in(dir.path()),
